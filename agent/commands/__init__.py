@@ -1,0 +1,1 @@
+"""Subcommands of the `vma` CLI, one module each (see agent.cli.COMMANDS)."""

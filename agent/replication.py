@@ -1,0 +1,556 @@
+"""The agent side of replication: one background thread per `/replicate` job.
+
+Steps: resolve the VM, (power it off when asked), enable CBT when off (the first sync is then
+full), snapshot the VM (named after the job), ask the control plane for each disk's previous
+change id, QueryChangedDiskAreas ('*' for a full sync), serve each disk read-only with nbdkit,
+copy the areas with `datamover.copy` to the disk's NBD target (checkpointed), and only when every
+disk is written and flushed store the new change ids, then remove the snapshot.
+
+Any failure or a cancel removes the snapshot and stores no change id, so the next sync starts
+again from the last change id whose data is known to be on the target.
+
+Resuming: the job's state file (<state_dir>/<job>.json) records the snapshot, the areas chosen
+and each disk's snapshot change id. A retried job copies the same areas (so the datamover
+checkpoint still matches) from the new snapshot, then also copies what changed between the
+failed attempt's snapshot and the new one, which may have made already-copied blocks stale.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.disksource import DiskSource, make_disk_source
+from agent.errors import AgentError, InvalidRequest, JobCancelled, VCenterError
+from agent.jobs import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    RUNNING,
+    DiskProgress,
+    Job,
+    JobRegistry,
+    utc_now,
+)
+from agent.models import DiskTarget, ReplicateRequest
+from agent.omaclient import OmaClient
+from agent.operations import VCenterContext, open_source, resolve_endpoint
+from agent.vsphere import ChangedArea, DiskInfo, VSphereSource, snapshot_name
+
+log = logging.getLogger("agent.replication")
+
+STATE_VERSION = 1
+
+
+@dataclass
+class DiskPlan:
+    """What one disk of the job copies, and from which snapshot state."""
+
+    target: DiskTarget
+    disk: DiskInfo
+    disk_id: str
+    target_uri: str
+    checkpoint: Path
+    previous_change_id: str | None = None
+    sync_type: str = "full"
+    # Changed areas as (offset, length); None copies the whole disk (a full sync).
+    areas: list[tuple[int, int]] | None = None
+    # Areas changed since a failed earlier attempt's snapshot (resume only).
+    stale_areas: list[tuple[int, int]] = field(default_factory=list)
+    snapshot_change_id: str | None = None
+    full_reason: str | None = None
+    allocated_bytes: int | None = None
+    resumed: bool = False
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+def _areas(changed: list[ChangedArea]) -> list[tuple[int, int]]:
+    return [(a.start, a.length) for a in changed if a.length > 0]
+
+
+def _is_invalid_change_id(exc: VCenterError) -> bool:
+    # vSphere answers an unknown/reset change id with InvalidArgument (changeId) or a FileFault
+    # on the -ctk.vmdk: both mean "do a full copy".
+    text = exc.message
+    return "InvalidArgument" in text or "FileFault" in text or "changeId" in text
+
+
+class ReplicationManager:
+    """Starts replication jobs and owns the shared control-plane clients."""
+
+    def __init__(self, config: AgentConfig, registry: JobRegistry, *,
+                 oma_factory: Callable[[str], OmaClient] | None = None,
+                 disk_source_factory: Callable[[AgentConfig], DiskSource] | None = None):
+        self.config = config
+        self.registry = registry
+        self._oma_factory = oma_factory or self._default_oma
+        self._disk_source_factory = disk_source_factory or make_disk_source
+        self._clients: dict[str, OmaClient] = {}
+        self._lock = threading.Lock()
+
+    def _default_oma(self, url: str) -> OmaClient:
+        oma = self.config.oma
+        return OmaClient(url, appliance_id=oma.appliance_id, token=self.config.oma_token(), timeout=oma.timeout,
+                         backoff_initial=oma.backoff_initial, backoff_max=oma.backoff_max,
+                         max_attempts=oma.max_attempts)
+
+    def oma_client(self, url: str | None) -> OmaClient:
+        """One client per control-plane URL, shared by jobs so they share its session token."""
+        key = (url or self.config.oma.url).rstrip("/")
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self._oma_factory(key)
+            return client
+
+    def start(self, request: ReplicateRequest) -> Job:
+        """Register the job and run it in a background thread; returns at once."""
+        endpoint = resolve_endpoint(request, self.config)
+        job = Job(job_id=request.job_id, replication_type=request.replication_type,
+                  vm_path=request.vm_ref().path, vm_id=request.vm_ref().id,
+                  vcenter_context=VCenterContext(endpoint=endpoint, vm_id=request.vm_ref().id))
+        job.disks = [DiskProgress(disk_id=t.disk_id or f"disk-{t.unit_number}", unit_number=t.unit_number)
+                     for t in request.disks]
+        self.registry.add(job)
+        runner = ReplicationRunner(self, job, request)
+        job.thread = threading.Thread(target=runner.run, name=f"replicate-{job.job_id}", daemon=True)
+        job.thread.start()
+        log.info("replication started job_id=%s vm=%s disks=%d type=%s", job.job_id,
+                 job.vm_path or job.vm_id, len(request.disks), request.replication_type)
+        return job
+
+    def shutdown(self, wait: float = 30.0) -> None:
+        """Cancel every running job and give each a moment to remove its snapshot."""
+        jobs = [job for job in self.registry.all() if job.thread is not None and job.thread.is_alive()]
+        for job in jobs:
+            job.cancel_event.set()
+        deadline = time.monotonic() + wait
+        for job in jobs:
+            job.thread.join(max(0.0, deadline - time.monotonic()))
+
+
+class ProgressPusher:
+    """Pushes a job's progress to the control plane at most once per interval, off the copy path."""
+
+    def __init__(self, job: Job, client: OmaClient, interval: float):
+        self.job = job
+        self.client = client
+        self.interval = max(0.1, interval)
+        self._stop = threading.Event()
+        self._pushed_version = -1
+        self._thread = threading.Thread(target=self._loop, name=f"progress-{job.job_id}", daemon=True)
+        self._failures = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.push(final=False)
+
+    def push(self, *, final: bool) -> None:
+        version = self.job.version
+        if version == self._pushed_version and not final:
+            return
+        try:
+            # Intermediate reports are not retried: the next tick carries newer numbers anyway.
+            answer = self.client.push_progress(self.job.job_id, self.job.progress(), attempts=None if final else 1)
+            self._pushed_version = version
+            self._failures = 0
+            if answer.get("cancel_requested") is True and not self.job.cancelled:
+                # The control plane's way to cancel: its answer to a progress report.
+                log.info("control plane requested cancel job_id=%s", self.job.job_id)
+                self.job.cancel_event.set()
+        except AgentError as exc:
+            self._failures += 1
+            if final or self._failures == 1:
+                log.warning("progress push failed job_id=%s error=%s", self.job.job_id, exc.message)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5.0)
+        self.push(final=True)
+
+
+class ReplicationRunner:
+    def __init__(self, manager: ReplicationManager, job: Job, request: ReplicateRequest):
+        self.manager = manager
+        self.config = manager.config
+        self.job = job
+        self.request = request
+        self.oma = manager.oma_client(request.oma_url)
+        self.state_dir = Path(self.config.server.state_dir)
+        self.state_path = self.state_dir / f"{_safe_name(job.job_id)}.json"
+        self.source: VSphereSource | None = None
+        self.vm: Any = None
+        self.snapshot: Any = None
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _step(self, operation: str) -> None:
+        if self.job.cancelled:
+            raise JobCancelled()
+        self.job.update(current_operation=operation)
+        log.info("replication step job_id=%s step=%r", self.job.job_id, operation)
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.state_path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable state file job_id=%s path=%s", self.job.job_id, self.state_path)
+            return {}
+        return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else {}
+
+    def _save_state(self, data: dict[str, Any]) -> None:
+        tmp = self.state_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, self.state_path)
+
+    def _clear_state(self, plans: list[DiskPlan]) -> None:
+        for plan in plans:
+            plan.checkpoint.unlink(missing_ok=True)
+        self.state_path.unlink(missing_ok=True)
+
+    # -- the job -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        job = self.job
+        job.update(status=RUNNING, started_at=utc_now(), current_operation="Starting")
+        pusher = ProgressPusher(job, self.oma, self.config.replication.progress_interval)
+        pusher.start()
+        try:
+            self._run()
+            job.finish(COMPLETED, operation="Completed")
+            log.info("replication completed job_id=%s", job.job_id)
+        except JobCancelled:
+            self._remove_snapshot_quietly()
+            job.finish(CANCELLED, error="cancelled by request", operation="Cancelled")
+            log.info("replication cancelled job_id=%s", job.job_id)
+        except Exception as exc:  # every failure must leave no snapshot behind and be reported
+            message = exc.message if isinstance(exc, AgentError) else _describe(exc)
+            if not isinstance(exc, AgentError):
+                log.exception("replication failed job_id=%s", job.job_id)
+            self._remove_snapshot_quietly()
+            job.finish(FAILED, error=message, operation="Failed")
+            log.warning("replication failed job_id=%s error=%s", job.job_id, message)
+        finally:
+            for disk in job.disks:
+                if disk.status == RUNNING:
+                    disk.status = job.status if job.status != COMPLETED else COMPLETED
+            pusher.stop()
+            if self.source is not None:
+                self.source.close()
+
+    def _run(self) -> None:
+        job, request, cfg = self.job, self.request, self.config
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        endpoint = job.vcenter_context.endpoint
+
+        self._step("Connecting to vCenter")
+        self.source = source = open_source(endpoint, cfg)
+        ref = request.vm_ref()
+        datacenter = request.datacenter or cfg.vcenter.datacenter or None
+        self.vm = source.find_vm(path=ref.path, moref=ref.id, datacenter_name=datacenter)
+        info = source.vm_info(self.vm, datacenter)
+        vm_path = ref.path or info.path
+        job.update(vm_id=info.id, vm_name=info.name, vm_path=vm_path)
+        job.vcenter_context.vm_id = info.id
+
+        # Check the request against the VM before changing anything on it.
+        plans = self._plan_disks(info.disks)
+
+        if request.power_off_source:
+            self._step("Powering off source VM")
+            result = source.power_off(self.vm, cfg.replication.shutdown_timeout)
+            log.info("source powered off job_id=%s vm=%s how=%s", job.job_id, info.id, result)
+
+        self._step("Checking Changed Block Tracking")
+        cbt_enabled_now = source.enable_cbt(self.vm)
+        if cbt_enabled_now:
+            job.update(cbt_enabled_by_job=True,
+                       full_sync_reason="CBT was off: enabled it now, so this first sync copies the whole disk")
+
+        state = self._load_state()
+        self._take_snapshot(state)
+
+        self._step("Querying changed disk areas")
+        snap_disks = {d.key: d for d in source.snapshot_disks(self.snapshot)}
+        old_disks = state.get("disks", {}) if state.get("vm_id") == info.id else {}
+        for plan in plans:
+            snap_disk = snap_disks.get(plan.disk.key)
+            if snap_disk is None:
+                raise InvalidRequest(f"disk {plan.disk_id} is not in the snapshot")
+            plan.snapshot_change_id = snap_disk.change_id
+            self._choose_areas(plan, snap_disk, vm_path, cbt_enabled_now, old_disks.get(plan.disk_id))
+        full = [p for p in plans if p.sync_type == "full"]
+        job.update(sync_type="full" if full else "incremental")
+        if full and not job.full_sync_reason:
+            reasons = sorted({self._full_reason(p) for p in full})
+            job.update(full_sync_reason="; ".join(reasons))
+
+        self._save_state({
+            "version": STATE_VERSION, "job_id": job.job_id, "vm_id": info.id,
+            "snapshot_id": self.snapshot._moId, "saved_at": utc_now(),
+            "disks": {p.disk_id: {"areas": p.areas, "snapshot_change_id": p.snapshot_change_id,
+                                  "previous_change_id": p.previous_change_id, "sync_type": p.sync_type,
+                                  "full_reason": p.full_reason}
+                      for p in plans},
+        })
+
+        disk_source = self.manager._disk_source_factory(cfg)
+        for plan in plans:
+            self._copy_disk(disk_source, plan, endpoint, info.id)
+
+        # Every disk is written and flushed: only now may the control plane move its change ids on.
+        self._step("Recording change ids")
+        for plan in plans:
+            if plan.snapshot_change_id:
+                self.oma.store_change_id(job.job_id, vm_path, plan.disk_id, plan.snapshot_change_id)
+                with job.lock:
+                    job.disk(plan.disk_id).change_id = plan.snapshot_change_id
+            else:
+                log.warning("snapshot has no change id, none stored job_id=%s disk=%s", job.job_id, plan.disk_id)
+        self._clear_state(plans)
+
+        # No cancel check from here on: the data and its change ids are recorded, the job is done.
+        job.update(current_operation="Removing snapshot")
+        try:
+            source.remove_snapshot(self.snapshot)
+        except VCenterError as exc:
+            # The data and its change ids are safely recorded: the job succeeded, a leftover
+            # snapshot is only housekeeping (cleanup finds it by name).
+            message = f"snapshot {self.snapshot._moId} could not be removed ({exc.message}); run cleanup"
+            log.warning("snapshot removal failed job_id=%s error=%s", job.job_id, exc.message)
+            with job.lock:
+                job.warnings.append(message)
+        self.snapshot = None
+
+    def _plan_disks(self, disks: list[DiskInfo]) -> list[DiskPlan]:
+        by_key = {d.key: d for d in disks}
+        plans = []
+        for target in self.request.disks:
+            disk = None
+            key_text = (target.disk_id or "").removeprefix("key-")
+            if key_text.isdigit() and int(key_text) in by_key:
+                disk = by_key[int(key_text)]
+            else:
+                unit = target.unit_number
+                if unit is None and target.disk_id and re.fullmatch(r"disk-\d+", target.disk_id):
+                    unit = int(target.disk_id.split("-")[1])
+                matches = [d for d in disks if d.unit_number == unit] if unit is not None else []
+                if target.disk_id and not matches:
+                    matches = [d for d in disks if d.id == target.disk_id or d.label == target.disk_id]
+                if len(matches) > 1:
+                    raise InvalidRequest(f"disk {target.disk_id or unit} is ambiguous (several controllers use "
+                                         "that unit number): name it by device key")
+                disk = matches[0] if matches else None
+            if disk is None:
+                known = ", ".join(f"{d.id} (key {d.key})" for d in disks) or "none"
+                raise InvalidRequest(f"disk {target.disk_id or target.unit_number} not found on the VM (disks: {known})")
+            disk_id = target.disk_id or disk.id
+            plans.append(DiskPlan(
+                target=target, disk=disk, disk_id=disk_id, target_uri=target.target.uri(),
+                checkpoint=self.state_dir / f"{_safe_name(self.job.job_id)}-{_safe_name(disk_id)}.ckpt",
+            ))
+            with self.job.lock:
+                progress = self.job.disk(target.disk_id or f"disk-{target.unit_number}")
+                progress.disk_id = disk_id
+                progress.unit_number = disk.unit_number
+                progress.device_key = disk.key
+                progress.capacity_bytes = disk.capacity_bytes
+        if len({p.disk.key for p in plans}) != len(plans):
+            raise InvalidRequest("the same disk is listed twice")
+        return plans
+
+    def _take_snapshot(self, state: dict[str, Any]) -> None:
+        source, job = self.source, self.job
+        assert source is not None
+        name = snapshot_name(job.job_id)
+        existing = source.find_snapshots(job.job_id, self.vm)
+        reuse = next((snap for _, snap, info in existing if info.id == state.get("snapshot_id")), None)
+        for _, snap, _info in existing:
+            if snap is not reuse:
+                # Left by an earlier attempt that could not clean up; its data is stale.
+                self._step("Removing stale snapshot")
+                source.remove_snapshot(snap)
+        if reuse is not None:
+            # The agent died mid-copy last time: the same snapshot keeps the checkpoint exact.
+            self.snapshot = reuse
+            log.info("reusing snapshot of interrupted attempt job_id=%s snapshot=%s", job.job_id, reuse._moId)
+        else:
+            self._step("Creating snapshot")
+            self.snapshot, quiesced = source.create_snapshot(
+                self.vm, name, description=f"VMA replication {job.job_id} at {utc_now()}",
+                quiesce=self.config.replication.quiesce)
+            log.info("snapshot created job_id=%s snapshot=%s quiesced=%s", job.job_id, self.snapshot._moId, quiesced)
+        job.update(snapshot_id=self.snapshot._moId)
+
+    def _choose_areas(self, plan: DiskPlan, snap_disk: DiskInfo, vm_path: str, cbt_enabled_now: bool,
+                      old: dict[str, Any] | None) -> None:
+        source, job = self.source, self.job
+        assert source is not None
+        old_snap_change_id = (old or {}).get("snapshot_change_id")
+        if old and plan.checkpoint.exists() and old_snap_change_id:
+            # A retry: same scope as the interrupted attempt so its checkpoint still applies...
+            plan.areas = None if old.get("areas") is None else [(int(a), int(b)) for a, b in old["areas"]]
+            plan.previous_change_id = old.get("previous_change_id")
+            plan.sync_type = old.get("sync_type", "full")
+            plan.full_reason = old.get("full_reason")
+            if old_snap_change_id != plan.snapshot_change_id:
+                # ...plus whatever changed since that attempt's snapshot, which may be stale on the target.
+                try:
+                    plan.stale_areas = _areas(source.query_changed_areas(
+                        self.vm, self.snapshot, plan.disk.key, snap_disk.capacity_bytes, old_snap_change_id))
+                except VCenterError as exc:
+                    if not _is_invalid_change_id(exc):
+                        raise
+                    log.warning("cannot resume: changes since the last attempt are unknown job_id=%s disk=%s",
+                                job.job_id, plan.disk_id)
+                    plan.checkpoint.unlink(missing_ok=True)
+                    plan.stale_areas = []
+                    self._fresh_areas(plan, snap_disk, vm_path, cbt_enabled_now)
+                    return
+            plan.resumed = True
+            log.info("resuming copy job_id=%s disk=%s stale_areas=%d", job.job_id, plan.disk_id, len(plan.stale_areas))
+            self._set_totals(plan)
+            return
+        plan.checkpoint.unlink(missing_ok=True)
+        self._fresh_areas(plan, snap_disk, vm_path, cbt_enabled_now)
+
+    def _fresh_areas(self, plan: DiskPlan, snap_disk: DiskInfo, vm_path: str, cbt_enabled_now: bool) -> None:
+        source, job = self.source, self.job
+        assert source is not None
+        previous = None
+        if self.request.replication_type == "incremental" and not cbt_enabled_now:
+            previous = self.oma.get_previous_change_id(vm_path, plan.disk_id)
+        capacity = snap_disk.capacity_bytes
+        plan.previous_change_id = None
+        if previous:
+            try:
+                plan.areas = _areas(source.query_changed_areas(self.vm, self.snapshot, plan.disk.key, capacity,
+                                                               previous))
+                plan.previous_change_id = previous
+                plan.sync_type = "incremental"
+            except VCenterError as exc:
+                if not _is_invalid_change_id(exc):
+                    raise
+                log.warning("previous change id rejected, full copy job_id=%s disk=%s error=%s",
+                            job.job_id, plan.disk_id, exc.message)
+        if plan.previous_change_id is None:
+            allocated = _areas(source.query_changed_areas(self.vm, self.snapshot, plan.disk.key, capacity, "*"))
+            plan.allocated_bytes = sum(length for _, length in allocated)
+            # A full sync copies the whole disk: datamover reads the allocated data and zeroes the
+            # holes on the target, so a reused target keeps no stale blocks where the source is empty.
+            plan.areas = None
+            plan.sync_type = "full"
+            plan.full_reason = ("initial replication requested" if self.request.replication_type == "initial"
+                                else "CBT was just enabled" if cbt_enabled_now
+                                else "previous change id was rejected by vCenter" if previous
+                                else "no previous change id")
+        self._set_totals(plan)
+
+    def _set_totals(self, plan: DiskPlan) -> None:
+        main = plan.disk.capacity_bytes if plan.areas is None else sum(length for _, length in plan.areas)
+        total = main + sum(length for _, length in plan.stale_areas)
+        with self.job.lock:
+            disk = self.job.disk(plan.disk_id)
+            disk.bytes_total = total
+            disk.sync_type = plan.sync_type
+            disk.allocated_bytes = plan.allocated_bytes
+        self.job.update()
+
+    @staticmethod
+    def _full_reason(plan: DiskPlan) -> str:
+        return plan.full_reason or "resumed full copy"
+
+    def _copy_disk(self, disk_source: DiskSource, plan: DiskPlan, endpoint: Any, vm_id: str) -> None:
+        job = self.job
+        self._step(f"Copying {plan.disk_id}")
+        job.record_bytes(plan.disk_id, status=RUNNING)
+
+        def progress_from(base: tuple[int, int, int, int]) -> Callable[[Any], None]:
+            def on_progress(progress: Any) -> None:
+                # Raising here aborts datamover.copy: that is how a cancel reaches a running copy.
+                if job.cancelled:
+                    raise JobCancelled()
+                job.record_bytes(plan.disk_id, total=base[0] + progress.bytes_total,
+                                 copied=base[1] + progress.bytes_copied, zeroed=base[2] + progress.bytes_zeroed,
+                                 skipped=base[3] + progress.bytes_skipped)
+            return on_progress
+
+        with disk_source.open(disk=plan.disk, snapshot_id=self.snapshot._moId, vm_id=vm_id,
+                              endpoint=endpoint) as source_uri:
+            result = self._run_copy(source_uri, plan, plan.areas, progress_from((0, 0, 0, 0)), checkpoint=True)
+            totals = [result.bytes_total, result.bytes_copied, result.bytes_zeroed, result.bytes_skipped]
+            if plan.stale_areas:
+                self._step(f"Copying {plan.disk_id} (changed since the interrupted attempt)")
+                extra = self._run_copy(source_uri, plan, plan.stale_areas, progress_from(tuple(totals)),
+                                       checkpoint=False)
+                for i, value in enumerate((extra.bytes_total, extra.bytes_copied, extra.bytes_zeroed,
+                                           extra.bytes_skipped)):
+                    totals[i] += value
+        job.record_bytes(plan.disk_id, total=totals[0], copied=totals[1], zeroed=totals[2], skipped=totals[3],
+                         status=COMPLETED)
+        log.info("disk copied job_id=%s disk=%s sync=%s scope=%d copied=%d zeroed=%d skipped=%d",
+                 job.job_id, plan.disk_id, plan.sync_type, *totals)
+
+    def _run_copy(self, source_uri: str, plan: DiskPlan, areas: list[tuple[int, int]] | None,
+                  on_progress: Callable[[Any], None], *, checkpoint: bool) -> Any:
+        # Imported here so discovery-only use of the agent does not need libnbd.
+        import datamover
+
+        kwargs: dict[str, Any] = {"progress": on_progress}
+        bandwidth = self.request.bandwidth_limit or self.config.replication.bandwidth
+        if bandwidth:
+            kwargs["bandwidth"] = float(bandwidth)
+        if checkpoint:
+            kwargs["checkpoint"] = str(plan.checkpoint)
+            kwargs["checkpoint_interval"] = self.config.replication.checkpoint_interval
+        try:
+            try:
+                return datamover.copy(source_uri, plan.target_uri, areas, **kwargs)
+            except datamover.CheckpointMismatch as exc:
+                # A checkpoint of some other copy (disk resized, other scope): start this one over.
+                log.warning("discarding checkpoint job_id=%s disk=%s reason=%s", self.job.job_id, plan.disk_id, exc)
+                plan.checkpoint.unlink(missing_ok=True)
+                return datamover.copy(source_uri, plan.target_uri, areas, **kwargs)
+        except datamover.CopyError as exc:
+            where = f" at offset {exc.offset}" if exc.offset is not None else ""
+            detail = f" ({exc.server_message})" if exc.server_message else ""
+            raise CopyFailed(f"copying {plan.disk_id} to {plan.target_uri} failed{where}: {exc}{detail}") from exc
+
+    def _remove_snapshot_quietly(self) -> None:
+        if self.snapshot is None or self.source is None:
+            return
+        try:
+            self.source.remove_snapshot(self.snapshot)
+            log.info("snapshot removed after failure job_id=%s", self.job.job_id)
+            self.snapshot = None
+        except AgentError as exc:
+            log.warning("could not remove snapshot job_id=%s error=%s (cleanup will retry)", self.job.job_id,
+                        exc.message)
+
+
+class CopyFailed(AgentError):
+    code = "OPERATION_FAILED"
+    http_status = 502
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,436 @@
+"""`vma tunnel`: keep the agent's one SSH connection to the control plane up.
+
+The data path is the OpenSSH client, supervised: disks cross this tunnel, and on an idle 2-core machine OpenSSH
+with `aes128-gcm@openssh.com` moved NBD traffic at 0.55-0.62 GiB/s against 0.2-0.24 for paramiko, in another
+process that leaves the Python copier's GIL alone (docs/enrollment-tunnel.md, bench/bench_tunnel.py). Python only
+starts it, watches it, and restarts it with exponential backoff. One connection carries:
+
+- local forwards to the control plane's loopback: its API (agent `localhost:8082`) and the NBD export ports,
+- a reverse forward of the agent API, which the control plane reaches at `localhost:<reverse_port>` (9081 first).
+
+Liveness: `ServerAliveInterval` makes ssh exit when the control plane stops answering, `ExitOnForwardFailure` makes
+it exit when a forward cannot be set up; either way the supervisor reconnects. The host key is checked strictly
+against the known_hosts file `vma enroll` pinned. `tunnel_status()` reports the state for the agent's health API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import http.client
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import AgentError
+
+log = logging.getLogger("agent.tunnel")
+
+STATUS_FILE = "tunnel-status.json"
+RESULT_FILE = "enrollment.json"
+KEY_FILE = "tunnel_ed25519"
+KNOWN_HOSTS_FILE = "known_hosts"
+HOST_KEY_ALIAS = "mp-control-plane"
+LOOPBACK = "127.0.0.1"
+# ssh's own chatter that is not an error worth showing as last_error.
+_NOISE = ("Authenticated to ", "Transferred: ", "Bytes per second: ")
+
+
+class TunnelNotConfigured(AgentError):
+    code = "TUNNEL_NOT_CONFIGURED"
+    http_status = 503
+
+
+@dataclass(frozen=True)
+class Forward:
+    listen_port: int  # local forward: on the agent's loopback; reverse forward: on the control plane's loopback
+    target_port: int  # local forward: on the control plane's loopback; reverse forward: on the agent's loopback
+
+
+@dataclass
+class TunnelSettings:
+    ssh_host: str
+    ssh_port: int
+    ssh_user: str
+    key_file: str
+    known_hosts_file: str
+    local_forwards: list[Forward]
+    reverse_forwards: list[Forward]
+    api_local_port: int | None = None  # the local forward that reaches the control plane API (health probe)
+    cipher: str = "aes128-gcm@openssh.com"
+    keepalive_interval: int = 10
+    keepalive_count: int = 3
+    connect_timeout: int = 15
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    stable_after: float = 30.0  # connected this long: the next failure starts the backoff afresh
+    probe_interval: float = 15.0
+    ssh_binary: str = "ssh"
+    host_key_alias: str = HOST_KEY_ALIAS
+
+
+def settings_from_enrollment(state_dir: str | Path, *, api_local_port: int = 8082, agent_api_port: int = 8081,
+                             nbd_local_offset: int = 0, **overrides: Any) -> TunnelSettings:
+    """Tunnel settings from what `vma enroll` stored; local ports default to the seeds' (API 8082, NBD same)."""
+    state_dir = Path(state_dir)
+    try:
+        stored = json.loads((state_dir / RESULT_FILE).read_text())
+        tunnel = stored["tunnel"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise TunnelNotConfigured(f"no enrollment result in {state_dir}: run `vma enroll` first") from exc
+    local = [Forward(api_local_port, int(tunnel["api_port"]))]
+    local += [Forward(int(port) + nbd_local_offset, int(port)) for port in tunnel.get("nbd_ports") or []]
+    reverse = [Forward(int(tunnel["reverse_port"]), agent_api_port)] if tunnel.get("reverse_port") else []
+    values: dict[str, Any] = dict(
+        ssh_host=tunnel["ssh_host"], ssh_port=int(tunnel["ssh_port"]), ssh_user=tunnel["ssh_user"],
+        key_file=str(state_dir / KEY_FILE), known_hosts_file=str(state_dir / KNOWN_HOSTS_FILE),
+        local_forwards=local, reverse_forwards=reverse, api_local_port=api_local_port,
+        cipher=tunnel.get("cipher") or "aes128-gcm@openssh.com",
+        keepalive_interval=int(tunnel.get("keepalive_interval") or 10))
+    values.update(overrides)
+    return TunnelSettings(**values)
+
+
+def ssh_command(settings: TunnelSettings) -> list[str]:
+    """The OpenSSH client command line: forwards only, no session, nothing from user config files."""
+    ciphers = settings.cipher if settings.cipher == "chacha20-poly1305@openssh.com" else \
+        f"{settings.cipher},chacha20-poly1305@openssh.com"
+    command = [
+        settings.ssh_binary, "-N", "-T", "-n", "-F", "none",
+        "-o", "BatchMode=yes",
+        "-o", "ExitOnForwardFailure=yes",
+        "-o", f"ServerAliveInterval={settings.keepalive_interval}",
+        "-o", f"ServerAliveCountMax={settings.keepalive_count}",
+        "-o", f"ConnectTimeout={settings.connect_timeout}",
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", f"UserKnownHostsFile={settings.known_hosts_file}",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"HostKeyAlias={settings.host_key_alias}",
+        "-o", "UpdateHostKeys=no",
+        "-o", "IdentitiesOnly=yes",
+        "-o", "IdentityAgent=none",
+        "-o", f"IdentityFile={settings.key_file}",
+        "-o", "PasswordAuthentication=no",
+        "-o", "KbdInteractiveAuthentication=no",
+        "-o", f"Ciphers={ciphers}",
+        "-o", "Compression=no",  # disk blocks are mostly incompressible and this path is CPU-bound
+        "-o", "IPQoS=throughput",
+        "-o", "ForwardAgent=no",
+        "-o", "ForwardX11=no",
+        "-o", "ControlMaster=no",
+        "-o", "ControlPath=none",
+        "-o", "LogLevel=VERBOSE",  # "Authenticated to ..." tells the supervisor the session is up
+        "-p", str(settings.ssh_port),
+        "-l", settings.ssh_user,
+    ]
+    for forward in settings.local_forwards:
+        command += ["-L", f"{LOOPBACK}:{forward.listen_port}:{LOOPBACK}:{forward.target_port}"]
+    for forward in settings.reverse_forwards:
+        command += ["-R", f"{LOOPBACK}:{forward.listen_port}:{LOOPBACK}:{forward.target_port}"]
+    command.append(settings.ssh_host)
+    return command
+
+
+def _port_accepts(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def probe_api(port: int, timeout: float = 5.0) -> tuple[bool, str]:
+    """GET the control plane's /api/v1/health through the tunnel: a round trip, not just an open port."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        connection.request("GET", "/api/v1/health", headers={"Host": "localhost"})
+        response = connection.getresponse()
+        response.read()
+        return response.status == 200, f"HTTP {response.status}"
+    except (OSError, http.client.HTTPException) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        connection.close()
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class _Status:
+    state: str = "stopped"  # stopped | connecting | connected | backoff | unauthorized
+    since: str = field(default_factory=_now_iso)
+    connected_since: str | None = None
+    last_error: str | None = None
+    reconnects: int = 0
+    attempts: int = 0
+    next_attempt_in: float | None = None
+    api_reachable: bool | None = None
+    last_probe_at: str | None = None
+    ssh_pid: int | None = None
+
+
+_active: "TunnelSupervisor | None" = None
+
+
+class TunnelSupervisor:
+    """Runs and re-runs the ssh client in a thread; `status()` is safe to call from any thread."""
+
+    def __init__(self, settings: TunnelSettings, *, status_file: str | Path | None = None):
+        self.settings = settings
+        self.status_file = Path(status_file) if status_file else None
+        self._status = _Status()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=20)
+
+    # --- public -----------------------------------------------------------------------------------------------
+
+    def start(self) -> "TunnelSupervisor":
+        global _active
+        if shutil.which(self.settings.ssh_binary) is None:
+            raise TunnelNotConfigured(f"OpenSSH client {self.settings.ssh_binary!r} not found")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="vma-tunnel", daemon=True)
+        self._thread.start()
+        _active = self
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        global _active
+        self._stop.set()
+        self._terminate()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._update(state="stopped", connected_since=None, ssh_pid=None, next_attempt_in=None)
+        if _active is self:
+            _active = None
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            body = asdict(self._status)
+        body.update({"ssh_host": self.settings.ssh_host, "ssh_port": self.settings.ssh_port,
+                     "local_forwards": [f"{LOOPBACK}:{f.listen_port} -> control plane {LOOPBACK}:{f.target_port}"
+                                        for f in self.settings.local_forwards],
+                     "reverse_forwards": [f"control plane {LOOPBACK}:{f.listen_port} -> {LOOPBACK}:{f.target_port}"
+                                          for f in self.settings.reverse_forwards],
+                     "cipher": self.settings.cipher, "supervisor_pid": os.getpid()})
+        return body
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def wait_disconnected(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._connected.is_set():
+                return True
+            time.sleep(0.05)
+        return False
+
+    # --- the loop ---------------------------------------------------------------------------------------------
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            if "state" in changes and changes["state"] != self._status.state:
+                changes.setdefault("since", _now_iso())
+            for key, value in changes.items():
+                setattr(self._status, key, value)
+        self._write_status()
+
+    def _write_status(self) -> None:
+        if self.status_file is None:
+            return
+        body = json.dumps(self.status())
+        temporary = self.status_file.with_name(f".{self.status_file.name}.{os.getpid()}.tmp")
+        try:
+            self.status_file.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(body)
+            os.replace(temporary, self.status_file)
+        except OSError as exc:
+            log.warning("cannot write tunnel status path=%s error=%s", self.status_file, exc)
+
+    def _read_stderr(self, stream) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").strip()
+            if line:
+                self._stderr.append(line)
+
+    def _stderr_lines(self) -> tuple[str, ...]:
+        # A copy made in one C call, so the reader thread appending meanwhile cannot break the iteration.
+        return tuple(self._stderr)
+
+    def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _run(self) -> None:
+        delay = self.settings.backoff_initial
+        command = ssh_command(self.settings)
+        while not self._stop.is_set():
+            self._stderr.clear()
+            with self._lock:
+                attempts = self._status.attempts + 1
+            self._update(state="connecting", attempts=attempts, next_attempt_in=None, api_reachable=None)
+            log.info("tunnel connecting host=%s port=%d attempt=%d", self.settings.ssh_host, self.settings.ssh_port,
+                     attempts)
+            try:
+                self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                 stderr=subprocess.PIPE, start_new_session=True)
+            except OSError as exc:
+                self._update(state="backoff", last_error=f"cannot start ssh: {exc}")
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.settings.backoff_max)
+                continue
+            reader = threading.Thread(target=self._read_stderr, args=(self._process.stderr,), daemon=True)
+            reader.start()
+            connected_at = self._watch(self._process)
+            returncode = self._process.poll()
+            reader.join(2)
+            self._connected.clear()
+            if self._stop.is_set():
+                break
+            errors = [line for line in self._stderr_lines() if not line.startswith(_NOISE)]
+            message = errors[-1] if errors else f"ssh exited with status {returncode}"
+            unauthorized = any("Permission denied" in line for line in errors)
+            if connected_at is not None and time.monotonic() - connected_at >= self.settings.stable_after:
+                delay = self.settings.backoff_initial
+            wait = delay * random.uniform(0.8, 1.2)
+            self._update(state="unauthorized" if unauthorized else "backoff", last_error=message,
+                         connected_since=None, ssh_pid=None, api_reachable=None, next_attempt_in=round(wait, 1))
+            log.warning("tunnel down error=%s retry_in=%.1fs", message, wait)
+            self._stop.wait(wait)
+            delay = min(delay * 2, self.settings.backoff_max)
+        self._terminate()
+
+    def _watch(self, process: subprocess.Popen) -> float | None:
+        """Wait while ssh runs; mark the tunnel connected once authenticated with the API forward listening."""
+        connected_at = None
+        next_probe = 0.0
+        while not self._stop.is_set() and process.poll() is None:
+            if connected_at is None:
+                authenticated = any(line.startswith("Authenticated to ") for line in self._stderr_lines())
+                port = self.settings.api_local_port
+                if authenticated and (port is None or _port_accepts(port)):
+                    connected_at = time.monotonic()
+                    with self._lock:
+                        reconnects = self._status.reconnects + (1 if self._status.attempts > 1 else 0)
+                    self._update(state="connected", connected_since=_now_iso(), ssh_pid=process.pid,
+                                 last_error=None, reconnects=reconnects)
+                    self._connected.set()
+                    log.info("tunnel connected host=%s port=%d ssh_pid=%d", self.settings.ssh_host,
+                             self.settings.ssh_port, process.pid)
+            elif self.settings.api_local_port is not None and time.monotonic() >= next_probe:
+                reachable, _detail = probe_api(self.settings.api_local_port)
+                self._update(api_reachable=reachable, last_probe_at=_now_iso())
+                next_probe = time.monotonic() + self.settings.probe_interval
+            self._stop.wait(0.05 if connected_at is None else 0.5)
+        return connected_at
+
+
+def tunnel_status(state_dir: str | Path | None = None) -> dict[str, Any]:
+    """The tunnel's state for the agent's /api/v1/health: the in-process supervisor if there is one, else what the
+    `vma tunnel` process last wrote (reported as stopped if that process is gone)."""
+    if _active is not None:
+        return _active.status()
+    state_dir = Path(state_dir or os.environ.get("VMA_STATE_DIR", "/var/lib/vma"))
+    try:
+        body = json.loads((state_dir / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        configured = (state_dir / RESULT_FILE).exists()
+        return {"state": "stopped" if configured else "not_configured"}
+    pid = body.get("supervisor_pid")
+    try:
+        alive = isinstance(pid, int) and pid > 0 and (os.kill(pid, 0) is None)
+    except ProcessLookupError:
+        alive = False
+    except PermissionError:
+        alive = True
+    if not alive and body.get("state") != "stopped":
+        body.update(state="stopped", connected_since=None, ssh_pid=None,
+                    last_error=body.get("last_error") or "the vma tunnel process is not running")
+    return body
+
+
+# --- command line ----------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state-dir", help="where `vma enroll` stored its result (default: server.state_dir)")
+    parser.add_argument("--api-local-port", type=int, default=8082,
+                        help="local port of the control plane API forward (default 8082)")
+    parser.add_argument("--agent-api-port", type=int,
+                        help="local port of the agent API the control plane reaches (default: server.port, 8081)")
+    parser.add_argument("--nbd-local-offset", type=int, default=0,
+                        help="local NBD port = control plane NBD port + offset (default 0: the same numbers)")
+    parser.add_argument("--ssh", default="ssh", help="OpenSSH client binary")
+    parser.add_argument("--status", action="store_true", help="print the running tunnel's status and exit")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("tunnel", help="keep the SSH tunnel to the control plane up")
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, config: Any = None) -> int:
+    state_dir = Path(args.state_dir or (config.server.state_dir if config is not None else "/var/lib/vma"))
+    if args.status:
+        print(json.dumps(tunnel_status(state_dir), indent=2))
+        return 0
+    agent_port = args.agent_api_port or (config.server.port if config is not None else 8081)
+    settings = settings_from_enrollment(state_dir, api_local_port=args.api_local_port, agent_api_port=agent_port,
+                                        nbd_local_offset=args.nbd_local_offset, ssh_binary=args.ssh)
+    supervisor = TunnelSupervisor(settings, status_file=state_dir / STATUS_FILE)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    supervisor.start()
+    print(f"Tunnel to {settings.ssh_host}:{settings.ssh_port} supervised; status in {state_dir / STATUS_FILE}",
+          flush=True)
+    try:
+        stop.wait()
+    finally:
+        supervisor.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vma tunnel", description="Keep the SSH tunnel to the control plane up")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("VMA_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if not args.state_dir:
+        args.state_dir = os.environ.get("VMA_STATE_DIR", "/var/lib/vma")
+    try:
+        return run(args)
+    except AgentError as exc:
+        print(f"vma: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

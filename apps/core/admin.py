@@ -1,0 +1,58 @@
+from django.contrib import admin
+
+from .models import ApiToken, JobEvent
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "user", "kind", "appliance_id", "created_at", "expires_at", "revoked_at", "last_used_at")
+    list_filter = ("kind", "revoked_at", "expires_at")
+    search_fields = ("prefix", "user__username", "appliance_id")
+    # The hash is useless to an operator and the raw token is never stored.
+    exclude = ("key_hash",)
+    readonly_fields = ("prefix", "user", "kind", "appliance_id", "expires_at", "last_used_at", "client_ip")
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).")
+
+
+@admin.register(JobEvent)
+class JobEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "job_kind", "job_id", "step", "level", "message")
+    list_filter = ("job_kind", "level", "step")
+    search_fields = ("job_id", "message")
+
+
+class JobAdminMixin:
+    """Shared console behaviour for long-running jobs: an events panel and per-job actions with clear messages."""
+
+    job_kind = ""
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Events")
+    def events(self, obj):
+        from django.utils.html import format_html_join
+
+        rows = JobEvent.objects.filter(job_kind=self.job_kind, job_id=obj.job_id).order_by("id")
+        return format_html_join("\n", "<div>{} [{}] {}: {}</div>",
+                                ((e.created_at.strftime("%H:%M:%S"), e.level, e.step, e.message) for e in rows))
+
+    def run_for_each(self, request, queryset, func, verb):
+        from .exceptions import ApplicationError
+
+        for job in queryset:
+            try:
+                func(job=job, requested_by=request.user.username)
+                self.message_user(request, f"{verb} {job.job_id}")
+            except ApplicationError as exc:
+                self.message_user(request, f"{job.job_id}: {exc.message}", level="warning")

@@ -1,0 +1,147 @@
+"""Authentication, health and debug endpoints (seed 001 "Authentication", "Health", seed 003 "Debug")."""
+from __future__ import annotations
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core import services
+from apps.core.logging import RingBufferHandler
+from apps.core.models import ApiToken
+from apps.core.permissions import AdminOnly
+from apps.core.selectors import client_ip, database_status
+from apps.core.throttling import LoginRateThrottle
+from apps.core.utils import iso
+
+from .serializers import HealthSerializer, LoginResponseSerializer, LoginSerializer, MessageSerializer
+
+
+class LoginView(APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [LoginRateThrottle]
+
+    @extend_schema(request=LoginSerializer, responses={200: LoginResponseSerializer}, tags=["auth"],
+                   summary="Log in an agent (appliance_id + token) or an operator (username + password)")
+    def post(self, request):
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        ip = client_ip(request)
+        if data["kind"] == "agent":
+            issued = services.login_agent(appliance_id=data["appliance_id"], token=data["token"],
+                                          version=data.get("version", ""), client_ip=ip)
+        else:
+            issued = services.login_operator(username=data["username"], password=data["password"], client_ip=ip)
+        return Response({"success": True, "message": "Authentication successful", "session_token": issued.raw,
+                         "expires_at": iso(issued.expires_at)})
+
+
+class LogoutView(APIView):
+    read_roles = write_roles = ("viewer", "agent")
+
+    @extend_schema(request=None, responses={200: MessageSerializer}, tags=["auth"], summary="Revoke the bearer token")
+    def post(self, request):
+        if isinstance(request.auth, ApiToken):
+            services.token_revoke(token=request.auth)
+            return Response({"success": True, "message": "Logged out; the session token is revoked"})
+        return Response({"success": False, "error": "No bearer token to revoke (log out of the console at /admin/logout/)"},
+                        status=status.HTTP_400_BAD_REQUEST)
+
+
+class HealthView(APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: HealthSerializer, 503: HealthSerializer}, tags=["health"],
+                   summary="Liveness with a database round trip")
+    def get(self, request):
+        db = database_status()
+        body = {"status": "healthy" if db == "connected" else "unhealthy", "timestamp": iso(timezone.now()),
+                "database": db, "version": settings.VERSION}
+        return Response(body, status=status.HTTP_200_OK if db == "connected" else status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+REPLICATION_ACTIVE = ["pending", "provisioning", "ready_for_sync", "replicating"]
+FAILOVER_ACTIVE = ["pending", "validating", "snapshotting", "creating_vm", "switching_volume", "powering_on",
+                   "cleanup", "reverting"]
+
+
+def _count(label: str, **filters) -> int | None:
+    try:
+        model = django_apps.get_model(label)
+    except LookupError:
+        return None
+    return model.objects.filter(**filters).count()
+
+
+class DebugHealthView(APIView):
+    @extend_schema(responses={200: dict}, tags=["debug"], summary="Components and counts")
+    def get(self, request):
+        db = database_status()
+        components = {"database": db, "api_server": "running"}
+        metrics = {}
+        if db == "connected":
+            from apps.settings.models import OsseaConfig
+
+            components["ossea_client"] = "configured" if OsseaConfig.objects.filter(is_active=True).exists() else "not_configured"
+            for key, label, filters in (
+                ("total_vms_discovered", "inventory.VMContext", {}),
+                ("active_replication_jobs", "replication.ReplicationJob", {"status__in": REPLICATION_ACTIVE}),
+                ("active_failover_jobs", "failover.FailoverJob", {"status__in": FAILOVER_ACTIVE}),
+                ("ossea_volumes", "replication.ReplicaVolume", {}),
+                ("network_mappings", "failover.NetworkMapping", {}),
+                ("agents_approved", "enrollment.Appliance", {"status": "approved"}),
+            ):
+                value = _count(label, **filters)
+                if value is not None:
+                    metrics[key] = value
+        healthy = db == "connected"
+        return Response({"success": healthy, "message": "System health check completed",
+                         "status": "healthy" if healthy else "unhealthy", "components": components, "metrics": metrics},
+                        status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            callback = entry.callback
+            view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+            methods = []
+            if view_class is not None:
+                actions = getattr(callback, "actions", None)
+                methods = sorted(m.upper() for m in (actions.keys() if actions else
+                                 [m for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]))
+            yield {"path": "/" + prefix + str(entry.pattern), "name": entry.name or "", "methods": methods,
+                   "view": f"{callback.__module__}.{getattr(view_class, '__name__', callback.__name__)}"}
+
+
+class DebugEndpointsView(APIView):
+    @extend_schema(responses={200: dict}, tags=["debug"], summary="Every route, from the URL resolver")
+    def get(self, request):
+        endpoints = [e for e in _walk(get_resolver().url_patterns) if "(?P<format>" not in e["path"]]
+        return Response({"success": True, "message": "Registered endpoints", "count": len(endpoints),
+                         "endpoints": endpoints})
+
+
+class DebugLogsView(APIView):
+    permission_classes = [AdminOnly]
+
+    @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("level", str)],
+                   responses={200: dict}, tags=["debug"], summary="Recent log records of this process (admin)")
+    def get(self, request):
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 200)), 1000))
+        except ValueError:
+            from apps.core.exceptions import InvalidInput
+
+            raise InvalidInput("limit must be an integer between 1 and 1000")
+        records = RingBufferHandler.recent(limit=limit, level=request.query_params.get("level"))
+        return Response({"success": True, "message": "Recent log records", "count": len(records), "logs": records})

@@ -1,0 +1,149 @@
+"""One error family and one DRF exception handler that renders the seeds' error shape.
+
+Every API error looks like ``{"success": false, "error": "<what is wrong>", "details": ...}``; errors
+that carry a seed-documented code (seed 003) add ``"error_code"``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404
+from django.utils import timezone
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApplicationError(Exception):
+    """A failure the caller can act on; ``status_code`` decides the HTTP answer."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_error_code = ""
+
+    def __init__(self, message: str, *, details: Any = None, error_code: str = "", status_code: int | None = None,
+                 extra: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        self.error_code = error_code or self.default_error_code
+        self.extra = extra or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class InvalidInput(ApplicationError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_error_code = "INVALID_REQUEST"
+
+
+class NotFound(ApplicationError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_error_code = "NOT_FOUND"
+
+
+class Conflict(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    default_error_code = "CONFLICT"
+
+
+class Forbidden(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_error_code = "FORBIDDEN"
+
+
+class UpstreamError(ApplicationError):
+    """A peer (agent, vCenter, CloudStack) answered badly or not at all."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_error_code = "UPSTREAM_ERROR"
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_error_code = "SERVICE_UNAVAILABLE"
+
+
+def error_body(message: str, details: Any = None, error_code: str = "", /, **extra: Any) -> dict:
+    body: dict[str, Any] = {"success": False, "error": message}
+    if details is not None:
+        body["details"] = details
+    if error_code:
+        body["error_code"] = error_code
+        body["timestamp"] = timezone.now().isoformat().replace("+00:00", "Z")
+    body.update(extra)
+    return body
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    """Turn DRF's nested error detail into 'field: message' lines an operator can read."""
+    if isinstance(detail, dict):
+        lines: list[str] = []
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            lines.extend(_flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix)))
+        return lines
+    if isinstance(detail, list):
+        lines = []
+        for index, value in enumerate(detail):
+            if isinstance(value, (dict, list)):
+                lines.extend(_flatten(value, f"{prefix}[{index}]"))
+            else:
+                lines.extend(_flatten(value, prefix))
+        return lines
+    return [f"{prefix}: {detail}" if prefix else str(detail)]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.message, exc.details, exc.error_code, **exc.extra), status=exc.status_code)
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        return Response(error_body("The object is still in use and cannot be deleted", str(exc.args[0])),
+                        status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, SuspiciousOperation):
+        # Raised while DRF reads the body: over DATA_UPLOAD_MAX_MEMORY_SIZE, more fields than
+        # DATA_UPLOAD_MAX_NUMBER_FIELDS, a bad multipart body... The client's fault (Django answers 400), not a 500.
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        if isinstance(exc, RequestDataTooBig):
+            return Response(error_body("Request body too large",
+                                       f"at most {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"),
+                            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        if isinstance(exc, TooManyFieldsSent):
+            return Response(error_body("Malformed request body: too many fields",
+                                       f"at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}"),
+                            status=status.HTTP_400_BAD_REQUEST)
+        return Response(error_body("Bad request", str(exc)), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, Http404):
+        return Response(error_body("Not found", str(exc) or None), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        exc = drf_exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+    if isinstance(exc, drf_exceptions.APIException):
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, drf_exceptions.ValidationError):
+            lines = _flatten(exc.detail)
+            message = "Invalid request: " + "; ".join(lines) if lines else "Invalid request"
+            body = error_body(message, exc.detail)
+        elif isinstance(exc, drf_exceptions.ParseError):
+            body = error_body(f"Malformed request body: {exc.detail}")
+        elif isinstance(exc, drf_exceptions.Throttled):
+            body = error_body("Too many requests", str(exc.detail))
+        else:
+            body = error_body(str(exc.detail))
+        return Response(body, status=exc.status_code, headers=headers)
+
+    logger.exception("unhandled API error view=%s", context.get("view").__class__.__name__)
+    return Response(error_body("Internal server error", type(exc).__name__), status=status.HTTP_500_INTERNAL_SERVER_ERROR)

@@ -1,0 +1,74 @@
+"""Run web, worker and beat (and the lab peers, when asked) as one supervised group for `make run`."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Start gunicorn (web), a Celery worker and Celery beat on the configured settings; Ctrl-C stops all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=os.environ.get("MP_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--no-lab", action="store_true",
+                            help="do not start the lab peers (vcsim, CloudStack emulator, agent)")
+
+    def handle(self, *args, bind, no_lab, **options):
+        call_command("collectstatic", "--noinput", verbosity=0)
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+        lab = None
+        if not no_lab:
+            from apps.core.lab import Lab
+
+            lab = Lab(settings.VAR_DIR / "lab", stdout=self.stdout, web_url=f"http://{bind}")
+            env.update(lab.start())
+        bindir = os.path.dirname(sys.executable)
+        commands = {
+            "web": [os.path.join(bindir, "gunicorn"), "config.wsgi", "--bind", bind, "--workers", "2",
+                    "--threads", "4", "--access-logfile", "-"],
+            "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
+                       "--concurrency", "4", "-Q", "celery,replication,failover,scheduler"],
+            "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+                     "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")],
+        }
+        procs = {name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR) for name, cmd in commands.items()}
+        self.stdout.write(self.style.SUCCESS(f"console: http://{bind}/admin/  API docs: http://{bind}/swagger/"))
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while not stopping:
+                for name, proc in procs.items():
+                    if proc.poll() is not None:
+                        self.stderr.write(f"{name} exited with {proc.returncode}; stopping the others")
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.terminate()
+            for proc in procs.values():
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            if lab is not None:
+                # Lab volumes live in the emulator's state dir; their exports end with the lab.
+                from apps.replication.exports import stop_export
+                from apps.replication.models import VMExportMapping
+
+                for mapping in VMExportMapping.objects.filter(status="active"):
+                    stop_export(mapping)
+                lab.stop()

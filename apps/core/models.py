@@ -1,0 +1,73 @@
+"""Core models: the shared base model and the API session tokens."""
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .choices import TokenKind
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+def hash_token(raw: str) -> str:
+    # Tokens are long random strings, so a fast unsalted digest is enough to make a stolen table useless.
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class ApiToken(TimeStampedModel):
+    """A bearer session token; only its SHA-256 is stored."""
+
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to tell tokens apart in the console.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    kind = models.CharField(max_length=16, choices=TokenKind.choices, default=TokenKind.OPERATOR)
+    appliance_id = models.CharField(max_length=128, blank=True, db_index=True)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}... ({self.kind}, {self.user})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class JobEvent(models.Model):
+    """Append-only log of a long job's steps (replication, failover, schedule run), shown by the API and console."""
+
+    job_kind = models.CharField(max_length=32, db_index=True)
+    job_id = models.CharField(max_length=128, db_index=True)
+    step = models.CharField(max_length=64)
+    level = models.CharField(max_length=16, default="info")
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["job_kind", "job_id", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.job_kind}:{self.job_id} {self.step}: {self.message}"

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import datetime as dt
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, as the seeds show timestamps."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def is_pk(value) -> bool:
+    """Whether an identifier from a URL is a numeric primary key: ASCII digits only.
+
+    ``str.isdigit`` alone also accepts '¹' or '٣', which ``int()`` or the database then refuse (a 500) or read as
+    another number.
+    """
+    text = str(value)
+    return text.isascii() and text.isdigit()

@@ -1,0 +1,230 @@
+"""Agent enrollment (seed 000 "VMA Enrollment"): the administrator's endpoints and the agent's public ones."""
+from __future__ import annotations
+
+from django.http.request import split_domain_port
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status
+from rest_framework.authentication import get_authorization_header
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.exceptions import NotFound
+from apps.core.permissions import AdminOnly
+from apps.core.selectors import client_ip
+from apps.core.utils import iso
+from apps.enrollment import selectors, services
+from apps.enrollment.models import Appliance
+from apps.enrollment.services import Actor
+from apps.enrollment.throttling import EnrollRateThrottle, EnrollResultRateThrottle
+
+from . import serializers as s
+
+_message = {"success": serializers.BooleanField(), "message": serializers.CharField()}
+
+
+def _actor(request, name: str = "") -> Actor:
+    user = request.user if getattr(request.user, "is_authenticated", False) else None
+    return Actor(user=user, ip=client_ip(request), name=name)
+
+
+def _valid(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class AdminView(APIView):
+    permission_classes = [AdminOnly]
+
+
+class PairingCodeView(AdminView):
+    @extend_schema(request=s.PairingCodeCreateSerializer, tags=["enrollment"],
+                   summary="Create a single-use pairing code (shown once)",
+                   responses={201: inline_serializer("PairingCodeCreated", {
+                       **_message, "id": serializers.IntegerField(), "pairing_code": serializers.CharField(),
+                       "label": serializers.CharField(), "expires_at": serializers.DateTimeField()})})
+    def post(self, request):
+        data = _valid(s.PairingCodeCreateSerializer, request.data)
+        pairing, code = services.pairing_code_create(actor=_actor(request), label=data["label"],
+                                                     ttl_minutes=data.get("ttl_minutes"))
+        return Response({"success": True, "message": "Pairing code created; it is shown only this once",
+                         "id": pairing.pk, "pairing_code": code, "label": pairing.label,
+                         "expires_at": iso(pairing.expires_at)}, status=status.HTTP_201_CREATED)
+
+
+class PendingView(AdminView):
+    @extend_schema(tags=["enrollment"], summary="Enrollments waiting for a decision",
+                   responses={200: inline_serializer("PendingEnrollments", {
+                       **_message, "count": serializers.IntegerField(),
+                       "enrollments": s.EnrollmentSerializer(many=True)})})
+    def get(self, request):
+        enrollments = s.EnrollmentSerializer(selectors.pending_enrollments(), many=True).data
+        return Response({"success": True, "message": "Pending enrollments", "count": len(enrollments),
+                         "enrollments": enrollments})
+
+
+class ApproveView(AdminView):
+    @extend_schema(request=s.ApproveSerializer, tags=["enrollment"],
+                   summary="Approve an enrollment: create the appliance and authorize its tunnel key",
+                   responses={200: inline_serializer("ApproveResult", {**_message,
+                                                                       "appliance": s.ApplianceSerializer()})})
+    def post(self, request, enrollment_id: str):
+        data = _valid(s.ApproveSerializer, request.data)
+        appliance = services.enrollment_approve(enrollment_id=enrollment_id, actor=_actor(request),
+                                                appliance_id=data.get("appliance_id", ""), name=data.get("name", ""))
+        return Response({"success": True, "message": f"Agent approved as {appliance.appliance_id}",
+                         "appliance": s.ApplianceSerializer(appliance).data})
+
+
+class RejectView(AdminView):
+    @extend_schema(request=s.RejectSerializer, tags=["enrollment"], summary="Reject an enrollment",
+                   responses={200: inline_serializer("RejectResult", {**_message,
+                                                                      "enrollment": s.EnrollmentSerializer()})})
+    def post(self, request, enrollment_id: str):
+        data = _valid(s.RejectSerializer, request.data)
+        enrollment = services.enrollment_reject(enrollment_id=enrollment_id, actor=_actor(request),
+                                                reason=data["reason"])
+        return Response({"success": True, "message": "Enrollment rejected",
+                         "enrollment": s.EnrollmentSerializer(enrollment).data})
+
+
+class ActiveView(AdminView):
+    @extend_schema(parameters=[s.ActiveQuerySerializer], tags=["enrollment"],
+                   summary="Approved agents with last-seen times and tunnel state",
+                   responses={200: inline_serializer("ActiveAgents", {
+                       **_message, "count": serializers.IntegerField(),
+                       "appliances": s.ActiveApplianceSerializer(many=True),
+                       "warnings": serializers.ListField(child=serializers.CharField())})})
+    def get(self, request):
+        query = _valid(s.ActiveQuerySerializer, request.query_params)
+        appliances = list(selectors.active_appliances())
+        warnings = []
+        try:
+            sessions = selectors.tunnel_sessions_by_fingerprint(services.tunnel_login_uid())
+        except OSError as exc:
+            # The agent list still answers; the operator learns why tunnel states are missing.
+            sessions = {}
+            warnings.append(f"cannot read the tunnel session registry: {exc}")
+        connected = []
+        for appliance in appliances:
+            appliance.tunnel = selectors.tunnel_state(appliance, sessions.get(appliance.ssh_key_fingerprint, []))
+            if appliance.tunnel["connected"]:
+                connected.append(appliance)
+                if query["probe"]:
+                    appliance.tunnel["agent_api"] = selectors.probe_agent_api(appliance)
+        services.appliances_mark_tunnel_seen(appliance_ids=[a.pk for a in connected])
+        for appliance in connected:
+            appliance.refresh_from_db(fields=["tunnel_last_seen_at"])
+        return Response({"success": True, "message": "Active agents", "count": len(appliances),
+                         "appliances": s.ActiveApplianceSerializer(appliances, many=True).data,
+                         "warnings": warnings})
+
+
+class RevokeView(AdminView):
+    @extend_schema(tags=["enrollment"], summary="Revoke an agent: credentials, tunnel key and live tunnel sessions",
+                   responses={200: inline_serializer("RevokeResult", {
+                       **_message, "appliance_id": serializers.CharField(),
+                       "tokens_revoked": serializers.IntegerField(),
+                       "tunnel_sessions_ended": serializers.IntegerField(),
+                       "warnings": serializers.ListField(child=serializers.CharField())})})
+    def delete(self, request, appliance_id: str):
+        appliance = Appliance.objects.filter(appliance_id=appliance_id).first()
+        if appliance is None:
+            raise NotFound(f"Unknown appliance '{appliance_id}'", error_code="APPLIANCE_NOT_FOUND")
+        result = services.appliance_revoke(appliance=appliance, actor=_actor(request))
+        return Response({"success": True, "message": f"Agent {appliance_id} revoked",
+                         "appliance_id": appliance_id, "tokens_revoked": result.tokens_revoked,
+                         "tunnel_sessions_ended": result.sessions_ended, "warnings": result.warnings})
+
+
+class AuditView(AdminView):
+    @extend_schema(parameters=[s.AuditQuerySerializer], tags=["enrollment"],
+                   summary="Who did what to which agent, when, from where",
+                   responses={200: inline_serializer("AuditEvents", {
+                       **_message, "count": serializers.IntegerField(), "limit": serializers.IntegerField(),
+                       "offset": serializers.IntegerField(), "events": s.AuditEventSerializer(many=True)})})
+    def get(self, request):
+        query = _valid(s.AuditQuerySerializer, request.query_params)
+        events = selectors.audit_events(action=query.get("action", ""), appliance_id=query.get("appliance_id", ""),
+                                        enrollment_id=query.get("enrollment_id", ""), success=query["success"])
+        limit, offset = query["limit"], query["offset"]
+        return Response({"success": True, "message": "Enrollment audit events", "count": events.count(),
+                         "limit": limit, "offset": offset,
+                         "events": s.AuditEventSerializer(events[offset:offset + limit], many=True).data})
+
+
+# --- public: the agent enrolls itself ----------------------------------------------------------------------------
+
+
+class PublicView(APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+
+
+class EnrollView(PublicView):
+    throttle_classes = [EnrollRateThrottle]
+
+    @extend_schema(request=s.EnrollSerializer, tags=["enrollment"], auth=[],
+                   summary="Agent: redeem a pairing code with its SSH public key; answers a challenge to sign",
+                   responses={201: inline_serializer("EnrollStarted", {
+                       **_message, "enrollment_id": serializers.CharField(), "challenge": serializers.CharField(),
+                       "challenge_expires_at": serializers.DateTimeField(),
+                       "ssh_key_fingerprint": serializers.CharField(), "signing": serializers.DictField()})})
+    def post(self, request):
+        data = _valid(s.EnrollSerializer, request.data)
+        enrollment = services.enrollment_start(
+            pairing_code=data["pairing_code"], name=data["name"], version=data["version"],
+            ssh_public_key=data["ssh_public_key"], actor=_actor(request, name=f"agent:{data['name']}"))
+        return Response({
+            "success": True, "message": "Enrolled; sign the challenge with the private key and POST it to verify",
+            "enrollment_id": enrollment.enrollment_id, "challenge": enrollment.challenge,
+            "challenge_expires_at": iso(enrollment.challenge_expires_at),
+            "ssh_key_fingerprint": enrollment.ssh_key_fingerprint,
+            "signing": {"message": "mp-vma-enroll-v1\\n{enrollment_id}\\n{challenge}\\n",
+                        "signature": "base64 of the SSH signature blob (string algorithm, string signature)"},
+        }, status=status.HTTP_201_CREATED)
+
+
+class VerifyView(PublicView):
+    throttle_classes = [EnrollRateThrottle]
+
+    @extend_schema(request=s.VerifySerializer, tags=["enrollment"], auth=[],
+                   summary="Agent: prove possession of the private key; answers the poll token (shown once)",
+                   responses={200: inline_serializer("EnrollVerified", {
+                       **_message, "enrollment_id": serializers.CharField(), "status": serializers.CharField(),
+                       "poll_token": serializers.CharField()})})
+    def post(self, request):
+        data = _valid(s.VerifySerializer, request.data)
+        enrollment, poll_token = services.enrollment_verify(enrollment_id=data["enrollment_id"],
+                                                            signature=data["signature"], actor=_actor(request))
+        return Response({"success": True, "message": "Key proven; poll the result with the poll token",
+                         "enrollment_id": enrollment.enrollment_id, "status": enrollment.status,
+                         "poll_token": poll_token})
+
+
+class ResultView(PublicView):
+    throttle_classes = [EnrollResultRateThrottle]
+
+    @extend_schema(parameters=[s.ResultQuerySerializer,
+                               OpenApiParameter("Authorization", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                                                required=True, description="Bearer <poll_token from verify>")],
+                   tags=["enrollment"], auth=[],
+                   summary="Agent: pending, rejected, or approved with credentials and tunnel settings (once)",
+                   responses={200: inline_serializer("EnrollResult", {
+                       "success": serializers.BooleanField(), "message": serializers.CharField(),
+                       "enrollment_id": serializers.CharField(), "status": serializers.CharField(),
+                       "appliance_id": serializers.CharField(required=False),
+                       "credentials": serializers.DictField(required=False),
+                       "tunnel": serializers.DictField(required=False),
+                       "reason": serializers.CharField(required=False)})})
+    def get(self, request):
+        query = _valid(s.ResultQuerySerializer, request.query_params)
+        header = get_authorization_header(request).split()
+        poll_token = ""
+        if len(header) == 2 and header[0].lower() == b"bearer":
+            poll_token = header[1].decode("latin-1")
+        host, _port = split_domain_port(request.get_host())
+        body = services.enrollment_result(enrollment_id=query["enrollment_id"], poll_token=poll_token,
+                                          actor=_actor(request), request_host=host.strip("[]"))
+        return Response({"success": True, **body})

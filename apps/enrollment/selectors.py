@@ -1,0 +1,75 @@
+"""Reads worth a name: pending enrollments, active agents with their tunnel state, the audit trail."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from apps.core.exceptions import ApplicationError
+from apps.core.utils import iso
+
+from . import conf, sshd
+from .choices import ENROLLMENT_OPEN, ApplianceStatus
+from .models import Appliance, Enrollment, EnrollmentAuditEvent
+
+
+def pending_enrollments() -> QuerySet[Enrollment]:
+    return Enrollment.objects.filter(status__in=ENROLLMENT_OPEN).order_by("created_at")
+
+
+def active_appliances() -> QuerySet[Appliance]:
+    return Appliance.objects.filter(status=ApplianceStatus.APPROVED).select_related("approved_by").order_by("appliance_id")
+
+
+def tunnel_sessions_by_fingerprint(login_uid: int | None) -> dict[str, list[sshd.TunnelSession]]:
+    grouped: dict[str, list[sshd.TunnelSession]] = {}
+    for session in sshd.list_sessions(conf.sessions_dir(), login_uid=login_uid):
+        if session.authenticated:
+            grouped.setdefault(session.fingerprint, []).append(session)
+    return grouped
+
+
+def agent_api_url(appliance: Appliance) -> str | None:
+    """Where the control plane reaches this agent's API: its reverse forward on the control plane's loopback."""
+    if appliance.tunnel_reverse_port is None:
+        return None
+    return f"http://{sshd.LOOPBACK}:{appliance.tunnel_reverse_port}"
+
+
+def probe_agent_api(appliance: Appliance, timeout: float = 3.0) -> dict:
+    """Ask the agent's /api/v1/health through the reverse forward (seed 002): proof the tunnel carries traffic."""
+    from apps.inventory.agent_client import AgentClient
+
+    url = agent_api_url(appliance)
+    if url is None:
+        return {"reachable": False, "error": "no reverse-forward port assigned"}
+    try:
+        health = AgentClient(base_url=url, timeout=timeout).health()
+    except ApplicationError as exc:
+        return {"reachable": False, "error": exc.message, "details": exc.details}
+    return {"reachable": True, "status": health.get("status"), "version": health.get("version")}
+
+
+def audit_events(*, action: str = "", appliance_id: str = "", enrollment_id: str = "",
+                 success: bool | None = None) -> QuerySet[EnrollmentAuditEvent]:
+    events = EnrollmentAuditEvent.objects.select_related("actor").order_by("-id")
+    if action:
+        events = events.filter(action=action)
+    if appliance_id:
+        events = events.filter(appliance_id=appliance_id)
+    if enrollment_id:
+        events = events.filter(enrollment_id=enrollment_id)
+    if success is not None:
+        events = events.filter(success=success)
+    return events
+
+
+def tunnel_state(appliance: Appliance, sessions: list[sshd.TunnelSession]) -> dict:
+    started = min((s.started_at for s in sessions), default=None)
+    return {
+        "connected": bool(sessions),
+        "sessions": len(sessions),
+        "connected_since": iso(dt.datetime.fromtimestamp(started, tz=dt.timezone.utc)) if started else None,
+        "reverse_port": appliance.tunnel_reverse_port,
+        "agent_api_url": agent_api_url(appliance),
+    }

@@ -1,0 +1,102 @@
+"""Appliance lifecycle: create an agent identity by hand, revoke an agent (credentials, key, live sessions)."""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.choices import Role
+from apps.core.exceptions import Conflict
+from apps.core.models import ApiToken, hash_token
+
+from .. import conf, sshd
+from ..choices import ApplianceStatus, AuditAction
+from ..models import Appliance
+from .common import Actor, audit, audit_refusal
+from .tunnel import authorized_keys_resync, authorized_keys_sync
+
+logger = logging.getLogger("apps.enrollment.services")
+
+
+def new_agent_token() -> str:
+    return "vma_" + secrets.token_urlsafe(32)
+
+
+def appliance_identity_create(*, appliance_id: str, name: str, version: str, status: str,
+                               token_hash: str, **fields) -> Appliance:
+    if Appliance.objects.filter(appliance_id=appliance_id).exists():
+        raise Conflict(f"Appliance '{appliance_id}' already exists", error_code="APPLIANCE_EXISTS")
+    user = get_user_model().objects.create_user(username=f"agent:{appliance_id}"[:150])
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    user.groups.add(Group.objects.get_or_create(name=Role.AGENT)[0])
+    return Appliance.objects.create(appliance_id=appliance_id, name=name or appliance_id, version=version,
+                                    status=status, token_hash=token_hash, user=user, **fields)
+
+
+@transaction.atomic
+def appliance_create(*, appliance_id: str, name: str = "", version: str = "",
+                     status: str = ApplianceStatus.APPROVED) -> tuple[Appliance, str]:
+    """Create an agent identity by hand (no tunnel key) and return it with its login token (shown once)."""
+    token = new_agent_token()
+    appliance = appliance_identity_create(appliance_id=appliance_id, name=name, version=version, status=status,
+                                           token_hash=hash_token(token))
+    return appliance, token
+
+
+@dataclass
+class Revocation:
+    appliance: Appliance
+    tokens_revoked: int = 0
+    sessions_ended: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def appliance_revoke(*, appliance: Appliance, actor: Actor | None = None) -> Revocation:
+    """Revoke an agent: its login and every live session token die at once, its SSH key leaves the tunnel's keys
+    file, and its live tunnel sessions are ended."""
+    actor = actor or Actor()
+    context = {"appliance_id": appliance.appliance_id, "fingerprint": appliance.ssh_key_fingerprint}
+    with audit_refusal(AuditAction.REVOKE, actor, context):
+        with transaction.atomic():
+            row = Appliance.objects.select_for_update().get(pk=appliance.pk)
+            if row.status == ApplianceStatus.REVOKED:
+                raise Conflict(f"Appliance '{row.appliance_id}' is already revoked", error_code="INVALID_STATE")
+            now = timezone.now()
+            row.status = ApplianceStatus.REVOKED
+            row.revoked_at = now
+            row.revoked_by = actor.user
+            row.tunnel_reverse_port = None
+            row.save(update_fields=["status", "revoked_at", "revoked_by", "tunnel_reverse_port", "updated_at"])
+            tokens = 0
+            if row.user_id:
+                tokens = ApiToken.objects.filter(user_id=row.user_id, revoked_at__isnull=True).update(revoked_at=now)
+            # Inside the transaction: if the key cannot leave the file, the revocation does not happen either.
+            if row.ssh_public_key:
+                authorized_keys_sync()
+                transaction.on_commit(authorized_keys_resync, robust=True)
+    result = Revocation(appliance=row, tokens_revoked=tokens)
+    if row.ssh_key_fingerprint:
+        try:
+            result.sessions_ended = sshd.terminate_sessions(conf.sessions_dir(), row.ssh_key_fingerprint)
+        except OSError as exc:  # not allowed to signal (SessionKillError), or the registry is unreadable
+            result.warnings.append(str(exc) if isinstance(exc, sshd.SessionKillError)
+                                   else f"cannot read the tunnel session registry: {exc}")
+            logger.error("revoked appliance_id=%s but its tunnel session may live on: %s", row.appliance_id, exc)
+    audit(AuditAction.REVOKE, success=True, actor=actor, appliance_id=row.appliance_id,
+          fingerprint=row.ssh_key_fingerprint,
+          message=f"Revoked: {tokens} session token(s) and {result.sessions_ended} tunnel session(s) ended",
+          tokens_revoked=tokens, sessions_ended=result.sessions_ended, warnings=result.warnings)
+    for name in ("status", "revoked_at", "revoked_by_id", "tunnel_reverse_port"):
+        setattr(appliance, name, getattr(row, name))
+    return result
+
+
+def appliances_mark_tunnel_seen(*, appliance_ids: list[int]) -> None:
+    if appliance_ids:
+        Appliance.objects.filter(pk__in=appliance_ids).update(tunnel_last_seen_at=timezone.now())

@@ -1,0 +1,50 @@
+from django.contrib import admin
+
+from apps.core.admin import JobAdminMixin
+
+from .models import FailoverJob, FailoverVolume, NetworkMapping
+
+
+class FailoverVolumeInline(admin.TabularInline):
+    model = FailoverVolume
+    extra = 0
+    can_delete = False
+    fields = ("disk_id", "volume_id", "is_root", "place", "snapshot_id", "snapshot_state", "export_stopped",
+              "vm_device_id")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(FailoverJob)
+class FailoverJobAdmin(JobAdminMixin, admin.ModelAdmin):
+    job_kind = "failover"
+    list_display = ("job_id", "vm_context", "job_type", "status", "progress", "current_step", "destination_vm_id",
+                    "needs_cleanup", "created_at", "completed_at")
+    list_filter = ("job_type", "status", "needs_cleanup", "created_at")
+    search_fields = ("job_id", "vm_context__vm_name", "destination_vm_id", "error_message")
+    readonly_fields = [f.name for f in FailoverJob._meta.fields] + ["events"]
+    inlines = [FailoverVolumeInline]
+    actions = ["end_tests", "rollback_jobs"]
+
+    @admin.action(description="End selected test failovers (destroy the test VM, revert, reattach)")
+    def end_tests(self, request, queryset):
+        from .services import test_end
+
+        self.run_for_each(request, queryset, test_end, "Cleanup queued for")
+
+    @admin.action(description="Roll back selected jobs")
+    def rollback_jobs(self, request, queryset):
+        from .services import rollback
+
+        self.run_for_each(request, queryset, rollback, "Rollback requested for")
+
+
+@admin.register(NetworkMapping)
+class NetworkMappingAdmin(admin.ModelAdmin):
+    list_display = ("vm_context", "source_network_name", "destination_network_name", "destination_network_id",
+                    "is_test_network", "updated_at")
+    list_filter = ("is_test_network",)
+    search_fields = ("vm_context__vm_name", "source_network_name", "destination_network_name",
+                     "destination_network_id")

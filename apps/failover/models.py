@@ -1,0 +1,129 @@
+"""Failover jobs, the replica volumes each job moves, and the VMs' network mappings (seed 003)."""
+from __future__ import annotations
+
+from django.db import models
+
+from apps.core.models import TimeStampedModel
+
+from .choices import ACTIVE, CleanupStatus, FailoverStatus, FailoverType, SnapshotState, VolumePlace
+
+
+class NetworkMapping(TimeStampedModel):
+    """Which CloudStack network a VM's source (vSphere) network becomes, for live or for test failovers."""
+
+    vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.CASCADE, related_name="network_mappings")
+    source_network_name = models.CharField(max_length=255)
+    destination_network_id = models.CharField(max_length=64)
+    destination_network_name = models.CharField(max_length=255, blank=True)
+    is_test_network = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "network_mappings"
+        ordering = ["vm_context", "source_network_name", "is_test_network"]
+        constraints = [models.UniqueConstraint(fields=["vm_context", "source_network_name", "is_test_network"],
+                                               name="uniq_network_mapping")]
+
+    def __str__(self) -> str:
+        kind = "test" if self.is_test_network else "live"
+        return f"{self.vm_context.vm_name}: {self.source_network_name} -> {self.destination_network_name} ({kind})"
+
+
+class FailoverJob(TimeStampedModel):
+    job_id = models.CharField(max_length=160, unique=True)
+    vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.PROTECT, related_name="failover_jobs")
+    ossea_config = models.ForeignKey("platform_settings.OsseaConfig", null=True, on_delete=models.SET_NULL,
+                                     related_name="failover_jobs")
+    job_type = models.CharField(max_length=8, choices=FailoverType.choices)
+    status = models.CharField(max_length=20, choices=FailoverStatus.choices, default=FailoverStatus.PENDING,
+                              db_index=True)
+    # The VM context id while this job occupies the VM (running, or a test VM still up), NULL otherwise: a unique
+    # index then allows one failover per VM at a time on every database (MariaDB has no partial unique indexes).
+    active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
+    progress = models.FloatField(default=0.0)
+    current_step = models.CharField(max_length=255, blank=True)
+    # What was asked.
+    skip_validation = models.BooleanField(default=False)
+    test_duration = models.CharField(max_length=32, blank=True)
+    test_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    auto_cleanup = models.BooleanField(default=False)
+    power_off_source = models.BooleanField(default=False)
+    final_sync = models.BooleanField(default=False)
+    shutdown_timeout_seconds = models.PositiveIntegerField(default=300)
+    network_overrides = models.JSONField(default=dict, blank=True, help_text="network_mappings of the request")
+    custom_config = models.JSONField(default=dict, blank=True)
+    notification_config = models.JSONField(default=dict, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    # What was decided and done.
+    plan = models.JSONField(default=dict, blank=True, help_text="Networks, offering, template, boot volume")
+    validation_result = models.JSONField(default=dict, blank=True)
+    destination_vm_id = models.CharField(max_length=64, blank=True)
+    destination_vm_name = models.CharField(max_length=255, blank=True)
+    source_powered_off_at = models.DateTimeField(null=True, blank=True)
+    source_power_result = models.CharField(max_length=32, blank=True)
+    final_sync_job_id = models.CharField(max_length=64, blank=True, db_index=True)
+    final_sync_started_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error_message = models.TextField(blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    rollback_log = models.JSONField(default=list, blank=True, help_text="What rollback and cleanup did")
+    cleanup_status = models.CharField(max_length=16, choices=CleanupStatus.choices, default=CleanupStatus.NONE,
+                                      blank=True)
+    needs_cleanup = models.BooleanField(default=False, db_index=True,
+                                        help_text="A rollback left something behind (cleanup-failed retries it)")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When a test failover was ended")
+    cleanup_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "failover_jobs"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} ({self.status})"
+
+    @property
+    def test_running(self) -> bool:
+        """A test failover whose VM is up and not ended yet."""
+        return (self.job_type == FailoverType.TEST and self.status == FailoverStatus.COMPLETED
+                and self.ended_at is None)
+
+    @property
+    def occupies_vm(self) -> bool:
+        return self.status in ACTIVE or self.test_running
+
+    def save(self, *args, **kwargs):
+        self.active_slot = self.vm_context_id if self.occupies_vm else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and ({"status", "ended_at"} & set(update_fields)):
+            kwargs["update_fields"] = set(update_fields) | {"active_slot"}
+        super().save(*args, **kwargs)
+
+
+class FailoverVolume(TimeStampedModel):
+    """One replica volume as one failover job moved it: where it is, its snapshot, its role in the VM."""
+
+    job = models.ForeignKey(FailoverJob, on_delete=models.CASCADE, related_name="volumes")
+    replica = models.ForeignKey("replication.ReplicaVolume", null=True, on_delete=models.SET_NULL,
+                                related_name="failover_volumes")
+    volume_id = models.CharField(max_length=64)
+    volume_name = models.CharField(max_length=255, blank=True)
+    disk_id = models.CharField(max_length=64)
+    disk_unit_number = models.IntegerField()
+    is_root = models.BooleanField(default=False)
+    place = models.CharField(max_length=20, choices=VolumePlace.choices, default=VolumePlace.ON_OMA)
+    oma_vm_id = models.CharField(max_length=64, blank=True)
+    export_stopped = models.BooleanField(default=False)
+    snapshot_id = models.CharField(max_length=64, blank=True)
+    snapshot_state = models.CharField(max_length=16, choices=SnapshotState.choices, default=SnapshotState.NONE,
+                                      blank=True)
+    vm_device_id = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        db_table = "failover_volumes"
+        ordering = ["job", "disk_unit_number"]
+        constraints = [models.UniqueConstraint(fields=["job", "volume_id"], name="uniq_failover_job_volume")]
+
+    def __str__(self) -> str:
+        return f"{self.job.job_id}/{self.disk_id} {self.volume_id} ({self.place})"

@@ -1,0 +1,92 @@
+"""The VM inventory: one VM context per source VM, owning its disks and NICs (seed 001 "VM Context API")."""
+from __future__ import annotations
+
+from django.db import models
+
+from apps.core.models import TimeStampedModel
+
+from .choices import VMContextStatus
+
+
+class VMContext(TimeStampedModel):
+    """Everything the platform knows about one source VM; the hub that jobs, volumes and mappings hang off."""
+
+    context_id = models.CharField(max_length=128, unique=True)
+    vm_name = models.CharField(max_length=255, unique=True)
+    # VMware instance UUID: the seeds' `vm_id`.
+    vm_id = models.CharField(max_length=64, unique=True)
+    moref = models.CharField(max_length=64, blank=True)
+    bios_uuid = models.CharField(max_length=64, blank=True)
+    vm_path = models.CharField(max_length=1024)
+    vcenter_host = models.CharField(max_length=255)
+    datacenter = models.CharField(max_length=255)
+    credential = models.ForeignKey("platform_settings.VMwareCredential", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="vm_contexts")
+    ossea_config = models.ForeignKey("platform_settings.OsseaConfig", null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="vm_contexts")
+    power_state = models.CharField(max_length=32, blank=True)
+    guest_os_id = models.CharField(max_length=128, blank=True)
+    guest_os_name = models.CharField(max_length=255, blank=True)
+    cpu_count = models.PositiveIntegerField(default=1)
+    memory_mb = models.PositiveIntegerField(default=0)
+    firmware = models.CharField(max_length=16, blank=True)
+    current_status = models.CharField(max_length=32, choices=VMContextStatus.choices,
+                                      default=VMContextStatus.DISCOVERED, db_index=True)
+    total_jobs_run = models.PositiveIntegerField(default=0)
+    successful_jobs = models.PositiveIntegerField(default=0)
+    failed_jobs = models.PositiveIntegerField(default=0)
+    last_successful_job_id = models.CharField(max_length=64, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_discovered_at = models.DateTimeField(null=True, blank=True)
+    snapshots = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        db_table = "vm_replication_contexts"
+        ordering = ["vm_name"]
+        verbose_name = "VM context"
+
+    def __str__(self) -> str:
+        return self.vm_name
+
+
+class VMDisk(TimeStampedModel):
+    vm_context = models.ForeignKey(VMContext, on_delete=models.CASCADE, related_name="disks")
+    disk_key = models.IntegerField(help_text="vSphere device key, e.g. 2000")
+    disk_id = models.CharField(max_length=64, help_text="Stable id used in API calls, e.g. disk-2000")
+    label = models.CharField(max_length=255, blank=True)
+    controller_key = models.IntegerField(null=True, blank=True)
+    unit_number = models.IntegerField()
+    capacity_bytes = models.BigIntegerField()
+    datastore = models.CharField(max_length=255, blank=True)
+    file_path = models.CharField(max_length=1024, blank=True)
+    cbt_enabled = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "vm_disks"
+        ordering = ["vm_context", "unit_number", "disk_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["vm_context", "disk_key"], name="uniq_vm_disk_key"),
+            models.UniqueConstraint(fields=["vm_context", "disk_id"], name="uniq_vm_disk_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vm_context.vm_name}/{self.disk_id}"
+
+    @property
+    def size_gb(self) -> int:
+        return -(-self.capacity_bytes // (1024 ** 3))
+
+
+class VMNic(TimeStampedModel):
+    vm_context = models.ForeignKey(VMContext, on_delete=models.CASCADE, related_name="nics")
+    label = models.CharField(max_length=255)
+    network_name = models.CharField(max_length=255, blank=True)
+    mac_address = models.CharField(max_length=32, blank=True)
+    adapter_type = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        db_table = "vm_nics"
+        ordering = ["vm_context", "label"]
+
+    def __str__(self) -> str:
+        return f"{self.vm_context.vm_name}/{self.label}"

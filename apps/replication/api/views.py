@@ -1,0 +1,171 @@
+"""Replication jobs (seed 001 "Replication Job Management"; seed 000 "Replications", "ChangeID", "Progress Proxy")."""
+from __future__ import annotations
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api.validation import validated
+from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.utils import iso
+from apps.settings.cloudstack import volume_name_for_disk
+
+from .. import selectors, services
+from ..choices import TERMINAL, ReplicationStatus
+from ..filtersets import ReplicationJobFilterSet
+from ..models import ReplicationJob, ReplicaVolume, VMExportMapping
+from .serializers import (
+    ChangeIdStoreSerializer,
+    ProgressPushSerializer,
+    ReplicationCreateSerializer,
+    ReplicationJobSerializer,
+    ReplicationUpdateSerializer,
+)
+
+
+def _who(request) -> str:
+    return getattr(request.user, "username", "") or ""
+
+
+def creation_answer(job: ReplicationJob) -> dict:
+    """Seed 001's answer: volumes and exports already known for this VM are reported as reused."""
+    context = job.vm_context
+    volumes = {v.disk_unit_number: v for v in ReplicaVolume.objects.filter(vm_context=context)}
+    exports = {e.disk_unit_number: e for e in VMExportMapping.objects.filter(vm_id=context.vm_id)}
+    created_volumes, nbd_exports = [], []
+    for disk in context.disks.all():
+        volume = volumes.get(disk.unit_number)
+        created_volumes.append({
+            "volume_id": volume.volume_id if volume else None,
+            "volume_name": volume.volume_name if volume else volume_name_for_disk(context.vm_name, disk.unit_number),
+            "size_gb": disk.size_gb, "disk_id": disk.disk_id,
+            "status": "reused" if volume else "pending"})
+        export = exports.get(disk.unit_number)
+        if export is not None:
+            nbd_exports.append({"export_name": export.export_name, "device_path": export.device_path,
+                                "port": export.port, "reused": True, "vm_id": export.vm_id,
+                                "disk_unit_number": export.disk_unit_number})
+    reused = bool(nbd_exports)
+    return {
+        "job_id": job.job_id, "status": job.status, "progress_percent": job.progress_percent,
+        "replication_type": job.replication_type, "vm_context_id": context.context_id,
+        "source_vm": job.source_vm or {"id": context.moref or context.vm_id, "name": context.vm_name,
+                                       "path": context.vm_path, "datacenter": context.datacenter},
+        "created_volumes": created_volumes, "nbd_exports": nbd_exports, "started_at": iso(job.started_at),
+        "message": ("Migration workflow started - VM export reused" if reused
+                    else "Migration workflow started - volumes and exports are being provisioned"),
+    }
+
+
+class ReplicationListCreateView(ListAPIView):
+    serializer_class = ReplicationJobSerializer
+    filterset_class = ReplicationJobFilterSet
+
+    def get_queryset(self):
+        return ReplicationJob.objects.select_related("vm_context")
+
+    @extend_schema(request=ReplicationCreateSerializer, responses={202: dict}, tags=["replications"],
+                   summary="Start a replication of a VM's disks into CloudStack volumes")
+    def post(self, request):
+        data = validated(ReplicationCreateSerializer, request.data)
+        job = services.replication_request(data=data, requested_by=_who(request))
+        return Response(creation_answer(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ReplicationDetailView(APIView):
+    @extend_schema(responses={200: ReplicationJobSerializer}, tags=["replications"])
+    def get(self, request, job_id):
+        job = services.replication_get(job_id)
+        from apps.core.models import JobEvent
+
+        events = JobEvent.objects.filter(job_kind=services.JOB_KIND, job_id=job.job_id).order_by("-id")[:50]
+        return Response({**ReplicationJobSerializer(job).data,
+                         "disks": job.disk_progress,
+                         "events": [{"step": e.step, "level": e.level, "message": e.message, "data": e.data,
+                                     "created_at": iso(e.created_at)} for e in reversed(list(events))]})
+
+    @extend_schema(request=ReplicationUpdateSerializer, responses={200: ReplicationJobSerializer},
+                   tags=["replications"], summary="Cancel (status=cancelled) or retry (status=pending) a job")
+    def put(self, request, job_id):
+        job = services.replication_get(job_id)
+        data = validated(ReplicationUpdateSerializer, request.data)
+        if data["status"] == ReplicationStatus.CANCELLED:
+            job = services.replication_cancel(job=job, requested_by=_who(request))
+        else:
+            job = services.replication_retry(job=job, requested_by=_who(request))
+        return Response(ReplicationJobSerializer(job).data)
+
+    @extend_schema(responses={202: ReplicationJobSerializer}, tags=["replications"],
+                   summary="Cancel a running job; it cleans up what it created and did not hand over")
+    def delete(self, request, job_id):
+        job = services.replication_get(job_id)
+        if job.status in TERMINAL:
+            raise Conflict(f"Job {job.job_id} already ended ({job.status}); nothing to cancel",
+                           error_code="INVALID_STATE")
+        job = services.replication_cancel(job=job, requested_by=_who(request))
+        return Response(ReplicationJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class LegacyJobListView(ReplicationListCreateView):
+    """Seed 001's GET /replication/jobs alias (read only)."""
+
+    http_method_names = ["get", "head", "options"]
+
+
+class ChangeIdView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("vm_path", str, required=True),
+                               OpenApiParameter("disk_id", str, required=True)],
+                   responses={200: dict}, tags=["cbt"], summary="The previous change id of a VM disk")
+    def get(self, request):
+        vm_path = request.query_params.get("vm_path", "")
+        disk_id = request.query_params.get("disk_id", "")
+        if not vm_path or not disk_id:
+            raise InvalidInput("vm_path and disk_id query parameters are required")
+        record = services.change_id_previous(vm_path=vm_path, disk_id=disk_id)
+        return Response({"success": True, "vm_path": vm_path, "disk_id": disk_id,
+                         "change_id": record.change_id if record else None,
+                         "job_id": record.job.job_id if record else None,
+                         "created_at": iso(record.created_at) if record else None})
+
+
+class ChangeIdStoreView(APIView):
+    @extend_schema(request=ChangeIdStoreSerializer, responses={201: dict}, tags=["cbt"],
+                   summary="Store a disk's change id after its data reached the target")
+    def post(self, request, job_id):
+        job = services.replication_get(job_id)
+        data = validated(ChangeIdStoreSerializer, request.data)
+        record = services.change_id_store(job=job, **data)
+        return Response({"success": True, "message": "Change id stored", "job_id": job.job_id,
+                         "disk_id": record.disk_id, "change_id": record.change_id}, status=status.HTTP_201_CREATED)
+
+
+class ReplicationProgressView(APIView):
+    @extend_schema(responses={200: dict}, tags=["replications"], summary="The stored progress view of a job")
+    def get(self, request, job_id):
+        job = services.replication_get(job_id)
+        return Response({"success": True, **selectors.job_summary(job), "vm_name": job.vm_context.vm_name,
+                         "disks": job.disk_progress, "last_heartbeat_at": iso(job.last_heartbeat_at),
+                         "full_sync_reason": job.full_sync_reason or None})
+
+    @extend_schema(request=ProgressPushSerializer, responses={200: dict}, tags=["replications"],
+                   summary="The agent pushes progress (and the final status)")
+    def post(self, request, job_id):
+        job = services.replication_get(job_id)
+        data = validated(ProgressPushSerializer, request.data)
+        job = services.replication_progress(job=job, data=data)
+        return Response({"success": True, "status": job.status, "cancel_requested": job.cancel_requested})
+
+
+class ProgressProxyView(APIView):
+    @extend_schema(responses={200: dict}, tags=["replications"],
+                   summary="Live progress straight from the agent (seed 000 Progress Proxy)")
+    def get(self, request, job_id):
+        from apps.inventory.agent_client import AgentClient
+
+        job = ReplicationJob.objects.filter(Q(job_id=job_id)).first()
+        if job is None:
+            services.replication_get(job_id)
+        return Response(AgentClient().progress(job_id))

@@ -1,0 +1,162 @@
+"""NBD exports of attached replica volumes: one nbdkit per VM disk, on 127.0.0.1, reused by every sync.
+
+Exports outlive the Celery task that starts them (the agent writes through them afterwards), so nbdkit runs
+as its own daemon with a pid file; the `vm_export_mappings` row is the source of truth for what runs where.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from apps.core.exceptions import ApplicationError
+
+from .choices import ExportStatus
+from .models import VMExportMapping
+
+logger = logging.getLogger(__name__)
+
+
+class ExportError(ApplicationError):
+    status_code = 500
+    default_error_code = "EXPORT_FAILED"
+
+
+@dataclass
+class ExportInfo:
+    mapping: VMExportMapping
+    reused: bool
+
+
+def export_name_for(vm_id: str, unit: int) -> str:
+    return f"migration-vm-{vm_id}-disk{unit}"
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this process is not serving anything.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        return state != "Z"
+    except OSError:
+        return True
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def export_is_up(mapping: VMExportMapping) -> bool:
+    return (mapping.status == ExportStatus.ACTIVE and _pid_alive(mapping.pid) and mapping.port is not None
+            and _port_open(settings.MP_NBD_BIND, mapping.port))
+
+
+def _free_port() -> int:
+    low, high = settings.MP_NBD_PORT_RANGE
+    used = set(VMExportMapping.objects.filter(status=ExportStatus.ACTIVE).values_list("port", flat=True))
+    for port in range(low, high + 1):
+        if port in used:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind((settings.MP_NBD_BIND, port))
+            except OSError:
+                continue
+        return port
+    raise ExportError(f"No free NBD port in {low}-{high}; widen MP_NBD_PORT_RANGE")
+
+
+def _run_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _start_nbdkit(*, export_name: str, device_path: str, port: int) -> int:
+    pidfile = _run_dir() / f"{export_name}.pid"
+    pidfile.unlink(missing_ok=True)
+    log = open(_run_dir() / f"{export_name}.log", "ab")
+    # nbdkit forks into the background once it listens and writes the pid file: readiness without polling ports.
+    cmd = ["nbdkit", "--ipaddr", settings.MP_NBD_BIND, "--port", str(port), "--pidfile", str(pidfile),
+           "--exportname", export_name, "--threads", "16", "file", f"file={device_path}", "cache=none"]
+    proc = subprocess.run(cmd, stdout=log, stderr=log, start_new_session=True, timeout=30)
+    log.close()
+    if proc.returncode != 0:
+        tail = (_run_dir() / f"{export_name}.log").read_text(errors="replace")[-500:]
+        raise ExportError(f"nbdkit failed to export {device_path}: {tail.strip()}")
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        if time.monotonic() > deadline:
+            raise ExportError(f"nbdkit for {export_name} did not write its pid file")
+        time.sleep(0.02)
+    return int(pidfile.read_text().strip())
+
+
+def stop_pid(pid: int | None) -> None:
+    if not _pid_alive(pid):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def ensure_export(*, vm_id: str, vm_name: str, disk_unit: int, device_path: str) -> ExportInfo:
+    """Reuse the VM disk's running export; start one only when none is up (never restart a live one)."""
+    mapping = VMExportMapping.objects.filter(vm_id=vm_id, disk_unit_number=disk_unit).first()
+    if mapping is not None and mapping.device_path == device_path and export_is_up(mapping):
+        return ExportInfo(mapping=mapping, reused=True)
+    if mapping is not None and _pid_alive(mapping.pid):
+        # Up but for another device (the volume was re-attached elsewhere): that one is stale.
+        stop_pid(mapping.pid)
+    name = mapping.export_name if mapping else export_name_for(vm_id, disk_unit)
+    port = _free_port()
+    pid = _start_nbdkit(export_name=name, device_path=device_path, port=port)
+    try:
+        with transaction.atomic():
+            mapping, _ = VMExportMapping.objects.update_or_create(
+                vm_id=vm_id, disk_unit_number=disk_unit,
+                defaults={"vm_name": vm_name, "export_name": name, "device_path": device_path, "port": port,
+                          "pid": pid, "status": ExportStatus.ACTIVE})
+    except IntegrityError:
+        stop_pid(pid)
+        raise
+    logger.info("export started name=%s port=%s device=%s pid=%s", name, port, device_path, pid)
+    return ExportInfo(mapping=mapping, reused=False)
+
+
+def stop_export(mapping: VMExportMapping) -> None:
+    stop_pid(mapping.pid)
+    VMExportMapping.objects.filter(pk=mapping.pk).update(status=ExportStatus.INACTIVE, pid=None)
+    mapping.status, mapping.pid = ExportStatus.INACTIVE, None
+
+
+def stop_exports_for_vm(vm_id: str) -> int:
+    mappings = list(VMExportMapping.objects.filter(vm_id=vm_id, status=ExportStatus.ACTIVE))
+    for mapping in mappings:
+        stop_export(mapping)
+    return len(mappings)

@@ -1,0 +1,127 @@
+"""Replication jobs, the CloudStack volumes that hold replicas, their NBD exports and the CBT change ids."""
+from __future__ import annotations
+
+from django.db import models
+
+from apps.core.models import TimeStampedModel
+
+from .choices import ACTIVE, ExportStatus, ReplicationStatus, ReplicationType, VolumeStatus
+
+
+class ReplicationJob(TimeStampedModel):
+    job_id = models.CharField(max_length=64, unique=True)
+    vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.PROTECT, related_name="replication_jobs")
+    ossea_config = models.ForeignKey("platform_settings.OsseaConfig", null=True, on_delete=models.PROTECT,
+                                     related_name="replication_jobs")
+    replication_type = models.CharField(max_length=16, choices=ReplicationType.choices)
+    status = models.CharField(max_length=20, choices=ReplicationStatus.choices, default=ReplicationStatus.PENDING,
+                              db_index=True)
+    # Holds the VM context id while the job is active and NULL otherwise: a unique index then allows one
+    # active job per VM on every database (MariaDB has no partial unique indexes).
+    active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
+    source_vm = models.JSONField(default=dict, help_text="The source_vm as requested (seed 001).")
+    progress_percent = models.FloatField(default=0.0)
+    current_operation = models.CharField(max_length=255, blank=True)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_transferred = models.BigIntegerField(default=0)
+    throughput_mbps = models.FloatField(default=0.0)
+    eta_seconds = models.IntegerField(null=True, blank=True)
+    disk_progress = models.JSONField(default=dict, blank=True)
+    full_sync_reason = models.CharField(max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    bandwidth_limit = models.BigIntegerField(null=True, blank=True, help_text="Bytes/s per disk copy; empty: agent default")
+    requested_by = models.CharField(max_length=150, blank=True)
+    schedule_execution_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        db_table = "replication_jobs"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    def save(self, *args, **kwargs):
+        self.active_slot = self.vm_context_id if self.status in ACTIVE else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "status" in update_fields:
+            kwargs["update_fields"] = set(update_fields) | {"active_slot"}
+        super().save(*args, **kwargs)
+
+
+class ReplicaVolume(TimeStampedModel):
+    """The CloudStack volume that holds one source disk's replica; reused by every later sync."""
+
+    vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.CASCADE, related_name="replica_volumes")
+    disk_id = models.CharField(max_length=64)
+    disk_unit_number = models.IntegerField()
+    volume_id = models.CharField(max_length=64, unique=True)
+    volume_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    device_path = models.CharField(max_length=512, blank=True)
+    device_id = models.IntegerField(null=True, blank=True)
+    attached_vm_id = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=20, choices=VolumeStatus.choices, default=VolumeStatus.CREATED)
+    created_by_job = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        db_table = "replica_volumes"
+        ordering = ["vm_context", "disk_unit_number"]
+        constraints = [models.UniqueConstraint(fields=["vm_context", "disk_unit_number"], name="uniq_replica_vm_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.volume_name} ({self.status})"
+
+    @property
+    def size_gb(self) -> int:
+        return -(-self.size_bytes // (1024 ** 3))
+
+
+class VMExportMapping(TimeStampedModel):
+    """Seed 001's `vm_export_mappings`: one NBD export per VM disk, reused by every sync of that disk."""
+
+    vm_id = models.CharField(max_length=64)
+    disk_unit_number = models.IntegerField()
+    vm_name = models.CharField(max_length=255)
+    export_name = models.CharField(max_length=255, unique=True)
+    device_path = models.CharField(max_length=512, db_index=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.ACTIVE, db_index=True)
+
+    class Meta:
+        db_table = "vm_export_mappings"
+        ordering = ["vm_id", "disk_unit_number"]
+        constraints = [models.UniqueConstraint(fields=["vm_id", "disk_unit_number"], name="unique_vm_disk")]
+        indexes = [models.Index(fields=["vm_id"], name="idx_vm_id")]
+
+    def __str__(self) -> str:
+        return self.export_name
+
+
+class ChangeIdRecord(models.Model):
+    """A CBT change id stored after its data reached the target; the newest per (vm, disk) is the next base."""
+
+    vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.CASCADE, related_name="cbt_records")
+    job = models.ForeignKey(ReplicationJob, on_delete=models.CASCADE, related_name="change_ids")
+    vm_path = models.CharField(max_length=1024)
+    disk_id = models.CharField(max_length=64)
+    change_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "cbt_history"
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["job", "disk_id"], name="uniq_changeid_job_disk")]
+        indexes = [models.Index(fields=["vm_context", "disk_id", "-created_at"], name="idx_cbt_vm_disk")]
+
+    def __str__(self) -> str:
+        return f"{self.vm_path}/{self.disk_id}: {self.change_id}"

@@ -1,0 +1,167 @@
+"""The replication runner: provision volumes and exports for a job, then hand the copy to the agent.
+
+The agent reports progress, change ids and the final status back through the API; nothing here waits for the
+copy, so no worker sits idle for hours.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from apps.core.exceptions import ApplicationError
+from apps.inventory.choices import VMContextStatus
+from apps.inventory.models import VMContext
+from apps.settings import cloudstack as cs
+from apps.settings import volumes
+
+from . import exports, services
+from .choices import ReplicationStatus, VolumeStatus
+from .models import ReplicationJob, ReplicaVolume
+
+logger = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    pass
+
+
+def _check_cancel(job: ReplicationJob) -> None:
+    if ReplicationJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+        raise JobCancelled()
+
+
+def _volume_alive(client: cs.CloudStackClient, volume: ReplicaVolume) -> dict | None:
+    try:
+        return client.get_volume(volume.volume_id)
+    except cs.CloudStackNotFoundError:
+        return None
+
+
+def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
+    """For each disk: a replica volume attached to the control plane and an NBD export of its device."""
+    context = job.vm_context
+    config = job.ossea_config
+    oma = volumes.oma_vm_id(config, client)
+    targets = []
+    for disk in context.disks.all().order_by("unit_number"):
+        _check_cancel(job)
+        replica = ReplicaVolume.objects.filter(vm_context=context, disk_unit_number=disk.unit_number).first()
+        remote = _volume_alive(client, replica) if replica else None
+        if replica is not None and remote is None:
+            services.event(job, "provision", f"volume {replica.volume_id} of {disk.disk_id} vanished from "
+                                             "CloudStack; creating a new one (full sync)", level="warning")
+            replica.delete()
+            replica = None
+        if replica is None:
+            volume, attached = volumes.create_and_attach(config=config, client=client, owner=job.job_id,
+                                                         vm_name=context.vm_name, disk_unit=disk.unit_number,
+                                                         size_bytes=disk.capacity_bytes)
+            replica = ReplicaVolume.objects.create(
+                vm_context=context, disk_id=disk.disk_id, disk_unit_number=disk.unit_number, volume_id=volume["id"],
+                volume_name=volume["name"], size_bytes=int(volume.get("size") or disk.capacity_bytes),
+                device_path=str(attached.device_path), device_id=attached.device_id, attached_vm_id=oma,
+                status=VolumeStatus.ATTACHED_TO_OMA, created_by_job=job.job_id)
+            services.event(job, "provision", f"created volume {volume['id']} for {disk.disk_id} at "
+                                             f"{attached.device_path}", volume_id=volume["id"])
+        elif remote.get("virtualmachineid") != oma:
+            attached = volumes.attach_to_oma(config=config, client=client, owner=job.job_id,
+                                             volume_id=replica.volume_id)
+            ReplicaVolume.objects.filter(pk=replica.pk).update(
+                device_path=str(attached.device_path), device_id=attached.device_id, attached_vm_id=oma,
+                status=VolumeStatus.ATTACHED_TO_OMA)
+            replica.refresh_from_db()
+            services.event(job, "provision", f"re-attached volume {replica.volume_id} for {disk.disk_id}")
+        export = exports.ensure_export(vm_id=context.vm_id, vm_name=context.vm_name, disk_unit=disk.unit_number,
+                                       device_path=replica.device_path)
+        if not export.reused:
+            services.event(job, "export", f"export {export.mapping.export_name} on port {export.mapping.port}")
+        targets.append({"disk_id": disk.disk_id, "unit_number": disk.unit_number,
+                        "capacity_bytes": disk.capacity_bytes,
+                        "target": {"host": settings.MP_AGENT_NBD_HOST, "port": export.mapping.port,
+                                   "export_name": export.mapping.export_name},
+                        "_export_pk": export.mapping.pk, "_export_reused": export.reused})
+    return targets
+
+
+def undo_provisioning(job: ReplicationJob, client: cs.CloudStackClient | None, targets: list[dict]) -> list[str]:
+    """Remove what this job created and did not hand over: exports it started, its volumes and attachments."""
+    done = []
+    from .models import VMExportMapping
+
+    started = [t["_export_pk"] for t in targets if not t["_export_reused"]]
+    for mapping in VMExportMapping.objects.filter(pk__in=started):
+        exports.stop_export(mapping)
+        done.append(f"stopped export {mapping.export_name}")
+    created = list(ReplicaVolume.objects.filter(created_by_job=job.job_id))
+    for replica in created:
+        # An export of a volume we are about to remove must not survive it.
+        for mapping in VMExportMapping.objects.filter(device_path=replica.device_path, status="active"):
+            exports.stop_export(mapping)
+            done.append(f"stopped export {mapping.export_name}")
+    if client is not None:
+        done += volumes.rollback(owner=job.job_id, client=client)
+    ReplicaVolume.objects.filter(pk__in=[r.pk for r in created]).delete()
+    return done
+
+
+def agent_payload(job: ReplicationJob, targets: list[dict]) -> dict:
+    from apps.settings.models import VMwareCredential
+
+    context = job.vm_context
+    credential = context.credential or VMwareCredential.objects.filter(is_default=True).first()
+    if credential is None:
+        raise ApplicationError("No VMware credentials: add vCenter credentials before replicating")
+    return {
+        "job_id": job.job_id, "vcenter": credential.vcenter_host, "username": credential.username,
+        "password": credential.password, "datacenter": credential.datacenter or context.datacenter,
+        "vm": {"path": context.vm_path, "id": context.moref or None} if context.moref else {"path": context.vm_path},
+        "vm_paths": [context.vm_path], "replication_type": job.replication_type,
+        "disks": [{"disk_id": t["disk_id"], "unit_number": t["unit_number"], "target": t["target"]} for t in targets],
+        "oma_url": settings.MP_OMA_URL_FOR_AGENT,
+        **({"bandwidth_limit": job.bandwidth_limit} if job.bandwidth_limit else {}),
+    }
+
+
+def run(job_id: str) -> None:
+    job = ReplicationJob.objects.select_related("vm_context", "ossea_config").filter(job_id=job_id).first()
+    if job is None or job.status != ReplicationStatus.PENDING:
+        return  # already running elsewhere, finished or cancelled: nothing to do
+    client: cs.CloudStackClient | None = None
+    targets: list[dict] = []
+    try:
+        services.replication_set_status(job, ReplicationStatus.PROVISIONING, current_operation="Provisioning volumes")
+        with transaction.atomic():
+            context = VMContext.objects.select_for_update().get(pk=job.vm_context_id)
+            if context.current_status != VMContextStatus.REPLICATING:
+                context.current_status = VMContextStatus.REPLICATING
+                context.save(update_fields=["current_status", "updated_at"])
+        client = volumes.client_for(job.ossea_config)
+        targets = provision(job, client)
+        _check_cancel(job)
+        volumes.release(job.job_id)
+        services.replication_set_status(job, ReplicationStatus.READY_FOR_SYNC,
+                                        current_operation="Volumes and exports ready; starting the agent")
+        from apps.inventory.agent_client import AgentClient
+
+        answer = AgentClient().replicate(agent_payload(job, targets))
+        services.event(job, "agent", f"agent accepted the job ({answer.get('status', 'started')})")
+    except JobCancelled:
+        done = undo_provisioning(job, client, targets)
+        services.replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")
+        if done:
+            services.event(job, "cleanup", "; ".join(done))
+    except (cs.CloudStackError, exports.ExportError) as exc:
+        done = undo_provisioning(job, client, targets)
+        services.replication_finish(job=job, status=ReplicationStatus.FAILED,
+                                    error=f"provisioning failed: {exc}" + (f" (cleaned up: {'; '.join(done)})" if done else ""))
+    except ApplicationError as exc:
+        # The agent refused or could not be reached: volumes and exports stay for the retry.
+        services.replication_finish(job=job, status=ReplicationStatus.FAILED, error=exc.message)
+    except Exception as exc:  # a bug must still end the job with a reason, never leave it 'provisioning'
+        logger.exception("replication runner crashed job=%s", job_id)
+        done = undo_provisioning(job, client, targets) if job.status == ReplicationStatus.PROVISIONING else []
+        services.replication_finish(job=job, status=ReplicationStatus.FAILED, error=f"internal error: {exc}")
+        if done:
+            services.event(job, "cleanup", "; ".join(done))

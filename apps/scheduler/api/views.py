@@ -1,0 +1,301 @@
+"""Schedules, machine groups, VM assignments and executions (seed 000 "Scheduler Ecosystem",
+"Machine Groups and VM Assignments")."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from apps.core.exceptions import NotFound
+
+from .. import selectors, services
+from ..choices import ExecutionStatus, ExecutionTrigger
+from ..filtersets import (
+    AssignmentFilterSet,
+    ExecutionFilterSet,
+    ExecutionVMFilterSet,
+    GroupVMFilterSet,
+    MachineGroupFilterSet,
+    ScheduleFilterSet,
+)
+from .serializers import (
+    AssignmentSerializer,
+    AssignSerializer,
+    CancelExecutionSerializer,
+    EnableSerializer,
+    ExecutionSerializer,
+    ExecutionVMSerializer,
+    GroupVMSerializer,
+    MachineGroupInputSerializer,
+    MachineGroupSerializer,
+    MoveSerializer,
+    ScheduleInputSerializer,
+    ScheduleSerializer,
+    TriggerSerializer,
+    VMSelectionSerializer,
+    vm_refs,
+)
+
+
+def validated(serializer_class, request, *, partial: bool = False) -> dict:
+    """The body checked by `serializer_class` (a non-object body is a 400 from the serializer itself)."""
+    serializer = serializer_class(data=request.data, partial=partial)
+    serializer.is_valid(raise_exception=True)
+    if partial:
+        # partial=True keeps defaults out, so only the fields the caller gave change.
+        return {k: v for k, v in serializer.validated_data.items() if k in request.data}
+    return serializer.validated_data
+
+
+class SchedulerViewSet(viewsets.GenericViewSet):
+    """Viewers read, operators (and admins) change; the appliance agent has no business here."""
+
+    read_roles = ("viewer",)
+    write_roles = ("operator",)
+
+    def paginated(self, queryset, serializer_class, filterset_class=None):
+        if filterset_class is not None:
+            filterset = filterset_class(self.request.query_params, queryset=queryset, request=self.request)
+            if not filterset.is_valid():
+                raise ValidationError(filterset.errors)
+            queryset = filterset.qs
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
+    serializer_class = ScheduleSerializer
+    filterset_class = ScheduleFilterSet
+
+    def get_queryset(self):
+        return selectors.schedules()
+
+    def get_object(self):
+        return services.schedule_get(self.kwargs["pk"])
+
+    def _render(self, schedule, code=status.HTTP_200_OK):
+        return Response(ScheduleSerializer(selectors.schedules().get(pk=schedule.pk)).data, status=code)
+
+    @extend_schema(request=ScheduleInputSerializer, responses={201: ScheduleSerializer}, tags=["schedules"],
+                   summary="Create a schedule (cron or interval) and its Celery beat entry")
+    def create(self, request):
+        data = validated(ScheduleInputSerializer, request)
+        schedule = services.schedule_create(data=data, created_by=request.user.username)
+        return self._render(schedule, status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: ScheduleSerializer}, tags=["schedules"])
+    def retrieve(self, request, pk=None):
+        return self._render(self.get_object())
+
+    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer}, tags=["schedules"],
+                   summary="Change any fields of a schedule (PUT is partial); beat follows without a restart")
+    def update(self, request, pk=None):
+        schedule = self.get_object()
+        data = validated(ScheduleInputSerializer, request, partial=True)
+        return self._render(services.schedule_update(schedule=schedule, data=data))
+
+    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer}, tags=["schedules"])
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk)
+
+    @extend_schema(responses={204: None}, tags=["schedules"],
+                   summary="Delete a schedule (409 while a run is active or groups use it)")
+    def destroy(self, request, pk=None):
+        services.schedule_delete(schedule=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=EnableSerializer, responses={200: dict}, tags=["schedules"],
+                   summary="Enable or disable a schedule: {\"enabled\": true|false} (default true)")
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        schedule = self.get_object()
+        enabled = validated(EnableSerializer, request)["enabled"]
+        schedule = services.schedule_set_enabled(schedule=schedule, enabled=enabled, changed_by=request.user.username)
+        return Response({"success": True, "message": f"Schedule '{schedule.name}' "
+                                                     f"{'enabled' if enabled else 'disabled'}",
+                         "schedule": ScheduleSerializer(selectors.schedules().get(pk=schedule.pk)).data})
+
+    @extend_schema(request=TriggerSerializer, responses={202: dict}, tags=["schedules"],
+                   summary="Run a schedule now (deferred when outside its window unless ignore_window)")
+    @action(detail=True, methods=["post"])
+    def trigger(self, request, pk=None):
+        schedule = self.get_object()
+        options = validated(TriggerSerializer, request)
+        execution = services.execution_start(schedule=schedule, trigger=ExecutionTrigger.MANUAL,
+                                             triggered_by=request.user.username,
+                                             ignore_window=options["ignore_window"])
+        message = (f"Execution {execution.execution_id} deferred until the sync window opens"
+                   if execution.status == ExecutionStatus.DEFERRED else
+                   f"Execution {execution.execution_id} started: {execution.vms_running} sync(s) running, "
+                   f"{execution.vms_queued} queued, {execution.vms_skipped} skipped")
+        return Response({"success": True, "message": message, "execution": ExecutionSerializer(execution).data},
+                        status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses={200: ExecutionSerializer(many=True)}, tags=["schedules"],
+                   summary="Runs of this schedule, newest first")
+    @action(detail=True, methods=["get"])
+    def executions(self, request, pk=None):
+        schedule = self.get_object()
+        return self.paginated(selectors.executions().filter(schedule=schedule), ExecutionSerializer,
+                              ExecutionFilterSet)
+
+
+class ExecutionViewSet(SchedulerViewSet, mixins.ListModelMixin):
+    serializer_class = ExecutionSerializer
+    filterset_class = ExecutionFilterSet
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self):
+        return selectors.executions()
+
+    def get_object(self):
+        return services.execution_get(self.kwargs["pk"])
+
+    @extend_schema(responses={200: ExecutionSerializer}, tags=["schedules"])
+    def retrieve(self, request, pk=None):
+        return Response(ExecutionSerializer(self.get_object()).data)
+
+    @extend_schema(responses={200: ExecutionVMSerializer(many=True)}, tags=["schedules"],
+                   summary="The VMs of a run: status, why skipped or failed, and the replication job each started")
+    @action(detail=True, methods=["get"])
+    def vms(self, request, pk=None):
+        execution = self.get_object()
+        return self.paginated(selectors.execution_vms(execution), ExecutionVMSerializer, ExecutionVMFilterSet)
+
+    @extend_schema(request=CancelExecutionSerializer, responses={200: dict}, tags=["schedules"],
+                   summary="Cancel a run: queued VMs never start; running syncs end unless cancel_running")
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        execution = self.get_object()
+        options = validated(CancelExecutionSerializer, request)
+        execution = services.execution_cancel(execution=execution, cancelled_by=request.user.username,
+                                              cancel_running=options["cancel_running"])
+        return Response({"success": True, "message": f"Execution {execution.execution_id} cancelled",
+                         "execution": ExecutionSerializer(execution).data})
+
+
+class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
+    serializer_class = MachineGroupSerializer
+    filterset_class = MachineGroupFilterSet
+
+    def get_queryset(self):
+        return selectors.machine_groups()
+
+    def get_object(self):
+        return services.group_get(self.kwargs["pk"])
+
+    def _render(self, group, code=status.HTTP_200_OK):
+        return Response(MachineGroupSerializer(selectors.machine_groups().get(pk=group.pk)).data, status=code)
+
+    @extend_schema(request=MachineGroupInputSerializer, responses={201: MachineGroupSerializer}, tags=["machine-groups"])
+    def create(self, request):
+        data = validated(MachineGroupInputSerializer, request)
+        return self._render(services.group_create(data=data, created_by=request.user.username), status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: MachineGroupSerializer}, tags=["machine-groups"])
+    def retrieve(self, request, pk=None):
+        return self._render(self.get_object())
+
+    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer},
+                   tags=["machine-groups"], summary="Change a group (PUT is partial); schedule_id null unlinks it")
+    def update(self, request, pk=None):
+        group = self.get_object()
+        data = validated(MachineGroupInputSerializer, request, partial=True)
+        return self._render(services.group_update(group=group, data=data))
+
+    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer},
+                   tags=["machine-groups"])
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk)
+
+    @extend_schema(responses={204: None}, tags=["machine-groups"],
+                   summary="Delete a group; its VMs become ungrouped (409 while a run syncs it)")
+    def destroy(self, request, pk=None):
+        services.group_delete(group=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(methods=["get"], responses={200: GroupVMSerializer(many=True)}, tags=["machine-groups"],
+                   summary="The group's VMs")
+    @extend_schema(methods=["post"], request=VMSelectionSerializer, responses={200: dict},
+                   tags=["machine-groups"], summary="Assign VMs to the group (409 if one is in another group)")
+    @action(detail=True, methods=["get", "post"])
+    def vms(self, request, pk=None):
+        group = self.get_object()
+        if request.method == "GET":
+            return self.paginated(selectors.group_vms(group), GroupVMSerializer, GroupVMFilterSet)
+        data = validated(VMSelectionSerializer, request)
+        vms = services.vm_contexts_resolve(context_ids=data["vm_context_ids"], vm_names=data["vm_names"])
+        result = services.group_assign_vms(group=group, vm_contexts=vms, assigned_by=request.user.username)
+        return Response(_assign_body(result))
+
+    @extend_schema(responses={200: dict}, tags=["machine-groups"], summary="Take a VM (context id or name) out")
+    @action(detail=True, methods=["delete"], url_path=r"vms/(?P<vm>[^/]+)")
+    def remove_vm(self, request, pk=None, vm=None):
+        group = self.get_object()
+        vm_context = services.vm_context_lookup(vm)
+        services.group_unassign_vm(group=group, vm_context=vm_context)
+        return Response({"success": True, "message": f"VM '{vm_context.vm_name}' removed from group '{group.name}'",
+                         "group_id": group.pk, "context_id": vm_context.context_id, "vm_name": vm_context.vm_name})
+
+
+def _assign_body(result) -> dict:
+    return {"success": True,
+            "message": f"{len(result.assigned)} VM(s) assigned to '{result.group.name}', "
+                       f"{len(result.already_in_group)} already in it",
+            "group_id": result.group.pk, "assigned": vm_refs(result.assigned),
+            "already_in_group": vm_refs(result.already_in_group)}
+
+
+class VMAssignmentViewSet(SchedulerViewSet, mixins.ListModelMixin):
+    """Assignments seen from the VM side: list, assign, unassign, move between groups."""
+
+    serializer_class = AssignmentSerializer
+    filterset_class = AssignmentFilterSet
+    lookup_field = "vm"
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self):
+        return selectors.assignments()
+
+    @extend_schema(request=AssignSerializer, responses={200: dict}, tags=["machine-groups"],
+                   summary="Assign VMs to a group: {group_id, vm_context_ids|vm_names}")
+    def create(self, request):
+        data = validated(AssignSerializer, request)
+        group = services.group_get(data["group_id"])
+        vms = services.vm_contexts_resolve(context_ids=data["vm_context_ids"], vm_names=data["vm_names"])
+        return Response(_assign_body(services.group_assign_vms(group=group, vm_contexts=vms,
+                                                               assigned_by=request.user.username)))
+
+    @extend_schema(responses={200: AssignmentSerializer}, tags=["machine-groups"], summary="A VM's group")
+    def retrieve(self, request, vm=None):
+        vm_context = services.vm_context_lookup(vm)
+        membership = selectors.assignments().filter(vm_context=vm_context).first()
+        if membership is None:
+            raise NotFound(f"VM '{vm_context.vm_name}' is not in any machine group", error_code="ASSIGNMENT_NOT_FOUND")
+        return Response(AssignmentSerializer(membership).data)
+
+    @extend_schema(responses={200: dict}, tags=["machine-groups"], summary="Take a VM out of its group")
+    def destroy(self, request, vm=None):
+        vm_context = services.vm_context_lookup(vm)
+        group = services.vm_unassign(vm_context=vm_context)
+        return Response({"success": True, "message": f"VM '{vm_context.vm_name}' removed from group '{group.name}'",
+                         "group_id": group.pk, "context_id": vm_context.context_id, "vm_name": vm_context.vm_name})
+
+    @extend_schema(request=MoveSerializer, responses={200: dict}, tags=["machine-groups"],
+                   summary="Move VMs to another group: {target_group_id, vm_context_ids|vm_names}")
+    @action(detail=False, methods=["post"])
+    def move(self, request):
+        data = validated(MoveSerializer, request)
+        target = services.group_get(data["target_group_id"])
+        vms = services.vm_contexts_resolve(context_ids=data["vm_context_ids"], vm_names=data["vm_names"])
+        result = services.vms_move(vm_contexts=vms, target_group=target, moved_by=request.user.username)
+        return Response({
+            "success": True,
+            "message": f"{len(result.moved)} VM(s) moved to '{target.name}', {len(result.assigned)} were ungrouped, "
+                       f"{len(result.unchanged)} already there",
+            "target_group_id": target.pk,
+            "moved": [{"context_id": vm.context_id, "vm_name": vm.vm_name, "from_group_id": old.pk,
+                       "from_group_name": old.name} for vm, old in result.moved],
+            "assigned": vm_refs(result.assigned), "unchanged": vm_refs(result.unchanged)})

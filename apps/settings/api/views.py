@@ -1,0 +1,122 @@
+"""CloudStack configuration (unified POST /ossea/config, seed 001) and VMware credentials (seed 000)."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api.validation import validated
+from apps.core.permissions import RolePermission, user_roles
+
+from .. import services
+from ..choices import OsseaConfigAction
+from ..models import VMwareCredential
+from .serializers import (
+    OsseaConfigActionSerializer,
+    OsseaConfigInputSerializer,
+    OsseaConfigSerializer,
+    VMwareCredentialInputSerializer,
+    VMwareCredentialSerializer,
+)
+
+
+class OsseaConfigView(APIView):
+    """One POST endpoint for every action, as the seed's existing clients expect."""
+
+    # 'get' and 'test' only read, so a viewer may use them; the permission is checked per action below.
+    read_roles = write_roles = ("viewer", "agent")
+
+    @extend_schema(request=OsseaConfigActionSerializer, responses={200: dict, 201: dict}, tags=["settings"],
+                   summary="Get, create, update, delete or test CloudStack configurations")
+    def post(self, request):
+        payload = validated(OsseaConfigActionSerializer, request.data)
+        act = payload["action"]
+        if act not in (OsseaConfigAction.GET, OsseaConfigAction.TEST) and not (user_roles(request.user) & {"operator"}):
+            raise PermissionDenied("Your role does not allow this action")
+        handler = getattr(self, f"_do_{act}")
+        return handler(payload)
+
+    def _do_get(self, payload):
+        if "id" in payload:
+            config = services.ossea_config_get(payload["id"])
+            return Response({"success": True, "configuration": OsseaConfigSerializer(config).data})
+        from ..models import OsseaConfig
+
+        return Response({"success": True,
+                         "configurations": OsseaConfigSerializer(OsseaConfig.objects.all(), many=True).data})
+
+    def _do_create(self, payload):
+        data = validated(OsseaConfigInputSerializer, payload["configuration"], what="configuration")
+        config = services.ossea_config_create(data=data)
+        return Response({"success": True, "message": "Configuration created successfully",
+                         "configuration": OsseaConfigSerializer(config).data}, status=status.HTTP_201_CREATED)
+
+    def _do_update(self, payload):
+        config = services.ossea_config_get(payload["id"])
+        data = validated(OsseaConfigInputSerializer, payload["configuration"], what="configuration", partial=True)
+        # partial=True keeps defaults out, so only the fields the caller gave change.
+        data = {k: v for k, v in data.items() if k in payload["configuration"]}
+        config = services.ossea_config_update(config=config, data=data)
+        return Response({"success": True, "message": "Configuration updated successfully",
+                         "configuration": OsseaConfigSerializer(config).data})
+
+    def _do_delete(self, payload):
+        config = services.ossea_config_get(payload["id"])
+        services.ossea_config_delete(config=config)
+        return Response({"success": True, "message": f"Configuration {payload['id']} deleted successfully"})
+
+    def _do_test(self, payload):
+        from ..selectors import ossea_test_connection
+
+        return Response(ossea_test_connection(payload))
+
+
+class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = VMwareCredential.objects.all()
+    serializer_class = VMwareCredentialSerializer
+    permission_classes = [RolePermission]
+    filterset_fields = ["is_default", "vcenter_host", "datacenter"]
+
+    @extend_schema(request=VMwareCredentialInputSerializer, responses={201: VMwareCredentialSerializer})
+    def create(self, request):
+        data = validated(VMwareCredentialInputSerializer, request.data)
+        credential = services.credential_create(data=data)
+        return Response(VMwareCredentialSerializer(credential).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer})
+    def update(self, request, pk=None, partial=True):
+        # PUT is partial too: clients change one field without resending the password.
+        credential = self.get_object()
+        data = validated(VMwareCredentialInputSerializer, request.data, partial=True)
+        data = {k: v for k, v in data.items() if k in request.data}
+        credential = services.credential_update(credential=credential, data=data)
+        return Response(VMwareCredentialSerializer(credential).data)
+
+    @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer})
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        services.credential_delete(credential=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: VMwareCredentialSerializer})
+    @action(detail=True, methods=["put", "post"], url_path="set-default")
+    def set_default(self, request, pk=None):
+        credential = services.credential_set_default(credential=self.get_object())
+        return Response(VMwareCredentialSerializer(credential).data)
+
+    @extend_schema(responses={200: VMwareCredentialSerializer})
+    @action(detail=False, methods=["get"])
+    def default(self, request):
+        return Response(VMwareCredentialSerializer(services.credential_default()).data)
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        from ..selectors import credential_test
+
+        return Response(credential_test(credential=self.get_object()))

@@ -1,0 +1,162 @@
+"""The CloudStack settings flows (seed 000 "CloudStack (OSSEA) Settings", "OSSEA Config"), over the client.
+
+CloudStack's own errors become API errors naming the cause: bad keys 400, an unknown zone 400, a URL that is not a
+CloudStack API or a host that does not answer 502, CloudStack not configured 503.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from apps.core.exceptions import InvalidInput, NotFound, ServiceUnavailable, UpstreamError
+
+from . import cloudstack as cs
+from .models import OsseaConfig
+
+
+def map_cloudstack_error(exc: Exception) -> Exception:
+    message = str(exc)
+    if isinstance(exc, cs.CloudStackAuthError):
+        return InvalidInput(f"CloudStack refused the API key or secret key: {message}", error_code="OSSEA_AUTH_FAILED")
+    if isinstance(exc, cs.CloudStackBadResponseError):
+        return UpstreamError(f"The URL did not answer like a CloudStack API: {message}", error_code="OSSEA_BAD_RESPONSE")
+    if isinstance(exc, cs.CloudStackUnreachableError):
+        return UpstreamError(f"CloudStack is unreachable: {message}", error_code="OSSEA_UNREACHABLE")
+    if isinstance(exc, cs.OmaVmDetectionError):
+        return InvalidInput(message, error_code="OMA_VM_NOT_FOUND")
+    if isinstance(exc, cs.CloudStackNotFoundError):
+        return NotFound(f"CloudStack: {message}", error_code="OSSEA_NOT_FOUND")
+    return UpstreamError(f"CloudStack API error: {message}", error_code="OSSEA_API_ERROR")
+
+
+class Target:
+    """Connection parameters from the request (inline keys), a stored config (config_id), or the active config."""
+
+    def __init__(self, data: dict | None):
+        data = data or {}
+        self.config: OsseaConfig | None = None
+        inline = {k: data.get(k) for k in ("api_url", "api_key", "secret_key")}
+        if any(inline.values()):
+            missing = [k for k, v in inline.items() if not v]
+            if missing:
+                raise InvalidInput("Invalid request: " + "; ".join(f"{k}: This field is required." for k in missing))
+            self.api_url, self.api_key, self.secret_key = inline["api_url"], inline["api_key"], inline["secret_key"]
+            self.zone = data.get("zone") or None
+            self.oma_vm_id = data.get("oma_vm_id") or None
+            return
+        config_id = data.get("config_id") or data.get("id")
+        if config_id:
+            try:
+                config = OsseaConfig.objects.filter(pk=int(config_id)).first()
+            except (TypeError, ValueError):
+                raise InvalidInput("config_id must be an integer")
+            if config is None:
+                raise NotFound("Configuration not found", details=f"No OSSEA configuration found with ID: {config_id}")
+        else:
+            config = OsseaConfig.objects.filter(is_active=True).order_by("id").first()
+            if config is None:
+                raise ServiceUnavailable("CloudStack is not configured: give api_url/api_key/secret_key or create "
+                                         "a configuration first", error_code="OSSEA_NOT_CONFIGURED")
+        self.config = config
+        self.api_url, self.api_key, self.secret_key = config.api_url, config.api_key, config.secret_key
+        self.zone = data.get("zone") or config.zone
+        self.oma_vm_id = config.oma_vm_id or None
+
+    def client(self, **kwargs) -> cs.CloudStackClient:
+        return cs.CloudStackClient(self.api_url, self.api_key, self.secret_key, **kwargs)
+
+
+def call(func, *args, **kwargs) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except cs.CloudStackError as exc:
+        raise map_cloudstack_error(exc) from exc
+
+
+def test_connection_answer(*, api_url: str, api_key: str, secret_key: str, zone: str | None = None) -> dict:
+    details = call(cs.test_connection, api_url, api_key, secret_key, zone=zone or None)
+    if zone and not details.get("zone_verified"):
+        raise InvalidInput(f"Zone '{zone}' not found in CloudStack ({details['zones_found']} zone(s) visible)",
+                           details=details, error_code="ZONE_NOT_FOUND")
+    return {"success": True, "message": "OSSEA connection test successful", "details": details}
+
+
+def _zone_id(client: cs.CloudStackClient, zone: str | None) -> str | None:
+    if not zone:
+        return None
+    try:
+        return client.find_zone(zone)["id"]
+    except cs.CloudStackError as exc:
+        if isinstance(exc, (cs.CloudStackAuthError, cs.CloudStackUnreachableError, cs.CloudStackBadResponseError)):
+            raise map_cloudstack_error(exc) from exc
+        raise InvalidInput(f"Zone '{zone}' not found in CloudStack", error_code="ZONE_NOT_FOUND") from exc
+
+
+def networks(target: Target) -> list[dict]:
+    client = target.client()
+    zone_id = _zone_id(client, target.zone)
+    return [{"id": n["id"], "name": n.get("name"), "zone_id": n.get("zoneid"), "zone_name": n.get("zonename"),
+             "type": n.get("type"), "cidr": n.get("cidr"), "state": n.get("state")}
+            for n in call(client.list_networks, zone_id=zone_id)]
+
+
+def service_offerings(target: Target, *, cpus: int | None = None, memory_mb: int | None = None) -> list[dict]:
+    rows = []
+    for o in call(target.client().list_service_offerings):
+        custom = bool(o.get("iscustomized"))
+        fits = None
+        if cpus or memory_mb:
+            fits = custom or ((not cpus or (o.get("cpunumber") or 0) >= cpus)
+                              and (not memory_mb or (o.get("memory") or 0) >= memory_mb))
+        rows.append({"id": o["id"], "name": o.get("name"), "cpu_number": o.get("cpunumber"),
+                     "memory_mb": o.get("memory"), "is_customized": custom, "fits": fits})
+    return rows
+
+
+def detect_oma_vm(target: Target) -> dict:
+    vm = call(cs.detect_oma_vm, target.client(), vm_id=target.oma_vm_id)
+    return {"id": vm["id"], "name": vm.get("name"), "state": vm.get("state"),
+            "mac_addresses": [n.get("macaddress") for n in vm.get("nic", [])]}
+
+
+def discover_all(target: Target) -> dict:
+    client = target.client()
+    zone = target.zone if target.zone and _zone_id(client, target.zone) else None
+    return call(client.discover_all, zone=zone, oma_vm_id=target.oma_vm_id)
+
+
+def validate(target: Target) -> dict:
+    """Check a configuration end to end; every check says what to fix."""
+    import time
+
+    checks: list[dict] = []
+
+    def check(name: str, func):
+        started = time.monotonic()
+        try:
+            message, ok, details = func()
+        except cs.CloudStackError as exc:
+            message, ok, details = str(map_cloudstack_error(exc)), False, None
+        except (InvalidInput, NotFound) as exc:
+            message, ok, details = exc.message, False, None
+        checks.append({"check_name": name, "status": "pass" if ok else "fail", "message": message,
+                       "execution_time_ms": round((time.monotonic() - started) * 1000, 1), "details": details})
+        return ok
+
+    client = target.client()
+    if not check("API access", lambda: (f"{len(client.list_zones())} zone(s) visible", True, None)):
+        return {"success": True, "valid": False, "checks": checks}
+    check("Zone", lambda: (f"zone '{target.zone}' exists", True, {"zone_id": _zone_id(client, target.zone)})
+          if target.zone else ("no zone configured", False, None))
+    check("Control-plane VM", lambda: ("found " + (vm := cs.detect_oma_vm(client, vm_id=target.oma_vm_id))["name"],
+                                       True, {"oma_vm_id": vm["id"]}))
+    check("Customized disk offering", lambda: (f"'{(o := client.custom_disk_offering())['name']}' can size replica "
+                                               "volumes", True, {"disk_offering_id": o["id"]}))
+    config = target.config
+    if config is not None and config.service_offering_id:
+        check("Service offering", lambda: ("exists", any(o["id"] == config.service_offering_id
+                                                         for o in client.list_service_offerings()), None))
+    if config is not None and config.network_id:
+        check("Network", lambda: ("exists", any(n["id"] == config.network_id for n in client.list_networks()), None))
+    valid = all(c["status"] == "pass" for c in checks)
+    return {"success": True, "valid": valid, "checks": checks,
+            "message": "Configuration is valid" if valid else "Configuration has problems: see the failing checks"}

@@ -1,0 +1,83 @@
+"""Platform settings: CloudStack (OSSEA) configurations and VMware vCenter credentials."""
+from __future__ import annotations
+
+from django.db import models
+
+from apps.core.fields import EncryptedTextField
+from apps.core.models import TimeStampedModel
+
+from .choices import CloudResourceKind, CloudResourceState
+
+
+class OsseaConfig(TimeStampedModel):
+    """A CloudStack endpoint and where the platform lives in it (seed 001 "OSSEA Configurations Table")."""
+
+    name = models.CharField(max_length=255, unique=True)
+    api_url = models.CharField(max_length=500)
+    api_key = models.CharField(max_length=500)
+    secret_key = EncryptedTextField(help_text="Encrypted at rest; never returned by the API.")
+    domain = models.CharField(max_length=255, default="/")
+    zone = models.CharField(max_length=255)
+    oma_vm_id = models.CharField(max_length=255, blank=True)
+    is_active = models.BooleanField(default=True, db_index=True)
+    # Resource choices made at setup (streamlined config); blank means "pick a fitting one".
+    disk_offering_id = models.CharField(max_length=255, blank=True)
+    service_offering_id = models.CharField(max_length=255, blank=True)
+    network_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        db_table = "ossea_configs"
+        ordering = ["id"]
+        verbose_name = "CloudStack (OSSEA) configuration"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VMwareCredential(TimeStampedModel):
+    name = models.CharField(max_length=255, unique=True)
+    vcenter_host = models.CharField(max_length=255)
+    username = models.CharField(max_length=255)
+    password = EncryptedTextField(help_text="Encrypted at rest; never returned by the API.")
+    datacenter = models.CharField(max_length=255)
+    is_default = models.BooleanField(default=False)
+    # True on the default row and NULL elsewhere: a unique index then allows exactly one default on every
+    # database (MariaDB has no partial unique indexes).
+    default_slot = models.BooleanField(null=True, unique=True, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "vmware_credentials"
+        ordering = ["name"]
+        verbose_name = "VMware credentials"
+        verbose_name_plural = "VMware credentials"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.username}@{self.vcenter_host})"
+
+    def save(self, *args, **kwargs):
+        self.default_slot = True if self.is_default else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "is_default" in update_fields:
+            kwargs["update_fields"] = set(update_fields) | {"default_slot"}
+        super().save(*args, **kwargs)
+
+
+class CloudResource(TimeStampedModel):
+    """Every CloudStack resource the platform creates, so rollback and the orphan sweep can find it."""
+
+    ossea_config = models.ForeignKey(OsseaConfig, null=True, on_delete=models.SET_NULL, related_name="resources")
+    kind = models.CharField(max_length=16, choices=CloudResourceKind.choices)
+    resource_id = models.CharField(max_length=64, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    owner = models.CharField(max_length=128, db_index=True, help_text="Job id that created it")
+    parent_id = models.CharField(max_length=64, blank=True, help_text="e.g. the VM an attachment belongs to")
+    state = models.CharField(max_length=16, choices=CloudResourceState.choices, default=CloudResourceState.CREATED, db_index=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "cloud_resources"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.resource_id} ({self.state}, {self.owner})"

@@ -1,0 +1,101 @@
+"""Writes for CloudStack configurations and VMware credentials."""
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.core.exceptions import Conflict, NotFound
+
+from .models import OsseaConfig, VMwareCredential
+
+OSSEA_FIELDS = ("name", "api_url", "api_key", "secret_key", "domain", "zone", "oma_vm_id", "is_active",
+                "disk_offering_id", "service_offering_id", "network_id")
+CREDENTIAL_FIELDS = ("name", "vcenter_host", "username", "password", "datacenter", "is_default")
+
+
+def ossea_config_get(config_id) -> OsseaConfig:
+    config = OsseaConfig.objects.filter(pk=config_id).first()
+    if config is None:
+        raise NotFound("Configuration not found", details=f"No OSSEA configuration found with ID: {config_id}")
+    return config
+
+
+def _save_unique(instance, *, what: str, **kwargs) -> None:
+    try:
+        with transaction.atomic():
+            instance.save(**kwargs)
+    except IntegrityError as exc:
+        raise Conflict(f"{what} named '{instance.name}' already exists") from exc
+
+
+def ossea_config_create(*, data: dict) -> OsseaConfig:
+    config = OsseaConfig(**{k: v for k, v in data.items() if k in OSSEA_FIELDS})
+    _save_unique(config, what="A configuration")
+    return config
+
+
+def ossea_config_update(*, config: OsseaConfig, data: dict) -> OsseaConfig:
+    changed = [k for k in OSSEA_FIELDS if k in data]
+    for key in changed:
+        setattr(config, key, data[key])
+    if changed:
+        _save_unique(config, what="A configuration", update_fields=[*changed, "updated_at"])
+    return config
+
+
+def ossea_config_delete(*, config: OsseaConfig) -> None:
+    config.delete()
+
+
+def active_ossea_config(config_id=None) -> OsseaConfig | None:
+    if config_id is not None:
+        return ossea_config_get(config_id)
+    return OsseaConfig.objects.filter(is_active=True).order_by("id").first()
+
+
+@transaction.atomic
+def credential_create(*, data: dict) -> VMwareCredential:
+    credential = VMwareCredential(**{k: v for k, v in data.items() if k in CREDENTIAL_FIELDS})
+    first = not VMwareCredential.objects.exists()
+    if credential.is_default or first:
+        # The first credentials become the default so discovery works without an extra step.
+        VMwareCredential.objects.select_for_update().filter(is_default=True).update(is_default=False, default_slot=None)
+        credential.is_default = True
+    _save_unique(credential, what="Credentials")
+    return credential
+
+
+@transaction.atomic
+def credential_update(*, credential: VMwareCredential, data: dict) -> VMwareCredential:
+    changed = [k for k in CREDENTIAL_FIELDS if k in data]
+    if data.get("is_default") and not credential.is_default:
+        VMwareCredential.objects.select_for_update().filter(is_default=True).update(is_default=False, default_slot=None)
+    for key in changed:
+        setattr(credential, key, data[key])
+    if changed:
+        _save_unique(credential, what="Credentials", update_fields=[*changed, "updated_at"])
+    return credential
+
+
+@transaction.atomic
+def credential_set_default(*, credential: VMwareCredential) -> VMwareCredential:
+    VMwareCredential.objects.select_for_update().exclude(pk=credential.pk).filter(is_default=True).update(
+        is_default=False, default_slot=None)
+    credential.is_default = True
+    credential.save(update_fields=["is_default", "updated_at"])
+    return credential
+
+
+def credential_delete(*, credential: VMwareCredential) -> None:
+    credential.delete()
+
+
+def credential_default() -> VMwareCredential:
+    credential = VMwareCredential.objects.filter(is_default=True).first()
+    if credential is None:
+        raise NotFound("No default VMware credentials", details="Create credentials or set one as default")
+    return credential
+
+
+def credential_mark_used(*, credential: VMwareCredential) -> None:
+    VMwareCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())

@@ -1,0 +1,247 @@
+"""Settings for the migration platform, read from the environment.
+
+With no variable set, the platform runs on embedded defaults that need no server: a SQLite
+database and a SQLite Celery broker under ``var/``, a local-memory cache and a generated secret key
+kept in ``var/``. Production sets the variables documented in ``docs/deployment.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MP_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+VERSION = "1.0.0"
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _local_secret(path: Path) -> str:
+    """A per-install secret kept in a 0600 file, so the embedded default needs no variable."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret(VAR_DIR / "django-secret-key")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "apps.core",
+    "apps.settings",
+    "apps.inventory",
+    "apps.replication",
+    "apps.failover",
+    "apps.scheduler",
+    "apps.enrollment",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite file by default; DATABASE_URL=mysql://user:pass@host:3306/name for MariaDB.
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+    )
+    DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file: wait for locks instead of failing at once. IMMEDIATE transactions take
+    # the write lock up front (a deferred one that upgrades from read to write fails at once with "database is
+    # locked"), and WAL lets readers run beside the writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"})
+    # A file (not :memory:) so end-to-end tests can share the test database with a real Celery worker;
+    # one per test process, so concurrent test runs never share (and destroy) each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith("redis://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Security: strict when DJANGO_DEBUG is off (passes `manage.py check --deploy` with HTTPS vars). ---
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- REST API ---
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.core.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.RolePermission"],
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE_RATE", "10/min")},
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Migration Platform API (OMA)",
+    "DESCRIPTION": "VMware to Apache CloudStack migration: discovery, replication, failover, schedules.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
+# --- Platform ---
+AGENT_SESSION_TTL = timedelta(seconds=int(os.environ.get("AGENT_SESSION_TTL_SECONDS", str(24 * 3600))))
+OPERATOR_SESSION_TTL = timedelta(seconds=int(os.environ.get("OPERATOR_SESSION_TTL_SECONDS", str(12 * 3600))))
+# Fernet key for secrets at rest; the embedded default keeps one in a 0600 file under var/.
+SECRETS_KEY = os.environ.get("MP_SECRETS_KEY", "")
+SECRETS_KEY_FILE = Path(os.environ.get("MP_SECRETS_KEY_FILE", VAR_DIR / "secrets.key"))
+# Where the control plane reaches the agent API (the tunnel's reverse forward).
+AGENT_API_URL = os.environ.get("MP_AGENT_API_URL", "http://localhost:9081")
+AGENT_API_TIMEOUT = float(os.environ.get("MP_AGENT_API_TIMEOUT", "30"))
+
+# --- Celery ---
+# Under pytest (which sets PYTEST_VERSION) each test process gets its own embedded broker, so concurrent runs
+# never consume each other's messages.
+_BROKER_FILE = f"celery-broker-test-{os.getpid()}.sqlite3" if os.environ.get("PYTEST_VERSION") else "celery-broker.sqlite3"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / _BROKER_FILE}")
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Logging: structured key=value lines; a ring buffer feeds /api/v1/debug/logs. ---
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "apps.core.logging.RedactSecretsFilter"}},
+    "formatters": {
+        "kv": {"format": "ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "kv", "filters": ["redact"]},
+        "memory": {"class": "apps.core.logging.RingBufferHandler", "filters": ["redact"]},
+    },
+    "root": {"handlers": ["console", "memory"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- CloudStack volumes and NBD exports ---
+# Where attached volumes appear as /disk/by-id/virtio-<serial>: /dev in production, the lab root in the lab.
+MP_DEVICE_ROOT = os.environ.get("MP_DEVICE_ROOT", "/dev")
+MP_DEVICE_TIMEOUT = float(os.environ.get("MP_DEVICE_TIMEOUT", "60"))
+MP_CLOUDSTACK_JOB_TIMEOUT = float(os.environ.get("MP_CLOUDSTACK_JOB_TIMEOUT", "600"))
+MP_CLOUDSTACK_POLL_INTERVAL = float(os.environ.get("MP_CLOUDSTACK_POLL_INTERVAL", "2"))
+MP_NBD_BIND = os.environ.get("MP_NBD_BIND", "127.0.0.1")
+# One range for the export manager and the tunnel: the agent's SSH key may only open these ports.
+MP_NBD_PORT_RANGE = tuple(int(p) for p in os.environ.get("MP_NBD_PORT_RANGE", "10809-10908").split("-"))
+MP_TUNNEL_NBD_PORTS = os.environ.get("MP_TUNNEL_NBD_PORTS", "{}-{}".format(*MP_NBD_PORT_RANGE))
+# The host the agent uses to reach export ports: 127.0.0.1 through the tunnel's local forwards.
+MP_AGENT_NBD_HOST = os.environ.get("MP_AGENT_NBD_HOST", "127.0.0.1")
+# The control plane URL as the agent reaches it (tunnel local forward).
+MP_OMA_URL_FOR_AGENT = os.environ.get("MP_OMA_URL_FOR_AGENT", "http://localhost:8082")
+MP_REPLICATION_HEARTBEAT_TIMEOUT = int(os.environ.get("MP_REPLICATION_HEARTBEAT_TIMEOUT", "300"))
+
+CELERY_BEAT_SCHEDULE = {
+    "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
+}

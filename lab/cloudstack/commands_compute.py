@@ -1,0 +1,324 @@
+"""Zones, networks, offerings, templates, VMs, NICs, VM snapshots and async job queries."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from lab.cloudstack import responses, storage
+from lab.cloudstack.errors import internal, invalid
+from lab.cloudstack.registry import (
+    ASYNC,
+    CREATE,
+    AsyncSpec,
+    Params,
+    command,
+    list_response,
+)
+from lab.cloudstack.state import GiB, LabState, new_id, now, random_mac
+
+# CloudStack's hostname rule for VM names (UserVmManagerImpl / NetUtils.verifyDomainNameLabel).
+_HOSTNAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_HOSTNAME_TEXT = (
+    "Invalid name. Vm name can contain ASCII letters 'a' through 'z', the digits '0' through '9', "
+    "and the hyphen ('-'), must be between 1 and 63 characters long, and can't start or end with "
+    "\"-\" and can't start with digit"
+)
+
+
+def _matches(record: dict, p: Params, *, name_key: str = "name") -> bool:
+    keyword = p.get("keyword")
+    return keyword is None or keyword.lower() in str(record.get(name_key, "")).lower()
+
+
+def _by_created(records) -> list[dict]:
+    return sorted(records, key=lambda r: (r.get("created", ""), r.get("seq", 0)))
+
+
+@command("listZones")
+def list_zones(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("id", lab.zones)
+    name = p.get("name")
+    items = [responses.zone(lab, z) for z in lab.zones.values()
+             if (wanted is None or z is wanted) and (name is None or z["name"] == name)
+             and _matches(z, p)]
+    return list_response("zone", items, p)
+
+
+@command("listNetworks")
+def list_networks(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("id", lab.networks)
+    zone = p.entity("zoneid", lab.zones)
+    items = [responses.network(lab, n) for n in _by_created(lab.networks.values())
+             if (wanted is None or n is wanted) and (zone is None or n["zoneid"] == zone["id"])
+             and _matches(n, p)]
+    return list_response("network", items, p)
+
+
+@command("listServiceOfferings")
+def list_service_offerings(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("id", lab.service_offerings)
+    name = p.get("name")
+    items = [responses.offering(lab, o) for o in _by_created(lab.service_offerings.values())
+             if (wanted is None or o is wanted) and (name is None or o["name"] == name)
+             and _matches(o, p)]
+    return list_response("serviceoffering", items, p)
+
+
+@command("listDiskOfferings")
+def list_disk_offerings(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("id", lab.disk_offerings)
+    name = p.get("name")
+    items = [responses.offering(lab, o) for o in _by_created(lab.disk_offerings.values())
+             if (wanted is None or o is wanted) and (name is None or o["name"] == name)
+             and _matches(o, p)]
+    return list_response("diskoffering", items, p)
+
+
+@command("listTemplates")
+def list_templates(lab: LabState, p: Params) -> dict:
+    p.require("templatefilter")
+    wanted = p.entity("id", lab.templates)
+    zone = p.entity("zoneid", lab.zones)
+    name = p.get("name")
+    items = [responses.template(lab, t) for t in lab.templates.values()
+             if (wanted is None or t is wanted) and (zone is None or t["zoneid"] == zone["id"])
+             and (name is None or t["name"] == name) and _matches(t, p)]
+    return list_response("template", items, p)
+
+
+@command("listVirtualMachines")
+def list_virtual_machines(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("id", lab.vms)
+    ids = {v["id"] for v in p.entities("ids", lab.vms)}
+    zone = p.entity("zoneid", lab.zones)
+    network = p.entity("networkid", lab.networks)
+    name, state = p.get("name"), p.get("state")
+    items = []
+    for v in _by_created(lab.vms.values()):
+        if ((wanted is not None and v is not wanted) or (ids and v["id"] not in ids)
+                or (zone and v["zoneid"] != zone["id"])
+                or (network and all(n["networkid"] != network["id"] for n in v["nics"]))
+                or (name and name.lower() not in v["name"].lower())
+                or (state and v["state"].lower() != state.lower()) or not _matches(v, p)):
+            continue
+        items.append(responses.vm(lab, v))
+    return list_response("virtualmachine", items, p)
+
+
+@command("listNics")
+def list_nics(lab: LabState, p: Params) -> dict:
+    vm = p.entity("virtualmachineid", lab.vms, required=True)
+    nic_id = p.get("nicid")
+    items = [responses.nic(lab, n, vm) for n in vm["nics"] if nic_id in (None, n["id"])]
+    return list_response("nic", items, p)
+
+
+def _start(lab: LabState, vm: dict) -> None:
+    attached = [v for v in lab.volumes.values() if v.get("virtualmachineid") == vm["id"]]
+    if not any(v.get("deviceid") == 0 for v in attached):
+        raise internal(f"Unable to start VM {vm['id']}: it has no ROOT volume (device id 0)")
+    for volume in attached:
+        lab.materialize(volume)
+    vm["state"] = "Running"
+
+
+@command("deployVirtualMachine", CREATE, "vm.DeployVMCmd")
+def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
+    zone = p.entity("zoneid", lab.zones, required=True)
+    offering = p.entity("serviceofferingid", lab.service_offerings, required=True)
+    template = p.entity("templateid", lab.templates, required=True)
+    networks = p.entities("networkids", lab.networks)
+    if not networks:  # an advanced zone falls back to the account's default network
+        networks = [n for n in lab.networks.values() if n["zoneid"] == zone["id"]][:1]
+    name = p.get("name") or f"VM-{new_id()}"
+    if not _HOSTNAME.match(name):
+        raise invalid(_HOSTNAME_TEXT)
+    for other in lab.vms.values():
+        shared = {n["networkid"] for n in other["nics"]} & {n["id"] for n in networks}
+        if other["name"].lower() == name.lower() and shared and other["state"] != "Destroyed":
+            net = lab.networks[shared.pop()]
+            raise invalid(f"The vm with hostName {name} already exists in the network domain: "
+                          f"{net['networkdomain']}; network={net['name']}")
+    if offering["iscustomized"]:
+        details = p.details()
+        if "cpunumber" not in details or "memory" not in details:
+            raise invalid("Need to specify custom parameter values cpu, cpu speed and memory "
+                          "when using custom offering")
+        try:
+            cpu, mem = int(details["cpunumber"]), int(details["memory"])
+            speed = int(details.get("cpuspeed", 1000))
+        except ValueError:
+            raise invalid("Custom parameter values cpuNumber, cpuSpeed and memory must be numbers") from None
+        if cpu < 1 or mem < 32:
+            raise invalid(f"Invalid cpu cores value {cpu} or memory value {mem} for custom offering")
+    else:
+        cpu, mem, speed = offering["cpunumber"], offering["memory"], offering["cpuspeed"]
+    root_size = template["size"]
+    rootdisksize = p.integer("rootdisksize")
+    if rootdisksize is not None:
+        if rootdisksize * GiB < template["size"]:
+            raise invalid(f"Root disk size ({rootdisksize} GB) is smaller than the template "
+                          f"size ({template['size'] // GiB} GB)")
+        root_size = rootdisksize * GiB
+    data_offering = p.entity("diskofferingid", lab.disk_offerings)
+    data_gb = None
+    if data_offering is not None:
+        data_gb = p.integer("size") if data_offering["iscustomized"] else data_offering["disksize"]
+        if not data_gb:
+            raise invalid("This disk offering requires a custom size specified")
+    start = p.flag("startvm", True)
+
+    vm = lab.new_vm(name=name, zone=zone, offering=offering, template=template,
+                    networks=networks, macs=[random_mac() for _ in networks],
+                    cpunumber=cpu, cpuspeed=speed, memory=mem)
+    vm["displayname"] = p.get("displayname") or name
+    root = lab.new_volume(name=f"ROOT-{vm['seq']}", zone=zone, size=root_size, vtype="ROOT",
+                          vm=vm, deviceid=0)
+    root["templateid"] = template["id"]
+    if data_offering is not None:
+        lab.new_volume(name=f"DATA-{vm['seq']}", zone=zone, size=data_gb * GiB, vtype="DATADISK",
+                       diskofferingid=data_offering["id"], vm=vm, deviceid=1)
+
+    def run() -> dict:
+        if start:
+            _start(lab, vm)
+        return {"virtualmachine": responses.vm(lab, vm)}
+
+    def on_fail() -> None:
+        vm["state"] = "Error"
+
+    return AsyncSpec("VirtualMachine", vm["id"], run, on_fail)
+
+
+@command("startVirtualMachine", ASYNC, "vm.StartVMCmd")
+def start_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
+    vm = p.entity("id", lab.vms, required=True)
+
+    def run() -> dict:
+        if vm["state"] == "Running":
+            raise invalid(f"The virtual machine {vm['id']} ({vm['displayname']}) is already running")
+        if vm["state"] != "Stopped":
+            raise invalid(f"Unable to start VM {vm['id']} in state {vm['state']}")
+        _start(lab, vm)
+        return {"virtualmachine": responses.vm(lab, vm)}
+
+    return AsyncSpec("VirtualMachine", vm["id"], run)
+
+
+@command("stopVirtualMachine", ASYNC, "vm.StopVMCmd")
+def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
+    vm = p.entity("id", lab.vms, required=True)
+
+    def run() -> dict:
+        if vm["state"] not in ("Running", "Stopped"):
+            raise invalid(f"Unable to stop VM {vm['id']} in state {vm['state']}")
+        vm["state"] = "Stopped"  # stopping a stopped VM succeeds, as it does on CloudStack
+        return {"virtualmachine": responses.vm(lab, vm)}
+
+    return AsyncSpec("VirtualMachine", vm["id"], run)
+
+
+@command("destroyVirtualMachine", ASYNC, "vm.DestroyVMCmd")
+def destroy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
+    vm = p.entity("id", lab.vms, required=True)
+    expunge = p.flag("expunge")
+    doomed = {v["id"] for v in p.entities("volumeids", lab.volumes)}
+
+    def run() -> dict:
+        if vm["state"] in ("Destroyed", "Expunging") and not expunge:
+            raise invalid(f"VM {vm['id']} is already destroyed")
+        for volume in [v for v in lab.volumes.values() if v.get("virtualmachineid") == vm["id"]]:
+            if volume["type"] == "ROOT" and volume.get("deviceid") == 0:
+                volume["state"] = "Destroy"  # kept with the VM until it is expunged
+                if expunge:
+                    storage.remove(lab.volume_file(volume["id"]))
+                    del lab.volumes[volume["id"]]
+                continue
+            if vm.get("oma"):
+                storage.unlink_device(lab.lab_root, volume["id"])
+            volume.update(virtualmachineid=None, deviceid=None, attached=None, type="DATADISK")
+            if volume["id"] in doomed:
+                storage.remove(lab.volume_file(volume["id"]))
+                del lab.volumes[volume["id"]]
+        for snap in [s for s in lab.vm_snapshots.values() if s["virtualmachineid"] == vm["id"]]:
+            del lab.vm_snapshots[snap["id"]]
+        vm["state"] = "Expunging" if expunge else "Destroyed"
+        rendered = responses.vm(lab, vm)
+        if expunge:
+            del lab.vms[vm["id"]]
+        return {"virtualmachine": rendered}
+
+    return AsyncSpec("VirtualMachine", vm["id"], run)
+
+
+@command("createVMSnapshot", CREATE, "vmsnapshot.CreateVMSnapshotCmd")
+def create_vm_snapshot(lab: LabState, p: Params) -> AsyncSpec:
+    vm = p.entity("virtualmachineid", lab.vms, required=True)
+    memory = p.flag("snapshotmemory")
+    if vm["state"] not in ("Running", "Stopped"):
+        raise invalid(f"Creating VM snapshot failed due to VM:{vm['id']} is not in Running or "
+                      "Stopped state")
+    if memory and vm["state"] != "Running":
+        raise invalid("Can not snapshot memory when VM is not in Running state")
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    current = next((s for s in lab.vm_snapshots.values()
+                    if s["virtualmachineid"] == vm["id"] and s.get("current")), None)
+    snap = {
+        "id": new_id(), "name": p.get("name") or f"{vm['instancename']}_VS_{stamp}",
+        "description": p.get("description"), "state": "Allocated",
+        "type": "DiskAndMemory" if memory else "Disk", "current": False,
+        "virtualmachineid": vm["id"], "zoneid": vm["zoneid"], "created": now(),
+        "parent": current["id"] if current else None,
+        "parentName": current["name"] if current else None,
+    }
+    snap["displayname"] = p.get("name") or snap["name"]
+    lab.vm_snapshots[snap["id"]] = snap
+
+    def run() -> dict:
+        for other in lab.vm_snapshots.values():
+            if other["virtualmachineid"] == vm["id"]:
+                other["current"] = False
+        snap.update(state="Ready", current=True)
+        return {"vmsnapshot": responses.vm_snapshot(lab, snap)}
+
+    def on_fail() -> None:
+        snap["state"] = "Error"
+
+    return AsyncSpec("VMSnapshot", snap["id"], run, on_fail)
+
+
+@command("listVMSnapshot")
+def list_vm_snapshot(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("vmsnapshotid", lab.vm_snapshots)
+    vm = p.entity("virtualmachineid", lab.vms)
+    name, state = p.get("name"), p.get("state")
+    items = [responses.vm_snapshot(lab, s) for s in _by_created(lab.vm_snapshots.values())
+             if (wanted is None or s is wanted) and (vm is None or s["virtualmachineid"] == vm["id"])
+             and name in (None, s["name"]) and (state is None or s["state"] == state)
+             and _matches(s, p)]
+    # ListVMSnapshotCmd names its items "vmSnapshot", camelCase, unlike every other list.
+    return list_response("vmSnapshot", items, p)
+
+
+@command("deleteVMSnapshot", ASYNC, "vmsnapshot.DeleteVMSnapshotCmd")
+def delete_vm_snapshot(lab: LabState, p: Params) -> AsyncSpec:
+    snap = p.entity("vmsnapshotid", lab.vm_snapshots, required=True)
+
+    def run() -> dict:
+        lab.vm_snapshots.pop(snap["id"], None)
+        return {"success": True}
+
+    return AsyncSpec("VMSnapshot", snap["id"], run)
+
+
+@command("queryAsyncJobResult")
+def query_async_job_result(lab: LabState, p: Params) -> dict:
+    job = p.entity("jobid", lab.jobs, required=True)
+    return responses.job(lab, job)
+
+
+@command("listAsyncJobs")
+def list_async_jobs(lab: LabState, p: Params) -> dict:
+    items = [responses.job(lab, j) for j in sorted(lab.jobs.values(), key=lambda j: j["seq"])]
+    return list_response("asyncjobs", items, p)

@@ -1,0 +1,103 @@
+"""Records -> the JSON objects CloudStack answers with (derived names filled in at render time)."""
+
+from __future__ import annotations
+
+from lab.cloudstack import storage
+from lab.cloudstack.state import LabState
+
+_OWNER = {"account": "admin", "domain": "ROOT", "domainid": "00000000-0000-0000-0000-000000000001"}
+_PRIVATE = ("seq", "oma", "next_host")
+
+
+def _public(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k not in _PRIVATE and v is not None}
+
+
+def zone(lab: LabState, z: dict) -> dict:
+    return _public(z)
+
+
+def network(lab: LabState, n: dict) -> dict:
+    return {**_public(n), "zonename": lab.zones[n["zoneid"]]["name"]}
+
+
+def offering(lab: LabState, o: dict) -> dict:
+    return _public(o)
+
+
+def template(lab: LabState, t: dict) -> dict:
+    return {**_public(t), "zonename": lab.zones[t["zoneid"]]["name"]}
+
+
+def nic(lab: LabState, n: dict, vm: dict | None = None) -> dict:
+    out = {**n, "networkname": lab.networks[n["networkid"]]["name"]}
+    if vm is not None:
+        out["virtualmachineid"] = vm["id"]
+    return out
+
+
+def vm(lab: LabState, v: dict) -> dict:
+    out = _public(v)
+    out.update(_OWNER)
+    out["nic"] = [nic(lab, n) for n in v["nics"]]
+    out.pop("nics", None)
+    out["zonename"] = lab.zones[v["zoneid"]]["name"]
+    offering_ = lab.service_offerings.get(v["serviceofferingid"])
+    out["serviceofferingname"] = offering_["name"] if offering_ else ""
+    template_ = lab.templates.get(v["templateid"])
+    out["templatename"] = template_["name"] if template_ else ""
+    root = next((vol for vol in lab.volumes.values()
+                 if vol.get("virtualmachineid") == v["id"] and vol.get("deviceid") == 0), None)
+    if root is not None:
+        out.update(rootdeviceid=0, rootdevicetype="ROOT")
+    if offering_ and offering_["iscustomized"]:
+        out["details"] = {"cpuNumber": str(v["cpunumber"]), "memory": str(v["memory"]),
+                          "cpuSpeed": str(v["cpuspeed"])}
+    out["haenable"] = False
+    return out
+
+
+def volume(lab: LabState, v: dict) -> dict:
+    out = _public(v)
+    out.update(_OWNER)
+    out["zonename"] = lab.zones[v["zoneid"]]["name"]
+    out.update(storage="lab-primary", storagetype="shared", hypervisor="KVM",
+               destroyed=v["state"] == "Destroy", isextractable=True)
+    if v["state"] != "Allocated":
+        out["path"] = v["id"]
+    offering_ = lab.disk_offerings.get(v.get("diskofferingid") or "")
+    if offering_:
+        out["diskofferingname"] = offering_["name"]
+        out["diskofferingdisplaytext"] = offering_["displaytext"]
+    if v.get("virtualmachineid"):
+        owner = lab.vms[v["virtualmachineid"]]
+        out.update(vmname=owner["name"], vmdisplayname=owner["displayname"],
+                   vmstate=owner["state"])
+        if v["type"] == "ROOT":
+            out["serviceofferingid"] = owner["serviceofferingid"]
+    return out
+
+
+def snapshot(lab: LabState, s: dict) -> dict:
+    out = _public(s)
+    out.update(_OWNER)
+    out["zonename"] = lab.zones[s["zoneid"]]["name"]
+    out["physicalsize"] = storage.allocated_bytes(lab.snapshot_file(s["id"]))
+    return out
+
+
+def vm_snapshot(lab: LabState, s: dict) -> dict:
+    out = _public(s)
+    out.update(_OWNER)
+    owner = lab.vms.get(s["virtualmachineid"])
+    if owner:
+        out["virtualmachinename"] = owner["name"]
+    return out
+
+
+def job(lab: LabState, j: dict) -> dict:
+    out = {k: v for k, v in j.items() if k not in ("seq", "command")}
+    if j["jobstatus"] == 0:
+        out.pop("jobresult", None)
+        out.pop("completed", None)
+    return out

@@ -1,0 +1,289 @@
+"""The emulated cloud's records, persisted as one JSON file in the state directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lab.cloudstack import storage
+
+GiB = 1024**3
+STATE_FILE = "cloudstack-state.json"
+TABLES = (
+    "zones", "networks", "service_offerings", "disk_offerings", "templates",
+    "vms", "volumes", "snapshots", "vm_snapshots", "jobs",
+)
+MAX_KEPT_JOBS = 2000
+
+
+def now() -> str:
+    """CloudStack's date format: yyyy-MM-dd'T'HH:mm:ssZ."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def random_mac() -> str:
+    # 02: a locally administered unicast prefix, as CloudStack's guest NICs use.
+    return "02:00:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(4))
+
+
+@dataclass
+class LabOptions:
+    state_dir: Path
+    lab_root: Path | None = None
+    api_key: str | None = None
+    secret_key: str | None = None
+    oma_vm_id: str | None = None
+    oma_vm_macs: list[str] = field(default_factory=list)
+    zone_name: str = "OSSEA-Zone"
+    max_data_volumes: int = 6
+    job_delay: float = 0.2
+
+
+class LabState:
+    """All records plus the lock every reader and writer holds; saved after each change."""
+
+    def __init__(self, options: LabOptions):
+        self.options = options
+        self.state_dir = Path(options.state_dir).resolve()
+        self.lab_root = Path(options.lab_root or options.state_dir).resolve()
+        self.lock = threading.RLock()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / STATE_FILE
+        if self.path.exists():
+            self.data = json.loads(self.path.read_text())
+        else:
+            self.data = {"account": {}, "seq": 2}
+            for table in TABLES:
+                self.data[table] = {}
+            self._seed()
+        self._apply_options()
+        self.reconcile_devices()
+        self.save()
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> dict:
+        if name in TABLES:
+            return self.data[name]
+        raise AttributeError(name)
+
+    @property
+    def api_key(self) -> str:
+        return self.data["account"]["api_key"]
+
+    @property
+    def secret_key(self) -> str:
+        return self.data["account"]["secret_key"]
+
+    def next_seq(self) -> int:
+        self.data["seq"] += 1
+        return self.data["seq"]
+
+    def volume_file(self, volume_id: str) -> Path:
+        return self.state_dir / "volumes" / f"{volume_id}.img"
+
+    def snapshot_file(self, snapshot_id: str) -> Path:
+        return self.state_dir / "snapshots" / f"{snapshot_id}.img"
+
+    def oma_vm(self) -> dict:
+        return next(vm for vm in self.vms.values() if vm.get("oma"))
+
+    def save(self) -> None:
+        with self.lock:
+            jobs = self.data["jobs"]
+            if len(jobs) > MAX_KEPT_JOBS:  # the oldest finished jobs go first
+                done = [j for j in jobs.values() if j["jobstatus"] != 0]
+                for job in sorted(done, key=lambda j: j["seq"])[: len(jobs) - MAX_KEPT_JOBS]:
+                    del jobs[job["jobid"]]
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+            os.replace(tmp, self.path)  # a crash mid-write never leaves half a state file
+
+    def reconcile_devices(self) -> None:
+        oma = self.oma_vm()
+        wanted = {
+            vol["id"]: self.volume_file(vol["id"])
+            for vol in self.volumes.values()
+            if vol.get("virtualmachineid") == oma["id"] and vol["state"] == "Ready"
+        }
+        storage.reconcile_devices(self.lab_root, wanted)
+
+    # -- first start --------------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        o = self.options
+        self.data["account"] = {
+            "api_key": secrets.token_urlsafe(64),
+            "secret_key": secrets.token_urlsafe(64),
+        }
+        zone = self._add("zones", {
+            "name": o.zone_name, "allocationstate": "Enabled", "networktype": "Advanced",
+            "localstorageenabled": False, "securitygroupsenabled": False,
+            "dns1": "8.8.8.8", "internaldns1": "10.0.0.2", "description": "lab zone",
+        })
+        nets = [
+            self._network(zone, "oma-net", "10.1.1"),
+            self._network(zone, "migration-net", "10.1.2"),
+            self._network(zone, "test-failover-net", "10.1.3"),
+        ]
+        for name, cpu, speed, mem in (("Small Instance", 1, 1000, 1024),
+                                      ("Medium Instance", 2, 1000, 4096),
+                                      ("Large Instance", 4, 2000, 8192)):
+            self._add("service_offerings", {
+                "name": name, "displaytext": f"{name}, {cpu} vCPU, {mem} MB",
+                "cpunumber": cpu, "cpuspeed": speed, "memory": mem, "iscustomized": False,
+                **_OFFERING_COMMON,
+            })
+        self._add("service_offerings", {
+            "name": "Custom", "displaytext": "Custom: choose vCPUs and memory",
+            "iscustomized": True, **_OFFERING_COMMON,
+        })
+        for name, gb in (("Small", 5), ("Medium", 20), ("Large", 100)):
+            self._add("disk_offerings", {
+                "name": name, "displaytext": f"{name} disk, {gb} GB", "disksize": gb,
+                "iscustomized": False, **_DISK_OFFERING_COMMON,
+            })
+        self._add("disk_offerings", {
+            "name": "Custom", "displaytext": "Custom disk size", "disksize": 0,
+            "iscustomized": True, **_DISK_OFFERING_COMMON,
+        })
+        template = self._add("templates", {
+            "name": "lab-template", "displaytext": "Lab Linux template", "zoneid": zone["id"],
+            "size": 2 * GiB, "format": "QCOW2", "hypervisor": "KVM", "ispublic": True,
+            "isfeatured": True, "isready": True, "status": "Download Complete",
+            "ostypename": "Ubuntu 22.04 LTS", "templatetype": "USER", "passwordenabled": False,
+            "account": "admin", "domain": "ROOT",
+        })
+        medium = next(s for s in self.service_offerings.values() if s["name"] == "Medium Instance")
+        oma = self._seed_vm("oma", zone, medium, template, [nets[0]], [random_mac()], running=True)
+        oma["oma"] = True
+        self._seed_vm("web-01", zone, medium, template, [nets[1]], [random_mac()], running=True)
+
+    def _add(self, table: str, record: dict, record_id: str | None = None) -> dict:
+        record = {"id": record_id or new_id(), "created": now(), **record}
+        self.data[table][record["id"]] = record
+        return record
+
+    def _network(self, zone: dict, name: str, prefix: str) -> dict:
+        return self._add("networks", {
+            "name": name, "displaytext": name, "zoneid": zone["id"], "cidr": f"{prefix}.0/24",
+            "gateway": f"{prefix}.1", "netmask": "255.255.255.0", "state": "Implemented",
+            "type": "Isolated", "traffictype": "Guest", "broadcastdomaintype": "Vlan",
+            "networkdomain": "cs2cloud.internal", "canusefordeploy": True,
+            "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService",
+            "account": "admin", "domain": "ROOT", "next_host": 10,
+        })
+
+    def make_nics(self, networks: list[dict], macs: list[str]) -> list[dict]:
+        nics = []
+        for index, (net, mac) in enumerate(zip(networks, macs, strict=False)):
+            host = net["next_host"]
+            net["next_host"] += 1
+            prefix = net["gateway"].rsplit(".", 1)[0]
+            nics.append({
+                "id": new_id(), "networkid": net["id"], "macaddress": mac.lower(),
+                "ipaddress": f"{prefix}.{host}", "netmask": net["netmask"],
+                "gateway": net["gateway"], "isdefault": index == 0, "deviceid": str(index),
+                "traffictype": "Guest", "type": net["type"],
+            })
+        return nics
+
+    def new_vm(self, *, name: str, zone: dict, offering: dict, template: dict,
+               networks: list[dict], macs: list[str], cpunumber: int, cpuspeed: int,
+               memory: int, vm_id: str | None = None) -> dict:
+        seq = self.next_seq()
+        return self._add("vms", {
+            "name": name, "displayname": name, "state": "Stopped", "zoneid": zone["id"],
+            "serviceofferingid": offering["id"], "templateid": template["id"],
+            "cpunumber": cpunumber, "cpuspeed": cpuspeed, "memory": memory,
+            "hypervisor": "KVM", "instancename": f"i-2-{seq}-VM", "seq": seq,
+            "nics": self.make_nics(networks, macs), "oma": False,
+        }, vm_id)
+
+    def new_volume(self, *, name: str, zone: dict, size: int, vtype: str,
+                   diskofferingid: str | None = None, vm: dict | None = None,
+                   deviceid: int | None = None) -> dict:
+        volume = self._add("volumes", {
+            "name": name, "zoneid": zone["id"], "type": vtype, "size": size,
+            "state": "Allocated", "diskofferingid": diskofferingid, "provisioningtype": "thin",
+            "virtualmachineid": None, "deviceid": None, "attached": None,
+        })
+        if vm is not None:
+            volume.update(virtualmachineid=vm["id"], deviceid=deviceid, attached=now())
+        return volume
+
+    def materialize(self, volume: dict) -> None:
+        """Allocated -> Ready: the backing file exists from here on, as on primary storage."""
+        if volume["state"] == "Allocated":
+            storage.create_sparse(self.volume_file(volume["id"]), volume["size"])
+            volume["state"] = "Ready"
+
+    def _seed_vm(self, name, zone, offering, template, networks, macs, *, running) -> dict:
+        vm = self.new_vm(name=name, zone=zone, offering=offering, template=template,
+                         networks=networks, macs=macs, cpunumber=offering["cpunumber"],
+                         cpuspeed=offering["cpuspeed"], memory=offering["memory"])
+        root = self.new_volume(name=f"ROOT-{vm['seq']}", zone=zone, size=8 * GiB, vtype="ROOT",
+                               vm=vm, deviceid=0)
+        root["templateid"] = template["id"]
+        if running:
+            self.materialize(root)
+            vm["state"] = "Running"
+        return vm
+
+    # -- every start --------------------------------------------------------------------------
+
+    def _apply_options(self) -> None:
+        o = self.options
+        account = self.data["account"]
+        if o.api_key:
+            account["api_key"] = o.api_key
+        if o.secret_key:
+            account["secret_key"] = o.secret_key
+        oma = self.oma_vm()
+        if o.oma_vm_id and o.oma_vm_id != oma["id"]:
+            self._rekey_vm(oma, o.oma_vm_id)
+        if o.oma_vm_macs:
+            old = {nic["networkid"]: nic for nic in oma["nics"]}
+            nets = list(self.networks.values())
+            first = self.networks[oma["nics"][0]["networkid"]] if oma["nics"] else nets[0]
+            order = [first] + [n for n in nets if n["id"] != first["id"]]
+            chosen = [order[i % len(order)] for i in range(len(o.oma_vm_macs))]
+            nics = []
+            for net, mac in zip(chosen, o.oma_vm_macs, strict=False):
+                if net["id"] in old and old[net["id"]]["macaddress"] == mac.lower():
+                    nics.append(old.pop(net["id"]))
+                else:
+                    nics.extend(self.make_nics([net], [mac]))
+            for index, nic in enumerate(nics):
+                nic.update(deviceid=str(index), isdefault=index == 0)
+            oma["nics"] = nics
+
+    def _rekey_vm(self, vm: dict, new_vm_id: str) -> None:
+        old_id = vm["id"]
+        del self.vms[old_id]
+        vm["id"] = new_vm_id
+        self.vms[new_vm_id] = vm
+        for table in ("volumes", "vm_snapshots"):
+            for record in self.data[table].values():
+                if record.get("virtualmachineid") == old_id:
+                    record["virtualmachineid"] = new_vm_id
+
+
+_OFFERING_COMMON = {
+    "storagetype": "shared", "provisioningtype": "thin", "offerha": False,
+    "limitcpuuse": False, "issystem": False, "isvolatile": False, "defaultuse": False,
+}
+_DISK_OFFERING_COMMON = {
+    "storagetype": "shared", "provisioningtype": "thin", "displayoffering": True,
+    "cacheMode": "none",
+}

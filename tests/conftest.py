@@ -1,0 +1,92 @@
+"""Shared fixtures: API clients per role, and the lab peers (started lazily, skipped only when a binary is missing)."""
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from apps.core.choices import Role, TokenKind
+from apps.core.services import token_issue
+
+
+def pytest_unconfigure(config):
+    # The per-process embedded broker of this test run (config/settings.py) goes with it.
+    from django.conf import settings
+
+    url = getattr(settings, "CELERY_BROKER_URL", "")
+    if "celery-broker-test-" in url:
+        from pathlib import Path
+
+        Path(url.split("sqlite:///", 1)[1]).unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    # Throttle counters live in the cache; each test starts with a clean slate.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def make_user(username: str, *roles: str, password: str = "S3cure-pass-123"):
+    user = get_user_model().objects.create_user(username=username, password=password)
+    for role in roles:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+def client_for(user) -> APIClient:
+    from datetime import timedelta
+
+    issued = token_issue(user=user, kind=TokenKind.OPERATOR, ttl=timedelta(hours=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.raw}")
+    client.raw_token = issued.raw
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def viewer_client(db):
+    return client_for(make_user("viewer1", Role.VIEWER))
+
+
+@pytest.fixture
+def operator_client(db):
+    return client_for(make_user("operator1", Role.OPERATOR))
+
+
+@pytest.fixture
+def admin_client_api(db):
+    return client_for(make_user("admin1", Role.ADMIN))
+
+
+# --- the CloudStack emulator, as a separate process speaking the real wire protocol ---
+
+@pytest.fixture
+def cs_lab(tmp_path):
+    from apps.settings.cloudstack import local_macs
+    from lab.cloudstack import launch
+
+    # The control-plane VM carries this host's MACs, so detection by MAC works as on a real OMA.
+    with launch(tmp_path / "cloudstack", job_delay=0.05, oma_vm_macs=",".join(sorted(local_macs()))) as lab:
+        yield lab
+
+
+@pytest.fixture
+def cs_config(db, cs_lab, settings):
+    """An OSSEA configuration pointing at the emulator; devices appear under the emulator's lab root."""
+    from apps.settings.models import OsseaConfig
+
+    settings.MP_DEVICE_ROOT = str(cs_lab.dev_root)
+    settings.MP_DEVICE_TIMEOUT = 10
+    settings.MP_CLOUDSTACK_JOB_TIMEOUT = 30
+    settings.MP_CLOUDSTACK_POLL_INTERVAL = 0.05
+    return OsseaConfig.objects.create(name="lab", api_url=cs_lab.url, api_key=cs_lab.api_key,
+                                      secret_key=cs_lab.secret_key, zone="OSSEA-Zone", oma_vm_id="")

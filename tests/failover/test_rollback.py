@@ -1,0 +1,179 @@
+"""A failure injected at each step (CloudStack emulator) rolls a failover back completely, and says what it did."""
+import threading
+import time
+
+import pytest
+
+from apps.core.models import JobEvent
+from apps.failover import services
+from apps.failover.models import FailoverJob
+from apps.inventory.models import VMContext
+from apps.settings.models import CloudResource
+from tests.failover.conftest import assert_back_on_control_plane, inject_nth, make_replicated_vm, map_networks
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+
+# The test failover's CloudStack calls, in order, for a VM with two disks:
+#   detachVolume (disk-0 off the control plane), createSnapshot, detachVolume (disk-1), createSnapshot,
+#   deployVirtualMachine, detachVolume (template root), attachVolume (boot replica at device 0),
+#   deleteVolume (template root), attachVolume (disk-1), startVirtualMachine
+STEPS = [
+    ("detachVolume", 1, "snapshotting", "OSSEA_API_ERROR"),
+    ("createSnapshot", 1, "snapshotting", "SNAPSHOT_FAILED"),
+    ("detachVolume", 2, "snapshotting", "OSSEA_API_ERROR"),
+    ("createSnapshot", 2, "snapshotting", "SNAPSHOT_FAILED"),
+    ("deployVirtualMachine", 1, "creating_vm", "OSSEA_API_ERROR"),
+    ("detachVolume", 3, "switching_volume", "OSSEA_API_ERROR"),
+    ("attachVolume", 1, "switching_volume", "OSSEA_API_ERROR"),
+    ("deleteVolume", 1, "switching_volume", "OSSEA_API_ERROR"),
+    ("attachVolume", 2, "switching_volume", "OSSEA_API_ERROR"),
+    ("startVirtualMachine", 1, "powering_on", "OSSEA_API_ERROR"),
+]
+
+
+def run_test_failover(api, vm, capture):
+    with capture(execute=True):
+        response = api.post("/api/v1/failover/test", {"vm_id": vm.context.vm_id, "test_duration": "1h"}, format="json")
+    assert response.status_code == 202, response.json()
+    return FailoverJob.objects.get(job_id=response.json()["job_id"])
+
+
+@pytest.mark.parametrize("command, nth, step, code", STEPS, ids=[f"{c}#{n}" for c, n, _, _ in STEPS])
+def test_failure_at_each_step_rolls_back_completely(operator_client, cloud, lab_vm, client, command, nth, step, code,
+                                                     django_capture_on_commit_callbacks):
+    inject_nth(cloud, command, nth, errortext=f"storage trouble during {command}")
+    job = run_test_failover(operator_client, lab_vm, django_capture_on_commit_callbacks)
+    assert job.status == "failed" and job.error_code == code, job.error_message
+    assert f"storage trouble during {command}" in job.error_message
+    assert not job.needs_cleanup and job.cleanup_status == "completed"
+    assert "rolled back:" in job.error_message  # it says what it did
+    events = list(JobEvent.objects.filter(job_kind="failover", job_id=job.job_id).values_list("step", "level"))
+    statuses = [s for s, _ in events]
+    assert ("failed", "error") in events and "rollback" in statuses
+    assert not any(level == "error" for s, level in events if s == "rollback")
+    # Nothing left: no failover VM, no snapshot, every replica back on the control plane with its synced data.
+    assert_back_on_control_plane(lab_vm, client)
+    assert VMContext.objects.get().current_status == "ready_for_failover"
+    assert set(CloudResource.objects.filter(owner=job.job_id).values_list("state", flat=True)) <= {"removed"}
+    # Where it failed is recorded: the step's status came before reverting.
+    assert job.rollback_log[-1]["problems"] == []
+    decision = operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}").json()
+    assert decision["rollback_possible"] is False and "rolled back completely" in decision["reason"]
+
+
+@pytest.mark.parametrize("command, nth", [("attachVolume", 2), ("startVirtualMachine", 1)])
+def test_live_failover_failure_rolls_back_and_vm_stays_ready(operator_client, cloud, lab_vm, client, command, nth,
+                                                             django_capture_on_commit_callbacks):
+    inject_nth(cloud, command, nth)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post("/api/v1/failover/live", {"vm_id": lab_vm.context.vm_id,
+                                                                  "power_off_source": False, "final_sync": False},
+                                        format="json")
+    job = FailoverJob.objects.get(job_id=response.json()["job_id"])
+    assert job.status == "failed" and not job.needs_cleanup, job.error_message
+    assert_back_on_control_plane(lab_vm, client)
+    assert VMContext.objects.get().current_status == "ready_for_failover"
+
+
+def test_failed_rollback_is_reported_then_cleanup_failed_finishes_it(operator_client, cloud, lab_vm, client,
+                                                                      django_capture_on_commit_callbacks):
+    inject_nth(cloud, "startVirtualMachine")
+    cloud.inject("destroyVirtualMachine", fail=True, errortext="hypervisor unreachable")
+    job = run_test_failover(operator_client, lab_vm, django_capture_on_commit_callbacks)
+    assert job.status == "failed" and job.needs_cleanup and job.cleanup_status == "failed"
+    assert "NOT undone" in job.error_message and "hypervisor unreachable" in job.error_message
+    # The replicas were detached from the VM before the destroy failed; nothing was reverted or reattached
+    # while the VM still exists.
+    assert client.get_vm(job.destination_vm_id)
+    assert VMContext.objects.get().current_status == "test_failover"
+
+    readiness = operator_client.get(f"/api/v1/failover/{lab_vm.context.vm_id}/readiness?failover_type=test").json()
+    assert readiness["is_valid"] is False
+    assert any("cleanup-failed" in action for action in readiness["required_actions"])
+    refused = operator_client.post("/api/v1/failover/test", {"vm_id": lab_vm.context.vm_id, "test_duration": "1h"},
+                                   format="json")
+    assert refused.status_code == 409 and refused.json()["error_code"] in ("CLEANUP_REQUIRED", "ACTIVE_JOBS")
+    decision = operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}").json()
+    assert decision["rollback_possible"] and decision["recommended"]
+    assert any("destroy" in a for a in decision["actions"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cleaned = operator_client.post(f"/api/v1/failover/{lab_vm.context.vm_name}/cleanup-failed")
+    assert cleaned.status_code == 202, cleaned.json()
+    job.refresh_from_db()
+    assert job.status == "failed" and not job.needs_cleanup and job.cleanup_status == "completed", job.error_message
+    assert_back_on_control_plane(lab_vm, client)
+    assert VMContext.objects.get().current_status == "ready_for_failover"
+    again = operator_client.post(f"/api/v1/failover/{lab_vm.context.vm_name}/cleanup-failed")
+    assert again.status_code == 409
+
+
+def test_test_cleanup_failure_then_cleanup_failed_ends_the_test(operator_client, cloud, lab_vm, client,
+                                                               django_capture_on_commit_callbacks):
+    job = run_test_failover(operator_client, lab_vm, django_capture_on_commit_callbacks)
+    assert job.status == "completed"
+    cloud.inject("stopVirtualMachine", reset=True)  # the connection drops: the client sees a network error
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post(f"/api/v1/failover/cleanup/{lab_vm.context.vm_name}")
+    assert response.status_code == 202 and response.json()["cleanup_status"] == "in_progress"
+    job.refresh_from_db()
+    assert job.status == "failed" and job.cleanup_status == "failed" and job.needs_cleanup
+    assert client.get_vm(job.destination_vm_id)["state"] == "Running"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert response.status_code == 202, response.json()
+    job.refresh_from_db()
+    # The test itself had worked: once cleaned up it counts as an ended test.
+    assert job.status == "completed" and job.ended_at and job.cleanup_status == "completed", job.error_message
+    assert_back_on_control_plane(lab_vm, client)
+
+
+def test_rollback_of_running_test_ends_it_and_decision_explains(operator_client, lab_vm, client,
+                                                                 django_capture_on_commit_callbacks):
+    job = run_test_failover(operator_client, lab_vm, django_capture_on_commit_callbacks)
+    decision = operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}").json()
+    assert decision["rollback_possible"] is True and decision["job_id"] == job.job_id
+    assert len([a for a in decision["actions"] if a.startswith("revert")]) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post("/api/v1/failover/rollback",
+                                        {"vm_name": lab_vm.context.vm_name, "failover_type": "test"}, format="json")
+    assert response.status_code == 202 and "ended" in response.json()["message"]
+    assert_back_on_control_plane(lab_vm, client)
+    refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert refused.status_code == 409 and "already ended" in refused.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollback_request_stops_a_running_job_between_steps(operator_client, cloud, cloud_config, client, networks):
+    from django.db import connection
+
+    vm = make_replicated_vm(cloud, cloud_config, client, name="slowvm")
+    map_networks(vm, networks)
+    cloud.inject("deployVirtualMachine", delay=2.0)
+    errors = []
+
+    def worker():  # the request and, eagerly, the Celery worker running the job
+        try:
+            services.failover_start(vm_context=VMContext.objects.get(pk=vm.context.pk), failover_type="test",
+                                    options={"test_duration": "1h", "test_duration_seconds": 3600})
+        except Exception as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not FailoverJob.objects.filter(status="creating_vm").exists():
+        assert time.monotonic() < deadline and not errors, errors
+        time.sleep(0.05)
+    job = FailoverJob.objects.get()
+    answer = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert answer.status_code == 202 and "stops after its current step" in answer.json()["message"]
+    thread.join(30)
+    assert not errors, errors
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "CANCELLED" and not job.needs_cleanup, job.error_message
+    assert "destroyed VM" in job.error_message
+    assert_back_on_control_plane(vm, client)
