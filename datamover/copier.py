@@ -190,6 +190,10 @@ class _Worker(Engine):
         self.bytes_read = 0
         self._final_pending = 0
         self.error: BaseException | None = None
+        # Set once the thread has closed its connections. The coordinator waits on this
+        # rather than on Thread.join: a join interrupted by a signal handler's exception
+        # (SIGTERM in the CLI) can report the thread finished while it is still running.
+        self.finished = threading.Event()
 
     def adopt_or_connect(self, source_uri: str, target_uri: str, src: Connection | None, dst: Connection | None) -> None:
         if src is not None:
@@ -364,8 +368,11 @@ class _Worker(Engine):
             self.error = exc
             self._shared.abort = True
         finally:
-            self.close_all(hung=self.hung_side)
-            self.release_buffers()
+            try:
+                self.close_all(hung=self.hung_side)
+                self.release_buffers()
+            finally:
+                self.finished.set()
 
 
 class _Copy:
@@ -600,8 +607,8 @@ class _Copy:
             self._shared.abort = True
             raise
         finally:
-            for thread in threads:
-                thread.join()
+            for worker in self.workers:
+                worker.finished.wait()
         for worker in self.workers:
             if worker.error is not None:
                 if worker.hung_side:

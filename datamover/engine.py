@@ -148,11 +148,13 @@ class Engine:
 
     def close_all(self, *, hung: str | None = None) -> None:
         """Disconnect everything; a side that stopped answering (``hung``) is not waited for."""
-        for side, conns in self._conns.items():
+        # Take the table first: whatever happens while disconnecting, nothing iterates
+        # a dict that is being changed, and a second call finds nothing left to close.
+        conns_by_side, self._conns = self._conns, {}
+        for side, conns in conns_by_side.items():
             for conn in conns:
                 self._poller.remove(conn)
                 conn.close(timeout=0 if side == hung else nbd.DISCONNECT_TIMEOUT)
-        self._conns.clear()
 
     # -- commands
     def submit(self, cmd: Command, conn: Connection) -> None:

@@ -1,5 +1,7 @@
 """The CloudStack settings endpoints against the emulator (a separate process, real signed HTTP)."""
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,14 +20,41 @@ def test_ossea_config_test_action(operator_client, cs_lab):
                                "details": {"zones_found": 1, "zone_verified": "OSSEA-Zone", "api_accessible": True}}
 
 
-def test_wrong_keys_unknown_zone_html_and_unreachable(operator_client, cs_lab, live_server):
+class _LoginPage(BaseHTTPRequestHandler):
+    """A web console's login page: what an operator gets by pasting the UI's URL instead of the API's."""
+
+    def _answer(self):
+        body = b"<!doctype html><html><body><form>Log in</form></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def html_site():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LoginPage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_wrong_keys_unknown_zone_html_and_unreachable(operator_client, cs_lab, html_site):
     post = lambda body: operator_client.post("/api/v1/settings/cloudstack/test-connection", body, format="json")  # noqa: E731
     bad_key = post({**creds(cs_lab), "secret_key": "wrong"})
     assert bad_key.status_code == 400 and "refused the API key" in bad_key.json()["error"]
     zone = post(creds(cs_lab, zone="Nowhere"))
     assert zone.status_code == 400 and "Zone 'Nowhere' not found" in zone.json()["error"]
-    # Our own console serves HTML at /admin/login/: a wrong URL that is not a CloudStack API.
-    html = post({**creds(cs_lab), "api_url": f"{live_server.url}/admin/login/"})
+    # A wrong URL that answers with a web page, not a CloudStack API.
+    html = post({**creds(cs_lab), "api_url": f"{html_site}/client/"})
     assert html.status_code == 502 and "did not answer like a CloudStack API" in html.json()["error"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
