@@ -300,6 +300,14 @@ def generate_host_key(path: Path) -> str:
     return public
 
 
+def _privsep_directory() -> None:
+    """The privilege separation directory: the one thing outside workdir sshd insists on, even for ``-t``.
+
+    The ssh service creates it at boot (systemd's RuntimeDirectory); on a machine where that service never
+    ran, /run/sshd does not exist and sshd refuses to start."""
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+
+
 class ThrowawaySshd:
     """A real OpenSSH server on 127.0.0.1 with its own host key and config in ``workdir``; never /etc/ssh."""
 
@@ -318,6 +326,7 @@ class ThrowawaySshd:
     def check(self, config_text: str) -> None:
         """``sshd -t``: raise with sshd's own words if the configuration is invalid."""
         self.config_path.write_text(config_text)
+        _privsep_directory()
         result = subprocess.run([self.binary, "-t", "-f", str(self.config_path)], capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(f"sshd -t rejected the configuration: {result.stderr.strip()}")
@@ -325,8 +334,7 @@ class ThrowawaySshd:
     def start(self, config_text: str | None = None, timeout: float = 10.0) -> None:
         if config_text is not None:
             self.check(config_text)
-        # The privilege separation directory: the one thing outside workdir sshd insists on.
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+        _privsep_directory()
         self.process = subprocess.Popen([self.binary, "-D", "-f", str(self.config_path), "-E", str(self.log_path)],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
