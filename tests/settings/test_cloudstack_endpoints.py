@@ -120,3 +120,32 @@ def test_streamlined_config_detects_oma_vm_and_saves(operator_client, cs_lab, db
     from apps.settings.models import OsseaConfig
 
     assert OsseaConfig.objects.count() == 1
+
+
+@pytest.mark.parametrize(("method", "url", "body"), [
+    ("get", "/api/v1/service-offerings/available?cpus=x", None),
+    ("get", "/api/v1/service-offerings/available?memory_mb=-1", None),
+    ("get", "/api/v1/service-offerings/available?config_id=0", None),
+    ("get", "/api/v1/networks/available?config_id=abc", None),
+    ("post", "/api/v1/settings/cloudstack/detect-oma-vm", {"save": "maybe"}),
+    ("post", "/api/v1/settings/cloudstack/detect-oma-vm", ["not", "an", "object"]),
+    ("post", "/api/v1/settings/cloudstack/validate", {"config_id": "x"}),
+    ("post", "/api/v1/settings/cloudstack/discover-all", {"api_url": "not a url"}),
+    ("post", "/api/v1/networks/resolve", {"network_names": []}),
+])
+def test_bad_input_is_400_even_before_cloudstack_is_configured(operator_client, db, method, url, body):
+    """Nothing is configured (which alone answers 503): a malformed request must still be told what is wrong."""
+    response = getattr(operator_client, method)(url, body, format="json") if body is not None else operator_client.get(url)
+    assert response.status_code == 400, response.content
+    payload = response.json()
+    assert payload["success"] is False and payload["error"]
+
+
+def test_offering_filters_still_work_with_a_configuration(operator_client, cs_config):
+    answer = operator_client.get("/api/v1/service-offerings/available?cpus=2&memory_mb=2048")
+    assert answer.status_code == 200
+    rows = answer.json()["service_offerings"]
+    for row in rows:
+        big_enough = (row["cpu_number"] or 0) >= 2 and (row["memory_mb"] or 0) >= 2048
+        assert row["fits"] == (row["is_customized"] or big_enough), row
+    assert any(row["fits"] for row in rows) and not all(row["fits"] for row in rows)

@@ -37,6 +37,17 @@ class StreamlinedSerializer(serializers.Serializer):
     disk_offering_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
 
 
+class DetectSerializer(TargetSerializer):
+    save = serializers.BooleanField(required=False, default=False)
+
+
+class OfferingQuerySerializer(serializers.Serializer):
+    config_id = serializers.IntegerField(required=False, min_value=1)
+    zone = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    cpus = serializers.IntegerField(required=False, min_value=0, max_value=4096)
+    memory_mb = serializers.IntegerField(required=False, min_value=0, max_value=64 * 1024 * 1024)
+
+
 class ResolveSerializer(TargetSerializer):
     network_names = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=200)
 
@@ -65,13 +76,18 @@ class TestConnectionView(APIView):
 
 
 class DetectOmaVmView(APIView):
-    @extend_schema(request=TargetSerializer, responses={200: dict}, tags=["cloudstack"],
+    @extend_schema(request=DetectSerializer, responses={200: dict}, tags=["cloudstack"],
                    summary="Find the control plane's own VM (by this host's MACs, or the configured id)")
     def post(self, request):
-        target = _target(request)
+        if not isinstance(request.data, dict):
+            raise InvalidInput("Invalid request: expected a JSON object")
+        serializer = DetectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        save = serializer.validated_data.pop("save")
+        target = svc.Target(serializer.validated_data)
         vm = svc.detect_oma_vm(target)
         saved = False
-        if target.config is not None and request.data.get("save") and target.config.oma_vm_id != vm["id"]:
+        if target.config is not None and save and target.config.oma_vm_id != vm["id"]:
             services.ossea_config_update(config=target.config, data={"oma_vm_id": vm["id"]})
             saved = True
         return Response({"success": True, "message": f"Control-plane VM is {vm['name']}", "oma_vm": vm,
@@ -156,14 +172,12 @@ class AvailableServiceOfferingsView(APIView):
     @extend_schema(parameters=[OpenApiParameter("config_id", int), OpenApiParameter("cpus", int),
                                OpenApiParameter("memory_mb", int)], responses={200: dict}, tags=["cloudstack"])
     def get(self, request):
-        def _int(name):
-            value = request.query_params.get(name)
-            if value in (None, ""):
-                return None
-            try:
-                return max(0, int(value))
-            except ValueError:
-                raise InvalidInput(f"{name} must be an integer")
-
-        rows = svc.service_offerings(_query_target(request), cpus=_int("cpus"), memory_mb=_int("memory_mb"))
+        # The query is validated before the configuration is looked up: bad input is a 400 even when
+        # CloudStack is not configured yet (which would be a 503).
+        query = {k: v for k, v in request.query_params.items() if k in OfferingQuerySerializer().fields and v != ""}
+        serializer = OfferingQuerySerializer(data=query)
+        serializer.is_valid(raise_exception=True)
+        params = serializer.validated_data
+        target = _target(request, {k: params[k] for k in ("config_id", "zone") if k in params})
+        rows = svc.service_offerings(target, cpus=params.get("cpus"), memory_mb=params.get("memory_mb"))
         return Response({"success": True, "count": len(rows), "service_offerings": rows})
