@@ -241,6 +241,10 @@ MP_AGENT_NBD_HOST = os.environ.get("MP_AGENT_NBD_HOST", "127.0.0.1")
 # The control plane URL as the agent reaches it (tunnel local forward).
 MP_OMA_URL_FOR_AGENT = os.environ.get("MP_OMA_URL_FOR_AGENT", "http://localhost:8082")
 MP_REPLICATION_HEARTBEAT_TIMEOUT = int(os.environ.get("MP_REPLICATION_HEARTBEAT_TIMEOUT", "300"))
+# Finished schedule runs older than this many days are deleted by the scheduler's sweep (0 keeps them all);
+# the newest MP_SCHEDULER_KEEP_EXECUTIONS runs of each schedule are kept whatever their age.
+MP_SCHEDULER_EXECUTION_RETENTION_DAYS = int(os.environ.get("MP_SCHEDULER_EXECUTION_RETENTION_DAYS", "90"))
+MP_SCHEDULER_KEEP_EXECUTIONS = int(os.environ.get("MP_SCHEDULER_KEEP_EXECUTIONS", "20"))
 
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},

@@ -354,3 +354,50 @@ def test_manual_trigger_errors_come_from_the_service(make_schedule):
     schedule = make_schedule(enabled=False)
     with pytest.raises(Conflict):
         services.execution_start(schedule=schedule, trigger=ExecutionTrigger.MANUAL)
+
+
+def _finished_run(schedule, *, days_ago: float, status=ExecutionStatus.COMPLETED, name=None):
+    when = timezone.now() - timedelta(days=days_ago)
+    run = ScheduleExecution.objects.create(
+        execution_id=f"exec-{schedule.pk if schedule else 'x'}-{days_ago}-{status}", schedule=schedule,
+        schedule_name=name or schedule.name, trigger=ExecutionTrigger.SCHEDULED, status=status, started_at=when,
+        completed_at=None if status == ExecutionStatus.RUNNING else when)
+    # created_at is auto_now_add: age it too, since "newest" means created last.
+    ScheduleExecution.objects.filter(pk=run.pk).update(created_at=when)
+    return run
+
+
+def test_sweep_prunes_old_finished_runs_but_keeps_the_newest_of_each_schedule_and_open_runs(make_schedule, settings):
+    settings.MP_SCHEDULER_EXECUTION_RETENTION_DAYS = 30
+    settings.MP_SCHEDULER_KEEP_EXECUTIONS = 2
+    busy, quiet = make_schedule(), make_schedule()
+    old_busy = [_finished_run(busy, days_ago=d) for d in (40, 50, 60, 70)]
+    recent = _finished_run(busy, days_ago=1)
+    still_running = _finished_run(busy, days_ago=100, status=ExecutionStatus.RUNNING)
+    # A schedule whose only runs are old keeps its newest two: its history never empties.
+    old_quiet = [_finished_run(quiet, days_ago=d, status=ExecutionStatus.FAILED) for d in (45, 90, 120)]
+    # The runs of a deleted schedule are grouped by the name they kept.
+    orphans = [_finished_run(None, days_ago=d, name="gone") for d in (31, 32, 33)]
+
+    result = services.execution_sweep()
+    left = set(ScheduleExecution.objects.values_list("pk", flat=True))
+    # An open run is never pruned, however old (this one had no VMs, so the sweep just finished it).
+    assert still_running.pk in left
+    # busy: the newest two by creation are `recent` and the 40-day-old run; the older three go.
+    assert {recent.pk, old_busy[0].pk} <= left and not left & {r.pk for r in old_busy[1:]}
+    assert {r.pk for r in old_quiet[:2]} <= left and old_quiet[2].pk not in left
+    assert {r.pk for r in orphans[:2]} <= left and orphans[2].pk not in left
+    assert result["pruned"] == 3 + 1 + 1
+    # Nothing more to do on the next sweep.
+    assert services.execution_sweep()["pruned"] == 0
+
+
+def test_retention_zero_keeps_everything_and_pruning_goes_in_batches(make_schedule, settings):
+    schedule = make_schedule()
+    runs = [_finished_run(schedule, days_ago=400 + d) for d in range(5)]
+    settings.MP_SCHEDULER_EXECUTION_RETENTION_DAYS = 0
+    assert services.execution_prune() == 0 and ScheduleExecution.objects.count() == 5
+    settings.MP_SCHEDULER_EXECUTION_RETENTION_DAYS = 365
+    assert services.execution_prune(keep=1, batch=2) == 2
+    assert services.execution_prune(keep=1, batch=2) == 2
+    assert list(ScheduleExecution.objects.values_list("pk", flat=True)) == [runs[0].pk]

@@ -10,6 +10,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import CharField, Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Concat
@@ -27,6 +28,7 @@ from .. import timing
 from ..choices import (
     CANCELLABLE_EXECUTION,
     EXECUTION_TRANSITIONS,
+    TERMINAL_EXECUTION,
     ExecutionStatus,
     ExecutionTrigger,
     ExecutionVMStatus,
@@ -475,10 +477,43 @@ def execution_sweep(*, now: datetime | None = None) -> dict:
         except Exception:  # same as above
             failed += 1
             logger.exception("sweep could not advance execution pk=%s", pk)
-    if resumed or failed or restored:
-        logger.info("scheduler sweep resumed=%s advanced=%s failed=%s restored_beat_entries=%s", resumed, advanced,
-                    failed, restored)
-    return {"resumed": resumed, "advanced": advanced, "failed": failed, "restored_beat_entries": restored}
+    pruned = execution_prune(now=now)
+    if resumed or failed or restored or pruned:
+        logger.info("scheduler sweep resumed=%s advanced=%s failed=%s restored_beat_entries=%s pruned=%s", resumed,
+                    advanced, failed, restored, pruned)
+    return {"resumed": resumed, "advanced": advanced, "failed": failed, "restored_beat_entries": restored,
+            "pruned": pruned}
+
+
+# Rows deleted per sweep: a first sweep over years of history must not hold long locks.
+PRUNE_BATCH = 500
+
+
+def execution_prune(*, now: datetime | None = None, retention_days: int | None = None, keep: int | None = None,
+                    batch: int = PRUNE_BATCH) -> int:
+    """Delete finished runs (and their VM rows) older than the retention, keeping each schedule's newest ``keep``.
+
+    Runs are grouped by ``schedule_name``, which outlives a deleted schedule, so the history an operator reads
+    for a schedule never empties. Replication jobs the runs started are not touched. Returns how many runs went.
+    """
+    now = now or timezone.now()
+    days = settings.MP_SCHEDULER_EXECUTION_RETENTION_DAYS if retention_days is None else retention_days
+    keep = settings.MP_SCHEDULER_KEEP_EXECUTIONS if keep is None else keep
+    if days <= 0:
+        return 0
+    old = ScheduleExecution.objects.filter(status__in=TERMINAL_EXECUTION, completed_at__lt=now - timedelta(days=days))
+    kept: list[int] = []
+    if keep > 0:
+        for name in old.values_list("schedule_name", flat=True).distinct():
+            kept += ScheduleExecution.objects.filter(schedule_name=name).order_by("-created_at", "-id").values_list(
+                "pk", flat=True)[:keep]
+    doomed = list(old.exclude(pk__in=kept).order_by("completed_at", "id").values_list("pk", flat=True)[:batch])
+    if not doomed:
+        return 0
+    with transaction.atomic():
+        ScheduleExecution.objects.filter(pk__in=doomed).delete()
+    logger.info("pruned %s schedule run(s) finished more than %s day(s) ago", len(doomed), days)
+    return len(doomed)
 
 
 def restore_beat_entries() -> int:
