@@ -248,4 +248,5 @@ MP_SCHEDULER_KEEP_EXECUTIONS = int(os.environ.get("MP_SCHEDULER_KEEP_EXECUTIONS"
 
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
+    "enrollment-tunnel-seen": {"task": "apps.enrollment.tasks.refresh_tunnel_seen", "schedule": 60.0},
 }

@@ -13,6 +13,7 @@ import pytest
 
 from apps.enrollment import keys_command, sshd
 from apps.enrollment.models import Appliance, EnrollmentAuditEvent
+from apps.enrollment.tasks import refresh_tunnel_seen
 
 from .conftest import TUNNEL_USER, enroll_and_prove, new_code, new_key, write_key
 
@@ -201,6 +202,10 @@ def test_revoke_ends_the_live_session(restricted_lab, admin_client_api, settings
             sessions = [s for s in sessions if s.authenticated]
         assert len(sessions) == 1, lab.sshd.log()
         assert process.poll() is None
+        # Beat's minute task stamps the agent as seen through its tunnel without anyone reading the list.
+        assert Appliance.objects.get(pk=appliance.pk).tunnel_last_seen_at is None
+        assert refresh_tunnel_seen() == 1
+        assert Appliance.objects.get(pk=appliance.pk).tunnel_last_seen_at is not None
         active = admin_client_api.get("/api/v1/admin/vma/active").json()["appliances"][0]
         assert active["tunnel"]["connected"] is True and active["tunnel"]["sessions"] == 1, (active, lab.sshd.log())
         assert active["tunnel_last_seen_at"] is not None
@@ -209,6 +214,7 @@ def test_revoke_ends_the_live_session(restricted_lab, admin_client_api, settings
         assert revoked["tunnel_sessions_ended"] == 1 and revoked["warnings"] == [], (revoked, lab.sshd.log())
         assert process.wait(timeout=10) != 0
         assert sshd.list_sessions(Path(settings.MP_SSH_SESSIONS_DIR), fingerprint=agent.key.fingerprint) == []
+        assert refresh_tunnel_seen() == 0
     finally:
         if process.poll() is None:
             process.kill()
@@ -269,3 +275,11 @@ def test_revoke_without_permission_to_signal_still_revokes_and_says_so(restricte
     finally:
         process.kill()
         process.wait(10)
+
+
+def test_tunnel_seen_task_survives_an_unreadable_registry(settings, tmp_path, caplog):
+    not_a_directory = tmp_path / "sessions"
+    not_a_directory.write_text("")
+    settings.MP_SSH_SESSIONS_DIR = str(not_a_directory)
+    assert refresh_tunnel_seen() == 0
+    assert "cannot read the tunnel session registry" in caplog.text

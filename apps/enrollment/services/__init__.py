@@ -9,7 +9,14 @@ Every step, successful or refused, leaves an audit event. A refused step creates
 """
 from __future__ import annotations
 
-from .appliances import Revocation, appliance_create, appliance_revoke, appliances_mark_tunnel_seen, new_agent_token
+from .appliances import (
+    Revocation,
+    appliance_create,
+    appliance_revoke,
+    appliances_mark_tunnel_seen,
+    appliances_refresh_tunnel_seen,
+    new_agent_token,
+)
 from .common import Actor, Gone, audit
 from .enrollment import (
                          enrollment_approve,
@@ -22,7 +29,8 @@ from .enrollment import (
 from .tunnel import authorized_keys_sync, host_public_keys, tunnel_login_uid, tunnel_settings
 
 __all__ = [
-    "Actor", "Gone", "Revocation", "appliance_create", "appliance_revoke", "appliances_mark_tunnel_seen", "audit",
+    "Actor", "Gone", "Revocation", "appliance_create", "appliance_revoke", "appliances_mark_tunnel_seen",
+    "appliances_refresh_tunnel_seen", "audit",
     "authorized_keys_sync", "enrollment_approve", "enrollment_reject", "enrollment_result", "enrollment_start",
     "enrollment_verify", "host_public_keys", "new_agent_token", "pairing_code_create", "tunnel_login_uid",
     "tunnel_settings",

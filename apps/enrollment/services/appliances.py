@@ -14,11 +14,11 @@ from apps.core.choices import Role
 from apps.core.exceptions import Conflict
 from apps.core.models import ApiToken, hash_token
 
-from .. import conf, sshd
+from .. import conf, selectors, sshd
 from ..choices import ApplianceStatus, AuditAction
 from ..models import Appliance
 from .common import Actor, audit, audit_refusal
-from .tunnel import authorized_keys_resync, authorized_keys_sync
+from .tunnel import authorized_keys_resync, authorized_keys_sync, tunnel_login_uid
 
 logger = logging.getLogger("apps.enrollment.services")
 
@@ -100,3 +100,14 @@ def appliance_revoke(*, appliance: Appliance, actor: Actor | None = None) -> Rev
 def appliances_mark_tunnel_seen(*, appliance_ids: list[int]) -> None:
     if appliance_ids:
         Appliance.objects.filter(pk__in=appliance_ids).update(tunnel_last_seen_at=timezone.now())
+
+
+def appliances_refresh_tunnel_seen() -> list[int]:
+    """Stamp ``tunnel_last_seen_at`` on every approved agent whose tunnel is logged in now; returns their ids.
+
+    Beat runs this every minute, so "last seen through the tunnel" stays true when nobody reads the agent list.
+    An unreadable session registry raises OSError (the caller says why)."""
+    sessions = selectors.tunnel_sessions_by_fingerprint(tunnel_login_uid())
+    connected = [a.pk for a in selectors.active_appliances() if sessions.get(a.ssh_key_fingerprint)]
+    appliances_mark_tunnel_seen(appliance_ids=connected)
+    return connected
