@@ -70,10 +70,24 @@ def export_is_up(mapping: VMExportMapping) -> bool:
             and _port_open(settings.MP_NBD_BIND, mapping.port))
 
 
-def _free_port() -> int:
+def export_ports() -> list[int]:
+    """Ports an export may use: MP_NBD_PORT_RANGE, and only those the agents' SSH keys may open
+    (MP_TUNNEL_NBD_PORTS, which defaults to the same range): an export elsewhere is unreachable through a tunnel."""
+    from apps.enrollment.conf import tunnel_conf
+
     low, high = settings.MP_NBD_PORT_RANGE
+    tunnel_ports = set(tunnel_conf().nbd_ports)
+    return [port for port in range(low, high + 1) if port in tunnel_ports]
+
+
+def _free_port() -> int:
+    ports = export_ports()
+    if not ports:
+        low, high = settings.MP_NBD_PORT_RANGE
+        raise ExportError(f"No NBD port is both in MP_NBD_PORT_RANGE ({low}-{high}) and in MP_TUNNEL_NBD_PORTS: "
+                          "agents could reach no export; make the two overlap")
     used = set(VMExportMapping.objects.filter(status=ExportStatus.ACTIVE).values_list("port", flat=True))
-    for port in range(low, high + 1):
+    for port in ports:
         if port in used:
             continue
         with socket.socket() as probe:
@@ -82,7 +96,28 @@ def _free_port() -> int:
             except OSError:
                 continue
         return port
-    raise ExportError(f"No free NBD port in {low}-{high}; widen MP_NBD_PORT_RANGE")
+    raise ExportError(f"No free NBD port among the {len(ports)} export ports (MP_NBD_PORT_RANGE within "
+                      "MP_TUNNEL_NBD_PORTS); widen both")
+
+
+def agent_nbd_port_offset() -> int:
+    """MP_AGENT_NBD_PORT_OFFSET: the agent's `vma tunnel --nbd-local-offset` (0 in production)."""
+    value = getattr(settings, "MP_AGENT_NBD_PORT_OFFSET", None)
+    if value is None:
+        value = os.environ.get("MP_AGENT_NBD_PORT_OFFSET", "0")
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"MP_AGENT_NBD_PORT_OFFSET must be a whole number, not {value!r}") from exc
+
+
+def agent_target(mapping: VMExportMapping) -> dict:
+    """The export as the agent reaches it: its tunnel's local forward of the export port, on MP_AGENT_NBD_HOST
+    (the agent's loopback), at the export port plus the agent's local port offset."""
+    port = mapping.port + agent_nbd_port_offset()
+    if not 1 <= port <= 65535:
+        raise ExportError(f"export port {mapping.port} plus MP_AGENT_NBD_PORT_OFFSET is not a TCP port ({port})")
+    return {"host": settings.MP_AGENT_NBD_HOST, "port": port, "export_name": mapping.export_name}
 
 
 def _run_dir() -> Path:

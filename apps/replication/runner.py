@@ -79,8 +79,7 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
             services.event(job, "export", f"export {export.mapping.export_name} on port {export.mapping.port}")
         targets.append({"disk_id": disk.disk_id, "unit_number": disk.unit_number,
                         "capacity_bytes": disk.capacity_bytes,
-                        "target": {"host": settings.MP_AGENT_NBD_HOST, "port": export.mapping.port,
-                                   "export_name": export.mapping.export_name},
+                        "target": exports.agent_target(export.mapping),
                         "_export_pk": export.mapping.pk, "_export_reused": export.reused})
     return targets
 
@@ -145,8 +144,13 @@ def run(job_id: str) -> None:
                                         current_operation="Volumes and exports ready; starting the agent")
         from apps.inventory.agent_client import AgentClient
 
-        answer = AgentClient().replicate(agent_payload(job, targets))
-        services.event(job, "agent", f"agent accepted the job ({answer.get('status', 'started')})")
+        agent = AgentClient()
+        answer = agent.replicate(agent_payload(job, targets))
+        # Where the agent was reached and where it writes: the tunnel's reverse forward and local forwards.
+        writes = ", ".join(f"{t['disk_id']} to {t['target']['host']}:{t['target']['port']}" for t in targets)
+        services.event(job, "agent", f"agent at {agent.base_url} accepted the job "
+                                     f"({answer.get('status', 'started')}); it writes {writes}",
+                       agent_url=agent.base_url, targets={t["disk_id"]: t["target"] for t in targets})
     except JobCancelled:
         done = undo_provisioning(job, client, targets)
         services.replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")
