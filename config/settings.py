@@ -238,6 +238,9 @@ MP_NBD_PORT_RANGE = tuple(int(p) for p in os.environ.get("MP_NBD_PORT_RANGE", "1
 MP_TUNNEL_NBD_PORTS = os.environ.get("MP_TUNNEL_NBD_PORTS", "{}-{}".format(*MP_NBD_PORT_RANGE))
 # The host the agent uses to reach export ports: 127.0.0.1 through the tunnel's local forwards.
 MP_AGENT_NBD_HOST = os.environ.get("MP_AGENT_NBD_HOST", "127.0.0.1")
+# Added to each export port the agent is given: must equal the agents' `vma tunnel --nbd-local-offset` (0 when the
+# agent's local forwards use the export ports themselves, as in production). Checked where it is used.
+MP_AGENT_NBD_PORT_OFFSET = os.environ.get("MP_AGENT_NBD_PORT_OFFSET", "0")
 # The control plane URL as the agent reaches it (tunnel local forward).
 MP_OMA_URL_FOR_AGENT = os.environ.get("MP_OMA_URL_FOR_AGENT", "http://localhost:8082")
 MP_REPLICATION_HEARTBEAT_TIMEOUT = int(os.environ.get("MP_REPLICATION_HEARTBEAT_TIMEOUT", "300"))

@@ -102,9 +102,7 @@ def _free_port() -> int:
 
 def agent_nbd_port_offset() -> int:
     """MP_AGENT_NBD_PORT_OFFSET: the agent's `vma tunnel --nbd-local-offset` (0 in production)."""
-    value = getattr(settings, "MP_AGENT_NBD_PORT_OFFSET", None)
-    if value is None:
-        value = os.environ.get("MP_AGENT_NBD_PORT_OFFSET", "0")
+    value = settings.MP_AGENT_NBD_PORT_OFFSET
     try:
         return int(value)
     except (TypeError, ValueError) as exc:

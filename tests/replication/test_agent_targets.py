@@ -12,16 +12,16 @@ def _mapping(port: int) -> VMExportMapping:
                            device_path="/dev/null", port=port)
 
 
-def test_agent_target_is_the_tunnel_local_forward_of_the_export(settings, monkeypatch):
-    monkeypatch.delenv("MP_AGENT_NBD_PORT_OFFSET", raising=False)
+def test_agent_target_is_the_tunnel_local_forward_of_the_export(settings):
+    settings.MP_AGENT_NBD_PORT_OFFSET = "0"
     assert exports.agent_target(_mapping(10809)) == {"host": "127.0.0.1", "port": 10809,
                                                      "export_name": "migration-vm-vm-1-disk0"}
     # `vma tunnel --nbd-local-offset 1000` listens at export port + 1000 on the agent's side.
-    monkeypatch.setenv("MP_AGENT_NBD_PORT_OFFSET", "1000")
+    settings.MP_AGENT_NBD_PORT_OFFSET = "1000"  # from the environment, a string
     settings.MP_AGENT_NBD_HOST = "127.0.0.2"
     assert exports.agent_target(_mapping(10809)) == {"host": "127.0.0.2", "port": 11809,
                                                      "export_name": "migration-vm-vm-1-disk0"}
-    settings.MP_AGENT_NBD_PORT_OFFSET = -800  # the Django setting wins over the environment
+    settings.MP_AGENT_NBD_PORT_OFFSET = -800
     assert exports.agent_target(_mapping(10809))["port"] == 10009
     settings.MP_AGENT_NBD_PORT_OFFSET = 60000
     with pytest.raises(exports.ExportError, match="not a TCP port"):
