@@ -6,11 +6,28 @@ from .choices import ACTIVE
 from .models import ChangeIdRecord, ReplicationJob
 
 
+def disk_counters(job: ReplicationJob) -> dict:
+    """Job totals of the agent's per-disk counters: data bytes written (``bytes_copied``) and zero/hole bytes
+    written as zero requests (``bytes_zeroed``). ``bytes_transferred`` is progress over the job's scope (a full
+    sync's scope is the whole disk); these say what actually crossed the wire."""
+    disks = job.disk_progress or []
+    if isinstance(disks, dict):
+        disks = list(disks.values())
+    totals = {"bytes_copied": 0, "bytes_zeroed": 0}
+    for disk in disks:
+        if isinstance(disk, dict):
+            for key in totals:
+                value = disk.get(key)
+                if isinstance(value, int) and value > 0:
+                    totals[key] += value
+    return totals
+
+
 def job_summary(job: ReplicationJob) -> dict:
     return {
         "id": job.job_id, "job_id": job.job_id, "status": job.status, "replication_type": job.replication_type,
         "progress_percent": round(job.progress_percent, 2), "current_operation": job.current_operation,
-        "bytes_transferred": job.bytes_transferred, "bytes_total": job.bytes_total,
+        "bytes_transferred": job.bytes_transferred, "bytes_total": job.bytes_total, **disk_counters(job),
         "vma_throughput_mbps": round(job.throughput_mbps, 2), "vma_eta_seconds": job.eta_seconds,
         "error_message": job.error_message or None, "started_at": iso(job.started_at),
         "completed_at": iso(job.completed_at), "created_at": iso(job.created_at),

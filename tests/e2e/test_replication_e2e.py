@@ -103,6 +103,13 @@ def test_initial_then_incremental_sync_is_block_identical(stack, operator_client
     # The agent moved the changed blocks, not the disks (its own counters, reported to the job).
     assert written <= incremental.bytes_transferred <= written + 4 * BLOCK, incremental.bytes_transferred
     assert incremental.bytes_transferred < initial.bytes_transferred / 10
+    # What crossed the wire on the initial sync is the data (rounded to the copier's 1 MiB requests), not the
+    # 2 GiB of scope that bytes_transferred counts; the rest went as zero requests.
+    listed = {j["job_id"]: j for j in operator_client.get("/api/v1/replications").json()["results"]}
+    data = sum(3 * MiB + n * BLOCK for n in range(4)) * 2
+    assert data <= listed[initial.job_id]["bytes_copied"] <= data + 16 * MiB, listed[initial.job_id]
+    assert listed[initial.job_id]["bytes_copied"] + listed[initial.job_id]["bytes_zeroed"] == initial.bytes_total
+    assert written <= listed[incremental.job_id]["bytes_copied"] <= written + 4 * BLOCK
     second_ids = dict(ChangeIdRecord.objects.filter(job=incremental).values_list("disk_id", "change_id"))
     assert second_ids.keys() == first_ids.keys() and all(second_ids[k] != first_ids[k] for k in first_ids)
 

@@ -132,6 +132,25 @@ def test_progress_push_then_completion_updates_context(operator_client, vm):
     assert operator_client.post(url, {"progress_percent": 500}, format="json").status_code == 400
 
 
+def test_job_shows_data_and_zero_bytes_summed_over_disks(operator_client, vm):
+    job = ReplicationJob.objects.get(job_id=start(operator_client, vm_name="pgtest1").json()["job_id"])
+    services.replication_set_status(job, ReplicationStatus.PROVISIONING)
+    services.replication_set_status(job, ReplicationStatus.READY_FOR_SYNC)
+    disks = [{"disk_id": "disk-2000", "bytes_copied": 300, "bytes_zeroed": 700},
+             {"disk_id": "disk-2001", "bytes_copied": 50, "bytes_zeroed": 0},
+             # What a confused agent might push must not break the job's view.
+             {"disk_id": "disk-2002", "bytes_copied": "lots", "bytes_zeroed": -5}, "not a disk"]
+    operator_client.post(f"/api/v1/replications/{job.job_id}/progress",
+                         {"status": "running", "bytes_transferred": 1050, "bytes_total": 4000, "disks": disks},
+                         format="json")
+    detail = operator_client.get(f"/api/v1/replications/{job.job_id}").json()
+    assert (detail["bytes_copied"], detail["bytes_zeroed"], detail["bytes_transferred"]) == (350, 700, 1050)
+    listed = operator_client.get("/api/v1/replications").json()["results"][0]
+    assert (listed["bytes_copied"], listed["bytes_zeroed"]) == (350, 700)
+    current = operator_client.get(f"/api/v1/vm-contexts/{vm.vm_name}").json()["current_job"]
+    assert (current["bytes_copied"], current["bytes_zeroed"]) == (350, 700)
+
+
 def test_cancel_pending_job_and_delete_rules(operator_client, vm):
     job_id = start(operator_client, vm_name="pgtest1").json()["job_id"]
     response = operator_client.delete(f"/api/v1/replications/{job_id}")

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from ..choices import ReplicationType
 from ..models import ReplicationJob
+from ..selectors import disk_counters
 
 
 class SourceDiskSerializer(serializers.Serializer):
@@ -46,14 +47,25 @@ class ReplicationJobSerializer(serializers.ModelSerializer):
     vm_name = serializers.CharField(source="vm_context.vm_name", read_only=True)
     vm_id = serializers.CharField(source="vm_context.vm_id", read_only=True)
     context_id = serializers.CharField(source="vm_context.context_id", read_only=True)
+    bytes_copied = serializers.SerializerMethodField(help_text="Data bytes written to the volumes (what crossed "
+                                                     "the wire), summed over the disks")
+    bytes_zeroed = serializers.SerializerMethodField(help_text="Bytes written as zero requests (holes, zero blocks)")
 
     class Meta:
         model = ReplicationJob
         fields = ["job_id", "vm_name", "vm_id", "context_id", "replication_type", "status", "progress_percent",
-                  "current_operation", "bytes_total", "bytes_transferred", "throughput_mbps", "eta_seconds",
+                  "current_operation", "bytes_total", "bytes_transferred", "bytes_copied", "bytes_zeroed",
+                  "throughput_mbps", "eta_seconds",
                   "full_sync_reason", "error_message", "cancel_requested", "attempt", "bandwidth_limit", "ossea_config_id",
                   "schedule_execution_id", "requested_by", "started_at", "completed_at", "last_heartbeat_at",
                   "created_at", "updated_at"]
+
+
+    def get_bytes_copied(self, job) -> int:
+        return disk_counters(job)["bytes_copied"]
+
+    def get_bytes_zeroed(self, job) -> int:
+        return disk_counters(job)["bytes_zeroed"]
 
 
 class ChangeIdStoreSerializer(serializers.Serializer):
