@@ -29,6 +29,7 @@ from agent.models import (
     ConfigUpdate,
     DiscoverRequest,
     PowerOffRequest,
+    PowerOnRequest,
     ReplicateRequest,
     valid_job_id,
 )
@@ -161,6 +162,10 @@ def create_app(config: AgentConfig, *, registry: JobRegistry | None = None,
     @app.post("/api/v1/power-off")
     def power_off(body: PowerOffRequest) -> dict[str, Any]:
         return operations.power_off(body, config)
+
+    @app.post("/api/v1/power-on")
+    def power_on(body: PowerOnRequest) -> dict[str, Any]:
+        return operations.power_on(body, config)
 
     @app.post("/api/v1/replicate")
     async def replicate(body: ReplicateRequest) -> dict[str, Any]:

@@ -141,15 +141,14 @@ class CleanupRequest(VCenterCredentials):
     vm: str | None = Field(default=None, max_length=2048)
 
 
-class PowerOffRequest(VCenterCredentials):
-    """Shut the source VM down for a live failover: guest shutdown, hard power-off after the timeout."""
+class SourceVmRequest(VCenterCredentials):
+    """Names one source VM for a power change: by vm (path or moref id) or vm_path."""
 
     vm: VmRef | str | None = None
     vm_path: str | None = Field(default=None, max_length=2048)
-    timeout_seconds: float | None = Field(default=None, ge=0, le=3600)
 
     @model_validator(mode="after")
-    def _named(self) -> PowerOffRequest:
+    def _named(self) -> SourceVmRequest:
         if self.vm is None and not self.vm_path:
             raise ValueError("name the VM with vm (path or id) or vm_path")
         return self
@@ -161,6 +160,16 @@ class PowerOffRequest(VCenterCredentials):
             text = self.vm.strip()
             return VmRef(id=text) if "/" not in text else VmRef(path=text)
         return VmRef(path=self.vm_path)
+
+
+class PowerOffRequest(SourceVmRequest):
+    """Shut the source VM down for a live failover: guest shutdown, hard power-off after the timeout."""
+
+    timeout_seconds: float | None = Field(default=None, ge=0, le=3600)
+
+
+class PowerOnRequest(SourceVmRequest):
+    """Power the source VM on again: a failed live failover's rollback undoes its power-off."""
 
 
 class ConfigUpdate(_Strict):

@@ -1,4 +1,4 @@
-"""What the API endpoints and CLI commands do, apart from HTTP: discovery and cleanup.
+"""What the API endpoints and CLI commands do, apart from HTTP: discovery, cleanup, source power.
 
 Each operation opens its own vCenter session (the request carries the credentials, as in seed
 002) and closes it before returning.
@@ -7,6 +7,7 @@ Each operation opens its own vCenter session (the request carries the credential
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from agent.models import (
     CleanupRequest,
     DiscoverRequest,
     PowerOffRequest,
+    PowerOnRequest,
+    SourceVmRequest,
     VCenterCredentials,
 )
 from agent.vsphere import VCenterEndpoint, VSphereSource, normalize_thumbprint
@@ -72,18 +75,29 @@ def discover(request: DiscoverRequest, config: AgentConfig) -> dict[str, Any]:
     }
 
 
-def power_off(request: PowerOffRequest, config: AgentConfig) -> dict[str, Any]:
-    """Guest shutdown, then hard power-off after the timeout (live failover's last step on VMware)."""
+def _change_power(request: SourceVmRequest, config: AgentConfig, what: str,
+                  change: Callable[[VSphereSource, Any], str]) -> dict[str, Any]:
+    """Find the request's VM, change its power state, answer the outcome and the state it is in now."""
     endpoint = resolve_endpoint(request, config)
     ref = request.vm_ref()
-    timeout = config.replication.shutdown_timeout if request.timeout_seconds is None else request.timeout_seconds
     with open_source(endpoint, config) as source:
         vm = source.find_vm(path=ref.path, moref=ref.id,
                             datacenter_name=request.datacenter or config.vcenter.datacenter or None)
-        result = source.power_off(vm, timeout)
+        result = change(source, vm)
         state = source.power_state(vm)
-    log.info("power off vm=%s result=%s", vm._moId, result)
+    log.info("%s vm=%s result=%s", what, vm._moId, result)
     return {"vm_id": vm._moId, "vm_path": ref.path, "result": result, "power_state": state}
+
+
+def power_off(request: PowerOffRequest, config: AgentConfig) -> dict[str, Any]:
+    """Guest shutdown, then hard power-off after the timeout (live failover's last step on VMware)."""
+    timeout = config.replication.shutdown_timeout if request.timeout_seconds is None else request.timeout_seconds
+    return _change_power(request, config, "power off", lambda source, vm: source.power_off(vm, timeout))
+
+
+def power_on(request: PowerOnRequest, config: AgentConfig) -> dict[str, Any]:
+    """Power the VM on (a failed live failover gives the source back); "already_on" when it runs."""
+    return _change_power(request, config, "power on", lambda source, vm: source.power_on(vm))
 
 
 @dataclass

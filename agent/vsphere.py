@@ -711,6 +711,14 @@ class VSphereSource:
         self.wait_task(task, "power off")
         return "powered_off"
 
+    def power_on(self, vm: Any) -> str:
+        """Power the VM on (a suspended VM resumes). Returns "already_on" or "powered_on"."""
+        if self.power_state(vm) == "poweredOn":
+            return "already_on"
+        task = self.call(vm.PowerOnVM_Task, "PowerOnVM_Task")
+        self.wait_task(task, "power on")
+        return "powered_on"
+
 
 def _name_matcher(name_filter: str | None) -> Callable[[str], bool]:
     if not name_filter:

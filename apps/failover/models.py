@@ -60,6 +60,13 @@ class FailoverJob(TimeStampedModel):
     destination_vm_name = models.CharField(max_length=255, blank=True)
     source_powered_off_at = models.DateTimeField(null=True, blank=True)
     source_power_result = models.CharField(max_length=32, blank=True)
+    # True only when this failover's power-off changed the VM (not "already_off"): only then does a rollback power
+    # the source back on; a VM the operator had powered off before the failover stays off.
+    source_powered_off_by_platform = models.BooleanField(default=False)
+    source_powered_on_at = models.DateTimeField(null=True, blank=True,
+                                                help_text="When a rollback powered the source VM back on")
+    source_power_on_error = models.CharField(max_length=500, blank=True,
+                                             help_text="Why the last power-on of the source VM failed")
     final_sync_job_id = models.CharField(max_length=64, blank=True, db_index=True)
     final_sync_started_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
@@ -88,6 +95,13 @@ class FailoverJob(TimeStampedModel):
         """A test failover whose VM is up and not ended yet."""
         return (self.job_type == FailoverType.TEST and self.status == FailoverStatus.COMPLETED
                 and self.ended_at is None)
+
+    @property
+    def source_power_on_owed(self) -> bool:
+        """This failover powered the source off and nothing powered it back on; a completed live failover keeps
+        it off for good."""
+        return (self.source_powered_off_by_platform and self.source_powered_on_at is None
+                and self.status != FailoverStatus.COMPLETED)
 
     @property
     def occupies_vm(self) -> bool:

@@ -30,10 +30,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Outcome:
-    """What an undo did and could not do; each line is also reported as it happens (a job event)."""
+    """What an undo did and could not do; each line is also reported as it happens (a job event).
+
+    `problems` are CloudStack leftovers (the job needs cleanup-failed); `left` is what the operator must see to outside
+    CloudStack (a source VM that could not be powered back on), which does not hold the VM back.
+    """
 
     done: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
     report: Callable[[str, bool], None] | None = None
 
     @property
@@ -47,6 +52,11 @@ class Outcome:
 
     def failed(self, line: str) -> None:
         self.problems.append(line)
+        if self.report:
+            self.report(line, False)
+
+    def leave(self, line: str) -> None:
+        self.left.append(line)
         if self.report:
             self.report(line, False)
 

@@ -34,7 +34,7 @@ from apps.settings import cloudstack as cs
 from apps.settings import volumes
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 
-from . import cloud, conf, notifications, validation
+from . import cloud, conf, notifications, source, validation
 from .choices import (
     CANCELLABLE,
     PROGRESS,
@@ -166,42 +166,18 @@ def _run_pending(job: FailoverJob) -> None:
 # -- live failover's prelude: source power-off and the final sync -------------------------------------
 
 
-def _agent_power_off_payload(job: FailoverJob) -> dict:
-    from apps.settings.models import VMwareCredential
-
-    context = job.vm_context
-    credential = context.credential or VMwareCredential.objects.filter(is_default=True).first()
-    if credential is None:
-        raise StepFailed("No VMware credentials to power the source VM off with; add vCenter credentials",
-                         "VALIDATION_FAILED")
-    payload = {"vcenter": credential.vcenter_host, "username": credential.username, "password": credential.password,
-               "datacenter": credential.datacenter or context.datacenter,
-               "timeout_seconds": job.shutdown_timeout_seconds}
-    if context.moref:
-        payload["vm"] = {"id": context.moref, "path": context.vm_path}
-    else:
-        payload["vm_path"] = context.vm_path
-    return payload
-
-
 def _live_prelude(job: FailoverJob) -> bool:
     """Power off and final sync; True when the job can go on now, False while the final sync runs."""
-    from apps.inventory.agent_client import AgentClient
     from apps.replication.services import replication_start
 
     context = job.vm_context
     if job.power_off_source and job.source_powered_off_at is None:
         touch(job, "Powering off the source VM (guest shutdown, then power off after "
                    f"{job.shutdown_timeout_seconds} s)")
-        # The agent answers once the VM is off: allow the whole guest shutdown plus the hard power-off.
-        answer = AgentClient(timeout=job.shutdown_timeout_seconds + 120).power_off(_agent_power_off_payload(job))
-        now = timezone.now()
-        result = str(answer.get("result") or "powered_off")
-        FailoverJob.objects.filter(pk=job.pk).update(source_powered_off_at=now, source_power_result=result[:32])
-        job.source_powered_off_at, job.source_power_result = now, result[:32]
-        VMContext.objects.filter(pk=context.pk).update(power_state=answer.get("power_state") or "poweredOff")
-        event(job, "power_off", f"source VM powered off ({result})", **{k: v for k, v in answer.items()
-                                                                        if k in ("vm_id", "power_state", "result")})
+        answer = source.power_off(job)
+        text = (f"source VM powered off ({job.source_power_result})" if job.source_powered_off_by_platform else
+                "source VM was already powered off before this failover: a rollback leaves it off")
+        event(job, "power_off", text, **{k: v for k, v in answer.items() if k in ("vm_id", "power_state", "result")})
     if not job.final_sync:
         return True
     if not job.final_sync_job_id:
@@ -490,7 +466,8 @@ def reporter(job: FailoverJob, step: str):
 
 
 def _log_entry(action: str, outcome: Outcome) -> dict:
-    return {"at": iso(timezone.now()), "action": action, "done": outcome.done, "problems": outcome.problems}
+    return {"at": iso(timezone.now()), "action": action, "done": outcome.done, "problems": outcome.problems,
+            "left": outcome.left}
 
 
 def _summary(outcome: Outcome) -> str:
@@ -499,50 +476,64 @@ def _summary(outcome: Outcome) -> str:
         parts.append("rolled back: " + "; ".join(outcome.done))
     if outcome.problems:
         parts.append("NOT undone (run cleanup-failed): " + "; ".join(outcome.problems))
+    if outcome.left:
+        parts.append("NOT undone, left to the operator: " + "; ".join(outcome.left))
     return (" - " + " - ".join(parts)) if parts else ""
 
 
+def _source_step(job: FailoverJob, outcome: Outcome) -> str:
+    """The source VM's part of the current step once a rollback or cleanup ended."""
+    if outcome.left:
+        return "; the source VM is still powered off"
+    return "; the source VM is powered on again" if job.source_powered_on_at else ""
+
+
 def fail(job: FailoverJob, client: cs.CloudStackClient | None, message: str, error_code: str) -> None:
-    """End a run that failed: roll back what it did (if anything), record it, tell whoever asked."""
+    """End a run that failed: roll back what it did (if anything), record it, tell whoever asked.
+
+    CloudStack first (the failover VM goes), then the source VM is powered back on if this failover powered it off.
+    """
     job.refresh_from_db()
     if job.status not in CANCELLABLE:
         return  # already ended or being cleaned up by someone else
     event(job, "failed", message, level="error", error_code=error_code)
     outcome = Outcome(report=reporter(job, "rollback"))
-    rolled = False
-    if needs_rollback(job):
-        rolled = True
+    cloud_changed = needs_rollback(job)
+    rolled = cloud_changed or job.source_power_on_owed
+    if rolled:
         set_status(job, FailoverStatus.REVERTING, current_step="Rolling back", error_message=message,
                    error_code=error_code, cleanup_status=CleanupStatus.IN_PROGRESS)
+    if cloud_changed:
         try:
             client = client or cloud.client_for(job.ossea_config)
             rollback(job, client, _oma(job, client), outcome)
         except cs.CloudStackError as exc:
             outcome.failed(f"rollback could not run: {exc}")
+    source.restore_power(job, outcome)
     _conclude_failure(job, message, error_code, outcome, rolled)
 
 
 def _conclude_failure(job: FailoverJob, message: str, error_code: str, outcome: Outcome, rolled: bool) -> None:
     now = timezone.now()
     note = ""
-    if job.source_powered_off_at is not None:
-        note = " The source VM was powered off by this failover and stays off: power it on in vCenter if it " \
-               "should keep serving."
+    if job.source_powered_off_at is not None and not job.source_powered_off_by_platform:
+        note = " The source VM was already powered off before this failover and stays off."
     with transaction.atomic():
         set_status(job, FailoverStatus.FAILED, completed_at=now, error_message=(message + _summary(outcome) + note)[:8000],
                    error_code=error_code, needs_cleanup=not outcome.complete,
                    cleanup_status=(CleanupStatus.FAILED if not outcome.complete else
                                    CleanupStatus.COMPLETED if rolled else CleanupStatus.NONE),
                    rollback_log=[*job.rollback_log, _log_entry("rollback", outcome)] if rolled else job.rollback_log,
-                   current_step="Failed" + (" and rolled back" if rolled and outcome.complete else
-                                            "; rollback incomplete" if rolled else ""))
+                   current_step=("Failed" + (" and rolled back" if rolled and outcome.complete else
+                                             "; rollback incomplete" if rolled else "")
+                                 + _source_step(job, outcome))[:255])
         if outcome.complete and job.job_type == FailoverType.TEST:
             context = VMContext.objects.select_for_update().get(pk=job.vm_context_id)
             if context.current_status == VMContextStatus.TEST_FAILOVER:
                 context_status(context, VMContextStatus.READY_FOR_FAILOVER)
     if note:
         event(job, "source", note.strip(), level="warning")
-    notifications.notify(job, "failover.failed", message + _summary(outcome))
+    notifications.notify(job, "failover.failed", message + _summary(outcome) + note)
 
 
 def end_test(job_id: str) -> None:
@@ -578,7 +569,18 @@ def retry_cleanup(job_id: str) -> None:
         rollback(job, client, _oma(job, client), outcome)
     except cs.CloudStackError as exc:
         outcome.failed(f"cleanup could not run: {exc}")
+    source.restore_power(job, outcome)
     conclude_cleanup(job, outcome, action="cleanup of failed execution")
+
+
+def retry_power_on(job_id: str) -> None:
+    """POST /failover/rollback of a failed job whose rollback could not power the source back on: only that."""
+    job = FailoverJob.objects.select_related("vm_context", "ossea_config").filter(job_id=job_id).first()
+    if job is None or job.status != FailoverStatus.REVERTING:
+        return
+    outcome = Outcome(report=reporter(job, "rollback"))
+    source.restore_power(job, outcome)
+    conclude_cleanup(job, outcome, action="power-on of the source VM")
 
 
 def conclude_cleanup(job: FailoverJob, outcome: Outcome, *, action: str) -> None:
@@ -595,16 +597,20 @@ def conclude_cleanup(job: FailoverJob, outcome: Outcome, *, action: str) -> None
     # A test that ran (its VM had started) ends as completed; a run that had failed stays failed.
     ended_ok = job.job_type == FailoverType.TEST and job.completed_at is not None and job.error_code in ("",
                                                                                                         "CLEANUP_FAILED")
+    # A failed run's message keeps the history: what this round did is added to it.
+    summary = _summary(outcome)
+    message = job.error_message if ended_ok or not summary else (job.error_message + f" - {action}" + summary)[:8000]
     with transaction.atomic():
         set_status(job, FailoverStatus.COMPLETED if ended_ok else FailoverStatus.FAILED,
                    cleanup_status=CleanupStatus.COMPLETED, needs_cleanup=False, rollback_log=log,
                    ended_at=now if job.job_type == FailoverType.TEST else job.ended_at,
-                   progress=100.0 if ended_ok else job.progress,
+                   progress=100.0 if ended_ok else job.progress, error_message=message,
                    current_step="Test failover ended; the volumes are back on the control plane" if ended_ok
-                   else "Cleaned up; the volumes are back on the control plane")
+                   else "Cleaned up; the volumes are back on the control plane" + _source_step(job, outcome))
         context = VMContext.objects.select_for_update().get(pk=job.vm_context_id)
         if context.current_status == VMContextStatus.TEST_FAILOVER:
             context_status(context, VMContextStatus.READY_FOR_FAILOVER)
-    event(job, "cleanup", f"{action} completed")
+    ended = f"{action} completed" if not outcome.left else f"{action} ended; something is left to the operator"
+    event(job, "cleanup", ended, level="warning" if outcome.left else "info")
     notifications.notify(job, "failover.test_ended" if ended_ok else "failover.cleaned_up",
-                         f"{action.capitalize()} completed" + _summary(outcome))
+                         ended[0].upper() + ended[1:] + _summary(outcome))

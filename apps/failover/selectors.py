@@ -72,6 +72,10 @@ def job_status(job: FailoverJob) -> dict:
         "final_sync_job_id": job.final_sync_job_id or None,
         "source_powered_off": job.source_powered_off_at is not None,
         "source_power_result": job.source_power_result or None,
+        "source_powered_off_by_platform": job.source_powered_off_by_platform,
+        "source_powered_on": job.source_powered_on_at is not None,
+        "source_powered_on_at": iso(job.source_powered_on_at),
+        "source_power_on_error": job.source_power_on_error or None,
         "requested_by": job.requested_by, "plan": job.plan, "volumes": volume_rows(job),
         "rollback_log": job.rollback_log, "events": events(job),
     }
@@ -117,6 +121,9 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
             actions.append(f"delete snapshot {volume.snapshot_id}")
         if volume.place != VolumePlace.ON_OMA:
             actions.append(f"reattach volume {volume.volume_id} ({volume.disk_id}) to the control plane")
+    power_on = f"power the source VM '{job.vm_context.vm_name}' on again (this failover powered it off)"
+    if job.source_power_on_owed:
+        actions.append(power_on)
     possible, recommended = False, False
     if job.test_running:
         possible, reason = True, "The test failover is running; rollback ends it and puts the volumes back"
@@ -128,6 +135,11 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
     elif job.status == FailoverStatus.FAILED and job.needs_cleanup:
         possible = recommended = True
         reason = "The job failed and its rollback left resources behind"
+    elif job.status == FailoverStatus.FAILED and job.source_power_on_owed:
+        possible = recommended = True
+        reason = ("The job failed and was rolled back, but the source VM it powered off could not be powered on "
+                  f"again: {job.source_power_on_error or 'not tried yet'}")
+        actions = [power_on]
     elif job.status == FailoverStatus.FAILED:
         reason, actions = "The job failed and was rolled back completely; nothing is left to undo", []
     elif job.job_type == FailoverType.LIVE:
@@ -136,4 +148,4 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
         reason, actions = "The test failover already ended", []
     return {**base, "job_id": job.job_id, "job_status": job.status, "rollback_possible": possible,
             "recommended": recommended, "reason": reason, "actions": actions if possible else [],
-            "source_vm_powered_off": job.source_powered_off_at is not None}
+            "source_vm_powered_off": job.source_powered_off_at is not None and job.source_powered_on_at is None}

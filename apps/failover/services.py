@@ -314,26 +314,46 @@ def test_end_for_vm(*, vm_context: VMContext, requested_by: str = "") -> Failove
     return test_end(job=job, requested_by=requested_by)
 
 
+def _source_still_off(vm_context: VMContext) -> Q:
+    """Failed jobs of the VM whose rollback could not power the source back on (it powered it off)."""
+    return Q(vm_context=vm_context, status=FailoverStatus.FAILED, source_powered_off_by_platform=True,
+             source_powered_on_at__isnull=True)
+
+
 def cleanup_failed(*, vm_context: VMContext, requested_by: str = "") -> FailoverJob:
-    """Roll back again what a failed failover of this VM left behind."""
-    job = (FailoverJob.objects.filter(vm_context=vm_context, status=FailoverStatus.FAILED, needs_cleanup=True)
-           .select_related("vm_context").order_by("-created_at", "-id").first())
-    if job is None:
-        raise refusal("Nothing to clean up", f"No failed failover of VM '{vm_context.vm_name}' left anything behind",
-                      error_code="INVALID_STATE")
-    return _retry_cleanup(job, requested_by)
+    """Roll back again what a failed failover of this VM left behind (CloudStack leftovers, a source still off)."""
+    rows = FailoverJob.objects.select_related("vm_context").order_by("-created_at", "-id")
+    job = rows.filter(vm_context=vm_context, status=FailoverStatus.FAILED, needs_cleanup=True).first()
+    if job is not None:
+        return _retry_cleanup(job, requested_by)
+    job = rows.filter(_source_still_off(vm_context)).first()
+    if job is not None:
+        return _retry_power_on(job, requested_by)
+    raise refusal("Nothing to clean up", f"No failed failover of VM '{vm_context.vm_name}' left anything behind",
+                  error_code="INVALID_STATE")
+
+
+def _requeue(job: FailoverJob, requested_by: str, what: str, task) -> FailoverJob:
+    """A failed job goes back to reverting and `task` runs the undo again."""
+    with transaction.atomic():
+        if not runner.claim(job, FailoverStatus.FAILED, FailoverStatus.REVERTING, cleanup_status=CleanupStatus.IN_PROGRESS,
+                            current_step=f"{what.capitalize()} queued"):
+            raise refusal("Nothing to clean up", f"Job {job.job_id} is '{job.status}' now", error_code="INVALID_STATE")
+        event(job, "cleanup", f"{what} requested", requested_by=requested_by)
+        transaction.on_commit(lambda: task.apply_async(args=[job.job_id], queue="failover"))
+    return job
 
 
 def _retry_cleanup(job: FailoverJob, requested_by: str) -> FailoverJob:
     from .tasks import cleanup_failed_failover
 
-    with transaction.atomic():
-        if not runner.claim(job, FailoverStatus.FAILED, FailoverStatus.REVERTING, cleanup_status=CleanupStatus.IN_PROGRESS,
-                            current_step="Cleanup of the failed execution queued"):
-            raise refusal("Nothing to clean up", f"Job {job.job_id} is '{job.status}' now", error_code="INVALID_STATE")
-        event(job, "cleanup", "cleanup of the failed execution requested", requested_by=requested_by)
-        transaction.on_commit(lambda: cleanup_failed_failover.apply_async(args=[job.job_id], queue="failover"))
-    return job
+    return _requeue(job, requested_by, "cleanup of the failed execution", cleanup_failed_failover)
+
+
+def _retry_power_on(job: FailoverJob, requested_by: str) -> FailoverJob:
+    from .tasks import power_on_source
+
+    return _requeue(job, requested_by, "power-on of the source VM", power_on_source)
 
 
 def rollback(*, job: FailoverJob, requested_by: str = "") -> tuple[FailoverJob, str]:
@@ -343,9 +363,16 @@ def rollback(*, job: FailoverJob, requested_by: str = "") -> tuple[FailoverJob, 
     if job.status == FailoverStatus.PENDING:
         FailoverJob.objects.filter(pk=job.pk).update(cancel_requested=True)
         event(job, "rollback", "rollback requested before the run started", requested_by=requested_by)
-        runner.fail(job, None, "Cancelled by the operator before it changed anything", "CANCELLED")
+        if not job.source_powered_off_by_platform:
+            runner.fail(job, None, "Cancelled by the operator before it changed anything", "CANCELLED")
+            job.refresh_from_db()
+            return job, "The job had not changed anything yet; it is cancelled"
+        runner.fail(job, None, "Cancelled by the operator before it changed anything in CloudStack", "CANCELLED")
         job.refresh_from_db()
-        return job, "The job had not changed anything yet; it is cancelled"
+        if job.source_powered_on_at:
+            return job, "The job is cancelled; the source VM it had powered off was powered back on"
+        return job, ("The job is cancelled, but the source VM it had powered off could not be powered back on: "
+                     f"{job.source_power_on_error}")
     if job.status in CANCELLABLE:
         FailoverJob.objects.filter(pk=job.pk).update(cancel_requested=True)
         event(job, "rollback", "rollback requested: stopping after the current step", requested_by=requested_by)
@@ -356,6 +383,9 @@ def rollback(*, job: FailoverJob, requested_by: str = "") -> tuple[FailoverJob, 
                       error_code="INVALID_STATE", job_status=job.status)
     if job.status == FailoverStatus.FAILED and job.needs_cleanup:
         return _retry_cleanup(job, requested_by), "What the failed run left behind is being cleaned up"
+    if job.source_power_on_owed and job.status == FailoverStatus.FAILED:
+        return (_retry_power_on(job, requested_by),
+                "The failed run was rolled back except the source VM's power: it is being powered on again")
     if job.status == FailoverStatus.FAILED:
         raise refusal("Rollback refused", f"Job {job.job_id} failed and was already rolled back completely",
                       error_code="INVALID_STATE", job_status=job.status)

@@ -30,6 +30,11 @@ def cleanup_failed_failover(job_id: str) -> None:
     runner.retry_cleanup(job_id)
 
 
+@shared_task(name="apps.failover.tasks.power_on_source", acks_late=False)
+def power_on_source(job_id: str) -> None:
+    runner.retry_power_on(job_id)
+
+
 @shared_task(name="apps.failover.tasks.failover_housekeeping")
 def failover_housekeeping() -> dict:
     """Every minute (beat): automatic test cleanup, final-sync checks, stale jobs."""

@@ -195,6 +195,65 @@ def assert_back_on_control_plane(vm: LabVM, client) -> None:
     assert len(client.list_volumes()) == len(vm.replicas) + 2  # plus the roots of oma and web-01
 
 
+def cleanup_failed_clears_cloudstack(api, vm: LabVM, client, job, capture) -> None:
+    """POST cleanup-failed for the VM: the job stays failed with nothing left behind in CloudStack."""
+    with capture(execute=True):
+        cleaned = api.post(f"/api/v1/failover/{vm.context.vm_name}/cleanup-failed")
+    assert cleaned.status_code == 202, cleaned.json()
+    job.refresh_from_db()
+    assert job.status == "failed" and not job.needs_cleanup and job.cleanup_status == "completed", job.error_message
+    assert_back_on_control_plane(vm, client)
+
+
+def start_in_worker(vm: LabVM, failover_type: str, options: dict, errors: list):
+    """The start request and, eagerly, the Celery worker running the job, in a thread the test acts beside.
+
+    Needs a transactional test (`django_db(transaction=True)`): the thread has its own connection."""
+    import threading
+
+    from django.db import connection
+
+    from apps.failover import services
+    from apps.inventory.models import VMContext
+
+    def work():
+        try:
+            services.failover_start(vm_context=VMContext.objects.get(pk=vm.context.pk), failover_type=failover_type,
+                                    options=dict(options))
+        except Exception as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+def wait_for_status(status: str, errors: list, timeout: float = 30):
+    """The one failover job, once it reached `status` (a worker thread's failure ends the wait)."""
+    import time
+
+    from apps.failover.models import FailoverJob
+
+    deadline = time.monotonic() + timeout
+    while not FailoverJob.objects.filter(status=status).exists():
+        assert time.monotonic() < deadline and not errors, errors
+        time.sleep(0.05)
+    return FailoverJob.objects.get()
+
+
+def rollback_between_steps(api, job, thread, errors: list) -> None:
+    """POST /failover/rollback while the worker thread is in a step: the job stops after it and rolls back."""
+    answer = api.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert answer.status_code == 202 and "stops after its current step" in answer.json()["message"]
+    thread.join(60)
+    assert not errors, errors
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "CANCELLED" and not job.needs_cleanup, job.error_message
+    assert "destroyed VM" in job.error_message
+
+
 class HttpPeer:
     """A small real HTTP server recording what it is sent (a webhook receiver, a stand-in agent API)."""
 

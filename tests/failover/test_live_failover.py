@@ -148,3 +148,56 @@ def test_final_sync_that_never_ends_times_out(operator_client, lab_vm, standin_a
     job.refresh_from_db()
     assert job.status == "failed" and job.error_code == "FINAL_SYNC_FAILED" and "did not finish" in job.error_message
     assert os.path.exists(lab_vm.device(lab_vm.replicas[0].volume_id))
+
+
+@pytest.fixture
+def standin_power_agent(cloud, settings):  # after `cloud`, which points the agent URL at nothing
+    """The agent's /power-off, /replicate and /power-on as a stand-in that answers like the agent does."""
+    vm = {"vm_id": "vm-42", "vm_path": "/DC0/vm/pgtest1"}
+    with HttpPeer({"/api/v1/power-off": (200, {**vm, "result": "guest_shutdown", "power_state": "poweredOff"}),
+                   "/api/v1/power-on": (200, {**vm, "result": "powered_on", "power_state": "poweredOn"}),
+                   "/api/v1/replicate": (200, {"job_id": "x", "status": "started", "vm_count": 1,
+                                               "started_at": "2025-08-18T16:15:08Z"})}) as peer:
+        settings.AGENT_API_URL = peer.url
+        yield peer
+
+
+def test_failed_final_sync_after_power_off_powers_the_source_back_on(operator_client, lab_vm, client,
+                                                                     standin_power_agent,
+                                                                     django_capture_on_commit_callbacks):
+    response = start_live(operator_client, lab_vm, django_capture_on_commit_callbacks, power_off_source=True,
+                          final_sync=True)
+    assert response.status_code == 202
+    job = FailoverJob.objects.get()
+    assert job.status == "pending" and job.source_powered_off_by_platform
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post(f"/api/v1/replications/{job.final_sync_job_id}/progress",
+                             {"status": "failed", "error": "NBD target went away"}, format="json")
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "FINAL_SYNC_FAILED", job.error_message
+    # Nothing had changed in CloudStack, but the source had been shut down: that is undone too.
+    paths = [r["path"] for r in standin_power_agent.requests]
+    assert paths == ["/api/v1/power-off", "/api/v1/replicate", "/api/v1/power-on"]
+    power_on = standin_power_agent.requests[-1]["body"]
+    assert power_on["vm"]["id"] == lab_vm.context.moref and "timeout_seconds" not in power_on
+    assert job.source_powered_on_at is not None and "powered the source VM 'pgtest1' (vm-42) back on" in job.error_message
+    assert job.cleanup_status == "completed" and not job.needs_cleanup
+    assert VMContext.objects.get().power_state == "poweredOn"
+
+
+def test_rollback_while_waiting_for_the_final_sync_powers_the_source_back_on(operator_client, lab_vm, client,
+                                                                            standin_power_agent,
+                                                                            django_capture_on_commit_callbacks):
+    start_live(operator_client, lab_vm, django_capture_on_commit_callbacks, power_off_source=True, final_sync=True)
+    job = FailoverJob.objects.get()
+    assert job.status == "pending" and job.final_sync_job_id
+    with django_capture_on_commit_callbacks(execute=True):
+        response = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert response.status_code == 202, response.json()
+    assert "powered back on" in response.json()["message"]
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_code == "CANCELLED" and job.source_powered_on_at is not None
+    assert standin_power_agent.requests[-1]["path"] == "/api/v1/power-on"
+    from tests.failover.conftest import assert_back_on_control_plane
+
+    assert_back_on_control_plane(lab_vm, client)

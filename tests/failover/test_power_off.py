@@ -1,4 +1,5 @@
-"""Live failover with power_off_source: the real agent (a process) shuts the source down in vcsim.
+"""The source VM's power in a live failover: the real agent (a process) powers a vcsim VM off, and a failed failover's
+rollback powers it back on through the agent, only when the failover itself had powered it off.
 
 Slow (vcsim and the agent start as processes); skipped with a reason only when vcsim cannot be built here.
 """
@@ -6,19 +7,21 @@ from __future__ import annotations
 
 import pytest
 
+from apps.core.models import JobEvent
 from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
 from apps.settings.models import VMwareCredential
-from tests.failover.conftest import make_replicated_vm, map_networks
+from tests.failover.conftest import assert_back_on_control_plane, inject_nth, make_replicated_vm, map_networks
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration, pytest.mark.slow]
 
+LIVE = {"power_off_source": True, "final_sync": False, "shutdown_timeout": 5}
 
-@pytest.fixture
-def vcenter_and_agent(cloud, tmp_path, settings):  # after `cloud`, which points the agent URL at nothing
+
+@pytest.fixture(scope="module")
+def vcsim():
     from lab.vcsim.simulator import Vcsim, VcsimUnavailable
-    from tests.agent.conftest import agent_env
-    from tests.agent.vmlab import AgentProcess, FakeControlPlane, connect
+    from tests.agent.vmlab import connect
 
     try:
         sim = Vcsim(vms=0, hosts=1)
@@ -26,43 +29,225 @@ def vcenter_and_agent(cloud, tmp_path, settings):  # after `cloud`, which points
     except VcsimUnavailable as exc:
         pytest.skip(f"vcsim cannot be built here: {exc}")
     try:
-        si = connect(sim)
-        with FakeControlPlane() as control_plane:
-            agent = AgentProcess(agent_env(sim, si, tmp_path / "agent-state", control_plane),
-                                 tmp_path / "agent.log").start()
-            try:
-                settings.AGENT_API_URL = agent.url
-                yield sim, si, agent
-            finally:
-                agent.stop()
+        yield sim, connect(sim)
     finally:
         sim.stop()
 
 
-def test_live_failover_powers_the_source_off_through_the_agent(operator_client, cloud, cloud_config, client, networks,
-                                                                vcenter_and_agent, django_capture_on_commit_callbacks):
+@pytest.fixture
+def vcenter_and_agent(cloud, vcsim, tmp_path, settings):  # after `cloud`, which points the agent URL at nothing
+    from tests.agent.conftest import agent_env
+    from tests.agent.vmlab import AgentProcess, FakeControlPlane
+
+    sim, si = vcsim
+    with FakeControlPlane() as control_plane:
+        agent = AgentProcess(agent_env(sim, si, tmp_path / "agent-state", control_plane),
+                             tmp_path / "agent.log").start()
+        try:
+            settings.AGENT_API_URL = agent.url
+            yield sim, si, agent
+        finally:
+            agent.stop()
+
+
+def source_vm(peers, cloud, cloud_config, client, networks, name: str, *, running: bool = True):
+    """A VM in vcsim (running or not) and its replicated twin in the platform, pointing at it."""
     from tests.agent.vmlab import VmSpec, create_vm, wait_task
 
-    sim, si, agent = vcenter_and_agent
-    source = create_vm(si, VmSpec("erp-01", disks_mb=[1]))
-    wait_task(source.PowerOnVM_Task())
-    vm = make_replicated_vm(cloud, cloud_config, client, name="erp-01", disks=1)
+    sim, si, _ = peers
+    source = create_vm(si, VmSpec(name, disks_mb=[1]))
+    if running:
+        wait_task(source.PowerOnVM_Task())
+    vm = make_replicated_vm(cloud, cloud_config, client, name=name, disks=1)
     VMwareCredential.objects.filter(pk=vm.context.credential_id).update(
         vcenter_host=f"{sim.host}:{sim.port}", username=sim.username, password=sim.password, datacenter="DC0")
-    VMContext.objects.filter(pk=vm.context.pk).update(moref=source._moId, vm_path="/DC0/vm/erp-01")
+    VMContext.objects.filter(pk=vm.context.pk).update(moref=source._moId, vm_path=f"/DC0/vm/{name}",
+                                                      power_state="poweredOn" if running else "poweredOff")
     map_networks(vm, networks)
+    return source, vm
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = operator_client.post("/api/v1/failover/live", {"vm_id": vm.context.vm_id, "power_off_source": True,
-                                                                  "final_sync": False, "shutdown_timeout": 5},
-                                        format="json")
+
+def start_live(api, vm, capture):
+    with capture(execute=True):
+        response = api.post("/api/v1/failover/live", {"vm_id": vm.context.vm_id, **LIVE}, format="json")
     assert response.status_code == 202, response.json()
-    job = FailoverJob.objects.get()
+    return FailoverJob.objects.get(job_id=response.json()["job_id"])
+
+
+def rollback_lines(job) -> list[str]:
+    return list(JobEvent.objects.filter(job_kind="failover", job_id=job.job_id, step__in=("rollback", "cleanup"))
+                .order_by("id").values_list("message", flat=True))
+
+
+def test_live_failover_powers_the_source_off_through_the_agent(operator_client, cloud, cloud_config, client, networks,
+                                                                vcenter_and_agent, django_capture_on_commit_callbacks):
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-01")
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
     assert job.status == "completed", job.error_message
     assert job.source_powered_off_at is not None and job.source_power_result == "guest_shutdown"
-    assert source.runtime.powerState == "poweredOff"  # and it stays off: nothing powers it back on
+    assert job.source_powered_off_by_platform
+    assert source.runtime.powerState == "poweredOff"  # and it stays off: a completed cut-over is final
     context = VMContext.objects.get()
     assert context.current_status == "failed_over" and context.power_state == "poweredOff"
     assert client.get_vm(job.destination_vm_id)["state"] == "Running"
     status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
     assert status["source_powered_off"] is True and "stays powered off" in status["current_step"]
+    assert status["source_powered_on"] is False
+
+
+# The one-disk live failover's CloudStack calls after the source was powered off, first to last.
+AFTER_POWER_OFF = [("detachVolume", 1), ("createSnapshot", 1), ("deployVirtualMachine", 1), ("attachVolume", 1),
+                   ("startVirtualMachine", 1)]
+
+
+@pytest.mark.parametrize("command, nth", AFTER_POWER_OFF, ids=[f"{c}#{n}" for c, n in AFTER_POWER_OFF])
+def test_failure_after_power_off_powers_the_source_back_on(operator_client, cloud, cloud_config, client, networks,
+                                                            vcenter_and_agent, command, nth,
+                                                            django_capture_on_commit_callbacks):
+    name = f"erp-back-{command.lower()}"
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, name)
+    inject_nth(cloud, command, nth, errortext=f"storage trouble during {command}")
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
+
+    assert job.status == "failed" and f"storage trouble during {command}" in job.error_message
+    assert not job.needs_cleanup and job.cleanup_status == "completed", job.error_message
+    # The platform had shut it down, so the rollback gave it back: it runs in vCenter again.
+    assert job.source_power_result == "guest_shutdown" and job.source_powered_off_by_platform
+    assert source.runtime.powerState == "poweredOn"
+    assert job.source_powered_on_at is not None and not job.source_power_on_error
+    assert f"powered the source VM '{name}' ({source._moId}) back on" in job.error_message
+    assert "rolled back:" in job.error_message and "NOT undone" not in job.error_message
+    assert VMContext.objects.get().power_state == "poweredOn"
+    # Last, after the failover VM is gone: the source and its copy never ran at once.
+    lines = rollback_lines(job)
+    assert lines[-1].startswith(f"powered the source VM '{name}'"), lines
+    assert job.rollback_log[-1]["left"] == [] and job.rollback_log[-1]["problems"] == []
+    assert_back_on_control_plane(vm, client)
+    assert VMContext.objects.get().current_status == "ready_for_failover"
+
+    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    assert status["source_powered_off"] is True and status["source_powered_on"] is True
+    assert status["source_power_on_error"] is None and "powered on again" in status["current_step"]
+    decision = operator_client.get(f"/api/v1/failover/rollback/decision/live/{name}").json()
+    assert decision["rollback_possible"] is False and decision["source_vm_powered_off"] is False
+    again = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert again.status_code == 409 and "rolled back completely" in again.json()["error"]
+    assert source.runtime.powerState == "poweredOn"
+
+
+def test_source_already_off_before_the_failover_stays_off(operator_client, cloud, cloud_config, client, networks,
+                                                          vcenter_and_agent, django_capture_on_commit_callbacks):
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-was-off", running=False)
+    inject_nth(cloud, "startVirtualMachine")
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
+
+    assert job.status == "failed" and not job.needs_cleanup, job.error_message
+    assert job.source_power_result == "already_off" and not job.source_powered_off_by_platform
+    assert source.runtime.powerState == "poweredOff"  # the operator's choice, not ours to undo
+    assert job.source_powered_on_at is None
+    assert "already powered off before this failover and stays off" in job.error_message
+    assert not any("powered the source VM" in line for line in rollback_lines(job))
+    assert_back_on_control_plane(vm, client)
+    decision = operator_client.get("/api/v1/failover/rollback/decision/live/erp-was-off").json()
+    assert decision["rollback_possible"] is False and decision["source_vm_powered_off"] is True
+    refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert refused.status_code == 409
+    assert source.runtime.powerState == "poweredOff"
+
+
+def test_unreachable_agent_at_power_on_is_reported_then_rollback_retries_it(
+        operator_client, cloud, cloud_config, client, networks, vcenter_and_agent, settings,
+        django_capture_on_commit_callbacks):
+    from tests.failover.conftest import cleanup_failed_clears_cloudstack
+
+    _, _, agent = vcenter_and_agent
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-no-agent")
+    inject_nth(cloud, "startVirtualMachine")
+    cloud.inject("destroyVirtualMachine", fail=True, errortext="hypervisor unreachable")
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
+
+    # The failover VM could not be destroyed: the source must not run next to it, so it stays off for now.
+    assert job.status == "failed" and job.needs_cleanup, job.error_message
+    assert source.runtime.powerState == "poweredOff" and job.source_powered_on_at is None
+    assert f"stays powered off while failover VM {job.destination_vm_id} exists" in job.error_message
+
+    agent.stop()  # the agent goes away before the operator cleans up
+    # CloudStack is clean (nothing holds the VM back); the source's power is the operator's, and said so.
+    cleanup_failed_clears_cloudstack(operator_client, vm, client, job, django_capture_on_commit_callbacks)
+    assert source.runtime.powerState == "poweredOff"
+    assert "could not power the source VM 'erp-no-agent' back on: No agent is connected" in job.error_message
+    assert "Power it on in vCenter if it should keep serving, or retry with POST /api/v1/failover/rollback" \
+        in job.error_message
+    assert "No agent is connected" in job.source_power_on_error
+    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    assert status["source_powered_on"] is False and "No agent is connected" in status["source_power_on_error"]
+    assert "the source VM is still powered off" in status["current_step"]
+    assert any("could not power the source VM" in e["message"] and e["level"] == "error" for e in status["events"])
+    decision = operator_client.get("/api/v1/failover/rollback/decision/live/erp-no-agent").json()
+    assert decision["rollback_possible"] and decision["recommended"] and decision["source_vm_powered_off"]
+    assert decision["actions"] == ["power the source VM 'erp-no-agent' on again (this failover powered it off)"]
+
+    agent.start()  # back (on a new port): the operator asks for the rollback again
+    settings.AGENT_API_URL = agent.url
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert retried.status_code == 202 and "powered on again" in retried.json()["message"], retried.json()
+    job.refresh_from_db()
+    assert source.runtime.powerState == "poweredOn"
+    assert job.status == "failed" and job.source_powered_on_at is not None and not job.source_power_on_error
+    assert "power-on of the source VM - rolled back: powered the source VM 'erp-no-agent'" in job.error_message
+    assert VMContext.objects.get().power_state == "poweredOn"
+    refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert refused.status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_source_gone_from_vcenter_at_power_on_is_reported_not_a_500(operator_client, cloud, cloud_config, client,
+                                                                     networks, vcenter_and_agent):
+    from tests.agent.vmlab import wait_task
+    from tests.failover.conftest import start_in_worker, wait_for_status
+
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-gone")
+    moref = source._moId
+    cloud.inject("deployVirtualMachine", delay=2.0, fail=True, errortext="no capacity")
+    errors: list = []
+    thread = start_in_worker(vm, "live", LIVE, errors)
+    job = wait_for_status("creating_vm", errors)  # powered off, snapshotted, deploying
+    assert job.source_powered_off_by_platform
+    wait_task(source.Destroy_Task())  # someone deletes the source meanwhile
+    thread.join(60)
+    assert not errors, errors
+    job.refresh_from_db()
+
+    assert job.status == "failed" and "no capacity" in job.error_message
+    assert not job.needs_cleanup and job.cleanup_status == "completed", job.error_message
+    assert_back_on_control_plane(vm, client)
+    assert job.source_powered_on_at is None and "not found" in job.source_power_on_error
+    assert f"could not power the source VM 'erp-gone' back on: Agent refused the request: VM {moref!r} not found" \
+        in job.error_message
+    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status")
+    assert status.status_code == 200 and "not found" in status.json()["source_power_on_error"]
+
+    # Retried through the rollback endpoint: still gone, still reported, never a 500.
+    retried = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert retried.status_code == 202, retried.json()
+    job.refresh_from_db()
+    assert job.status == "failed" and not job.needs_cleanup and job.source_powered_on_at is None
+    assert job.error_message.count("could not power the source VM 'erp-gone' back on") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rollback_request_of_a_running_live_failover_powers_the_source_back_on(operator_client, cloud, cloud_config,
+                                                                              client, networks, vcenter_and_agent):
+    from tests.failover.conftest import rollback_between_steps, start_in_worker, wait_for_status
+
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-stop")
+    cloud.inject("deployVirtualMachine", delay=2.0)
+    errors: list = []
+    thread = start_in_worker(vm, "live", LIVE, errors)
+    job = wait_for_status("creating_vm", errors)
+    assert source.runtime.powerState == "poweredOff"
+    rollback_between_steps(operator_client, job, thread, errors)
+    assert "powered the source VM 'erp-stop'" in job.error_message
+    assert source.runtime.powerState == "poweredOn" and job.source_powered_on_at is not None
+    assert_back_on_control_plane(vm, client)

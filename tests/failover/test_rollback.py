@@ -1,15 +1,21 @@
 """A failure injected at each step (CloudStack emulator) rolls a failover back completely, and says what it did."""
-import threading
-import time
 
 import pytest
 
 from apps.core.models import JobEvent
-from apps.failover import services
 from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
 from apps.settings.models import CloudResource
-from tests.failover.conftest import assert_back_on_control_plane, inject_nth, make_replicated_vm, map_networks
+from tests.failover.conftest import (
+    assert_back_on_control_plane,
+    cleanup_failed_clears_cloudstack,
+    inject_nth,
+    make_replicated_vm,
+    map_networks,
+    rollback_between_steps,
+    start_in_worker,
+    wait_for_status,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -97,12 +103,7 @@ def test_failed_rollback_is_reported_then_cleanup_failed_finishes_it(operator_cl
     assert decision["rollback_possible"] and decision["recommended"]
     assert any("destroy" in a for a in decision["actions"])
 
-    with django_capture_on_commit_callbacks(execute=True):
-        cleaned = operator_client.post(f"/api/v1/failover/{lab_vm.context.vm_name}/cleanup-failed")
-    assert cleaned.status_code == 202, cleaned.json()
-    job.refresh_from_db()
-    assert job.status == "failed" and not job.needs_cleanup and job.cleanup_status == "completed", job.error_message
-    assert_back_on_control_plane(lab_vm, client)
+    cleanup_failed_clears_cloudstack(operator_client, lab_vm, client, job, django_capture_on_commit_callbacks)
     assert VMContext.objects.get().current_status == "ready_for_failover"
     again = operator_client.post(f"/api/v1/failover/{lab_vm.context.vm_name}/cleanup-failed")
     assert again.status_code == 409
@@ -146,34 +147,11 @@ def test_rollback_of_running_test_ends_it_and_decision_explains(operator_client,
 
 @pytest.mark.django_db(transaction=True)
 def test_rollback_request_stops_a_running_job_between_steps(operator_client, cloud, cloud_config, client, networks):
-    from django.db import connection
-
     vm = make_replicated_vm(cloud, cloud_config, client, name="slowvm")
     map_networks(vm, networks)
     cloud.inject("deployVirtualMachine", delay=2.0)
     errors = []
-
-    def worker():  # the request and, eagerly, the Celery worker running the job
-        try:
-            services.failover_start(vm_context=VMContext.objects.get(pk=vm.context.pk), failover_type="test",
-                                    options={"test_duration": "1h", "test_duration_seconds": 3600})
-        except Exception as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not FailoverJob.objects.filter(status="creating_vm").exists():
-        assert time.monotonic() < deadline and not errors, errors
-        time.sleep(0.05)
-    job = FailoverJob.objects.get()
-    answer = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert answer.status_code == 202 and "stops after its current step" in answer.json()["message"]
-    thread.join(30)
-    assert not errors, errors
-    job.refresh_from_db()
-    assert job.status == "failed" and job.error_code == "CANCELLED" and not job.needs_cleanup, job.error_message
-    assert "destroyed VM" in job.error_message
+    thread = start_in_worker(vm, "test", {"test_duration": "1h", "test_duration_seconds": 3600}, errors)
+    job = wait_for_status("creating_vm", errors)
+    rollback_between_steps(operator_client, job, thread, errors)
     assert_back_on_control_plane(vm, client)

@@ -1,0 +1,112 @@
+"""The source VM's power, through the agent: off before a live failover, back on when the failover is rolled back.
+
+Only what this failover did is undone: the job records whether its power-off changed the VM
+(`source_powered_off_by_platform`, false when the agent answered "already_off"), and only then does a rollback power
+the source on again. It waits until the failover VM is gone, so the source and its copy never run at once. A power-on
+that fails is reported (job event, rollback log, error message, `source_power_on_error`) and left to the operator; it
+does not hold CloudStack cleanup back, and `POST /api/v1/failover/rollback` tries it again.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.core.exceptions import ApplicationError
+from apps.inventory.agent_client import AgentClient
+from apps.inventory.models import VMContext
+from apps.settings.choices import CloudResourceKind, CloudResourceState
+from apps.settings.models import CloudResource
+
+from .models import FailoverJob
+from .rollback import Outcome
+
+logger = logging.getLogger(__name__)
+
+# The agent's power-off answers that mean it changed the VM ("already_off" means it did not).
+POWERED_OFF_HERE = ("guest_shutdown", "powered_off")
+
+
+class SourcePowerClient(AgentClient):
+    """The agent client with the power-on call a rollback needs."""
+
+    def power_on(self, payload: dict) -> dict:
+        return self._call("POST", "power-on", json=payload)
+
+
+def agent_payload(job: FailoverJob, **extra) -> dict:
+    """vCenter credentials and the VM's identity, as the agent's power endpoints take them."""
+    from apps.settings.models import VMwareCredential
+
+    context = job.vm_context
+    credential = context.credential or VMwareCredential.objects.filter(is_default=True).first()
+    if credential is None:
+        raise ApplicationError("No VMware credentials to reach the source VM with; add vCenter credentials",
+                               error_code="VALIDATION_FAILED")
+    payload = {"vcenter": credential.vcenter_host, "username": credential.username, "password": credential.password,
+               "datacenter": credential.datacenter or context.datacenter, **extra}
+    if context.moref:
+        payload["vm"] = {"id": context.moref, "path": context.vm_path}
+    else:
+        payload["vm_path"] = context.vm_path
+    return payload
+
+
+def power_off(job: FailoverJob) -> dict:
+    """Shut the source down (guest shutdown, hard power-off after the job's timeout) and record what it changed."""
+    # The agent answers once the VM is off: allow the whole guest shutdown plus the hard power-off.
+    answer = AgentClient(timeout=job.shutdown_timeout_seconds + 120).power_off(
+        agent_payload(job, timeout_seconds=job.shutdown_timeout_seconds))
+    result = str(answer.get("result") or "powered_off")[:32]
+    fields = {"source_powered_off_at": timezone.now(), "source_power_result": result,
+              "source_powered_off_by_platform": result in POWERED_OFF_HERE}
+    FailoverJob.objects.filter(pk=job.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(job, key, value)
+    VMContext.objects.filter(pk=job.vm_context_id).update(power_state=answer.get("power_state") or "poweredOff")
+    return answer
+
+
+def failover_vm_gone(job: FailoverJob) -> bool:
+    """No failover VM of this job can be running: none was created, or the rollback destroyed it."""
+    if not job.destination_vm_id:
+        return True
+    return CloudResource.objects.filter(owner=job.job_id, kind=CloudResourceKind.VM, resource_id=job.destination_vm_id,
+                                        state=CloudResourceState.REMOVED).exists()
+
+
+def _failure_text(exc: Exception) -> str:
+    if isinstance(exc, ApplicationError):
+        return exc.message + (f" ({exc.details})" if isinstance(exc.details, str) and exc.details else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def restore_power(job: FailoverJob, out: Outcome) -> None:
+    """Power the source back on if this failover powered it off and nothing did since. Never raises."""
+    job.refresh_from_db()
+    if not job.source_power_on_owed:
+        return
+    name = job.vm_context.vm_name
+    if not failover_vm_gone(job):
+        out.leave(f"the source VM '{name}' stays powered off while failover VM {job.destination_vm_id} exists (the "
+                  "two must not run at once): cleanup-failed powers it on once that VM is gone")
+        return
+    try:
+        answer = SourcePowerClient(timeout=max(settings.AGENT_API_TIMEOUT, 120)).power_on(agent_payload(job))
+    except Exception as exc:  # an agent, vCenter or credential problem is the operator's to fix, never a crash here
+        if not isinstance(exc, ApplicationError):
+            logger.exception("source power-on failed job=%s", job.job_id)
+        reason = _failure_text(exc)
+        FailoverJob.objects.filter(pk=job.pk).update(source_power_on_error=reason[:500])
+        out.leave(f"could not power the source VM '{name}' back on: {reason}. Power it on in vCenter if it should "
+                  f"keep serving, or retry with POST /api/v1/failover/rollback {{\"job_id\": \"{job.job_id}\"}}")
+        return
+    now = timezone.now()
+    FailoverJob.objects.filter(pk=job.pk).update(source_powered_on_at=now, source_power_on_error="")
+    job.source_powered_on_at, job.source_power_on_error = now, ""
+    VMContext.objects.filter(pk=job.vm_context_id).update(power_state=answer.get("power_state") or "poweredOn")
+    if answer.get("result") == "already_on":
+        out.did(f"the source VM '{name}' ({answer.get('vm_id')}) was already powered on again")
+    else:
+        out.did(f"powered the source VM '{name}' ({answer.get('vm_id')}) back on")
