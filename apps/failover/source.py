@@ -28,13 +28,6 @@ logger = logging.getLogger(__name__)
 POWERED_OFF_HERE = ("guest_shutdown", "powered_off")
 
 
-class SourcePowerClient(AgentClient):
-    """The agent client with the power-on call a rollback needs."""
-
-    def power_on(self, payload: dict) -> dict:
-        return self._call("POST", "power-on", json=payload)
-
-
 def agent_payload(job: FailoverJob, **extra) -> dict:
     """vCenter credentials and the VM's identity, as the agent's power endpoints take them."""
     from apps.settings.models import VMwareCredential
@@ -93,7 +86,7 @@ def restore_power(job: FailoverJob, out: Outcome) -> None:
                   "two must not run at once): cleanup-failed powers it on once that VM is gone")
         return
     try:
-        answer = SourcePowerClient(timeout=max(settings.AGENT_API_TIMEOUT, 120)).power_on(agent_payload(job))
+        answer = AgentClient(timeout=max(settings.AGENT_API_TIMEOUT, 120)).power_on(agent_payload(job))
     except Exception as exc:  # an agent, vCenter or credential problem is the operator's to fix, never a crash here
         if not isinstance(exc, ApplicationError):
             logger.exception("source power-on failed job=%s", job.job_id)

@@ -83,3 +83,6 @@ class AgentClient:
 
     def power_off(self, payload: dict) -> dict:
         return self._call("POST", "power-off", json=payload, timeout=max(self.timeout, 600))
+
+    def power_on(self, payload: dict) -> dict:
+        return self._call("POST", "power-on", json=payload)
