@@ -7,6 +7,8 @@ from apps.core.models import TimeStampedModel
 
 from .choices import ACTIVE, CleanupStatus, FailoverStatus, FailoverType, SnapshotState, VolumePlace
 
+POWERED_ON = "poweredOn"  # vSphere's runtime.powerState of a running VM
+
 
 class NetworkMapping(TimeStampedModel):
     """Which CloudStack network a VM's source (vSphere) network becomes, for live or for test failovers."""
@@ -63,6 +65,13 @@ class FailoverJob(TimeStampedModel):
     # True only when this failover's power-off changed the VM (not "already_off"): only then does a rollback power
     # the source back on; a VM the operator had powered off before the failover stays off.
     source_powered_off_by_platform = models.BooleanField(default=False)
+    # The power-off call failed without a clear answer (timeout, dropped connection, agent 5xx): vCenter may have
+    # powered the VM off. A rollback then powers it on only if it was on before (source_power_state_before).
+    source_power_uncertain = models.BooleanField(
+        default=False, help_text="The power-off call got no clear answer: the source VM may be off")
+    source_power_state_before = models.CharField(
+        max_length=32, blank=True,
+        help_text="The source VM's power state as the inventory knew it just before the power-off call")
     source_powered_on_at = models.DateTimeField(null=True, blank=True,
                                                 help_text="When a rollback powered the source VM back on")
     source_power_on_error = models.CharField(max_length=500, blank=True,
@@ -98,10 +107,15 @@ class FailoverJob(TimeStampedModel):
 
     @property
     def source_power_on_owed(self) -> bool:
-        """This failover powered the source off and nothing powered it back on; a completed live failover keeps
-        it off for good."""
-        return (self.source_powered_off_by_platform and self.source_powered_on_at is None
-                and self.status != FailoverStatus.COMPLETED)
+        """This failover powered the source off (or its power-off answer was lost and the VM was on before) and
+        nothing powered it back on; a completed live failover keeps it off for good."""
+        return ((self.source_powered_off_by_platform or self.source_power_on_if_on_before)
+                and self.source_powered_on_at is None and self.status != FailoverStatus.COMPLETED)
+
+    @property
+    def source_power_on_if_on_before(self) -> bool:
+        """The power-off answer was lost and the VM was known to be on before: powering it on restores that."""
+        return self.source_power_uncertain and self.source_power_state_before == POWERED_ON
 
     @property
     def occupies_vm(self) -> bool:

@@ -174,7 +174,17 @@ def _live_prelude(job: FailoverJob) -> bool:
     if job.power_off_source and job.source_powered_off_at is None:
         touch(job, "Powering off the source VM (guest shutdown, then power off after "
                    f"{job.shutdown_timeout_seconds} s)")
-        answer = source.power_off(job)
+        try:
+            answer = source.power_off(job)
+        except ApplicationError as exc:
+            if not job.source_power_uncertain:
+                raise
+            # No clear answer: vCenter may have powered the VM off. The rollback decides what to do about it.
+            known = job.source_power_state_before or "unknown"
+            event(job, "power_off", f"the power-off answer was lost ({exc.message}); the source VM may be powered off "
+                                    f"(last known power state before the failover: {known})", level="error")
+            raise StepFailed(f"The power-off of the source VM got no clear answer from the agent: {exc.message}; "
+                             "vCenter may have powered it off", exc.error_code or "AGENT_UNREACHABLE") from exc
         text = (f"source VM powered off ({job.source_power_result})" if job.source_powered_off_by_platform else
                 "source VM was already powered off before this failover: a rollback leaves it off")
         event(job, "power_off", text, **{k: v for k, v in answer.items() if k in ("vm_id", "power_state", "result")})
@@ -483,8 +493,11 @@ def _summary(outcome: Outcome) -> str:
 
 def _source_step(job: FailoverJob, outcome: Outcome) -> str:
     """The source VM's part of the current step once a rollback or cleanup ended."""
+    if outcome.left and job.source_power_uncertain and not job.source_power_on_if_on_before:
+        return "; the source VM's power state is unknown: check it in vCenter"
     if outcome.left:
-        return "; the source VM is still powered off"
+        return "; the source VM may still be powered off" if job.source_power_uncertain else \
+            "; the source VM is still powered off"
     return "; the source VM is powered on again" if job.source_powered_on_at else ""
 
 
@@ -499,7 +512,7 @@ def fail(job: FailoverJob, client: cs.CloudStackClient | None, message: str, err
     event(job, "failed", message, level="error", error_code=error_code)
     outcome = Outcome(report=reporter(job, "rollback"))
     cloud_changed = needs_rollback(job)
-    rolled = cloud_changed or job.source_power_on_owed
+    rolled = cloud_changed or job.source_power_on_owed or job.source_power_uncertain
     if rolled:
         set_status(job, FailoverStatus.REVERTING, current_step="Rolling back", error_message=message,
                    error_code=error_code, cleanup_status=CleanupStatus.IN_PROGRESS)

@@ -73,6 +73,8 @@ def job_status(job: FailoverJob) -> dict:
         "source_powered_off": job.source_powered_off_at is not None,
         "source_power_result": job.source_power_result or None,
         "source_powered_off_by_platform": job.source_powered_off_by_platform,
+        "source_power_uncertain": job.source_power_uncertain,
+        "source_power_state_before": job.source_power_state_before or None,
         "source_powered_on": job.source_powered_on_at is not None,
         "source_powered_on_at": iso(job.source_powered_on_at),
         "source_power_on_error": job.source_power_on_error or None,
@@ -121,7 +123,9 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
             actions.append(f"delete snapshot {volume.snapshot_id}")
         if volume.place != VolumePlace.ON_OMA:
             actions.append(f"reattach volume {volume.volume_id} ({volume.disk_id}) to the control plane")
-    power_on = f"power the source VM '{job.vm_context.vm_name}' on again (this failover powered it off)"
+    power_on = f"power the source VM '{job.vm_context.vm_name}' on again " + (
+        "(this failover powered it off)" if job.source_powered_off_by_platform else
+        "(the answer to this failover's power-off was lost and the VM was on before)")
     if job.source_power_on_owed:
         actions.append(power_on)
     possible, recommended = False, False
@@ -140,6 +144,9 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
         reason = ("The job failed and was rolled back, but the source VM it powered off could not be powered on "
                   f"again: {job.source_power_on_error or 'not tried yet'}")
         actions = [power_on]
+    elif job.status == FailoverStatus.FAILED and job.source_power_uncertain and not job.source_power_on_if_on_before:
+        reason, actions = ("The job failed and was rolled back; the answer to its power-off was lost and the source VM "
+                           "was not known to be on before, so whether to power it on is the operator's call"), []
     elif job.status == FailoverStatus.FAILED:
         reason, actions = "The job failed and was rolled back completely; nothing is left to undo", []
     elif job.job_type == FailoverType.LIVE:
@@ -148,4 +155,5 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
         reason, actions = "The test failover already ended", []
     return {**base, "job_id": job.job_id, "job_status": job.status, "rollback_possible": possible,
             "recommended": recommended, "reason": reason, "actions": actions if possible else [],
-            "source_vm_powered_off": job.source_powered_off_at is not None and job.source_powered_on_at is None}
+            "source_vm_powered_off": job.source_powered_off_at is not None and job.source_powered_on_at is None,
+            "source_power_uncertain": job.source_power_uncertain and job.source_powered_on_at is None}

@@ -22,7 +22,7 @@ from apps.settings import cloudstack as cs
 
 from . import cloud, runner, validation
 from .choices import ACTIVE, CANCELLABLE, CleanupStatus, FailoverStatus, FailoverType
-from .models import FailoverJob, NetworkMapping
+from .models import POWERED_ON, FailoverJob, NetworkMapping
 
 logger = logging.getLogger(__name__)
 JOB_KIND = "failover"
@@ -315,9 +315,11 @@ def test_end_for_vm(*, vm_context: VMContext, requested_by: str = "") -> Failove
 
 
 def _source_still_off(vm_context: VMContext) -> Q:
-    """Failed jobs of the VM whose rollback could not power the source back on (it powered it off)."""
-    return Q(vm_context=vm_context, status=FailoverStatus.FAILED, source_powered_off_by_platform=True,
-             source_powered_on_at__isnull=True)
+    """Failed jobs of the VM whose rollback could not power the source back on (it powered it off, or the power-off
+    answer was lost and the VM was on before)."""
+    owed = Q(source_powered_off_by_platform=True) | Q(source_power_uncertain=True,
+                                                      source_power_state_before=POWERED_ON)
+    return Q(owed, vm_context=vm_context, status=FailoverStatus.FAILED, source_powered_on_at__isnull=True)
 
 
 def cleanup_failed(*, vm_context: VMContext, requested_by: str = "") -> FailoverJob:
@@ -387,7 +389,9 @@ def rollback(*, job: FailoverJob, requested_by: str = "") -> tuple[FailoverJob, 
         return (_retry_power_on(job, requested_by),
                 "The failed run was rolled back except the source VM's power: it is being powered on again")
     if job.status == FailoverStatus.FAILED:
-        raise refusal("Rollback refused", f"Job {job.job_id} failed and was already rolled back completely",
+        left = (" (the source VM's power is left to the operator: the power-off answer was lost and the VM was not "
+                "known to be on before)" if job.source_power_uncertain and not job.source_power_on_if_on_before else "")
+        raise refusal("Rollback refused", f"Job {job.job_id} failed and was already rolled back completely{left}",
                       error_code="INVALID_STATE", job_status=job.status)
     if job.job_type == FailoverType.LIVE:
         raise refusal("Rollback refused", f"Live failover {job.job_id} completed: the VM runs in CloudStack and owns "

@@ -2,7 +2,10 @@
 
 Only what this failover did is undone: the job records whether its power-off changed the VM
 (`source_powered_off_by_platform`, false when the agent answered "already_off"), and only then does a rollback power
-the source on again. It waits until the failover VM is gone, so the source and its copy never run at once. A power-on
+the source on again. When the power-off call got no clear answer (`source_power_uncertain`: a timeout, a dropped
+connection, a 5xx), vCenter may have powered the VM off anyway: the rollback powers it on only if the inventory knew
+it powered on just before the call (`source_power_state_before`), and otherwise leaves it to the operator.
+It waits until the failover VM is gone, so the source and its copy never run at once. A power-on
 that fails is reported (job event, rollback log, error message, `source_power_on_error`) and left to the operator; it
 does not hold CloudStack cleanup back, and `POST /api/v1/failover/rollback` tries it again.
 """
@@ -46,19 +49,61 @@ def agent_payload(job: FailoverJob, **extra) -> dict:
     return payload
 
 
+def _never_connected(exc: BaseException | None) -> bool:
+    """The request never reached the agent (connection refused, connect timeout): nothing can have happened."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+        return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+    return False
+
+
+def answer_lost(exc: Exception) -> bool:
+    """The agent gave no clear answer to a power call it may have carried out: a timeout, a connection dropped after
+    the request was sent, a 5xx or an answer that is not JSON. A clear refusal (4xx: VM not found, bad request) or a
+    connection that was never made is not: nothing was done."""
+    if not isinstance(exc, ApplicationError):
+        return True  # something unforeseen broke the call: it may have reached vCenter
+    if exc.error_code == "AGENT_UNREACHABLE":
+        return not _never_connected(exc.__cause__)
+    if exc.error_code in ("AGENT_TIMEOUT", "AGENT_BAD_RESPONSE"):
+        return True
+    status = exc.details.get("status") if isinstance(exc.details, dict) else None
+    return isinstance(status, int) and status >= 500
+
+
 def power_off(job: FailoverJob) -> dict:
-    """Shut the source down (guest shutdown, hard power-off after the job's timeout) and record what it changed."""
-    # The agent answers once the VM is off: allow the whole guest shutdown plus the hard power-off.
-    answer = AgentClient(timeout=job.shutdown_timeout_seconds + 120).power_off(
-        agent_payload(job, timeout_seconds=job.shutdown_timeout_seconds))
+    """Shut the source down (guest shutdown, hard power-off after the job's timeout) and record what it changed.
+
+    Before the call, the VM's power state as the inventory knows it is recorded (`source_power_state_before`). A call
+    that ends without a clear answer (`answer_lost`) sets `source_power_uncertain` and raises: vCenter may have
+    powered the VM off, and the rollback decides from the state before whether to power it on again.
+    """
+    before = VMContext.objects.filter(pk=job.vm_context_id).values_list("power_state", flat=True).first() or ""
+    _record(job, source_power_state_before=before[:32], source_power_uncertain=False)
+    payload = agent_payload(job, timeout_seconds=job.shutdown_timeout_seconds)
+    try:
+        # The agent answers once the VM is off: allow the whole guest shutdown plus the hard power-off.
+        answer = AgentClient(timeout=job.shutdown_timeout_seconds + 120).power_off(payload)
+    except Exception as exc:
+        if answer_lost(exc):
+            _record(job, source_power_uncertain=True)
+        raise
     result = str(answer.get("result") or "powered_off")[:32]
-    fields = {"source_powered_off_at": timezone.now(), "source_power_result": result,
-              "source_powered_off_by_platform": result in POWERED_OFF_HERE}
+    _record(job, source_powered_off_at=timezone.now(), source_power_result=result,
+            source_powered_off_by_platform=result in POWERED_OFF_HERE)
+    VMContext.objects.filter(pk=job.vm_context_id).update(power_state=answer.get("power_state") or "poweredOff")
+    return answer
+
+
+def _record(job: FailoverJob, **fields) -> None:
     FailoverJob.objects.filter(pk=job.pk).update(**fields)
     for key, value in fields.items():
         setattr(job, key, value)
-    VMContext.objects.filter(pk=job.vm_context_id).update(power_state=answer.get("power_state") or "poweredOff")
-    return answer
 
 
 def failover_vm_gone(job: FailoverJob) -> bool:
@@ -78,9 +123,15 @@ def _failure_text(exc: Exception) -> str:
 def restore_power(job: FailoverJob, out: Outcome) -> None:
     """Power the source back on if this failover powered it off and nothing did since. Never raises."""
     job.refresh_from_db()
+    name = job.vm_context.vm_name
+    if job.source_power_uncertain and not job.source_power_on_if_on_before and job.source_powered_on_at is None:
+        known = job.source_power_state_before or "unknown"
+        out.leave(f"the answer to the power-off of the source VM '{name}' was lost, so vCenter may have powered it off; "
+                  f"it was not known to be powered on before this failover (last known power state: {known}), so it "
+                  "was not powered on: check it in vCenter and power it on if it should keep serving")
+        return
     if not job.source_power_on_owed:
         return
-    name = job.vm_context.vm_name
     if not failover_vm_gone(job):
         out.leave(f"the source VM '{name}' stays powered off while failover VM {job.destination_vm_id} exists (the "
                   "two must not run at once): cleanup-failed powers it on once that VM is gone")
@@ -99,7 +150,11 @@ def restore_power(job: FailoverJob, out: Outcome) -> None:
     FailoverJob.objects.filter(pk=job.pk).update(source_powered_on_at=now, source_power_on_error="")
     job.source_powered_on_at, job.source_power_on_error = now, ""
     VMContext.objects.filter(pk=job.vm_context_id).update(power_state=answer.get("power_state") or "poweredOn")
-    if answer.get("result") == "already_on":
+    already = answer.get("result") == "already_on"
+    if job.source_power_on_if_on_before and not job.source_powered_off_by_platform:
+        out.did(f"the answer to the power-off of the source VM '{name}' ({answer.get('vm_id')}) was lost; the VM was "
+                "on before the failover, so " + ("it is already on" if already else "it was powered on again"))
+    elif already:
         out.did(f"the source VM '{name}' ({answer.get('vm_id')}) was already powered on again")
     else:
         out.did(f"powered the source VM '{name}' ({answer.get('vm_id')}) back on")

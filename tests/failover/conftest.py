@@ -255,9 +255,12 @@ def rollback_between_steps(api, job, thread, errors: list) -> None:
 
 
 class HttpPeer:
-    """A small real HTTP server recording what it is sent (a webhook receiver, a stand-in agent API)."""
+    """A small real HTTP server recording what it is sent (a webhook receiver, a stand-in agent API).
 
-    def __init__(self, answers: dict[str, tuple[int, dict]] | None = None):
+    `answers` maps a path to (status, JSON body), or to a function of the request body returning that, or None to
+    close the connection without answering."""
+
+    def __init__(self, answers: dict | None = None):
         import json
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -274,7 +277,12 @@ class HttpPeer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 peer.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
-                status, answer = peer.answers.get(self.path, (200, {"ok": True}))
+                reply = peer.answers.get(self.path, (200, {"ok": True}))
+                reply = reply(body) if callable(reply) else reply
+                if reply is None:  # the connection closes without an answer
+                    self.close_connection = True
+                    return
+                status, answer = reply
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -129,6 +129,7 @@ def test_power_off_through_an_unreachable_agent_fails_before_anything(operator_c
     job = FailoverJob.objects.get()
     assert job.status == "failed" and job.error_code == "AGENT_UNREACHABLE"
     assert job.source_powered_off_at is None and not job.volumes.exists()
+    assert not job.source_power_uncertain  # refused: the call never reached the agent, nothing was powered off
     assert client.list_snapshots() == [] and not job.destination_vm_id
 
 

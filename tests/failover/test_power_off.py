@@ -5,13 +5,21 @@ Slow (vcsim and the agent start as processes); skipped with a reason only when v
 """
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from apps.core.models import JobEvent
 from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
 from apps.settings.models import VMwareCredential
-from tests.failover.conftest import assert_back_on_control_plane, inject_nth, make_replicated_vm, map_networks
+from tests.failover.conftest import (
+    HttpPeer,
+    assert_back_on_control_plane,
+    inject_nth,
+    make_replicated_vm,
+    map_networks,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration, pytest.mark.slow]
 
@@ -251,3 +259,149 @@ def test_rollback_request_of_a_running_live_failover_powers_the_source_back_on(o
     assert "powered the source VM 'erp-stop'" in job.error_message
     assert source.runtime.powerState == "poweredOn" and job.source_powered_on_at is not None
     assert_back_on_control_plane(vm, client)
+
+
+# -- the power-off's answer is lost ---------------------------------------------------------------------------
+
+
+class LossyTunnel(HttpPeer):
+    """A real HTTP hop between the platform and the real agent, like the SSH tunnel: power calls pass through,
+    except that the answer to POST /power-off is lost as `mode` says. "drop": the agent carried it out, then the
+    connection closes without an answer; "gateway": the agent carried it out, the hop answers 504; "before": the
+    connection closes before the call reaches the agent (nothing was powered off)."""
+
+    def __init__(self, agent_url: str, mode: str):
+        self.agent_url, self.mode = agent_url, mode
+        self.agent_answers: dict[str, dict] = {}
+        super().__init__({path: partial(self.pass_on, path) for path in ("/api/v1/power-off", "/api/v1/power-on")})
+
+    @property
+    def paths(self) -> list[str]:
+        return [request["path"] for request in self.requests]
+
+    def pass_on(self, path: str, body: dict) -> tuple[int, dict] | None:
+        lossy = path == "/api/v1/power-off"
+        if lossy and self.mode == "before":
+            return None
+        status, answer = self.forward(path, body)
+        if lossy and self.mode == "drop":
+            return None
+        if lossy and self.mode == "gateway":
+            return 504, {"error": "gateway timeout: no answer from the agent"}
+        return status, answer
+
+    def forward(self, path: str, body: dict) -> tuple[int, dict]:
+        import requests
+
+        answer = requests.post(self.agent_url + path, json=body, timeout=120)
+        self.agent_answers[path] = answer.json()
+        return answer.status_code, self.agent_answers[path]
+
+
+@pytest.fixture
+def lossy_tunnel(vcenter_and_agent, settings):
+    """Route the platform's agent calls through a LossyTunnel; the test sets `.mode`."""
+    with LossyTunnel(vcenter_and_agent[2].url, "drop") as tunnel:
+        settings.AGENT_API_URL = tunnel.url
+        yield tunnel
+
+
+def assert_nothing_changed_in_cloudstack(job, vm, client):
+    assert not job.volumes.exists() and not job.destination_vm_id
+    assert_back_on_control_plane(vm, client)
+    assert VMContext.objects.get().current_status == "ready_for_failover"
+
+
+@pytest.mark.parametrize("mode", ["drop", "gateway"])
+def test_lost_power_off_answer_powers_a_source_that_was_on_back_on(operator_client, cloud, cloud_config, client,
+                                                                    networks, vcenter_and_agent, lossy_tunnel, mode,
+                                                                    django_capture_on_commit_callbacks):
+    name = f"erp-lost-{mode}"
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, name)
+    lossy_tunnel.mode = mode
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
+
+    # vCenter did power it off: the agent answered, but the answer never reached the platform.
+    assert lossy_tunnel.agent_answers["/api/v1/power-off"]["result"] == "guest_shutdown"
+    assert job.status == "failed" and "got no clear answer from the agent" in job.error_message
+    assert job.error_code == {"drop": "AGENT_UNREACHABLE", "gateway": "OPERATION_FAILED"}[mode]
+    assert job.source_power_uncertain and job.source_power_state_before == "poweredOn"
+    assert job.source_powered_off_at is None and not job.source_powered_off_by_platform
+    # It was on before the failover, so the rollback powered it on again, and says why.
+    assert source.runtime.powerState == "poweredOn"
+    assert lossy_tunnel.paths == ["/api/v1/power-off", "/api/v1/power-on"]
+    assert lossy_tunnel.agent_answers["/api/v1/power-on"]["result"] == "powered_on"
+    why = (f"the answer to the power-off of the source VM '{name}' ({source._moId}) was lost; the VM was on before the "
+           "failover, so it was powered on again")
+    assert why in job.error_message and "NOT undone" not in job.error_message
+    assert job.rollback_log[-1]["done"] == [why] and job.rollback_log[-1]["left"] == []
+    assert job.source_powered_on_at is not None and not job.needs_cleanup and job.cleanup_status == "completed"
+    assert VMContext.objects.get().power_state == "poweredOn"
+    assert_nothing_changed_in_cloudstack(job, vm, client)
+
+    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    assert status["source_power_uncertain"] is True and status["source_power_state_before"] == "poweredOn"
+    assert status["source_powered_on"] is True and "powered on again" in status["current_step"]
+    assert any(e["step"] == "power_off" and "answer was lost" in e["message"] for e in status["events"])
+    decision = operator_client.get(f"/api/v1/failover/rollback/decision/live/{name}").json()
+    assert decision["rollback_possible"] is False and decision["source_power_uncertain"] is False
+    assert operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json").status_code == 409
+
+
+def test_lost_power_off_call_that_never_ran_finds_the_source_already_on(operator_client, cloud, cloud_config, client,
+                                                                       networks, vcenter_and_agent, lossy_tunnel,
+                                                                       django_capture_on_commit_callbacks):
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-lost-early")
+    lossy_tunnel.mode = "before"
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
+
+    assert "/api/v1/power-off" not in lossy_tunnel.agent_answers  # it never reached vCenter
+    assert job.status == "failed" and job.source_power_uncertain
+    assert lossy_tunnel.agent_answers["/api/v1/power-on"]["result"] == "already_on"
+    assert source.runtime.powerState == "poweredOn"
+    assert (f"the answer to the power-off of the source VM 'erp-lost-early' ({source._moId}) was lost; the VM was on "
+            "before the failover, so it is already on") in job.error_message
+    assert_nothing_changed_in_cloudstack(job, vm, client)
+
+
+def test_lost_power_off_answer_leaves_a_source_that_was_off_to_the_operator(operator_client, cloud, cloud_config,
+                                                                           client, networks, vcenter_and_agent,
+                                                                           lossy_tunnel,
+                                                                           django_capture_on_commit_callbacks):
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-lost-off", running=False)
+    lossy_tunnel.mode = "drop"
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
+
+    assert lossy_tunnel.agent_answers["/api/v1/power-off"]["result"] == "already_off"
+    assert job.status == "failed" and job.source_power_uncertain and job.source_power_state_before == "poweredOff"
+    # Not known to be on before: never powered on; the operator is told what is theirs to check.
+    assert lossy_tunnel.paths == ["/api/v1/power-off"]
+    assert source.runtime.powerState == "poweredOff" and job.source_powered_on_at is None
+    left = ("the answer to the power-off of the source VM 'erp-lost-off' was lost, so vCenter may have powered it off; "
+            "it was not known to be powered on before this failover (last known power state: poweredOff), so it was "
+            "not powered on: check it in vCenter and power it on if it should keep serving")
+    assert f"NOT undone, left to the operator: {left}" in job.error_message
+    assert job.rollback_log[-1]["left"] == [left] and job.rollback_log[-1]["done"] == []
+    assert not job.needs_cleanup and "power state is unknown: check it in vCenter" in job.current_step
+    assert_nothing_changed_in_cloudstack(job, vm, client)
+
+    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    assert status["source_power_uncertain"] is True and status["source_power_state_before"] == "poweredOff"
+    decision = operator_client.get("/api/v1/failover/rollback/decision/live/erp-lost-off").json()
+    assert decision["rollback_possible"] is False and decision["source_power_uncertain"] is True
+    assert "operator's call" in decision["reason"]
+    refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
+    assert refused.status_code == 409 and "left to the operator" in refused.json()["error"]
+    assert source.runtime.powerState == "poweredOff" and lossy_tunnel.paths == ["/api/v1/power-off"]
+
+
+def test_clear_refusal_of_the_power_off_is_not_uncertain(operator_client, cloud, cloud_config, client, networks,
+                                                         vcenter_and_agent, django_capture_on_commit_callbacks):
+    source, vm = source_vm(vcenter_and_agent, cloud, cloud_config, client, networks, "erp-refused")
+    VMContext.objects.filter(pk=vm.context.pk).update(moref="vm-404404")  # vCenter has no such VM: a clear 4xx
+    job = start_live(operator_client, vm, django_capture_on_commit_callbacks)
+
+    assert job.status == "failed" and "not found" in job.error_message
+    assert not job.source_power_uncertain and job.source_powered_on_at is None and not job.rollback_log
+    assert source.runtime.powerState == "poweredOn"
+    assert not any("power" in line for line in rollback_lines(job))
