@@ -7,6 +7,7 @@ from django.utils import timezone
 from apps.core.models import ApiToken
 from apps.enrollment.services import appliance_create, appliance_revoke
 from tests.conftest import make_user
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -139,7 +140,12 @@ def test_public_endpoints_need_no_token(anon_client):
 
 
 def test_debug_logs_is_admin_only(operator_client, admin_client_api):
-    assert operator_client.get("/api/v1/debug/logs").status_code == 403
+    denied = operator_client.get("/api/v1/debug/logs")
+    assert denied.status_code == 403
+    assert_matches_schema(denied, "/api/v1/debug/logs", "get")
     response = admin_client_api.get("/api/v1/debug/logs?limit=5")
     assert response.status_code == 200 and response.json()["success"] is True
-    assert admin_client_api.get("/api/v1/debug/logs?limit=abc").status_code == 400
+    assert_matches_schema(response, "/api/v1/debug/logs", "get")
+    bad = admin_client_api.get("/api/v1/debug/logs?limit=abc")
+    assert bad.status_code == 400
+    assert_matches_schema(bad, "/api/v1/debug/logs", "get")

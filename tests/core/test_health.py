@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from apps.core.logging import RingBufferHandler
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,10 +36,14 @@ def test_health_with_database_down_is_503(tmp_path):
 
 
 def test_debug_health_and_endpoints(viewer_client):
-    body = viewer_client.get("/api/v1/debug/health").json()
+    response = viewer_client.get("/api/v1/debug/health")
+    assert_matches_schema(response, "/api/v1/debug/health", "get")
+    body = response.json()
     assert body["components"]["database"] == "connected"
     assert body["components"]["ossea_client"] == "not_configured"
-    endpoints = viewer_client.get("/api/v1/debug/endpoints").json()
+    response = viewer_client.get("/api/v1/debug/endpoints")
+    assert_matches_schema(response, "/api/v1/debug/endpoints", "get")
+    endpoints = response.json()
     paths = {e["path"] for e in endpoints["endpoints"]}
     assert "/api/v1/auth/login" in paths and "/api/v1/ossea/config" in paths
     assert endpoints["count"] == len(endpoints["endpoints"])

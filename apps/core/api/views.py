@@ -18,6 +18,7 @@ from apps.core.selectors import client_ip, database_status
 from apps.core.throttling import LoginRateThrottle
 from apps.core.utils import iso
 
+from .schemas import DebugEndpointsSerializer, DebugHealthSerializer, DebugLogsSerializer, ErrorResponseSerializer
 from .serializers import HealthSerializer, LoginResponseSerializer, LoginSerializer, MessageSerializer
 
 
@@ -81,7 +82,8 @@ def _count(label: str, **filters) -> int | None:
 
 
 class DebugHealthView(APIView):
-    @extend_schema(responses={200: dict}, tags=["debug"], summary="Components and counts")
+    @extend_schema(responses={200: DebugHealthSerializer, 503: DebugHealthSerializer}, tags=["debug"],
+                   summary="Components and counts")
     def get(self, request):
         db = database_status()
         components = {"database": db, "api_server": "running"}
@@ -124,7 +126,7 @@ def _walk(patterns, prefix=""):
 
 
 class DebugEndpointsView(APIView):
-    @extend_schema(responses={200: dict}, tags=["debug"], summary="Every route, from the URL resolver")
+    @extend_schema(responses={200: DebugEndpointsSerializer}, tags=["debug"], summary="Every route, from the URL resolver")
     def get(self, request):
         endpoints = [e for e in _walk(get_resolver().url_patterns) if "(?P<format>" not in e["path"]]
         return Response({"success": True, "message": "Registered endpoints", "count": len(endpoints),
@@ -135,7 +137,8 @@ class DebugLogsView(APIView):
     permission_classes = [AdminOnly]
 
     @extend_schema(parameters=[OpenApiParameter("limit", int), OpenApiParameter("level", str)],
-                   responses={200: dict}, tags=["debug"], summary="Recent log records of this process (admin)")
+                   responses={200: DebugLogsSerializer, 400: ErrorResponseSerializer, 403: ErrorResponseSerializer},
+                   tags=["debug"], summary="Recent log records of this process (admin)")
     def get(self, request):
         try:
             limit = max(1, min(int(request.query_params.get("limit", 200)), 1000))
