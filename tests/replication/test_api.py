@@ -4,6 +4,7 @@ from apps.replication import services
 from apps.replication.choices import ReplicationStatus
 from apps.replication.models import ChangeIdRecord, ReplicationJob
 from tests.factories import OsseaConfigFactory, vm_with_disks
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +32,7 @@ def running(job):
 def test_start_by_name_answers_seed_shape(operator_client, vm, config):
     response = start(operator_client, vm_name="pgtest1", ossea_config_id=config.id, replication_type="initial")
     assert response.status_code == 202
+    assert_matches_schema(response, "/api/v1/replications", "post")
     body = response.json()
     assert body["job_id"].startswith("job-") and body["status"] == "pending"
     assert {v["disk_id"] for v in body["created_volumes"]} == {"disk-0", "disk-1"}
@@ -43,13 +45,16 @@ def test_start_with_seed_source_vm(operator_client, vm, config):
     body = {"source_vm": {"id": vm.moref, "name": "pgtest1", "path": vm.vm_path, "datacenter": "DC0",
                           "disks": [{"id": "disk-0", "size_gb": 1}, {"id": "disk-1", "size_gb": 1}]},
             "ossea_config_id": config.id, "replication_type": "initial"}
-    assert start(operator_client, **body).status_code == 202
+    response = start(operator_client, **body)
+    assert response.status_code == 202
+    assert_matches_schema(response, "/api/v1/replications", "post")
 
 
 def test_second_active_job_is_409(operator_client, vm):
     assert start(operator_client, vm_name="pgtest1").status_code == 202
     response = start(operator_client, vm_name="pgtest1")
     assert response.status_code == 409
+    assert_matches_schema(response, "/api/v1/replications", "post")
     assert "already has an active replication job" in response.json()["error"]
     assert ReplicationJob.objects.count() == 1
 
@@ -74,6 +79,7 @@ def test_disk_set_mismatch_is_400(operator_client, vm):
 def test_bad_inputs(operator_client, vm, body, status, text):
     response = start(operator_client, **body)
     assert response.status_code == status, response.json()
+    assert_matches_schema(response, "/api/v1/replications", "post")
     assert text in response.json()["error"]
 
 
@@ -81,6 +87,7 @@ def test_no_cloudstack_config_is_503(operator_client, db):
     vm_with_disks(1, vm_name="lonely")
     response = start(operator_client, vm_name="lonely")
     assert response.status_code == 503 and "not configured" in response.json()["error"]
+    assert_matches_schema(response, "/api/v1/replications", "post")
 
 
 def test_viewer_cannot_start(viewer_client, vm):
@@ -91,12 +98,15 @@ def test_changeid_round_trip_and_rules(operator_client, vm):
     job = ReplicationJob.objects.get(job_id=start(operator_client, vm_name="pgtest1").json()["job_id"])
     get = operator_client.get("/api/v1/replications/changeid", {"vm_path": vm.vm_path, "disk_id": "disk-0"})
     assert get.status_code == 200 and get.json()["change_id"] is None
+    assert_matches_schema(get, "/api/v1/replications/changeid", "get")
     running(job)
     url = f"/api/v1/replications/{job.job_id}/changeid"
     stored = operator_client.post(url, {"vm_path": vm.vm_path, "disk_id": "disk-0", "change_id": "52 aa/1"}, format="json")
     assert stored.status_code == 201
-    assert operator_client.get("/api/v1/replications/changeid",
-                               {"vm_path": vm.vm_path, "disk_id": "disk-0"}).json()["change_id"] == "52 aa/1"
+    assert_matches_schema(stored, "/api/v1/replications/{job_id}/changeid", "post")
+    again = operator_client.get("/api/v1/replications/changeid", {"vm_path": vm.vm_path, "disk_id": "disk-0"})
+    assert again.json()["change_id"] == "52 aa/1"
+    assert_matches_schema(again, "/api/v1/replications/changeid", "get")
     assert operator_client.post(url, {"vm_path": vm.vm_path, "disk_id": "disk-7", "change_id": "x"},
                                 format="json").status_code == 400
     assert operator_client.post(url, {"disk_id": "disk-0"}, format="json").status_code == 400
@@ -119,6 +129,7 @@ def test_progress_push_then_completion_updates_context(operator_client, vm):
                                       "bytes_total": 2000, "throughput_mbps": 11.46, "eta_seconds": 30,
                                       "current_operation": "Transferring Data"}, format="json")
     assert push.status_code == 200 and push.json()["status"] == "replicating"
+    assert_matches_schema(push, "/api/v1/replications/{job_id}/progress", "post")
     detail = operator_client.get(f"/api/v1/vm-contexts/{vm.vm_name}").json()
     assert detail["current_job"]["progress_percent"] == 49.3
     assert detail["current_job"]["vma_throughput_mbps"] == 11.46 and detail["current_job"]["vma_eta_seconds"] == 30
@@ -127,7 +138,9 @@ def test_progress_push_then_completion_updates_context(operator_client, vm):
     assert done.json()["status"] == "completed"
     vm.refresh_from_db()
     assert vm.current_status == "ready_for_failover" and vm.successful_jobs == 1 and vm.last_sync_at
-    stored = operator_client.get(url).json()
+    stored = operator_client.get(url)
+    assert_matches_schema(stored, "/api/v1/replications/{job_id}/progress", "get")
+    stored = stored.json()
     assert stored["status"] == "completed" and stored["progress_percent"] == 100.0
     assert operator_client.post(url, {"progress_percent": 500}, format="json").status_code == 400
 
@@ -205,4 +218,18 @@ def test_progress_proxy_without_agent_is_503(operator_client, vm, settings):
     job_id = start(operator_client, vm_name="pgtest1").json()["job_id"]
     response = operator_client.get(f"/api/v1/progress/{job_id}")
     assert response.status_code == 503
+    assert_matches_schema(response, "/api/v1/progress/{job_id}", "get")
     assert operator_client.get("/api/v1/progress/job-unknown").status_code == 404
+
+
+def test_progress_proxy_relays_the_agent_record(operator_client, vm, monkeypatch):
+    from agent.jobs import Job
+    from apps.inventory.agent_client import AgentClient
+
+    job_id = start(operator_client, vm_name="pgtest1").json()["job_id"]
+    record = Job(job_id=job_id, vm_path=vm.vm_path, vm_id=vm.vm_id, vm_name=vm.vm_name,
+                 replication_type="initial").progress()
+    monkeypatch.setattr(AgentClient, "progress", lambda self, jid: record)
+    response = operator_client.get(f"/api/v1/progress/{job_id}")
+    assert response.status_code == 200 and response.json()["job_id"] == job_id
+    assert_matches_schema(response, "/api/v1/progress/{job_id}", "get")

@@ -8,6 +8,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schemas import ErrorResponseSerializer
 from apps.core.api.validation import validated
 from apps.core.exceptions import Conflict, InvalidInput
 from apps.core.utils import iso
@@ -17,6 +18,14 @@ from .. import selectors, services
 from ..choices import TERMINAL, ReplicationStatus
 from ..filtersets import ReplicationJobFilterSet
 from ..models import ReplicationJob, ReplicaVolume, VMExportMapping
+from .schemas import (
+    AgentProgressSerializer,
+    ChangeIdAnswerSerializer,
+    ChangeIdStoredSerializer,
+    ProgressPushAnswerSerializer,
+    ReplicationCreatedSerializer,
+    StoredProgressSerializer,
+)
 from .serializers import (
     ChangeIdStoreSerializer,
     ProgressPushSerializer,
@@ -67,8 +76,10 @@ class ReplicationListCreateView(ListAPIView):
     def get_queryset(self):
         return ReplicationJob.objects.select_related("vm_context")
 
-    @extend_schema(request=ReplicationCreateSerializer, responses={202: dict}, tags=["replications"],
-                   summary="Start a replication of a VM's disks into CloudStack volumes")
+    @extend_schema(request=ReplicationCreateSerializer,
+                   responses={202: ReplicationCreatedSerializer, 400: ErrorResponseSerializer,
+                              404: ErrorResponseSerializer, 409: ErrorResponseSerializer, 503: ErrorResponseSerializer},
+                   tags=["replications"], summary="Start a replication of a VM's disks into CloudStack volumes")
     def post(self, request):
         data = validated(ReplicationCreateSerializer, request.data)
         job = services.replication_request(data=data, requested_by=_who(request))
@@ -118,7 +129,8 @@ class LegacyJobListView(ReplicationListCreateView):
 class ChangeIdView(APIView):
     @extend_schema(parameters=[OpenApiParameter("vm_path", str, required=True),
                                OpenApiParameter("disk_id", str, required=True)],
-                   responses={200: dict}, tags=["cbt"], summary="The previous change id of a VM disk")
+                   responses={200: ChangeIdAnswerSerializer, 400: ErrorResponseSerializer}, tags=["cbt"],
+                   summary="The previous change id of a VM disk")
     def get(self, request):
         vm_path = request.query_params.get("vm_path", "")
         disk_id = request.query_params.get("disk_id", "")
@@ -132,7 +144,8 @@ class ChangeIdView(APIView):
 
 
 class ChangeIdStoreView(APIView):
-    @extend_schema(request=ChangeIdStoreSerializer, responses={201: dict}, tags=["cbt"],
+    @extend_schema(request=ChangeIdStoreSerializer, responses={201: ChangeIdStoredSerializer, 404: ErrorResponseSerializer,
+                                                                 409: ErrorResponseSerializer}, tags=["cbt"],
                    summary="Store a disk's change id after its data reached the target")
     def post(self, request, job_id):
         job = services.replication_get(job_id)
@@ -143,15 +156,16 @@ class ChangeIdStoreView(APIView):
 
 
 class ReplicationProgressView(APIView):
-    @extend_schema(responses={200: dict}, tags=["replications"], summary="The stored progress view of a job")
+    @extend_schema(responses={200: StoredProgressSerializer, 404: ErrorResponseSerializer}, tags=["replications"],
+                   summary="The stored progress view of a job")
     def get(self, request, job_id):
         job = services.replication_get(job_id)
         return Response({"success": True, **selectors.job_summary(job), "vm_name": job.vm_context.vm_name,
                          "disks": job.disk_progress, "last_heartbeat_at": iso(job.last_heartbeat_at),
                          "full_sync_reason": job.full_sync_reason or None})
 
-    @extend_schema(request=ProgressPushSerializer, responses={200: dict}, tags=["replications"],
-                   summary="The agent pushes progress (and the final status)")
+    @extend_schema(request=ProgressPushSerializer, responses={200: ProgressPushAnswerSerializer, 400: ErrorResponseSerializer},
+                   tags=["replications"], summary="The agent pushes progress (and the final status)")
     def post(self, request, job_id):
         job = services.replication_get(job_id)
         data = validated(ProgressPushSerializer, request.data)
@@ -160,8 +174,8 @@ class ReplicationProgressView(APIView):
 
 
 class ProgressProxyView(APIView):
-    @extend_schema(responses={200: dict}, tags=["replications"],
-                   summary="Live progress straight from the agent (seed 000 Progress Proxy)")
+    @extend_schema(responses={200: AgentProgressSerializer, 404: ErrorResponseSerializer, 503: ErrorResponseSerializer},
+                   tags=["replications"], summary="Live progress straight from the agent (seed 000 Progress Proxy)")
     def get(self, request, job_id):
         from apps.inventory.agent_client import AgentClient
 
