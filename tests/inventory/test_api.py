@@ -2,6 +2,7 @@ import pytest
 
 from apps.inventory.models import VMContext
 from tests.factories import vm_with_disks
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,9 @@ def push(client, vms):
 
 
 def test_inventory_push_is_idempotent(operator_client):
-    assert push(operator_client, [agent_vm()]).json()["created"] == 1
+    first = push(operator_client, [agent_vm()])
+    assert_matches_schema(first, "/api/v1/vms/inventory", "post")
+    assert first.json()["created"] == 1
     second = push(operator_client, [agent_vm(disks=3)]).json()
     assert second["created"] == 0 and second["updated"] == 1
     context = VMContext.objects.get()
@@ -39,20 +42,29 @@ def test_inventory_bad_input(operator_client):
     bad_disk["disks"][0]["capacity_bytes"] = "lots"
     response = push(operator_client, [bad_disk])
     assert response.status_code == 400 and "capacity_bytes" in response.json()["error"]
+    assert_matches_schema(response, "/api/v1/vms/inventory", "post")
     assert not VMContext.objects.exists()
 
 
 def test_vm_context_detail_shape(operator_client):
     push(operator_client, [agent_vm()])
-    body = operator_client.get("/api/v1/vm-contexts/web01").json()
+    response = operator_client.get("/api/v1/vm-contexts/web01")
+    assert_matches_schema(response, "/api/v1/vm-contexts/{vm_name}", "get")
+    body = response.json()
     assert set(body) == {"context", "current_job", "job_history", "disks", "nics", "cbt_history"}
     assert body["context"]["vm_name"] == "web01" and body["context"]["current_status"] == "discovered"
     assert body["current_job"] is None and body["job_history"] == [] and len(body["disks"]) == 2
     assert body["disks"][1]["capacity_bytes"] == 2 * 1024 ** 3
     context_id = body["context"]["context_id"]
-    assert operator_client.get(f"/api/v1/vm-contexts/{context_id}/recent-jobs").json()["jobs"] == []
-    assert operator_client.get("/api/v1/vm-contexts/nope").status_code == 404
-    assert operator_client.get(f"/api/v1/vms/{body['context']['vm_id']}").json()["vm_name"] == "web01"
+    recent = operator_client.get(f"/api/v1/vm-contexts/{context_id}/recent-jobs")
+    assert recent.json()["jobs"] == []
+    assert_matches_schema(recent, "/api/v1/vm-contexts/{context_id}/recent-jobs", "get")
+    missing = operator_client.get("/api/v1/vm-contexts/nope")
+    assert missing.status_code == 404
+    assert_matches_schema(missing, "/api/v1/vm-contexts/{vm_name}", "get")
+    vm = operator_client.get(f"/api/v1/vms/{body['context']['vm_id']}")
+    assert vm.json()["vm_name"] == "web01"
+    assert_matches_schema(vm, "/api/v1/vms/{vm_id}", "get")
 
 
 def test_lists_are_paginated_filtered_and_constant_in_queries(operator_client, django_assert_max_num_queries):
@@ -75,10 +87,12 @@ def test_discovery_without_agent_is_503_and_without_credentials_404(operator_cli
     settings.AGENT_API_URL = "http://127.0.0.1:1"
     response = operator_client.post("/api/v1/discovery/discover-vms", {}, format="json")
     assert response.status_code == 404 and "No default VMware credentials" in response.json()["error"]
+    assert_matches_schema(response, "/api/v1/discovery/discover-vms", "post")
     operator_client.post("/api/v1/vmware-credentials", {"name": "vc", "vcenter_host": "h", "username": "u",
                                                        "password": "p", "datacenter": "DC0"}, format="json")
     response = operator_client.post("/api/v1/discovery/discover-vms", {}, format="json")
     assert response.status_code == 503 and "No agent is connected" in response.json()["error"]
+    assert_matches_schema(response, "/api/v1/discovery/discover-vms", "post")
     assert operator_client.post("/api/v1/discovery/add-vms", {"vm_names": []}, format="json").status_code == 400
     assert operator_client.post("/api/v1/discovery/discover-vms", {"credential_id": 99}, format="json").status_code == 404
 

@@ -70,3 +70,8 @@ class LogRecordSerializer(serializers.Serializer):
 
 class DebugLogsSerializer(CountedSerializer):
     logs = LogRecordSerializer(many=True)
+
+
+def errors(*codes: int) -> dict:
+    """``responses={200: X, **errors(400, 404)}``: those status codes answer the common error shape."""
+    return {code: ErrorResponseSerializer for code in codes}

@@ -21,7 +21,7 @@ class VMNicSerializer(serializers.ModelSerializer):
 class VMContextSerializer(serializers.ModelSerializer):
     disk_count = serializers.IntegerField(read_only=True)
     nic_count = serializers.IntegerField(read_only=True)
-    ossea_config_id = serializers.IntegerField(read_only=True)
+    ossea_config_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
         model = VMContext

@@ -7,6 +7,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schemas import errors
 from apps.core.api.validation import validated
 from apps.core.exceptions import InvalidInput
 from apps.replication import selectors as replication_selectors
@@ -14,6 +15,17 @@ from apps.settings import services as settings_services
 
 from .. import selectors, services
 from ..filtersets import VMContextFilterSet
+from .schemas import (
+    AddVMsAnswerSerializer,
+    BulkAddAnswerSerializer,
+    DiscoverAnswerSerializer,
+    InventoryPushAnswerSerializer,
+    PreviewAnswerSerializer,
+    RecentJobsSerializer,
+    VMContextDetailSerializer,
+    VMDetailSerializer,
+    VMDiscoverAnswerSerializer,
+)
 from .serializers import (
     AddVMsSerializer,
     BulkAddSerializer,
@@ -50,8 +62,8 @@ def _preview(vms: list[dict]) -> list[dict]:
 
 
 class DiscoverVMsView(APIView):
-    @extend_schema(request=DiscoverSerializer, responses={200: dict}, tags=["discovery"],
-                   summary="Discover VMs in vCenter through the agent (optionally add them)")
+    @extend_schema(request=DiscoverSerializer, responses={200: DiscoverAnswerSerializer, **errors(400, 404, 503)},
+                   tags=["discovery"], summary="Discover VMs in vCenter through the agent (optionally add them)")
     def post(self, request):
         data = validated(DiscoverSerializer, request.data)
         credential = _credential(data)
@@ -67,8 +79,8 @@ class DiscoverVMsView(APIView):
 
 
 class PreviewView(APIView):
-    @extend_schema(request=DiscoverSerializer, responses={200: dict}, tags=["discovery"],
-                   summary="What discovery would add, without adding anything")
+    @extend_schema(request=DiscoverSerializer, responses={200: PreviewAnswerSerializer, **errors(400, 404, 503)},
+                   tags=["discovery"], summary="What discovery would add, without adding anything")
     def post(self, request):
         data = validated(DiscoverSerializer, request.data)
         answer = services.discover(credential=_credential(data), filter=data["filter"])
@@ -81,7 +93,8 @@ class PreviewView(APIView):
 
 
 class AddVMsView(APIView):
-    @extend_schema(request=AddVMsSerializer, responses={201: dict}, tags=["discovery"],
+    @extend_schema(request=AddVMsSerializer, responses={201: AddVMsAnswerSerializer, **errors(400, 404, 503)},
+                   tags=["discovery"],
                    summary="Add named VMs to the inventory (idempotent)")
     def post(self, request):
         data = validated(AddVMsSerializer, request.data)
@@ -99,7 +112,8 @@ class AddVMsView(APIView):
 
 
 class BulkAddView(APIView):
-    @extend_schema(request=BulkAddSerializer, responses={201: dict}, tags=["discovery"],
+    @extend_schema(request=BulkAddSerializer, responses={201: BulkAddAnswerSerializer, **errors(400, 404, 503)},
+                   tags=["discovery"],
                    summary="Add every VM matching a filter (idempotent)")
     def post(self, request):
         data = validated(BulkAddSerializer, request.data)
@@ -129,7 +143,7 @@ class VMContextListView(ListAPIView):
 
 
 class VMContextDetailView(APIView):
-    @extend_schema(responses={200: dict}, tags=["vm-contexts"],
+    @extend_schema(responses={200: VMContextDetailSerializer, **errors(404)}, tags=["vm-contexts"],
                    summary="A VM with its current job, job history, disks, NICs and CBT history")
     def get(self, request, vm_name):
         context = services.vm_context_get(vm_name)
@@ -146,7 +160,8 @@ class VMContextDetailView(APIView):
 
 
 class RecentJobsView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("limit", int)], responses={200: dict}, tags=["vm-contexts"])
+    @extend_schema(parameters=[OpenApiParameter("limit", int)], responses={200: RecentJobsSerializer, **errors(400, 404)},
+                   tags=["vm-contexts"])
     def get(self, request, context_id):
         context = services.vm_context_get(context_id)
         try:
@@ -163,7 +178,7 @@ class VMListView(VMContextListView):
 
 
 class VMDetailView(APIView):
-    @extend_schema(responses={200: dict}, tags=["vms"])
+    @extend_schema(responses={200: VMDetailSerializer, **errors(404)}, tags=["vms"])
     def get(self, request, vm_id):
         context = selectors.vm_contexts().get(pk=services.vm_context_get(vm_id).pk)
         return Response({**VMContextSerializer(context).data,
@@ -173,7 +188,8 @@ class VMDetailView(APIView):
 
 class VMDiscoverView(APIView):
     @extend_schema(parameters=[OpenApiParameter("vcenter", str), OpenApiParameter("filter", str)],
-                   responses={200: dict}, tags=["vms"], summary="Discover VMs of a vCenter (default credentials)")
+                   responses={200: VMDiscoverAnswerSerializer, **errors(404, 503)},
+                   tags=["vms"], summary="Discover VMs of a vCenter (default credentials)")
     def get(self, request):
         from apps.settings.models import VMwareCredential
 
@@ -191,7 +207,8 @@ class VMDiscoverView(APIView):
 
 
 class InventoryPushView(APIView):
-    @extend_schema(request=InventoryPushSerializer, responses={200: dict}, tags=["vms"],
+    @extend_schema(request=InventoryPushSerializer, responses={200: InventoryPushAnswerSerializer, **errors(400)},
+                   tags=["vms"],
                    summary="An agent pushes the VMs it sees")
     def post(self, request):
         data = validated(InventoryPushSerializer, request.data)
