@@ -21,6 +21,7 @@ from .. import cloud, selectors, services, validation
 from ..choices import ACTIVE, FailoverType
 from ..filtersets import FailoverJobFilterSet, NetworkMappingFilterSet
 from ..models import FailoverJob, NetworkMapping
+from . import schemas as S
 from .serializers import (
     LiveFailoverSerializer,
     MappingsPutSerializer,
@@ -98,7 +99,8 @@ class NetworkMappingListCreateView(ReadView):
                                OpenApiParameter("source_network_name", str),
                                OpenApiParameter("destination_network_id", str), OpenApiParameter("q", str),
                                OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-                   responses={200: dict}, tags=["network-mappings"], summary="List network mappings",
+                   responses={200: S.NetworkMappingListAnswerSerializer, **S.errors(400)},
+                   tags=["network-mappings"], summary="List network mappings",
                    operation_id="network_mappings_list")
     def get(self, request):
         limit, offset = _page(request)
@@ -107,7 +109,9 @@ class NetworkMappingListCreateView(ReadView):
         return Response({"success": True, "message": "Network mappings retrieved", "total_mappings": rows.count(),
                          "returned_mappings": len(page), "mappings": [selectors.mapping_dict(m) for m in page]})
 
-    @extend_schema(request=NetworkMappingSerializer, responses={201: dict}, tags=["network-mappings"],
+    @extend_schema(request=NetworkMappingSerializer,
+                   responses={201: S.NetworkMappingCreatedSerializer, **S.errors(400, 404, 409, 502, 503)},
+                   tags=["network-mappings"],
                    summary="Map a VM's source network to an existing CloudStack network")
     def post(self, request):
         data = validated(NetworkMappingSerializer, request.data)
@@ -127,12 +131,14 @@ def _vm_mappings_answer(context, message: str, **extra) -> dict:
 
 
 class NetworkMappingVMView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["network-mappings"], summary="A VM's network mappings",
+    @extend_schema(responses={200: S.NetworkMappingsOfVMSerializer, **S.errors(404)}, tags=["network-mappings"],
+                   summary="A VM's network mappings",
                    operation_id="network_mappings_vm_retrieve")
     def get(self, request, vm_id):
         return Response(_vm_mappings_answer(_vm(vm_id), "Network mappings retrieved"))
 
-    @extend_schema(request=MappingsPutSerializer, responses={200: dict}, tags=["network-mappings"],
+    @extend_schema(request=MappingsPutSerializer,
+                   responses={200: S.NetworkMappingsUpdatedSerializer, **S.errors(400, 404, 502, 503)}, tags=["network-mappings"],
                    summary="Create or replace a VM's mappings ({mappings: [...]} or one mapping object)")
     def put(self, request, vm_id):
         context = _vm(vm_id)
@@ -143,7 +149,8 @@ class NetworkMappingVMView(ReadView):
         saved = services.mappings_put(vm_context=context, items=data["mappings"])
         return Response(_vm_mappings_answer(context, "Network mappings updated", updated=len(saved)))
 
-    @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)], responses={200: dict},
+    @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)],
+                   responses={200: S.NetworkMappingsDeletedSerializer, **S.errors(400, 404)},
                    tags=["network-mappings"], summary="Delete a VM's mappings (optionally only test or production)",
                    operation_id="network_mappings_vm_destroy")
     def delete(self, request, vm_id):
@@ -154,7 +161,8 @@ class NetworkMappingVMView(ReadView):
 
 
 class NetworkMappingSourceView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["network-mappings"], summary="A VM's mappings of one source network",
+    @extend_schema(responses={200: S.NetworkMappingsOfSourceSerializer, **S.errors(404)},
+                   tags=["network-mappings"], summary="A VM's mappings of one source network",
                    operation_id="network_mappings_source_retrieve")
     def get(self, request, vm_id, source_network_name):
         context = _vm(vm_id)
@@ -165,7 +173,8 @@ class NetworkMappingSourceView(ReadView):
         return Response({"success": True, "message": "Network mappings retrieved", "vm_id": context.vm_id,
                          "mappings": [selectors.mapping_dict(m) for m in rows.select_related("vm_context")]})
 
-    @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)], responses={200: dict},
+    @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)],
+                   responses={200: S.NetworkMappingsOfSourceDeletedSerializer, **S.errors(400, 404)},
                    tags=["network-mappings"], summary="Delete the mapping(s) of one source network",
                    operation_id="network_mappings_source_destroy")
     def delete(self, request, vm_id, source_network_name):
@@ -184,7 +193,8 @@ def _network_status(request, vm_id) -> dict:
 
 
 class NetworkMappingStatusView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: dict}, tags=["network-mappings"],
+    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **S.errors(400, 404)},
+                   tags=["network-mappings"],
                    summary="Which of the VM's source networks are mapped")
     def get(self, request, vm_id):
         return Response(_network_status(request, vm_id))
@@ -206,14 +216,16 @@ def _readiness(context, failover_type: str, **kwargs) -> dict:
 
 
 class ReadinessView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: dict}, tags=["validation"],
+    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.FailoverReadinessSerializer, **S.errors(400, 404)},
+                   tags=["validation"],
                    summary="Failover readiness: every check, a score and the actions to take")
     def get(self, request, vm_id):
         return Response(_readiness(_vm(vm_id), _failover_type(request.query_params.get("failover_type"))))
 
 
 class SyncStatusView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["validation"], summary="Last sync and stored change ids")
+    @extend_schema(responses={200: S.FailoverSyncStatusAnswerSerializer, **S.errors(404)},
+                   tags=["validation"], summary="Last sync and stored change ids")
     def get(self, request, vm_id):
         context = _vm(vm_id)
         return Response({"success": True, "message": "VM sync status retrieved", "vm_id": context.vm_id,
@@ -221,14 +233,16 @@ class SyncStatusView(ReadView):
 
 
 class NetworkMappingStatusVMView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: dict}, tags=["validation"],
+    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **S.errors(400, 404)},
+                   tags=["validation"],
                    summary="Network mapping status for failover")
     def get(self, request, vm_id):
         return Response(_network_status(request, vm_id))
 
 
 class VolumeStatusView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["validation"], summary="Replica volumes as CloudStack sees them")
+    @extend_schema(responses={200: S.FailoverVolumeStatusAnswerSerializer, **S.errors(404, 502, 503)},
+                   tags=["validation"], summary="Replica volumes as CloudStack sees them")
     def get(self, request, vm_id):
         context = _vm(vm_id)
         config = cloud.config_for(context)
@@ -245,7 +259,8 @@ class VolumeStatusView(ReadView):
 
 
 class ActiveJobsView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["validation"], summary="Jobs that would block a failover")
+    @extend_schema(responses={200: S.FailoverActiveJobsAnswerSerializer, **S.errors(404)},
+                   tags=["validation"], summary="Jobs that would block a failover")
     def get(self, request, vm_id):
         context = _vm(vm_id)
         return Response({"success": True, "message": "Active jobs status retrieved", "vm_id": context.vm_id,
@@ -253,7 +268,7 @@ class ActiveJobsView(ReadView):
 
 
 class ConfigurationCheckView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["validation"],
+    @extend_schema(responses={200: S.FailoverConfigurationCheckSerializer, **S.errors(404)}, tags=["validation"],
                    summary="Every check for a live and for a test failover, with the sections")
     def get(self, request, vm_id):
         context = _vm(vm_id)
@@ -292,21 +307,24 @@ def _start(request, failover_type: str, data: dict) -> Response:
 
 
 class TestFailoverView(ReadView):
-    @extend_schema(request=TestFailoverSerializer, responses={202: dict}, tags=["failover"],
+    @extend_schema(request=TestFailoverSerializer,
+                   responses={202: S.FailoverStartedSerializer, **S.refusals(400, 404, 409, 502, 503)}, tags=["failover"],
                    summary="Start a reversible test failover")
     def post(self, request):
         return _start(request, FailoverType.TEST, validated(TestFailoverSerializer, request.data))
 
 
 class LiveFailoverView(ReadView):
-    @extend_schema(request=LiveFailoverSerializer, responses={202: dict}, tags=["failover"],
+    @extend_schema(request=LiveFailoverSerializer,
+                   responses={202: S.FailoverStartedSerializer, **S.refusals(400, 404, 409, 502, 503)}, tags=["failover"],
                    summary="Start a live (final) failover")
     def post(self, request):
         return _start(request, FailoverType.LIVE, validated(LiveFailoverSerializer, request.data))
 
 
 class UnifiedFailoverView(ReadView):
-    @extend_schema(request=UnifiedFailoverSerializer, responses={202: dict}, tags=["failover"],
+    @extend_schema(request=UnifiedFailoverSerializer,
+                   responses={202: S.FailoverStartedSerializer, **S.refusals(400, 404, 409, 502, 503)}, tags=["failover"],
                    summary="Start a failover of either type (failover_type)")
     def post(self, request):
         data = validated(UnifiedFailoverSerializer, request.data)
@@ -319,11 +337,12 @@ def _cleanup_answer(job: FailoverJob) -> dict:
 
 
 class TestFailoverDetailView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["failover"], summary="Status of a test failover job")
+    @extend_schema(responses={200: S.FailoverJobStatusSerializer, **S.errors(404)}, tags=["failover"],
+                   summary="Status of a test failover job")
     def get(self, request, job_id):
         return Response(selectors.job_status(services.job_get(job_id)))
 
-    @extend_schema(responses={202: dict, 409: dict}, tags=["failover"],
+    @extend_schema(responses={202: S.TestFailoverCleanupStartedSerializer, **S.refusals(404, 409)}, tags=["failover"],
                    summary="End a test failover: destroy its VM, revert and reattach the volumes")
     def delete(self, request, job_id):
         job = services.test_end(job=services.job_get(job_id), requested_by=_who(request))
@@ -331,7 +350,8 @@ class TestFailoverDetailView(ReadView):
 
 
 class CleanupTestView(ReadView):
-    @extend_schema(request=None, responses={202: dict}, tags=["failover"],
+    @extend_schema(request=None, responses={202: S.TestFailoverCleanupStartedSerializer, **S.refusals(404, 409)},
+                   tags=["failover"],
                    summary="End the running test failover of a VM")
     def post(self, request, vm_name):
         job = services.test_end_for_vm(vm_context=_vm(vm_name), requested_by=_who(request))
@@ -339,7 +359,7 @@ class CleanupTestView(ReadView):
 
 
 class CleanupFailedView(ReadView):
-    @extend_schema(request=None, responses={202: dict}, tags=["failover"],
+    @extend_schema(request=None, responses={202: S.FailoverCleanupStartedSerializer, **S.refusals(404, 409)}, tags=["failover"],
                    summary="Clean up what a failed failover of a VM left behind")
     def post(self, request, vm_name):
         job = services.cleanup_failed(vm_context=_vm(vm_name), requested_by=_who(request))
@@ -348,7 +368,8 @@ class CleanupFailedView(ReadView):
 
 
 class JobStatusView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["failover"], summary="Status of a failover job")
+    @extend_schema(responses={200: S.FailoverJobStatusSerializer, **S.errors(404)}, tags=["failover"],
+                   summary="Status of a failover job")
     def get(self, request, job_id):
         return Response(selectors.job_status(services.job_get(job_id)))
 
@@ -357,7 +378,7 @@ class JobListView(ReadView):
     @extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("type", str, enum=["live", "test"]),
                                OpenApiParameter("vm_id", str), OpenApiParameter("limit", int),
                                OpenApiParameter("offset", int)],
-                   responses={200: dict}, tags=["failover"], summary="List failover jobs")
+                   responses={200: S.FailoverJobListSerializer, **S.errors(400)}, tags=["failover"], summary="List failover jobs")
     def get(self, request):
         limit, offset = _page(request)
         rows = _filtered(FailoverJobFilterSet, request, FailoverJob.objects.select_related("vm_context"))
@@ -368,7 +389,7 @@ class JobListView(ReadView):
 
 
 class PreflightConfigView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["failover"],
+    @extend_schema(responses={200: S.FailoverPreflightConfigSerializer, **S.errors(400, 404)}, tags=["failover"],
                    summary="What a failover of this type would use (networks, offering, volumes) and whether it can")
     def get(self, request, failover_type, vm_name):
         failover_type = _failover_type(failover_type)
@@ -403,7 +424,8 @@ class PreflightValidateView(ReadView):
     # A validation changes nothing: viewers may run it.
     write_roles = (Role.VIEWER,)
 
-    @extend_schema(request=PreflightValidateSerializer, responses={200: dict}, tags=["failover"],
+    @extend_schema(request=PreflightValidateSerializer,
+                   responses={200: S.FailoverReadinessSerializer, **S.errors(400, 404, 502, 503)}, tags=["failover"],
                    summary="Validate a failover as it would be requested (with network overrides)")
     def post(self, request):
         data = validated(PreflightValidateSerializer, request.data)
@@ -415,7 +437,8 @@ class PreflightValidateView(ReadView):
 
 
 class RollbackView(ReadView):
-    @extend_schema(request=RollbackSerializer, responses={202: dict}, tags=["failover"],
+    @extend_schema(request=RollbackSerializer, responses={202: S.FailoverRollbackStartedSerializer, **S.refusals(400, 404, 409)},
+                   tags=["failover"],
                    summary="Roll a failover back: end a running test, stop a running job, clean up a failed one")
     def post(self, request):
         data = validated(RollbackSerializer, request.data)
@@ -428,7 +451,7 @@ class RollbackView(ReadView):
 
 
 class RollbackDecisionView(ReadView):
-    @extend_schema(responses={200: dict}, tags=["failover"],
+    @extend_schema(responses={200: S.FailoverRollbackDecisionSerializer, **S.errors(400, 404)}, tags=["failover"],
                    summary="Whether the VM's latest failover of this type can be rolled back, and what that does")
     def get(self, request, failover_type, vm_name):
         failover_type = _failover_type(failover_type)
@@ -440,7 +463,8 @@ class RollbackDecisionView(ReadView):
 class DebugFailoverJobsView(ReadView):
     @extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("vm_id", str),
                                OpenApiParameter("limit", int)],
-                   responses={200: dict}, tags=["debug"], summary="Failover jobs with plans, volumes, resources, events")
+                   responses={200: S.FailoverDebugJobListSerializer, **S.errors(400)},
+                   tags=["debug"], summary="Failover jobs with plans, volumes, resources, events")
     def get(self, request):
         limit, offset = _page(request, default=20)
         rows = _filtered(FailoverJobFilterSet, request,
