@@ -12,6 +12,7 @@ from apps.scheduler import services
 from apps.scheduler.choices import ExecutionStatus, ExecutionTrigger, ExecutionVMStatus
 from apps.scheduler.models import ScheduleExecution
 from apps.scheduler.tasks import run_schedule, sweep_executions
+from tests.openapi import assert_matches_schema
 
 from .conftest import finish_job
 
@@ -35,6 +36,7 @@ def test_trigger_starts_syncs_up_to_the_limit_and_the_rest_follow_as_jobs_finish
     with django_capture_on_commit_callbacks(execute=True):
         response = trigger(operator_client, schedule)
     assert response.status_code == 202, response.json()
+    assert_matches_schema(response, "/api/v1/schedules/{id}/trigger", "post")
     body = response.json()
     assert body["success"] is True and body["execution"]["status"] == "running"
     assert body["execution"]["vms_considered"] == 7 and body["execution"]["vms_running"] == 3
@@ -274,6 +276,7 @@ def test_cancel_stops_the_queue_and_lets_running_syncs_end(operator_client, make
     execution = services.execution_start(schedule=schedule, trigger=ExecutionTrigger.MANUAL)
     response = operator_client.post(f"/api/v1/schedule-executions/{execution.pk}/cancel", {}, format="json")
     assert response.status_code == 200
+    assert_matches_schema(response, "/api/v1/schedule-executions/{id}/cancel", "post")
     assert response.json()["execution"]["status"] == "cancelled"
     assert response.json()["execution"]["vms_cancelled"] == 2 and response.json()["execution"]["vms_running"] == 2
     execution.refresh_from_db()
@@ -289,6 +292,7 @@ def test_cancel_stops_the_queue_and_lets_running_syncs_end(operator_client, make
     assert ReplicationJob.objects.filter(schedule_execution_id=execution.pk).count() == 2
     again = operator_client.post(f"/api/v1/schedule-executions/{execution.pk}/cancel", {}, format="json")
     assert again.status_code == 409
+    assert_matches_schema(again, "/api/v1/schedule-executions/{id}/cancel", "post")
 
 
 def test_cancel_running_also_cancels_the_jobs(operator_client, make_vms, make_schedule, make_group):

@@ -2,6 +2,7 @@
 import pytest
 
 from apps.scheduler.models import MachineGroup, VMGroupMembership
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +60,7 @@ def test_assign_list_and_ungrouped(operator_client, viewer_client, make_vms, mak
     group = make_group()
     response = assign(operator_client, group.pk, vm_context_ids=[vms[0].context_id], vm_names=[vms[1].vm_name])
     assert response.status_code == 200, response.json()
+    assert_matches_schema(response, "/api/v1/machine-groups/{id}/vms", "post")
     assert [v["vm_name"] for v in response.json()["assigned"]] == [vms[0].vm_name, vms[1].vm_name]
     # Assigning again is idempotent and says so.
     again = assign(operator_client, group.pk, vm_names=[vms[0].vm_name]).json()
@@ -79,6 +81,7 @@ def test_a_vm_is_in_at_most_one_group(operator_client, make_vms, make_group):
     first, second = make_group(vms=[vms[0]]), make_group()
     response = assign(operator_client, second.pk, vm_names=[vms[1].vm_name, vms[0].vm_name])
     assert response.status_code == 409 and response.json()["error_code"] == "VM_ALREADY_GROUPED"
+    assert_matches_schema(response, "/api/v1/machine-groups/{id}/vms", "post")
     assert response.json()["details"]["vms"] == [{"context_id": vms[0].context_id, "vm_name": vms[0].vm_name,
                                                   "group_id": first.pk, "group_name": first.name}]
     # All or nothing: the free VM was not assigned either.
@@ -113,11 +116,13 @@ def test_unassign(operator_client, make_vms, make_group):
     group = make_group(vms=vms)
     response = operator_client.delete(f"/api/v1/machine-groups/{group.pk}/vms/{vms[0].context_id}")
     assert response.status_code == 200 and response.json()["vm_name"] == vms[0].vm_name
+    assert_matches_schema(response, "/api/v1/machine-groups/{id}/vms/{vm}", "delete")
     assert not VMGroupMembership.objects.filter(vm_context=vms[0]).exists()
     # By name too; and a VM not in this group is a 404.
     assert operator_client.delete(f"/api/v1/machine-groups/{group.pk}/vms/{vms[1].vm_name}").status_code == 200
     again = operator_client.delete(f"/api/v1/machine-groups/{group.pk}/vms/{vms[1].vm_name}")
     assert again.status_code == 404 and "is not in machine group" in again.json()["error"]
+    assert_matches_schema(again, "/api/v1/machine-groups/{id}/vms/{vm}", "delete")
     unknown = operator_client.delete(f"/api/v1/machine-groups/{group.pk}/vms/ghost")
     assert unknown.status_code == 404 and "not found in the inventory" in unknown.json()["error"]
 
@@ -129,6 +134,7 @@ def test_move_between_groups(operator_client, make_vms, make_group):
     response = operator_client.post("/api/v1/vm-assignments/move", {
         "target_group_id": target.pk, "vm_names": [vms[0].vm_name, vms[2].vm_name, loose.vm_name]}, format="json")
     assert response.status_code == 200, response.json()
+    assert_matches_schema(response, "/api/v1/vm-assignments/move", "post")
     body = response.json()
     assert body["moved"] == [{"context_id": vms[0].context_id, "vm_name": vms[0].vm_name, "from_group_id": source.pk,
                               "from_group_name": source.name}]
@@ -149,6 +155,7 @@ def test_move_bad_inputs(operator_client, make_vms, body, status, text):
     make_vms(1)
     response = operator_client.post("/api/v1/vm-assignments/move", body, format="json")
     assert response.status_code == status and text in response.json()["error"], response.json()
+    assert_matches_schema(response, "/api/v1/vm-assignments/move", "post")
 
 
 def test_vm_assignments_from_the_vm_side(operator_client, viewer_client, make_vms, make_group, make_schedule):
@@ -159,13 +166,16 @@ def test_vm_assignments_from_the_vm_side(operator_client, viewer_client, make_vm
                                                               "vm_context_ids": [v.context_id for v in vms[:2]]},
                                    format="json")
     assert created.status_code == 200 and len(created.json()["assigned"]) == 2
+    assert_matches_schema(created, "/api/v1/vm-assignments", "post")
     listed = viewer_client.get(f"/api/v1/vm-assignments?schedule={schedule.pk}").json()
     assert listed["count"] == 2 and listed["results"][0]["group_name"] == group.name
     assert listed["results"][0]["schedule_id"] == schedule.pk
     one = viewer_client.get(f"/api/v1/vm-assignments/{vms[0].vm_name}")
     assert one.status_code == 200 and one.json()["group_id"] == group.pk
     assert viewer_client.get(f"/api/v1/vm-assignments/{vms[2].vm_name}").status_code == 404
-    assert operator_client.delete(f"/api/v1/vm-assignments/{vms[0].context_id}").status_code == 200
+    removed = operator_client.delete(f"/api/v1/vm-assignments/{vms[0].context_id}")
+    assert removed.status_code == 200
+    assert_matches_schema(removed, "/api/v1/vm-assignments/{vm}", "delete")
     assert operator_client.delete(f"/api/v1/vm-assignments/{vms[0].context_id}").status_code == 404
     assert viewer_client.post("/api/v1/vm-assignments/move", {"target_group_id": group.pk,
                                                               "vm_names": [vms[2].vm_name]},

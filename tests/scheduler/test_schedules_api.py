@@ -5,6 +5,7 @@ import pytest
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from apps.scheduler.models import SyncSchedule
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -92,12 +93,14 @@ def test_enable_disable(operator_client):
     url = f"/api/v1/schedules/{created['id']}/enable"
     off = operator_client.post(url, {"enabled": False}, format="json")
     assert off.status_code == 200 and off.json()["schedule"]["enabled"] is False and "disabled" in off.json()["message"]
+    assert_matches_schema(off, "/api/v1/schedules/{id}/enable", "post")
     assert PeriodicTask.objects.get(name=created["periodic_task"]).enabled is False
     on = operator_client.post(url, {}, format="json")
     assert on.status_code == 200 and on.json()["schedule"]["enabled"] is True
     assert PeriodicTask.objects.get(name=created["periodic_task"]).enabled is True
     bad = operator_client.post(url, {"enabled": "sometimes"}, format="json")
     assert bad.status_code == 400 and "enabled" in bad.json()["error"]
+    assert_matches_schema(bad, "/api/v1/schedules/{id}/enable", "post")
 
 
 def test_delete_removes_the_beat_entry(operator_client):

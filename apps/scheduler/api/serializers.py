@@ -1,5 +1,4 @@
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -84,14 +83,14 @@ class GroupRefSerializer(serializers.ModelSerializer):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
-    window_start = serializers.TimeField(format="%H:%M", read_only=True)
-    window_end = serializers.TimeField(format="%H:%M", read_only=True)
+    window_start = serializers.TimeField(format="%H:%M", read_only=True, allow_null=True)
+    window_end = serializers.TimeField(format="%H:%M", read_only=True, allow_null=True)
     timing_description = serializers.CharField(read_only=True)
     next_run_at = serializers.SerializerMethodField()
     group_count = serializers.IntegerField(read_only=True, default=0)
     vm_count = serializers.IntegerField(read_only=True, default=0)
-    active_execution_id = serializers.CharField(read_only=True, default=None)
-    periodic_task = serializers.CharField(source="periodic_task.name", read_only=True, default=None)
+    active_execution_id = serializers.CharField(read_only=True, default=None, allow_null=True)
+    periodic_task = serializers.CharField(source="periodic_task.name", read_only=True, default=None, allow_null=True)
     groups = GroupRefSerializer(many=True, read_only=True)
 
     class Meta:
@@ -102,7 +101,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
                   "active_execution_id", "group_count", "vm_count", "groups", "periodic_task", "created_by",
                   "created_at", "updated_at"]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_run_at(self, obj):
         when = timing.next_run_at(obj.periodic_task, timezone.now())
         return serializers.DateTimeField().to_representation(when) if when else None
@@ -121,7 +120,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
                   "vms_considered", "vms_started", "vms_queued", "vms_running", "vms_succeeded", "vms_failed",
                   "vms_skipped", "vms_cancelled", "bytes_transferred", "summary", "created_at", "updated_at"]
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_duration_seconds(self, obj):
         if obj.started_at is None:
             return None

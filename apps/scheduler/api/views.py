@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from apps.core.api.schemas import errors
 from apps.core.exceptions import NotFound
 
 from .. import selectors, services
@@ -19,6 +20,13 @@ from ..filtersets import (
     GroupVMFilterSet,
     MachineGroupFilterSet,
     ScheduleFilterSet,
+)
+from .schemas import (
+    AssignedSerializer,
+    ExecutionAnswerSerializer,
+    MovedSerializer,
+    ScheduleEnabledSerializer,
+    UnassignedSerializer,
 )
 from .serializers import (
     AssignmentSerializer,
@@ -106,7 +114,7 @@ class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
         services.schedule_delete(schedule=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=EnableSerializer, responses={200: dict}, tags=["schedules"],
+    @extend_schema(request=EnableSerializer, responses={200: ScheduleEnabledSerializer, **errors(400, 404)}, tags=["schedules"],
                    summary="Enable or disable a schedule: {\"enabled\": true|false} (default true)")
     @action(detail=True, methods=["post"])
     def enable(self, request, pk=None):
@@ -117,7 +125,8 @@ class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
                                                      f"{'enabled' if enabled else 'disabled'}",
                          "schedule": ScheduleSerializer(selectors.schedules().get(pk=schedule.pk)).data})
 
-    @extend_schema(request=TriggerSerializer, responses={202: dict}, tags=["schedules"],
+    @extend_schema(request=TriggerSerializer, responses={202: ExecutionAnswerSerializer, **errors(400, 404, 409)},
+                   tags=["schedules"],
                    summary="Run a schedule now (deferred when outside its window unless ignore_window)")
     @action(detail=True, methods=["post"])
     def trigger(self, request, pk=None):
@@ -164,7 +173,8 @@ class ExecutionViewSet(SchedulerViewSet, mixins.ListModelMixin):
         execution = self.get_object()
         return self.paginated(selectors.execution_vms(execution), ExecutionVMSerializer, ExecutionVMFilterSet)
 
-    @extend_schema(request=CancelExecutionSerializer, responses={200: dict}, tags=["schedules"],
+    @extend_schema(request=CancelExecutionSerializer,
+                   responses={200: ExecutionAnswerSerializer, **errors(400, 404, 409)}, tags=["schedules"],
                    summary="Cancel a run: queued VMs never start; running syncs end unless cancel_running")
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
@@ -218,7 +228,8 @@ class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
 
     @extend_schema(methods=["get"], responses={200: GroupVMSerializer(many=True)}, tags=["machine-groups"],
                    summary="The group's VMs")
-    @extend_schema(methods=["post"], request=VMSelectionSerializer, responses={200: dict},
+    @extend_schema(methods=["post"], request=VMSelectionSerializer,
+                   responses={200: AssignedSerializer, **errors(400, 404, 409)},
                    tags=["machine-groups"], summary="Assign VMs to the group (409 if one is in another group)")
     @action(detail=True, methods=["get", "post"])
     def vms(self, request, pk=None):
@@ -230,7 +241,8 @@ class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
         result = services.group_assign_vms(group=group, vm_contexts=vms, assigned_by=request.user.username)
         return Response(_assign_body(result))
 
-    @extend_schema(responses={200: dict}, tags=["machine-groups"], summary="Take a VM (context id or name) out")
+    @extend_schema(responses={200: UnassignedSerializer, **errors(404, 409)}, tags=["machine-groups"],
+                   summary="Take a VM (context id or name) out")
     @action(detail=True, methods=["delete"], url_path=r"vms/(?P<vm>[^/]+)")
     def remove_vm(self, request, pk=None, vm=None):
         group = self.get_object()
@@ -259,7 +271,8 @@ class VMAssignmentViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def get_queryset(self):
         return selectors.assignments()
 
-    @extend_schema(request=AssignSerializer, responses={200: dict}, tags=["machine-groups"],
+    @extend_schema(request=AssignSerializer, responses={200: AssignedSerializer, **errors(400, 404, 409)},
+                   tags=["machine-groups"],
                    summary="Assign VMs to a group: {group_id, vm_context_ids|vm_names}")
     def create(self, request):
         data = validated(AssignSerializer, request)
@@ -276,14 +289,15 @@ class VMAssignmentViewSet(SchedulerViewSet, mixins.ListModelMixin):
             raise NotFound(f"VM '{vm_context.vm_name}' is not in any machine group", error_code="ASSIGNMENT_NOT_FOUND")
         return Response(AssignmentSerializer(membership).data)
 
-    @extend_schema(responses={200: dict}, tags=["machine-groups"], summary="Take a VM out of its group")
+    @extend_schema(responses={200: UnassignedSerializer, **errors(404, 409)}, tags=["machine-groups"],
+                   summary="Take a VM out of its group")
     def destroy(self, request, vm=None):
         vm_context = services.vm_context_lookup(vm)
         group = services.vm_unassign(vm_context=vm_context)
         return Response({"success": True, "message": f"VM '{vm_context.vm_name}' removed from group '{group.name}'",
                          "group_id": group.pk, "context_id": vm_context.context_id, "vm_name": vm_context.vm_name})
 
-    @extend_schema(request=MoveSerializer, responses={200: dict}, tags=["machine-groups"],
+    @extend_schema(request=MoveSerializer, responses={200: MovedSerializer, **errors(400, 404, 409)}, tags=["machine-groups"],
                    summary="Move VMs to another group: {target_group_id, vm_context_ids|vm_names}")
     @action(detail=False, methods=["post"])
     def move(self, request):
