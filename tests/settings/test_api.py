@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 
 from apps.settings.models import OsseaConfig, VMwareCredential
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -20,16 +21,22 @@ def test_create_get_update_delete_with_secret_redacted(operator_client, caplog):
     caplog.set_level(logging.DEBUG)
     created = ossea(operator_client, action="create", configuration=CONFIG)
     assert created.status_code == 201
+    assert_matches_schema(created, "/api/v1/ossea/config", "post")
     config = created.json()["configuration"]
     assert config["secret_key"] == "[REDACTED]" and config["name"] == "production-ossea" and config["is_active"] is True
-    listed = ossea(operator_client, action="get").json()
+    listed = ossea(operator_client, action="get")
+    assert_matches_schema(listed, "/api/v1/ossea/config", "post")
+    listed = listed.json()
     assert listed["success"] is True and [c["id"] for c in listed["configurations"]] == [config["id"]]
-    one = ossea(operator_client, action="get", id=config["id"]).json()["configuration"]
+    one = ossea(operator_client, action="get", id=config["id"])
+    assert_matches_schema(one, "/api/v1/ossea/config", "post")
+    one = one.json()["configuration"]
     assert one["zone"] == "OSSEA-Zone" and one["secret_key"] == "[REDACTED]"
 
     updated = ossea(operator_client, action="update", id=config["id"],
                     configuration={"name": "production-ossea-updated", "zone": "OSSEA-Zone-Updated"})
     assert updated.status_code == 200
+    assert_matches_schema(updated, "/api/v1/ossea/config", "post")
     assert updated.json()["configuration"]["zone"] == "OSSEA-Zone-Updated"
     stored = OsseaConfig.objects.get()
     assert stored.api_key == CONFIG["api_key"] and stored.secret_key == SECRET  # partial update kept the rest
@@ -42,6 +49,7 @@ def test_create_get_update_delete_with_secret_redacted(operator_client, caplog):
 
     deleted = ossea(operator_client, action="delete", id=config["id"])
     assert deleted.status_code == 200 and deleted.json()["success"] is True
+    assert_matches_schema(deleted, "/api/v1/ossea/config", "post")
     assert not OsseaConfig.objects.exists()
     assert SECRET not in caplog.text
 
@@ -64,6 +72,7 @@ def test_create_get_update_delete_with_secret_redacted(operator_client, caplog):
 def test_bad_inputs(operator_client, body, status, message):
     response = ossea(operator_client, **body)
     assert response.status_code == status
+    assert_matches_schema(response, "/api/v1/ossea/config", "post")
     assert response.json()["success"] is False
     assert message in response.json()["error"]
 
@@ -82,7 +91,9 @@ def test_duplicate_name_is_409(operator_client):
 
 def test_viewer_may_get_but_not_create(viewer_client):
     assert ossea(viewer_client, action="get").status_code == 200
-    assert ossea(viewer_client, action="create", configuration=CONFIG).status_code == 403
+    denied = ossea(viewer_client, action="create", configuration=CONFIG)
+    assert denied.status_code == 403
+    assert_matches_schema(denied, "/api/v1/ossea/config", "post")
 
 
 CRED = {"name": "lab-vcenter", "vcenter_host": "vcenter.lab", "username": "administrator@vsphere.local",
@@ -151,3 +162,14 @@ def test_credentials_test_without_agent_is_clear_503(operator_client, settings):
     response = operator_client.post(f"/api/v1/vmware-credentials/{cred['id']}/test")
     assert response.status_code == 503
     assert "No agent is connected" in response.json()["error"]
+    assert_matches_schema(response, "/api/v1/vmware-credentials/{id}/test", "post")
+
+
+def test_credentials_test_counts_the_vms_the_agent_sees(operator_client, monkeypatch):
+    from apps.inventory.agent_client import AgentClient
+
+    monkeypatch.setattr(AgentClient, "discover", lambda self, **kwargs: {"vms": [{"id": "vm-1", "name": "a"}]})
+    cred = operator_client.post("/api/v1/vmware-credentials", CRED, format="json").json()
+    response = operator_client.post(f"/api/v1/vmware-credentials/{cred['id']}/test")
+    assert response.status_code == 200 and response.json()["details"]["vm_count"] == 1
+    assert_matches_schema(response, "/api/v1/vmware-credentials/{id}/test", "post")

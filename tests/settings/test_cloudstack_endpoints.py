@@ -5,6 +5,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.openapi import assert_matches_schema
+
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 
@@ -16,6 +18,7 @@ def test_ossea_config_test_action(operator_client, cs_lab):
     response = operator_client.post("/api/v1/ossea/config", {"action": "test", "configuration": creds(cs_lab, zone="OSSEA-Zone")},
                                     format="json")
     assert response.status_code == 200
+    assert_matches_schema(response, "/api/v1/ossea/config", "post")
     assert response.json() == {"success": True, "message": "OSSEA connection test successful",
                                "details": {"zones_found": 1, "zone_verified": "OSSEA-Zone", "api_accessible": True}}
 
@@ -51,6 +54,7 @@ def test_wrong_keys_unknown_zone_html_and_unreachable(operator_client, cs_lab, h
     post = lambda body: operator_client.post("/api/v1/settings/cloudstack/test-connection", body, format="json")  # noqa: E731
     bad_key = post({**creds(cs_lab), "secret_key": "wrong"})
     assert bad_key.status_code == 400 and "refused the API key" in bad_key.json()["error"]
+    assert_matches_schema(bad_key, "/api/v1/settings/cloudstack/test-connection", "post")
     zone = post(creds(cs_lab, zone="Nowhere"))
     assert zone.status_code == 400 and "Zone 'Nowhere' not found" in zone.json()["error"]
     # A wrong URL that answers with a web page, not a CloudStack API.
@@ -61,37 +65,51 @@ def test_wrong_keys_unknown_zone_html_and_unreachable(operator_client, cs_lab, h
         port = s.getsockname()[1]
     down = post({**creds(cs_lab), "api_url": f"http://127.0.0.1:{port}/client/api"})
     assert down.status_code == 502 and "unreachable" in down.json()["error"]
+    assert_matches_schema(down, "/api/v1/settings/cloudstack/test-connection", "post")
+    assert_matches_schema(post(creds(cs_lab)), "/api/v1/settings/cloudstack/test-connection", "post")
     assert post({"api_url": cs_lab.url}).status_code == 400
 
 
 def test_not_configured_is_503(operator_client, db):
     response = operator_client.get("/api/v1/networks/available")
     assert response.status_code == 503 and "not configured" in response.json()["error"]
+    assert_matches_schema(response, "/api/v1/networks/available", "get")
 
 
 def test_detect_validate_discover_networks_offerings(operator_client, cs_config, cs_lab):
     detected = operator_client.post("/api/v1/settings/cloudstack/detect-oma-vm", {"config_id": cs_config.id, "save": True},
                                     format="json")
     assert detected.status_code == 200 and detected.json()["oma_vm"]["id"] == cs_lab.oma_vm_id
+    assert_matches_schema(detected, "/api/v1/settings/cloudstack/detect-oma-vm", "post")
     cs_config.refresh_from_db()
     assert cs_config.oma_vm_id == cs_lab.oma_vm_id and detected.json()["saved"] is True
 
-    valid = operator_client.post("/api/v1/settings/cloudstack/validate", {}, format="json").json()
+    valid = operator_client.post("/api/v1/settings/cloudstack/validate", {}, format="json")
+    assert_matches_schema(valid, "/api/v1/settings/cloudstack/validate", "post")
+    valid = valid.json()
     assert valid["valid"] is True, valid
     assert {c["check_name"] for c in valid["checks"]} >= {"API access", "Zone", "Control-plane VM",
                                                            "Customized disk offering"}
 
-    everything = operator_client.post("/api/v1/settings/cloudstack/discover-all", {}, format="json").json()
+    everything = operator_client.post("/api/v1/settings/cloudstack/discover-all", {}, format="json")
+    assert_matches_schema(everything, "/api/v1/settings/cloudstack/discover-all", "post")
+    everything = everything.json()
     assert everything["zones"] and everything["networks"] and everything["oma_vm"]["id"] == cs_lab.oma_vm_id
     assert operator_client.post("/api/v1/ossea/discover-resources", creds(cs_lab), format="json").json()["disk_offerings"]
 
-    networks = operator_client.get("/api/v1/settings/cloudstack/networks").json()["networks"]
+    networks = operator_client.get("/api/v1/settings/cloudstack/networks")
+    assert_matches_schema(networks, "/api/v1/settings/cloudstack/networks", "get")
+    networks = networks.json()["networks"]
     assert networks and operator_client.get("/api/v1/networks/available").json()["count"] == len(networks)
     name = networks[0]["name"]
-    resolved = operator_client.post("/api/v1/networks/resolve", {"network_names": [name, "nope"]}, format="json").json()
+    resolved = operator_client.post("/api/v1/networks/resolve", {"network_names": [name, "nope"]}, format="json")
+    assert_matches_schema(resolved, "/api/v1/networks/resolve", "post")
+    resolved = resolved.json()
     assert resolved["resolved"][name]["id"] == networks[0]["id"] and resolved["unresolved"] == ["nope"]
 
-    offerings = operator_client.get("/api/v1/service-offerings/available?cpus=64&memory_mb=999999").json()
+    offerings = operator_client.get("/api/v1/service-offerings/available?cpus=64&memory_mb=999999")
+    assert_matches_schema(offerings, "/api/v1/service-offerings/available", "get")
+    offerings = offerings.json()
     assert offerings["count"] >= 2
     assert any(o["is_customized"] and o["fits"] for o in offerings["service_offerings"])
     assert any(o["fits"] is False for o in offerings["service_offerings"])
@@ -100,7 +118,9 @@ def test_detect_validate_discover_networks_offerings(operator_client, cs_config,
 
 def test_validate_reports_failing_checks(operator_client, cs_lab, db):
     body = creds(cs_lab, zone="Nowhere", oma_vm_id="00000000-dead-beef-0000-000000000000")
-    result = operator_client.post("/api/v1/settings/cloudstack/validate", body, format="json").json()
+    result = operator_client.post("/api/v1/settings/cloudstack/validate", body, format="json")
+    assert_matches_schema(result, "/api/v1/settings/cloudstack/validate", "post")
+    result = result.json()
     failing = {c["check_name"] for c in result["checks"] if c["status"] == "fail"}
     assert result["valid"] is False and {"Zone", "Control-plane VM"} <= failing
 
@@ -109,11 +129,13 @@ def test_streamlined_config_detects_oma_vm_and_saves(operator_client, cs_lab, db
     response = operator_client.post("/api/v1/ossea/config-streamlined", creds(cs_lab, zone="OSSEA-Zone", name="lab"),
                                     format="json")
     assert response.status_code == 201, response.json()
+    assert_matches_schema(response, "/api/v1/ossea/config-streamlined", "post")
     config = response.json()["configuration"]
     assert config["oma_vm_id"] == cs_lab.oma_vm_id and config["secret_key"] == "[REDACTED]"
     again = operator_client.post("/api/v1/ossea/config-streamlined", creds(cs_lab, zone="OSSEA-Zone", name="lab"),
                                  format="json")
     assert again.status_code == 200
+    assert_matches_schema(again, "/api/v1/ossea/config-streamlined", "post")
     bad = operator_client.post("/api/v1/ossea/config-streamlined", {**creds(cs_lab, zone="OSSEA-Zone"), "secret_key": "x"},
                                format="json")
     assert bad.status_code == 400

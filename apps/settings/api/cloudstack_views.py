@@ -6,10 +6,21 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schemas import errors
 from apps.core.exceptions import InvalidInput
 
 from .. import cloudstack_service as svc
 from .. import services
+from .schemas import (
+    ConnectionTestSerializer,
+    DetectOmaVmAnswerSerializer,
+    DiscoverAllAnswerSerializer,
+    NetworksAnswerSerializer,
+    ResolveAnswerSerializer,
+    ServiceOfferingsAnswerSerializer,
+    StreamlinedAnswerSerializer,
+    ValidateAnswerSerializer,
+)
 from .serializers import OsseaConfigSerializer
 
 
@@ -52,6 +63,11 @@ class ResolveSerializer(TargetSerializer):
     network_names = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=200)
 
 
+# CloudStack refused the keys (400), an unknown config_id (404), CloudStack unreachable or odd (502), nothing
+# configured (503).
+CS_ERRORS = errors(400, 404, 502, 503)
+
+
 def _target(request, data=None) -> svc.Target:
     source = request.data if data is None else data
     if not isinstance(source, dict):
@@ -68,7 +84,7 @@ def _query_target(request) -> svc.Target:
 class TestConnectionView(APIView):
     read_roles = write_roles = ("viewer", "agent")  # reads only; a viewer may test
 
-    @extend_schema(request=TargetSerializer, responses={200: dict}, tags=["cloudstack"])
+    @extend_schema(request=TargetSerializer, responses={200: ConnectionTestSerializer, **CS_ERRORS}, tags=["cloudstack"])
     def post(self, request):
         target = _target(request)
         return Response(svc.test_connection_answer(api_url=target.api_url, api_key=target.api_key,
@@ -76,7 +92,7 @@ class TestConnectionView(APIView):
 
 
 class DetectOmaVmView(APIView):
-    @extend_schema(request=DetectSerializer, responses={200: dict}, tags=["cloudstack"],
+    @extend_schema(request=DetectSerializer, responses={200: DetectOmaVmAnswerSerializer, **CS_ERRORS}, tags=["cloudstack"],
                    summary="Find the control plane's own VM (by this host's MACs, or the configured id)")
     def post(self, request):
         if not isinstance(request.data, dict):
@@ -96,7 +112,7 @@ class DetectOmaVmView(APIView):
 
 class NetworksView(APIView):
     @extend_schema(parameters=[OpenApiParameter("config_id", int), OpenApiParameter("zone", str)],
-                   responses={200: dict}, tags=["cloudstack"])
+                   responses={200: NetworksAnswerSerializer, **CS_ERRORS}, tags=["cloudstack"])
     def get(self, request):
         rows = svc.networks(_query_target(request))
         return Response({"success": True, "count": len(rows), "networks": rows})
@@ -105,7 +121,8 @@ class NetworksView(APIView):
 class ValidateView(APIView):
     read_roles = write_roles = ("viewer", "agent")
 
-    @extend_schema(request=TargetSerializer, responses={200: dict}, tags=["cloudstack"])
+    @extend_schema(request=TargetSerializer, responses={200: ValidateAnswerSerializer, **errors(400, 404, 503)},
+                   tags=["cloudstack"])
     def post(self, request):
         return Response(svc.validate(_target(request)))
 
@@ -113,14 +130,16 @@ class ValidateView(APIView):
 class DiscoverAllView(APIView):
     read_roles = write_roles = ("viewer", "agent")
 
-    @extend_schema(request=TargetSerializer, responses={200: dict}, tags=["cloudstack"],
-                   summary="Zones, networks, offerings, templates and the control-plane VM in one call")
+    @extend_schema(request=TargetSerializer, responses={200: DiscoverAllAnswerSerializer, **CS_ERRORS},
+                   tags=["cloudstack"], summary="Zones, networks, offerings, templates and the control-plane VM in one call")
     def post(self, request):
         return Response({"success": True, **svc.discover_all(_target(request))})
 
 
 class StreamlinedConfigView(APIView):
-    @extend_schema(request=StreamlinedSerializer, responses={201: dict}, tags=["cloudstack"],
+    @extend_schema(request=StreamlinedSerializer,
+                   responses={201: StreamlinedAnswerSerializer, 200: StreamlinedAnswerSerializer, **CS_ERRORS},
+                   tags=["cloudstack"],
                    summary="Test, discover the control-plane VM and save a configuration in one step")
     def post(self, request):
         serializer = StreamlinedSerializer(data=request.data)
@@ -151,7 +170,7 @@ class AvailableNetworksView(NetworksView):
 class ResolveNetworksView(APIView):
     read_roles = write_roles = ("viewer", "agent")
 
-    @extend_schema(request=ResolveSerializer, responses={200: dict}, tags=["cloudstack"],
+    @extend_schema(request=ResolveSerializer, responses={200: ResolveAnswerSerializer, **CS_ERRORS}, tags=["cloudstack"],
                    summary="Resolve network names (or ids) to CloudStack network ids")
     def post(self, request):
         serializer = ResolveSerializer(data=request.data)
@@ -170,7 +189,8 @@ class ResolveNetworksView(APIView):
 
 class AvailableServiceOfferingsView(APIView):
     @extend_schema(parameters=[OpenApiParameter("config_id", int), OpenApiParameter("cpus", int),
-                               OpenApiParameter("memory_mb", int)], responses={200: dict}, tags=["cloudstack"])
+                               OpenApiParameter("memory_mb", int)],
+                   responses={200: ServiceOfferingsAnswerSerializer, **CS_ERRORS}, tags=["cloudstack"])
     def get(self, request):
         # The query is validated before the configuration is looked up: bad input is a 400 even when
         # CloudStack is not configured yet (which would be a 503).

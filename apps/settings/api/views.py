@@ -8,12 +8,14 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schemas import errors
 from apps.core.api.validation import validated
 from apps.core.permissions import RolePermission, user_roles
 
 from .. import services
 from ..choices import OsseaConfigAction
 from ..models import VMwareCredential
+from .schemas import CredentialTestSerializer, OsseaConfigAnswerSerializer, OsseaConfigCreatedSerializer
 from .serializers import (
     OsseaConfigActionSerializer,
     OsseaConfigInputSerializer,
@@ -29,7 +31,9 @@ class OsseaConfigView(APIView):
     # 'get' and 'test' only read, so a viewer may use them; the permission is checked per action below.
     read_roles = write_roles = ("viewer", "agent")
 
-    @extend_schema(request=OsseaConfigActionSerializer, responses={200: dict, 201: dict}, tags=["settings"],
+    @extend_schema(request=OsseaConfigActionSerializer,
+                   responses={200: OsseaConfigAnswerSerializer, 201: OsseaConfigCreatedSerializer,
+                              **errors(400, 403, 404, 409, 502, 503)}, tags=["settings"],
                    summary="Get, create, update, delete or test CloudStack configurations")
     def post(self, request):
         payload = validated(OsseaConfigActionSerializer, request.data)
@@ -114,7 +118,7 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def default(self, request):
         return Response(VMwareCredentialSerializer(services.credential_default()).data)
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: CredentialTestSerializer, **errors(404, 502, 503)})
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         from ..selectors import credential_test
