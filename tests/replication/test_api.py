@@ -156,7 +156,9 @@ def test_job_shows_data_and_zero_bytes_summed_over_disks(operator_client, vm):
     operator_client.post(f"/api/v1/replications/{job.job_id}/progress",
                          {"status": "running", "bytes_transferred": 1050, "bytes_total": 4000, "disks": disks},
                          format="json")
-    detail = operator_client.get(f"/api/v1/replications/{job.job_id}").json()
+    detail = operator_client.get(f"/api/v1/replications/{job.job_id}")
+    assert_matches_schema(detail, "/api/v1/replications/{job_id}", "get")
+    detail = detail.json()
     assert (detail["bytes_copied"], detail["bytes_zeroed"], detail["bytes_transferred"]) == (350, 700, 1050)
     listed = operator_client.get("/api/v1/replications").json()["results"][0]
     assert (listed["bytes_copied"], listed["bytes_zeroed"]) == (350, 700)

@@ -5,7 +5,8 @@ from rest_framework import serializers
 
 from apps.core.api.schemas import SuccessMessageSerializer
 
-from .serializers import SourceVMSerializer
+from ..choices import ReplicationStatus
+from .serializers import ReplicationJobSerializer, SourceVMSerializer
 
 DISKS_HELP = "The agent's per-disk progress as last pushed (free-form: a list, or {} before the first push)"
 
@@ -128,3 +129,23 @@ class AgentProgressSerializer(serializers.Serializer):
     error = serializers.CharField(allow_null=True)
     warnings = serializers.ListField(child=serializers.CharField())
 
+
+
+class EventSerializer(serializers.Serializer):
+    step = serializers.CharField()
+    level = serializers.CharField()
+    message = serializers.CharField()
+    data = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class ReplicationDetailSerializer(ReplicationJobSerializer):
+    """GET /replications/{job_id}: the job, its per-disk progress and its last 50 events."""
+
+    # A plain string here: the same enum in a second component would lose its ReplicationJobStatusEnum name.
+    status = serializers.CharField(help_text="As in ReplicationJob: " + ", ".join(ReplicationStatus.values))
+    disks = serializers.JSONField(help_text=DISKS_HELP)
+    events = EventSerializer(many=True)
+
+    class Meta(ReplicationJobSerializer.Meta):
+        fields = [*ReplicationJobSerializer.Meta.fields, "disks", "events"]

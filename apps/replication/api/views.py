@@ -24,6 +24,7 @@ from .schemas import (
     ChangeIdStoredSerializer,
     ProgressPushAnswerSerializer,
     ReplicationCreatedSerializer,
+    ReplicationDetailSerializer,
     StoredProgressSerializer,
 )
 from .serializers import (
@@ -87,7 +88,7 @@ class ReplicationListCreateView(ListAPIView):
 
 
 class ReplicationDetailView(APIView):
-    @extend_schema(responses={200: ReplicationJobSerializer}, tags=["replications"])
+    @extend_schema(responses={200: ReplicationDetailSerializer, 404: ErrorResponseSerializer}, tags=["replications"])
     def get(self, request, job_id):
         job = services.replication_get(job_id)
         from apps.core.models import JobEvent
