@@ -16,6 +16,7 @@ def test_operator_login_returns_a_working_token(anon_client):
     make_user("alice", "operator", password="Wonder-land-42")
     response = anon_client.post("/api/v1/auth/login", {"username": "alice", "password": "Wonder-land-42"}, format="json")
     assert response.status_code == 200
+    assert_matches_schema(response, "/api/v1/auth/login", "post")
     body = response.json()
     assert body["success"] is True and body["message"]
     assert body["session_token"].startswith("oma_session_")
@@ -31,6 +32,7 @@ def test_wrong_password_is_401_in_seed_shape(anon_client):
     response = anon_client.post("/api/v1/auth/login", {"username": "bob", "password": "wrong"}, format="json")
     assert response.status_code == 401
     assert response.json() == {"success": False, "error": "Invalid username or password"}
+    assert_matches_schema(response, "/api/v1/auth/login", "post")
 
 
 def test_agent_login_lasts_24_hours(anon_client):
@@ -83,6 +85,7 @@ def test_revoked_agent_cannot_log_in_and_its_sessions_die(anon_client):
 def test_login_bad_input_is_400(anon_client, body, message):
     response = anon_client.post("/api/v1/auth/login", body, format="json")
     assert response.status_code == 400
+    assert_matches_schema(response, "/api/v1/auth/login", "post")
     assert response.json()["success"] is False and message in response.json()["error"]
 
 
@@ -105,7 +108,9 @@ def test_expired_token_is_refused(db, anon_client):
 
 
 def test_logout_revokes_the_token(operator_client):
-    assert operator_client.post("/api/v1/auth/logout").status_code == 200
+    logout = operator_client.post("/api/v1/auth/logout")
+    assert logout.status_code == 200
+    assert_matches_schema(logout, "/api/v1/auth/logout", "post")
     response = operator_client.get("/api/v1/vmware-credentials")
     assert response.status_code == 401
 

@@ -18,7 +18,7 @@ from apps.core.selectors import client_ip, database_status
 from apps.core.throttling import LoginRateThrottle
 from apps.core.utils import iso
 
-from .schemas import DebugEndpointsSerializer, DebugHealthSerializer, DebugLogsSerializer, ErrorResponseSerializer
+from .schemas import DebugEndpointsSerializer, DebugHealthSerializer, DebugLogsSerializer, ErrorResponseSerializer, errors
 from .serializers import HealthSerializer, LoginResponseSerializer, LoginSerializer, MessageSerializer
 
 
@@ -27,7 +27,7 @@ class LoginView(APIView):
     permission_classes = [permissions.AllowAny]
     throttle_classes = [LoginRateThrottle]
 
-    @extend_schema(request=LoginSerializer, responses={200: LoginResponseSerializer}, tags=["auth"],
+    @extend_schema(request=LoginSerializer, responses={200: LoginResponseSerializer, **errors(400, 401, 429)}, tags=["auth"],
                    summary="Log in an agent (appliance_id + token) or an operator (username + password)")
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
@@ -46,7 +46,8 @@ class LoginView(APIView):
 class LogoutView(APIView):
     read_roles = write_roles = ("viewer", "agent")
 
-    @extend_schema(request=None, responses={200: MessageSerializer}, tags=["auth"], summary="Revoke the bearer token")
+    @extend_schema(request=None, responses={200: MessageSerializer, **errors(400)}, tags=["auth"],
+                   summary="Revoke the bearer token")
     def post(self, request):
         if isinstance(request.auth, ApiToken):
             services.token_revoke(token=request.auth)
