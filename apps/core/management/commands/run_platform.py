@@ -48,8 +48,14 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        # `make run` killed with SIGTERM (a supervisor, `timeout`) does not pass the signal on: when the parent
+        # is gone this process is re-parented, and stops the group rather than leave it running unattended.
+        parent = os.getppid()
         try:
             while not stopping:
+                if os.getppid() != parent:
+                    self.stderr.write("the process that started the platform is gone; stopping")
+                    stopping = True
                 for name, proc in procs.items():
                     if proc.poll() is not None:
                         self.stderr.write(f"{name} exited with {proc.returncode}; stopping the others")
