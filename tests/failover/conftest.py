@@ -156,6 +156,24 @@ def make_replicated_vm(lab, config, client, *, name: str = "pgtest1", disks: int
     return vm
 
 
+def schema_operation(response) -> tuple[str, str]:
+    """The OpenAPI path template and method of the request that got ``response`` (from the URL route)."""
+    import re
+
+    from django.urls import resolve
+
+    request = response.wsgi_request
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", resolve(request.path_info).route), request.method.lower()
+
+
+def assert_documented(response) -> dict:
+    """The answer matches what the schema documents for its operation and status; its body."""
+    from tests.openapi import assert_matches_schema
+
+    assert_matches_schema(response, *schema_operation(response))
+    return response.json()
+
+
 def map_networks(vm: LabVM, networks: dict, *, test: str = "test-failover-net", live: str = "migration-net") -> None:
     from apps.failover.models import NetworkMapping
 
@@ -200,6 +218,7 @@ def cleanup_failed_clears_cloudstack(api, vm: LabVM, client, job, capture) -> No
     with capture(execute=True):
         cleaned = api.post(f"/api/v1/failover/{vm.context.vm_name}/cleanup-failed")
     assert cleaned.status_code == 202, cleaned.json()
+    assert_documented(cleaned)
     job.refresh_from_db()
     assert job.status == "failed" and not job.needs_cleanup and job.cleanup_status == "completed", job.error_message
     assert_back_on_control_plane(vm, client)
@@ -246,7 +265,7 @@ def wait_for_status(status: str, errors: list, timeout: float = 30):
 def rollback_between_steps(api, job, thread, errors: list) -> None:
     """POST /failover/rollback while the worker thread is in a step: the job stops after it and rolls back."""
     answer = api.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert answer.status_code == 202 and "stops after its current step" in answer.json()["message"]
+    assert answer.status_code == 202 and "stops after its current step" in assert_documented(answer)["message"]
     thread.join(60)
     assert not errors, errors
     job.refresh_from_db()

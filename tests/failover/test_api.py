@@ -8,7 +8,7 @@ from apps.failover import runner, services
 from apps.failover.models import FailoverJob
 from apps.inventory.choices import VMContextStatus
 from tests.factories import OsseaConfigFactory, vm_with_disks
-from tests.failover.conftest import assert_back_on_control_plane
+from tests.failover.conftest import assert_back_on_control_plane, assert_documented
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def job_row(vm, job_type="test", status="completed", **fields):
 
 def assert_error(response, status, text, code=None):
     assert response.status_code == status, response.json()
-    body = response.json()
+    body = assert_documented(response)
     assert body["success"] is False and text in body["error"], body
     if code:
         assert body["error_code"] == code and body["timestamp"].endswith("Z")
@@ -157,7 +157,7 @@ def test_rollback_wrong_states_and_inputs(operator_client, vm):
 def test_rollback_of_a_pending_job_cancels_it(operator_client, vm):
     pending = job_row(vm, "live", "pending")
     response = operator_client.post("/api/v1/failover/rollback", {"job_id": pending.job_id}, format="json")
-    assert response.status_code == 202 and response.json()["status"] == "failed"
+    assert response.status_code == 202 and assert_documented(response)["status"] == "failed"
     pending.refresh_from_db()
     assert pending.error_code == "CANCELLED" and pending.cancel_requested
 
@@ -168,15 +168,15 @@ def test_status_and_jobs_list(viewer_client, vm):
                 completed_at=timezone.now(), destination_vm_id="ossea-vm-test-12345")
     job_row(vm, "live", "failed")
     job_row(other, "live", "pending")
-    status = viewer_client.get(f"/api/v1/failover/{a.job_id}/status").json()
+    status = assert_documented(viewer_client.get(f"/api/v1/failover/{a.job_id}/status"))
     assert status["success"] and status["message"] == "Retrieved status for test failover job"
     assert status["status"] == "completed" and status["job_details"]["destination_vm_id"] == "ossea-vm-test-12345"
     assert status["job_details"]["job_type"] == "test" and status["job_details"]["vm_name"] == "pgtest1"
     assert 299_000_000_000 < status["duration"] < 301_000_000_000  # nanoseconds, as seed 003
-    assert viewer_client.get(f"/api/v1/failover/test/{a.job_id}").json()["job_id"] == a.job_id
+    assert assert_documented(viewer_client.get(f"/api/v1/failover/test/{a.job_id}"))["job_id"] == a.job_id
     assert_error(viewer_client.get("/api/v1/failover/nope/status"), 404, "not found", "JOB_NOT_FOUND")
 
-    listed = viewer_client.get("/api/v1/failover/jobs").json()
+    listed = assert_documented(viewer_client.get("/api/v1/failover/jobs"))
     assert listed["success"] and listed["total_jobs"] == 3 and listed["returned_jobs"] == 3
     item = next(j for j in listed["jobs"] if j["job_id"] == a.job_id)
     assert set(item) >= {"job_id", "vm_id", "vm_name", "job_type", "status", "created_at", "started_at",
@@ -185,16 +185,16 @@ def test_status_and_jobs_list(viewer_client, vm):
     assert viewer_client.get("/api/v1/failover/jobs", {"status": "failed"}).json()["total_jobs"] == 1
     assert viewer_client.get("/api/v1/failover/jobs", {"vm_id": other.vm_id}).json()["total_jobs"] == 1
     assert viewer_client.get("/api/v1/failover/jobs", {"vm_id": "pgtest1"}).json()["total_jobs"] == 2
-    page = viewer_client.get("/api/v1/failover/jobs", {"limit": 1, "offset": 1}).json()
+    page = assert_documented(viewer_client.get("/api/v1/failover/jobs", {"limit": 1, "offset": 1}))
     assert page["total_jobs"] == 3 and page["returned_jobs"] == 1
-    assert viewer_client.get("/api/v1/failover/jobs", {"status": "bogus"}).status_code == 400
+    assert_error(viewer_client.get("/api/v1/failover/jobs", {"status": "bogus"}), 400, "status")
     assert viewer_client.get("/api/v1/failover/jobs", {"type": "bogus"}).status_code == 400
     assert viewer_client.get("/api/v1/failover/jobs", {"limit": "ten"}).status_code == 400
     assert viewer_client.get("/api/v1/failover/jobs", {"limit": 5000}).status_code == 400
     assert viewer_client.get("/api/v1/failover/jobs", {"offset": -1}).status_code == 400
     assert viewer_client.get("/api/v1/failover/jobs", {"offset": 2**31 - 1}).json()["returned_jobs"] == 0
 
-    debug = viewer_client.get("/api/v1/debug/failover-jobs").json()
+    debug = assert_documented(viewer_client.get("/api/v1/debug/failover-jobs"))
     assert debug["total_jobs"] == 3 and debug["active_jobs"] == 1 and "events" in debug["jobs"][0]
     health = viewer_client.get("/api/v1/debug/health").json()
     assert health["metrics"]["active_failover_jobs"] == 1 and health["metrics"]["network_mappings"] == 0
@@ -232,7 +232,7 @@ def test_unified_and_preflight_inputs(operator_client, vm):
                                       {"vm_id": vm.vm_id, "network_mappings": {"Storage": "x"}}, format="json"),
                  400, "is not a network of VM", "INVALID_SOURCE_NETWORK")
     assert_error(operator_client.get(f"/api/v1/failover/rollback/decision/dry/{vm.vm_name}"), 400, "failover_type")
-    decision = operator_client.get(f"/api/v1/failover/rollback/decision/live/{vm.vm_name}").json()
+    decision = assert_documented(operator_client.get(f"/api/v1/failover/rollback/decision/live/{vm.vm_name}"))
     assert decision["rollback_possible"] is False and decision["job_id"] is None
     assert_error(operator_client.get("/api/v1/failover/nope/readiness"), 404, "not found", "VM_NOT_FOUND")
     assert_error(operator_client.get(f"/api/v1/failover/{vm.vm_id}/readiness", {"failover_type": "x"}), 400,
@@ -243,7 +243,7 @@ def test_unified_and_preflight_inputs(operator_client, vm):
 
 
 def test_readiness_without_cloudstack_says_what_to_do(viewer_client, vm):
-    body = viewer_client.get(f"/api/v1/vms/{vm.vm_id}/failover-readiness").json()
+    body = assert_documented(viewer_client.get(f"/api/v1/vms/{vm.vm_id}/failover-readiness"))
     assert body["is_valid"] is False
     connectivity = next(c for c in body["validation_result"]["checks"] if c["check_name"] == "CloudStack Connectivity")
     assert connectivity["status"] == "fail" and "POST /api/v1/ossea/config" in body["required_actions"][1]

@@ -10,7 +10,7 @@ from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
 from apps.replication.models import ReplicationJob, VMExportMapping
 from apps.settings.models import CloudResource
-from tests.failover.conftest import HttpPeer, make_replicated_vm, map_networks
+from tests.failover.conftest import HttpPeer, assert_documented, make_replicated_vm, map_networks
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -31,7 +31,7 @@ def test_live_failover_runs_destination_vm_with_every_volume_and_nic(operator_cl
     response = start_live(operator_client, vm, django_capture_on_commit_callbacks,
                           notification_config={"email": "admin@company.com", "webhook_url": webhook.url + "/hook"})
     assert response.status_code == 202, response.json()
-    body = response.json()
+    body = assert_documented(response)
     assert body["job_id"].startswith(f"live-failover-{vm.context.vm_id}-") and body["data"]["job_type"] == "live"
     job = FailoverJob.objects.get()
     assert job.status == "completed", job.error_message
@@ -53,12 +53,14 @@ def test_live_failover_runs_destination_vm_with_every_volume_and_nic(operator_cl
     assert mail.outbox[0].to == ["admin@company.com"]
     assert webhook.requests[0]["body"]["event"] == "failover.completed"
     assert webhook.requests[0]["body"]["destination_vm_id"] == job.destination_vm_id
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
+    assert status["plan"]["compute"] and len(status["volumes"]) == 3
 
     # Final: no second failover, no rollback, no more replication.
     again = start_live(operator_client, vm, django_capture_on_commit_callbacks)
-    assert again.status_code == 409 and again.json()["error_code"] == "INVALID_STATE"
+    assert again.status_code == 409 and assert_documented(again)["error_code"] == "INVALID_STATE"
     rollback = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert rollback.status_code == 409 and "final" in rollback.json()["error"]
+    assert rollback.status_code == 409 and "final" in assert_documented(rollback)["error"]
     sync = operator_client.post("/api/v1/replications", {"vm_name": vm.context.vm_name}, format="json")
     assert sync.status_code == 409
 
@@ -84,7 +86,7 @@ def test_final_sync_is_waited_for_by_chaining_then_failover_goes_on(operator_cli
     assert standin_agent.requests[0]["body"]["job_id"] == sync.job_id
     exports = list(VMExportMapping.objects.filter(status="active"))
     assert len(exports) == 2
-    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
     assert status["status"] == "pending" and "final sync" in status["current_step"]
 
     # The agent reports the new change ids and the completion: the failover resumes on the finish signal.
@@ -195,7 +197,7 @@ def test_rollback_while_waiting_for_the_final_sync_powers_the_source_back_on(ope
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
     assert response.status_code == 202, response.json()
-    assert "powered back on" in response.json()["message"]
+    assert "powered back on" in assert_documented(response)["message"]
     job.refresh_from_db()
     assert job.status == "failed" and job.error_code == "CANCELLED" and job.source_powered_on_at is not None
     assert standin_power_agent.requests[-1]["path"] == "/api/v1/power-on"

@@ -16,6 +16,7 @@ from apps.settings.models import VMwareCredential
 from tests.failover.conftest import (
     HttpPeer,
     assert_back_on_control_plane,
+    assert_documented,
     inject_nth,
     make_replicated_vm,
     map_networks,
@@ -79,7 +80,7 @@ def start_live(api, vm, capture):
     with capture(execute=True):
         response = api.post("/api/v1/failover/live", {"vm_id": vm.context.vm_id, **LIVE}, format="json")
     assert response.status_code == 202, response.json()
-    return FailoverJob.objects.get(job_id=response.json()["job_id"])
+    return FailoverJob.objects.get(job_id=assert_documented(response)["job_id"])
 
 
 def rollback_lines(job) -> list[str]:
@@ -98,7 +99,7 @@ def test_live_failover_powers_the_source_off_through_the_agent(operator_client, 
     context = VMContext.objects.get()
     assert context.current_status == "failed_over" and context.power_state == "poweredOff"
     assert client.get_vm(job.destination_vm_id)["state"] == "Running"
-    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
     assert status["source_powered_off"] is True and "stays powered off" in status["current_step"]
     assert status["source_powered_on"] is False
 
@@ -133,13 +134,13 @@ def test_failure_after_power_off_powers_the_source_back_on(operator_client, clou
     assert_back_on_control_plane(vm, client)
     assert VMContext.objects.get().current_status == "ready_for_failover"
 
-    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
     assert status["source_powered_off"] is True and status["source_powered_on"] is True
     assert status["source_power_on_error"] is None and "powered on again" in status["current_step"]
-    decision = operator_client.get(f"/api/v1/failover/rollback/decision/live/{name}").json()
+    decision = assert_documented(operator_client.get(f"/api/v1/failover/rollback/decision/live/{name}"))
     assert decision["rollback_possible"] is False and decision["source_vm_powered_off"] is False
     again = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert again.status_code == 409 and "rolled back completely" in again.json()["error"]
+    assert again.status_code == 409 and "rolled back completely" in assert_documented(again)["error"]
     assert source.runtime.powerState == "poweredOn"
 
 
@@ -156,7 +157,7 @@ def test_source_already_off_before_the_failover_stays_off(operator_client, cloud
     assert "already powered off before this failover and stays off" in job.error_message
     assert not any("powered the source VM" in line for line in rollback_lines(job))
     assert_back_on_control_plane(vm, client)
-    decision = operator_client.get("/api/v1/failover/rollback/decision/live/erp-was-off").json()
+    decision = assert_documented(operator_client.get("/api/v1/failover/rollback/decision/live/erp-was-off"))
     assert decision["rollback_possible"] is False and decision["source_vm_powered_off"] is True
     refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
     assert refused.status_code == 409
@@ -187,11 +188,11 @@ def test_unreachable_agent_at_power_on_is_reported_then_rollback_retries_it(
     assert "Power it on in vCenter if it should keep serving, or retry with POST /api/v1/failover/rollback" \
         in job.error_message
     assert "No agent is connected" in job.source_power_on_error
-    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
     assert status["source_powered_on"] is False and "No agent is connected" in status["source_power_on_error"]
     assert "the source VM is still powered off" in status["current_step"]
     assert any("could not power the source VM" in e["message"] and e["level"] == "error" for e in status["events"])
-    decision = operator_client.get("/api/v1/failover/rollback/decision/live/erp-no-agent").json()
+    decision = assert_documented(operator_client.get("/api/v1/failover/rollback/decision/live/erp-no-agent"))
     assert decision["rollback_possible"] and decision["recommended"] and decision["source_vm_powered_off"]
     assert decision["actions"] == ["power the source VM 'erp-no-agent' on again (this failover powered it off)"]
 
@@ -199,7 +200,7 @@ def test_unreachable_agent_at_power_on_is_reported_then_rollback_retries_it(
     settings.AGENT_API_URL = agent.url
     with django_capture_on_commit_callbacks(execute=True):
         retried = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert retried.status_code == 202 and "powered on again" in retried.json()["message"], retried.json()
+    assert retried.status_code == 202 and "powered on again" in assert_documented(retried)["message"]
     job.refresh_from_db()
     assert source.runtime.powerState == "poweredOn"
     assert job.status == "failed" and job.source_powered_on_at is not None and not job.source_power_on_error
@@ -234,7 +235,7 @@ def test_source_gone_from_vcenter_at_power_on_is_reported_not_a_500(operator_cli
     assert f"could not power the source VM 'erp-gone' back on: Agent refused the request: VM {moref!r} not found" \
         in job.error_message
     status = operator_client.get(f"/api/v1/failover/{job.job_id}/status")
-    assert status.status_code == 200 and "not found" in status.json()["source_power_on_error"]
+    assert status.status_code == 200 and "not found" in assert_documented(status)["source_power_on_error"]
 
     # Retried through the rollback endpoint: still gone, still reported, never a 500.
     retried = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
@@ -339,11 +340,11 @@ def test_lost_power_off_answer_powers_a_source_that_was_on_back_on(operator_clie
     assert VMContext.objects.get().power_state == "poweredOn"
     assert_nothing_changed_in_cloudstack(job, vm, client)
 
-    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
     assert status["source_power_uncertain"] is True and status["source_power_state_before"] == "poweredOn"
     assert status["source_powered_on"] is True and "powered on again" in status["current_step"]
     assert any(e["step"] == "power_off" and "answer was lost" in e["message"] for e in status["events"])
-    decision = operator_client.get(f"/api/v1/failover/rollback/decision/live/{name}").json()
+    decision = assert_documented(operator_client.get(f"/api/v1/failover/rollback/decision/live/{name}"))
     assert decision["rollback_possible"] is False and decision["source_power_uncertain"] is False
     assert operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json").status_code == 409
 
@@ -385,13 +386,13 @@ def test_lost_power_off_answer_leaves_a_source_that_was_off_to_the_operator(oper
     assert not job.needs_cleanup and "power state is unknown: check it in vCenter" in job.current_step
     assert_nothing_changed_in_cloudstack(job, vm, client)
 
-    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
     assert status["source_power_uncertain"] is True and status["source_power_state_before"] == "poweredOff"
-    decision = operator_client.get("/api/v1/failover/rollback/decision/live/erp-lost-off").json()
+    decision = assert_documented(operator_client.get("/api/v1/failover/rollback/decision/live/erp-lost-off"))
     assert decision["rollback_possible"] is False and decision["source_power_uncertain"] is True
     assert "operator's call" in decision["reason"]
     refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert refused.status_code == 409 and "left to the operator" in refused.json()["error"]
+    assert refused.status_code == 409 and "left to the operator" in assert_documented(refused)["error"]
     assert source.runtime.powerState == "poweredOff" and lossy_tunnel.paths == ["/api/v1/power-off"]
 
 

@@ -8,6 +8,7 @@ from apps.inventory.models import VMContext
 from apps.settings.models import CloudResource
 from tests.failover.conftest import (
     assert_back_on_control_plane,
+    assert_documented,
     cleanup_failed_clears_cloudstack,
     inject_nth,
     make_replicated_vm,
@@ -41,7 +42,7 @@ def run_test_failover(api, vm, capture):
     with capture(execute=True):
         response = api.post("/api/v1/failover/test", {"vm_id": vm.context.vm_id, "test_duration": "1h"}, format="json")
     assert response.status_code == 202, response.json()
-    return FailoverJob.objects.get(job_id=response.json()["job_id"])
+    return FailoverJob.objects.get(job_id=assert_documented(response)["job_id"])
 
 
 @pytest.mark.parametrize("command, nth, step, code", STEPS, ids=[f"{c}#{n}" for c, n, _, _ in STEPS])
@@ -63,7 +64,10 @@ def test_failure_at_each_step_rolls_back_completely(operator_client, cloud, lab_
     assert set(CloudResource.objects.filter(owner=job.job_id).values_list("state", flat=True)) <= {"removed"}
     # Where it failed is recorded: the step's status came before reverting.
     assert job.rollback_log[-1]["problems"] == []
-    decision = operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
+    assert status["job_details"]["error_code"] == code and status["rollback_log"][-1]["problems"] == []
+    decision = assert_documented(
+        operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}"))
     assert decision["rollback_possible"] is False and "rolled back completely" in decision["reason"]
 
 
@@ -93,20 +97,26 @@ def test_failed_rollback_is_reported_then_cleanup_failed_finishes_it(operator_cl
     assert client.get_vm(job.destination_vm_id)
     assert VMContext.objects.get().current_status == "test_failover"
 
-    readiness = operator_client.get(f"/api/v1/failover/{lab_vm.context.vm_id}/readiness?failover_type=test").json()
+    readiness = assert_documented(
+        operator_client.get(f"/api/v1/failover/{lab_vm.context.vm_id}/readiness?failover_type=test"))
     assert readiness["is_valid"] is False
     assert any("cleanup-failed" in action for action in readiness["required_actions"])
     refused = operator_client.post("/api/v1/failover/test", {"vm_id": lab_vm.context.vm_id, "test_duration": "1h"},
                                    format="json")
-    assert refused.status_code == 409 and refused.json()["error_code"] in ("CLEANUP_REQUIRED", "ACTIVE_JOBS")
-    decision = operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}").json()
+    assert refused.status_code == 409 and assert_documented(refused)["error_code"] in ("CLEANUP_REQUIRED", "ACTIVE_JOBS")
+    decision = assert_documented(
+        operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}"))
     assert decision["rollback_possible"] and decision["recommended"]
+    debug = assert_documented(operator_client.get("/api/v1/debug/failover-jobs"))
+    assert debug["jobs_needing_cleanup"] == 1 and debug["jobs"][0]["cloud_resources"]
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
+    assert status["needs_cleanup"] and status["rollback_log"][-1]["problems"]
     assert any("destroy" in a for a in decision["actions"])
 
     cleanup_failed_clears_cloudstack(operator_client, lab_vm, client, job, django_capture_on_commit_callbacks)
     assert VMContext.objects.get().current_status == "ready_for_failover"
     again = operator_client.post(f"/api/v1/failover/{lab_vm.context.vm_name}/cleanup-failed")
-    assert again.status_code == 409
+    assert again.status_code == 409 and assert_documented(again)["message"] == "Nothing to clean up"
 
 
 def test_test_cleanup_failure_then_cleanup_failed_ends_the_test(operator_client, cloud, lab_vm, client,
@@ -116,7 +126,7 @@ def test_test_cleanup_failure_then_cleanup_failed_ends_the_test(operator_client,
     cloud.inject("stopVirtualMachine", reset=True)  # the connection drops: the client sees a network error
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post(f"/api/v1/failover/cleanup/{lab_vm.context.vm_name}")
-    assert response.status_code == 202 and response.json()["cleanup_status"] == "in_progress"
+    assert response.status_code == 202 and assert_documented(response)["cleanup_status"] == "in_progress"
     job.refresh_from_db()
     assert job.status == "failed" and job.cleanup_status == "failed" and job.needs_cleanup
     assert client.get_vm(job.destination_vm_id)["state"] == "Running"
@@ -124,6 +134,7 @@ def test_test_cleanup_failure_then_cleanup_failed_ends_the_test(operator_client,
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
     assert response.status_code == 202, response.json()
+    assert_documented(response)
     job.refresh_from_db()
     # The test itself had worked: once cleaned up it counts as an ended test.
     assert job.status == "completed" and job.ended_at and job.cleanup_status == "completed", job.error_message
@@ -133,16 +144,17 @@ def test_test_cleanup_failure_then_cleanup_failed_ends_the_test(operator_client,
 def test_rollback_of_running_test_ends_it_and_decision_explains(operator_client, lab_vm, client,
                                                                  django_capture_on_commit_callbacks):
     job = run_test_failover(operator_client, lab_vm, django_capture_on_commit_callbacks)
-    decision = operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}").json()
+    decision = assert_documented(
+        operator_client.get(f"/api/v1/failover/rollback/decision/test/{lab_vm.context.vm_name}"))
     assert decision["rollback_possible"] is True and decision["job_id"] == job.job_id
     assert len([a for a in decision["actions"] if a.startswith("revert")]) == 2
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/rollback",
                                         {"vm_name": lab_vm.context.vm_name, "failover_type": "test"}, format="json")
-    assert response.status_code == 202 and "ended" in response.json()["message"]
+    assert response.status_code == 202 and "ended" in assert_documented(response)["message"]
     assert_back_on_control_plane(lab_vm, client)
     refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert refused.status_code == 409 and "already ended" in refused.json()["error"]
+    assert refused.status_code == 409 and "already ended" in assert_documented(refused)["error"]
 
 
 @pytest.mark.django_db(transaction=True)

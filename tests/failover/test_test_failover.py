@@ -3,7 +3,7 @@ import pytest
 
 from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
-from tests.failover.conftest import assert_back_on_control_plane, write_at
+from tests.failover.conftest import assert_back_on_control_plane, assert_documented, write_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -18,7 +18,7 @@ def test_test_failover_boots_replicas_on_test_networks_then_ends_clean(operator_
                                                                         django_capture_on_commit_callbacks):
     response = start_test(operator_client, lab_vm, django_capture_on_commit_callbacks)
     assert response.status_code == 202, response.json()
-    body = response.json()
+    body = assert_documented(response)
     assert body["job_id"] == FailoverJob.objects.get().job_id
     assert body["job_id"].startswith(f"test-failover-{lab_vm.context.vm_id}-")
     job = FailoverJob.objects.get()
@@ -32,6 +32,7 @@ def test_test_failover_boots_replicas_on_test_networks_then_ends_clean(operator_
     assert data.volume_id in attached and len(attached) == 2
     assert len(client.list_snapshots()) == 2
     assert VMContext.objects.get().current_status == "test_failover"
+    assert assert_documented(operator_client.get(f"/api/v1/failover/test/{job.job_id}"))["test_running"] is True
 
     # The test VM writes to its disks.
     for replica in lab_vm.replicas:
@@ -41,9 +42,12 @@ def test_test_failover_boots_replicas_on_test_networks_then_ends_clean(operator_
     with django_capture_on_commit_callbacks(execute=True):
         ended = operator_client.delete(f"/api/v1/failover/test/{job.job_id}")
     assert ended.status_code == 202, ended.json()
+    assert assert_documented(ended)["cleanup_status"] == "in_progress"
     job.refresh_from_db()
     assert job.status == "completed" and job.ended_at is not None and job.cleanup_status == "completed", job.error_message
     assert_back_on_control_plane(lab_vm, client)
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
+    assert status["rollback_log"] and status["volumes"] and status["events"]
     assert VMContext.objects.get().current_status == "ready_for_failover"
 
 
@@ -59,7 +63,7 @@ def test_unified_with_request_networks_and_skip_validation(operator_client, clou
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/unified", body, format="json")
     assert response.status_code == 202, response.json()
-    assert response.json()["data"]["test_duration"] == "4h30m"
+    assert assert_documented(response)["data"]["test_duration"] == "4h30m"
     assert "test duration: 4h30m" in response.json()["estimated_duration"]
     job = FailoverJob.objects.get()
     assert job.status == "completed" and job.skip_validation and job.test_duration_seconds == 4.5 * 3600
@@ -67,16 +71,16 @@ def test_unified_with_request_networks_and_skip_validation(operator_client, clou
     assert [n["networkid"] for n in destination["nic"]] == [networks["test-failover-net"]["id"],
                                                             networks["oma-net"]["id"]]
     assert destination["serviceofferingname"] == "Large Instance"
-    status = operator_client.get(f"/api/v1/failover/{job.job_id}/status").json()
+    status = assert_documented(operator_client.get(f"/api/v1/failover/{job.job_id}/status"))
     assert status["job_details"]["custom_config"]["network_mappings"] == {
         "VM Network": networks["test-failover-net"]["id"], "Backup": networks["oma-net"]["id"]}
     assert status["job_details"]["custom_config"]["debug_mode"] is False
     # The running test blocks a second failover of the VM until it ends.
     again = operator_client.post("/api/v1/failover/live", {"vm_id": vm.context.vm_id}, format="json")
-    assert again.status_code == 409 and again.json()["error_code"] == "ACTIVE_JOBS"
+    assert again.status_code == 409 and assert_documented(again)["error_code"] == "ACTIVE_JOBS"
     with django_capture_on_commit_callbacks(execute=True):
         ended = operator_client.post("/api/v1/failover/cleanup/app-01")
-    assert ended.status_code == 202
+    assert ended.status_code == 202 and assert_documented(ended)["job_id"] == job.job_id
     job.refresh_from_db()
     assert job.status == "completed" and job.ended_at
     assert_back_on_control_plane(vm, client)
@@ -88,7 +92,7 @@ def test_skip_validation_still_needs_every_nic_mapped(operator_client, lab_vm, n
     NetworkMapping.objects.filter(is_test_network=True).delete()
     response = operator_client.post("/api/v1/failover/test", {"vm_id": lab_vm.context.vm_id, "test_duration": "1h",
                                                               "skip_validation": True}, format="json")
-    assert response.status_code == 400 and response.json()["error_code"] == "NETWORK_MAPPING_MISSING"
+    assert response.status_code == 400 and assert_documented(response)["error_code"] == "NETWORK_MAPPING_MISSING"
     bad = operator_client.post("/api/v1/failover/test", {"vm_id": lab_vm.context.vm_id, "test_duration": "1h",
                                                          "skip_validation": True,
                                                          "network_mappings": {"VM Network": "nope"}}, format="json")
