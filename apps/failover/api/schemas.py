@@ -502,10 +502,6 @@ class FailoverRefusalSerializer(ErrorResponseSerializer):
     validation_result = FailoverValidationResultSerializer(required=False, help_text="When validation refused it")
 
 
-def errors(*codes: int, shape=ErrorResponseSerializer) -> dict:
-    """``responses={200: X, **errors(400, 404)}``: those status codes answer the common error shape (or ``shape``)."""
-    return dict.fromkeys(codes, shape)
-
-
 def refusals(*codes: int) -> dict:
-    return errors(*codes, shape=FailoverRefusalSerializer)
+    """Like ``apps.core.api.schemas.errors``: those status codes answer a failover refusal."""
+    return dict.fromkeys(codes, FailoverRefusalSerializer)

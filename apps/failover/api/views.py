@@ -8,6 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schemas import errors
 from apps.core.api.validation import validated
 from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput, NotFound
@@ -99,7 +100,7 @@ class NetworkMappingListCreateView(ReadView):
                                OpenApiParameter("source_network_name", str),
                                OpenApiParameter("destination_network_id", str), OpenApiParameter("q", str),
                                OpenApiParameter("limit", int), OpenApiParameter("offset", int)],
-                   responses={200: S.NetworkMappingListAnswerSerializer, **S.errors(400)},
+                   responses={200: S.NetworkMappingListAnswerSerializer, **errors(400)},
                    tags=["network-mappings"], summary="List network mappings",
                    operation_id="network_mappings_list")
     def get(self, request):
@@ -110,7 +111,7 @@ class NetworkMappingListCreateView(ReadView):
                          "returned_mappings": len(page), "mappings": [selectors.mapping_dict(m) for m in page]})
 
     @extend_schema(request=NetworkMappingSerializer,
-                   responses={201: S.NetworkMappingCreatedSerializer, **S.errors(400, 404, 409, 502, 503)},
+                   responses={201: S.NetworkMappingCreatedSerializer, **errors(400, 404, 409, 502, 503)},
                    tags=["network-mappings"],
                    summary="Map a VM's source network to an existing CloudStack network")
     def post(self, request):
@@ -131,14 +132,14 @@ def _vm_mappings_answer(context, message: str, **extra) -> dict:
 
 
 class NetworkMappingVMView(ReadView):
-    @extend_schema(responses={200: S.NetworkMappingsOfVMSerializer, **S.errors(404)}, tags=["network-mappings"],
+    @extend_schema(responses={200: S.NetworkMappingsOfVMSerializer, **errors(404)}, tags=["network-mappings"],
                    summary="A VM's network mappings",
                    operation_id="network_mappings_vm_retrieve")
     def get(self, request, vm_id):
         return Response(_vm_mappings_answer(_vm(vm_id), "Network mappings retrieved"))
 
     @extend_schema(request=MappingsPutSerializer,
-                   responses={200: S.NetworkMappingsUpdatedSerializer, **S.errors(400, 404, 502, 503)}, tags=["network-mappings"],
+                   responses={200: S.NetworkMappingsUpdatedSerializer, **errors(400, 404, 502, 503)}, tags=["network-mappings"],
                    summary="Create or replace a VM's mappings ({mappings: [...]} or one mapping object)")
     def put(self, request, vm_id):
         context = _vm(vm_id)
@@ -150,7 +151,7 @@ class NetworkMappingVMView(ReadView):
         return Response(_vm_mappings_answer(context, "Network mappings updated", updated=len(saved)))
 
     @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)],
-                   responses={200: S.NetworkMappingsDeletedSerializer, **S.errors(400, 404)},
+                   responses={200: S.NetworkMappingsDeletedSerializer, **errors(400, 404)},
                    tags=["network-mappings"], summary="Delete a VM's mappings (optionally only test or production)",
                    operation_id="network_mappings_vm_destroy")
     def delete(self, request, vm_id):
@@ -161,7 +162,7 @@ class NetworkMappingVMView(ReadView):
 
 
 class NetworkMappingSourceView(ReadView):
-    @extend_schema(responses={200: S.NetworkMappingsOfSourceSerializer, **S.errors(404)},
+    @extend_schema(responses={200: S.NetworkMappingsOfSourceSerializer, **errors(404)},
                    tags=["network-mappings"], summary="A VM's mappings of one source network",
                    operation_id="network_mappings_source_retrieve")
     def get(self, request, vm_id, source_network_name):
@@ -174,7 +175,7 @@ class NetworkMappingSourceView(ReadView):
                          "mappings": [selectors.mapping_dict(m) for m in rows.select_related("vm_context")]})
 
     @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)],
-                   responses={200: S.NetworkMappingsOfSourceDeletedSerializer, **S.errors(400, 404)},
+                   responses={200: S.NetworkMappingsOfSourceDeletedSerializer, **errors(400, 404)},
                    tags=["network-mappings"], summary="Delete the mapping(s) of one source network",
                    operation_id="network_mappings_source_destroy")
     def delete(self, request, vm_id, source_network_name):
@@ -193,7 +194,7 @@ def _network_status(request, vm_id) -> dict:
 
 
 class NetworkMappingStatusView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **S.errors(400, 404)},
+    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **errors(400, 404)},
                    tags=["network-mappings"],
                    summary="Which of the VM's source networks are mapped")
     def get(self, request, vm_id):
@@ -216,7 +217,7 @@ def _readiness(context, failover_type: str, **kwargs) -> dict:
 
 
 class ReadinessView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.FailoverReadinessSerializer, **S.errors(400, 404)},
+    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.FailoverReadinessSerializer, **errors(400, 404)},
                    tags=["validation"],
                    summary="Failover readiness: every check, a score and the actions to take")
     def get(self, request, vm_id):
@@ -224,7 +225,7 @@ class ReadinessView(ReadView):
 
 
 class SyncStatusView(ReadView):
-    @extend_schema(responses={200: S.FailoverSyncStatusAnswerSerializer, **S.errors(404)},
+    @extend_schema(responses={200: S.FailoverSyncStatusAnswerSerializer, **errors(404)},
                    tags=["validation"], summary="Last sync and stored change ids")
     def get(self, request, vm_id):
         context = _vm(vm_id)
@@ -233,7 +234,7 @@ class SyncStatusView(ReadView):
 
 
 class NetworkMappingStatusVMView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **S.errors(400, 404)},
+    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **errors(400, 404)},
                    tags=["validation"],
                    summary="Network mapping status for failover")
     def get(self, request, vm_id):
@@ -241,7 +242,7 @@ class NetworkMappingStatusVMView(ReadView):
 
 
 class VolumeStatusView(ReadView):
-    @extend_schema(responses={200: S.FailoverVolumeStatusAnswerSerializer, **S.errors(404, 502, 503)},
+    @extend_schema(responses={200: S.FailoverVolumeStatusAnswerSerializer, **errors(404, 502, 503)},
                    tags=["validation"], summary="Replica volumes as CloudStack sees them")
     def get(self, request, vm_id):
         context = _vm(vm_id)
@@ -259,7 +260,7 @@ class VolumeStatusView(ReadView):
 
 
 class ActiveJobsView(ReadView):
-    @extend_schema(responses={200: S.FailoverActiveJobsAnswerSerializer, **S.errors(404)},
+    @extend_schema(responses={200: S.FailoverActiveJobsAnswerSerializer, **errors(404)},
                    tags=["validation"], summary="Jobs that would block a failover")
     def get(self, request, vm_id):
         context = _vm(vm_id)
@@ -268,7 +269,7 @@ class ActiveJobsView(ReadView):
 
 
 class ConfigurationCheckView(ReadView):
-    @extend_schema(responses={200: S.FailoverConfigurationCheckSerializer, **S.errors(404)}, tags=["validation"],
+    @extend_schema(responses={200: S.FailoverConfigurationCheckSerializer, **errors(404)}, tags=["validation"],
                    summary="Every check for a live and for a test failover, with the sections")
     def get(self, request, vm_id):
         context = _vm(vm_id)
@@ -337,7 +338,7 @@ def _cleanup_answer(job: FailoverJob) -> dict:
 
 
 class TestFailoverDetailView(ReadView):
-    @extend_schema(responses={200: S.FailoverJobStatusSerializer, **S.errors(404)}, tags=["failover"],
+    @extend_schema(responses={200: S.FailoverJobStatusSerializer, **errors(404)}, tags=["failover"],
                    summary="Status of a test failover job")
     def get(self, request, job_id):
         return Response(selectors.job_status(services.job_get(job_id)))
@@ -368,7 +369,7 @@ class CleanupFailedView(ReadView):
 
 
 class JobStatusView(ReadView):
-    @extend_schema(responses={200: S.FailoverJobStatusSerializer, **S.errors(404)}, tags=["failover"],
+    @extend_schema(responses={200: S.FailoverJobStatusSerializer, **errors(404)}, tags=["failover"],
                    summary="Status of a failover job")
     def get(self, request, job_id):
         return Response(selectors.job_status(services.job_get(job_id)))
@@ -378,7 +379,7 @@ class JobListView(ReadView):
     @extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("type", str, enum=["live", "test"]),
                                OpenApiParameter("vm_id", str), OpenApiParameter("limit", int),
                                OpenApiParameter("offset", int)],
-                   responses={200: S.FailoverJobListSerializer, **S.errors(400)}, tags=["failover"], summary="List failover jobs")
+                   responses={200: S.FailoverJobListSerializer, **errors(400)}, tags=["failover"], summary="List failover jobs")
     def get(self, request):
         limit, offset = _page(request)
         rows = _filtered(FailoverJobFilterSet, request, FailoverJob.objects.select_related("vm_context"))
@@ -389,7 +390,7 @@ class JobListView(ReadView):
 
 
 class PreflightConfigView(ReadView):
-    @extend_schema(responses={200: S.FailoverPreflightConfigSerializer, **S.errors(400, 404)}, tags=["failover"],
+    @extend_schema(responses={200: S.FailoverPreflightConfigSerializer, **errors(400, 404)}, tags=["failover"],
                    summary="What a failover of this type would use (networks, offering, volumes) and whether it can")
     def get(self, request, failover_type, vm_name):
         failover_type = _failover_type(failover_type)
@@ -425,7 +426,7 @@ class PreflightValidateView(ReadView):
     write_roles = (Role.VIEWER,)
 
     @extend_schema(request=PreflightValidateSerializer,
-                   responses={200: S.FailoverReadinessSerializer, **S.errors(400, 404, 502, 503)}, tags=["failover"],
+                   responses={200: S.FailoverReadinessSerializer, **errors(400, 404, 502, 503)}, tags=["failover"],
                    summary="Validate a failover as it would be requested (with network overrides)")
     def post(self, request):
         data = validated(PreflightValidateSerializer, request.data)
@@ -451,7 +452,7 @@ class RollbackView(ReadView):
 
 
 class RollbackDecisionView(ReadView):
-    @extend_schema(responses={200: S.FailoverRollbackDecisionSerializer, **S.errors(400, 404)}, tags=["failover"],
+    @extend_schema(responses={200: S.FailoverRollbackDecisionSerializer, **errors(400, 404)}, tags=["failover"],
                    summary="Whether the VM's latest failover of this type can be rolled back, and what that does")
     def get(self, request, failover_type, vm_name):
         failover_type = _failover_type(failover_type)
@@ -463,7 +464,7 @@ class RollbackDecisionView(ReadView):
 class DebugFailoverJobsView(ReadView):
     @extend_schema(parameters=[OpenApiParameter("status", str), OpenApiParameter("vm_id", str),
                                OpenApiParameter("limit", int)],
-                   responses={200: S.FailoverDebugJobListSerializer, **S.errors(400)},
+                   responses={200: S.FailoverDebugJobListSerializer, **errors(400)},
                    tags=["debug"], summary="Failover jobs with plans, volumes, resources, events")
     def get(self, request):
         limit, offset = _page(request, default=20)
