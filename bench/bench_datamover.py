@@ -40,12 +40,12 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 SEED = 20250909
-FULL_RUNS = 6
+FULL_RUNS = 5
 INCREMENTAL_RUNS = 7
 EXTENTS = 200
 CHANGED_FRACTION = 0.05
 # Stop adding runs once a phase has used this much time (the whole module must stay under 3 minutes).
-FULL_BUDGET = 60.0
+FULL_BUDGET = 45.0
 INCREMENTAL_BUDGET = 30.0
 
 # Servers listen on 127.0.0.1 TCP ports, as the control plane's exports do (reached through the tunnel).
