@@ -388,6 +388,29 @@ class Validator:
         else:
             check.message = "Every mapped network exists in CloudStack"
 
+    def check_nic_layout(self, check: Check) -> None:
+        """CloudStack gives a user VM at most one NIC per guest network: source NICs mapped to one network merge."""
+        by_network: dict[str, list[dict]] = {}
+        for nic in self.plan.get("networks", []):
+            by_network.setdefault(nic["destination_network_id"], []).append(nic)
+        shared = {network: nics for network, nics in by_network.items() if len(nics) > 1}
+        check.details = {"source_nics": sum(len(nics) for nics in by_network.values()),
+                         "destination_nics": len(by_network),
+                         "shared_networks": [{"destination_network_id": network,
+                                              "destination_network_name": nics[0]["destination_network_name"],
+                                              "nics": [nic["nic"] for nic in nics]} for network, nics in shared.items()]}
+        if not shared:
+            check.message = "Every NIC gets its own CloudStack NIC"
+            return
+        merged = "; ".join(
+            f"{', '.join(repr(nic['nic']) for nic in nics)} map to "
+            f"'{nics[0]['destination_network_name'] or network}'" for network, nics in shared.items())
+        check.fail(f"{merged}: CloudStack gives a VM one NIC per network, so the failover VM gets "
+                   f"{len(by_network)} NIC(s) for {check.details['source_nics']}",
+                   *[f"Map '{nic['source_network_name']}' to another CloudStack network if the VM needs its own NIC "
+                     f"there (PUT /api/v1/network-mappings/{self.vm.vm_id})"
+                     for nics in shared.values() for nic in nics[1:]])
+
     def check_volumes(self, check: Check) -> None:
         if self._skip_without_cloud(check):
             return
@@ -465,6 +488,7 @@ class Validator:
         self._run("CloudStack Connectivity", CheckType.CRITICAL, self.check_cloudstack)
         self._run("Network Mapping", CheckType.CRITICAL, self.check_network_mapping)
         self._run("Destination Networks", CheckType.CRITICAL, self.check_destination_networks)
+        self._run("NIC Layout", CheckType.WARNING, self.check_nic_layout)
         self._run("Volume Status", CheckType.CRITICAL, self.check_volumes)
         self._run("Compute Offering", CheckType.CRITICAL, self.check_compute)
         if self.type == FailoverType.LIVE:

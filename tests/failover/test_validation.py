@@ -200,3 +200,23 @@ def test_preflight_config_shows_the_plan(viewer_client, lab_vm, networks):
     assert configuration["volumes"][0]["volume_id"] == lab_vm.replicas[0].volume_id
     live = viewer_client.get(f"/api/v1/failover/preflight/config/live/{lab_vm.context.vm_name}").json()
     assert live["configuration"]["destination_vm_name"] == "pgtest1" and live["configuration"]["final_sync"] is True
+
+
+def test_two_nics_on_one_cloudstack_network_warn_that_they_become_one(operator_client, cloud, cloud_config, client,
+                                                                      networks):
+    vm = make_replicated_vm(cloud, cloud_config, client, name="two-nics", disks=1, nics=("VM Network", "Backup"))
+    map_networks(vm, networks)
+    body = readiness(operator_client, vm)
+    # A warning, not a refusal: the failover may go ahead with one NIC there.
+    assert body["is_valid"] and body["readiness_score"] < 100
+    layout = check(body, "NIC Layout")
+    assert layout["status"] == "fail" and layout["check_type"] == "warning"
+    assert layout["details"]["source_nics"] == 2 and layout["details"]["destination_nics"] == 1
+    assert layout["details"]["shared_networks"][0]["destination_network_id"] == networks["migration-net"]["id"]
+    assert "one NIC per network" in body["validation_result"]["warnings"][0]
+    assert any("Map 'Backup' to another CloudStack network" in action for action in body["required_actions"])
+    # Mapped apart (here for the test failover's networks), the warning goes.
+    NetworkMapping.objects.filter(vm_context=vm.context, source_network_name="Backup", is_test_network=True).update(
+        destination_network_id=networks["oma-net"]["id"], destination_network_name="oma-net")
+    apart = readiness(operator_client, vm, "test")
+    assert check(apart, "NIC Layout")["status"] == "pass" and apart["validation_result"]["warnings"] == []
