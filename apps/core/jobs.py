@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from .exceptions import Conflict
 from .models import JobEvent
+from .utils import iso
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,13 @@ def record_event(job_kind: str, job_id: str, step: str, message: str, *, level: 
     log = logger.warning if level in ("warning", "error") else logger.info
     log("job=%s:%s step=%s %s", job_kind, job_id, step, message)
     return JobEvent.objects.create(job_kind=job_kind, job_id=job_id, step=step, level=level, message=message, data=data)
+
+
+def job_events(job_kind: str, job_id: str, limit: int = 100) -> list[dict]:
+    """The job's last ``limit`` events, oldest first, as the job detail endpoints answer them."""
+    rows = JobEvent.objects.filter(job_kind=job_kind, job_id=job_id).order_by("-id")[:limit]
+    return [{"step": e.step, "level": e.level, "message": e.message, "data": e.data, "created_at": iso(e.created_at)}
+            for e in reversed(list(rows))]
 
 
 def transition(instance: models.Model, new_status: str, *, transitions: dict, field: str = "status",

@@ -118,6 +118,19 @@ class FailoverJob(TimeStampedModel):
         return self.source_power_uncertain and self.source_power_state_before == POWERED_ON
 
     @property
+    def source_power_left_to_operator(self) -> bool:
+        """The power-off answer was lost and the VM was not known to be on before: only the operator can tell."""
+        return (self.source_power_uncertain and not self.source_power_on_if_on_before
+                and self.source_powered_on_at is None)
+
+    @staticmethod
+    def source_power_on_owed_q() -> models.Q:
+        """``source_power_on_owed`` as a query condition (the same rule, for filtering jobs)."""
+        owed = models.Q(source_powered_off_by_platform=True) | models.Q(source_power_uncertain=True,
+                                                                        source_power_state_before=POWERED_ON)
+        return models.Q(owed, source_powered_on_at__isnull=True) & ~models.Q(status=FailoverStatus.COMPLETED)
+
+    @property
     def occupies_vm(self) -> bool:
         return self.status in ACTIVE or self.test_running
 

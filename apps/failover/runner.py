@@ -493,7 +493,7 @@ def _summary(outcome: Outcome) -> str:
 
 def _source_step(job: FailoverJob, outcome: Outcome) -> str:
     """The source VM's part of the current step once a rollback or cleanup ended."""
-    if outcome.left and job.source_power_uncertain and not job.source_power_on_if_on_before:
+    if outcome.left and job.source_power_left_to_operator:
         return "; the source VM's power state is unknown: check it in vCenter"
     if outcome.left:
         return "; the source VM may still be powered off" if job.source_power_uncertain else \

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from apps.core.models import JobEvent
+from apps.core.jobs import job_events
 from apps.core.utils import iso
 from apps.settings.models import CloudResource
 
@@ -39,9 +39,7 @@ def volume_rows(job: FailoverJob) -> list[dict]:
 
 
 def events(job: FailoverJob, limit: int = 100) -> list[dict]:
-    rows = JobEvent.objects.filter(job_kind=JOB_KIND, job_id=job.job_id).order_by("-id")[:limit]
-    return [{"step": e.step, "level": e.level, "message": e.message, "data": e.data, "created_at": iso(e.created_at)}
-            for e in reversed(list(rows))]
+    return job_events(JOB_KIND, job.job_id, limit)
 
 
 def job_details(job: FailoverJob) -> dict:
@@ -144,7 +142,7 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
         reason = ("The job failed and was rolled back, but the source VM it powered off could not be powered on "
                   f"again: {job.source_power_on_error or 'not tried yet'}")
         actions = [power_on]
-    elif job.status == FailoverStatus.FAILED and job.source_power_uncertain and not job.source_power_on_if_on_before:
+    elif job.status == FailoverStatus.FAILED and job.source_power_left_to_operator:
         reason, actions = ("The job failed and was rolled back; the answer to its power-off was lost and the source VM "
                            "was not known to be on before, so whether to power it on is the operator's call"), []
     elif job.status == FailoverStatus.FAILED:

@@ -22,7 +22,7 @@ from apps.settings import cloudstack as cs
 
 from . import cloud, runner, validation
 from .choices import ACTIVE, CANCELLABLE, CleanupStatus, FailoverStatus, FailoverType
-from .models import POWERED_ON, FailoverJob, NetworkMapping
+from .models import FailoverJob, NetworkMapping
 
 logger = logging.getLogger(__name__)
 JOB_KIND = "failover"
@@ -314,21 +314,14 @@ def test_end_for_vm(*, vm_context: VMContext, requested_by: str = "") -> Failove
     return test_end(job=job, requested_by=requested_by)
 
 
-def _source_still_off(vm_context: VMContext) -> Q:
-    """Failed jobs of the VM whose rollback could not power the source back on (it powered it off, or the power-off
-    answer was lost and the VM was on before)."""
-    owed = Q(source_powered_off_by_platform=True) | Q(source_power_uncertain=True,
-                                                      source_power_state_before=POWERED_ON)
-    return Q(owed, vm_context=vm_context, status=FailoverStatus.FAILED, source_powered_on_at__isnull=True)
-
-
 def cleanup_failed(*, vm_context: VMContext, requested_by: str = "") -> FailoverJob:
     """Roll back again what a failed failover of this VM left behind (CloudStack leftovers, a source still off)."""
     rows = FailoverJob.objects.select_related("vm_context").order_by("-created_at", "-id")
     job = rows.filter(vm_context=vm_context, status=FailoverStatus.FAILED, needs_cleanup=True).first()
     if job is not None:
         return _retry_cleanup(job, requested_by)
-    job = rows.filter(_source_still_off(vm_context)).first()
+    # Failed jobs whose rollback could not power the source back on.
+    job = rows.filter(FailoverJob.source_power_on_owed_q(), vm_context=vm_context, status=FailoverStatus.FAILED).first()
     if job is not None:
         return _retry_power_on(job, requested_by)
     raise refusal("Nothing to clean up", f"No failed failover of VM '{vm_context.vm_name}' left anything behind",
@@ -390,7 +383,7 @@ def rollback(*, job: FailoverJob, requested_by: str = "") -> tuple[FailoverJob, 
                 "The failed run was rolled back except the source VM's power: it is being powered on again")
     if job.status == FailoverStatus.FAILED:
         left = (" (the source VM's power is left to the operator: the power-off answer was lost and the VM was not "
-                "known to be on before)" if job.source_power_uncertain and not job.source_power_on_if_on_before else "")
+                "known to be on before)" if job.source_power_left_to_operator else "")
         raise refusal("Rollback refused", f"Job {job.job_id} failed and was already rolled back completely{left}",
                       error_code="INVALID_STATE", job_status=job.status)
     if job.job_type == FailoverType.LIVE:

@@ -124,7 +124,7 @@ def restore_power(job: FailoverJob, out: Outcome) -> None:
     """Power the source back on if this failover powered it off and nothing did since. Never raises."""
     job.refresh_from_db()
     name = job.vm_context.vm_name
-    if job.source_power_uncertain and not job.source_power_on_if_on_before and job.source_powered_on_at is None:
+    if job.source_power_left_to_operator:
         known = job.source_power_state_before or "unknown"
         out.leave(f"the answer to the power-off of the source VM '{name}' was lost, so vCenter may have powered it off; "
                   f"it was not known to be powered on before this failover (last known power state: {known}), so it "

@@ -24,6 +24,16 @@ class SuccessMessageSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class JobEventSerializer(serializers.Serializer):
+    """One step of a long-running job (``apps.core.jobs.job_events``)."""
+
+    step = serializers.CharField(help_text='e.g. "plan", "snapshot", "rollback"')
+    level = serializers.CharField(help_text="info, warning or error")
+    message = serializers.CharField()
+    data = serializers.DictField(help_text="The step's details; keys depend on the step")
+    created_at = serializers.DateTimeField()
+
+
 class DebugComponentsSerializer(serializers.Serializer):
     database = serializers.CharField()
     api_server = serializers.CharField()

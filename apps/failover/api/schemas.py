@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.schemas import ErrorResponseSerializer, SuccessMessageSerializer
+from apps.core.api.schemas import ErrorResponseSerializer, JobEventSerializer, SuccessMessageSerializer
 from apps.replication.choices import ReplicationStatus, ReplicationType
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 
@@ -300,14 +300,6 @@ class FailoverVolumeSerializer(serializers.Serializer):
     vm_device_id = serializers.IntegerField(allow_null=True)
 
 
-class FailoverEventSerializer(serializers.Serializer):
-    step = serializers.CharField(help_text='e.g. "plan", "snapshot", "rollback"')
-    level = serializers.CharField(help_text="info, warning or error")
-    message = serializers.CharField()
-    data = serializers.DictField(help_text="The step's details; keys depend on the step")
-    created_at = serializers.DateTimeField()
-
-
 class FailoverRollbackLogEntrySerializer(serializers.Serializer):
     at = serializers.DateTimeField()
     action = serializers.CharField()
@@ -344,7 +336,7 @@ class FailoverJobRecordSerializer(serializers.Serializer):
     plan = serializers.DictField(help_text="Networks, offering, template, VM name, boot volume; empty before planning")
     volumes = FailoverVolumeSerializer(many=True)
     rollback_log = FailoverRollbackLogEntrySerializer(many=True)
-    events = FailoverEventSerializer(many=True)
+    events = JobEventSerializer(many=True)
 
 
 class FailoverJobStatusSerializer(SuccessMessageSerializer, FailoverJobRecordSerializer):

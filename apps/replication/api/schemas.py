@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.schemas import SuccessMessageSerializer
+from apps.core.api.schemas import JobEventSerializer, SuccessMessageSerializer
 
 from ..choices import ReplicationStatus
 from .serializers import ReplicationJobSerializer, SourceVMSerializer
@@ -131,21 +131,13 @@ class AgentProgressSerializer(serializers.Serializer):
 
 
 
-class EventSerializer(serializers.Serializer):
-    step = serializers.CharField()
-    level = serializers.CharField()
-    message = serializers.CharField()
-    data = serializers.JSONField()
-    created_at = serializers.DateTimeField()
-
-
 class ReplicationDetailSerializer(ReplicationJobSerializer):
     """GET /replications/{job_id}: the job, its per-disk progress and its last 50 events."""
 
     # A plain string here: the same enum in a second component would lose its ReplicationJobStatusEnum name.
     status = serializers.CharField(help_text="As in ReplicationJob: " + ", ".join(ReplicationStatus.values))
     disks = serializers.JSONField(help_text=DISKS_HELP)
-    events = EventSerializer(many=True)
+    events = JobEventSerializer(many=True)
 
     class Meta(ReplicationJobSerializer.Meta):
         fields = [*ReplicationJobSerializer.Meta.fields, "disks", "events"]

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from apps.core.api.schemas import ErrorResponseSerializer
 from apps.core.api.validation import validated
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.jobs import job_events
 from apps.core.utils import iso
 from apps.settings.cloudstack import volume_name_for_disk
 
@@ -91,13 +92,9 @@ class ReplicationDetailView(APIView):
     @extend_schema(responses={200: ReplicationDetailSerializer, 404: ErrorResponseSerializer}, tags=["replications"])
     def get(self, request, job_id):
         job = services.replication_get(job_id)
-        from apps.core.models import JobEvent
-
-        events = JobEvent.objects.filter(job_kind=services.JOB_KIND, job_id=job.job_id).order_by("-id")[:50]
         return Response({**ReplicationJobSerializer(job).data,
                          "disks": job.disk_progress,
-                         "events": [{"step": e.step, "level": e.level, "message": e.message, "data": e.data,
-                                     "created_at": iso(e.created_at)} for e in reversed(list(events))]})
+                         "events": job_events(services.JOB_KIND, job.job_id, 50)})
 
     @extend_schema(request=ReplicationUpdateSerializer, responses={200: ReplicationJobSerializer},
                    tags=["replications"], summary="Cancel (status=cancelled) or retry (status=pending) a job")
