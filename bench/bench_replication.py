@@ -98,7 +98,7 @@ def run(quick: bool = False) -> str:
         _setup_django(var)
         from django.contrib.auth import get_user_model
 
-        from apps.core.lab import Lab
+        from apps.devlab.lab import Lab
         from lab.vcsim import create_vm, flat_file_path, write_random
 
         port = _free_port()

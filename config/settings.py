@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.failover",
     "apps.scheduler",
     "apps.enrollment",
+    "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
 
 MIDDLEWARE = [

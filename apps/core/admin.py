@@ -1,5 +1,8 @@
+"""Tokens in the console, and the job admin's shared parts (events, per-job actions) the apps' job admins use."""
 from django.contrib import admin
+from django.utils.html import format_html_join
 
+from .exceptions import ApplicationError
 from .models import ApiToken, JobEvent
 
 
@@ -41,15 +44,11 @@ class JobAdminMixin:
 
     @admin.display(description="Events")
     def events(self, obj):
-        from django.utils.html import format_html_join
-
         rows = JobEvent.objects.filter(job_kind=self.job_kind, job_id=obj.job_id).order_by("id")
         return format_html_join("\n", "<div>{} [{}] {}: {}</div>",
                                 ((e.created_at.strftime("%H:%M:%S"), e.level, e.step, e.message) for e in rows))
 
     def run_for_each(self, request, queryset, func, verb):
-        from .exceptions import ApplicationError
-
         for job in queryset:
             try:
                 func(job=job, requested_by=request.user.username)

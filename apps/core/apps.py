@@ -1,3 +1,4 @@
+"""The ground floor: tokens, roles, errors, jobs' bookkeeping helpers, health and the apps' extension points."""
 from django.apps import AppConfig
 
 
@@ -8,4 +9,5 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # Imported once the app registry is ready: signals read models.
         from . import schema, signals  # noqa: F401  (schema auth extension; role groups after migrate)

@@ -1,7 +1,6 @@
-"""Authentication services: log in operators and agents, issue and revoke session tokens."""
+"""Authentication services: log in operators, issue and revoke session tokens (agents log in through enrollment)."""
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from dataclasses import dataclass
@@ -9,7 +8,6 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.db import transaction
 from django.utils import timezone
 
 from .choices import TokenKind
@@ -47,32 +45,6 @@ def login_operator(*, username: str, password: str, client_ip: str | None = None
         raise AuthenticationFailed("Invalid username or password")
     logger.info("operator logged in username=%s ip=%s", username, client_ip)
     return token_issue(user=user, kind=TokenKind.OPERATOR, ttl=settings.OPERATOR_SESSION_TTL, client_ip=client_ip)
-
-
-@transaction.atomic
-def login_agent(*, appliance_id: str, token: str, version: str = "", client_ip: str | None = None) -> IssuedToken:
-    from apps.enrollment.choices import ApplianceStatus
-    from apps.enrollment.models import Appliance
-
-    appliance = Appliance.objects.select_for_update().filter(appliance_id=appliance_id).first()
-    # Compare digests in constant time; an unknown appliance costs the same as a wrong token.
-    expected = appliance.token_hash if appliance and appliance.token_hash else "0" * 64
-    if not hmac.compare_digest(expected, hash_token(token)) or appliance is None:
-        logger.warning("agent login failed appliance_id=%s ip=%s", appliance_id, client_ip)
-        raise AuthenticationFailed("Invalid appliance credentials")
-    if appliance.status != ApplianceStatus.APPROVED:
-        logger.warning("agent login refused appliance_id=%s status=%s", appliance_id, appliance.status)
-        raise AuthenticationFailed(f"Appliance is {appliance.status}, not approved")
-    appliance.last_seen_at = timezone.now()
-    appliance.last_seen_ip = client_ip
-    fields = ["last_seen_at", "last_seen_ip", "updated_at"]
-    if version:
-        appliance.version = version
-        fields.append("version")
-    appliance.save(update_fields=fields)
-    logger.info("agent logged in appliance_id=%s version=%s", appliance_id, version)
-    return token_issue(user=appliance.user, kind=TokenKind.AGENT, ttl=settings.AGENT_SESSION_TTL,
-                       appliance_id=appliance_id, client_ip=client_ip)
 
 
 def token_revoke(*, token: ApiToken) -> None:

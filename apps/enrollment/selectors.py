@@ -6,9 +6,11 @@ import datetime as dt
 from django.db.models import QuerySet
 
 from apps.core.exceptions import ApplicationError
+from apps.core.registry import Health
 from apps.core.utils import iso
 
 from . import conf, sshd
+from .agent_client import AgentClient, agent_api_url
 from .choices import ENROLLMENT_OPEN, ApplianceStatus
 from .models import Appliance, Enrollment, EnrollmentAuditEvent
 
@@ -29,17 +31,8 @@ def tunnel_sessions_by_fingerprint(login_uid: int | None) -> dict[str, list[sshd
     return grouped
 
 
-def agent_api_url(appliance: Appliance) -> str | None:
-    """Where the control plane reaches this agent's API: its reverse forward on the control plane's loopback."""
-    if appliance.tunnel_reverse_port is None:
-        return None
-    return f"http://{sshd.LOOPBACK}:{appliance.tunnel_reverse_port}"
-
-
 def probe_agent_api(appliance: Appliance, timeout: float = 3.0) -> dict:
     """Ask the agent's /api/v1/health through the reverse forward (seed 002): proof the tunnel carries traffic."""
-    from apps.inventory.agent_client import AgentClient
-
     url = agent_api_url(appliance)
     if url is None:
         return {"reachable": False, "error": "no reverse-forward port assigned"}
@@ -73,3 +66,7 @@ def tunnel_state(appliance: Appliance, sessions: list[sshd.TunnelSession]) -> di
         "reverse_port": appliance.tunnel_reverse_port,
         "agent_api_url": agent_api_url(appliance),
     }
+
+
+def health() -> Health:
+    return Health(metrics={"agents_approved": Appliance.objects.filter(status=ApplianceStatus.APPROVED).count()})

@@ -1,3 +1,4 @@
+"""Failover: validation, test and live failover, rollback; connects the final-sync receiver."""
 from django.apps import AppConfig
 
 
@@ -8,4 +9,9 @@ class FailoverConfig(AppConfig):
     verbose_name = "Failover"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects the final-sync receiver)
+        # Imported once the app registry is ready: the receivers and selectors read models.
+        from apps.core import registry
+
+        from . import selectors, signals  # noqa: F401  (signals connects the final-sync receiver)
+
+        registry.register_health(self.label, selectors.health)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from apps.core.jobs import job_events
+from apps.core.registry import Health
 from apps.core.utils import iso
 from apps.settings.models import CloudResource
 
@@ -155,3 +156,8 @@ def rollback_decision(job: FailoverJob | None, failover_type: str, vm_name: str)
             "recommended": recommended, "reason": reason, "actions": actions if possible else [],
             "source_vm_powered_off": job.source_powered_off_at is not None and job.source_powered_on_at is None,
             "source_power_uncertain": job.source_power_uncertain and job.source_powered_on_at is None}
+
+
+def health() -> Health:
+    return Health(metrics={"active_failover_jobs": FailoverJob.objects.filter(status__in=ACTIVE).count(),
+                           "network_mappings": NetworkMapping.objects.count()})

@@ -17,8 +17,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
-from apps.inventory.agent_client import AgentClient
+from apps.enrollment.agent_client import AgentClient
 from apps.inventory.models import VMContext
+from apps.inventory.selectors import agent_source
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 from apps.settings.models import CloudResource
 
@@ -29,24 +30,6 @@ logger = logging.getLogger(__name__)
 
 # The agent's power-off answers that mean it changed the VM ("already_off" means it did not).
 POWERED_OFF_HERE = ("guest_shutdown", "powered_off")
-
-
-def agent_payload(job: FailoverJob, **extra) -> dict:
-    """vCenter credentials and the VM's identity, as the agent's power endpoints take them."""
-    from apps.settings.models import VMwareCredential
-
-    context = job.vm_context
-    credential = context.credential or VMwareCredential.objects.filter(is_default=True).first()
-    if credential is None:
-        raise ApplicationError("No VMware credentials to reach the source VM with; add vCenter credentials",
-                               error_code="VALIDATION_FAILED")
-    payload = {"vcenter": credential.vcenter_host, "username": credential.username, "password": credential.password,
-               "datacenter": credential.datacenter or context.datacenter, **extra}
-    if context.moref:
-        payload["vm"] = {"id": context.moref, "path": context.vm_path}
-    else:
-        payload["vm_path"] = context.vm_path
-    return payload
 
 
 def _never_connected(exc: BaseException | None) -> bool:
@@ -85,10 +68,11 @@ def power_off(job: FailoverJob) -> dict:
     """
     before = VMContext.objects.filter(pk=job.vm_context_id).values_list("power_state", flat=True).first() or ""
     _record(job, source_power_state_before=before[:32], source_power_uncertain=False)
-    payload = agent_payload(job, timeout_seconds=job.shutdown_timeout_seconds)
+    vm = agent_source(job.vm_context)
     try:
         # The agent answers once the VM is off: allow the whole guest shutdown plus the hard power-off.
-        answer = AgentClient(timeout=job.shutdown_timeout_seconds + 120).power_off(payload)
+        answer = AgentClient(timeout=job.shutdown_timeout_seconds + 120).power_off(
+            vm, timeout_seconds=job.shutdown_timeout_seconds)
     except Exception as exc:
         if answer_lost(exc):
             _record(job, source_power_uncertain=True)
@@ -137,7 +121,7 @@ def restore_power(job: FailoverJob, out: Outcome) -> None:
                   "two must not run at once): cleanup-failed powers it on once that VM is gone")
         return
     try:
-        answer = AgentClient(timeout=max(settings.AGENT_API_TIMEOUT, 120)).power_on(agent_payload(job))
+        answer = AgentClient(timeout=max(settings.AGENT_API_TIMEOUT, 120)).power_on(agent_source(job.vm_context))
     except Exception as exc:  # an agent, vCenter or credential problem is the operator's to fix, never a crash here
         if not isinstance(exc, ApplicationError):
             logger.exception("source power-on failed job=%s", job.job_id)

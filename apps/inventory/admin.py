@@ -1,5 +1,11 @@
+"""The inventory in the console: VM contexts with their disks and NICs; discovery from the credentials' page."""
 from django.contrib import admin
 
+from apps.core.exceptions import ApplicationError
+from apps.settings.admin import VMwareCredentialAdmin
+from apps.settings.models import VMwareCredential
+
+from . import services
 from .models import VMContext, VMDisk, VMNic
 
 
@@ -25,21 +31,24 @@ class VMContextAdmin(admin.ModelAdmin):
     search_fields = ("vm_name", "vm_id", "moref", "context_id", "vm_path")
     readonly_fields = ("context_id", "vm_id", "moref", "bios_uuid", "created_at", "updated_at", "last_discovered_at")
     inlines = [VMDiskInline, VMNicInline]
-    actions = ["start_incremental_sync"]
 
-    @admin.action(description="Start an incremental sync of the selected VMs")
-    def start_incremental_sync(self, request, queryset):
-        from apps.core.exceptions import ApplicationError
-        from apps.replication.services import replication_start
 
-        started, refused = [], []
-        for context in queryset:
+# Discovery belongs to the inventory, so the inventory adds it to the credentials' page rather than the settings app
+# reaching up into the inventory.
+admin.site.unregister(VMwareCredential)
+
+
+@admin.register(VMwareCredential)
+class VMwareCredentialDiscoveryAdmin(VMwareCredentialAdmin):
+    actions = [*VMwareCredentialAdmin.actions, "discover_and_add"]
+
+    @admin.action(description="Discover the vCenter's VMs through the agent and add them to the inventory")
+    def discover_and_add(self, request, queryset):
+        for credential in queryset:
             try:
-                started.append(replication_start(vm_context=context, replication_type="incremental",
-                                                 requested_by=request.user.username).job_id)
+                vms = services.discover(credential=credential).get("vms", [])
+                added = services.add_vms(credential=credential, vms=vms)
+                self.message_user(request, f"{credential.name}: {len(vms)} VM(s) discovered, "
+                                           f"{sum(c for _, c in added)} added to the inventory")
             except ApplicationError as exc:
-                refused.append(f"{context.vm_name}: {exc.message}")
-        if started:
-            self.message_user(request, f"Started {', '.join(started)}")
-        if refused:
-            self.message_user(request, "Not started: " + "; ".join(refused), level="warning")
+                self.message_user(request, f"{credential.name}: {exc.message}", level="error")

@@ -1,6 +1,13 @@
+"""Reads worth a name: VM contexts with their counts, and a VM context as the agent needs it."""
 from __future__ import annotations
 
 from django.db.models import Count, QuerySet
+
+from apps.core.exceptions import ApplicationError
+from apps.core.registry import Health
+from apps.enrollment.agent_client import SourceVM
+from apps.settings.models import VMwareCredential
+from apps.settings.selectors import default_credential, vcenter_login
 
 from .models import VMContext
 
@@ -17,3 +24,22 @@ def ungrouped_vm_contexts() -> QuerySet[VMContext]:
     if relation is not None:
         qs = qs.filter(group_membership__isnull=True)
     return qs
+
+
+def credential_for(vm_context: VMContext) -> VMwareCredential | None:
+    """The VMware credentials of a VM context: its own, else the default ones."""
+    return vm_context.credential or default_credential()
+
+
+def agent_source(vm_context: VMContext) -> SourceVM:
+    """The VM as the agent's replicate and power endpoints take it: vCenter login, inventory path, moref."""
+    credential = credential_for(vm_context)
+    if credential is None:
+        raise ApplicationError("No VMware credentials to reach the source VM with; add vCenter credentials",
+                               error_code="VALIDATION_FAILED")
+    return SourceVM(login=vcenter_login(credential, datacenter=vm_context.datacenter), vm_path=vm_context.vm_path,
+                    moref=vm_context.moref or "")
+
+
+def health() -> Health:
+    return Health(metrics={"total_vms_discovered": VMContext.objects.count()})

@@ -4,10 +4,14 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.jobs import slug
+from apps.enrollment.agent_client import AgentClient
+from apps.settings.selectors import vcenter_login
+from apps.settings.services import credential_mark_used
 
 from .models import VMContext, VMDisk, VMNic
 
@@ -94,8 +98,6 @@ def vm_context_upsert(*, vm: dict, vcenter_host: str, datacenter: str, credentia
 
 def vm_context_get(identifier: str) -> VMContext:
     """Find a context by VM name, context id, VMware instance uuid or moref."""
-    from django.db.models import Q
-
     context = VMContext.objects.filter(
         Q(vm_name=identifier) | Q(context_id=identifier) | Q(vm_id=identifier) | Q(moref=identifier)).first()
     if context is None:
@@ -105,12 +107,7 @@ def vm_context_get(identifier: str) -> VMContext:
 
 def discover(*, credential, filter: str = "") -> dict:
     """Ask the agent to list the VMs of the credential's vCenter datacenter."""
-    from apps.settings.services import credential_mark_used
-
-    from .agent_client import AgentClient
-
-    answer = AgentClient().discover(vcenter=credential.vcenter_host, username=credential.username,
-                                    password=credential.password, datacenter=credential.datacenter, filter=filter)
+    answer = AgentClient().discover(login=vcenter_login(credential), filter=filter)
     credential_mark_used(credential=credential)
     return answer
 

@@ -1,7 +1,12 @@
+"""Replication in the console: jobs (cancel, retry), replica volumes, exports, change ids; syncs from the VM list."""
 from django.contrib import admin
 
 from apps.core.admin import JobAdminMixin
+from apps.core.exceptions import ApplicationError
+from apps.inventory.admin import VMContextAdmin
+from apps.inventory.models import VMContext
 
+from . import services
 from .models import ChangeIdRecord, ReplicationJob, ReplicaVolume, VMExportMapping
 
 
@@ -17,15 +22,11 @@ class ReplicationJobAdmin(JobAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel selected jobs")
     def cancel_jobs(self, request, queryset):
-        from .services import replication_cancel
-
-        self.run_for_each(request, queryset, replication_cancel, "Cancel requested for")
+        self.run_for_each(request, queryset, services.replication_cancel, "Cancel requested for")
 
     @admin.action(description="Retry selected failed jobs (resumes the copy)")
     def retry_jobs(self, request, queryset):
-        from .services import replication_retry
-
-        self.run_for_each(request, queryset, replication_retry, "Retry queued for")
+        self.run_for_each(request, queryset, services.replication_retry, "Retry queued for")
 
 
 @admin.register(ReplicaVolume)
@@ -47,3 +48,26 @@ class ChangeIdRecordAdmin(admin.ModelAdmin):
     list_display = ("vm_context", "disk_id", "change_id", "job", "created_at")
     search_fields = ("vm_context__vm_name", "disk_id", "change_id")
     list_filter = ("created_at",)
+
+
+# Starting a sync belongs to replication, so replication adds the action to the inventory's VM list.
+admin.site.unregister(VMContext)
+
+
+@admin.register(VMContext)
+class VMContextSyncAdmin(VMContextAdmin):
+    actions = [*VMContextAdmin.actions, "start_incremental_sync"]
+
+    @admin.action(description="Start an incremental sync of the selected VMs")
+    def start_incremental_sync(self, request, queryset):
+        started, refused = [], []
+        for context in queryset:
+            try:
+                started.append(services.replication_start(vm_context=context, replication_type="incremental",
+                                                 requested_by=request.user.username).job_id)
+            except ApplicationError as exc:
+                refused.append(f"{context.vm_name}: {exc.message}")
+        if started:
+            self.message_user(request, f"Started {', '.join(started)}")
+        if refused:
+            self.message_user(request, "Not started: " + "; ".join(refused), level="warning")

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from apps.core.exceptions import ApplicationError
+from apps.enrollment.conf import tunnel_conf
 
 from .choices import ExportStatus
 from .models import VMExportMapping
@@ -73,8 +74,6 @@ def export_is_up(mapping: VMExportMapping) -> bool:
 def export_ports() -> list[int]:
     """Ports an export may use: MP_NBD_PORT_RANGE, and only those the agents' SSH keys may open
     (MP_TUNNEL_NBD_PORTS, which defaults to the same range): an export elsewhere is unreachable through a tunnel."""
-    from apps.enrollment.conf import tunnel_conf
-
     low, high = settings.MP_NBD_PORT_RANGE
     tunnel_ports = set(tunnel_conf().nbd_ports)
     return [port for port in range(low, high + 1) if port in tunnel_ports]

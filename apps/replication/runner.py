@@ -11,25 +11,19 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.core.exceptions import ApplicationError
+from apps.enrollment.agent_client import AgentClient, ReplicateRequest
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
+from apps.inventory.selectors import agent_source
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 
-from . import exports, services
+from . import exports
 from .choices import ReplicationStatus, VolumeStatus
-from .models import ReplicationJob, ReplicaVolume
+from .jobs import JobCancelled, check_cancel, event, replication_finish, replication_set_status
+from .models import ReplicationJob, ReplicaVolume, VMExportMapping
 
 logger = logging.getLogger(__name__)
-
-
-class JobCancelled(Exception):
-    pass
-
-
-def _check_cancel(job: ReplicationJob) -> None:
-    if ReplicationJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-        raise JobCancelled()
 
 
 def _volume_alive(client: cs.CloudStackClient, volume: ReplicaVolume) -> dict | None:
@@ -46,11 +40,11 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
     oma = volumes.oma_vm_id(config, client)
     targets = []
     for disk in context.disks.all().order_by("unit_number"):
-        _check_cancel(job)
+        check_cancel(job)
         replica = ReplicaVolume.objects.filter(vm_context=context, disk_unit_number=disk.unit_number).first()
         remote = _volume_alive(client, replica) if replica else None
         if replica is not None and remote is None:
-            services.event(job, "provision", f"volume {replica.volume_id} of {disk.disk_id} vanished from "
+            event(job, "provision", f"volume {replica.volume_id} of {disk.disk_id} vanished from "
                                              "CloudStack; creating a new one (full sync)", level="warning")
             replica.delete()
             replica = None
@@ -63,7 +57,7 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
                 volume_name=volume["name"], size_bytes=int(volume.get("size") or disk.capacity_bytes),
                 device_path=str(attached.device_path), device_id=attached.device_id, attached_vm_id=oma,
                 status=VolumeStatus.ATTACHED_TO_OMA, created_by_job=job.job_id)
-            services.event(job, "provision", f"created volume {volume['id']} for {disk.disk_id} at "
+            event(job, "provision", f"created volume {volume['id']} for {disk.disk_id} at "
                                              f"{attached.device_path}", volume_id=volume["id"])
         elif remote.get("virtualmachineid") != oma:
             attached = volumes.attach_to_oma(config=config, client=client, owner=job.job_id,
@@ -72,11 +66,11 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
                 device_path=str(attached.device_path), device_id=attached.device_id, attached_vm_id=oma,
                 status=VolumeStatus.ATTACHED_TO_OMA)
             replica.refresh_from_db()
-            services.event(job, "provision", f"re-attached volume {replica.volume_id} for {disk.disk_id}")
+            event(job, "provision", f"re-attached volume {replica.volume_id} for {disk.disk_id}")
         export = exports.ensure_export(vm_id=context.vm_id, vm_name=context.vm_name, disk_unit=disk.unit_number,
                                        device_path=replica.device_path)
         if not export.reused:
-            services.event(job, "export", f"export {export.mapping.export_name} on port {export.mapping.port}")
+            event(job, "export", f"export {export.mapping.export_name} on port {export.mapping.port}")
         targets.append({"disk_id": disk.disk_id, "unit_number": disk.unit_number,
                         "capacity_bytes": disk.capacity_bytes,
                         "target": exports.agent_target(export.mapping),
@@ -87,8 +81,6 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
 def undo_provisioning(job: ReplicationJob, client: cs.CloudStackClient | None, targets: list[dict]) -> list[str]:
     """Remove what this job created and did not hand over: exports it started, its volumes and attachments."""
     done = []
-    from .models import VMExportMapping
-
     started = [t["_export_pk"] for t in targets if not t["_export_reused"]]
     for mapping in VMExportMapping.objects.filter(pk__in=started):
         exports.stop_export(mapping)
@@ -105,22 +97,9 @@ def undo_provisioning(job: ReplicationJob, client: cs.CloudStackClient | None, t
     return done
 
 
-def agent_payload(job: ReplicationJob, targets: list[dict]) -> dict:
-    from apps.settings.models import VMwareCredential
-
-    context = job.vm_context
-    credential = context.credential or VMwareCredential.objects.filter(is_default=True).first()
-    if credential is None:
-        raise ApplicationError("No VMware credentials: add vCenter credentials before replicating")
-    return {
-        "job_id": job.job_id, "vcenter": credential.vcenter_host, "username": credential.username,
-        "password": credential.password, "datacenter": credential.datacenter or context.datacenter,
-        "vm": {"path": context.vm_path, "id": context.moref or None} if context.moref else {"path": context.vm_path},
-        "vm_paths": [context.vm_path], "replication_type": job.replication_type,
-        "disks": [{"disk_id": t["disk_id"], "unit_number": t["unit_number"], "target": t["target"]} for t in targets],
-        "oma_url": settings.MP_OMA_URL_FOR_AGENT,
-        **({"bandwidth_limit": job.bandwidth_limit} if job.bandwidth_limit else {}),
-    }
+def agent_request(job: ReplicationJob, targets: list[dict]) -> ReplicateRequest:
+    return ReplicateRequest(job_id=job.job_id, source=agent_source(job.vm_context), replication_type=job.replication_type,
+                            disks=targets, oma_url=settings.MP_OMA_URL_FOR_AGENT, bandwidth_limit=job.bandwidth_limit)
 
 
 def run(job_id: str) -> None:
@@ -130,7 +109,7 @@ def run(job_id: str) -> None:
     client: cs.CloudStackClient | None = None
     targets: list[dict] = []
     try:
-        services.replication_set_status(job, ReplicationStatus.PROVISIONING, current_operation="Provisioning volumes")
+        replication_set_status(job, ReplicationStatus.PROVISIONING, current_operation="Provisioning volumes")
         with transaction.atomic():
             context = VMContext.objects.select_for_update().get(pk=job.vm_context_id)
             if context.current_status != VMContextStatus.REPLICATING:
@@ -138,34 +117,32 @@ def run(job_id: str) -> None:
                 context.save(update_fields=["current_status", "updated_at"])
         client = volumes.client_for(job.ossea_config)
         targets = provision(job, client)
-        _check_cancel(job)
+        check_cancel(job)
         volumes.release(job.job_id)
-        services.replication_set_status(job, ReplicationStatus.READY_FOR_SYNC,
+        replication_set_status(job, ReplicationStatus.READY_FOR_SYNC,
                                         current_operation="Volumes and exports ready; starting the agent")
-        from apps.inventory.agent_client import AgentClient
-
         agent = AgentClient()
-        answer = agent.replicate(agent_payload(job, targets))
+        answer = agent.replicate(agent_request(job, targets))
         # Where the agent was reached and where it writes: the tunnel's reverse forward and local forwards.
         writes = ", ".join(f"{t['disk_id']} to {t['target']['host']}:{t['target']['port']}" for t in targets)
-        services.event(job, "agent", f"agent at {agent.base_url} accepted the job "
+        event(job, "agent", f"agent at {agent.base_url} accepted the job "
                                      f"({answer.get('status', 'started')}); it writes {writes}",
                        agent_url=agent.base_url, targets={t["disk_id"]: t["target"] for t in targets})
     except JobCancelled:
         done = undo_provisioning(job, client, targets)
-        services.replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")
+        replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")
         if done:
-            services.event(job, "cleanup", "; ".join(done))
+            event(job, "cleanup", "; ".join(done))
     except (cs.CloudStackError, exports.ExportError) as exc:
         done = undo_provisioning(job, client, targets)
-        services.replication_finish(job=job, status=ReplicationStatus.FAILED,
+        replication_finish(job=job, status=ReplicationStatus.FAILED,
                                     error=f"provisioning failed: {exc}" + (f" (cleaned up: {'; '.join(done)})" if done else ""))
     except ApplicationError as exc:
         # The agent refused or could not be reached: volumes and exports stay for the retry.
-        services.replication_finish(job=job, status=ReplicationStatus.FAILED, error=exc.message)
+        replication_finish(job=job, status=ReplicationStatus.FAILED, error=exc.message)
     except Exception as exc:  # a bug must still end the job with a reason, never leave it 'provisioning'
         logger.exception("replication runner crashed job=%s", job_id)
         done = undo_provisioning(job, client, targets) if job.status == ReplicationStatus.PROVISIONING else []
-        services.replication_finish(job=job, status=ReplicationStatus.FAILED, error=f"internal error: {exc}")
+        replication_finish(job=job, status=ReplicationStatus.FAILED, error=f"internal error: {exc}")
         if done:
-            services.event(job, "cleanup", "; ".join(done))
+            event(job, "cleanup", "; ".join(done))

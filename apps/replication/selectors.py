@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from apps.core.registry import Health
 from apps.core.utils import iso
 
 from .choices import ACTIVE
-from .models import ChangeIdRecord, ReplicationJob
+from .models import ChangeIdRecord, ReplicationJob, ReplicaVolume
 
 
 def disk_counters(job: ReplicationJob) -> dict:
@@ -46,3 +47,8 @@ def cbt_history(vm_context, limit: int = 20) -> list[dict]:
     return [{"job_id": r.job.job_id, "disk_id": r.disk_id, "vm_path": r.vm_path, "change_id": r.change_id,
              "created_at": iso(r.created_at)}
             for r in ChangeIdRecord.objects.filter(vm_context=vm_context).select_related("job")[:limit]]
+
+
+def health() -> Health:
+    return Health(metrics={"active_replication_jobs": ReplicationJob.objects.filter(status__in=ACTIVE).count(),
+                           "ossea_volumes": ReplicaVolume.objects.count()})

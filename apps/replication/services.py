@@ -7,21 +7,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.core.exceptions import Conflict, InvalidInput, NotFound
-from apps.core.jobs import record_event, timestamp_id, transition
+from apps.core.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from apps.core.jobs import timestamp_id, transition
+from apps.inventory import services as inventory_services
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
+from apps.settings.services import active_ossea_config, ossea_config_get
 
-from .choices import ACTIVE, CANCELLABLE, TRANSITIONS, ReplicationStatus, ReplicationType
-from .models import ChangeIdRecord, ReplicationJob
-from .signals import replication_finished
+from . import exports
+from .choices import ACTIVE, CANCELLABLE, TRANSITIONS, ExportStatus, ReplicationStatus, ReplicationType
+from .jobs import event, replication_finish, replication_set_status
+from .models import ChangeIdRecord, ReplicationJob, VMExportMapping
+from .tasks import cancel_replication, run_replication
 
 logger = logging.getLogger(__name__)
-JOB_KIND = "replication"
-
-
-def event(job: ReplicationJob, step: str, message: str, *, level: str = "info", **data) -> None:
-    record_event(JOB_KIND, job.job_id, step, message, level=level, **data)
 
 
 def active_job_for(vm_context: VMContext) -> ReplicationJob | None:
@@ -29,8 +28,6 @@ def active_job_for(vm_context: VMContext) -> ReplicationJob | None:
 
 
 def _enqueue(job: ReplicationJob) -> None:
-    from .tasks import run_replication
-
     # The job row exists before the task; its id is the Celery task id (AWX/Coriolis pattern).
     transaction.on_commit(lambda: run_replication.apply_async(args=[job.job_id], task_id=f"{job.job_id}-a{job.attempt}",
                                                               queue="replication"))
@@ -58,12 +55,8 @@ def replication_start(*, vm_context: VMContext, replication_type: str = Replicat
         raise Conflict(f"VM '{vm_context.vm_name}' is held by {failover.job_type} failover {failover.job_id} "
                        f"({failover.status}); sync it once the failover is over or cleaned up", error_code="ACTIVE_JOBS")
     if ossea_config is None:
-        from apps.settings.services import active_ossea_config
-
         ossea_config = vm_context.ossea_config or active_ossea_config()
     if ossea_config is None:
-        from apps.core.exceptions import ServiceUnavailable
-
         raise ServiceUnavailable("CloudStack is not configured: create an OSSEA configuration first",
                                  error_code="OSSEA_NOT_CONFIGURED")
     existing = active_job_for(vm_context)
@@ -100,10 +93,6 @@ def replication_get(job_id: str) -> ReplicationJob:
     if job is None:
         raise NotFound(f"Replication job '{job_id}' not found")
     return job
-
-
-def replication_set_status(job: ReplicationJob, status: str, **updates) -> ReplicationJob:
-    return transition(job, status, transitions=TRANSITIONS, **updates)
 
 
 def replication_progress(*, job: ReplicationJob, data: dict) -> ReplicationJob:
@@ -153,42 +142,6 @@ def change_id_store(*, job: ReplicationJob, vm_path: str, disk_id: str, change_i
     return record
 
 
-def replication_finish(*, job: ReplicationJob, status: str, error: str = "") -> ReplicationJob:
-    """Move a job to a terminal status once, update the VM context and tell listeners (the scheduler)."""
-    now = timezone.now()
-    with transaction.atomic():
-        row = ReplicationJob.objects.select_for_update().get(pk=job.pk)
-        if row.status == status or row.status not in ACTIVE:
-            return row
-        updates = {"completed_at": now, "error_message": error[:4000]}
-        if status == ReplicationStatus.COMPLETED:
-            updates.update(progress_percent=100.0, current_operation="Completed", eta_seconds=0)
-        else:
-            updates.update(current_operation=status.capitalize())
-        row = transition(row, status, transitions=TRANSITIONS, **updates)
-        context = VMContext.objects.select_for_update().get(pk=row.vm_context_id)
-        if status == ReplicationStatus.COMPLETED:
-            context.successful_jobs += 1
-            context.last_successful_job_id = row.job_id
-            context.last_sync_at = now
-            context.current_status = VMContextStatus.READY_FOR_FAILOVER
-        elif status == ReplicationStatus.FAILED:
-            context.failed_jobs += 1
-            if context.current_status == VMContextStatus.REPLICATING:
-                # A VM that synced before stays failover-ready with its last good change id.
-                context.current_status = (VMContextStatus.READY_FOR_FAILOVER if context.last_successful_job_id
-                                          else VMContextStatus.FAILED)
-        elif context.current_status == VMContextStatus.REPLICATING:
-            context.current_status = (VMContextStatus.READY_FOR_FAILOVER if context.last_successful_job_id
-                                      else VMContextStatus.DISCOVERED)
-        context.save(update_fields=["successful_jobs", "failed_jobs", "last_successful_job_id", "last_sync_at",
-                                    "current_status", "updated_at"])
-        event(row, "finished", f"job {status}" + (f": {error}" if error else ""),
-              level="error" if status == ReplicationStatus.FAILED else "info")
-        transaction.on_commit(lambda: replication_finished.send(sender=ReplicationJob, job=row))
-    return row
-
-
 def replication_cancel(*, job: ReplicationJob, requested_by: str = "") -> ReplicationJob:
     """Cooperative cancel: commit the flag first; a queued job ends at once, a running one at its next step."""
     if job.status not in CANCELLABLE:
@@ -198,8 +151,6 @@ def replication_cancel(*, job: ReplicationJob, requested_by: str = "") -> Replic
     event(job, "cancel", "cancel requested", requested_by=requested_by)
     if job.status == ReplicationStatus.PENDING:
         return replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled before it started")
-    from .tasks import cancel_replication
-
     transaction.on_commit(lambda: cancel_replication.apply_async(args=[job.job_id], queue="replication"))
     return job
 
@@ -220,8 +171,6 @@ def replication_retry(*, job: ReplicationJob, requested_by: str = "") -> Replica
 
 
 def _context_from_request(data: dict) -> VMContext:
-    from apps.inventory import services as inventory_services
-
     if data.get("vm_context_id") or data.get("vm_name"):
         return inventory_services.vm_context_get(data.get("vm_context_id") or data["vm_name"])
     source = data["source_vm"]
@@ -267,8 +216,6 @@ def _check_disks(context: VMContext, requested: list[dict] | None) -> None:
 
 def replication_request(*, data: dict, requested_by: str = "") -> ReplicationJob:
     """POST /replications: resolve the VM (source_vm, context id or name), check its disks, start the job."""
-    from apps.settings.services import ossea_config_get
-
     context = _context_from_request(data)
     _check_disks(context, (data.get("source_vm") or {}).get("disks"))
     config = ossea_config_get(data["ossea_config_id"]) if data.get("ossea_config_id") else None
@@ -276,3 +223,11 @@ def replication_request(*, data: dict, requested_by: str = "") -> ReplicationJob
                              requested_by=requested_by, source_vm=data.get("source_vm"),
                              bandwidth_limit=int(data["bandwidth_limit_mbps"] * 1024 * 1024)
                              if data.get("bandwidth_limit_mbps") else None)
+
+
+def exports_stop_all() -> int:
+    """Stop every active NBD export (the lab's volumes vanish with it); returns how many were stopped."""
+    active = list(VMExportMapping.objects.filter(status=ExportStatus.ACTIVE))
+    for mapping in active:
+        exports.stop_export(mapping)
+    return len(active)

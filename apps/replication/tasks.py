@@ -9,9 +9,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
+from apps.enrollment.agent_client import AgentClient
 
-from . import runner, services
+from . import runner
 from .choices import ReplicationStatus
+from .jobs import event, replication_finish
 from .models import ReplicationJob
 
 logger = logging.getLogger(__name__)
@@ -27,13 +29,11 @@ def cancel_replication(job_id: str) -> None:
     job = ReplicationJob.objects.filter(job_id=job_id).select_related("vm_context").first()
     if job is None or job.status not in (ReplicationStatus.READY_FOR_SYNC, ReplicationStatus.REPLICATING):
         return  # pending/provisioning jobs see the flag themselves
-    from apps.inventory.agent_client import AgentClient
-
     try:
         AgentClient().cleanup(job_id, "cleanup_all")
     except ApplicationError as exc:
-        services.event(job, "cancel", f"agent cleanup failed: {exc.message}", level="warning")
-    services.replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")
+        event(job, "cancel", f"agent cleanup failed: {exc.message}", level="warning")
+    replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")
 
 
 @shared_task(name="apps.replication.tasks.reap_stale_jobs")
@@ -47,7 +47,7 @@ def reap_stale_jobs() -> int:
         last = job.last_heartbeat_at or job.updated_at
         if last and last >= cutoff:
             continue
-        services.replication_finish(
+        replication_finish(
             job=job, status=ReplicationStatus.FAILED,
             error=f"the agent stopped reporting progress (last heard {last:%Y-%m-%d %H:%M:%S} UTC, timeout "
                   f"{settings.MP_REPLICATION_HEARTBEAT_TIMEOUT}s); retry the job to resume the copy")

@@ -16,6 +16,7 @@ from apps.core.models import JobEvent
 
 from . import services, timing
 from .choices import ExecutionTrigger
+from .jobs import JOB_KIND
 from .models import (
     ExecutionVM,
     MachineGroup,
@@ -23,7 +24,6 @@ from .models import (
     SyncSchedule,
     VMGroupMembership,
 )
-from .services.executions import JOB_KIND
 from .services.schedules import SCHEDULE_FIELDS
 
 

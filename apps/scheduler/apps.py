@@ -1,3 +1,4 @@
+"""Schedules, machine groups and their executions."""
 from django.apps import AppConfig
 
 
@@ -8,4 +9,5 @@ class SchedulerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: the receivers read models.
         from . import receivers  # noqa: F401 - connects the signal receivers

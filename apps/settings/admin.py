@@ -1,7 +1,10 @@
+"""CloudStack configurations, VMware credentials and recorded CloudStack resources in the console (secrets kept)."""
 from django.contrib import admin
 
+from apps.core.exceptions import ApplicationError
 from apps.core.forms import SecretPreservingForm
 
+from .cloudstack_service import test_connection_answer
 from .models import CloudResource, OsseaConfig, VMwareCredential
 
 
@@ -31,10 +34,6 @@ class OsseaConfigAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test the connection to CloudStack")
     def test_connection(self, request, queryset):
-        from apps.core.exceptions import ApplicationError
-
-        from .cloudstack_service import test_connection_answer
-
         for config in queryset:
             try:
                 answer = test_connection_answer(api_url=config.api_url, api_key=config.api_key,
@@ -52,21 +51,6 @@ class VMwareCredentialAdmin(admin.ModelAdmin):
     list_display = ("name", "vcenter_host", "username", "datacenter", "is_default", "last_used_at", "updated_at")
     list_filter = ("is_default", "datacenter")
     search_fields = ("name", "vcenter_host", "username", "datacenter")
-    actions = ["discover_and_add"]
-
-    @admin.action(description="Discover the vCenter's VMs through the agent and add them to the inventory")
-    def discover_and_add(self, request, queryset):
-        from apps.core.exceptions import ApplicationError
-        from apps.inventory import services as inventory
-
-        for credential in queryset:
-            try:
-                vms = inventory.discover(credential=credential).get("vms", [])
-                added = inventory.add_vms(credential=credential, vms=vms)
-                self.message_user(request, f"{credential.name}: {len(vms)} VM(s) discovered, "
-                                           f"{sum(c for _, c in added)} added to the inventory")
-            except ApplicationError as exc:
-                self.message_user(request, f"{credential.name}: {exc.message}", level="error")
 
 
 @admin.register(CloudResource)

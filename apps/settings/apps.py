@@ -1,3 +1,4 @@
+"""CloudStack configurations and VMware credentials; reports whether CloudStack is configured."""
 from django.apps import AppConfig
 
 
@@ -7,3 +8,11 @@ class PlatformSettingsConfig(AppConfig):
     label = "platform_settings"
     verbose_name = "Platform settings"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Imported once the app registry is ready: selectors read models.
+        from apps.core import registry
+
+        from . import selectors
+
+        registry.register_health(self.label, selectors.health)

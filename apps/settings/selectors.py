@@ -2,15 +2,25 @@
 from __future__ import annotations
 
 from apps.core.exceptions import InvalidInput
+from apps.core.registry import Health
+from apps.enrollment.agent_client import AgentClient, VCenterLogin
 
-from . import services
-from .models import VMwareCredential
+from . import cloudstack_service, services
+from .models import OsseaConfig, VMwareCredential
+
+
+def default_credential() -> VMwareCredential | None:
+    return VMwareCredential.objects.filter(is_default=True).first()
+
+
+def vcenter_login(credential: VMwareCredential, *, datacenter: str = "") -> VCenterLogin:
+    """The agent's vCenter login from stored credentials; `datacenter` stands in when the credentials name none."""
+    return VCenterLogin(vcenter=credential.vcenter_host, username=credential.username, password=credential.password,
+                        datacenter=credential.datacenter or datacenter)
 
 
 def ossea_test_connection(payload: dict) -> dict:
     """The `test` action: a configuration given inline, or a stored one by id."""
-    from . import cloudstack_service
-
     if "id" in payload and "configuration" not in payload:
         config = services.ossea_config_get(payload["id"])
         params = {"api_url": config.api_url, "api_key": config.api_key, "secret_key": config.secret_key,
@@ -27,12 +37,14 @@ def ossea_test_connection(payload: dict) -> dict:
 
 
 def credential_test(*, credential: VMwareCredential) -> dict:
-    from apps.inventory.agent_client import AgentClient
-
-    answer = AgentClient().discover(vcenter=credential.vcenter_host, username=credential.username,
-                                    password=credential.password, datacenter=credential.datacenter,
-                                    filter="")
+    answer = AgentClient().discover(login=vcenter_login(credential), filter="")
     services.credential_mark_used(credential=credential)
     return {"success": True, "message": "vCenter reachable and credentials accepted",
             "details": {"vcenter": credential.vcenter_host, "datacenter": credential.datacenter,
                         "vm_count": len(answer.get("vms", []))}}
+
+
+def health() -> Health:
+    """For `GET /api/v1/debug/health`: whether an active CloudStack configuration exists."""
+    configured = OsseaConfig.objects.filter(is_active=True).exists()
+    return Health(components={"ossea_client": "configured" if configured else "not_configured"})

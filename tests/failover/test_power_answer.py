@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
+from apps.enrollment.agent_client import AgentClient
 from apps.failover.source import answer_lost
-from apps.inventory.agent_client import AgentClient
 from tests.failover.conftest import HttpPeer
 
 

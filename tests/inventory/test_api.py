@@ -98,9 +98,9 @@ def test_discovery_without_agent_is_503_and_without_credentials_404(operator_cli
 
 
 def test_agent_address_follows_the_enrolled_agents_tunnel(settings, monkeypatch):
+    from apps.enrollment.agent_client import AgentClient
     from apps.enrollment.models import Appliance
     from apps.enrollment.services import appliance_create
-    from apps.inventory.agent_client import AgentClient
 
     monkeypatch.delenv("MP_AGENT_API_URL", raising=False)
     settings.AGENT_API_URL = "http://localhost:9081"

@@ -4,7 +4,7 @@ from dataclasses import asdict
 import pytest
 
 from agent.vsphere import DiskInfo, NicInfo, SnapshotInfo, VmInfo
-from apps.inventory.agent_client import AgentClient
+from apps.enrollment.agent_client import AgentClient
 from tests.factories import CredentialFactory
 from tests.openapi import assert_matches_schema
 

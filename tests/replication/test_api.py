@@ -226,7 +226,7 @@ def test_progress_proxy_without_agent_is_503(operator_client, vm, settings):
 
 def test_progress_proxy_relays_the_agent_record(operator_client, vm, monkeypatch):
     from agent.jobs import Job
-    from apps.inventory.agent_client import AgentClient
+    from apps.enrollment.agent_client import AgentClient
 
     job_id = start(operator_client, vm_name="pgtest1").json()["job_id"]
     record = Job(job_id=job_id, vm_path=vm.vm_path, vm_id=vm.vm_id, vm_name=vm.vm_name,

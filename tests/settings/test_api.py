@@ -166,7 +166,7 @@ def test_credentials_test_without_agent_is_clear_503(operator_client, settings):
 
 
 def test_credentials_test_counts_the_vms_the_agent_sees(operator_client, monkeypatch):
-    from apps.inventory.agent_client import AgentClient
+    from apps.enrollment.agent_client import AgentClient
 
     monkeypatch.setattr(AgentClient, "discover", lambda self, **kwargs: {"vms": [{"id": "vm-1", "name": "a"}]})
     cred = operator_client.post("/api/v1/vmware-credentials", CRED, format="json").json()

@@ -1,7 +1,6 @@
 """Authentication, health and debug endpoints (seed 001 "Authentication", "Health", seed 003 "Debug")."""
 from __future__ import annotations
 
-from django.apps import apps as django_apps
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
@@ -10,7 +9,8 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core import services
+from apps.core import registry, services
+from apps.core.exceptions import InvalidInput
 from apps.core.logging import RingBufferHandler
 from apps.core.models import ApiToken
 from apps.core.permissions import AdminOnly
@@ -35,7 +35,7 @@ class LoginView(APIView):
         data = serializer.validated_data
         ip = client_ip(request)
         if data["kind"] == "agent":
-            issued = services.login_agent(appliance_id=data["appliance_id"], token=data["token"],
+            issued = registry.agent_login(appliance_id=data["appliance_id"], token=data["token"],
                                           version=data.get("version", ""), client_ip=ip)
         else:
             issued = services.login_operator(username=data["username"], password=data["password"], client_ip=ip)
@@ -69,19 +69,6 @@ class HealthView(APIView):
         return Response(body, status=status.HTTP_200_OK if db == "connected" else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
-REPLICATION_ACTIVE = ["pending", "provisioning", "ready_for_sync", "replicating"]
-FAILOVER_ACTIVE = ["pending", "validating", "snapshotting", "creating_vm", "switching_volume", "powering_on",
-                   "cleanup", "reverting"]
-
-
-def _count(label: str, **filters) -> int | None:
-    try:
-        model = django_apps.get_model(label)
-    except LookupError:
-        return None
-    return model.objects.filter(**filters).count()
-
-
 class DebugHealthView(APIView):
     @extend_schema(responses={200: DebugHealthSerializer, 503: DebugHealthSerializer}, tags=["debug"],
                    summary="Components and counts")
@@ -90,20 +77,10 @@ class DebugHealthView(APIView):
         components = {"database": db, "api_server": "running"}
         metrics = {}
         if db == "connected":
-            from apps.settings.models import OsseaConfig
-
-            components["ossea_client"] = "configured" if OsseaConfig.objects.filter(is_active=True).exists() else "not_configured"
-            for key, label, filters in (
-                ("total_vms_discovered", "inventory.VMContext", {}),
-                ("active_replication_jobs", "replication.ReplicationJob", {"status__in": REPLICATION_ACTIVE}),
-                ("active_failover_jobs", "failover.FailoverJob", {"status__in": FAILOVER_ACTIVE}),
-                ("ossea_volumes", "replication.ReplicaVolume", {}),
-                ("network_mappings", "failover.NetworkMapping", {}),
-                ("agents_approved", "enrollment.Appliance", {"status": "approved"}),
-            ):
-                value = _count(label, **filters)
-                if value is not None:
-                    metrics[key] = value
+            # Each app reports its own components and counts (its jobs in its active states): core names none.
+            for report in registry.health_reports():
+                components.update(report.components)
+                metrics.update(report.metrics)
         healthy = db == "connected"
         return Response({"success": healthy, "message": "System health check completed",
                          "status": "healthy" if healthy else "unhealthy", "components": components, "metrics": metrics},
@@ -144,8 +121,6 @@ class DebugLogsView(APIView):
         try:
             limit = max(1, min(int(request.query_params.get("limit", 200)), 1000))
         except ValueError:
-            from apps.core.exceptions import InvalidInput
-
             raise InvalidInput("limit must be an integer between 1 and 1000")
         records = RingBufferHandler.recent(limit=limit, level=request.query_params.get("level"))
         return Response({"success": True, "message": "Recent log records", "count": len(records), "logs": records})

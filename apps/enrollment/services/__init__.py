@@ -13,8 +13,10 @@ from .appliances import (
     Revocation,
     appliance_create,
     appliance_revoke,
+    appliance_token_reset,
     appliances_mark_tunnel_seen,
     appliances_refresh_tunnel_seen,
+    login_agent,
     new_agent_token,
 )
 from .common import Actor, Gone, audit
@@ -29,9 +31,9 @@ from .enrollment import (
 from .tunnel import authorized_keys_sync, host_public_keys, tunnel_login_uid, tunnel_settings
 
 __all__ = [
-    "Actor", "Gone", "Revocation", "appliance_create", "appliance_revoke", "appliances_mark_tunnel_seen",
+    "Actor", "Gone", "Revocation", "appliance_create", "appliance_revoke", "appliance_token_reset", "appliances_mark_tunnel_seen",
     "appliances_refresh_tunnel_seen", "audit",
     "authorized_keys_sync", "enrollment_approve", "enrollment_reject", "enrollment_result", "enrollment_start",
-    "enrollment_verify", "host_public_keys", "new_agent_token", "pairing_code_create", "tunnel_login_uid",
+    "enrollment_verify", "host_public_keys", "login_agent", "new_agent_token", "pairing_code_create", "tunnel_login_uid",
     "tunnel_settings",
 ]

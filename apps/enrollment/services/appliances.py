@@ -1,18 +1,21 @@
 """Appliance lifecycle: create an agent identity by hand, revoke an agent (credentials, key, live sessions)."""
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.choices import Role
+from apps.core.choices import Role, TokenKind
 from apps.core.exceptions import Conflict
 from apps.core.models import ApiToken, hash_token
+from apps.core.services import AuthenticationFailed, IssuedToken, token_issue
 
 from .. import conf, selectors, sshd
 from ..choices import ApplianceStatus, AuditAction
@@ -25,6 +28,37 @@ logger = logging.getLogger("apps.enrollment.services")
 
 def new_agent_token() -> str:
     return "vma_" + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def login_agent(*, appliance_id: str, token: str, version: str = "", client_ip: str | None = None) -> IssuedToken:
+    """Check an agent's appliance id and token, stamp it seen and issue its session (`POST /api/v1/auth/login`)."""
+    appliance = Appliance.objects.select_for_update().filter(appliance_id=appliance_id).first()
+    # Compare digests in constant time; an unknown appliance costs the same as a wrong token.
+    expected = appliance.token_hash if appliance and appliance.token_hash else "0" * 64
+    if not hmac.compare_digest(expected, hash_token(token)) or appliance is None:
+        logger.warning("agent login failed appliance_id=%s ip=%s", appliance_id, client_ip)
+        raise AuthenticationFailed("Invalid appliance credentials")
+    if appliance.status != ApplianceStatus.APPROVED:
+        logger.warning("agent login refused appliance_id=%s status=%s", appliance_id, appliance.status)
+        raise AuthenticationFailed(f"Appliance is {appliance.status}, not approved")
+    appliance.last_seen_at = timezone.now()
+    appliance.last_seen_ip = client_ip
+    fields = ["last_seen_at", "last_seen_ip", "updated_at"]
+    if version:
+        appliance.version = version
+        fields.append("version")
+    appliance.save(update_fields=fields)
+    logger.info("agent logged in appliance_id=%s version=%s", appliance_id, version)
+    return token_issue(user=appliance.user, kind=TokenKind.AGENT, ttl=settings.AGENT_SESSION_TTL,
+                       appliance_id=appliance_id, client_ip=client_ip)
+
+
+def appliance_token_reset(*, appliance: Appliance) -> str:
+    """A new login token for an existing agent identity (the old one stops working); returns the raw token once."""
+    token = new_agent_token()
+    Appliance.objects.filter(pk=appliance.pk).update(token_hash=hash_token(token), updated_at=timezone.now())
+    return token
 
 
 def appliance_identity_create(*, appliance_id: str, name: str, version: str, status: str,

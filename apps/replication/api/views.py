@@ -13,11 +13,13 @@ from apps.core.api.validation import validated
 from apps.core.exceptions import Conflict, InvalidInput
 from apps.core.jobs import job_events
 from apps.core.utils import iso
+from apps.enrollment.agent_client import AgentClient
 from apps.settings.cloudstack import volume_name_for_disk
 
 from .. import selectors, services
 from ..choices import TERMINAL, ReplicationStatus
 from ..filtersets import ReplicationJobFilterSet
+from ..jobs import JOB_KIND
 from ..models import ReplicationJob, ReplicaVolume, VMExportMapping
 from .schemas import (
     AgentProgressSerializer,
@@ -94,7 +96,7 @@ class ReplicationDetailView(APIView):
         job = services.replication_get(job_id)
         return Response({**ReplicationJobSerializer(job).data,
                          "disks": job.disk_progress,
-                         "events": job_events(services.JOB_KIND, job.job_id, 50)})
+                         "events": job_events(JOB_KIND, job.job_id, 50)})
 
     @extend_schema(request=ReplicationUpdateSerializer, responses={200: ReplicationJobSerializer},
                    tags=["replications"], summary="Cancel (status=cancelled) or retry (status=pending) a job")
@@ -175,8 +177,6 @@ class ProgressProxyView(APIView):
     @extend_schema(responses={200: AgentProgressSerializer, 404: ErrorResponseSerializer, 503: ErrorResponseSerializer},
                    tags=["replications"], summary="Live progress straight from the agent (seed 000 Progress Proxy)")
     def get(self, request, job_id):
-        from apps.inventory.agent_client import AgentClient
-
         job = ReplicationJob.objects.filter(Q(job_id=job_id)).first()
         if job is None:
             services.replication_get(job_id)

@@ -1,4 +1,5 @@
 """Scheduler writes. Views, admin actions, tasks and signal receivers call only these."""
+from ..jobs import queue_advance
 from .executions import (
     execution_advance,
     execution_cancel,
@@ -7,7 +8,6 @@ from .executions import (
     execution_resume_deferred,
     execution_start,
     execution_sweep,
-    queue_advance,
 )
 from .groups import (
     group_assign_vms,

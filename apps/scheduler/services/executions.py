@@ -17,12 +17,13 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, Conflict, NotFound
-from apps.core.jobs import record_event, timestamp_id, transition
+from apps.core.jobs import timestamp_id, transition
 from apps.core.utils import is_pk
 from apps.inventory.models import VMContext
 from apps.replication.choices import ACTIVE as ACTIVE_JOB
 from apps.replication.choices import ReplicationStatus, ReplicationType
 from apps.replication.models import ReplicationJob
+from apps.replication.services import replication_cancel, replication_retry, replication_start
 
 from .. import timing
 from ..choices import (
@@ -34,17 +35,13 @@ from ..choices import (
     ExecutionVMStatus,
     RunningVMPolicy,
 )
+from ..jobs import cancel_deferred, event
 from ..models import ExecutionVM, MachineGroup, ScheduleExecution, SyncSchedule, VMGroupMembership
-from .schedules import SCHEDULER_QUEUE
+from .schedules import restore_beat_entries
 
 logger = logging.getLogger(__name__)
 
-JOB_KIND = "schedule_execution"
 S = ExecutionVMStatus
-
-
-def event(execution: ScheduleExecution, step: str, message: str, *, level: str = "info", **data) -> None:
-    record_event(JOB_KIND, execution.execution_id, step, message, level=level, **data)
 
 
 def execution_get(identifier) -> ScheduleExecution:
@@ -55,17 +52,6 @@ def execution_get(identifier) -> ScheduleExecution:
     if execution is None:
         raise NotFound(f"Execution '{identifier}' not found", error_code="EXECUTION_NOT_FOUND")
     return execution
-
-
-def queue_advance(execution_id: int) -> None:
-    """Have a worker advance a run once the current transaction commits.
-
-    robust: a broker hiccup must not break the replication finish that triggered this; the sweep catches up.
-    """
-    from ..tasks import advance_execution
-
-    transaction.on_commit(lambda: advance_execution.apply_async(args=[execution_id], queue=SCHEDULER_QUEUE),
-                          robust=True)
 
 
 def _lock(execution_id: int, now: datetime) -> ScheduleExecution | None:
@@ -289,8 +275,6 @@ def _start(execution: ScheduleExecution, schedule: SyncSchedule, item: Execution
             item.reason = reason
             item.save(update_fields=["reason"])
         return False
-    from apps.replication.services import replication_retry, replication_start
-
     requested_by = f"schedule:{schedule.name}"[:150]
     retry = item.replication_job is not None and item.replication_job.status == ReplicationStatus.FAILED
     try:
@@ -389,14 +373,6 @@ def execution_advance(*, execution_id: int, now: datetime | None = None) -> Sche
     return execution
 
 
-def cancel_deferred(*, execution: ScheduleExecution, why: str) -> ScheduleExecution:
-    now = timezone.now()
-    transition(execution, ExecutionStatus.CANCELLED, transitions=EXECUTION_TRANSITIONS, completed_at=now,
-               summary=f"Cancelled before it started: {why}")
-    event(execution, "cancelled", execution.summary)
-    return execution
-
-
 @transaction.atomic
 def execution_resume_deferred(*, execution_id: int, now: datetime | None = None) -> ScheduleExecution | None:
     """Start a deferred run once its window is open (cancel it if its schedule was disabled meanwhile)."""
@@ -436,8 +412,6 @@ def execution_cancel(*, execution: ScheduleExecution, cancelled_by: str = "",
                                                              reason=f"the execution was cancelled{who}")
     transition(execution, ExecutionStatus.CANCELLED, transitions=EXECUTION_TRANSITIONS)
     if cancel_running:
-        from apps.replication.services import replication_cancel
-
         for item in execution.vms.filter(status=S.RUNNING, replication_job__status__in=ACTIVE_JOB).select_related(
                 "replication_job"):
             try:
@@ -514,17 +488,3 @@ def execution_prune(*, now: datetime | None = None, retention_days: int | None =
         ScheduleExecution.objects.filter(pk__in=doomed).delete()
     logger.info("pruned %s schedule run(s) finished more than %s day(s) ago", len(doomed), days)
     return len(doomed)
-
-
-def restore_beat_entries() -> int:
-    """Recreate the beat entry of any schedule whose PeriodicTask was deleted behind its back (e.g. in the console),
-    so the schedule runs again instead of silently never firing."""
-    from .schedules import _sync_periodic_task
-
-    restored = 0
-    for schedule in SyncSchedule.objects.filter(periodic_task__isnull=True):
-        with transaction.atomic():
-            _sync_periodic_task(schedule)
-        logger.warning("beat entry of schedule %s was missing; recreated", schedule.pk)
-        restored += 1
-    return restored

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.core.exceptions import Conflict, NotFound
 from apps.core.utils import is_pk
 from apps.inventory.models import VMContext
+from apps.inventory.services import vm_context_get
 
 from ..choices import OPEN_VM, ExecutionStatus
 from ..models import ExecutionVM, MachineGroup, VMGroupMembership
@@ -44,8 +45,6 @@ def group_get(group_id) -> MachineGroup:
 
 def vm_context_lookup(identifier: str) -> VMContext:
     """A VM by context id, name, instance uuid or moref (the inventory's own lookup, 404 otherwise)."""
-    from apps.inventory.services import vm_context_get
-
     return vm_context_get(identifier)
 
 

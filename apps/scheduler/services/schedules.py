@@ -13,12 +13,12 @@ from apps.core.utils import is_pk
 
 from .. import timing
 from ..choices import ACTIVE_EXECUTION, ExecutionStatus, ScheduleType
+from ..jobs import SCHEDULER_QUEUE, cancel_deferred
 from ..models import SyncSchedule
 
 logger = logging.getLogger(__name__)
 
 RUN_SCHEDULE_TASK = "apps.scheduler.tasks.run_schedule"
-SCHEDULER_QUEUE = "scheduler"
 # A beat message that waited longer than this (worker down) is dropped; the next run takes over.
 MAX_TRIGGER_AGE_SECONDS = 3600
 SCHEDULE_FIELDS = ("name", "description", "cron_expression", "interval_seconds", "timezone", "window_start",
@@ -89,7 +89,7 @@ def _drop_unused(crontab_id: int | None, interval_id: int | None) -> None:
         IntervalSchedule.objects.filter(pk=interval_id).delete()
 
 
-def _sync_periodic_task(schedule: SyncSchedule) -> PeriodicTask:
+def sync_periodic_task(schedule: SyncSchedule) -> PeriodicTask:
     """Write the schedule's beat entry. PeriodicTask.save() bumps PeriodicTasks.last_update, which is how a
     running DatabaseScheduler notices the change without a restart."""
     task = schedule.periodic_task or PeriodicTask(name=periodic_task_name(schedule))
@@ -128,7 +128,7 @@ def schedule_create(*, data: dict, created_by: str = "") -> SyncSchedule:
     _apply(schedule, data)
     _check(schedule)
     _save(schedule)
-    _sync_periodic_task(schedule)
+    sync_periodic_task(schedule)
     logger.info("schedule created id=%s name=%s timing=%s", schedule.pk, schedule.name, schedule.timing_description)
     return schedule
 
@@ -140,7 +140,7 @@ def schedule_update(*, schedule: SyncSchedule, data: dict) -> SyncSchedule:
     _apply(schedule, data)
     _check(schedule)
     _save(schedule)
-    _sync_periodic_task(schedule)
+    sync_periodic_task(schedule)
     if "enabled" in data and not schedule.enabled:
         _cancel_deferred(schedule, "the schedule was disabled")
     return schedule
@@ -152,7 +152,7 @@ def schedule_set_enabled(*, schedule: SyncSchedule, enabled: bool, changed_by: s
     schedule = SyncSchedule.objects.select_for_update().select_related("periodic_task").get(pk=schedule.pk)
     schedule.enabled = enabled
     schedule.save(update_fields=["enabled", "updated_at"])
-    _sync_periodic_task(schedule)
+    sync_periodic_task(schedule)
     if not enabled:
         _cancel_deferred(schedule, f"the schedule was disabled{f' by {changed_by}' if changed_by else ''}")
     logger.info("schedule %s id=%s by=%s", "enabled" if enabled else "disabled", schedule.pk, changed_by)
@@ -160,8 +160,6 @@ def schedule_set_enabled(*, schedule: SyncSchedule, enabled: bool, changed_by: s
 
 
 def _cancel_deferred(schedule: SyncSchedule, why: str) -> None:
-    from .executions import cancel_deferred
-
     for execution in schedule.executions.filter(status=ExecutionStatus.DEFERRED):
         cancel_deferred(execution=execution, why=why)
 
@@ -187,3 +185,15 @@ def schedule_delete(*, schedule: SyncSchedule) -> None:
         task.delete()
         _drop_unused(crontab_id, interval_id)
     logger.info("schedule deleted id=%s name=%s", schedule_id, schedule.name)
+
+
+def restore_beat_entries() -> int:
+    """Recreate the beat entry of any schedule whose PeriodicTask was deleted behind its back (e.g. in the console),
+    so the schedule runs again instead of silently never firing."""
+    restored = 0
+    for schedule in SyncSchedule.objects.filter(periodic_task__isnull=True):
+        with transaction.atomic():
+            sync_periodic_task(schedule)
+        logger.warning("beat entry of schedule %s was missing; recreated", schedule.pk)
+        restored += 1
+    return restored

@@ -11,6 +11,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from apps.devlab.lab import Lab
+from apps.replication import services as replication_services
+
 
 class Command(BaseCommand):
     help = "Start gunicorn (web), a Celery worker and Celery beat on the configured settings; Ctrl-C stops all."
@@ -25,8 +28,6 @@ class Command(BaseCommand):
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
         lab = None
         if not no_lab:
-            from apps.core.lab import Lab
-
             lab = Lab(settings.VAR_DIR / "lab", stdout=self.stdout, web_url=f"http://{bind}")
             env.update(lab.start())
         bindir = os.path.dirname(sys.executable)
@@ -72,9 +73,5 @@ class Command(BaseCommand):
                     proc.kill()
             if lab is not None:
                 # Lab volumes live in the emulator's state dir; their exports end with the lab.
-                from apps.replication.exports import stop_export
-                from apps.replication.models import VMExportMapping
-
-                for mapping in VMExportMapping.objects.filter(status="active"):
-                    stop_export(mapping)
+                replication_services.exports_stop_all()
                 lab.stop()

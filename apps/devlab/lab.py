@@ -22,6 +22,14 @@ from pathlib import Path
 
 from django.conf import settings
 
+from apps.enrollment import services as enrollment_services
+from apps.enrollment.models import Appliance
+from apps.settings import services as settings_services
+from apps.settings.cloudstack import local_macs
+from apps.settings.models import OsseaConfig, VMwareCredential
+from lab.cloudstack import launch
+from lab.vcsim import Vcsim, create_vm, find_datacenter, flat_file_path, write_random
+
 DEMO_VMS = {"demo-web": (2, "VM Network"), "demo-db": (1, "VM Network")}
 
 
@@ -64,23 +72,18 @@ class Lab:
     # -- peers -----------------------------------------------------------------------------------
 
     def _cloudstack(self, env: dict) -> dict[str, str]:
-        from apps.settings.cloudstack import local_macs
-        from apps.settings.models import OsseaConfig
-        from lab.cloudstack import launch
-
         lab = self._stack.enter_context(launch(self.root / "cloudstack", oma_vm_macs=",".join(sorted(local_macs()))))
-        config, _ = OsseaConfig.objects.get_or_create(name="lab", defaults={
-            "api_url": lab.url, "api_key": lab.api_key, "secret_key": lab.secret_key, "zone": "OSSEA-Zone"})
-        config.api_url, config.api_key, config.secret_key = lab.url, lab.api_key, lab.secret_key
-        config.oma_vm_id = lab.oma_vm_id
-        config.save()
+        # The emulator's port and keys change at every start: refresh the "lab" configuration to match.
+        data = {"api_url": lab.url, "api_key": lab.api_key, "secret_key": lab.secret_key, "oma_vm_id": lab.oma_vm_id}
+        config = OsseaConfig.objects.filter(name="lab").first()
+        if config is None:
+            config = settings_services.ossea_config_create(data={"name": "lab", "zone": "OSSEA-Zone", **data})
+        else:
+            config = settings_services.ossea_config_update(config=config, data=data)
         self._say(f"lab: CloudStack emulator at {lab.url} (OSSEA configuration 'lab', id {config.id})")
         return {"MP_DEVICE_ROOT": str(lab.dev_root), "MP_CLOUDSTACK_POLL_INTERVAL": "0.5"}
 
     def _vcsim(self, env: dict) -> dict[str, str]:
-        from apps.settings.models import VMwareCredential
-        from lab.vcsim import Vcsim, create_vm, flat_file_path, write_random
-
         sim = self._stack.enter_context(Vcsim(password="lab-password"))
         si = sim.connect()
         for name, (disks, network) in DEMO_VMS.items():
@@ -91,33 +94,30 @@ class Lab:
                 for n, offset in enumerate((0, 64 << 20, 512 << 20)):
                     write_random(flat, offset, 2 << 20, seed=hash((name, index, n)) & 0xFFFF)
         self.sim, self.si = sim, si
-        VMwareCredential.objects.update_or_create(name="lab-vcenter", defaults={
-            "vcenter_host": f"{sim.host}:{sim.port}", "username": sim.username, "password": sim.password,
-            "datacenter": sim.datacenter, "is_default": True})
+        data = {"vcenter_host": f"{sim.host}:{sim.port}", "username": sim.username, "password": sim.password,
+                "datacenter": sim.datacenter, "is_default": True}
+        credential = VMwareCredential.objects.filter(name="lab-vcenter").first()
+        if credential is None:
+            settings_services.credential_create(data={"name": "lab-vcenter", **data})
+        else:
+            settings_services.credential_update(credential=credential, data=data)
         self._say(f"lab: vCenter simulator at {sim.url} with VMs {', '.join(DEMO_VMS)} (credentials 'lab-vcenter')")
         return {}
 
     def _agent(self, env: dict) -> dict[str, str]:
-        from apps.core.models import hash_token
-        from apps.enrollment.models import Appliance
-        from apps.enrollment.services import appliance_create, new_agent_token
-
         token_file = self.root / "agent-token"
         appliance = Appliance.objects.filter(appliance_id="lab-agent").first()
         if appliance is None:
-            appliance, token = appliance_create(appliance_id="lab-agent", name="Lab agent")
+            appliance, token = enrollment_services.appliance_create(appliance_id="lab-agent", name="Lab agent")
         elif token_file.exists():
             token = token_file.read_text().strip()
         else:
-            token = new_agent_token()
-            Appliance.objects.filter(pk=appliance.pk).update(token_hash=hash_token(token))
+            token = enrollment_services.appliance_token_reset(appliance=appliance)
         fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(token)
         datastores = {}
         if getattr(self, "si", None) is not None:
-            from lab.vcsim import find_datacenter
-
             for ds in find_datacenter(self.si).datastore:
                 datastores[ds.name] = ds.info.url
         port = _free_port(9081)

@@ -1,0 +1,72 @@
+"""A replication job's bookkeeping: its events, its status transitions and its one finish.
+
+Services, tasks and the runner all import this module and it imports none of them, so the job's life is written
+once and the modules that start, run and cancel jobs do not import each other in a loop.
+"""
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.core.jobs import record_event, transition
+from apps.inventory.choices import VMContextStatus
+from apps.inventory.models import VMContext
+
+from .choices import ACTIVE, TRANSITIONS, ReplicationStatus
+from .models import ReplicationJob
+from .signals import replication_finished
+
+JOB_KIND = "replication"
+
+
+class JobCancelled(Exception):
+    """The operator asked to cancel; raised between steps so the runner undoes what the job created."""
+
+
+def check_cancel(job: ReplicationJob) -> None:
+    if ReplicationJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+        raise JobCancelled()
+
+
+def event(job: ReplicationJob, step: str, message: str, *, level: str = "info", **data) -> None:
+    record_event(JOB_KIND, job.job_id, step, message, level=level, **data)
+
+
+def replication_set_status(job: ReplicationJob, status: str, **updates) -> ReplicationJob:
+    return transition(job, status, transitions=TRANSITIONS, **updates)
+
+
+def replication_finish(*, job: ReplicationJob, status: str, error: str = "") -> ReplicationJob:
+    """Move a job to a terminal status once, update the VM context and tell listeners (the scheduler)."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = ReplicationJob.objects.select_for_update().get(pk=job.pk)
+        if row.status == status or row.status not in ACTIVE:
+            return row
+        updates = {"completed_at": now, "error_message": error[:4000]}
+        if status == ReplicationStatus.COMPLETED:
+            updates.update(progress_percent=100.0, current_operation="Completed", eta_seconds=0)
+        else:
+            updates.update(current_operation=status.capitalize())
+        row = transition(row, status, transitions=TRANSITIONS, **updates)
+        context = VMContext.objects.select_for_update().get(pk=row.vm_context_id)
+        if status == ReplicationStatus.COMPLETED:
+            context.successful_jobs += 1
+            context.last_successful_job_id = row.job_id
+            context.last_sync_at = now
+            context.current_status = VMContextStatus.READY_FOR_FAILOVER
+        elif status == ReplicationStatus.FAILED:
+            context.failed_jobs += 1
+            if context.current_status == VMContextStatus.REPLICATING:
+                # A VM that synced before stays failover-ready with its last good change id.
+                context.current_status = (VMContextStatus.READY_FOR_FAILOVER if context.last_successful_job_id
+                                          else VMContextStatus.FAILED)
+        elif context.current_status == VMContextStatus.REPLICATING:
+            context.current_status = (VMContextStatus.READY_FOR_FAILOVER if context.last_successful_job_id
+                                      else VMContextStatus.DISCOVERED)
+        context.save(update_fields=["successful_jobs", "failed_jobs", "last_successful_job_id", "last_sync_at",
+                                    "current_status", "updated_at"])
+        event(row, "finished", f"job {status}" + (f": {error}" if error else ""),
+              level="error" if status == ReplicationStatus.FAILED else "info")
+        transaction.on_commit(lambda: replication_finished.send(sender=ReplicationJob, job=row))
+    return row
