@@ -33,13 +33,12 @@ class OsseaConfigAdmin(admin.ModelAdmin):
     def test_connection(self, request, queryset):
         from apps.core.exceptions import ApplicationError
 
-        from .cloudstack_service import test_connection_answer
+        from .cloudstack_service import connection_details
 
         for config in queryset:
             try:
-                answer = test_connection_answer(api_url=config.api_url, api_key=config.api_key,
-                                                secret_key=config.secret_key, zone=config.zone)
-                details = answer["details"]
+                details = connection_details(api_url=config.api_url, api_key=config.api_key,
+                                             secret_key=config.secret_key, zone=config.zone)
                 self.message_user(request, f"{config.name}: reachable, {details['zones_found']} zone(s), "
                                            f"zone verified: {details['zone_verified']}")
             except ApplicationError as exc:
