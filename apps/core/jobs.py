@@ -34,11 +34,16 @@ def record_event(job_kind: str, job_id: str, step: str, message: str, *, level: 
     return JobEvent.objects.create(job_kind=job_kind, job_id=job_id, step=step, level=level, message=message, data=data)
 
 
-def job_events(job_kind: str, job_id: str, limit: int = 100) -> list[dict]:
-    """The job's last ``limit`` events, oldest first, as the job detail endpoints answer them."""
+def job_event_rows(job_kind: str, job_id: str, limit: int = 100) -> list[JobEvent]:
+    """The job's last ``limit`` events, oldest first (``apps.core.api.serializers.JobEventSerializer`` renders them)."""
     rows = JobEvent.objects.filter(job_kind=job_kind, job_id=job_id).order_by("-id")[:limit]
+    return list(reversed(list(rows)))
+
+
+def job_events(job_kind: str, job_id: str, limit: int = 100) -> list[dict]:
+    """``job_event_rows`` as plain dicts, for the answers still built as dicts (JobEventSerializer's shape)."""
     return [{"step": e.step, "level": e.level, "message": e.message, "data": e.data, "created_at": iso(e.created_at)}
-            for e in reversed(list(rows))]
+            for e in job_event_rows(job_kind, job_id, limit)]
 
 
 def transition(instance: models.Model, new_status: str, *, transitions: dict, field: str = "status",

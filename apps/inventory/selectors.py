@@ -1,4 +1,5 @@
-"""Reads worth a name: VM contexts with their counts, and a VM context as the agent needs it."""
+"""Reads worth a name: VM contexts with their counts, a VM context as the agent needs it, and which of an agent's VM
+records the inventory has."""
 from __future__ import annotations
 
 from django.db.models import Count, QuerySet
@@ -43,3 +44,13 @@ def agent_source(vm_context: VMContext) -> SourceVM:
 
 def health() -> Health:
     return Health(metrics={"total_vms_discovered": VMContext.objects.count()})
+
+
+def agent_vm_id(vm: dict) -> str | None:
+    """The id the inventory keys an agent's VM record by: its instance UUID, else its moref."""
+    return vm.get("uuid") or vm.get("id")
+
+
+def known_vm_ids(vms: list[dict]) -> set[str]:
+    """Which of the agent's VM records are already in the inventory (by ``agent_vm_id``)."""
+    return set(VMContext.objects.filter(vm_id__in=[agent_vm_id(vm) for vm in vms]).values_list("vm_id", flat=True))

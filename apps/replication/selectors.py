@@ -1,7 +1,11 @@
+"""Reads worth a name: a job's disk counters, a VM context's current and recent jobs and its change-id history."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from apps.core.registry import Health
-from apps.core.utils import iso
+from apps.inventory.models import VMContext
+from apps.inventory.selectors import vm_contexts
 
 from .choices import ACTIVE
 from .models import ChangeIdRecord, ReplicationJob, ReplicaVolume
@@ -24,17 +28,6 @@ def disk_counters(job: ReplicationJob) -> dict:
     return totals
 
 
-def job_summary(job: ReplicationJob) -> dict:
-    return {
-        "id": job.job_id, "job_id": job.job_id, "status": job.status, "replication_type": job.replication_type,
-        "progress_percent": round(job.progress_percent, 2), "current_operation": job.current_operation,
-        "bytes_transferred": job.bytes_transferred, "bytes_total": job.bytes_total, **disk_counters(job),
-        "vma_throughput_mbps": round(job.throughput_mbps, 2), "vma_eta_seconds": job.eta_seconds,
-        "error_message": job.error_message or None, "started_at": iso(job.started_at),
-        "completed_at": iso(job.completed_at), "created_at": iso(job.created_at),
-    }
-
-
 def current_job(vm_context) -> ReplicationJob | None:
     return ReplicationJob.objects.filter(vm_context=vm_context, status__in=ACTIVE).order_by("-created_at").first()
 
@@ -43,10 +36,24 @@ def recent_jobs(vm_context, limit: int = 10) -> list[ReplicationJob]:
     return list(ReplicationJob.objects.filter(vm_context=vm_context).order_by("-created_at", "-id")[:limit])
 
 
-def cbt_history(vm_context, limit: int = 20) -> list[dict]:
-    return [{"job_id": r.job.job_id, "disk_id": r.disk_id, "vm_path": r.vm_path, "change_id": r.change_id,
-             "created_at": iso(r.created_at)}
-            for r in ChangeIdRecord.objects.filter(vm_context=vm_context).select_related("job")[:limit]]
+def cbt_history(vm_context, limit: int = 20) -> list[ChangeIdRecord]:
+    return list(ChangeIdRecord.objects.filter(vm_context=vm_context).select_related("job")[:limit])
+
+
+@dataclass(frozen=True)
+class VMContextDetail:
+    """A VM context as GET /vm-contexts/{vm_name} shows it: with its jobs and change-id history."""
+
+    context: VMContext
+    current_job: ReplicationJob | None
+    job_history: list[ReplicationJob]
+    cbt_history: list[ChangeIdRecord]
+
+
+def vm_context_detail(vm_context: VMContext) -> VMContextDetail:
+    context = vm_contexts().get(pk=vm_context.pk)
+    return VMContextDetail(context=context, current_job=current_job(context), job_history=recent_jobs(context),
+                           cbt_history=cbt_history(context))
 
 
 def health() -> Health:

@@ -4,7 +4,7 @@ from django.contrib import admin
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import SecretPreservingForm
 
-from .cloudstack_service import test_connection_answer
+from .cloudstack_service import connection_details
 from .models import CloudResource, OsseaConfig, VMwareCredential
 
 
@@ -36,9 +36,8 @@ class OsseaConfigAdmin(admin.ModelAdmin):
     def test_connection(self, request, queryset):
         for config in queryset:
             try:
-                answer = test_connection_answer(api_url=config.api_url, api_key=config.api_key,
-                                                secret_key=config.secret_key, zone=config.zone)
-                details = answer["details"]
+                details = connection_details(api_url=config.api_url, api_key=config.api_key,
+                                             secret_key=config.secret_key, zone=config.zone)
                 self.message_user(request, f"{config.name}: reachable, {details['zones_found']} zone(s), "
                                            f"zone verified: {details['zone_verified']}")
             except ApplicationError as exc:

@@ -72,12 +72,13 @@ def call(func, *args, **kwargs) -> Any:
         raise map_cloudstack_error(exc) from exc
 
 
-def test_connection_answer(*, api_url: str, api_key: str, secret_key: str, zone: str | None = None) -> dict:
+def connection_details(*, api_url: str, api_key: str, secret_key: str, zone: str | None = None) -> dict:
+    """``cloudstack.test_connection``'s details; a zone that was asked for must exist."""
     details = call(cs.test_connection, api_url, api_key, secret_key, zone=zone or None)
     if zone and not details.get("zone_verified"):
         raise InvalidInput(f"Zone '{zone}' not found in CloudStack ({details['zones_found']} zone(s) visible)",
                            details=details, error_code="ZONE_NOT_FOUND")
-    return {"success": True, "message": "OSSEA connection test successful", "details": details}
+    return details
 
 
 def _zone_id(client: cs.CloudStackClient, zone: str | None) -> str | None:
@@ -92,30 +93,28 @@ def _zone_id(client: cs.CloudStackClient, zone: str | None) -> str | None:
 
 
 def networks(target: Target) -> list[dict]:
+    """CloudStack's network records (of the target's zone, when it names one)."""
     client = target.client()
     zone_id = _zone_id(client, target.zone)
-    return [{"id": n["id"], "name": n.get("name"), "zone_id": n.get("zoneid"), "zone_name": n.get("zonename"),
-             "type": n.get("type"), "cidr": n.get("cidr"), "state": n.get("state")}
-            for n in call(client.list_networks, zone_id=zone_id)]
+    return call(client.list_networks, zone_id=zone_id)
 
 
-def service_offerings(target: Target, *, cpus: int | None = None, memory_mb: int | None = None) -> list[dict]:
-    rows = []
-    for o in call(target.client().list_service_offerings):
-        custom = bool(o.get("iscustomized"))
-        fits = None
-        if cpus or memory_mb:
-            fits = custom or ((not cpus or (o.get("cpunumber") or 0) >= cpus)
-                              and (not memory_mb or (o.get("memory") or 0) >= memory_mb))
-        rows.append({"id": o["id"], "name": o.get("name"), "cpu_number": o.get("cpunumber"),
-                     "memory_mb": o.get("memory"), "is_customized": custom, "fits": fits})
-    return rows
+def service_offerings(target: Target) -> list[dict]:
+    """CloudStack's service offering records."""
+    return call(target.client().list_service_offerings)
+
+
+def offering_fits(offering: dict, *, cpus: int | None = None, memory_mb: int | None = None) -> bool | None:
+    """Whether a service offering can run a VM of that size (a customized one always can); None when no size."""
+    if not (cpus or memory_mb):
+        return None
+    return bool(offering.get("iscustomized")) or ((not cpus or (offering.get("cpunumber") or 0) >= cpus)
+                                                  and (not memory_mb or (offering.get("memory") or 0) >= memory_mb))
 
 
 def detect_oma_vm(target: Target) -> dict:
-    vm = call(cs.detect_oma_vm, target.client(), vm_id=target.oma_vm_id)
-    return {"id": vm["id"], "name": vm.get("name"), "state": vm.get("state"),
-            "mac_addresses": [n.get("macaddress") for n in vm.get("nic", [])]}
+    """CloudStack's record of the control-plane VM."""
+    return call(cs.detect_oma_vm, target.client(), vm_id=target.oma_vm_id)
 
 
 def discover_all(target: Target) -> dict:

@@ -1,6 +1,8 @@
 """Reads that reach outside: test a CloudStack configuration, test VMware credentials through the agent."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from apps.core.exceptions import InvalidInput
 from apps.core.registry import Health
 from apps.enrollment.agent_client import AgentClient, VCenterLogin
@@ -20,7 +22,7 @@ def vcenter_login(credential: VMwareCredential, *, datacenter: str = "") -> VCen
 
 
 def ossea_test_connection(payload: dict) -> dict:
-    """The `test` action: a configuration given inline, or a stored one by id."""
+    """The `test` action: a configuration given inline, or a stored one by id. Answers the connection details."""
     if "id" in payload and "configuration" not in payload:
         config = services.ossea_config_get(payload["id"])
         params = {"api_url": config.api_url, "api_key": config.api_key, "secret_key": config.secret_key,
@@ -33,15 +35,21 @@ def ossea_test_connection(payload: dict) -> dict:
         if missing:
             raise InvalidInput("Invalid request: " + "; ".join(f"configuration.{k}: This field is required." for k in missing))
         params = {k: cfg.get(k) for k in ("api_url", "api_key", "secret_key", "zone")}
-    return cloudstack_service.test_connection_answer(**params)
+    return cloudstack_service.connection_details(**params)
 
 
-def credential_test(*, credential: VMwareCredential) -> dict:
+@dataclass(frozen=True)
+class CredentialCheck:
+    """VMware credentials the agent logged in with, and how many VMs it saw."""
+
+    credential: VMwareCredential
+    vm_count: int
+
+
+def credential_test(*, credential: VMwareCredential) -> CredentialCheck:
     answer = AgentClient().discover(login=vcenter_login(credential), filter="")
     services.credential_mark_used(credential=credential)
-    return {"success": True, "message": "vCenter reachable and credentials accepted",
-            "details": {"vcenter": credential.vcenter_host, "datacenter": credential.datacenter,
-                        "vm_count": len(answer.get("vms", []))}}
+    return CredentialCheck(credential=credential, vm_count=len(answer.get("vms", [])))
 
 
 def health() -> Health:

@@ -97,5 +97,20 @@ def credential_default() -> VMwareCredential:
     return credential
 
 
+def credential_get(credential_id) -> VMwareCredential:
+    credential = VMwareCredential.objects.filter(pk=credential_id).first()
+    if credential is None:
+        raise NotFound(f"VMware credentials {credential_id} not found")
+    return credential
+
+
+def credential_for_vcenter(vcenter_host: str) -> VMwareCredential:
+    """The credentials for one vCenter, the default ones first when several name it."""
+    credential = VMwareCredential.objects.filter(vcenter_host=vcenter_host).order_by("-is_default").first()
+    if credential is None:
+        raise NotFound(f"No VMware credentials for vCenter '{vcenter_host}'")
+    return credential
+
+
 def credential_mark_used(*, credential: VMwareCredential) -> None:
     VMwareCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())

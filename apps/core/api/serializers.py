@@ -1,4 +1,56 @@
+"""The core answers (login, health, debug) and the pieces every app's answers share.
+
+``ErrorResponseSerializer`` is the error shape every API error has (``apps.core.exceptions.error_body``);
+``errors(400, 404)`` documents those status codes with it.
+"""
+from __future__ import annotations
+
 from rest_framework import serializers
+
+from .fields import IsoDateTimeField, TrueField
+
+# --- shared ------------------------------------------------------------------------------------------------------
+
+
+class ErrorResponseSerializer(serializers.Serializer):
+    """``{"success": false, "error": ..., "details": ...}``; seed-coded errors add error_code and timestamp."""
+
+    success = serializers.BooleanField(help_text="Always false")
+    error = serializers.CharField(help_text="What is wrong, for a person")
+    details = serializers.JSONField(required=False, help_text="Field errors or context (absent when none)")
+    error_code = serializers.CharField(required=False, help_text="Seed-documented code, e.g. NOT_FOUND")
+    timestamp = serializers.DateTimeField(required=False, help_text="Present with error_code")
+
+
+class SuccessMessageSerializer(serializers.Serializer):
+    """Base of the ``{"success": true, "message": ...}`` answers."""
+
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+# The base of answers read from an object that open with "success": true (no docstring: the schema would show it
+# as every subclass's description).
+class SucceededSerializer(serializers.Serializer):
+    success = TrueField()
+
+
+class JobEventSerializer(serializers.Serializer):
+    """One step of a long-running job (a ``JobEvent`` row)."""
+
+    step = serializers.CharField(help_text='e.g. "plan", "snapshot", "rollback"')
+    level = serializers.CharField(help_text="info, warning or error")
+    message = serializers.CharField()
+    data = serializers.DictField(help_text="The step's details; keys depend on the step")
+    created_at = IsoDateTimeField()
+
+
+def errors(*codes: int) -> dict:
+    """``responses={200: X, **errors(400, 404)}``: those status codes answer the common error shape."""
+    return {code: ErrorResponseSerializer for code in codes}
+
+
+# --- authentication ----------------------------------------------------------------------------------------------
 
 
 class LoginSerializer(serializers.Serializer):
@@ -27,20 +79,64 @@ class LoginSerializer(serializers.Serializer):
         return attrs
 
 
-class LoginResponseSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+class LoginResponseSerializer(SuccessMessageSerializer):
     session_token = serializers.CharField()
-    expires_at = serializers.DateTimeField()
+    expires_at = IsoDateTimeField()
+
+
+# --- health and debug --------------------------------------------------------------------------------------------
 
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
-    timestamp = serializers.DateTimeField()
+    timestamp = IsoDateTimeField()
     database = serializers.CharField()
     version = serializers.CharField()
 
 
-class MessageSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
+class DebugComponentsSerializer(serializers.Serializer):
+    database = serializers.CharField()
+    api_server = serializers.CharField()
+    ossea_client = serializers.CharField(required=False, help_text="configured or not_configured; absent when the "
+                                                                   "database is down")
+
+
+class DebugMetricsSerializer(serializers.Serializer):
+    total_vms_discovered = serializers.IntegerField(required=False)
+    active_replication_jobs = serializers.IntegerField(required=False)
+    active_failover_jobs = serializers.IntegerField(required=False)
+    ossea_volumes = serializers.IntegerField(required=False)
+    network_mappings = serializers.IntegerField(required=False)
+    agents_approved = serializers.IntegerField(required=False)
+
+
+class DebugHealthSerializer(SuccessMessageSerializer):
+    status = serializers.CharField(help_text="healthy or unhealthy")
+    components = DebugComponentsSerializer()
+    metrics = DebugMetricsSerializer(help_text="Empty when the database is down")
+
+
+class EndpointSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    name = serializers.CharField()
+    methods = serializers.ListField(child=serializers.CharField())
+    view = serializers.CharField()
+
+
+class CountedSerializer(SuccessMessageSerializer):
+    count = serializers.IntegerField()
+
+
+class DebugEndpointsSerializer(CountedSerializer):
+    endpoints = EndpointSerializer(many=True)
+
+
+class LogRecordSerializer(serializers.Serializer):
+    timestamp = serializers.FloatField(help_text="Unix time")
+    level = serializers.CharField()
+    logger = serializers.CharField()
     message = serializers.CharField()
+
+
+class DebugLogsSerializer(CountedSerializer):
+    logs = LogRecordSerializer(many=True)

@@ -16,10 +16,18 @@ from apps.core.models import ApiToken
 from apps.core.permissions import AdminOnly
 from apps.core.selectors import client_ip, database_status
 from apps.core.throttling import LoginRateThrottle
-from apps.core.utils import iso
 
-from .schemas import DebugEndpointsSerializer, DebugHealthSerializer, DebugLogsSerializer, ErrorResponseSerializer, errors
-from .serializers import HealthSerializer, LoginResponseSerializer, LoginSerializer, MessageSerializer
+from .serializers import (
+    DebugEndpointsSerializer,
+    DebugHealthSerializer,
+    DebugLogsSerializer,
+    ErrorResponseSerializer,
+    HealthSerializer,
+    LoginResponseSerializer,
+    LoginSerializer,
+    SuccessMessageSerializer,
+    errors,
+)
 
 
 class LoginView(APIView):
@@ -39,20 +47,22 @@ class LoginView(APIView):
                                           version=data.get("version", ""), client_ip=ip)
         else:
             issued = services.login_operator(username=data["username"], password=data["password"], client_ip=ip)
-        return Response({"success": True, "message": "Authentication successful", "session_token": issued.raw,
-                         "expires_at": iso(issued.expires_at)})
+        return Response(LoginResponseSerializer({"success": True, "message": "Authentication successful",
+                                                 "session_token": issued.raw, "expires_at": issued.expires_at}).data)
 
 
 class LogoutView(APIView):
     read_roles = write_roles = ("viewer", "agent")
 
-    @extend_schema(request=None, responses={200: MessageSerializer, **errors(400)}, tags=["auth"],
+    @extend_schema(request=None, responses={200: SuccessMessageSerializer, **errors(400)}, tags=["auth"],
                    summary="Revoke the bearer token")
     def post(self, request):
         if isinstance(request.auth, ApiToken):
             services.token_revoke(token=request.auth)
-            return Response({"success": True, "message": "Logged out; the session token is revoked"})
-        return Response({"success": False, "error": "No bearer token to revoke (log out of the console at /admin/logout/)"},
+            return Response(SuccessMessageSerializer({"success": True,
+                                                      "message": "Logged out; the session token is revoked"}).data)
+        return Response(ErrorResponseSerializer({"success": False, "error": "No bearer token to revoke (log out of the "
+                                                                            "console at /admin/logout/)"}).data,
                         status=status.HTTP_400_BAD_REQUEST)
 
 
@@ -64,9 +74,10 @@ class HealthView(APIView):
                    summary="Liveness with a database round trip")
     def get(self, request):
         db = database_status()
-        body = {"status": "healthy" if db == "connected" else "unhealthy", "timestamp": iso(timezone.now()),
+        body = {"status": "healthy" if db == "connected" else "unhealthy", "timestamp": timezone.now(),
                 "database": db, "version": settings.VERSION}
-        return Response(body, status=status.HTTP_200_OK if db == "connected" else status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(HealthSerializer(body).data,
+                        status=status.HTTP_200_OK if db == "connected" else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 class DebugHealthView(APIView):
@@ -82,8 +93,9 @@ class DebugHealthView(APIView):
                 components.update(report.components)
                 metrics.update(report.metrics)
         healthy = db == "connected"
-        return Response({"success": healthy, "message": "System health check completed",
-                         "status": "healthy" if healthy else "unhealthy", "components": components, "metrics": metrics},
+        body = {"success": healthy, "message": "System health check completed",
+                "status": "healthy" if healthy else "unhealthy", "components": components, "metrics": metrics}
+        return Response(DebugHealthSerializer(body).data,
                         status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
@@ -107,8 +119,8 @@ class DebugEndpointsView(APIView):
     @extend_schema(responses={200: DebugEndpointsSerializer}, tags=["debug"], summary="Every route, from the URL resolver")
     def get(self, request):
         endpoints = [e for e in _walk(get_resolver().url_patterns) if "(?P<format>" not in e["path"]]
-        return Response({"success": True, "message": "Registered endpoints", "count": len(endpoints),
-                         "endpoints": endpoints})
+        return Response(DebugEndpointsSerializer({"success": True, "message": "Registered endpoints",
+                                                  "count": len(endpoints), "endpoints": endpoints}).data)
 
 
 class DebugLogsView(APIView):
@@ -123,4 +135,5 @@ class DebugLogsView(APIView):
         except ValueError:
             raise InvalidInput("limit must be an integer between 1 and 1000")
         records = RingBufferHandler.recent(limit=limit, level=request.query_params.get("level"))
-        return Response({"success": True, "message": "Recent log records", "count": len(records), "logs": records})
+        return Response(DebugLogsSerializer({"success": True, "message": "Recent log records", "count": len(records),
+                                             "logs": records}).data)

@@ -1,5 +1,10 @@
+"""Enrollment's request bodies and answers: pairing codes, enrollments, approved agents, the audit trail."""
+from __future__ import annotations
+
 from rest_framework import serializers
 
+from apps.core.api.fields import IsoDateTimeField
+from apps.core.api.serializers import SuccessMessageSerializer
 from apps.core.pagination import MAX_OFFSET
 from apps.enrollment.choices import AuditAction
 from apps.enrollment.models import Appliance, Enrollment, EnrollmentAuditEvent
@@ -115,3 +120,87 @@ class AuditEventSerializer(serializers.ModelSerializer):
         model = EnrollmentAuditEvent
         fields = ["id", "created_at", "action", "success", "actor", "client_ip", "enrollment_id", "appliance_id",
                   "key_fingerprint", "message", "data"]
+
+
+# --- answers of the administrator's endpoints ---------------------------------------------------------------------
+
+
+class PairingCodeCreatedSerializer(SuccessMessageSerializer):
+    id = serializers.IntegerField()
+    pairing_code = serializers.CharField()
+    label = serializers.CharField()
+    expires_at = IsoDateTimeField()
+
+
+class CountedMessageSerializer(SuccessMessageSerializer):
+    count = serializers.IntegerField()
+
+
+class PendingEnrollmentsSerializer(CountedMessageSerializer):
+    enrollments = EnrollmentSerializer(many=True)
+
+
+class ApproveResultSerializer(SuccessMessageSerializer):
+    appliance = ApplianceSerializer()
+
+
+class RejectResultSerializer(SuccessMessageSerializer):
+    enrollment = EnrollmentSerializer()
+
+
+class ActiveAgentsSerializer(CountedMessageSerializer):
+    appliances = ActiveApplianceSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class RevokeResultSerializer(SuccessMessageSerializer):
+    appliance_id = serializers.CharField()
+    tokens_revoked = serializers.IntegerField()
+    tunnel_sessions_ended = serializers.IntegerField()
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class AuditEventsSerializer(CountedMessageSerializer):
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+    events = AuditEventSerializer(many=True)
+
+
+# --- answers of the agent's public endpoints ----------------------------------------------------------------------
+
+
+class SigningSerializer(serializers.Serializer):
+    message = serializers.CharField(help_text="The bytes to sign, with the enrollment id and challenge filled in")
+    signature = serializers.CharField(help_text="What to send as the signature")
+
+
+class EnrollStartedSerializer(SuccessMessageSerializer):
+    enrollment_id = serializers.CharField()
+    challenge = serializers.CharField()
+    challenge_expires_at = IsoDateTimeField()
+    ssh_key_fingerprint = serializers.CharField()
+    signing = SigningSerializer()
+
+
+class EnrollVerifiedSerializer(SuccessMessageSerializer):
+    enrollment_id = serializers.CharField()
+    status = serializers.CharField()
+    poll_token = serializers.CharField()
+
+
+class AgentCredentialsSerializer(serializers.Serializer):
+    appliance_id = serializers.CharField()
+    token = serializers.CharField(help_text="The agent's login token (shown once)")
+
+
+class EnrollResultSerializer(serializers.Serializer):
+    """``apps.enrollment.services.enrollment_result``: pending, rejected, or approved with credentials (once)."""
+
+    success = serializers.BooleanField()
+    enrollment_id = serializers.CharField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+    appliance_id = serializers.CharField(required=False)
+    credentials = AgentCredentialsSerializer(required=False)
+    tunnel = serializers.DictField(required=False)
+    reason = serializers.CharField(required=False)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from django.http.request import split_domain_port
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import permissions, serializers, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status
 from rest_framework.authentication import get_authorization_header
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,15 +12,12 @@ from rest_framework.views import APIView
 from apps.core.exceptions import NotFound
 from apps.core.permissions import AdminOnly
 from apps.core.selectors import client_ip
-from apps.core.utils import iso
 from apps.enrollment import selectors, services
 from apps.enrollment.models import Appliance
 from apps.enrollment.services import Actor
 from apps.enrollment.throttling import EnrollRateThrottle, EnrollResultRateThrottle
 
 from . import serializers as s
-
-_message = {"success": serializers.BooleanField(), "message": serializers.CharField()}
 
 
 def _actor(request, name: str = "") -> Actor:
@@ -41,61 +38,53 @@ class AdminView(APIView):
 class PairingCodeView(AdminView):
     @extend_schema(request=s.PairingCodeCreateSerializer, tags=["enrollment"],
                    summary="Create a single-use pairing code (shown once)",
-                   responses={201: inline_serializer("PairingCodeCreated", {
-                       **_message, "id": serializers.IntegerField(), "pairing_code": serializers.CharField(),
-                       "label": serializers.CharField(), "expires_at": serializers.DateTimeField()})})
+                   responses={201: s.PairingCodeCreatedSerializer})
     def post(self, request):
         data = _valid(s.PairingCodeCreateSerializer, request.data)
         pairing, code = services.pairing_code_create(actor=_actor(request), label=data["label"],
                                                      ttl_minutes=data.get("ttl_minutes"))
-        return Response({"success": True, "message": "Pairing code created; it is shown only this once",
-                         "id": pairing.pk, "pairing_code": code, "label": pairing.label,
-                         "expires_at": iso(pairing.expires_at)}, status=status.HTTP_201_CREATED)
+        return Response(s.PairingCodeCreatedSerializer({
+            "success": True, "message": "Pairing code created; it is shown only this once", "id": pairing.pk,
+            "pairing_code": code, "label": pairing.label, "expires_at": pairing.expires_at}).data,
+            status=status.HTTP_201_CREATED)
 
 
 class PendingView(AdminView):
     @extend_schema(tags=["enrollment"], summary="Enrollments waiting for a decision",
-                   responses={200: inline_serializer("PendingEnrollments", {
-                       **_message, "count": serializers.IntegerField(),
-                       "enrollments": s.EnrollmentSerializer(many=True)})})
+                   responses={200: s.PendingEnrollmentsSerializer})
     def get(self, request):
-        enrollments = s.EnrollmentSerializer(selectors.pending_enrollments(), many=True).data
-        return Response({"success": True, "message": "Pending enrollments", "count": len(enrollments),
-                         "enrollments": enrollments})
+        enrollments = list(selectors.pending_enrollments())
+        return Response(s.PendingEnrollmentsSerializer({"success": True, "message": "Pending enrollments",
+                                                        "count": len(enrollments), "enrollments": enrollments}).data)
 
 
 class ApproveView(AdminView):
     @extend_schema(request=s.ApproveSerializer, tags=["enrollment"],
                    summary="Approve an enrollment: create the appliance and authorize its tunnel key",
-                   responses={200: inline_serializer("ApproveResult", {**_message,
-                                                                       "appliance": s.ApplianceSerializer()})})
+                   responses={200: s.ApproveResultSerializer})
     def post(self, request, enrollment_id: str):
         data = _valid(s.ApproveSerializer, request.data)
         appliance = services.enrollment_approve(enrollment_id=enrollment_id, actor=_actor(request),
                                                 appliance_id=data.get("appliance_id", ""), name=data.get("name", ""))
-        return Response({"success": True, "message": f"Agent approved as {appliance.appliance_id}",
-                         "appliance": s.ApplianceSerializer(appliance).data})
+        return Response(s.ApproveResultSerializer({"success": True, "message": f"Agent approved as {appliance.appliance_id}",
+                                                   "appliance": appliance}).data)
 
 
 class RejectView(AdminView):
     @extend_schema(request=s.RejectSerializer, tags=["enrollment"], summary="Reject an enrollment",
-                   responses={200: inline_serializer("RejectResult", {**_message,
-                                                                      "enrollment": s.EnrollmentSerializer()})})
+                   responses={200: s.RejectResultSerializer})
     def post(self, request, enrollment_id: str):
         data = _valid(s.RejectSerializer, request.data)
         enrollment = services.enrollment_reject(enrollment_id=enrollment_id, actor=_actor(request),
                                                 reason=data["reason"])
-        return Response({"success": True, "message": "Enrollment rejected",
-                         "enrollment": s.EnrollmentSerializer(enrollment).data})
+        return Response(s.RejectResultSerializer({"success": True, "message": "Enrollment rejected",
+                                                  "enrollment": enrollment}).data)
 
 
 class ActiveView(AdminView):
     @extend_schema(parameters=[s.ActiveQuerySerializer], tags=["enrollment"],
                    summary="Approved agents with last-seen times and tunnel state",
-                   responses={200: inline_serializer("ActiveAgents", {
-                       **_message, "count": serializers.IntegerField(),
-                       "appliances": s.ActiveApplianceSerializer(many=True),
-                       "warnings": serializers.ListField(child=serializers.CharField())})})
+                   responses={200: s.ActiveAgentsSerializer})
     def get(self, request):
         query = _valid(s.ActiveQuerySerializer, request.query_params)
         appliances = list(selectors.active_appliances())
@@ -116,42 +105,36 @@ class ActiveView(AdminView):
         services.appliances_mark_tunnel_seen(appliance_ids=[a.pk for a in connected])
         for appliance in connected:
             appliance.refresh_from_db(fields=["tunnel_last_seen_at"])
-        return Response({"success": True, "message": "Active agents", "count": len(appliances),
-                         "appliances": s.ActiveApplianceSerializer(appliances, many=True).data,
-                         "warnings": warnings})
+        return Response(s.ActiveAgentsSerializer({"success": True, "message": "Active agents", "count": len(appliances),
+                                                  "appliances": appliances, "warnings": warnings}).data)
 
 
 class RevokeView(AdminView):
     @extend_schema(tags=["enrollment"], summary="Revoke an agent: credentials, tunnel key and live tunnel sessions",
-                   responses={200: inline_serializer("RevokeResult", {
-                       **_message, "appliance_id": serializers.CharField(),
-                       "tokens_revoked": serializers.IntegerField(),
-                       "tunnel_sessions_ended": serializers.IntegerField(),
-                       "warnings": serializers.ListField(child=serializers.CharField())})})
+                   responses={200: s.RevokeResultSerializer})
     def delete(self, request, appliance_id: str):
         appliance = Appliance.objects.filter(appliance_id=appliance_id).first()
         if appliance is None:
             raise NotFound(f"Unknown appliance '{appliance_id}'", error_code="APPLIANCE_NOT_FOUND")
         result = services.appliance_revoke(appliance=appliance, actor=_actor(request))
-        return Response({"success": True, "message": f"Agent {appliance_id} revoked",
-                         "appliance_id": appliance_id, "tokens_revoked": result.tokens_revoked,
-                         "tunnel_sessions_ended": result.sessions_ended, "warnings": result.warnings})
+        return Response(s.RevokeResultSerializer({"success": True, "message": f"Agent {appliance_id} revoked",
+                                                  "appliance_id": appliance_id, "tokens_revoked": result.tokens_revoked,
+                                                  "tunnel_sessions_ended": result.sessions_ended,
+                                                  "warnings": result.warnings}).data)
 
 
 class AuditView(AdminView):
     @extend_schema(parameters=[s.AuditQuerySerializer], tags=["enrollment"],
                    summary="Who did what to which agent, when, from where",
-                   responses={200: inline_serializer("AuditEvents", {
-                       **_message, "count": serializers.IntegerField(), "limit": serializers.IntegerField(),
-                       "offset": serializers.IntegerField(), "events": s.AuditEventSerializer(many=True)})})
+                   responses={200: s.AuditEventsSerializer})
     def get(self, request):
         query = _valid(s.AuditQuerySerializer, request.query_params)
         events = selectors.audit_events(action=query.get("action", ""), appliance_id=query.get("appliance_id", ""),
                                         enrollment_id=query.get("enrollment_id", ""), success=query["success"])
         limit, offset = query["limit"], query["offset"]
-        return Response({"success": True, "message": "Enrollment audit events", "count": events.count(),
-                         "limit": limit, "offset": offset,
-                         "events": s.AuditEventSerializer(events[offset:offset + limit], many=True).data})
+        return Response(s.AuditEventsSerializer({"success": True, "message": "Enrollment audit events",
+                                                 "count": events.count(), "limit": limit, "offset": offset,
+                                                 "events": events[offset:offset + limit]}).data)
 
 
 # --- public: the agent enrolls itself ----------------------------------------------------------------------------
@@ -167,23 +150,20 @@ class EnrollView(PublicView):
 
     @extend_schema(request=s.EnrollSerializer, tags=["enrollment"], auth=[],
                    summary="Agent: redeem a pairing code with its SSH public key; answers a challenge to sign",
-                   responses={201: inline_serializer("EnrollStarted", {
-                       **_message, "enrollment_id": serializers.CharField(), "challenge": serializers.CharField(),
-                       "challenge_expires_at": serializers.DateTimeField(),
-                       "ssh_key_fingerprint": serializers.CharField(), "signing": serializers.DictField()})})
+                   responses={201: s.EnrollStartedSerializer})
     def post(self, request):
         data = _valid(s.EnrollSerializer, request.data)
         enrollment = services.enrollment_start(
             pairing_code=data["pairing_code"], name=data["name"], version=data["version"],
             ssh_public_key=data["ssh_public_key"], actor=_actor(request, name=f"agent:{data['name']}"))
-        return Response({
+        return Response(s.EnrollStartedSerializer({
             "success": True, "message": "Enrolled; sign the challenge with the private key and POST it to verify",
             "enrollment_id": enrollment.enrollment_id, "challenge": enrollment.challenge,
-            "challenge_expires_at": iso(enrollment.challenge_expires_at),
+            "challenge_expires_at": enrollment.challenge_expires_at,
             "ssh_key_fingerprint": enrollment.ssh_key_fingerprint,
             "signing": {"message": "mp-vma-enroll-v1\\n{enrollment_id}\\n{challenge}\\n",
                         "signature": "base64 of the SSH signature blob (string algorithm, string signature)"},
-        }, status=status.HTTP_201_CREATED)
+        }).data, status=status.HTTP_201_CREATED)
 
 
 class VerifyView(PublicView):
@@ -191,16 +171,15 @@ class VerifyView(PublicView):
 
     @extend_schema(request=s.VerifySerializer, tags=["enrollment"], auth=[],
                    summary="Agent: prove possession of the private key; answers the poll token (shown once)",
-                   responses={200: inline_serializer("EnrollVerified", {
-                       **_message, "enrollment_id": serializers.CharField(), "status": serializers.CharField(),
-                       "poll_token": serializers.CharField()})})
+                   responses={200: s.EnrollVerifiedSerializer})
     def post(self, request):
         data = _valid(s.VerifySerializer, request.data)
         enrollment, poll_token = services.enrollment_verify(enrollment_id=data["enrollment_id"],
                                                             signature=data["signature"], actor=_actor(request))
-        return Response({"success": True, "message": "Key proven; poll the result with the poll token",
-                         "enrollment_id": enrollment.enrollment_id, "status": enrollment.status,
-                         "poll_token": poll_token})
+        return Response(s.EnrollVerifiedSerializer({"success": True,
+                                                    "message": "Key proven; poll the result with the poll token",
+                                                    "enrollment_id": enrollment.enrollment_id,
+                                                    "status": enrollment.status, "poll_token": poll_token}).data)
 
 
 class ResultView(PublicView):
@@ -211,13 +190,7 @@ class ResultView(PublicView):
                                                 required=True, description="Bearer <poll_token from verify>")],
                    tags=["enrollment"], auth=[],
                    summary="Agent: pending, rejected, or approved with credentials and tunnel settings (once)",
-                   responses={200: inline_serializer("EnrollResult", {
-                       "success": serializers.BooleanField(), "message": serializers.CharField(),
-                       "enrollment_id": serializers.CharField(), "status": serializers.CharField(),
-                       "appliance_id": serializers.CharField(required=False),
-                       "credentials": serializers.DictField(required=False),
-                       "tunnel": serializers.DictField(required=False),
-                       "reason": serializers.CharField(required=False)})})
+                   responses={200: s.EnrollResultSerializer})
     def get(self, request):
         query = _valid(s.ResultQuerySerializer, request.query_params)
         header = get_authorization_header(request).split()
@@ -227,4 +200,4 @@ class ResultView(PublicView):
         host, _port = split_domain_port(request.get_host())
         body = services.enrollment_result(enrollment_id=query["enrollment_id"], poll_token=poll_token,
                                           actor=_actor(request), request_host=host.strip("[]"))
-        return Response({"success": True, **body})
+        return Response(s.EnrollResultSerializer({"success": True, **body}).data)

@@ -1,6 +1,19 @@
+"""The inventory's request bodies and answers: VM contexts, and discovery relayed from the agent."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from rest_framework import serializers
 
+from apps.core.api.fields import IsoDateTimeField
+from apps.core.api.serializers import SuccessMessageSerializer
+
 from ..models import VMContext, VMDisk, VMNic
+from ..selectors import agent_vm_id
+
+RICHER = "Absent when the agent answers with the seed fields only"
+
+# --- the inventory ------------------------------------------------------------------------------------------------
 
 
 class VMDiskSerializer(serializers.ModelSerializer):
@@ -19,6 +32,8 @@ class VMNicSerializer(serializers.ModelSerializer):
 
 
 class VMContextSerializer(serializers.ModelSerializer):
+    """A VM context as ``selectors.vm_contexts`` gives it (with its disk and NIC counts)."""
+
     disk_count = serializers.IntegerField(read_only=True)
     nic_count = serializers.IntegerField(read_only=True)
     ossea_config_id = serializers.IntegerField(read_only=True, allow_null=True)
@@ -29,6 +44,171 @@ class VMContextSerializer(serializers.ModelSerializer):
                   "current_status", "power_state", "guest_os_id", "guest_os_name", "cpu_count", "memory_mb",
                   "firmware", "total_jobs_run", "successful_jobs", "failed_jobs", "last_successful_job_id",
                   "last_sync_at", "ossea_config_id", "disk_count", "nic_count", "created_at", "updated_at"]
+
+
+class VMDetailSerializer(VMContextSerializer):
+    """GET /vms/{vm_id}: the VM context with its disks and NICs."""
+
+    disks = VMDiskSerializer(many=True)
+    nics = VMNicSerializer(many=True)
+
+    class Meta(VMContextSerializer.Meta):
+        fields = [*VMContextSerializer.Meta.fields, "disks", "nics"]
+
+
+@dataclass(frozen=True)
+class AddedVM:
+    """One VM that discovery put in the inventory: ``created`` is False when it was already there (updated)."""
+
+    context: VMContext
+    created: bool
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[VMContext, bool]]) -> list[AddedVM]:
+        return [cls(context, created) for context, created in pairs]
+
+
+class VMContextRefSerializer(serializers.Serializer):
+    context_id = serializers.CharField(source="context.context_id")
+    vm_name = serializers.CharField(source="context.vm_name")
+    created = serializers.BooleanField(help_text="False: the VM was already in the inventory (updated)")
+
+
+class AddVMsAnswerSerializer(SuccessMessageSerializer):
+    vm_contexts = VMContextRefSerializer(many=True)
+
+
+class BulkAddAnswerSerializer(SuccessMessageSerializer):
+    added = serializers.IntegerField()
+    already_present = serializers.IntegerField()
+    vm_contexts = VMContextRefSerializer(many=True)
+
+
+class InventoryPushAnswerSerializer(SuccessMessageSerializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+# --- discovery: the agent's VM records (docs/agent.md), with what the inventory knows of them -------------------
+
+
+class AgentDiskSerializer(serializers.Serializer):
+    key = serializers.IntegerField()
+    id = serializers.CharField(help_text="disk-<unit> (disk-<controller key>-<unit> when units repeat)")
+    label = serializers.CharField()
+    controller_key = serializers.IntegerField(allow_null=True)
+    controller_type = serializers.CharField()
+    bus_number = serializers.IntegerField(allow_null=True)
+    unit_number = serializers.IntegerField(allow_null=True)
+    capacity_bytes = serializers.IntegerField()
+    size_gb = serializers.FloatField()
+    datastore = serializers.CharField(allow_blank=True)
+    path = serializers.CharField()
+    thin_provisioned = serializers.BooleanField(allow_null=True)
+    cbt_enabled = serializers.BooleanField()
+    change_id = serializers.CharField(allow_null=True)
+
+
+class AgentNicSerializer(serializers.Serializer):
+    key = serializers.IntegerField()
+    label = serializers.CharField()
+    network = serializers.CharField()
+    mac_address = serializers.CharField()
+    adapter_type = serializers.CharField()
+    connected = serializers.BooleanField(allow_null=True)
+
+
+class AgentSnapshotSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    created_at = IsoDateTimeField(allow_null=True)
+    power_state = serializers.CharField(allow_null=True)
+    quiesced = serializers.BooleanField()
+
+
+class AgentVMSerializer(serializers.Serializer):
+    """A VM as the agent's POST /api/v1/discover lists it, relayed as is (docs/agent.md)."""
+
+    id = serializers.CharField()
+    name = serializers.CharField()
+    path = serializers.CharField()
+    uuid = serializers.CharField(allow_null=True, required=False, help_text="Instance UUID. " + RICHER)
+    bios_uuid = serializers.CharField(allow_null=True, required=False, help_text=RICHER)
+    power_state = serializers.CharField(allow_null=True, required=False)
+    guest_os = serializers.CharField(allow_null=True, required=False)
+    guest_os_name = serializers.CharField(allow_null=True, required=False, help_text=RICHER)
+    num_cpu = serializers.IntegerField(allow_null=True, required=False)
+    memory_mb = serializers.IntegerField(allow_null=True, required=False)
+    firmware = serializers.CharField(allow_null=True, required=False, help_text=RICHER)
+    cbt_enabled = serializers.BooleanField(required=False, help_text=RICHER)
+    disks = AgentDiskSerializer(many=True, required=False)
+    nics = AgentNicSerializer(many=True, required=False)
+    snapshots = AgentSnapshotSerializer(many=True, required=False, help_text=RICHER)
+
+
+# What the control plane adds to an agent's VM record; context["known_vm_ids"] comes from selectors.known_vm_ids.
+# (A comment, not a docstring: the schema would show it as the serializers' description.)
+class KnownVMCounts:
+    def get_already_added(self, vm: dict) -> bool:
+        return agent_vm_id(vm) in self.context["known_vm_ids"]
+
+    def get_disk_count(self, vm: dict) -> int:
+        return len(vm.get("disks") or [])
+
+    def get_total_capacity_bytes(self, vm: dict) -> int:
+        return sum(int(d.get("capacity_bytes") or 0) for d in vm.get("disks") or [])
+
+
+ALREADY_ADDED = "The VM is already in the inventory"
+
+
+class DiscoveredVMSerializer(KnownVMCounts, AgentVMSerializer):
+    """The agent's VM record plus what the control plane knows of it."""
+
+    already_added = serializers.SerializerMethodField(help_text=ALREADY_ADDED)
+    disk_count = serializers.SerializerMethodField()
+    total_capacity_bytes = serializers.SerializerMethodField()
+
+
+class VCenterRefSerializer(serializers.Serializer):
+    host = serializers.CharField()
+    datacenter = serializers.CharField()
+
+
+class DiscoverAnswerSerializer(SuccessMessageSerializer):
+    vcenter = VCenterRefSerializer(allow_null=True)
+    count = serializers.IntegerField()
+    discovered_vms = DiscoveredVMSerializer(many=True)
+    added = VMContextRefSerializer(many=True, required=False, help_text="Only with create_context")
+
+
+class VMDiscoverAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    vcenter = VCenterRefSerializer(allow_null=True)
+    vms = DiscoveredVMSerializer(many=True)
+
+
+class PreviewRowSerializer(KnownVMCounts, serializers.Serializer):
+    id = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+    path = serializers.CharField(allow_null=True)
+    power_state = serializers.CharField(allow_null=True)
+    num_cpu = serializers.IntegerField(allow_null=True)
+    memory_mb = serializers.IntegerField(allow_null=True)
+    disk_count = serializers.SerializerMethodField()
+    total_capacity_bytes = serializers.SerializerMethodField()
+    already_added = serializers.SerializerMethodField(help_text=ALREADY_ADDED)
+
+
+class PreviewAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    count = serializers.IntegerField()
+    new_vms = serializers.IntegerField(help_text="How many are not in the inventory yet")
+    preview = PreviewRowSerializer(many=True)
+
+
+# --- request bodies -----------------------------------------------------------------------------------------------
 
 
 class CredentialsInputMixin(serializers.Serializer):

@@ -1,3 +1,4 @@
+"""Discovery and the VM inventory; a VM context's detail and jobs are replication's (``apps.replication.api.urls``)."""
 from django.urls import path
 
 from . import views
@@ -10,8 +11,6 @@ urlpatterns = [
     path("discovery/ungrouped-vms", views.UngroupedVMsView.as_view(), name="discovery-ungrouped"),
     path("vm-contexts/ungrouped", views.UngroupedVMsView.as_view(), name="vm-contexts-ungrouped"),
     path("vm-contexts", views.VMContextListView.as_view(), name="vm-contexts"),
-    path("vm-contexts/<str:context_id>/recent-jobs", views.RecentJobsView.as_view(), name="vm-context-recent-jobs"),
-    path("vm-contexts/<str:vm_name>", views.VMContextDetailView.as_view(), name="vm-context-detail"),
     path("vms", views.VMListView.as_view(), name="vms"),
     path("vms/inventory", views.InventoryPushView.as_view(), name="vms-inventory"),
     path("vms/discover", views.VMDiscoverView.as_view(), name="vms-discover"),

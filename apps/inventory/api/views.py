@@ -7,58 +7,39 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.schemas import errors
+from apps.core.api.serializers import errors
 from apps.core.api.validation import validated
 from apps.core.exceptions import InvalidInput
-from apps.replication import selectors as replication_selectors
 from apps.settings import services as settings_services
 
 from .. import selectors, services
 from ..filtersets import VMContextFilterSet
-from .schemas import (
+from .serializers import (
+    AddedVM,
     AddVMsAnswerSerializer,
+    AddVMsSerializer,
     BulkAddAnswerSerializer,
+    BulkAddSerializer,
     DiscoverAnswerSerializer,
+    DiscoverSerializer,
     InventoryPushAnswerSerializer,
+    InventoryPushSerializer,
     PreviewAnswerSerializer,
-    RecentJobsSerializer,
-    VMContextDetailSerializer,
+    VMContextSerializer,
     VMDetailSerializer,
     VMDiscoverAnswerSerializer,
-)
-from .serializers import (
-    AddVMsSerializer,
-    BulkAddSerializer,
-    DiscoverSerializer,
-    InventoryPushSerializer,
-    VMContextSerializer,
-    VMDiskSerializer,
-    VMNicSerializer,
 )
 
 
 def _credential(data):
     if data.get("credential_id"):
-        from apps.settings.models import VMwareCredential
-
-        credential = VMwareCredential.objects.filter(pk=data["credential_id"]).first()
-        if credential is None:
-            from apps.core.exceptions import NotFound
-
-            raise NotFound(f"VMware credentials {data['credential_id']} not found")
-        return credential
+        return settings_services.credential_get(data["credential_id"])
     return settings_services.credential_default()
 
 
-def _preview(vms: list[dict]) -> list[dict]:
-    from ..models import VMContext
-
-    known = set(VMContext.objects.filter(vm_id__in=[vm.get("uuid") or vm.get("id") for vm in vms])
-                .values_list("vm_id", flat=True))
-    return [{**vm, "already_added": (vm.get("uuid") or vm.get("id")) in known,
-             "disk_count": len(vm.get("disks") or []),
-             "total_capacity_bytes": sum(int(d.get("capacity_bytes") or 0) for d in vm.get("disks") or [])}
-            for vm in vms]
+def _known(vms: list[dict]) -> dict:
+    """The serializer context of answers that list the agent's VM records."""
+    return {"known_vm_ids": selectors.known_vm_ids(vms)}
 
 
 class DiscoverVMsView(APIView):
@@ -69,13 +50,13 @@ class DiscoverVMsView(APIView):
         credential = _credential(data)
         answer = services.discover(credential=credential, filter=data["filter"])
         vms = answer.get("vms", [])
+        # Known before anything is added: create_context reports the VMs as discovery found them.
+        context = _known(vms)
         body = {"success": True, "message": f"Discovered {len(vms)} VM(s)", "vcenter": answer.get("vcenter"),
-                "count": len(vms), "discovered_vms": _preview(vms)}
+                "count": len(vms), "discovered_vms": vms}
         if data["create_context"]:
-            added = services.add_vms(credential=credential, vms=vms)
-            body["added"] = [{"context_id": c.context_id, "vm_name": c.vm_name, "created": created}
-                             for c, created in added]
-        return Response(body)
+            body["added"] = AddedVM.from_pairs(services.add_vms(credential=credential, vms=vms))
+        return Response(DiscoverAnswerSerializer(body, context=context).data)
 
 
 class PreviewView(APIView):
@@ -84,12 +65,11 @@ class PreviewView(APIView):
     def post(self, request):
         data = validated(DiscoverSerializer, request.data)
         answer = services.discover(credential=_credential(data), filter=data["filter"])
-        vms = _preview(answer.get("vms", []))
-        return Response({"success": True, "count": len(vms),
-                         "new_vms": sum(1 for vm in vms if not vm["already_added"]),
-                         "preview": [{k: vm.get(k) for k in ("id", "name", "path", "power_state", "num_cpu", "memory_mb",
-                                                              "disk_count", "total_capacity_bytes", "already_added")}
-                                     for vm in vms]})
+        vms = answer.get("vms", [])
+        context = _known(vms)
+        new = sum(1 for vm in vms if selectors.agent_vm_id(vm) not in context["known_vm_ids"])
+        return Response(PreviewAnswerSerializer({"success": True, "count": len(vms), "new_vms": new, "preview": vms},
+                                                context=context).data)
 
 
 class AddVMsView(APIView):
@@ -104,11 +84,12 @@ class AddVMsView(APIView):
         missing = [name for name in data["vm_names"] if name not in by_name]
         if missing:
             raise InvalidInput(f"Not found in vCenter: {', '.join(missing)}", details={"missing": missing})
-        added = services.add_vms(credential=credential, vms=[by_name[n] for n in dict.fromkeys(data["vm_names"])])
-        return Response({"success": True, "message": f"{sum(c for _, c in added)} VM(s) added, "
-                                                     f"{sum(not c for _, c in added)} already present",
-                         "vm_contexts": [{"context_id": c.context_id, "vm_name": c.vm_name, "created": created}
-                                         for c, created in added]}, status=status.HTTP_201_CREATED)
+        added = AddedVM.from_pairs(services.add_vms(credential=credential,
+                                                    vms=[by_name[n] for n in dict.fromkeys(data["vm_names"])]))
+        created = sum(a.created for a in added)
+        return Response(AddVMsAnswerSerializer({"success": True, "vm_contexts": added,
+                                                "message": f"{created} VM(s) added, {len(added) - created} already present"}
+                                               ).data, status=status.HTTP_201_CREATED)
 
 
 class BulkAddView(APIView):
@@ -119,11 +100,11 @@ class BulkAddView(APIView):
         data = validated(BulkAddSerializer, request.data)
         credential = _credential(data)
         vms = services.discover(credential=credential, filter=data["filter"]).get("vms", [])
-        added = services.add_vms(credential=credential, vms=vms)
-        return Response({"success": True, "message": f"{len(added)} VM(s) processed",
-                         "added": sum(c for _, c in added), "already_present": sum(not c for _, c in added),
-                         "vm_contexts": [{"context_id": c.context_id, "vm_name": c.vm_name, "created": created}
-                                         for c, created in added]}, status=status.HTTP_201_CREATED)
+        added = AddedVM.from_pairs(services.add_vms(credential=credential, vms=vms))
+        created = sum(a.created for a in added)
+        return Response(BulkAddAnswerSerializer({"success": True, "message": f"{len(added)} VM(s) processed",
+                                                 "added": created, "already_present": len(added) - created,
+                                                 "vm_contexts": added}).data, status=status.HTTP_201_CREATED)
 
 
 class UngroupedVMsView(ListAPIView):
@@ -142,37 +123,6 @@ class VMContextListView(ListAPIView):
         return selectors.vm_contexts()
 
 
-class VMContextDetailView(APIView):
-    @extend_schema(responses={200: VMContextDetailSerializer, **errors(404)}, tags=["vm-contexts"],
-                   summary="A VM with its current job, job history, disks, NICs and CBT history")
-    def get(self, request, vm_name):
-        context = services.vm_context_get(vm_name)
-        context = selectors.vm_contexts().get(pk=context.pk)
-        current = replication_selectors.current_job(context)
-        return Response({
-            "context": VMContextSerializer(context).data,
-            "current_job": replication_selectors.job_summary(current) if current else None,
-            "job_history": [replication_selectors.job_summary(j) for j in replication_selectors.recent_jobs(context)],
-            "disks": VMDiskSerializer(context.disks.all(), many=True).data,
-            "nics": VMNicSerializer(context.nics.all(), many=True).data,
-            "cbt_history": replication_selectors.cbt_history(context),
-        })
-
-
-class RecentJobsView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("limit", int)], responses={200: RecentJobsSerializer, **errors(400, 404)},
-                   tags=["vm-contexts"])
-    def get(self, request, context_id):
-        context = services.vm_context_get(context_id)
-        try:
-            limit = max(1, min(int(request.query_params.get("limit", 10)), 100))
-        except ValueError:
-            raise InvalidInput("limit must be an integer between 1 and 100")
-        jobs = replication_selectors.recent_jobs(context, limit=limit)
-        return Response({"success": True, "context_id": context.context_id,
-                         "jobs": [replication_selectors.job_summary(j) for j in jobs]})
-
-
 class VMListView(VMContextListView):
     """GET /vms: the inventory as a list (same rows as /vm-contexts)."""
 
@@ -181,9 +131,7 @@ class VMDetailView(APIView):
     @extend_schema(responses={200: VMDetailSerializer, **errors(404)}, tags=["vms"])
     def get(self, request, vm_id):
         context = selectors.vm_contexts().get(pk=services.vm_context_get(vm_id).pk)
-        return Response({**VMContextSerializer(context).data,
-                         "disks": VMDiskSerializer(context.disks.all(), many=True).data,
-                         "nics": VMNicSerializer(context.nics.all(), many=True).data})
+        return Response(VMDetailSerializer(context).data)
 
 
 class VMDiscoverView(APIView):
@@ -191,19 +139,15 @@ class VMDiscoverView(APIView):
                    responses={200: VMDiscoverAnswerSerializer, **errors(404, 503)},
                    tags=["vms"], summary="Discover VMs of a vCenter (default credentials)")
     def get(self, request):
-        from apps.settings.models import VMwareCredential
-
         vcenter = request.query_params.get("vcenter")
         if vcenter:
-            credential = (VMwareCredential.objects.filter(vcenter_host=vcenter).order_by("-is_default").first())
-            if credential is None:
-                from apps.core.exceptions import NotFound
-
-                raise NotFound(f"No VMware credentials for vCenter '{vcenter}'")
+            credential = settings_services.credential_for_vcenter(vcenter)
         else:
             credential = settings_services.credential_default()
         answer = services.discover(credential=credential, filter=request.query_params.get("filter", ""))
-        return Response({"success": True, "vcenter": answer.get("vcenter"), "vms": _preview(answer.get("vms", []))})
+        vms = answer.get("vms", [])
+        return Response(VMDiscoverAnswerSerializer({"success": True, "vcenter": answer.get("vcenter"), "vms": vms},
+                                                   context=_known(vms)).data)
 
 
 class InventoryPushView(APIView):
@@ -214,5 +158,6 @@ class InventoryPushView(APIView):
         data = validated(InventoryPushSerializer, request.data)
         results = [services.vm_context_upsert(vm=vm, vcenter_host=data["vcenter"]["host"],
                                               datacenter=data["vcenter"]["datacenter"]) for vm in data["vms"]]
-        return Response({"success": True, "message": f"Inventory received: {len(results)} VM(s)",
-                         "created": sum(c for _, c in results), "updated": sum(not c for _, c in results)})
+        created = sum(c for _, c in results)
+        return Response(InventoryPushAnswerSerializer({"success": True, "message": f"Inventory received: {len(results)} VM(s)",
+                                                       "created": created, "updated": len(results) - created}).data)

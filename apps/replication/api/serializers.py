@@ -1,8 +1,22 @@
+"""Replication's request bodies and answers: jobs, their progress and change ids, a VM context's replication view."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..choices import ReplicationType
+from apps.core.api.fields import BlankAsNullCharField, IsoDateTimeField, RoundedFloatField
+from apps.core.api.serializers import JobEventSerializer, SucceededSerializer, SuccessMessageSerializer
+from apps.core.jobs import job_event_rows
+from apps.inventory.api.serializers import VMContextSerializer, VMDiskSerializer, VMNicSerializer
+
+from ..choices import ReplicationStatus, ReplicationType
+from ..jobs import JOB_KIND
 from ..models import ReplicationJob
 from ..selectors import disk_counters
+
+DISKS_HELP = "The agent's per-disk progress as last pushed (free-form: a list, or {} before the first push)"
+
+# --- request bodies -----------------------------------------------------------------------------------------------
 
 
 class SourceDiskSerializer(serializers.Serializer):
@@ -43,31 +57,6 @@ class ReplicationUpdateSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[("cancelled", "cancel the job"), ("pending", "retry a failed job")])
 
 
-class ReplicationJobSerializer(serializers.ModelSerializer):
-    vm_name = serializers.CharField(source="vm_context.vm_name", read_only=True)
-    vm_id = serializers.CharField(source="vm_context.vm_id", read_only=True)
-    context_id = serializers.CharField(source="vm_context.context_id", read_only=True)
-    bytes_copied = serializers.SerializerMethodField(help_text="Data bytes written to the volumes (what crossed "
-                                                     "the wire), summed over the disks")
-    bytes_zeroed = serializers.SerializerMethodField(help_text="Bytes written as zero requests (holes, zero blocks)")
-
-    class Meta:
-        model = ReplicationJob
-        fields = ["job_id", "vm_name", "vm_id", "context_id", "replication_type", "status", "progress_percent",
-                  "current_operation", "bytes_total", "bytes_transferred", "bytes_copied", "bytes_zeroed",
-                  "throughput_mbps", "eta_seconds",
-                  "full_sync_reason", "error_message", "cancel_requested", "attempt", "bandwidth_limit", "ossea_config_id",
-                  "schedule_execution_id", "requested_by", "started_at", "completed_at", "last_heartbeat_at",
-                  "created_at", "updated_at"]
-
-
-    def get_bytes_copied(self, job) -> int:
-        return disk_counters(job)["bytes_copied"]
-
-    def get_bytes_zeroed(self, job) -> int:
-        return disk_counters(job)["bytes_zeroed"]
-
-
 class ChangeIdStoreSerializer(serializers.Serializer):
     vm_path = serializers.CharField(max_length=1024)
     disk_id = serializers.CharField(max_length=64)
@@ -85,3 +74,202 @@ class ProgressPushSerializer(serializers.Serializer):
     disks = serializers.JSONField(required=False)
     full_sync_reason = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
     error = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=4000)
+
+
+# --- jobs ---------------------------------------------------------------------------------------------------------
+
+
+# bytes_copied and bytes_zeroed of a job, from selectors.disk_counters (a comment: the schema would show a docstring
+# as the serializers' description).
+class DiskCountersMixin:
+    def get_bytes_copied(self, job) -> int:
+        return disk_counters(job)["bytes_copied"]
+
+    def get_bytes_zeroed(self, job) -> int:
+        return disk_counters(job)["bytes_zeroed"]
+
+
+class ReplicationJobSerializer(DiskCountersMixin, serializers.ModelSerializer):
+    vm_name = serializers.CharField(source="vm_context.vm_name", read_only=True)
+    vm_id = serializers.CharField(source="vm_context.vm_id", read_only=True)
+    context_id = serializers.CharField(source="vm_context.context_id", read_only=True)
+    bytes_copied = serializers.SerializerMethodField(help_text="Data bytes written to the volumes (what crossed "
+                                                     "the wire), summed over the disks")
+    bytes_zeroed = serializers.SerializerMethodField(help_text="Bytes written as zero requests (holes, zero blocks)")
+
+    class Meta:
+        model = ReplicationJob
+        fields = ["job_id", "vm_name", "vm_id", "context_id", "replication_type", "status", "progress_percent",
+                  "current_operation", "bytes_total", "bytes_transferred", "bytes_copied", "bytes_zeroed",
+                  "throughput_mbps", "eta_seconds",
+                  "full_sync_reason", "error_message", "cancel_requested", "attempt", "bandwidth_limit", "ossea_config_id",
+                  "schedule_execution_id", "requested_by", "started_at", "completed_at", "last_heartbeat_at",
+                  "created_at", "updated_at"]
+
+
+class ReplicationDetailSerializer(ReplicationJobSerializer):
+    """GET /replications/{job_id}: the job, its per-disk progress and its last 50 events."""
+
+    # A plain string here: the same enum in a second component would lose its ReplicationJobStatusEnum name.
+    status = serializers.CharField(help_text="As in ReplicationJob: " + ", ".join(ReplicationStatus.values))
+    disks = serializers.JSONField(source="disk_progress", help_text=DISKS_HELP)
+    events = serializers.SerializerMethodField()
+
+    class Meta(ReplicationJobSerializer.Meta):
+        fields = [*ReplicationJobSerializer.Meta.fields, "disks", "events"]
+
+    @extend_schema_field(JobEventSerializer(many=True))
+    def get_events(self, job):
+        return JobEventSerializer(job_event_rows(JOB_KIND, job.job_id, 50), many=True).data
+
+
+class JobSummarySerializer(DiskCountersMixin, serializers.Serializer):
+    """A job as the VM-context views and the stored progress show it."""
+
+    id = serializers.CharField(source="job_id", help_text="Same as job_id")
+    job_id = serializers.CharField()
+    status = serializers.CharField()
+    replication_type = serializers.CharField()
+    progress_percent = RoundedFloatField()
+    current_operation = serializers.CharField(allow_blank=True)
+    bytes_transferred = serializers.IntegerField()
+    bytes_total = serializers.IntegerField()
+    bytes_copied = serializers.SerializerMethodField()
+    bytes_zeroed = serializers.SerializerMethodField()
+    vma_throughput_mbps = RoundedFloatField(source="throughput_mbps")
+    vma_eta_seconds = serializers.IntegerField(source="eta_seconds", allow_null=True)
+    error_message = BlankAsNullCharField()
+    started_at = IsoDateTimeField(allow_null=True)
+    completed_at = IsoDateTimeField(allow_null=True)
+    created_at = IsoDateTimeField()
+
+
+class StoredProgressSerializer(SucceededSerializer, JobSummarySerializer):
+    """GET /replications/{job_id}/progress: the progress the agent last pushed, as stored."""
+
+    vm_name = serializers.CharField(source="vm_context.vm_name")
+    disks = serializers.JSONField(source="disk_progress", help_text=DISKS_HELP)
+    last_heartbeat_at = IsoDateTimeField(allow_null=True)
+    full_sync_reason = BlankAsNullCharField()
+
+
+class ProgressPushAnswerSerializer(SucceededSerializer):
+    status = serializers.CharField(help_text="The job's status after the push")
+    cancel_requested = serializers.BooleanField(help_text="True: the agent should stop the job")
+
+
+class CreatedVolumeSerializer(serializers.Serializer):
+    volume_id = serializers.CharField(allow_null=True, help_text="Null until the volume is created")
+    volume_name = serializers.CharField()
+    size_gb = serializers.IntegerField()
+    disk_id = serializers.CharField()
+    status = serializers.CharField(help_text="reused or pending")
+
+
+class NbdExportSerializer(serializers.Serializer):
+    """An NBD export already serving a disk of the VM (a ``VMExportMapping``): the new job reuses it."""
+
+    export_name = serializers.CharField()
+    device_path = serializers.CharField()
+    port = serializers.IntegerField(allow_null=True)
+    reused = serializers.SerializerMethodField()
+    vm_id = serializers.CharField()
+    disk_unit_number = serializers.IntegerField()
+
+    def get_reused(self, export) -> bool:
+        return True
+
+
+class ReplicationCreatedSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    status = serializers.CharField()
+    progress_percent = serializers.FloatField()
+    replication_type = serializers.CharField()
+    vm_context_id = serializers.CharField()
+    source_vm = SourceVMSerializer(help_text="As requested, else built from the inventory (id, name, path, "
+                                             "datacenter)")
+    created_volumes = CreatedVolumeSerializer(many=True)
+    nbd_exports = NbdExportSerializer(many=True)
+    started_at = IsoDateTimeField(allow_null=True)
+    message = serializers.CharField()
+
+
+# --- change ids ---------------------------------------------------------------------------------------------------
+
+
+class ChangeIdAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    vm_path = serializers.CharField()
+    disk_id = serializers.CharField()
+    change_id = serializers.CharField(allow_null=True, help_text="Null when no change id is stored (full sync)")
+    job_id = serializers.CharField(allow_null=True)
+    created_at = IsoDateTimeField(allow_null=True)
+
+
+class ChangeIdStoredSerializer(SuccessMessageSerializer):
+    job_id = serializers.CharField()
+    disk_id = serializers.CharField()
+    change_id = serializers.CharField()
+
+
+class CbtRecordSerializer(serializers.Serializer):
+    """A stored change id (a ``ChangeIdRecord``)."""
+
+    job_id = serializers.CharField(source="job.job_id")
+    disk_id = serializers.CharField()
+    vm_path = serializers.CharField()
+    change_id = serializers.CharField()
+    created_at = IsoDateTimeField()
+
+
+# --- the agent's live progress, relayed -----------------------------------------------------------------------------
+
+
+class AgentVMRefSerializer(serializers.Serializer):
+    id = serializers.CharField(allow_null=True)
+    path = serializers.CharField(allow_null=True)
+    name = serializers.CharField(allow_null=True)
+
+
+class AgentProgressSerializer(serializers.Serializer):
+    """The agent's progress record, relayed as is (docs/agent.md ``GET /api/v1/progress/{job_id}``)."""
+
+    job_id = serializers.CharField()
+    status = serializers.CharField()
+    replication_type = serializers.CharField(allow_null=True)
+    sync_type = serializers.CharField(allow_null=True)
+    cbt_enabled_by_job = serializers.BooleanField()
+    full_sync_reason = serializers.CharField(allow_null=True)
+    vm = AgentVMRefSerializer()
+    current_operation = serializers.CharField(allow_null=True, allow_blank=True)
+    progress_percent = serializers.FloatField()
+    bytes_total = serializers.IntegerField()
+    bytes_transferred = serializers.IntegerField()
+    throughput_mbps = serializers.FloatField()
+    eta_seconds = serializers.IntegerField(allow_null=True)
+    disks = serializers.JSONField(help_text="Per-disk progress records of the agent (free-form)")
+    started_at = IsoDateTimeField(allow_null=True)
+    updated_at = IsoDateTimeField(allow_null=True)
+    finished_at = IsoDateTimeField(allow_null=True)
+    error = serializers.CharField(allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+# --- a VM context's replication view ---------------------------------------------------------------------------------
+
+
+class VMContextDetailSerializer(serializers.Serializer):
+    """``selectors.VMContextDetail``: a VM with its current job, job history, disks, NICs and CBT history."""
+
+    context = VMContextSerializer()
+    current_job = JobSummarySerializer(allow_null=True, help_text="The active replication job, if any")
+    job_history = JobSummarySerializer(many=True)
+    disks = VMDiskSerializer(many=True, source="context.disks")
+    nics = VMNicSerializer(many=True, source="context.nics")
+    cbt_history = CbtRecordSerializer(many=True)
+
+
+class RecentJobsSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    context_id = serializers.CharField()
+    jobs = JobSummarySerializer(many=True)

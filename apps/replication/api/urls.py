@@ -1,3 +1,4 @@
+"""Replication jobs, change ids and progress, and a VM context's replication detail."""
 from django.urls import path
 
 from . import views
@@ -12,4 +13,7 @@ urlpatterns = [
     path("replication/jobs/<str:job_id>", views.ReplicationDetailView.as_view(http_method_names=["get", "head", "options"]),
          name="replication-job-detail"),
     path("progress/<str:job_id>", views.ProgressProxyView.as_view(), name="progress-proxy"),
+    # After inventory's urls (config/urls.py): its vm-contexts/ungrouped wins over vm-contexts/<vm_name>.
+    path("vm-contexts/<str:context_id>/recent-jobs", views.RecentJobsView.as_view(), name="vm-context-recent-jobs"),
+    path("vm-contexts/<str:vm_name>", views.VMContextDetailView.as_view(), name="vm-context-detail"),
 ]

@@ -1,4 +1,5 @@
-"""Replication jobs (seed 001 "Replication Job Management"; seed 000 "Replications", "ChangeID", "Progress Proxy")."""
+"""Replication jobs (seed 001 "Replication Job Management"; seed 000 "Replications", "ChangeID", "Progress Proxy"),
+and a VM context's replication view (seed 001 "VM Context API")."""
 from __future__ import annotations
 
 from django.db.models import Q
@@ -8,34 +9,32 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.schemas import ErrorResponseSerializer
+from apps.core.api.serializers import ErrorResponseSerializer, errors
 from apps.core.api.validation import validated
 from apps.core.exceptions import Conflict, InvalidInput
-from apps.core.jobs import job_events
-from apps.core.utils import iso
 from apps.enrollment.agent_client import AgentClient
+from apps.inventory import services as inventory_services
 from apps.settings.cloudstack import volume_name_for_disk
 
 from .. import selectors, services
 from ..choices import TERMINAL, ReplicationStatus
 from ..filtersets import ReplicationJobFilterSet
-from ..jobs import JOB_KIND
 from ..models import ReplicationJob, ReplicaVolume, VMExportMapping
-from .schemas import (
+from .serializers import (
     AgentProgressSerializer,
     ChangeIdAnswerSerializer,
     ChangeIdStoredSerializer,
-    ProgressPushAnswerSerializer,
-    ReplicationCreatedSerializer,
-    ReplicationDetailSerializer,
-    StoredProgressSerializer,
-)
-from .serializers import (
     ChangeIdStoreSerializer,
+    ProgressPushAnswerSerializer,
     ProgressPushSerializer,
+    RecentJobsSerializer,
+    ReplicationCreatedSerializer,
     ReplicationCreateSerializer,
+    ReplicationDetailSerializer,
     ReplicationJobSerializer,
     ReplicationUpdateSerializer,
+    StoredProgressSerializer,
+    VMContextDetailSerializer,
 )
 
 
@@ -56,21 +55,17 @@ def creation_answer(job: ReplicationJob) -> dict:
             "volume_name": volume.volume_name if volume else volume_name_for_disk(context.vm_name, disk.unit_number),
             "size_gb": disk.size_gb, "disk_id": disk.disk_id,
             "status": "reused" if volume else "pending"})
-        export = exports.get(disk.unit_number)
-        if export is not None:
-            nbd_exports.append({"export_name": export.export_name, "device_path": export.device_path,
-                                "port": export.port, "reused": True, "vm_id": export.vm_id,
-                                "disk_unit_number": export.disk_unit_number})
-    reused = bool(nbd_exports)
-    return {
+        if disk.unit_number in exports:
+            nbd_exports.append(exports[disk.unit_number])
+    return ReplicationCreatedSerializer({
         "job_id": job.job_id, "status": job.status, "progress_percent": job.progress_percent,
         "replication_type": job.replication_type, "vm_context_id": context.context_id,
         "source_vm": job.source_vm or {"id": context.moref or context.vm_id, "name": context.vm_name,
                                        "path": context.vm_path, "datacenter": context.datacenter},
-        "created_volumes": created_volumes, "nbd_exports": nbd_exports, "started_at": iso(job.started_at),
-        "message": ("Migration workflow started - VM export reused" if reused
+        "created_volumes": created_volumes, "nbd_exports": nbd_exports, "started_at": job.started_at,
+        "message": ("Migration workflow started - VM export reused" if nbd_exports
                     else "Migration workflow started - volumes and exports are being provisioned"),
-    }
+    }).data
 
 
 class ReplicationListCreateView(ListAPIView):
@@ -93,10 +88,7 @@ class ReplicationListCreateView(ListAPIView):
 class ReplicationDetailView(APIView):
     @extend_schema(responses={200: ReplicationDetailSerializer, 404: ErrorResponseSerializer}, tags=["replications"])
     def get(self, request, job_id):
-        job = services.replication_get(job_id)
-        return Response({**ReplicationJobSerializer(job).data,
-                         "disks": job.disk_progress,
-                         "events": job_events(JOB_KIND, job.job_id, 50)})
+        return Response(ReplicationDetailSerializer(services.replication_get(job_id)).data)
 
     @extend_schema(request=ReplicationUpdateSerializer, responses={200: ReplicationJobSerializer},
                    tags=["replications"], summary="Cancel (status=cancelled) or retry (status=pending) a job")
@@ -137,10 +129,10 @@ class ChangeIdView(APIView):
         if not vm_path or not disk_id:
             raise InvalidInput("vm_path and disk_id query parameters are required")
         record = services.change_id_previous(vm_path=vm_path, disk_id=disk_id)
-        return Response({"success": True, "vm_path": vm_path, "disk_id": disk_id,
-                         "change_id": record.change_id if record else None,
-                         "job_id": record.job.job_id if record else None,
-                         "created_at": iso(record.created_at) if record else None})
+        return Response(ChangeIdAnswerSerializer({"success": True, "vm_path": vm_path, "disk_id": disk_id,
+                                                  "change_id": record.change_id if record else None,
+                                                  "job_id": record.job.job_id if record else None,
+                                                  "created_at": record.created_at if record else None}).data)
 
 
 class ChangeIdStoreView(APIView):
@@ -151,18 +143,16 @@ class ChangeIdStoreView(APIView):
         job = services.replication_get(job_id)
         data = validated(ChangeIdStoreSerializer, request.data)
         record = services.change_id_store(job=job, **data)
-        return Response({"success": True, "message": "Change id stored", "job_id": job.job_id,
-                         "disk_id": record.disk_id, "change_id": record.change_id}, status=status.HTTP_201_CREATED)
+        return Response(ChangeIdStoredSerializer({"success": True, "message": "Change id stored", "job_id": job.job_id,
+                                                  "disk_id": record.disk_id, "change_id": record.change_id}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class ReplicationProgressView(APIView):
     @extend_schema(responses={200: StoredProgressSerializer, 404: ErrorResponseSerializer}, tags=["replications"],
                    summary="The stored progress view of a job")
     def get(self, request, job_id):
-        job = services.replication_get(job_id)
-        return Response({"success": True, **selectors.job_summary(job), "vm_name": job.vm_context.vm_name,
-                         "disks": job.disk_progress, "last_heartbeat_at": iso(job.last_heartbeat_at),
-                         "full_sync_reason": job.full_sync_reason or None})
+        return Response(StoredProgressSerializer(services.replication_get(job_id)).data)
 
     @extend_schema(request=ProgressPushSerializer, responses={200: ProgressPushAnswerSerializer, 400: ErrorResponseSerializer},
                    tags=["replications"], summary="The agent pushes progress (and the final status)")
@@ -170,7 +160,7 @@ class ReplicationProgressView(APIView):
         job = services.replication_get(job_id)
         data = validated(ProgressPushSerializer, request.data)
         job = services.replication_progress(job=job, data=data)
-        return Response({"success": True, "status": job.status, "cancel_requested": job.cancel_requested})
+        return Response(ProgressPushAnswerSerializer(job).data)
 
 
 class ProgressProxyView(APIView):
@@ -180,4 +170,25 @@ class ProgressProxyView(APIView):
         job = ReplicationJob.objects.filter(Q(job_id=job_id)).first()
         if job is None:
             services.replication_get(job_id)
-        return Response(AgentClient().progress(job_id))
+        return Response(AgentProgressSerializer(AgentClient().progress(job_id)).data)
+
+
+class VMContextDetailView(APIView):
+    @extend_schema(responses={200: VMContextDetailSerializer, **errors(404)}, tags=["vm-contexts"],
+                   summary="A VM with its current job, job history, disks, NICs and CBT history")
+    def get(self, request, vm_name):
+        context = inventory_services.vm_context_get(vm_name)
+        return Response(VMContextDetailSerializer(selectors.vm_context_detail(context)).data)
+
+
+class RecentJobsView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("limit", int)], responses={200: RecentJobsSerializer, **errors(400, 404)},
+                   tags=["vm-contexts"])
+    def get(self, request, context_id):
+        context = inventory_services.vm_context_get(context_id)
+        try:
+            limit = max(1, min(int(request.query_params.get("limit", 10)), 100))
+        except ValueError:
+            raise InvalidInput("limit must be an integer between 1 and 100")
+        return Response(RecentJobsSerializer({"success": True, "context_id": context.context_id,
+                                              "jobs": selectors.recent_jobs(context, limit=limit)}).data)

@@ -2,66 +2,32 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.schemas import errors
+from apps.core.api.serializers import errors
 from apps.core.exceptions import InvalidInput
 
 from .. import cloudstack_service as svc
 from .. import services
-from .schemas import (
+from ..models import OsseaConfig
+from .serializers import (
     ConnectionTestSerializer,
     DetectOmaVmAnswerSerializer,
+    DetectSerializer,
     DiscoverAllAnswerSerializer,
     NetworksAnswerSerializer,
+    OfferingQuerySerializer,
     ResolveAnswerSerializer,
+    ResolveSerializer,
     ServiceOfferingsAnswerSerializer,
     StreamlinedAnswerSerializer,
+    StreamlinedSerializer,
+    TargetSerializer,
     ValidateAnswerSerializer,
+    connection_test_answer,
 )
-from .serializers import OsseaConfigSerializer
-
-
-class TargetSerializer(serializers.Serializer):
-    """Inline keys, or config_id of a stored configuration (the active one when both are absent)."""
-
-    api_url = serializers.URLField(required=False, max_length=500)
-    api_key = serializers.CharField(required=False, max_length=500)
-    secret_key = serializers.CharField(required=False, max_length=500, trim_whitespace=False, write_only=True)
-    zone = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    oma_vm_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    config_id = serializers.IntegerField(required=False, min_value=1)
-
-
-class StreamlinedSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False, max_length=255, default="default")
-    api_url = serializers.URLField(max_length=500)
-    api_key = serializers.CharField(max_length=500)
-    secret_key = serializers.CharField(max_length=500, trim_whitespace=False, write_only=True)
-    zone = serializers.CharField(max_length=255)
-    domain = serializers.CharField(required=False, max_length=255, default="/")
-    oma_vm_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
-    network_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
-    service_offering_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
-    disk_offering_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
-
-
-class DetectSerializer(TargetSerializer):
-    save = serializers.BooleanField(required=False, default=False)
-
-
-class OfferingQuerySerializer(serializers.Serializer):
-    config_id = serializers.IntegerField(required=False, min_value=1)
-    zone = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    cpus = serializers.IntegerField(required=False, min_value=0, max_value=4096)
-    memory_mb = serializers.IntegerField(required=False, min_value=0, max_value=64 * 1024 * 1024)
-
-
-class ResolveSerializer(TargetSerializer):
-    network_names = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=200)
-
 
 # CloudStack refused the keys (400), an unknown config_id (404), CloudStack unreachable or odd (502), nothing
 # configured (503).
@@ -87,8 +53,9 @@ class TestConnectionView(APIView):
     @extend_schema(request=TargetSerializer, responses={200: ConnectionTestSerializer, **CS_ERRORS}, tags=["cloudstack"])
     def post(self, request):
         target = _target(request)
-        return Response(svc.test_connection_answer(api_url=target.api_url, api_key=target.api_key,
-                                                   secret_key=target.secret_key, zone=target.zone))
+        details = svc.connection_details(api_url=target.api_url, api_key=target.api_key,
+                                         secret_key=target.secret_key, zone=target.zone)
+        return Response(connection_test_answer(details))
 
 
 class DetectOmaVmView(APIView):
@@ -106,8 +73,8 @@ class DetectOmaVmView(APIView):
         if target.config is not None and save and target.config.oma_vm_id != vm["id"]:
             services.ossea_config_update(config=target.config, data={"oma_vm_id": vm["id"]})
             saved = True
-        return Response({"success": True, "message": f"Control-plane VM is {vm['name']}", "oma_vm": vm,
-                         "saved": saved})
+        return Response(DetectOmaVmAnswerSerializer({"success": True, "message": f"Control-plane VM is {vm.get('name')}",
+                                                     "oma_vm": vm, "saved": saved}).data)
 
 
 class NetworksView(APIView):
@@ -115,7 +82,7 @@ class NetworksView(APIView):
                    responses={200: NetworksAnswerSerializer, **CS_ERRORS}, tags=["cloudstack"])
     def get(self, request):
         rows = svc.networks(_query_target(request))
-        return Response({"success": True, "count": len(rows), "networks": rows})
+        return Response(NetworksAnswerSerializer({"success": True, "count": len(rows), "networks": rows}).data)
 
 
 class ValidateView(APIView):
@@ -124,7 +91,7 @@ class ValidateView(APIView):
     @extend_schema(request=TargetSerializer, responses={200: ValidateAnswerSerializer, **errors(400, 404, 503)},
                    tags=["cloudstack"])
     def post(self, request):
-        return Response(svc.validate(_target(request)))
+        return Response(ValidateAnswerSerializer(svc.validate(_target(request))).data)
 
 
 class DiscoverAllView(APIView):
@@ -133,7 +100,7 @@ class DiscoverAllView(APIView):
     @extend_schema(request=TargetSerializer, responses={200: DiscoverAllAnswerSerializer, **CS_ERRORS},
                    tags=["cloudstack"], summary="Zones, networks, offerings, templates and the control-plane VM in one call")
     def post(self, request):
-        return Response({"success": True, **svc.discover_all(_target(request))})
+        return Response(DiscoverAllAnswerSerializer({"success": True, **svc.discover_all(_target(request))}).data)
 
 
 class StreamlinedConfigView(APIView):
@@ -146,12 +113,10 @@ class StreamlinedConfigView(APIView):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         target = svc.Target(data)
-        test = svc.test_connection_answer(api_url=target.api_url, api_key=target.api_key,
-                                          secret_key=target.secret_key, zone=data["zone"])
+        details = svc.connection_details(api_url=target.api_url, api_key=target.api_key,
+                                         secret_key=target.secret_key, zone=data["zone"])
         if not data["oma_vm_id"]:
             data["oma_vm_id"] = svc.detect_oma_vm(target)["id"]
-        from ..models import OsseaConfig
-
         existing = OsseaConfig.objects.filter(name=data["name"]).first()
         if existing is None:
             config = services.ossea_config_create(data=data)
@@ -159,8 +124,8 @@ class StreamlinedConfigView(APIView):
         else:
             config = services.ossea_config_update(config=existing, data=data)
             code = status.HTTP_200_OK
-        return Response({"success": True, "message": "Configuration saved", "connection": test["details"],
-                         "configuration": OsseaConfigSerializer(config).data}, status=code)
+        return Response(StreamlinedAnswerSerializer({"success": True, "message": "Configuration saved",
+                                                     "connection": details, "configuration": config}).data, status=code)
 
 
 class AvailableNetworksView(NetworksView):
@@ -178,13 +143,14 @@ class ResolveNetworksView(APIView):
         rows = svc.networks(svc.Target(serializer.validated_data))
         resolved, unknown = {}, []
         for name in serializer.validated_data["network_names"]:
-            hit = next((n for n in rows if name in (n["id"], n["name"])), None)
+            hit = next((n for n in rows if name in (n["id"], n.get("name"))), None)
             if hit is None:
                 unknown.append(name)
             else:
-                resolved[name] = {"id": hit["id"], "name": hit["name"]}
-        return Response({"success": not unknown, "resolved": resolved, "unresolved": unknown,
-                         "message": "All networks resolved" if not unknown else f"Unknown networks: {', '.join(unknown)}"})
+                resolved[name] = hit
+        message = "All networks resolved" if not unknown else f"Unknown networks: {', '.join(unknown)}"
+        return Response(ResolveAnswerSerializer({"success": not unknown, "resolved": resolved, "unresolved": unknown,
+                                                 "message": message}).data)
 
 
 class AvailableServiceOfferingsView(APIView):
@@ -199,5 +165,6 @@ class AvailableServiceOfferingsView(APIView):
         serializer.is_valid(raise_exception=True)
         params = serializer.validated_data
         target = _target(request, {k: params[k] for k in ("config_id", "zone") if k in params})
-        rows = svc.service_offerings(target, cpus=params.get("cpus"), memory_mb=params.get("memory_mb"))
-        return Response({"success": True, "count": len(rows), "service_offerings": rows})
+        rows = svc.service_offerings(target)
+        return Response(ServiceOfferingsAnswerSerializer({"success": True, "count": len(rows), "service_offerings": rows},
+                                                         context={k: params.get(k) for k in ("cpus", "memory_mb")}).data)

@@ -1,11 +1,18 @@
+"""Settings' request bodies and answers: CloudStack configurations and their checks, VMware credentials."""
+from __future__ import annotations
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.api.serializers import SuccessMessageSerializer
 from apps.core.crypto import REDACTED
 
 from ..choices import OsseaConfigAction
+from ..cloudstack_service import offering_fits
 from ..models import OsseaConfig, VMwareCredential
+
+RAW = "CloudStack's own records, as its API lists them"
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -88,3 +95,203 @@ class VMwareCredentialInputSerializer(serializers.ModelSerializer):
         if not value:
             raise serializers.ValidationError("This field may not be blank.")
         return value
+
+
+# --- CloudStack endpoints: request bodies ----------------------------------------------------------------------------
+
+
+class TargetSerializer(serializers.Serializer):
+    """Inline keys, or config_id of a stored configuration (the active one when both are absent)."""
+
+    api_url = serializers.URLField(required=False, max_length=500)
+    api_key = serializers.CharField(required=False, max_length=500)
+    secret_key = serializers.CharField(required=False, max_length=500, trim_whitespace=False, write_only=True)
+    zone = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    oma_vm_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    config_id = serializers.IntegerField(required=False, min_value=1)
+
+
+class StreamlinedSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, max_length=255, default="default")
+    api_url = serializers.URLField(max_length=500)
+    api_key = serializers.CharField(max_length=500)
+    secret_key = serializers.CharField(max_length=500, trim_whitespace=False, write_only=True)
+    zone = serializers.CharField(max_length=255)
+    domain = serializers.CharField(required=False, max_length=255, default="/")
+    oma_vm_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    network_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    service_offering_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    disk_offering_id = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+
+
+class DetectSerializer(TargetSerializer):
+    save = serializers.BooleanField(required=False, default=False)
+
+
+class OfferingQuerySerializer(serializers.Serializer):
+    config_id = serializers.IntegerField(required=False, min_value=1)
+    zone = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    cpus = serializers.IntegerField(required=False, min_value=0, max_value=4096)
+    memory_mb = serializers.IntegerField(required=False, min_value=0, max_value=64 * 1024 * 1024)
+
+
+class ResolveSerializer(TargetSerializer):
+    network_names = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=200)
+
+
+# --- CloudStack endpoints: answers ---------------------------------------------------------------------------------
+
+
+class ConnectionDetailsSerializer(serializers.Serializer):
+    """``apps.settings.cloudstack.test_connection``'s details (seed 001)."""
+
+    zones_found = serializers.IntegerField()
+    zone_verified = serializers.CharField(allow_null=True, help_text="The zone's name when the given zone exists")
+    api_accessible = serializers.BooleanField()
+
+
+class ConnectionTestSerializer(SuccessMessageSerializer):
+    details = ConnectionDetailsSerializer()
+
+
+def connection_test_answer(details: dict) -> dict:
+    """A successful connection test (the CloudStack test endpoint and the `test` action of POST /ossea/config)."""
+    return ConnectionTestSerializer({"success": True, "message": "OSSEA connection test successful",
+                                     "details": details}).data
+
+
+class OmaVmSerializer(serializers.Serializer):
+    """CloudStack's record of the control-plane VM."""
+
+    id = serializers.CharField()
+    name = serializers.CharField(allow_null=True)
+    state = serializers.CharField(allow_null=True)
+    mac_addresses = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(allow_null=True)))
+    def get_mac_addresses(self, vm: dict) -> list:
+        return [nic.get("macaddress") for nic in vm.get("nic", [])]
+
+
+class DetectOmaVmAnswerSerializer(SuccessMessageSerializer):
+    oma_vm = OmaVmSerializer()
+    saved = serializers.BooleanField(help_text="The id was stored in the configuration (save=true and it changed)")
+
+
+class NetworkSerializer(serializers.Serializer):
+    """A CloudStack network record."""
+
+    id = serializers.CharField()
+    name = serializers.CharField(allow_null=True)
+    zone_id = serializers.CharField(source="zoneid", allow_null=True)
+    zone_name = serializers.CharField(source="zonename", allow_null=True)
+    type = serializers.CharField(allow_null=True)
+    cidr = serializers.CharField(allow_null=True)
+    state = serializers.CharField(allow_null=True)
+
+
+class CountAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    count = serializers.IntegerField()
+
+
+class NetworksAnswerSerializer(CountAnswerSerializer):
+    networks = NetworkSerializer(many=True)
+
+
+class ServiceOfferingSerializer(serializers.Serializer):
+    """A CloudStack service offering record; ``context`` may give the VM's ``cpus`` and ``memory_mb``."""
+
+    id = serializers.CharField()
+    name = serializers.CharField(allow_null=True)
+    cpu_number = serializers.IntegerField(source="cpunumber", allow_null=True)
+    memory_mb = serializers.IntegerField(source="memory", allow_null=True)
+    is_customized = serializers.SerializerMethodField()
+    fits = serializers.SerializerMethodField(help_text="Null unless cpus or memory_mb was given")
+
+    def get_is_customized(self, offering: dict) -> bool:
+        return bool(offering.get("iscustomized"))
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
+    def get_fits(self, offering: dict):
+        return offering_fits(offering, cpus=self.context.get("cpus"), memory_mb=self.context.get("memory_mb"))
+
+
+class ServiceOfferingsAnswerSerializer(CountAnswerSerializer):
+    service_offerings = ServiceOfferingSerializer(many=True)
+
+
+class CheckSerializer(serializers.Serializer):
+    check_name = serializers.CharField()
+    status = serializers.CharField(help_text="pass or fail")
+    message = serializers.CharField()
+    execution_time_ms = serializers.FloatField()
+    details = serializers.DictField(allow_null=True, help_text="What the check found (ids), when it passed")
+
+
+class ValidateAnswerSerializer(serializers.Serializer):
+    """``apps.settings.cloudstack_service.validate``."""
+
+    success = serializers.BooleanField()
+    valid = serializers.BooleanField()
+    checks = CheckSerializer(many=True)
+    message = serializers.CharField(required=False, help_text="Absent when the API access check already failed")
+
+
+class DiscoverAllAnswerSerializer(serializers.Serializer):
+    """``apps.settings.cloudstack.CloudStackClient.discover_all``, relayed."""
+
+    success = serializers.BooleanField()
+    zones = serializers.ListField(child=serializers.DictField(), help_text=RAW)
+    networks = serializers.ListField(child=serializers.DictField(), help_text=RAW)
+    service_offerings = serializers.ListField(child=serializers.DictField(), help_text=RAW)
+    disk_offerings = serializers.ListField(child=serializers.DictField(), help_text=RAW)
+    templates = serializers.ListField(child=serializers.DictField(), help_text=RAW)
+    oma_vm = serializers.DictField(allow_null=True, help_text="CloudStack's record of the control-plane VM")
+    oma_vm_error = serializers.CharField(allow_null=True, help_text="Why the control-plane VM was not found")
+
+
+class StreamlinedAnswerSerializer(SuccessMessageSerializer):
+    connection = ConnectionDetailsSerializer()
+    configuration = OsseaConfigSerializer()
+
+
+class NetworkRefSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField(allow_null=True)
+
+
+class ResolveAnswerSerializer(serializers.Serializer):
+    success = serializers.BooleanField(help_text="False when a name is unknown")
+    resolved = serializers.DictField(child=NetworkRefSerializer(), help_text="By the name (or id) asked for")
+    unresolved = serializers.ListField(child=serializers.CharField())
+    message = serializers.CharField()
+
+
+# --- /ossea/config and VMware credentials: answers -----------------------------------------------------------------
+
+
+class OsseaConfigCreatedSerializer(SuccessMessageSerializer):
+    configuration = OsseaConfigSerializer()
+
+
+class OsseaConfigAnswerSerializer(serializers.Serializer):
+    """The 200 answer of every action: which keys are present depends on the action."""
+
+    success = serializers.BooleanField()
+    message = serializers.CharField(required=False, help_text="update, delete, test")
+    configuration = OsseaConfigSerializer(required=False, help_text="get with id, update")
+    configurations = OsseaConfigSerializer(many=True, required=False, help_text="get without id")
+    details = ConnectionDetailsSerializer(required=False, help_text="test")
+
+
+class CredentialTestDetailsSerializer(serializers.Serializer):
+    """``apps.settings.selectors.CredentialCheck``."""
+
+    vcenter = serializers.CharField(source="credential.vcenter_host")
+    datacenter = serializers.CharField(source="credential.datacenter")
+    vm_count = serializers.IntegerField()
+
+
+class CredentialTestSerializer(SuccessMessageSerializer):
+    details = CredentialTestDetailsSerializer()

@@ -8,20 +8,23 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.schemas import errors
+from apps.core.api.serializers import errors
 from apps.core.api.validation import validated
 from apps.core.permissions import RolePermission, user_roles
 
 from .. import services
 from ..choices import OsseaConfigAction
-from ..models import VMwareCredential
-from .schemas import CredentialTestSerializer, OsseaConfigAnswerSerializer, OsseaConfigCreatedSerializer
+from ..models import OsseaConfig, VMwareCredential
+from ..selectors import credential_test, ossea_test_connection
 from .serializers import (
+    CredentialTestSerializer,
     OsseaConfigActionSerializer,
+    OsseaConfigAnswerSerializer,
+    OsseaConfigCreatedSerializer,
     OsseaConfigInputSerializer,
-    OsseaConfigSerializer,
     VMwareCredentialInputSerializer,
     VMwareCredentialSerializer,
+    connection_test_answer,
 )
 
 
@@ -46,17 +49,14 @@ class OsseaConfigView(APIView):
     def _do_get(self, payload):
         if "id" in payload:
             config = services.ossea_config_get(payload["id"])
-            return Response({"success": True, "configuration": OsseaConfigSerializer(config).data})
-        from ..models import OsseaConfig
-
-        return Response({"success": True,
-                         "configurations": OsseaConfigSerializer(OsseaConfig.objects.all(), many=True).data})
+            return Response(OsseaConfigAnswerSerializer({"success": True, "configuration": config}).data)
+        return Response(OsseaConfigAnswerSerializer({"success": True, "configurations": OsseaConfig.objects.all()}).data)
 
     def _do_create(self, payload):
         data = validated(OsseaConfigInputSerializer, payload["configuration"], what="configuration")
         config = services.ossea_config_create(data=data)
-        return Response({"success": True, "message": "Configuration created successfully",
-                         "configuration": OsseaConfigSerializer(config).data}, status=status.HTTP_201_CREATED)
+        return Response(OsseaConfigCreatedSerializer({"success": True, "message": "Configuration created successfully",
+                                                      "configuration": config}).data, status=status.HTTP_201_CREATED)
 
     def _do_update(self, payload):
         config = services.ossea_config_get(payload["id"])
@@ -64,18 +64,18 @@ class OsseaConfigView(APIView):
         # partial=True keeps defaults out, so only the fields the caller gave change.
         data = {k: v for k, v in data.items() if k in payload["configuration"]}
         config = services.ossea_config_update(config=config, data=data)
-        return Response({"success": True, "message": "Configuration updated successfully",
-                         "configuration": OsseaConfigSerializer(config).data})
+        return Response(OsseaConfigAnswerSerializer({"success": True, "message": "Configuration updated successfully",
+                                                     "configuration": config}).data)
 
     def _do_delete(self, payload):
         config = services.ossea_config_get(payload["id"])
         services.ossea_config_delete(config=config)
-        return Response({"success": True, "message": f"Configuration {payload['id']} deleted successfully"})
+        return Response(OsseaConfigAnswerSerializer({"success": True,
+                                                     "message": f"Configuration {payload['id']} deleted successfully"}
+                                                    ).data)
 
     def _do_test(self, payload):
-        from ..selectors import ossea_test_connection
-
-        return Response(ossea_test_connection(payload))
+        return Response(connection_test_answer(ossea_test_connection(payload)))
 
 
 class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -121,6 +121,6 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     @extend_schema(request=None, responses={200: CredentialTestSerializer, **errors(404, 502, 503)})
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
-        from ..selectors import credential_test
-
-        return Response(credential_test(credential=self.get_object()))
+        check = credential_test(credential=self.get_object())
+        return Response(CredentialTestSerializer({"success": True, "message": "vCenter reachable and credentials accepted",
+                                                  "details": check}).data)
