@@ -1,3 +1,4 @@
+"""The failover app: test and live failovers of replicated VMs into CloudStack."""
 from django.apps import AppConfig
 
 
@@ -8,4 +9,5 @@ class FailoverConfig(AppConfig):
     verbose_name = "Failover"
 
     def ready(self) -> None:
+        # Inside ready(): the receiver's module imports models, which cannot load before the app registry is ready.
         from . import signals  # noqa: F401  (connects the final-sync receiver)

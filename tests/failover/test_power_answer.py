@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from apps.failover.source import answer_lost
+from apps.failover.steps.power_off_source import answer_lost
 from apps.inventory.agent_client import AgentClient
 from tests.failover.conftest import HttpPeer
 
