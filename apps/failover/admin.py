@@ -3,6 +3,7 @@ from django.contrib import admin
 from apps.core.admin import JobAdminMixin
 
 from .models import FailoverJob, FailoverVolume, NetworkMapping
+from .services import rollback, test_end
 
 
 class FailoverVolumeInline(admin.TabularInline):
@@ -30,14 +31,10 @@ class FailoverJobAdmin(JobAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="End selected test failovers (destroy the test VM, revert, reattach)")
     def end_tests(self, request, queryset):
-        from .services import test_end
-
         self.run_for_each(request, queryset, test_end, "Cleanup queued for")
 
     @admin.action(description="Roll back selected jobs")
     def rollback_jobs(self, request, queryset):
-        from .services import rollback
-
         self.run_for_each(request, queryset, rollback, "Rollback requested for")
 
 

@@ -1,4 +1,4 @@
-"""Failover: validation, test and live failover, rollback; connects the final-sync receiver."""
+"""The failover app: test and live failovers of replicated VMs into CloudStack."""
 from django.apps import AppConfig
 
 
@@ -9,7 +9,7 @@ class FailoverConfig(AppConfig):
     verbose_name = "Failover"
 
     def ready(self) -> None:
-        # Imported once the app registry is ready: the receivers and selectors read models.
+        # Imported once the app registry is ready: the receiver's module and the selectors read models.
         from apps.core import registry
 
         from . import selectors, signals  # noqa: F401  (signals connects the final-sync receiver)

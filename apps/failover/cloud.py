@@ -1,6 +1,6 @@
 """What failover asks CloudStack before it changes anything: the client, offering, template, networks, names.
 
-Every function here only reads. The CloudStack calls that change things are in `runner.py` and `rollback.py`.
+Every function here only reads. The CloudStack calls that change things are in the steps (`steps/`).
 """
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from apps.core.exceptions import ApplicationError, InvalidInput, ServiceUnavaila
 from apps.inventory.models import VMContext
 from apps.settings import cloudstack as cs
 from apps.settings.models import OsseaConfig
+from apps.settings.services import active_ossea_config
+
+from .models import NetworkMapping
 
 # CloudStack's hostname rule for VM names: letters, digits, hyphens, a letter first, at most 63 characters.
 _HOSTNAME_BAD = re.compile(r"[^A-Za-z0-9-]+")
@@ -20,8 +23,6 @@ _HOSTNAME_BAD = re.compile(r"[^A-Za-z0-9-]+")
 
 def config_for(vm_context: VMContext) -> OsseaConfig:
     """The CloudStack configuration a VM fails over into: the one its replication used, else the active one."""
-    from apps.settings.services import active_ossea_config
-
     config = vm_context.ossea_config if vm_context.ossea_config_id else None
     if config is None or not config.is_active:
         config = active_ossea_config() or config
@@ -148,8 +149,6 @@ def resolve_networks(vm_context: VMContext, *, failover_type: str, overrides: di
     Returns (resolved NICs, unmapped source network names). `networks` (CloudStack's list) fills in names
     for overrides; None skips that lookup.
     """
-    from .models import NetworkMapping
-
     is_test = failover_type == "test"
     stored = {m.source_network_name: m for m in
               NetworkMapping.objects.filter(vm_context=vm_context, is_test_network=is_test)}

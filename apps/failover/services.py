@@ -1,7 +1,8 @@
 """Failover writes: network mappings, and starting, ending, rolling back and cleaning up failovers.
 
-Views, tasks and the admin call only these. Refusals carry seed 003's error shape: `message` (what was refused),
-`error` (why), `error_code`, and `required_actions` where an operator can act.
+Views and the admin call only these; they queue the tasks (`tasks.py`) that run the conductor. Refusals carry seed
+003's error shape: `message` (what was refused), `error` (why), `error_code`, and `required_actions` where an
+operator can act.
 """
 from __future__ import annotations
 
@@ -10,22 +11,22 @@ import re
 import time
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from apps.core.exceptions import ApplicationError, Conflict, InvalidInput, NotFound
-from apps.core.jobs import record_event
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
+from apps.inventory.selectors import credential_for
 from apps.replication.choices import ACTIVE as REPLICATION_ACTIVE
 from apps.replication.models import ReplicationJob, ReplicaVolume
 from apps.settings import cloudstack as cs
 
-from . import cloud, runner, validation
-from .choices import ACTIVE, CANCELLABLE, CleanupStatus, FailoverStatus, FailoverType
+from . import cloud, conductor, jobs, validation
+from .choices import CANCELLABLE, CleanupStatus, FailoverStatus, FailoverType
+from .jobs import event
 from .models import FailoverJob, NetworkMapping
+from .tasks import cleanup_failed_failover, end_test_failover, power_on_source, run_failover
 
 logger = logging.getLogger(__name__)
-JOB_KIND = "failover"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
 MAX_TEST_DURATION = 7 * 24 * 3600
 
@@ -130,12 +131,8 @@ def mappings_delete(*, vm_context: VMContext, source_network_name: str | None = 
 # -- failover jobs -------------------------------------------------------------------------------------
 
 
-def event(job: FailoverJob, step: str, message: str, *, level: str = "info", **data) -> None:
-    record_event(JOB_KIND, job.job_id, step, message, level=level, **data)
-
-
 def job_get(job_id: str) -> FailoverJob:
-    job = FailoverJob.objects.select_related("vm_context", "ossea_config").filter(job_id=job_id).first()
+    job = jobs.load(job_id)
     if job is None:
         raise NotFound(f"Failover job '{job_id}' not found", error_code="JOB_NOT_FOUND")
     return job
@@ -156,8 +153,6 @@ def _new_job_id(failover_type: str, vm_context: VMContext) -> str:
 
 
 def _enqueue(job: FailoverJob) -> None:
-    from .tasks import run_failover
-
     transaction.on_commit(lambda: run_failover.apply_async(args=[job.job_id], task_id=job.job_id, queue="failover"))
 
 
@@ -200,9 +195,7 @@ def preconditions(vm_context: VMContext, failover_type: str, *, overrides: dict,
     if overrides:
         check_sources(vm_context, list(overrides))
     if power_off_source:
-        from apps.settings.models import VMwareCredential
-
-        if vm_context.credential_id is None and not VMwareCredential.objects.filter(is_default=True).exists():
+        if credential_for(vm_context) is None:
             raise refusal(refused, "power_off_source needs vCenter credentials and there are none",
                           error_code="VALIDATION_FAILED", status=400,
                           actions=["Add vCenter credentials (POST /api/v1/vmware-credentials)",
@@ -262,7 +255,7 @@ def failover_start(*, vm_context: VMContext, failover_type: str, options: dict, 
                 notification_config=options.get("notification_config") or {}, requested_by=requested_by,
                 validation_result=result or {}, current_step="Queued")
             if not live:
-                runner.context_status(context, VMContextStatus.TEST_FAILOVER)
+                jobs.context_status(context, VMContextStatus.TEST_FAILOVER)
             event(job, "created", f"{failover_type} failover queued", requested_by=requested_by,
                   skip_validation=job.skip_validation)
             _enqueue(job)
@@ -280,8 +273,6 @@ def _cannot_cleanup(job: FailoverJob, error: str) -> ApplicationError:
 
 def test_end(*, job: FailoverJob, requested_by: str = "") -> FailoverJob:
     """End a running test failover: its VM is destroyed, the volumes reverted and given back to the control plane."""
-    from .tasks import end_test_failover
-
     if job.job_type != FailoverType.TEST:
         raise _cannot_cleanup(job, f"{job.job_id} is a live failover; a completed live failover is final")
     with transaction.atomic():
@@ -298,9 +289,7 @@ def test_end(*, job: FailoverJob, requested_by: str = "") -> FailoverJob:
             else:
                 error = "Job not found or not in a state that allows cleanup"
             raise _cannot_cleanup(row, error)
-        runner.set_status(row, FailoverStatus.CLEANUP, cleanup_status=CleanupStatus.IN_PROGRESS,
-                          current_step="Cleanup queued")
-        event(row, "cleanup", "test failover cleanup requested", requested_by=requested_by)
+        jobs.start_test_end(row, requested_by=requested_by)
         transaction.on_commit(lambda: end_test_failover.apply_async(args=[row.job_id], queue="failover"))
     return row
 
@@ -331,7 +320,7 @@ def cleanup_failed(*, vm_context: VMContext, requested_by: str = "") -> Failover
 def _requeue(job: FailoverJob, requested_by: str, what: str, task) -> FailoverJob:
     """A failed job goes back to reverting and `task` runs the undo again."""
     with transaction.atomic():
-        if not runner.claim(job, FailoverStatus.FAILED, FailoverStatus.REVERTING, cleanup_status=CleanupStatus.IN_PROGRESS,
+        if not jobs.claim(job, FailoverStatus.FAILED, FailoverStatus.REVERTING, cleanup_status=CleanupStatus.IN_PROGRESS,
                             current_step=f"{what.capitalize()} queued"):
             raise refusal("Nothing to clean up", f"Job {job.job_id} is '{job.status}' now", error_code="INVALID_STATE")
         event(job, "cleanup", f"{what} requested", requested_by=requested_by)
@@ -340,14 +329,10 @@ def _requeue(job: FailoverJob, requested_by: str, what: str, task) -> FailoverJo
 
 
 def _retry_cleanup(job: FailoverJob, requested_by: str) -> FailoverJob:
-    from .tasks import cleanup_failed_failover
-
     return _requeue(job, requested_by, "cleanup of the failed execution", cleanup_failed_failover)
 
 
 def _retry_power_on(job: FailoverJob, requested_by: str) -> FailoverJob:
-    from .tasks import power_on_source
-
     return _requeue(job, requested_by, "power-on of the source VM", power_on_source)
 
 
@@ -359,10 +344,10 @@ def rollback(*, job: FailoverJob, requested_by: str = "") -> tuple[FailoverJob, 
         FailoverJob.objects.filter(pk=job.pk).update(cancel_requested=True)
         event(job, "rollback", "rollback requested before the run started", requested_by=requested_by)
         if not job.source_powered_off_by_platform:
-            runner.fail(job, None, "Cancelled by the operator before it changed anything", "CANCELLED")
+            conductor.fail(job, None, "Cancelled by the operator before it changed anything", "CANCELLED")
             job.refresh_from_db()
             return job, "The job had not changed anything yet; it is cancelled"
-        runner.fail(job, None, "Cancelled by the operator before it changed anything in CloudStack", "CANCELLED")
+        conductor.fail(job, None, "Cancelled by the operator before it changed anything in CloudStack", "CANCELLED")
         job.refresh_from_db()
         if job.source_powered_on_at:
             return job, "The job is cancelled; the source VM it had powered off was powered back on"
@@ -403,39 +388,3 @@ def rollback_target(*, job_id: str = "", vm_context: VMContext | None = None, fa
                        error_code="JOB_NOT_FOUND")
     return job
 
-
-def housekeeping() -> dict:
-    """The beat's round: automatic test cleanup, final-sync checks, stale jobs (worker lost)."""
-    from django.utils import timezone
-
-    from .tasks import cleanup_failed_failover, end_test_failover, resume_after_final_sync, run_failover
-
-    now = timezone.now()
-    counts = {"auto_cleanup": 0, "final_sync_checked": 0, "stale": 0}
-    due = FailoverJob.objects.filter(job_type=FailoverType.TEST, status=FailoverStatus.COMPLETED, ended_at__isnull=True,
-                                     auto_cleanup=True, cleanup_due_at__lte=now)
-    for job in due:
-        try:
-            test_end(job=job, requested_by="auto-cleanup")
-            counts["auto_cleanup"] += 1
-        except ApplicationError as exc:
-            logger.warning("auto cleanup skipped job=%s reason=%s", job.job_id, exc.message)
-    for job_id in FailoverJob.objects.filter(status=FailoverStatus.PENDING).exclude(final_sync_job_id="").values_list(
-            "job_id", flat=True):
-        # A task, not inline: a finished sync makes it run the whole failover.
-        resume_after_final_sync.apply_async(args=[job_id], queue="failover")
-        counts["final_sync_checked"] += 1
-    for job in FailoverJob.objects.filter(Q(status__in=ACTIVE)).select_related("vm_context"):
-        if not runner.is_stale(job) or (job.status == FailoverStatus.PENDING and job.final_sync_job_id):
-            continue
-        counts["stale"] += 1
-        if job.status == FailoverStatus.PENDING:
-            run_failover.apply_async(args=[job.job_id], queue="failover")  # the queued message was lost
-        elif job.status == FailoverStatus.CLEANUP:
-            end_test_failover.apply_async(args=[job.job_id], queue="failover")
-        elif job.status == FailoverStatus.REVERTING:
-            # Whoever was reverting died: the rollback looks before it acts, so running it again is safe.
-            cleanup_failed_failover.apply_async(args=[job.job_id], queue="failover")
-        else:
-            run_failover.apply_async(args=[job.job_id], queue="failover")  # the runner reaps a stale step
-    return counts

@@ -7,12 +7,11 @@ from apps.replication.signals import replication_finished
 
 from .choices import FailoverStatus
 from .models import FailoverJob
+from .tasks import resume_after_final_sync as resume_task
 
 
 @receiver(replication_finished, dispatch_uid="failover.resume_after_final_sync")
 def resume_after_final_sync(sender, job, **kwargs) -> None:
-    from .tasks import resume_after_final_sync as task
-
     for job_id in FailoverJob.objects.filter(status=FailoverStatus.PENDING, final_sync_job_id=job.job_id).values_list(
             "job_id", flat=True):
-        task.apply_async(args=[job_id], queue="failover")
+        resume_task.apply_async(args=[job_id], queue="failover")

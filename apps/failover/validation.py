@@ -21,9 +21,11 @@ from apps.replication.choices import ACTIVE as REPLICATION_ACTIVE
 from apps.replication.choices import ReplicationStatus
 from apps.replication.models import ChangeIdRecord, ReplicationJob, ReplicaVolume
 from apps.settings import cloudstack as cs
+from apps.settings import volumes
 
 from . import cloud, conf
 from .choices import ACTIVE, CheckStatus, CheckType, FailoverStatus, FailoverType
+from .models import FailoverJob, NetworkMapping
 
 WEIGHTS = {CheckType.CRITICAL: 2.0, CheckType.WARNING: 1.0}
 
@@ -104,8 +106,6 @@ def sync_info(vm_context: VMContext) -> dict:
 
 def active_jobs_info(vm_context: VMContext, *, exclude_job_id: str = "") -> dict:
     """Seed 003's active_jobs: replications and failovers that would collide with a failover."""
-    from .models import FailoverJob
-
     migration = [{"job_id": j.job_id, "status": j.status, "replication_type": j.replication_type,
                   "progress_percent": round(j.progress_percent, 1)}
                  for j in ReplicationJob.objects.filter(vm_context=vm_context, status__in=REPLICATION_ACTIVE)]
@@ -127,8 +127,6 @@ def active_jobs_info(vm_context: VMContext, *, exclude_job_id: str = "") -> dict
 def network_info(vm_context: VMContext, *, failover_type: str = FailoverType.LIVE,
                  overrides: dict | None = None) -> dict:
     """Seed 003's network_status: stored mappings, and which source networks the given failover type lacks."""
-    from .models import NetworkMapping
-
     sources = [source for _, source in cloud.source_networks(vm_context)]
     mappings = list(NetworkMapping.objects.filter(vm_context=vm_context))
     _, unmapped = cloud.resolve_networks(vm_context, failover_type=failover_type, overrides=overrides or {},
@@ -335,8 +333,6 @@ class Validator:
         client = cloud.client_for(self.config)
         try:
             zone = client.find_zone(self.config.zone)
-            from apps.settings import volumes
-
             self.oma_id = volumes.oma_vm_id(self.config, client)
             self.networks = client.list_networks(zone_id=zone["id"])
         except cs.CloudStackError as exc:

@@ -4,8 +4,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.failover import runner, services
+from apps.failover import jobs, services
 from apps.failover.models import FailoverJob
+from apps.failover.steps.snapshot import release_from_oma, snapshot
+from apps.failover.steps.validate import make_plan
 from apps.inventory.choices import VMContextStatus
 from tests.factories import OsseaConfigFactory, vm_with_disks
 from tests.failover.conftest import assert_back_on_control_plane, assert_documented
@@ -276,12 +278,12 @@ def test_stale_step_is_reaped_and_rolled_back(lab_vm, client, cloud_config, djan
 
     job = services.failover_start(vm_context=lab_vm.context, failover_type="test",
                                   options={"test_duration": "1h", "test_duration_seconds": 3600})
-    assert runner.claim(job, "pending", "validating")
-    runner.make_plan(job, client)
-    runner.set_status(job, "snapshotting")
+    assert jobs.claim(job, "pending", "validating")
+    make_plan(job, client)
+    jobs.set_status(job, "snapshotting")
     boot = job.volumes.get(is_root=True)
-    runner.release_from_oma(job, boot, client)
-    runner.snapshot(job, boot, client)
+    release_from_oma(job, boot, client)
+    snapshot(job, boot, client)
     assert client.get_volume(boot.volume_id).get("virtualmachineid") is None
     assert failover_housekeeping()["stale"] == 0
     FailoverJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(hours=2))

@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from apps.enrollment.agent_client import AgentClient
-from apps.failover.source import answer_lost
+from apps.failover.steps.power_off_source import answer_lost
 from tests.failover.conftest import HttpPeer
 
 

@@ -1,4 +1,4 @@
-"""The source VM's power, through the agent: off before a live failover, back on when the failover is rolled back.
+"""Step `power_off_source` (live failover's prelude): the source VM off through the agent; its undo powers it back on.
 
 Only what this failover did is undone: the job records whether its power-off changed the VM
 (`source_powered_off_by_platform`, false when the agent answered "already_off"), and only then does a rollback power
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 
+import requests
 from django.conf import settings
 from django.utils import timezone
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from apps.core.exceptions import ApplicationError
 from apps.enrollment.agent_client import AgentClient
@@ -23,8 +25,9 @@ from apps.inventory.selectors import agent_source
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 from apps.settings.models import CloudResource
 
-from .models import FailoverJob
-from .rollback import Outcome
+from ..jobs import Outcome, StepFailed, event, touch
+from ..models import FailoverJob
+from .base import Context, Step
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +37,6 @@ POWERED_OFF_HERE = ("guest_shutdown", "powered_off")
 
 def _never_connected(exc: BaseException | None) -> bool:
     """The request never reached the agent (connection refused, connect timeout): nothing can have happened."""
-    import requests
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
     if isinstance(exc, requests.ConnectTimeout):
         return True
     if isinstance(exc, requests.ConnectionError):
@@ -142,3 +142,38 @@ def restore_power(job: FailoverJob, out: Outcome) -> None:
         out.did(f"the source VM '{name}' ({answer.get('vm_id')}) was already powered on again")
     else:
         out.did(f"powered the source VM '{name}' ({answer.get('vm_id')}) back on")
+
+
+class PowerOffSource(Step):
+    name = "power_off_source"
+    requires = ("vm_context", "power_off_source", "shutdown_timeout_seconds")
+    records = ("source_power_state_before", "source_power_uncertain", "source_powered_off_at", "source_power_result",
+               "source_powered_off_by_platform", "VMContext.power_state")
+    undoes = "powers the source VM back on if this failover powered it off, once the failover VM is gone"
+
+    def recorded(self, job: FailoverJob) -> bool:
+        return job.source_powered_off_at is not None or job.source_power_uncertain
+
+    def run(self, ctx: Context) -> None:
+        job = ctx.job
+        if not job.power_off_source or job.source_powered_off_at is not None:
+            return  # not asked, or done by an earlier run
+        touch(job, "Powering off the source VM (guest shutdown, then power off after "
+                   f"{job.shutdown_timeout_seconds} s)")
+        try:
+            answer = power_off(job)
+        except ApplicationError as exc:
+            if not job.source_power_uncertain:
+                raise
+            # No clear answer: vCenter may have powered the VM off. The rollback decides what to do about it.
+            known = job.source_power_state_before or "unknown"
+            event(job, "power_off", f"the power-off answer was lost ({exc.message}); the source VM may be powered off "
+                                    f"(last known power state before the failover: {known})", level="error")
+            raise StepFailed(f"The power-off of the source VM got no clear answer from the agent: {exc.message}; "
+                             "vCenter may have powered it off", exc.error_code or "AGENT_UNREACHABLE") from exc
+        text = (f"source VM powered off ({job.source_power_result})" if job.source_powered_off_by_platform else
+                "source VM was already powered off before this failover: a rollback leaves it off")
+        event(job, "power_off", text, **{k: v for k, v in answer.items() if k in ("vm_id", "power_state", "result")})
+
+    def undo(self, ctx: Context, outcome: Outcome) -> None:
+        restore_power(ctx.job, outcome)
