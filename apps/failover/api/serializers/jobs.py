@@ -150,6 +150,8 @@ class FailoverJobDetailsSerializer(serializers.Serializer):
 class JobRecordMixin(serializers.Serializer):
     """The volumes and events of a job, read through the selectors."""
 
+    event_limit = 100
+
     @extend_schema_field(FailoverVolumeSerializer(many=True))
     def get_volumes(self, job):
         return FailoverVolumeSerializer(selectors.job_volumes(job), many=True).data
@@ -161,8 +163,6 @@ class JobRecordMixin(serializers.Serializer):
 
 class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
     """GET /failover/{job_id}/status: seed 003's answer plus the step, volumes, rollback record and events."""
-
-    event_limit = 100
 
     job_id = serializers.CharField()
     status = one_of(FailoverStatus.values)
