@@ -2,6 +2,8 @@
 "Network Mapping", "Debug")."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -14,7 +16,6 @@ from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.pagination import MAX_OFFSET
 from apps.inventory import services as inventory_services
-from apps.replication.models import ReplicaVolume
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 
@@ -22,16 +23,7 @@ from .. import cloud, selectors, services, validation
 from ..choices import ACTIVE, FailoverType
 from ..filtersets import FailoverJobFilterSet, NetworkMappingFilterSet
 from ..models import FailoverJob, NetworkMapping
-from . import schemas as S
-from .serializers import (
-    LiveFailoverSerializer,
-    MappingsPutSerializer,
-    NetworkMappingSerializer,
-    PreflightValidateSerializer,
-    RollbackSerializer,
-    TestFailoverSerializer,
-    UnifiedFailoverSerializer,
-)
+from . import serializers as S
 
 TYPE_PARAM = OpenApiParameter("failover_type", str, enum=["live", "test"], description="default: live")
 
@@ -87,6 +79,27 @@ def _filtered(filterset_class, request, queryset):
     return filterset.qs
 
 
+class Page(NamedTuple):
+    """One page of a filtered list, as the list answers render it."""
+
+    items: list
+    total: int
+    limit: int
+    offset: int
+
+    @property
+    def returned(self) -> int:
+        return len(self.items)
+
+
+def _paged(rows, limit: int, offset: int) -> Page:
+    return Page(items=list(rows[offset:offset + limit]), total=rows.count(), limit=limit, offset=offset)
+
+
+def _answer(serializer_class, instance, message: str, code: int = status.HTTP_200_OK) -> Response:
+    return Response(S.answer(serializer_class, instance, message), status=code)
+
+
 class ReadView(APIView):
     read_roles = (Role.VIEWER,)
     write_roles = (Role.OPERATOR,)
@@ -106,29 +119,27 @@ class NetworkMappingListCreateView(ReadView):
     def get(self, request):
         limit, offset = _page(request)
         rows = _filtered(NetworkMappingFilterSet, request, NetworkMapping.objects.select_related("vm_context"))
-        page = list(rows[offset:offset + limit])
-        return Response({"success": True, "message": "Network mappings retrieved", "total_mappings": rows.count(),
-                         "returned_mappings": len(page), "mappings": [selectors.mapping_dict(m) for m in page]})
+        return _answer(S.NetworkMappingListAnswerSerializer, _paged(rows, limit, offset), "Network mappings retrieved")
 
-    @extend_schema(request=NetworkMappingSerializer,
+    @extend_schema(request=S.NetworkMappingSerializer,
                    responses={201: S.NetworkMappingCreatedSerializer, **errors(400, 404, 409, 502, 503)},
                    tags=["network-mappings"],
                    summary="Map a VM's source network to an existing CloudStack network")
     def post(self, request):
-        data = validated(NetworkMappingSerializer, request.data)
+        data = validated(S.NetworkMappingSerializer, request.data)
         mapping = services.mapping_create(
             vm_context=_vm(data["vm_id"]), source_network_name=data["source_network_name"],
             destination_network_id=data["destination_network_id"],
             destination_network_name=data.get("destination_network_name", ""),
             is_test_network=data["is_test_network"])
-        return Response({"success": True, "message": "Network mapping created successfully",
-                         "mapping": selectors.mapping_dict(mapping)}, status=status.HTTP_201_CREATED)
+        return _answer(S.NetworkMappingCreatedSerializer, mapping, "Network mapping created successfully",
+                       status.HTTP_201_CREATED)
 
 
-def _vm_mappings_answer(context, message: str, **extra) -> dict:
-    rows = NetworkMapping.objects.filter(vm_context=context).select_related("vm_context")
-    return {"success": True, "message": message, "vm_id": context.vm_id, "vm_name": context.vm_name,
-            "mappings": [selectors.mapping_dict(m) for m in rows], "total_mappings": rows.count(), **extra}
+def _vm_mappings(context, **extra) -> dict:
+    """A VM and its mappings, for the answers about them."""
+    return {"vm": context, **extra,
+            "mappings": list(NetworkMapping.objects.filter(vm_context=context).select_related("vm_context"))}
 
 
 class NetworkMappingVMView(ReadView):
@@ -136,9 +147,9 @@ class NetworkMappingVMView(ReadView):
                    summary="A VM's network mappings",
                    operation_id="network_mappings_vm_retrieve")
     def get(self, request, vm_id):
-        return Response(_vm_mappings_answer(_vm(vm_id), "Network mappings retrieved"))
+        return _answer(S.NetworkMappingsOfVMSerializer, _vm_mappings(_vm(vm_id)), "Network mappings retrieved")
 
-    @extend_schema(request=MappingsPutSerializer,
+    @extend_schema(request=S.MappingsPutSerializer,
                    responses={200: S.NetworkMappingsUpdatedSerializer, **errors(400, 404, 502, 503)}, tags=["network-mappings"],
                    summary="Create or replace a VM's mappings ({mappings: [...]} or one mapping object)")
     def put(self, request, vm_id):
@@ -146,9 +157,10 @@ class NetworkMappingVMView(ReadView):
         body = request.data
         if isinstance(body, dict) and "mappings" not in body:
             body = {"mappings": [body]}
-        data = validated(MappingsPutSerializer, body)
+        data = validated(S.MappingsPutSerializer, body)
         saved = services.mappings_put(vm_context=context, items=data["mappings"])
-        return Response(_vm_mappings_answer(context, "Network mappings updated", updated=len(saved)))
+        return _answer(S.NetworkMappingsUpdatedSerializer, _vm_mappings(context, updated=len(saved)),
+                       "Network mappings updated")
 
     @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)],
                    responses={200: S.NetworkMappingsDeletedSerializer, **errors(400, 404)},
@@ -157,8 +169,8 @@ class NetworkMappingVMView(ReadView):
     def delete(self, request, vm_id):
         context = _vm(vm_id)
         count = services.mappings_delete(vm_context=context, is_test_network=_bool_param(request, "is_test_network"))
-        return Response({"success": True, "message": f"Deleted {count} network mapping(s)", "vm_id": context.vm_id,
-                         "deleted": count})
+        return _answer(S.NetworkMappingsDeletedSerializer, {"vm": context, "deleted": count},
+                       f"Deleted {count} network mapping(s)")
 
 
 class NetworkMappingSourceView(ReadView):
@@ -171,8 +183,8 @@ class NetworkMappingSourceView(ReadView):
         if not rows.exists():
             raise NotFound(f"VM '{context.vm_name}' has no network mapping for '{source_network_name}'",
                            error_code="MAPPING_NOT_FOUND")
-        return Response({"success": True, "message": "Network mappings retrieved", "vm_id": context.vm_id,
-                         "mappings": [selectors.mapping_dict(m) for m in rows.select_related("vm_context")]})
+        return _answer(S.NetworkMappingsOfSourceSerializer,
+                       {"vm": context, "mappings": rows.select_related("vm_context")}, "Network mappings retrieved")
 
     @extend_schema(parameters=[OpenApiParameter("is_test_network", bool)],
                    responses={200: S.NetworkMappingsOfSourceDeletedSerializer, **errors(400, 404)},
@@ -182,15 +194,16 @@ class NetworkMappingSourceView(ReadView):
         context = _vm(vm_id)
         count = services.mappings_delete(vm_context=context, source_network_name=source_network_name,
                                          is_test_network=_bool_param(request, "is_test_network"))
-        return Response({"success": True, "message": f"Deleted {count} network mapping(s)", "vm_id": context.vm_id,
-                         "source_network_name": source_network_name, "deleted": count})
+        return _answer(S.NetworkMappingsOfSourceDeletedSerializer,
+                       {"vm": context, "source_network_name": source_network_name, "deleted": count},
+                       f"Deleted {count} network mapping(s)")
 
 
-def _network_status(request, vm_id) -> dict:
+def _network_status(request, vm_id) -> Response:
     context = _vm(vm_id)
     info = validation.network_info(context, failover_type=_failover_type(request.query_params.get("failover_type")))
-    return {"success": True, "message": "Network mapping status retrieved", "vm_id": context.vm_id,
-            "network_status": info}
+    return _answer(S.NetworkMappingStatusAnswerSerializer, {"vm": context, "network_status": info},
+                   "Network mapping status retrieved")
 
 
 class NetworkMappingStatusView(ReadView):
@@ -198,7 +211,7 @@ class NetworkMappingStatusView(ReadView):
                    tags=["network-mappings"],
                    summary="Which of the VM's source networks are mapped")
     def get(self, request, vm_id):
-        return Response(_network_status(request, vm_id))
+        return _network_status(request, vm_id)
 
     @extend_schema(exclude=True)
     def delete(self, request, vm_id):
@@ -209,11 +222,9 @@ class NetworkMappingStatusView(ReadView):
 # -- validation ------------------------------------------------------------------------------------------
 
 
-def _readiness(context, failover_type: str, **kwargs) -> dict:
+def _readiness(context, failover_type: str, **kwargs) -> Response:
     result, _ = validation.validate(context, failover_type, **kwargs)
-    return {"success": True, "message": "VM failover readiness validation completed", "is_valid": result["is_ready"],
-            "readiness_score": result["readiness_score"], "validation_result": result,
-            "required_actions": result["required_actions"]}
+    return _answer(S.FailoverReadinessSerializer, result, "VM failover readiness validation completed")
 
 
 class ReadinessView(ReadView):
@@ -221,7 +232,7 @@ class ReadinessView(ReadView):
                    tags=["validation"],
                    summary="Failover readiness: every check, a score and the actions to take")
     def get(self, request, vm_id):
-        return Response(_readiness(_vm(vm_id), _failover_type(request.query_params.get("failover_type"))))
+        return _readiness(_vm(vm_id), _failover_type(request.query_params.get("failover_type")))
 
 
 class SyncStatusView(ReadView):
@@ -229,8 +240,8 @@ class SyncStatusView(ReadView):
                    tags=["validation"], summary="Last sync and stored change ids")
     def get(self, request, vm_id):
         context = _vm(vm_id)
-        return Response({"success": True, "message": "VM sync status retrieved", "vm_id": context.vm_id,
-                         "sync_status": validation.sync_info(context)})
+        return _answer(S.FailoverSyncStatusAnswerSerializer,
+                       {"vm": context, "sync_status": validation.sync_info(context)}, "VM sync status retrieved")
 
 
 class NetworkMappingStatusVMView(ReadView):
@@ -238,7 +249,7 @@ class NetworkMappingStatusVMView(ReadView):
                    tags=["validation"],
                    summary="Network mapping status for failover")
     def get(self, request, vm_id):
-        return Response(_network_status(request, vm_id))
+        return _network_status(request, vm_id)
 
 
 class VolumeStatusView(ReadView):
@@ -253,10 +264,7 @@ class VolumeStatusView(ReadView):
             info = validation.volume_info(context, client=client, oma_id=oma)
         except cs.CloudStackError as exc:
             raise cloud.api_error(exc) from exc
-        boot = info["volumes"][0] if info["volumes"] else None
-        return Response({"success": True, "message": "Volume status retrieved", "vm_id": context.vm_id,
-                         "volume_status": boot, "volumes": info["volumes"],
-                         "is_ready_for_failover": info["is_ready_for_failover"]})
+        return _answer(S.FailoverVolumeStatusAnswerSerializer, {"vm": context, "info": info}, "Volume status retrieved")
 
 
 class ActiveJobsView(ReadView):
@@ -264,8 +272,9 @@ class ActiveJobsView(ReadView):
                    tags=["validation"], summary="Jobs that would block a failover")
     def get(self, request, vm_id):
         context = _vm(vm_id)
-        return Response({"success": True, "message": "Active jobs status retrieved", "vm_id": context.vm_id,
-                         "active_jobs": validation.active_jobs_info(context)})
+        return _answer(S.FailoverActiveJobsAnswerSerializer,
+                       {"vm": context, "active_jobs": validation.active_jobs_info(context)},
+                       "Active jobs status retrieved")
 
 
 class ConfigurationCheckView(ReadView):
@@ -275,79 +284,71 @@ class ConfigurationCheckView(ReadView):
         context = _vm(vm_id)
         live, _ = validation.validate(context, FailoverType.LIVE)
         test, _ = validation.validate(context, FailoverType.TEST)
-        return Response({"success": True, "message": "Configuration check completed", "vm_id": context.vm_id,
-                         "is_valid": live["is_ready"], "is_valid_for_test": test["is_ready"],
-                         "readiness_score": live["readiness_score"],
-                         "configuration": {"live": live, "test": test},
-                         "sync_status": validation.sync_info(context),
-                         "network_status": validation.network_info(context),
-                         "active_jobs": validation.active_jobs_info(context),
-                         "required_actions": list(dict.fromkeys(live["required_actions"] + test["required_actions"]))})
+        return _answer(S.FailoverConfigurationCheckSerializer,
+                       {"vm": context, "configuration": {"live": live, "test": test},
+                        "sync_status": validation.sync_info(context), "network_status": validation.network_info(context),
+                        "active_jobs": validation.active_jobs_info(context)},
+                       "Configuration check completed")
 
 
 # -- failover jobs ---------------------------------------------------------------------------------------
 
 
-def _started(job: FailoverJob) -> dict:
-    context = job.vm_context
-    estimate = validation.estimate(job.job_type, context)
-    data = {"job_type": job.job_type, "status": job.status, "vm_id": context.vm_id, "vm_name": context.vm_name}
-    if job.job_type == FailoverType.TEST:
-        data.update(test_duration=job.test_duration, auto_cleanup=job.auto_cleanup)
-        estimate = f"{estimate} (test duration: {job.test_duration})"
-    else:
-        data.update(power_off_source=job.power_off_source, final_sync=job.final_sync)
-    return {"success": True, "message": f"{job.job_type.capitalize()} failover execution started successfully",
-            "job_id": job.job_id, "estimated_duration": estimate, "data": data}
-
-
 def _start(request, failover_type: str, data: dict) -> Response:
     job = services.failover_start(vm_context=_vm_from(data), failover_type=failover_type, options=data,
                                   requested_by=_who(request))
-    return Response(_started(job), status=status.HTTP_202_ACCEPTED)
+    estimate = validation.estimate(job.job_type, job.vm_context)
+    if job.job_type == FailoverType.TEST:
+        estimate = f"{estimate} (test duration: {job.test_duration})"
+    return _answer(S.FailoverStartedSerializer, {"job": job, "estimated_duration": estimate},
+                   f"{job.job_type.capitalize()} failover execution started successfully", status.HTTP_202_ACCEPTED)
 
 
 class TestFailoverView(ReadView):
-    @extend_schema(request=TestFailoverSerializer,
+    @extend_schema(request=S.TestFailoverSerializer,
                    responses={202: S.FailoverStartedSerializer, **S.refusals(400, 404, 409, 502, 503)}, tags=["failover"],
                    summary="Start a reversible test failover")
     def post(self, request):
-        return _start(request, FailoverType.TEST, validated(TestFailoverSerializer, request.data))
+        return _start(request, FailoverType.TEST, validated(S.TestFailoverSerializer, request.data))
 
 
 class LiveFailoverView(ReadView):
-    @extend_schema(request=LiveFailoverSerializer,
+    @extend_schema(request=S.LiveFailoverSerializer,
                    responses={202: S.FailoverStartedSerializer, **S.refusals(400, 404, 409, 502, 503)}, tags=["failover"],
                    summary="Start a live (final) failover")
     def post(self, request):
-        return _start(request, FailoverType.LIVE, validated(LiveFailoverSerializer, request.data))
+        return _start(request, FailoverType.LIVE, validated(S.LiveFailoverSerializer, request.data))
 
 
 class UnifiedFailoverView(ReadView):
-    @extend_schema(request=UnifiedFailoverSerializer,
+    @extend_schema(request=S.UnifiedFailoverSerializer,
                    responses={202: S.FailoverStartedSerializer, **S.refusals(400, 404, 409, 502, 503)}, tags=["failover"],
                    summary="Start a failover of either type (failover_type)")
     def post(self, request):
-        data = validated(UnifiedFailoverSerializer, request.data)
+        data = validated(S.UnifiedFailoverSerializer, request.data)
         return _start(request, data["failover_type"], data)
 
 
-def _cleanup_answer(job: FailoverJob) -> dict:
-    return {"success": True, "message": "Test failover cleanup initiated successfully", "job_id": job.job_id,
-            "cleanup_status": "in_progress", "estimated_cleanup_time": "2-5 minutes"}
+def _test_cleanup_answer(job: FailoverJob) -> Response:
+    return _answer(S.TestFailoverCleanupStartedSerializer, job, "Test failover cleanup initiated successfully",
+                   status.HTTP_202_ACCEPTED)
+
+
+def _job_status(job: FailoverJob) -> Response:
+    return _answer(S.FailoverJobStatusSerializer, job, f"Retrieved status for {job.job_type} failover job")
 
 
 class TestFailoverDetailView(ReadView):
     @extend_schema(responses={200: S.FailoverJobStatusSerializer, **errors(404)}, tags=["failover"],
                    summary="Status of a test failover job")
     def get(self, request, job_id):
-        return Response(selectors.job_status(services.job_get(job_id)))
+        return _job_status(services.job_get(job_id))
 
     @extend_schema(responses={202: S.TestFailoverCleanupStartedSerializer, **S.refusals(404, 409)}, tags=["failover"],
                    summary="End a test failover: destroy its VM, revert and reattach the volumes")
     def delete(self, request, job_id):
         job = services.test_end(job=services.job_get(job_id), requested_by=_who(request))
-        return Response(_cleanup_answer(job), status=status.HTTP_202_ACCEPTED)
+        return _test_cleanup_answer(job)
 
 
 class CleanupTestView(ReadView):
@@ -356,7 +357,7 @@ class CleanupTestView(ReadView):
                    summary="End the running test failover of a VM")
     def post(self, request, vm_name):
         job = services.test_end_for_vm(vm_context=_vm(vm_name), requested_by=_who(request))
-        return Response(_cleanup_answer(job), status=status.HTTP_202_ACCEPTED)
+        return _test_cleanup_answer(job)
 
 
 class CleanupFailedView(ReadView):
@@ -364,15 +365,15 @@ class CleanupFailedView(ReadView):
                    summary="Clean up what a failed failover of a VM left behind")
     def post(self, request, vm_name):
         job = services.cleanup_failed(vm_context=_vm(vm_name), requested_by=_who(request))
-        return Response({"success": True, "message": "Cleanup of the failed execution started", "job_id": job.job_id,
-                         "cleanup_status": "in_progress"}, status=status.HTTP_202_ACCEPTED)
+        return _answer(S.FailoverCleanupStartedSerializer, job, "Cleanup of the failed execution started",
+                       status.HTTP_202_ACCEPTED)
 
 
 class JobStatusView(ReadView):
     @extend_schema(responses={200: S.FailoverJobStatusSerializer, **errors(404)}, tags=["failover"],
                    summary="Status of a failover job")
     def get(self, request, job_id):
-        return Response(selectors.job_status(services.job_get(job_id)))
+        return _job_status(services.job_get(job_id))
 
 
 class JobListView(ReadView):
@@ -383,10 +384,7 @@ class JobListView(ReadView):
     def get(self, request):
         limit, offset = _page(request)
         rows = _filtered(FailoverJobFilterSet, request, FailoverJob.objects.select_related("vm_context"))
-        page = list(rows[offset:offset + limit])
-        return Response({"success": True, "message": "Retrieved failover jobs list", "total_jobs": rows.count(),
-                         "returned_jobs": len(page), "limit": limit, "offset": offset,
-                         "jobs": [selectors.job_summary(job) for job in page]})
+        return _answer(S.FailoverJobListSerializer, _paged(rows, limit, offset), "Retrieved failover jobs list")
 
 
 class PreflightConfigView(ReadView):
@@ -396,59 +394,39 @@ class PreflightConfigView(ReadView):
         failover_type = _failover_type(failover_type)
         context = _vm(vm_name)
         result, validator = validation.validate(context, failover_type)
-        disks = list(context.disks.order_by("unit_number", "disk_key"))
-        volume_rows = {r.disk_unit_number: r for r in ReplicaVolume.objects.filter(vm_context=context)}
-        configuration = {
-            "cloudstack_config": validator.config.name if validator.config else None,
-            "networks": validator.plan.get("networks", []),
-            "unmapped_networks": validation.network_info(context, failover_type=failover_type)["unmapped"],
-            "compute": validator.plan.get("compute"), "template": validator.plan.get("template"),
-            "destination_vm_name": (cloud.live_vm_name(context, {}) if failover_type == FailoverType.LIVE
-                                    else "test-" + cloud.host_name(context.vm_name, limit=44) + "-<stamp>"),
-            "volumes": [{"disk_id": d.disk_id, "role": "root" if i == 0 else "data",
-                         "volume_id": volume_rows[d.unit_number].volume_id if d.unit_number in volume_rows else None}
-                        for i, d in enumerate(disks)],
-            "snapshots": "one CloudStack volume snapshot per replica volume, taken after detaching it",
-        }
-        if failover_type == FailoverType.LIVE:
-            configuration.update(power_off_source=True, final_sync=True, shutdown_timeout=300)
-        else:
-            configuration.update(auto_cleanup=False)
-        return Response({"success": True, "message": "Preflight configuration", "vm_id": context.vm_id,
-                         "vm_name": context.vm_name, "failover_type": failover_type, "configuration": configuration,
-                         "is_ready": result["is_ready"], "readiness_score": result["readiness_score"],
-                         "estimated_duration": result["estimated_duration"],
-                         "required_actions": result["required_actions"]})
+        configuration = selectors.preflight_configuration(context, failover_type, validator)
+        return _answer(S.FailoverPreflightConfigSerializer,
+                       {"vm": context, "failover_type": failover_type, "configuration": configuration,
+                        "result": result}, "Preflight configuration")
 
 
 class PreflightValidateView(ReadView):
     # A validation changes nothing: viewers may run it.
     write_roles = (Role.VIEWER,)
 
-    @extend_schema(request=PreflightValidateSerializer,
+    @extend_schema(request=S.PreflightValidateSerializer,
                    responses={200: S.FailoverReadinessSerializer, **errors(400, 404, 502, 503)}, tags=["failover"],
                    summary="Validate a failover as it would be requested (with network overrides)")
     def post(self, request):
-        data = validated(PreflightValidateSerializer, request.data)
+        data = validated(S.PreflightValidateSerializer, request.data)
         context = _vm_from(data)
         if data["network_mappings"]:
             services.check_sources(context, list(data["network_mappings"]))
-        return Response(_readiness(context, data["failover_type"], overrides=data["network_mappings"],
-                                   custom_config=data["custom_config"]))
+        return _readiness(context, data["failover_type"], overrides=data["network_mappings"],
+                          custom_config=data["custom_config"])
 
 
 class RollbackView(ReadView):
-    @extend_schema(request=RollbackSerializer, responses={202: S.FailoverRollbackStartedSerializer, **S.refusals(400, 404, 409)},
-                   tags=["failover"],
+    @extend_schema(request=S.RollbackSerializer,
+                   responses={202: S.FailoverRollbackStartedSerializer, **S.refusals(400, 404, 409)}, tags=["failover"],
                    summary="Roll a failover back: end a running test, stop a running job, clean up a failed one")
     def post(self, request):
-        data = validated(RollbackSerializer, request.data)
+        data = validated(S.RollbackSerializer, request.data)
         context = _vm_from(data) if not data.get("job_id") else None
         job = services.rollback_target(job_id=data.get("job_id", ""), vm_context=context,
                                        failover_type=data.get("failover_type", ""))
         job, what = services.rollback(job=job, requested_by=_who(request))
-        return Response({"success": True, "message": f"Rollback started: {what}", "job_id": job.job_id,
-                         "job_type": job.job_type, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+        return _answer(S.FailoverRollbackStartedSerializer, job, f"Rollback started: {what}", status.HTTP_202_ACCEPTED)
 
 
 class RollbackDecisionView(ReadView):
@@ -457,8 +435,9 @@ class RollbackDecisionView(ReadView):
     def get(self, request, failover_type, vm_name):
         failover_type = _failover_type(failover_type)
         context = _vm(vm_name)
-        return Response(selectors.rollback_decision(services.latest_job(context, failover_type), failover_type,
-                                                    context.vm_name))
+        decision = selectors.rollback_decision(services.latest_job(context, failover_type), failover_type,
+                                               context.vm_name)
+        return _answer(S.FailoverRollbackDecisionSerializer, decision, "Rollback decision computed")
 
 
 class DebugFailoverJobsView(ReadView):
@@ -470,8 +449,9 @@ class DebugFailoverJobsView(ReadView):
         limit, offset = _page(request, default=20)
         rows = _filtered(FailoverJobFilterSet, request,
                          FailoverJob.objects.select_related("vm_context", "ossea_config"))
-        page = list(rows[offset:offset + limit])
-        return Response({"success": True, "message": "Failover jobs (debug)", "total_jobs": rows.count(),
-                         "active_jobs": FailoverJob.objects.filter(status__in=ACTIVE).count(),
-                         "jobs_needing_cleanup": FailoverJob.objects.filter(needs_cleanup=True).count(),
-                         "jobs": [selectors.debug_job(job) for job in page]})
+        page = _paged(rows, limit, offset)
+        return _answer(S.FailoverDebugJobListSerializer,
+                       {"items": page.items, "total": page.total,
+                        "active_jobs": FailoverJob.objects.filter(status__in=ACTIVE).count(),
+                        "jobs_needing_cleanup": FailoverJob.objects.filter(needs_cleanup=True).count()},
+                       "Failover jobs (debug)")

@@ -46,7 +46,7 @@ class Step(ABC):
     def run(self, ctx: Context) -> str | None:
         """Do the step's work, skipping what the job's rows show an earlier attempt did; WAIT to pause the run."""
 
-    def undo(self, ctx: Context, outcome: Outcome) -> None:
+    def undo(self, ctx: Context, outcome: Outcome) -> None:  # noqa: B027 (optional: most steps have nothing to undo)
         """Nothing to undo unless a step says otherwise."""
 
     def __repr__(self) -> str:

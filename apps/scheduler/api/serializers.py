@@ -1,6 +1,13 @@
+"""The scheduler API's serializers: the request bodies, the schedules, runs, groups and assignments, and the
+answers of the actions, each rendered by the serializer the OpenAPI schema shows."""
+from __future__ import annotations
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from apps.core.api.schemas import SuccessMessageSerializer
+from apps.inventory.models import VMContext
 
 from .. import timing
 from ..choices import RunningVMPolicy
@@ -204,8 +211,6 @@ class GroupVMSerializer(serializers.ModelSerializer):
     active_job_id = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
-        from apps.inventory.models import VMContext
-
         model = VMContext
         fields = ["context_id", "vm_name", "vm_id", "current_status", "power_state", "last_sync_at",
                   "last_successful_job_id", "active_job_id", "assigned_at", "assigned_by"]
@@ -226,5 +231,74 @@ class AssignmentSerializer(serializers.ModelSerializer):
                   "assigned_by"]
 
 
-def vm_refs(vms) -> list[dict]:
-    return [{"context_id": vm.context_id, "vm_name": vm.vm_name} for vm in vms]
+
+# --- the answers of the actions ----------------------------------------------------------------------------------
+
+class MessageField(serializers.CharField):
+    """The answer's message, which the view gives in the serializer's context (``answer(..., message=...)``)."""
+
+    def get_attribute(self, instance):
+        return self.context["message"]
+
+
+class AnswerSerializer(SuccessMessageSerializer):
+    """A successful answer: ``{"success": true, "message": ...}`` and its own fields."""
+
+    success = serializers.BooleanField(read_only=True, default=True, help_text="Always true")
+    message = MessageField()
+
+
+def answer(serializer_class: type[serializers.Serializer], instance, message: str) -> dict:
+    """The body of an answer: ``serializer_class`` renders ``instance`` under ``message``."""
+    return serializer_class(instance, context={"message": message}).data
+
+
+class ScheduleEnabledSerializer(AnswerSerializer):
+    # The instance is the schedule, as selectors.schedules() annotates it.
+    schedule = ScheduleSerializer(source="*")
+
+
+class ExecutionAnswerSerializer(AnswerSerializer):
+    """Trigger (202) and cancel (200) of a run."""
+
+    execution = ExecutionSerializer(source="*")
+
+
+class VMRefSerializer(serializers.Serializer):
+    """A VM by context id and name."""
+
+    context_id = serializers.CharField()
+    vm_name = serializers.CharField()
+
+
+class AssignedSerializer(AnswerSerializer):
+    # The instance is a services.AssignmentResult.
+    group_id = serializers.IntegerField(source="group.pk")
+    assigned = VMRefSerializer(many=True)
+    already_in_group = VMRefSerializer(many=True)
+
+
+class UnassignedSerializer(AnswerSerializer):
+    # The instance holds the group ("group") and the VM context ("vm").
+    group_id = serializers.IntegerField(source="group.pk", help_text="The group the VM left")
+    context_id = serializers.CharField(source="vm.context_id")
+    vm_name = serializers.CharField(source="vm.vm_name")
+
+
+class MovedVMSerializer(serializers.Serializer):
+    """A VM and the group it left."""
+
+    # The instance is a services.MovedVM.
+
+    context_id = serializers.CharField(source="vm.context_id")
+    vm_name = serializers.CharField(source="vm.vm_name")
+    from_group_id = serializers.IntegerField(source="from_group.pk")
+    from_group_name = serializers.CharField(source="from_group.name")
+
+
+class MovedSerializer(AnswerSerializer):
+    # The instance is a services.MoveResult.
+    target_group_id = serializers.IntegerField(source="target.pk")
+    moved = MovedVMSerializer(many=True)
+    assigned = VMRefSerializer(many=True, help_text="VMs that were in no group")
+    unchanged = VMRefSerializer(many=True, help_text="VMs already in the target group")

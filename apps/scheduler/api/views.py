@@ -21,29 +21,27 @@ from ..filtersets import (
     MachineGroupFilterSet,
     ScheduleFilterSet,
 )
-from .schemas import (
-    AssignedSerializer,
-    ExecutionAnswerSerializer,
-    MovedSerializer,
-    ScheduleEnabledSerializer,
-    UnassignedSerializer,
-)
 from .serializers import (
+    AssignedSerializer,
     AssignmentSerializer,
     AssignSerializer,
     CancelExecutionSerializer,
     EnableSerializer,
+    ExecutionAnswerSerializer,
     ExecutionSerializer,
     ExecutionVMSerializer,
     GroupVMSerializer,
     MachineGroupInputSerializer,
     MachineGroupSerializer,
+    MovedSerializer,
     MoveSerializer,
+    ScheduleEnabledSerializer,
     ScheduleInputSerializer,
     ScheduleSerializer,
     TriggerSerializer,
+    UnassignedSerializer,
     VMSelectionSerializer,
-    vm_refs,
+    answer,
 )
 
 
@@ -55,6 +53,10 @@ def validated(serializer_class, request, *, partial: bool = False) -> dict:
         # partial=True keeps defaults out, so only the fields the caller gave change.
         return {k: v for k, v in serializer.validated_data.items() if k in request.data}
     return serializer.validated_data
+
+
+def _answer(serializer_class, instance, message: str, code: int = status.HTTP_200_OK) -> Response:
+    return Response(answer(serializer_class, instance, message), status=code)
 
 
 class SchedulerViewSet(viewsets.GenericViewSet):
@@ -121,9 +123,8 @@ class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
         schedule = self.get_object()
         enabled = validated(EnableSerializer, request)["enabled"]
         schedule = services.schedule_set_enabled(schedule=schedule, enabled=enabled, changed_by=request.user.username)
-        return Response({"success": True, "message": f"Schedule '{schedule.name}' "
-                                                     f"{'enabled' if enabled else 'disabled'}",
-                         "schedule": ScheduleSerializer(selectors.schedules().get(pk=schedule.pk)).data})
+        return _answer(ScheduleEnabledSerializer, selectors.schedules().get(pk=schedule.pk),
+                       f"Schedule '{schedule.name}' {'enabled' if enabled else 'disabled'}")
 
     @extend_schema(request=TriggerSerializer, responses={202: ExecutionAnswerSerializer, **errors(400, 404, 409)},
                    tags=["schedules"],
@@ -139,8 +140,7 @@ class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
                    if execution.status == ExecutionStatus.DEFERRED else
                    f"Execution {execution.execution_id} started: {execution.vms_running} sync(s) running, "
                    f"{execution.vms_queued} queued, {execution.vms_skipped} skipped")
-        return Response({"success": True, "message": message, "execution": ExecutionSerializer(execution).data},
-                        status=status.HTTP_202_ACCEPTED)
+        return _answer(ExecutionAnswerSerializer, execution, message, status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: ExecutionSerializer(many=True)}, tags=["schedules"],
                    summary="Runs of this schedule, newest first")
@@ -182,8 +182,7 @@ class ExecutionViewSet(SchedulerViewSet, mixins.ListModelMixin):
         options = validated(CancelExecutionSerializer, request)
         execution = services.execution_cancel(execution=execution, cancelled_by=request.user.username,
                                               cancel_running=options["cancel_running"])
-        return Response({"success": True, "message": f"Execution {execution.execution_id} cancelled",
-                         "execution": ExecutionSerializer(execution).data})
+        return _answer(ExecutionAnswerSerializer, execution, f"Execution {execution.execution_id} cancelled")
 
 
 class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
@@ -239,7 +238,7 @@ class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
         data = validated(VMSelectionSerializer, request)
         vms = services.vm_contexts_resolve(context_ids=data["vm_context_ids"], vm_names=data["vm_names"])
         result = services.group_assign_vms(group=group, vm_contexts=vms, assigned_by=request.user.username)
-        return Response(_assign_body(result))
+        return _assigned(result)
 
     @extend_schema(responses={200: UnassignedSerializer, **errors(404, 409)}, tags=["machine-groups"],
                    summary="Take a VM (context id or name) out")
@@ -248,16 +247,17 @@ class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
         group = self.get_object()
         vm_context = services.vm_context_lookup(vm)
         services.group_unassign_vm(group=group, vm_context=vm_context)
-        return Response({"success": True, "message": f"VM '{vm_context.vm_name}' removed from group '{group.name}'",
-                         "group_id": group.pk, "context_id": vm_context.context_id, "vm_name": vm_context.vm_name})
+        return _unassigned(group, vm_context)
 
 
-def _assign_body(result) -> dict:
-    return {"success": True,
-            "message": f"{len(result.assigned)} VM(s) assigned to '{result.group.name}', "
-                       f"{len(result.already_in_group)} already in it",
-            "group_id": result.group.pk, "assigned": vm_refs(result.assigned),
-            "already_in_group": vm_refs(result.already_in_group)}
+def _assigned(result) -> Response:
+    return _answer(AssignedSerializer, result, f"{len(result.assigned)} VM(s) assigned to '{result.group.name}', "
+                                               f"{len(result.already_in_group)} already in it")
+
+
+def _unassigned(group, vm_context) -> Response:
+    return _answer(UnassignedSerializer, {"group": group, "vm": vm_context},
+                   f"VM '{vm_context.vm_name}' removed from group '{group.name}'")
 
 
 class VMAssignmentViewSet(SchedulerViewSet, mixins.ListModelMixin):
@@ -278,8 +278,7 @@ class VMAssignmentViewSet(SchedulerViewSet, mixins.ListModelMixin):
         data = validated(AssignSerializer, request)
         group = services.group_get(data["group_id"])
         vms = services.vm_contexts_resolve(context_ids=data["vm_context_ids"], vm_names=data["vm_names"])
-        return Response(_assign_body(services.group_assign_vms(group=group, vm_contexts=vms,
-                                                               assigned_by=request.user.username)))
+        return _assigned(services.group_assign_vms(group=group, vm_contexts=vms, assigned_by=request.user.username))
 
     @extend_schema(responses={200: AssignmentSerializer}, tags=["machine-groups"], summary="A VM's group")
     def retrieve(self, request, vm=None):
@@ -294,8 +293,7 @@ class VMAssignmentViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def destroy(self, request, vm=None):
         vm_context = services.vm_context_lookup(vm)
         group = services.vm_unassign(vm_context=vm_context)
-        return Response({"success": True, "message": f"VM '{vm_context.vm_name}' removed from group '{group.name}'",
-                         "group_id": group.pk, "context_id": vm_context.context_id, "vm_name": vm_context.vm_name})
+        return _unassigned(group, vm_context)
 
     @extend_schema(request=MoveSerializer, responses={200: MovedSerializer, **errors(400, 404, 409)}, tags=["machine-groups"],
                    summary="Move VMs to another group: {target_group_id, vm_context_ids|vm_names}")
@@ -305,11 +303,6 @@ class VMAssignmentViewSet(SchedulerViewSet, mixins.ListModelMixin):
         target = services.group_get(data["target_group_id"])
         vms = services.vm_contexts_resolve(context_ids=data["vm_context_ids"], vm_names=data["vm_names"])
         result = services.vms_move(vm_contexts=vms, target_group=target, moved_by=request.user.username)
-        return Response({
-            "success": True,
-            "message": f"{len(result.moved)} VM(s) moved to '{target.name}', {len(result.assigned)} were ungrouped, "
-                       f"{len(result.unchanged)} already there",
-            "target_group_id": target.pk,
-            "moved": [{"context_id": vm.context_id, "vm_name": vm.vm_name, "from_group_id": old.pk,
-                       "from_group_name": old.name} for vm, old in result.moved],
-            "assigned": vm_refs(result.assigned), "unchanged": vm_refs(result.unchanged)})
+        return _answer(MovedSerializer, result,
+                       f"{len(result.moved)} VM(s) moved to '{target.name}', {len(result.assigned)} were ungrouped, "
+                       f"{len(result.unchanged)} already there")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -28,10 +29,15 @@ class AssignmentResult:
     already_in_group: list[VMContext] = field(default_factory=list)
 
 
+class MovedVM(NamedTuple):
+    vm: VMContext
+    from_group: MachineGroup
+
+
 @dataclass
 class MoveResult:
     target: MachineGroup
-    moved: list[tuple[VMContext, MachineGroup]] = field(default_factory=list)
+    moved: list[MovedVM] = field(default_factory=list)
     assigned: list[VMContext] = field(default_factory=list)
     unchanged: list[VMContext] = field(default_factory=list)
 
@@ -195,7 +201,7 @@ def vms_move(*, vm_contexts: list[VMContext], target_group: MachineGroup, moved_
         elif membership.group_id == target.pk:
             result.unchanged.append(vm)
         else:
-            result.moved.append((vm, membership.group))
+            result.moved.append(MovedVM(vm, membership.group))
     if result.moved:
         VMGroupMembership.objects.filter(vm_context_id__in=[vm.pk for vm, _ in result.moved]).update(
             group=target, assigned_by=moved_by, updated_at=timezone.now())

@@ -1,7 +1,10 @@
+"""What the failover, rollback and network-mapping endpoints take: the request bodies and their checks."""
+from __future__ import annotations
+
 from rest_framework import serializers
 
-from ..choices import FailoverType
-from ..services import MAX_TEST_DURATION, parse_duration
+from ...choices import FailoverType
+from ...services import MAX_TEST_DURATION, parse_duration
 
 NOTIFICATION_KEYS = ("email", "webhook_url", "webhook", "slack_webhook")
 CUSTOM_STRING_KEYS = ("service_offering_id", "template_id", "vm_name")

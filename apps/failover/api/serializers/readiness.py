@@ -1,0 +1,166 @@
+"""What the validation endpoints answer, rendered from the sections and results of ``apps.failover.validation``."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.replication.choices import ReplicationStatus, ReplicationType
+
+from ...choices import CheckStatus, CheckType, FailoverStatus, FailoverType
+from .fields import AnswerSerializer, IsoDateTimeField, one_of, strings, text, when
+from .mappings import FailoverVMAnswerSerializer, NetworkMappingStatusSerializer
+
+
+class FailoverVMSerializer(serializers.Serializer):
+    vm_id = serializers.CharField()
+    vm_name = serializers.CharField()
+
+
+class FailoverJobRefSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    job_type = one_of(FailoverType.values)
+    status = one_of(FailoverStatus.values)
+
+
+class FailoverCheckSerializer(serializers.Serializer):
+    check_name = serializers.CharField()
+    check_type = serializers.ChoiceField(choices=CheckType.choices)
+    status = serializers.ChoiceField(choices=CheckStatus.choices)
+    message = serializers.CharField()
+    execution_time = serializers.IntegerField(help_text="Nanoseconds")
+    details = serializers.DictField(required=False, help_text="What the check looked at; its keys depend on the check")
+    required_actions = strings(required=False)
+
+
+class FailoverValidationResultSerializer(FailoverVMSerializer):
+    """validation.Validator.result: every check of one failover type."""
+
+    failover_type = serializers.ChoiceField(choices=FailoverType.choices)
+    is_ready = serializers.BooleanField()
+    readiness_score = serializers.FloatField(help_text="0-100: passed checks, critical ones weighing double")
+    estimated_duration = serializers.CharField(help_text='e.g. "7-14 minutes (plus the final sync)"; '
+                                                         '"Cannot estimate - validation failed" when not ready')
+    checks = FailoverCheckSerializer(many=True)
+    warnings = strings(help_text="Messages of the failed warning checks")
+    errors = strings(help_text="Messages of the failed critical checks")
+    execution_time = serializers.IntegerField(help_text="Nanoseconds")
+    required_actions = strings()
+
+
+class FailoverReadinessSerializer(AnswerSerializer):
+    """Whether a failover of one type can run: every check, a score and the actions to take."""
+
+    # The instance is the validation result.
+    is_valid = serializers.BooleanField(source="is_ready")
+    readiness_score = serializers.FloatField()
+    validation_result = FailoverValidationResultSerializer(source="*")
+    required_actions = strings()
+
+
+class FailoverDiskChangeIdSerializer(serializers.Serializer):
+    change_id = serializers.CharField()
+    job_id = serializers.CharField()
+    stored_at = IsoDateTimeField()
+
+
+class FailoverSyncStatusSerializer(serializers.Serializer):
+    """validation.sync_info."""
+
+    has_valid_change_id = serializers.BooleanField()
+    latest_change_id = text()
+    last_sync_time = when()
+    sync_age_seconds = serializers.IntegerField(allow_null=True)
+    replication_job_id = text()
+    sync_percentage = serializers.FloatField()
+    active_replication_job_id = text()
+    disks = serializers.DictField(child=FailoverDiskChangeIdSerializer(allow_null=True),
+                                  help_text="disk id -> its latest stored change id, null when it has none")
+    is_ready_for_failover = serializers.BooleanField()
+
+
+class FailoverSyncStatusAnswerSerializer(FailoverVMAnswerSerializer):
+    sync_status = FailoverSyncStatusSerializer()
+
+
+class FailoverVolumeStatusSerializer(serializers.Serializer):
+    """A disk's replica volume as recorded and as CloudStack sees it (validation.volume_info)."""
+
+    disk_id = serializers.CharField()
+    disk_unit_number = serializers.IntegerField()
+    volume_id = text()
+    volume_name = text()
+    size_gb = serializers.IntegerField()
+    volume_type = serializers.ChoiceField(choices=["ROOT", "DATADISK"])
+    attachment_status = serializers.CharField(
+        help_text="attached_to_oma, attached_to_vm or detached as CloudStack sees it; the recorded status when "
+                  "CloudStack does not know the volume; missing without a replica volume")
+    volume_status = serializers.ChoiceField(choices=["attached", "detached", "missing", "not_created"])
+    attached_vm_id = text()
+    cloudstack_state = text()
+    is_accessible = serializers.BooleanField()
+    is_ready_for_failover = serializers.BooleanField()
+
+
+class FailoverVolumeStatusAnswerSerializer(FailoverVMAnswerSerializer):
+    """The VM's replica volumes as CloudStack sees them."""
+
+    # The instance holds the VM ("vm") and its validation.volume_info ("info").
+    volume_status = serializers.SerializerMethodField()
+    volumes = FailoverVolumeStatusSerializer(many=True, source="info.volumes")
+    is_ready_for_failover = serializers.BooleanField(source="info.is_ready_for_failover")
+
+    @extend_schema_field(FailoverVolumeStatusSerializer(allow_null=True, help_text="The boot disk's volume"))
+    def get_volume_status(self, answer):
+        volumes = answer["info"]["volumes"]
+        boot = volumes[0] if volumes else None
+        return FailoverVolumeStatusSerializer(boot).data if boot is not None else None
+
+
+class FailoverBlockingReplicationSerializer(serializers.Serializer):
+    job_id = serializers.CharField()
+    status = one_of(ReplicationStatus.values)
+    replication_type = one_of(ReplicationType.values)
+    progress_percent = serializers.FloatField()
+
+
+class FailoverBlockingFailoverSerializer(FailoverJobRefSerializer):
+    test_running = serializers.BooleanField()
+
+
+class FailoverActiveJobsSerializer(serializers.Serializer):
+    """validation.active_jobs_info."""
+
+    has_active_jobs = serializers.BooleanField()
+    migration_jobs = FailoverBlockingReplicationSerializer(many=True)
+    failover_jobs = FailoverBlockingFailoverSerializer(many=True)
+    failed_jobs_needing_cleanup = FailoverJobRefSerializer(many=True)
+    total_active = serializers.IntegerField()
+    is_ready_for_failover = serializers.BooleanField()
+
+
+class FailoverActiveJobsAnswerSerializer(FailoverVMAnswerSerializer):
+    active_jobs = FailoverActiveJobsSerializer()
+
+
+class FailoverConfigurationByTypeSerializer(serializers.Serializer):
+    live = FailoverValidationResultSerializer()
+    test = FailoverValidationResultSerializer()
+
+
+class FailoverConfigurationCheckSerializer(FailoverVMAnswerSerializer):
+    """Every check for a live and for a test failover, with the sync, network and job sections."""
+
+    is_valid = serializers.BooleanField(source="configuration.live.is_ready")
+    is_valid_for_test = serializers.BooleanField(source="configuration.test.is_ready")
+    readiness_score = serializers.FloatField(source="configuration.live.readiness_score")
+    configuration = FailoverConfigurationByTypeSerializer()
+    sync_status = FailoverSyncStatusSerializer()
+    network_status = NetworkMappingStatusSerializer()
+    active_jobs = FailoverActiveJobsSerializer()
+    required_actions = serializers.SerializerMethodField()
+
+    def get_required_actions(self, answer) -> list[str]:
+        """Both types' actions, each once, live first."""
+        configuration = answer["configuration"]
+        return list(dict.fromkeys(configuration["live"]["required_actions"]
+                                  + configuration["test"]["required_actions"]))
