@@ -133,8 +133,8 @@ def copy_mode(request, monkeypatch):
     """
     if request.param == "one-connection":
         return {"connections": 1}
-    import datamover.copier
+    import datamover.coordinator
 
-    monkeypatch.setattr(datamover.copier, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(datamover.copier, "STRIPE", 4 * MiB)
+    monkeypatch.setattr(datamover.coordinator, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(datamover.coordinator, "STRIPE", 4 * MiB)
     return {"connections": 2}

@@ -82,7 +82,7 @@ def test_read_only_target_is_refused(vm_disk, image, serve):
 
 
 def test_several_connections_when_servers_allow_multi_conn(vm_disk, image, serve, monkeypatch):
-    monkeypatch.setattr("datamover.copier.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("datamover.coordinator.PARALLEL_MIN_BYTES", 0)
     target = image("target.img", vm_disk.size)
     src, dst = serve(vm_disk, readonly=True), serve(target)
 
@@ -93,7 +93,7 @@ def test_several_connections_when_servers_allow_multi_conn(vm_disk, image, serve
 
 
 def test_one_connection_when_a_server_does_not_allow_multi_conn(vm_disk, image, serve, monkeypatch):
-    monkeypatch.setattr("datamover.copier.PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr("datamover.coordinator.PARALLEL_MIN_BYTES", 0)
     target = image("target.img", vm_disk.size)
     # Like the VDDK plugin, which serializes requests and does not advertise multi-conn.
     src = serve(vm_disk, readonly=True, filters=["multi-conn"], args=["multi-conn-mode=disable"])

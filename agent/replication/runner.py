@@ -1,4 +1,4 @@
-"""The agent side of replication: one background thread per `/replicate` job.
+"""One replication job's steps, run in the job's background thread by `ReplicationRunner`.
 
 Steps: resolve the VM, (power it off when asked), enable CBT when off (the first sync is then
 full), snapshot the VM (named after the job), ask the control plane for each disk's previous
@@ -21,168 +21,31 @@ import json
 import logging
 import os
 import re
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.config import AgentConfig
-from agent.disksource import DiskSource, make_disk_source
+from agent.disksource import DiskSource
 from agent.errors import AgentError, InvalidRequest, JobCancelled, VCenterError
-from agent.jobs import (
-    CANCELLED,
-    COMPLETED,
-    FAILED,
-    RUNNING,
-    DiskProgress,
-    Job,
-    JobRegistry,
-    utc_now,
-)
-from agent.models import DiskTarget, ReplicateRequest
-from agent.omaclient import OmaClient
-from agent.operations import VCenterContext, open_source, resolve_endpoint
-from agent.vsphere import ChangedArea, DiskInfo, VSphereSource, snapshot_name
+from agent.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, Job, utc_now
+from agent.models import ReplicateRequest
+from agent.operations import open_source
+from agent.vsphere import DiskInfo, VSphereSource, snapshot_name
+
+from .plan import DiskPlan, _areas, _is_invalid_change_id
+from .progress import ProgressPusher
+
+if TYPE_CHECKING:
+    # Only for the annotation: the manager imports this module to start runners.
+    from .manager import ReplicationManager
 
 log = logging.getLogger("agent.replication")
 
 STATE_VERSION = 1
 
 
-@dataclass
-class DiskPlan:
-    """What one disk of the job copies, and from which snapshot state."""
-
-    target: DiskTarget
-    disk: DiskInfo
-    disk_id: str
-    target_uri: str
-    checkpoint: Path
-    previous_change_id: str | None = None
-    sync_type: str = "full"
-    # Changed areas as (offset, length); None copies the whole disk (a full sync).
-    areas: list[tuple[int, int]] | None = None
-    # Areas changed since a failed earlier attempt's snapshot (resume only).
-    stale_areas: list[tuple[int, int]] = field(default_factory=list)
-    snapshot_change_id: str | None = None
-    full_reason: str | None = None
-    allocated_bytes: int | None = None
-    resumed: bool = False
-
-
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
-
-
-def _areas(changed: list[ChangedArea]) -> list[tuple[int, int]]:
-    return [(a.start, a.length) for a in changed if a.length > 0]
-
-
-def _is_invalid_change_id(exc: VCenterError) -> bool:
-    # vSphere answers an unknown/reset change id with InvalidArgument (changeId) or a FileFault
-    # on the -ctk.vmdk: both mean "do a full copy".
-    text = exc.message
-    return "InvalidArgument" in text or "FileFault" in text or "changeId" in text
-
-
-class ReplicationManager:
-    """Starts replication jobs and owns the shared control-plane clients."""
-
-    def __init__(self, config: AgentConfig, registry: JobRegistry, *,
-                 oma_factory: Callable[[str], OmaClient] | None = None,
-                 disk_source_factory: Callable[[AgentConfig], DiskSource] | None = None):
-        self.config = config
-        self.registry = registry
-        self._oma_factory = oma_factory or self._default_oma
-        self._disk_source_factory = disk_source_factory or make_disk_source
-        self._clients: dict[str, OmaClient] = {}
-        self._lock = threading.Lock()
-
-    def _default_oma(self, url: str) -> OmaClient:
-        oma = self.config.oma
-        return OmaClient(url, appliance_id=oma.appliance_id, token=self.config.oma_token(), timeout=oma.timeout,
-                         backoff_initial=oma.backoff_initial, backoff_max=oma.backoff_max,
-                         max_attempts=oma.max_attempts)
-
-    def oma_client(self, url: str | None) -> OmaClient:
-        """One client per control-plane URL, shared by jobs so they share its session token."""
-        key = (url or self.config.oma.url).rstrip("/")
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = self._clients[key] = self._oma_factory(key)
-            return client
-
-    def start(self, request: ReplicateRequest) -> Job:
-        """Register the job and run it in a background thread; returns at once."""
-        endpoint = resolve_endpoint(request, self.config)
-        job = Job(job_id=request.job_id, replication_type=request.replication_type,
-                  vm_path=request.vm_ref().path, vm_id=request.vm_ref().id,
-                  vcenter_context=VCenterContext(endpoint=endpoint, vm_id=request.vm_ref().id))
-        job.disks = [DiskProgress(disk_id=t.disk_id or f"disk-{t.unit_number}", unit_number=t.unit_number)
-                     for t in request.disks]
-        self.registry.add(job)
-        runner = ReplicationRunner(self, job, request)
-        job.thread = threading.Thread(target=runner.run, name=f"replicate-{job.job_id}", daemon=True)
-        job.thread.start()
-        log.info("replication started job_id=%s vm=%s disks=%d type=%s", job.job_id,
-                 job.vm_path or job.vm_id, len(request.disks), request.replication_type)
-        return job
-
-    def shutdown(self, wait: float = 30.0) -> None:
-        """Cancel every running job and give each a moment to remove its snapshot."""
-        jobs = [job for job in self.registry.all() if job.thread is not None and job.thread.is_alive()]
-        for job in jobs:
-            job.cancel_event.set()
-        deadline = time.monotonic() + wait
-        for job in jobs:
-            job.thread.join(max(0.0, deadline - time.monotonic()))
-
-
-class ProgressPusher:
-    """Pushes a job's progress to the control plane at most once per interval, off the copy path."""
-
-    def __init__(self, job: Job, client: OmaClient, interval: float):
-        self.job = job
-        self.client = client
-        self.interval = max(0.1, interval)
-        self._stop = threading.Event()
-        self._pushed_version = -1
-        self._thread = threading.Thread(target=self._loop, name=f"progress-{job.job_id}", daemon=True)
-        self._failures = 0
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.push(final=False)
-
-    def push(self, *, final: bool) -> None:
-        version = self.job.version
-        if version == self._pushed_version and not final:
-            return
-        try:
-            # Intermediate reports are not retried: the next tick carries newer numbers anyway.
-            answer = self.client.push_progress(self.job.job_id, self.job.progress(), attempts=None if final else 1)
-            self._pushed_version = version
-            self._failures = 0
-            if answer.get("cancel_requested") is True and not self.job.cancelled:
-                # The control plane's way to cancel: its answer to a progress report.
-                log.info("control plane requested cancel job_id=%s", self.job.job_id)
-                self.job.cancel_event.set()
-        except AgentError as exc:
-            self._failures += 1
-            if final or self._failures == 1:
-                log.warning("progress push failed job_id=%s error=%s", self.job.job_id, exc.message)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5.0)
-        self.push(final=True)
 
 
 class ReplicationRunner:

@@ -1,162 +1,28 @@
-"""The platform's CloudStack client: the one place that builds CloudStack requests.
+"""The CloudStack client's resource operations: what the platform asks of CloudStack.
 
-Wraps the `cs` package (which signs requests). Knows nothing of Django: callers pass the API URL,
-keys, zone and the control plane's VM id. Every failure is a `CloudStackError` whose message
-names the cause; secrets (secret key, signatures) never reach a log line or an error message.
+`CloudStackClient` lists zones, networks, offerings and templates; deploys, starts, stops and
+destroys VMs; creates, attaches, detaches, resizes and snapshots volumes; and does the steps
+replication and failover need (attach to the control plane's VM and wait for the device, swap a
+VM's root volume, discover everything the settings screen offers). `detect_oma_vm` finds the
+control plane's own VM; `test_connection` answers the settings screen's test.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import requests
-from cs import CloudStack, CloudStackApiException, CloudStackException
+from .errors import CloudStackDeviceError, CloudStackError, CloudStackJobError, CloudStackNotFoundError, OmaVmDetectionError
+from .helpers import PRODUCTION_DEV_ROOT, _wait_for_path, local_macs, size_bytes_to_gb, volume_device_path, volume_name_for_disk
+from .transport import CloudStackTransport
 
-log = logging.getLogger(__name__)
+# One logger name for the whole client, as when it was one module.
+log = logging.getLogger("apps.settings.cloudstack")
 
-GiB = 1024**3
-DEFAULT_TIMEOUT = 30
-DEFAULT_JOB_TIMEOUT = 900.0
-DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_DEVICE_TIMEOUT = 60.0
-DEFAULT_RETRIES = 3
-PRODUCTION_DEV_ROOT = Path("/dev")
-JOB_PENDING, JOB_SUCCEEDED, JOB_FAILED = 0, 1, 2
-_UNKNOWN_ID = "entity does not exist"
 _NOT_ATTACHED = "The specified volume is not attached to a VM."
-
-
-# -- errors ------------------------------------------------------------------------------------
-
-
-class CloudStackError(Exception):
-    """Base of every error this module raises; str() is a sentence an operator can act on."""
-
-    def __init__(self, message: str, *, command: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.command = command
-
-
-class CloudStackAuthError(CloudStackError):
-    """HTTP 401: wrong API key, wrong secret key, or a clock too far off for `expires`."""
-
-
-class CloudStackAPIError(CloudStackError):
-    """CloudStack refused a call; carries its errorcode (431, 530, ...) and errortext."""
-
-    def __init__(self, command: str | None, errorcode: int, errortext: str,
-                 cserrorcode: int | None = None, message: str | None = None):
-        super().__init__(message or f"CloudStack refused {command}: {errortext} "
-                         f"(error {errorcode})", command=command)
-        self.errorcode = errorcode
-        self.errortext = errortext
-        self.cserrorcode = cserrorcode
-
-
-class CloudStackNotFoundError(CloudStackAPIError):
-    """A lookup by id or name found nothing (CloudStack answers 431 for an unknown id)."""
-
-
-class CloudStackJobError(CloudStackAPIError):
-    """An async job ended with jobstatus 2; errortext is CloudStack's own from the jobresult."""
-
-    def __init__(self, command: str, jobid: str, errorcode: int, errortext: str,
-                 resource_id: str | None = None):
-        super().__init__(command, errorcode, errortext,
-                         message=f"CloudStack job {jobid} ({command}) failed: {errortext} "
-                                 f"(error {errorcode})")
-        self.jobid = jobid
-        # What the job was about (the new volume/VM/snapshot id), so a caller can clean up.
-        self.resource_id = resource_id
-
-
-class CloudStackJobTimeoutError(CloudStackError):
-    """An async job was still pending after the client's job timeout."""
-
-    def __init__(self, command: str, jobid: str, timeout: float, resource_id: str | None = None):
-        super().__init__(f"CloudStack job {jobid} ({command}) did not finish within "
-                         f"{timeout:g} s; it may still complete", command=command)
-        self.jobid = jobid
-        self.timeout = timeout
-        self.resource_id = resource_id
-
-
-class CloudStackUnreachableError(CloudStackError):
-    """No HTTP answer at all: connection refused, name not resolved, TLS failure, timeout."""
-
-    def __init__(self, api_url: str, reason: str, command: str | None = None):
-        super().__init__(f"Cannot reach CloudStack at {api_url}: {reason}", command=command)
-        self.api_url = api_url
-        self.reason = reason
-
-
-class CloudStackBadResponseError(CloudStackError):
-    """Something answered, but not the CloudStack API (HTML page, proxy error, broken JSON)."""
-
-    def __init__(self, api_url: str, detail: str, status: int | None = None,
-                 command: str | None = None):
-        super().__init__(f"{api_url} did not answer like the CloudStack API ({detail}); check that "
-                         "the API URL is right, it usually ends with /client/api", command=command)
-        self.api_url = api_url
-        self.status = status
-
-
-class CloudStackDeviceError(CloudStackError):
-    """The job succeeded but the guest device did not (dis)appear in time."""
-
-    def __init__(self, message: str, *, volume_id: str, device_path: Path):
-        super().__init__(message)
-        self.volume_id = volume_id
-        self.device_path = device_path
-
-
-class OmaVmDetectionError(CloudStackError):
-    """The control plane's own VM could not be identified among CloudStack's VMs."""
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def virtio_serial(volume_id: str) -> str:
-    """The serial KVM gives a CloudStack volume's disk: UUID without dashes, first 20 chars."""
-    return volume_id.replace("-", "")[:20]
-
-
-def volume_device_path(volume_id: str, dev_root: str | Path = PRODUCTION_DEV_ROOT) -> Path:
-    """Where the control plane sees an attached volume: <dev_root>/disk/by-id/virtio-<serial>."""
-    return Path(dev_root) / "disk" / "by-id" / f"virtio-{virtio_serial(volume_id)}"
-
-
-def size_bytes_to_gb(size_bytes: int) -> int:
-    """CloudStack sizes custom volumes in whole GB (GiB); round up so the source always fits."""
-    return max(1, math.ceil(size_bytes / GiB))
-
-
-def volume_name_for_disk(vm_name: str, disk_unit: int | str) -> str:
-    """`migration-<vm>-disk-<unit>`, limited to characters every CloudStack version signs alike."""
-    safe_vm = re.sub(r"[^A-Za-z0-9._-]+", "-", vm_name).strip("-") or "vm"
-    return f"migration-{safe_vm}-disk-{disk_unit}"
-
-
-def local_macs(sys_class_net: str | Path = "/sys/class/net") -> set[str]:
-    """MAC addresses of this host's interfaces (loopback's all-zero address left out)."""
-    macs = set()
-    for address in Path(sys_class_net).glob("*/address"):
-        try:
-            mac = address.read_text().strip().lower()
-        except OSError:
-            continue
-        if mac and mac != "00:00:00:00:00:00":
-            macs.add(mac)
-    return macs
 
 
 @dataclass(frozen=True)
@@ -166,153 +32,13 @@ class AttachedVolume:
     device_path: Path
 
 
-def _connection_reason(exc: Exception) -> str:
-    text = str(exc)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake failed (certificate or protocol)"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "no answer within the request timeout"
-    if "Name or service not known" in text or "Failed to resolve" in text or \
-            "NameResolutionError" in text or "nodename nor servname" in text:
-        return "host name does not resolve"
-    if "Connection refused" in text:
-        return "connection refused (nothing listens on that port)"
-    if "RemoteDisconnected" in text or "Connection aborted" in text or "reset" in text.lower():
-        return "the server closed the connection without answering"
-    return "network error"
-
-
-# -- the client --------------------------------------------------------------------------------
-
-
-class CloudStackClient:
+class CloudStackClient(CloudStackTransport):
     """A signed-request client for one CloudStack endpoint.
 
     Lists are fetched whole (paged) and retried on connection errors; async commands are polled
     until their job ends or `job_timeout` passes. Methods return CloudStack's own JSON objects.
     """
 
-    def __init__(self, api_url: str, api_key: str, secret_key: str, *,
-                 timeout: float = DEFAULT_TIMEOUT, job_timeout: float = DEFAULT_JOB_TIMEOUT,
-                 poll_interval: float = DEFAULT_POLL_INTERVAL, retries: int = DEFAULT_RETRIES,
-                 verify_tls: bool = True):
-        self.api_url = api_url
-        self.job_timeout = job_timeout
-        self.poll_interval = poll_interval
-        # POST: the signed parameters travel in the body, so no proxy or urllib3 debug log
-        # line ever holds the signature. cs wants whole seconds.
-        self._cs = CloudStack(endpoint=api_url, key=api_key, secret=secret_key,
-                              timeout=max(1, math.ceil(timeout)), method="post",
-                              retry=retries, retry_backoff=0.5,
-                              dangerous_no_tls_verify=not verify_tls)
-
-    def __repr__(self) -> str:
-        return f"<CloudStackClient {self.api_url}>"
-
-    # -- the wire -----------------------------------------------------------------------------
-
-    def call(self, command: str, **params: Any) -> Any:
-        """One API call; CloudStack's answer (the object under `<command>response`)."""
-        for name, value in params.items():
-            if isinstance(value, str) and "~" in value:
-                # cs leaves '~' raw when signing, CloudStack's Java encoder does not: the
-                # server would answer 401. Refuse early with the real reason.
-                raise CloudStackError(f"Parameter {name} of {command} contains '~', which cannot "
-                                      "be signed compatibly with CloudStack; remove it",
-                                      command=command)
-        started = time.monotonic()
-        try:
-            answer = getattr(self._cs, command)(**params)
-        except CloudStackApiException as exc:
-            raise self._api_error(command, exc) from None
-        except CloudStackException as exc:
-            raise self._bad_response(command, exc) from None
-        except requests.exceptions.InvalidURL:
-            raise CloudStackUnreachableError(self.api_url, "not a valid http(s) URL",
-                                             command) from None
-        except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-            raise CloudStackUnreachableError(self.api_url, "the URL must start with http:// or "
-                                             "https://", command) from None
-        except requests.exceptions.RequestException as exc:
-            log.warning("cloudstack.unreachable command=%s url=%s", command, self.api_url)
-            raise CloudStackUnreachableError(self.api_url, _connection_reason(exc),
-                                             command) from None
-        log.debug("cloudstack.call command=%s ms=%d", command,
-                  (time.monotonic() - started) * 1000)
-        return answer
-
-    def _api_error(self, command: str, exc: CloudStackApiException) -> CloudStackError:
-        body = exc.error if isinstance(exc.error, dict) else {}
-        status = getattr(exc.response, "status_code", None)
-        code = int(body.get("errorcode") or status or 0)
-        text = str(body.get("errortext") or exc)
-        log.warning("cloudstack.error command=%s errorcode=%s errortext=%r", command, code, text)
-        if code == 401 or status == 401:
-            return CloudStackAuthError(
-                f"CloudStack rejected the credentials for {command}: {text}. Check the API key "
-                "and secret key (and this host's clock: signed requests expire)", command=command)
-        if code == 431 and _UNKNOWN_ID in text:
-            # The dispatcher's answer to an id it does not know: "already gone" for cleanups.
-            return CloudStackNotFoundError(command, code, text, body.get("cserrorcode"))
-        return CloudStackAPIError(command, code, text, body.get("cserrorcode"))
-
-    def _bad_response(self, command: str, exc: CloudStackException) -> CloudStackError:
-        response = getattr(exc, "response", None)
-        status = getattr(response, "status_code", None)
-        ctype = response.headers.get("Content-Type", "no content type") if response is not None \
-            else "no response"
-        log.warning("cloudstack.bad_response command=%s status=%s", command, status)
-        return CloudStackBadResponseError(self.api_url, f"HTTP {status}, {ctype}", status, command)
-
-    def list_all(self, command: str, **params: Any) -> list[dict]:
-        """A list command, every page; [] when CloudStack answers with an empty object."""
-        return self.call(command, fetch_list=True, **params)
-
-    def submit(self, command: str, **params: Any) -> dict:
-        """Start an async command; CloudStack's immediate answer: {"jobid"} (+ "id" on creates)."""
-        return self.call(command, **params)
-
-    def wait_for_job(self, jobid: str, *, command: str = "async job",
-                     resource_id: str | None = None, timeout: float | None = None) -> dict:
-        """Poll queryAsyncJobResult until the job ends; its jobresult on success."""
-        timeout = self.job_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.call("queryAsyncJobResult", jobid=jobid)
-            status = int(job.get("jobstatus", JOB_PENDING))
-            if status == JOB_SUCCEEDED:
-                return job.get("jobresult") or {}
-            if status == JOB_FAILED:
-                result = job.get("jobresult") or {}
-                raise CloudStackJobError(command, jobid,
-                                         int(result.get("errorcode") or job.get("jobresultcode") or 530),
-                                         str(result.get("errortext") or "no error text given"),
-                                         resource_id)
-            if time.monotonic() + self.poll_interval > deadline:
-                raise CloudStackJobTimeoutError(command, jobid, timeout, resource_id)
-            time.sleep(self.poll_interval)
-
-    def run_job(self, command: str, result_key: str | None, **params: Any) -> Any:
-        """Submit, wait, and return jobresult[result_key] (the whole jobresult when None)."""
-        started = time.monotonic()
-        answer = self.submit(command, **params)
-        if not isinstance(answer, dict) or "jobid" not in answer:
-            raise CloudStackBadResponseError(self.api_url, f"{command} answered without a jobid",
-                                             command=command)
-        result = self.wait_for_job(answer["jobid"], command=command,
-                                   resource_id=answer.get("id") or params.get("id"))
-        log.info("cloudstack.job command=%s jobid=%s ms=%d", command, answer["jobid"],
-                 (time.monotonic() - started) * 1000)
-        return result.get(result_key) if result_key else result
-
-    def _get_one(self, command: str, what: str, ident: str, **params: Any) -> dict:
-        items = self.list_all(command, **params)
-        if not items:
-            raise CloudStackNotFoundError(command, 431, f"{what} {ident} not found",
-                                          message=f"CloudStack has no {what} {ident}")
-        return items[0]
 
     # -- inventory ----------------------------------------------------------------------------
 
@@ -546,17 +272,6 @@ class CloudStackClient:
             "oma_vm": oma_vm,
             "oma_vm_error": oma_error,
         }
-
-
-def _wait_for_path(path: Path, *, present: bool, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        # "Gone" means no link at all: a dangling by-id link still means the disk is there.
-        if (path.exists() if present else not path.is_symlink() and not path.exists()):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
 
 
 def detect_oma_vm(client: CloudStackClient, macs: Iterable[str] | None = None,

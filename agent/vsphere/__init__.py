@@ -1,0 +1,53 @@
+"""The vCenter provider: the only package of the agent that touches pyvmomi.
+
+`VSphereSource` opens one session, keeps it alive and logs in again when vCenter says
+`NotAuthenticated` (replication jobs outlive idle sessions). Inventory is read with property
+collectors (a container view traversal, paged with ContinueRetrievePropertiesEx), never one
+round trip per property, so 1,000 VMs take seconds.
+
+The package's rooms: `endpoint` (where to log in, TLS pinning), `records` (the typed answers
+and the device/snapshot parsing that builds them), `session` (login, keep-alive, re-login,
+fault mapping, property reads) and `source` (inventory, tasks, CBT, snapshots, power).
+Callers import from `agent.vsphere`, which re-exports the public names.
+"""
+
+from __future__ import annotations
+
+from .endpoint import PinnedTLSContext, ThumbprintMismatch, VCenterEndpoint, normalize_thumbprint
+from .records import (
+    SNAPSHOT_PREFIX,
+    ChangedArea,
+    DiskInfo,
+    NicInfo,
+    SnapshotInfo,
+    VmInfo,
+    datastore_of,
+    disk_id_for,
+    flatten_snapshots,
+    parse_devices,
+    snapshot_name,
+)
+from .session import PAGE_SIZE, VCenterSession
+from .source import VM_PROPERTIES, VSphereSource
+
+__all__ = [
+    "PAGE_SIZE",
+    "SNAPSHOT_PREFIX",
+    "VM_PROPERTIES",
+    "ChangedArea",
+    "DiskInfo",
+    "NicInfo",
+    "PinnedTLSContext",
+    "SnapshotInfo",
+    "ThumbprintMismatch",
+    "VCenterEndpoint",
+    "VCenterSession",
+    "VSphereSource",
+    "VmInfo",
+    "datastore_of",
+    "disk_id_for",
+    "flatten_snapshots",
+    "normalize_thumbprint",
+    "parse_devices",
+    "snapshot_name",
+]
