@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from agent.errors import AgentError
 from agent.jobs import Job
@@ -28,6 +30,9 @@ class ProgressPusher:
         self._pushed_version = -1
         self._thread = threading.Thread(target=self._loop, name=f"progress-{job.job_id}", daemon=True)
         self._failures = 0
+        # Held while a report is read and sent: `held()` lets the runner order its own calls after any report in
+        # flight (a report read before the change ids were stored must not arrive after them).
+        self._sending = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -36,7 +41,17 @@ class ProgressPusher:
         while not self._stop.wait(self.interval):
             self.push(final=False)
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """No report is read or sent while the block runs; one in flight is delivered before it starts."""
+        with self._sending:
+            yield
+
     def push(self, *, final: bool) -> None:
+        with self._sending:
+            self._push(final=final)
+
+    def _push(self, *, final: bool) -> None:
         version = self.job.version
         if version == self._pushed_version and not final:
             return

@@ -60,6 +60,7 @@ class ReplicationRunner:
         self.source: VSphereSource | None = None
         self.vm: Any = None
         self.snapshot: Any = None
+        self.pusher: ProgressPusher | None = None  # set by run(): the job's progress reports
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -94,7 +95,7 @@ class ReplicationRunner:
     def run(self) -> None:
         job = self.job
         job.update(status=RUNNING, started_at=utc_now(), current_operation="Starting")
-        pusher = ProgressPusher(job, self.oma, self.config.replication.progress_interval)
+        pusher = self.pusher = ProgressPusher(job, self.oma, self.config.replication.progress_interval)
         pusher.start()
         try:
             self._run()
@@ -181,13 +182,17 @@ class ReplicationRunner:
 
         # Every disk is written and flushed: only now may the control plane move its change ids on.
         self._step("Recording change ids")
-        for plan in plans:
-            if plan.snapshot_change_id:
-                self.oma.store_change_id(job.job_id, vm_path, plan.disk_id, plan.snapshot_change_id)
-                with job.lock:
-                    job.disk(plan.disk_id).change_id = plan.snapshot_change_id
-            else:
-                log.warning("snapshot has no change id, none stored job_id=%s disk=%s", job.job_id, plan.disk_id)
+        # After any progress report in flight: the control plane sees the copy's last report before the change ids.
+        assert self.pusher is not None
+        with self.pusher.held():
+            for plan in plans:
+                if plan.snapshot_change_id:
+                    self.oma.store_change_id(job.job_id, vm_path, plan.disk_id, plan.snapshot_change_id)
+                    with job.lock:
+                        job.disk(plan.disk_id).change_id = plan.snapshot_change_id
+                else:
+                    log.warning("snapshot has no change id, none stored job_id=%s disk=%s", job.job_id,
+                                plan.disk_id)
         self._clear_state(plans)
 
         # No cancel check from here on: the data and its change ids are recorded, the job is done.

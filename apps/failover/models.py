@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db import models
 
 from apps.core.models import TimeStampedModel
+from apps.inventory.models import VMContext
 
 from .choices import ACTIVE, CleanupStatus, FailoverStatus, FailoverType, SnapshotState, VolumePlace
 
@@ -134,12 +135,31 @@ class FailoverJob(TimeStampedModel):
     def occupies_vm(self) -> bool:
         return self.status in ACTIVE or self.test_running
 
+    @staticmethod
+    def holds_replicas_q() -> models.Q:
+        """Jobs that own the VM's replica volumes: running past the queued stage (a live failover's final sync runs
+        while it is queued), a test still running, or failed with resources left for cleanup."""
+        return (models.Q(active_slot__isnull=False) & ~models.Q(status=FailoverStatus.PENDING)) | models.Q(
+            needs_cleanup=True)
+
     def save(self, *args, **kwargs):
         self.active_slot = self.vm_context_id if self.occupies_vm else None
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and ({"status", "ended_at"} & set(update_fields)):
             kwargs["update_fields"] = set(update_fields) | {"active_slot"}
         super().save(*args, **kwargs)
+        hold_vm_context(self.vm_context_id)
+
+
+def hold_vm_context(vm_context_id: int) -> None:
+    """Write on the VM context which failover holds its replicas (or none): replication refuses to sync meanwhile.
+
+    Recomputed from all the VM's failover jobs at every save, so a job that ends never clears another job's hold.
+    """
+    holder = (FailoverJob.objects.filter(vm_context_id=vm_context_id).filter(FailoverJob.holds_replicas_q())
+              .order_by("-id").values_list("job_type", "job_id", "status").first())
+    text = f"{holder[0]} failover {holder[1]} ({holder[2]})"[:255] if holder else ""
+    VMContext.objects.filter(pk=vm_context_id).exclude(held_by_failover=text).update(held_by_failover=text)
 
 
 class FailoverVolume(TimeStampedModel):

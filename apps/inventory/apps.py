@@ -1,16 +1,7 @@
 """The inventory: VM contexts with their disks and NICs."""
-from django.apps import AppConfig
+from apps.core import apps as core_apps
 
 
-class InventoryConfig(AppConfig):
+class InventoryConfig(core_apps.PlatformAppConfig):
     name = "apps.inventory"
     label = "inventory"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        # Imported once the app registry is ready: selectors read models.
-        from apps.core import registry
-
-        from . import selectors
-
-        registry.register_health(self.label, selectors.health)

@@ -39,6 +39,11 @@ class VMContext(TimeStampedModel):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_discovered_at = models.DateTimeField(null=True, blank=True)
     snapshots = models.JSONField(default=list, blank=True)
+    # Set by the failover app while one of its jobs holds this VM's replica volumes (past its queued stage, or failed
+    # with resources left behind): replication reads it here instead of reaching into failover's tables.
+    held_by_failover = models.CharField(max_length=255, blank=True, default="",
+                                        help_text="The failover holding the replica volumes, e.g. "
+                                                  "'live failover <job id> (snapshotting)'; blank when none")
 
     class Meta:
         db_table = "vm_replication_contexts"

@@ -1,16 +1,7 @@
 """Replication jobs, replica volumes, NBD exports and change ids."""
-from django.apps import AppConfig
+from apps.core import apps as core_apps
 
 
-class ReplicationConfig(AppConfig):
+class ReplicationConfig(core_apps.PlatformAppConfig):
     name = "apps.replication"
     label = "replication"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        # Imported once the app registry is ready: selectors read models.
-        from apps.core import registry
-
-        from . import selectors
-
-        registry.register_health(self.label, selectors.health)

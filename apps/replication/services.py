@@ -45,15 +45,12 @@ def replication_start(*, vm_context: VMContext, replication_type: str = Replicat
                        error_code="INVALID_STATE")
     if not vm_context.disks.exists():
         raise InvalidInput(f"VM '{vm_context.vm_name}' has no disks to replicate")
-    from django.apps import apps as django_apps
-
     # A failover past its queued stage (a live one's final sync starts while queued), or one whose rollback left
-    # resources behind, owns the replica volumes.
-    failover = (django_apps.get_model("failover", "FailoverJob").objects.filter(vm_context=vm_context)
-                .filter((Q(active_slot__isnull=False) & ~Q(status="pending")) | Q(needs_cleanup=True)).first())
-    if failover is not None:
-        raise Conflict(f"VM '{vm_context.vm_name}' is held by {failover.job_type} failover {failover.job_id} "
-                       f"({failover.status}); sync it once the failover is over or cleaned up", error_code="ACTIVE_JOBS")
+    # resources behind, owns the replica volumes; the failover app keeps the VM context's hold current.
+    held_by = VMContext.objects.filter(pk=vm_context.pk).values_list("held_by_failover", flat=True).first()
+    if held_by:
+        raise Conflict(f"VM '{vm_context.vm_name}' is held by {held_by}; sync it once the failover is over or "
+                       "cleaned up", error_code="ACTIVE_JOBS")
     if ossea_config is None:
         ossea_config = vm_context.ossea_config or active_ossea_config()
     if ossea_config is None:
@@ -174,7 +171,6 @@ def _context_from_request(data: dict) -> VMContext:
     if data.get("vm_context_id") or data.get("vm_name"):
         return inventory_services.vm_context_get(data.get("vm_context_id") or data["vm_name"])
     source = data["source_vm"]
-    from django.db.models import Q
 
     context = VMContext.objects.filter(Q(moref=source["id"]) | Q(vm_id=source["id"]) | Q(vm_name=source["name"])).first()
     if context is not None:

@@ -1,13 +1,10 @@
 """Schedules, machine groups and their executions."""
-from django.apps import AppConfig
+from apps.core import apps as core_apps
 
 
-class SchedulerConfig(AppConfig):
+class SchedulerConfig(core_apps.PlatformAppConfig):
     name = "apps.scheduler"
     label = "scheduler"
     verbose_name = "Scheduler"
-    default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        # Imported once the app registry is ready: the receivers read models.
-        from . import receivers  # noqa: F401 - connects the signal receivers
+    connect = ("receivers",)  # advance runs as replications finish; the sweep's beat entry
+    reports_health = False

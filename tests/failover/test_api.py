@@ -294,6 +294,23 @@ def test_stale_step_is_reaped_and_rolled_back(lab_vm, client, cloud_config, djan
     assert_back_on_control_plane(lab_vm, client)
 
 
+def test_the_vm_context_shows_which_failover_holds_its_replicas(vm):
+    """Replication reads the hold from the VM context; the failover keeps it true as its jobs change and go."""
+    def held():
+        vm.refresh_from_db()
+        return vm.held_by_failover
+
+    queued = job_row(vm, "live", "pending")
+    assert held() == ""  # a queued live failover starts its own final sync
+    jobs.set_status(queued, "validating")
+    assert held() == f"live failover {queued.job_id} (validating)"
+    leftover = job_row(vm, "test", "failed", needs_cleanup=True)
+    jobs.set_status(queued, "failed")
+    assert held() == f"test failover {leftover.job_id} (failed)"
+    leftover.delete()
+    assert held() == ""
+
+
 def test_a_failover_holding_the_volumes_blocks_replication(operator_client, vm):
     OsseaConfigFactory()
     vm.disks.update(capacity_bytes=1024 ** 3)

@@ -29,6 +29,25 @@ class SuccessMessageSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class MessageField(serializers.CharField):
+    """The answer's message, which the view gives in the serializer's context (``answer(..., message=...)``)."""
+
+    def get_attribute(self, instance):
+        return self.context["message"]
+
+
+class AnswerSerializer(SuccessMessageSerializer):
+    """A successful answer: ``{"success": true, "message": ...}`` and its own fields."""
+
+    success = serializers.BooleanField(read_only=True, default=True, help_text="Always true")
+    message = MessageField()
+
+
+def answer(serializer_class: type[serializers.Serializer], instance, message: str) -> dict:
+    """The body of an answer: ``serializer_class`` renders ``instance`` under ``message``."""
+    return serializer_class(instance, context={"message": message}).data
+
+
 # The base of answers read from an object that open with "success": true (no docstring: the schema would show it
 # as every subclass's description).
 class SucceededSerializer(serializers.Serializer):

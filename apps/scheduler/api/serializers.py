@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.api.schemas import SuccessMessageSerializer
+from apps.core.api.serializers import AnswerSerializer
 from apps.inventory.models import VMContext
 
 from .. import timing
@@ -233,25 +233,6 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 # --- the answers of the actions ----------------------------------------------------------------------------------
-
-class MessageField(serializers.CharField):
-    """The answer's message, which the view gives in the serializer's context (``answer(..., message=...)``)."""
-
-    def get_attribute(self, instance):
-        return self.context["message"]
-
-
-class AnswerSerializer(SuccessMessageSerializer):
-    """A successful answer: ``{"success": true, "message": ...}`` and its own fields."""
-
-    success = serializers.BooleanField(read_only=True, default=True, help_text="Always true")
-    message = MessageField()
-
-
-def answer(serializer_class: type[serializers.Serializer], instance, message: str) -> dict:
-    """The body of an answer: ``serializer_class`` renders ``instance`` under ``message``."""
-    return serializer_class(instance, context={"message": message}).data
-
 
 class ScheduleEnabledSerializer(AnswerSerializer):
     # The instance is the schedule, as selectors.schedules() annotates it.

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.core.api.schemas import errors
+from apps.core.api.serializers import answer
 from apps.core.exceptions import NotFound
 
 from .. import selectors, services
@@ -41,7 +42,6 @@ from .serializers import (
     TriggerSerializer,
     UnassignedSerializer,
     VMSelectionSerializer,
-    answer,
 )
 
 

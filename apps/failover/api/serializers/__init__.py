@@ -2,7 +2,8 @@
 that the OpenAPI schema shows (``mappings``, ``readiness``, ``jobs``)."""
 from __future__ import annotations
 
-from .fields import answer
+from apps.core.api.serializers import answer
+
 from .jobs import (
     FailoverCleanupStartedSerializer,
     FailoverDebugJobListSerializer,

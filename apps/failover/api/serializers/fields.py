@@ -1,43 +1,11 @@
-"""The pieces the failover answers are built from: the answer base, timestamps as the seeds write them, and the
+"""The pieces the failover answers are built from: the answer base and timestamps (core's, shared), and the
 small field shapes (a string from a fixed set, a string that is null when empty, a key absent when None)."""
 from __future__ import annotations
 
 from rest_framework import serializers
 from rest_framework.fields import SkipField
 
-from apps.core.api.schemas import SuccessMessageSerializer
-from apps.core.utils import iso
-
-
-class MessageField(serializers.CharField):
-    """The answer's message, which the view gives in the serializer's context (``answer(..., message=...)``)."""
-
-    def get_attribute(self, instance):
-        return self.context["message"]
-
-
-class AnswerSerializer(SuccessMessageSerializer):
-    """A successful answer: ``{"success": true, "message": ...}`` and its own fields."""
-
-    success = serializers.BooleanField(read_only=True, default=True, help_text="Always true")
-    message = MessageField()
-
-
-def answer(serializer_class: type[serializers.Serializer], instance, message: str) -> dict:
-    """The body of an answer: ``serializer_class`` renders ``instance`` under ``message``."""
-    return serializer_class(instance, context={"message": message}).data
-
-
-class IsoDateTimeField(serializers.DateTimeField):
-    """A time as ``apps.core.utils.iso`` writes it (UTC with a Z); DRF's own field would follow ``TIME_ZONE``.
-
-    A string (a time already written into a stored record) is relayed as it is.
-    """
-
-    def to_representation(self, value):
-        if value is None or isinstance(value, str):
-            return value
-        return iso(value)
+from apps.core.api.fields import IsoDateTimeField
 
 
 class BlankAsNullMixin:

@@ -4,15 +4,15 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.api.fields import IsoDateTimeField
 from apps.core.api.schemas import ErrorResponseSerializer, JobEventSerializer
+from apps.core.api.serializers import AnswerSerializer
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 
 from ... import selectors
 from ...choices import CleanupStatus, FailoverStatus, FailoverType, SnapshotState, VolumePlace
 from .fields import (
-    AnswerSerializer,
     ChoiceOrNullField,
-    IsoDateTimeField,
     OptionalBooleanField,
     OptionalIntegerField,
     ProgressField,

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api.fields import IsoDateTimeField
+from apps.core.api.serializers import AnswerSerializer
+
 from ...choices import FailoverType
 from ...models import NetworkMapping
-from .fields import AnswerSerializer, IsoDateTimeField, strings
+from .fields import strings
 
 
 class FailoverVMAnswerSerializer(AnswerSerializer):

@@ -4,10 +4,12 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.api.fields import IsoDateTimeField
+from apps.core.api.serializers import AnswerSerializer
 from apps.replication.choices import ReplicationStatus, ReplicationType
 
 from ...choices import CheckStatus, CheckType, FailoverStatus, FailoverType
-from .fields import AnswerSerializer, IsoDateTimeField, one_of, strings, text, when
+from .fields import one_of, strings, text, when
 from .mappings import FailoverVMAnswerSerializer, NetworkMappingStatusSerializer
 
 
