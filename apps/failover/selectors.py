@@ -12,7 +12,7 @@ from apps.core.registry import Health
 from apps.replication.models import ReplicaVolume
 from apps.settings.models import CloudResource
 
-from . import cloud, validation
+from . import cloud, readiness, validation
 from .choices import ACTIVE, CANCELLABLE, FailoverStatus, FailoverType, SnapshotState, VolumePlace
 from .models import FailoverJob, FailoverVolume, NetworkMapping
 
@@ -169,7 +169,7 @@ def preflight_configuration(vm_context: VMContext, failover_type: str,
     return PreflightConfiguration(
         cloudstack_config=validator.config.name if validator.config else None,
         networks=validator.plan.get("networks", []),
-        unmapped_networks=validation.network_info(vm_context, failover_type=failover_type)["unmapped"],
+        unmapped_networks=readiness.network_info(vm_context, failover_type=failover_type)["unmapped"],
         compute=validator.plan.get("compute"), template=validator.plan.get("template"),
         destination_vm_name=name, volumes=volumes, **options)
 

@@ -19,7 +19,7 @@ from apps.inventory import services as inventory_services
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 
-from .. import cloud, selectors, services, validation
+from .. import cloud, readiness, selectors, services, validation
 from ..choices import ACTIVE, FailoverType
 from ..filtersets import FailoverJobFilterSet, NetworkMappingFilterSet
 from ..models import FailoverJob, NetworkMapping
@@ -201,7 +201,7 @@ class NetworkMappingSourceView(ReadView):
 
 def _network_status(request, vm_id) -> Response:
     context = _vm(vm_id)
-    info = validation.network_info(context, failover_type=_failover_type(request.query_params.get("failover_type")))
+    info = readiness.network_info(context, failover_type=_failover_type(request.query_params.get("failover_type")))
     return _answer(S.NetworkMappingStatusAnswerSerializer, {"vm": context, "network_status": info},
                    "Network mapping status retrieved")
 
@@ -241,7 +241,7 @@ class SyncStatusView(ReadView):
     def get(self, request, vm_id):
         context = _vm(vm_id)
         return _answer(S.FailoverSyncStatusAnswerSerializer,
-                       {"vm": context, "sync_status": validation.sync_info(context)}, "VM sync status retrieved")
+                       {"vm": context, "sync_status": readiness.sync_info(context)}, "VM sync status retrieved")
 
 
 class NetworkMappingStatusVMView(ReadView):
@@ -261,7 +261,7 @@ class VolumeStatusView(ReadView):
         client = cloud.client_for(config)
         try:
             oma = volumes.oma_vm_id(config, client)
-            info = validation.volume_info(context, client=client, oma_id=oma)
+            info = readiness.volume_info(context, client=client, oma_id=oma)
         except cs.CloudStackError as exc:
             raise cloud.api_error(exc) from exc
         return _answer(S.FailoverVolumeStatusAnswerSerializer, {"vm": context, "info": info}, "Volume status retrieved")
@@ -273,7 +273,7 @@ class ActiveJobsView(ReadView):
     def get(self, request, vm_id):
         context = _vm(vm_id)
         return _answer(S.FailoverActiveJobsAnswerSerializer,
-                       {"vm": context, "active_jobs": validation.active_jobs_info(context)},
+                       {"vm": context, "active_jobs": readiness.active_jobs_info(context)},
                        "Active jobs status retrieved")
 
 
@@ -286,8 +286,8 @@ class ConfigurationCheckView(ReadView):
         test, _ = validation.validate(context, FailoverType.TEST)
         return _answer(S.FailoverConfigurationCheckSerializer,
                        {"vm": context, "configuration": {"live": live, "test": test},
-                        "sync_status": validation.sync_info(context), "network_status": validation.network_info(context),
-                        "active_jobs": validation.active_jobs_info(context)},
+                        "sync_status": readiness.sync_info(context), "network_status": readiness.network_info(context),
+                        "active_jobs": readiness.active_jobs_info(context)},
                        "Configuration check completed")
 
 

@@ -1,14 +1,7 @@
 """Scheduler writes. Views, admin actions, tasks and signal receivers call only these."""
 from ..jobs import queue_advance
-from .executions import (
-    execution_advance,
-    execution_cancel,
-    execution_get,
-    execution_prune,
-    execution_resume_deferred,
-    execution_start,
-    execution_sweep,
-)
+from .advance import execution_advance
+from .executions import execution_cancel, execution_get, execution_resume_deferred, execution_start
 from .groups import (
     group_assign_vms,
     group_create,
@@ -21,6 +14,7 @@ from .groups import (
     vm_unassign,
     vms_move,
 )
+from .housekeeping import execution_prune, execution_sweep
 from .schedules import (
     schedule_create,
     schedule_delete,

@@ -82,7 +82,7 @@ class NetworkMappingStatusRowSerializer(MappingFieldsSerializer):
 
 
 class NetworkMappingStatusSerializer(serializers.Serializer):
-    """validation.network_info."""
+    """readiness.network_info."""
 
     failover_type = serializers.ChoiceField(choices=FailoverType.choices)
     total_networks = serializers.IntegerField()

@@ -66,7 +66,7 @@ class FailoverDiskChangeIdSerializer(serializers.Serializer):
 
 
 class FailoverSyncStatusSerializer(serializers.Serializer):
-    """validation.sync_info."""
+    """readiness.sync_info."""
 
     has_valid_change_id = serializers.BooleanField()
     latest_change_id = text()
@@ -85,7 +85,7 @@ class FailoverSyncStatusAnswerSerializer(FailoverVMAnswerSerializer):
 
 
 class FailoverVolumeStatusSerializer(serializers.Serializer):
-    """A disk's replica volume as recorded and as CloudStack sees it (validation.volume_info)."""
+    """A disk's replica volume as recorded and as CloudStack sees it (readiness.volume_info)."""
 
     disk_id = serializers.CharField()
     disk_unit_number = serializers.IntegerField()
@@ -106,7 +106,7 @@ class FailoverVolumeStatusSerializer(serializers.Serializer):
 class FailoverVolumeStatusAnswerSerializer(FailoverVMAnswerSerializer):
     """The VM's replica volumes as CloudStack sees them."""
 
-    # The instance holds the VM ("vm") and its validation.volume_info ("info").
+    # The instance holds the VM ("vm") and its readiness.volume_info ("info").
     volume_status = serializers.SerializerMethodField()
     volumes = FailoverVolumeStatusSerializer(many=True, source="info.volumes")
     is_ready_for_failover = serializers.BooleanField(source="info.is_ready_for_failover")
@@ -130,7 +130,7 @@ class FailoverBlockingFailoverSerializer(FailoverJobRefSerializer):
 
 
 class FailoverActiveJobsSerializer(serializers.Serializer):
-    """validation.active_jobs_info."""
+    """readiness.active_jobs_info."""
 
     has_active_jobs = serializers.BooleanField()
     migration_jobs = FailoverBlockingReplicationSerializer(many=True)
