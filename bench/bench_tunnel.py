@@ -77,7 +77,8 @@ class ParamikoForward:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
         self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         while True:
@@ -101,6 +102,10 @@ class ParamikoForward:
             done()
 
     def close(self) -> None:
+        # Wake the accept() and let its thread end before the fd number can be reused by another socket.
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self._acceptor.join(5)
         self.listener.close()
         self.transport.close()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import os
 import shutil
@@ -237,6 +238,12 @@ class _EchoServer:
                 conn.sendall(data)
 
     def close(self):
+        # Wake the blocked accept() and wait for its thread before the fd is released: a thread about to call accept()
+        # on a closed fd number accepts on whatever socket reuses that number next (another test's server), stealing
+        # its connections (it made later tests' stand-in agents look unreachable, then hang in shutdown()).
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(5)
         self.sock.close()
 
 
