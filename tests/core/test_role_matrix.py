@@ -18,6 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from agent.omaclient import OmaClient
 from apps.core.choices import Role
 from apps.enrollment.services import appliance_create
 from tests.conftest import client_for
@@ -152,3 +153,20 @@ def test_403_is_documented_where_it_can_answer(method, path):
     if (method, path) in PUBLIC:
         return
     assert "403" in responses, f"{method.upper()} {path} documents {sorted(responses)}, not 403"
+
+
+def test_the_real_agent_client_keeps_its_calls_and_is_refused_the_rest(live_server):
+    # agent/omaclient.py against a live server: inventory and change id work, configuring the platform does not.
+    _, token = appliance_create(appliance_id="vma-live")
+    oma = OmaClient(live_server.url, appliance_id="vma-live", token=token, max_attempts=1)
+    vm = {"id": "vm-1", "name": "web01", "path": "/DC0/vm/web01", "uuid": "4205a841-0265-f4bd-39a6-39fd92196f53",
+          "power_state": "poweredOn", "num_cpu": 1, "memory_mb": 1024, "disks": [], "nics": []}
+    assert oma.push_inventory({"vcenter": {"host": "vc.lab", "datacenter": "DC0"}, "vms": [vm]})["created"] == 1
+    assert oma.get_previous_change_id("/DC0/vm/web01", "disk-0") is None
+    for method, path, body in [("POST", "/ossea/config-streamlined", {"name": "evil", "api_url": "http://evil.example"}),
+                               ("POST", "/vmware-credentials", {"name": "evil"}), ("GET", "/vmware-credentials", None),
+                               ("POST", "/replications", {"vm_name": "web01"}), ("GET", "/debug/endpoints", None)]:
+        response = oma.request(method, path, json=body)
+        assert response.status_code == 403, (method, path, response.text)
+        assert response.json()["success"] is False
+    assert oma.logins == 1
