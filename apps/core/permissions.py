@@ -1,4 +1,9 @@
-"""Roles are Django groups: viewer reads, operator starts work and edits config, admin manages agents/users."""
+"""Roles are Django groups: viewer reads, operator starts work and edits config, admin manages agents/users.
+
+The agent role stands apart: an agent's token reaches only the operations a view opens to it by name
+(``agent_methods = ("post",)``), so a stolen agent key cannot configure the platform, and an endpoint added later is
+closed to agents unless it opts in.
+"""
 from __future__ import annotations
 
 from rest_framework import permissions
@@ -28,22 +33,33 @@ def user_roles(user) -> set[str]:
     return cached
 
 
-class RolePermission(permissions.BasePermission):
-    """Default policy; a view narrows it with ``read_roles`` / ``write_roles``."""
+def agent_may(view, method: str) -> bool:
+    """Whether the view opens this HTTP method to agents (HEAD goes with GET)."""
+    method = method.lower()
+    opened = {m.lower() for m in getattr(view, "agent_methods", ())}
+    return method in opened or (method == "head" and "get" in opened)
 
-    default_read_roles = (Role.VIEWER, Role.AGENT)
-    default_write_roles = (Role.OPERATOR, Role.AGENT)
+
+class RolePermission(permissions.BasePermission):
+    """Default policy: viewers read, operators write; a view narrows it with ``read_roles`` / ``write_roles`` and
+    opens methods to agents with ``agent_methods``. Naming the agent in the role lists grants it nothing."""
+
+    default_read_roles = (Role.VIEWER,)
+    default_write_roles = (Role.OPERATOR,)
     message = "Your role does not allow this action"
 
     def has_permission(self, request, view) -> bool:
-        roles = user_roles(request.user)
         if not request.user or not request.user.is_authenticated:
             return False
+        roles = user_roles(request.user)
+        if Role.AGENT in roles and agent_may(view, request.method):
+            return True
         if request.method in permissions.SAFE_METHODS:
             allowed = getattr(view, "read_roles", self.default_read_roles)
         else:
             allowed = getattr(view, "write_roles", self.default_write_roles)
-        return bool(roles & set(allowed))
+        # Only an explicit agent_methods opens a view to agents.
+        return bool((roles - {Role.AGENT}) & (set(allowed) - {Role.AGENT}))
 
 
 class AdminOnly(RolePermission):

@@ -49,3 +49,11 @@ def login_operator(*, username: str, password: str, client_ip: str | None = None
 
 def token_revoke(*, token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def tokens_revoke_for_user(*, user, reason: str) -> int:
+    """Revoke every live session token of ``user``; returns how many died."""
+    count = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if count:
+        logger.info("session tokens revoked username=%s count=%d reason=%s", user.get_username(), count, reason)
+    return count

@@ -35,13 +35,15 @@ def test_health_with_database_down_is_503(tmp_path):
     assert result["body"]["database"] == "disconnected" and result["body"]["status"] == "unhealthy"
 
 
-def test_debug_health_and_endpoints(viewer_client):
+def test_debug_health_and_endpoints(viewer_client, operator_client):
     response = viewer_client.get("/api/v1/debug/health")
     assert_matches_schema(response, "/api/v1/debug/health", "get")
     body = response.json()
     assert body["components"]["database"] == "connected"
     assert body["components"]["ossea_client"] == "not_configured"
-    response = viewer_client.get("/api/v1/debug/endpoints")
+    # The route list is for operators and up (issue 13).
+    assert viewer_client.get("/api/v1/debug/endpoints").status_code == 403
+    response = operator_client.get("/api/v1/debug/endpoints")
     assert_matches_schema(response, "/api/v1/debug/endpoints", "get")
     endpoints = response.json()
     paths = {e["path"] for e in endpoints["endpoints"]}

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core import registry, services
+from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput
 from apps.core.logging import RingBufferHandler
 from apps.core.models import ApiToken
@@ -52,7 +53,8 @@ class LoginView(APIView):
 
 
 class LogoutView(APIView):
-    read_roles = write_roles = ("viewer", "agent")
+    read_roles = write_roles = (Role.VIEWER,)
+    agent_methods = ("post",)  # the agent logs out when it stops
 
     @extend_schema(request=None, responses={200: SuccessMessageSerializer, **errors(400)}, tags=["auth"],
                    summary="Revoke the bearer token")
@@ -116,6 +118,9 @@ def _walk(patterns, prefix=""):
 
 
 class DebugEndpointsView(APIView):
+    # The route list maps the attack surface: operators and up.
+    read_roles = (Role.OPERATOR,)
+
     @extend_schema(responses={200: DebugEndpointsSerializer}, tags=["debug"], summary="Every route, from the URL resolver")
     def get(self, request):
         endpoints = [e for e in _walk(get_resolver().url_patterns) if "(?P<format>" not in e["path"]]

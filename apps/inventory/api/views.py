@@ -151,6 +151,7 @@ class VMDiscoverView(APIView):
 
 
 class InventoryPushView(APIView):
+    agent_methods = ("post",)
     @extend_schema(request=InventoryPushSerializer, responses={200: InventoryPushAnswerSerializer, **errors(400)},
                    tags=["vms"],
                    summary="An agent pushes the VMs it sees")

@@ -119,6 +119,7 @@ class LegacyJobListView(ReplicationListCreateView):
 
 
 class ChangeIdView(APIView):
+    agent_methods = ("get",)  # the agent reads the change id an incremental sync starts from
     @extend_schema(parameters=[OpenApiParameter("vm_path", str, required=True),
                                OpenApiParameter("disk_id", str, required=True)],
                    responses={200: ChangeIdAnswerSerializer, 400: ErrorResponseSerializer}, tags=["cbt"],
@@ -136,6 +137,7 @@ class ChangeIdView(APIView):
 
 
 class ChangeIdStoreView(APIView):
+    agent_methods = ("post",)
     @extend_schema(request=ChangeIdStoreSerializer, responses={201: ChangeIdStoredSerializer, 404: ErrorResponseSerializer,
                                                                  409: ErrorResponseSerializer}, tags=["cbt"],
                    summary="Store a disk's change id after its data reached the target")
@@ -149,6 +151,7 @@ class ChangeIdStoreView(APIView):
 
 
 class ReplicationProgressView(APIView):
+    agent_methods = ("post",)  # the agent pushes; reading is for people
     @extend_schema(responses={200: StoredProgressSerializer, 404: ErrorResponseSerializer}, tags=["replications"],
                    summary="The stored progress view of a job")
     def get(self, request, job_id):

@@ -48,7 +48,7 @@ def _query_target(request) -> svc.Target:
 
 
 class TestConnectionView(APIView):
-    read_roles = write_roles = ("viewer", "agent")  # reads only; a viewer may test
+    read_roles = write_roles = ("viewer",)  # reads only; a viewer may test
 
     @extend_schema(request=TargetSerializer, responses={200: ConnectionTestSerializer, **CS_ERRORS}, tags=["cloudstack"])
     def post(self, request):
@@ -86,7 +86,7 @@ class NetworksView(APIView):
 
 
 class ValidateView(APIView):
-    read_roles = write_roles = ("viewer", "agent")
+    read_roles = write_roles = ("viewer",)
 
     @extend_schema(request=TargetSerializer, responses={200: ValidateAnswerSerializer, **errors(400, 404, 503)},
                    tags=["cloudstack"])
@@ -95,7 +95,7 @@ class ValidateView(APIView):
 
 
 class DiscoverAllView(APIView):
-    read_roles = write_roles = ("viewer", "agent")
+    read_roles = write_roles = ("viewer",)
 
     @extend_schema(request=TargetSerializer, responses={200: DiscoverAllAnswerSerializer, **CS_ERRORS},
                    tags=["cloudstack"], summary="Zones, networks, offerings, templates and the control-plane VM in one call")
@@ -133,7 +133,7 @@ class AvailableNetworksView(NetworksView):
 
 
 class ResolveNetworksView(APIView):
-    read_roles = write_roles = ("viewer", "agent")
+    read_roles = write_roles = ("viewer",)
 
     @extend_schema(request=ResolveSerializer, responses={200: ResolveAnswerSerializer, **CS_ERRORS}, tags=["cloudstack"],
                    summary="Resolve network names (or ids) to CloudStack network ids")

@@ -32,7 +32,7 @@ class OsseaConfigView(APIView):
     """One POST endpoint for every action, as the seed's existing clients expect."""
 
     # 'get' and 'test' only read, so a viewer may use them; the permission is checked per action below.
-    read_roles = write_roles = ("viewer", "agent")
+    read_roles = write_roles = ("viewer",)
 
     @extend_schema(request=OsseaConfigActionSerializer,
                    responses={200: OsseaConfigAnswerSerializer, 201: OsseaConfigCreatedSerializer,
