@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from agent import __version__
+from agent.command import run_command
 from agent.errors import AgentError
 
 log = logging.getLogger("agent.enroll")
@@ -324,20 +325,8 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vma enroll", description="Enroll this agent with the control plane")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("VMA_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if not args.state_dir:
-        args.state_dir = os.environ.get("VMA_STATE_DIR", "/var/lib/vma")
-    try:
-        return run(args)
-    except AgentError as exc:
-        print(f"vma: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run_command(prog="vma enroll", description="Enroll this agent with the control plane",
+                       add_arguments=add_arguments, run=run, argv=argv)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,17 @@ class VmRef(_Strict):
         return self
 
 
+
+def _vm_ref(vm: VmRef | str | None, path: str | None) -> VmRef:
+    """The VM a request names: a VmRef as given, a string as a moref id ("vm-123", no slash) or an inventory path,
+    else the request's path field."""
+    if isinstance(vm, VmRef):
+        return vm
+    if isinstance(vm, str):
+        text = vm.strip()
+        return VmRef(id=text) if "/" not in text else VmRef(path=text)
+    return VmRef(path=path)
+
 class ReplicateRequest(VCenterCredentials):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
     vm_paths: list[str] | None = None
@@ -119,13 +130,7 @@ class ReplicateRequest(VCenterCredentials):
         return self
 
     def vm_ref(self) -> VmRef:
-        if isinstance(self.vm, VmRef):
-            return self.vm
-        if isinstance(self.vm, str):
-            text = self.vm.strip()
-            # A moref id ("vm-123") has no slash; anything else is an inventory path.
-            return VmRef(id=text) if "/" not in text else VmRef(path=text)
-        return VmRef(path=(self.vm_paths or [""])[0])
+        return _vm_ref(self.vm, (self.vm_paths or [""])[0])
 
 
 class ReplicateResponse(BaseModel):
@@ -154,12 +159,7 @@ class SourceVmRequest(VCenterCredentials):
         return self
 
     def vm_ref(self) -> VmRef:
-        if isinstance(self.vm, VmRef):
-            return self.vm
-        if isinstance(self.vm, str):
-            text = self.vm.strip()
-            return VmRef(id=text) if "/" not in text else VmRef(path=text)
-        return VmRef(path=self.vm_path)
+        return _vm_ref(self.vm, self.vm_path)
 
 
 class PowerOffRequest(SourceVmRequest):

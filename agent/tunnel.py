@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.command import run_command
 from agent.errors import AgentError
 
 log = logging.getLogger("agent.tunnel")
@@ -418,18 +419,8 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vma tunnel", description="Keep the SSH tunnel to the control plane up")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("VMA_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if not args.state_dir:
-        args.state_dir = os.environ.get("VMA_STATE_DIR", "/var/lib/vma")
-    try:
-        return run(args)
-    except AgentError as exc:
-        print(f"vma: {exc.code}: {exc.message}", file=sys.stderr)
-        return 1
+    return run_command(prog="vma tunnel", description="Keep the SSH tunnel to the control plane up",
+                       add_arguments=add_arguments, run=run, argv=argv)
 
 
 if __name__ == "__main__":
