@@ -21,7 +21,6 @@ venv: $(VENV)/.installed
 
 migrate: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py createcachetable
 
 run: migrate
 	$(PY) manage.py ensure_operator

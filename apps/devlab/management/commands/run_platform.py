@@ -31,7 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, no_lab, **options):
         call_command("collectstatic", "--noinput", verbosity=0)
-        # The database cache's table (a no-op with Redis or when it exists): the workers' shared throttle counters.
+        # The database cache's table, in case the database was migrated while CACHE_URL named another cache.
         call_command("createcachetable", verbosity=0)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
         lab = None
