@@ -41,10 +41,16 @@ def _local_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def _private_file(path: Path) -> None:
-    """Create ``path`` empty and 0600 if missing (SQLite then uses it, and gives its -wal/-shm files its mode)."""
+def _private_database(path: Path) -> None:
+    """Create the SQLite file empty and 0600 if missing (SQLite gives its -wal/-shm files the same mode); one left
+    readable by an older install is made 0600."""
+    if not path.parent.is_dir():
+        return
     if not path.exists():
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if item.exists() and item.stat().st_mode & 0o077 and item.stat().st_uid == os.getuid():
+            item.chmod(0o600)
 
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
@@ -144,7 +150,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
     if DATABASES["default"]["NAME"] not in ("", ":memory:"):
         # The database holds password hashes and token digests: private like the keys beside it.
-        _private_file(Path(DATABASES["default"]["NAME"]))
+        _private_database(Path(DATABASES["default"]["NAME"]))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

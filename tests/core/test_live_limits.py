@@ -80,6 +80,15 @@ def test_the_embedded_database_is_private(var_dir):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def test_a_database_left_readable_by_an_older_install_is_made_private(tmp_path):
+    database = tmp_path / "db.sqlite3"
+    database.touch(mode=0o644)
+    database.chmod(0o644)
+    subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, check=True, capture_output=True, timeout=120,
+                   env=_embedded_env(tmp_path / "var", DATABASE_URL=f"sqlite:///{database}"))
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
 def test_the_login_throttle_holds_across_the_two_web_workers(var_dir, tmp_path):
     port = _free_port()
     log = tmp_path / "web.log"
