@@ -7,6 +7,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.test import Client
 
+from apps.core.checks import check_trusted_proxies
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +70,16 @@ def test_the_api_login_is_left_to_its_throttle(anon_client, settings):
         assert _api_login(anon_client).status_code == 401
     assert _api_login(anon_client, password=PASSWORD).status_code == 200
     assert not AccessAttempt.objects.exists()
+
+
+@pytest.mark.parametrize(("behind_proxy", "trusted", "expected"), [
+    (True, [], {"core.W010"}),
+    (True, ["127.0.0.1"], {"core.W011"}),
+    (True, ["127.0.0.0/8"], {"core.W011"}),
+    (True, ["127.0.0.2"], set()),
+    (False, [], set()),
+])
+def test_the_deploy_check_names_a_missing_or_loopback_trusted_proxy(settings, behind_proxy, trusted, expected):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if behind_proxy else None
+    settings.MP_TRUSTED_PROXIES = trusted
+    assert {warning.id for warning in check_trusted_proxies(None)} == expected
