@@ -7,6 +7,7 @@ kept in ``var/``. Production sets the variables documented in ``docs/deployment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -58,6 +59,8 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret(VAR_DIR / "dja
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 # Proxies (addresses or networks) whose X-Forwarded-For is believed; anyone else's is ignored (apps/core/selectors.py).
 MP_TRUSTED_PROXIES = env_list("MP_TRUSTED_PROXIES")
+for _proxy in MP_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo stops the start, not the first login
 # The agents' requests come through their SSH tunnel as `Host: localhost:<port>` over plain HTTP from the loopback.
 # Those names are always allowed, but a name the operator did not list is accepted only on such a request, which
 # is also exempt from the HTTPS redirect (apps/core/middleware.py).
@@ -155,7 +158,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The cache holds the login throttle's counters, so every web worker must see the same one: Redis in production,
-# else the database (its table made by `manage.py createcachetable`, which `make migrate` and `make run` run).
+# else the database (its table made after every `manage.py migrate`, apps/core/signals.py, and by `make run`).
 # `locmem://` (one process only) is for tests: under pytest it is the default, so each test clears it without the
 # database.
 CACHE_URL = os.environ.get("CACHE_URL", "") or ("locmem://" if os.environ.get("PYTEST_VERSION") else "")
