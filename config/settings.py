@@ -7,6 +7,7 @@ kept in ``var/``. Production sets the variables documented in ``docs/deployment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -41,9 +42,32 @@ def _local_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+def _private_database(path: Path) -> None:
+    """Create the SQLite file empty and 0600 if missing (SQLite gives its -wal/-shm files the same mode); one left
+    readable by an older install is made 0600."""
+    if not path.parent.is_dir():
+        return
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if item.exists() and item.stat().st_mode & 0o077 and item.stat().st_uid == os.getuid():
+            item.chmod(0o600)
+
+
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _local_secret(VAR_DIR / "django-secret-key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; anyone else's is ignored (apps/core/selectors.py).
+MP_TRUSTED_PROXIES = env_list("MP_TRUSTED_PROXIES")
+for _proxy in MP_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo stops the start, not the first login
+# The agents' requests come through their SSH tunnel as `Host: localhost:<port>` over plain HTTP from the loopback.
+# Those names are always allowed, but a name the operator did not list is accepted only on such a request, which
+# is also exempt from the HTTPS redirect (apps/core/middleware.py).
+MP_TUNNEL_API_PORT = int(os.environ.get("MP_TUNNEL_API_PORT", "8082"))
+MP_OMA_URL_FOR_AGENT = os.environ.get("MP_OMA_URL_FOR_AGENT", "http://localhost:8082")
+AGENT_TUNNEL_ONLY_HOSTS = [name for name in ("localhost", "127.0.0.1", "[::1]") if name not in ALLOWED_HOSTS]
+ALLOWED_HOSTS += AGENT_TUNNEL_ONLY_HOSTS
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -57,6 +81,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "apps.core",
     "apps.settings",
     "apps.inventory",
@@ -68,6 +93,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The HTTPS redirect and the tunnel-only host names, with the agents' tunnel requests told apart.
+    "apps.core.middleware.AgentTunnelMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -76,6 +103,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a console or browsable-API login lockout into the 429 answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -117,14 +151,23 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:) so end-to-end tests can share the test database with a real Celery worker;
     # one per test process, so concurrent test runs never share (and destroy) each other's database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        # The database holds password hashes and token digests: private like the keys beside it.
+        _private_database(Path(DATABASES["default"]["NAME"]))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHE_URL = os.environ.get("CACHE_URL", "")
-if CACHE_URL.startswith("redis://"):
+# The cache holds the login throttle's counters, so every web worker must see the same one: Redis in production,
+# else the database (its table made after every `manage.py migrate`, apps/core/signals.py, and by `make run`).
+# `locmem://` (one process only) is for tests: under pytest it is the default, so each test clears it without the
+# database.
+CACHE_URL = os.environ.get("CACHE_URL", "") or ("locmem://" if os.environ.get("PYTEST_VERSION") else "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
-else:
+elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "mp_cache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -145,7 +188,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # --- Security: strict when DJANGO_DEBUG is off (passes `manage.py check --deploy` with HTTPS vars). ---
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+# The redirect to https is AgentTunnelMiddleware's, which exempts the agents' tunnel (Django's cannot): Django's
+# own stays off, and its deploy warning W008 is replaced by core.W008 (apps/core/checks.py).
+MP_SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = False
+SILENCED_SYSTEM_CHECKS = ["security.W008"]
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "0"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
@@ -172,6 +219,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "apps.core.schema.PlatformAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_THROTTLE_RATE", "10/min")},
+    # Our throttles read the client address from apps.core.selectors.client_ip; any other reads only the peer.
+    "NUM_PROXIES": 0,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -184,6 +233,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
 }
+
+# --- Console and browsable-API logins: locked out per client address after repeated failures (django-axes). ---
+# The API login (`/api/v1/auth/login`) is exempt here: it keeps its throttle (LOGIN_THROTTLE_RATE).
+AXES_FAILURE_LIMIT = int(os.environ.get("MP_LOGIN_LOCKOUT_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("MP_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "apps.core.selectors.client_ip"
+AXES_WHITELIST_CALLABLE = "apps.core.throttling.lockout_exempt"
+AXES_LOCKOUT_CALLABLE = "apps.core.throttling.lockout_response"
+AXES_VERBOSE = False
 
 # --- Platform ---
 AGENT_SESSION_TTL = timedelta(seconds=int(os.environ.get("AGENT_SESSION_TTL_SECONDS", str(24 * 3600))))
@@ -242,8 +302,7 @@ MP_AGENT_NBD_HOST = os.environ.get("MP_AGENT_NBD_HOST", "127.0.0.1")
 # Added to each export port the agent is given: must equal the agents' `vma tunnel --nbd-local-offset` (0 when the
 # agent's local forwards use the export ports themselves, as in production). Checked where it is used.
 MP_AGENT_NBD_PORT_OFFSET = os.environ.get("MP_AGENT_NBD_PORT_OFFSET", "0")
-# The control plane URL as the agent reaches it (tunnel local forward).
-MP_OMA_URL_FOR_AGENT = os.environ.get("MP_OMA_URL_FOR_AGENT", "http://localhost:8082")
+# The control plane URL as the agent reaches it (tunnel local forward): MP_OMA_URL_FOR_AGENT, read above.
 MP_REPLICATION_HEARTBEAT_TIMEOUT = int(os.environ.get("MP_REPLICATION_HEARTBEAT_TIMEOUT", "300"))
 # Finished schedule runs older than this many days are deleted by the scheduler's sweep (0 keeps them all);
 # the newest MP_SCHEDULER_KEEP_EXECUTIONS runs of each schedule are kept whatever their age.

@@ -32,5 +32,5 @@ class CoreConfig(PlatformAppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = "Platform core"
-    connect = ("schema", "signals")  # the schema's auth extension; role groups after migrate
+    connect = ("schema", "signals", "checks")  # the schema's auth extension; role groups after migrate; checks
     reports_health = False

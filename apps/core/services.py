@@ -8,7 +8,9 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.request import Request
 
 from .choices import TokenKind
 from .exceptions import ApplicationError
@@ -38,8 +40,10 @@ def token_issue(*, user, kind: str, ttl, appliance_id: str = "", client_ip: str 
     return IssuedToken(raw=raw, token=token)
 
 
-def login_operator(*, username: str, password: str, client_ip: str | None = None) -> IssuedToken:
-    user = authenticate(username=username, password=password)
+def login_operator(*, username: str, password: str, client_ip: str | None = None,
+                   request: Request | HttpRequest | None = None) -> IssuedToken:
+    # The request goes to the authentication backends: django-axes needs it (it leaves this login to the throttle).
+    user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         logger.warning("operator login failed username=%s ip=%s", username, client_ip)
         raise AuthenticationFailed("Invalid username or password")

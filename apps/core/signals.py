@@ -1,6 +1,8 @@
-"""Role groups exist after every migrate, so a fresh install has viewer/operator/admin/agent; a changed password
+"""After every migrate: the role groups exist (a fresh install has viewer/operator/admin/agent), and so does the
+database cache's table when the database is the cache (the web workers' shared login throttle). A changed password
 ends the user's bearer sessions."""
 from django.conf import settings
+from django.core.management import call_command
 from django.db.models.signals import post_migrate, post_save, pre_save
 from django.dispatch import receiver
 
@@ -39,3 +41,10 @@ def revoke_sessions_after_password_change(sender, instance, **kwargs):
     if getattr(instance, "_mp_password_changed", False):
         instance._mp_password_changed = False
         tokens_revoke_for_user(user=instance, reason="password changed")
+
+
+@receiver(post_migrate)
+def ensure_cache_table(sender, using="default", **kwargs):
+    # A no-op with Redis or local memory, or when the table exists.
+    if getattr(sender, "label", None) == "core":
+        call_command("createcachetable", database=using, verbosity=0)

@@ -1,8 +1,10 @@
+"""Throttles of the public enrollment endpoints, per client address (core's ClientAddressThrottle)."""
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
+
+from apps.core.throttling import ClientAddressThrottle
 
 
-class _PerAddressThrottle(SimpleRateThrottle):
+class _PerAddressThrottle(ClientAddressThrottle):
     """Per client address; the rate comes from REST_FRAMEWORK's rates if set there, else from ``setting_name``."""
 
     setting_name = ""
@@ -11,9 +13,6 @@ class _PerAddressThrottle(SimpleRateThrottle):
     def get_rate(self):
         rates = getattr(settings, "REST_FRAMEWORK", {}).get("DEFAULT_THROTTLE_RATES", {})
         return rates.get(self.scope) or getattr(settings, self.setting_name, self.default_rate)
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class EnrollRateThrottle(_PerAddressThrottle):

@@ -80,7 +80,8 @@ def test_nbd_bindings_import_in_the_virtualenv():
 def test_check_deploy_passes_with_documented_variables(tmp_path):
     env = {**os.environ, "DJANGO_SECRET_KEY": "x" * 60 + "-production-key-for-check", "DJANGO_DEBUG": "0",
            "DJANGO_ALLOWED_HOSTS": "oma.example.com", "DJANGO_SECURE_COOKIES": "1", "DJANGO_SECURE_SSL_REDIRECT": "1",
-           "DJANGO_HSTS_SECONDS": "31536000", "DJANGO_BEHIND_TLS_PROXY": "1", "MP_VAR_DIR": str(tmp_path)}
+           "DJANGO_HSTS_SECONDS": "31536000", "DJANGO_BEHIND_TLS_PROXY": "1", "MP_TRUSTED_PROXIES": "127.0.0.2",
+           "MP_VAR_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -47,7 +47,8 @@ class LoginView(APIView):
             issued = registry.agent_login(appliance_id=data["appliance_id"], token=data["token"],
                                           version=data.get("version", ""), client_ip=ip)
         else:
-            issued = services.login_operator(username=data["username"], password=data["password"], client_ip=ip)
+            issued = services.login_operator(username=data["username"], password=data["password"], client_ip=ip,
+                                             request=request)
         return Response(LoginResponseSerializer({"success": True, "message": "Authentication successful",
                                                  "session_token": issued.raw, "expires_at": issued.expires_at}).data)
 

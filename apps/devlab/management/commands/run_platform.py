@@ -15,6 +15,12 @@ from apps.devlab.lab import Lab
 from apps.replication import services as replication_services
 
 
+def web_command(bind: str) -> list[str]:
+    """gunicorn as `make run` starts it: two workers, which share the login throttle through the default cache."""
+    return [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi", "--bind", bind,
+            "--workers", "2", "--threads", "4", "--access-logfile", "-"]
+
+
 class Command(BaseCommand):
     help = "Start gunicorn (web), a Celery worker and Celery beat on the configured settings; Ctrl-C stops all."
 
@@ -25,15 +31,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, no_lab, **options):
         call_command("collectstatic", "--noinput", verbosity=0)
+        # The database cache's table, in case the database was migrated while CACHE_URL named another cache.
+        call_command("createcachetable", verbosity=0)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
         lab = None
         if not no_lab:
             lab = Lab(settings.VAR_DIR / "lab", stdout=self.stdout, web_url=f"http://{bind}")
             env.update(lab.start())
-        bindir = os.path.dirname(sys.executable)
         commands = {
-            "web": [os.path.join(bindir, "gunicorn"), "config.wsgi", "--bind", bind, "--workers", "2",
-                    "--threads", "4", "--access-logfile", "-"],
+            "web": web_command(bind),
             "worker": [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO",
                        "--concurrency", "4", "-Q", "celery,replication,failover,scheduler"],
             "beat": [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
