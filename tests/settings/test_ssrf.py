@@ -9,8 +9,8 @@ import json
 import socket
 import threading
 import time
-from types import SimpleNamespace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 
