@@ -293,6 +293,12 @@ MP_DEVICE_ROOT = os.environ.get("MP_DEVICE_ROOT", "/dev")
 MP_DEVICE_TIMEOUT = float(os.environ.get("MP_DEVICE_TIMEOUT", "60"))
 MP_CLOUDSTACK_JOB_TIMEOUT = float(os.environ.get("MP_CLOUDSTACK_JOB_TIMEOUT", "600"))
 MP_CLOUDSTACK_POLL_INTERVAL = float(os.environ.get("MP_CLOUDSTACK_POLL_INTERVAL", "2"))
+# The CloudStack setup endpoints (test, validate, discover, networks) call URLs people type: each call gets this many
+# seconds (connect, and each read), so a silent port cannot hold a worker; loopback (this host) and link-local
+# addresses (169.254.169.254, the cloud metadata service) are refused unless allowed here (the lab allows loopback).
+MP_CLOUDSTACK_SETUP_TIMEOUT = float(os.environ.get("MP_CLOUDSTACK_SETUP_TIMEOUT", "5"))
+MP_CLOUDSTACK_ALLOW_LOOPBACK = env_bool("MP_CLOUDSTACK_ALLOW_LOOPBACK", default=False)
+MP_CLOUDSTACK_ALLOW_LINK_LOCAL = env_bool("MP_CLOUDSTACK_ALLOW_LINK_LOCAL", default=False)
 MP_NBD_BIND = os.environ.get("MP_NBD_BIND", "127.0.0.1")
 # One range for the export manager and the tunnel: the agent's SSH key may only open these ports.
 MP_NBD_PORT_RANGE = tuple(int(p) for p in os.environ.get("MP_NBD_PORT_RANGE", "10809-10908").split("-"))

@@ -70,9 +70,12 @@ def admin_client_api(db):
 # --- the CloudStack emulator, as a separate process speaking the real wire protocol ---
 
 @pytest.fixture
-def cs_lab(tmp_path):
+def cs_lab(tmp_path, settings):
     from apps.settings.cloudstack import local_macs
     from lab.cloudstack import launch
+
+    # The emulator listens on 127.0.0.1: the lab (and so the tests) let the setup endpoints call loopback.
+    settings.MP_CLOUDSTACK_ALLOW_LOOPBACK = True
 
     # The control-plane VM carries this host's MACs, so detection by MAC works as on a real OMA.
     with launch(tmp_path / "cloudstack", job_delay=0.05, oma_vm_macs=",".join(sorted(local_macs()))) as lab:

@@ -146,4 +146,5 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(body, status=exc.status_code, headers=headers)
 
     logger.exception("unhandled API error view=%s", context.get("view").__class__.__name__)
-    return Response(error_body("Internal server error", type(exc).__name__), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    # The log has the traceback; the caller learns nothing of the code (not even the exception's class).
+    return Response(error_body("Internal server error"), status=status.HTTP_500_INTERNAL_SERVER_ERROR)

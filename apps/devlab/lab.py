@@ -81,7 +81,9 @@ class Lab:
         else:
             config = settings_services.ossea_config_update(config=config, data=data)
         self._say(f"lab: CloudStack emulator at {lab.url} (OSSEA configuration 'lab', id {config.id})")
-        return {"MP_DEVICE_ROOT": str(lab.dev_root), "MP_CLOUDSTACK_POLL_INTERVAL": "0.5"}
+        # The emulator listens on 127.0.0.1: the lab lets the setup endpoints call loopback.
+        return {"MP_DEVICE_ROOT": str(lab.dev_root), "MP_CLOUDSTACK_POLL_INTERVAL": "0.5",
+                "MP_CLOUDSTACK_ALLOW_LOOPBACK": "1"}
 
     def _vcsim(self, env: dict) -> dict[str, str]:
         sim = self._stack.enter_context(Vcsim(password="lab-password"))

@@ -1,20 +1,43 @@
 """The VM inventory: one VM context per source VM, owning its disks and NICs (seed 001 "VM Context API")."""
 from __future__ import annotations
 
+import re
+
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import TimeStampedModel
 
 from .choices import VMContextStatus
 
+# A VM's id (instance UUID or moref) becomes part of export, pid and log file names: letters, digits and . _ : -
+# only, starting with a letter or digit, so no path separator, NUL or leading dot ever reaches a file name.
+VM_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+# vSphere escapes / \ and % in the names it reports (%2f, %5c, %25): a raw one, or a control character, is not a VM's.
+_NAME_REFUSED = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def validate_vm_id(value: str) -> None:
+    """Refuse a VM id that could not safely be part of a file name."""
+    if not isinstance(value, str) or not VM_ID_PATTERN.fullmatch(value):
+        raise ValidationError("A VM id is an instance UUID or moref: at most 64 letters, digits, '.', '_', ':' or '-', "
+                              "starting with a letter or digit", code="invalid_vm_id")
+
+
+def validate_vm_name(value: str) -> None:
+    """Refuse a VM name vSphere could not have reported: a path separator, a control character, '.' or '..'."""
+    if not isinstance(value, str) or _NAME_REFUSED.search(value) or value.strip() in ("", ".", ".."):
+        raise ValidationError("A VM name has no '/', '\\' or control characters and is not '.' or '..' "
+                              "(vSphere reports them escaped, e.g. %2f)", code="invalid_vm_name")
+
 
 class VMContext(TimeStampedModel):
     """Everything the platform knows about one source VM; the hub that jobs, volumes and mappings hang off."""
 
     context_id = models.CharField(max_length=128, unique=True)
-    vm_name = models.CharField(max_length=255, unique=True)
+    vm_name = models.CharField(max_length=255, unique=True, validators=[validate_vm_name])
     # VMware instance UUID: the seeds' `vm_id`.
-    vm_id = models.CharField(max_length=64, unique=True)
+    vm_id = models.CharField(max_length=64, unique=True, validators=[validate_vm_id])
     moref = models.CharField(max_length=64, blank=True)
     bios_uuid = models.CharField(max_length=64, blank=True)
     vm_path = models.CharField(max_length=1024)

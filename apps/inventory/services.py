@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +14,7 @@ from apps.enrollment.agent_client import AgentClient
 from apps.settings.selectors import vcenter_login
 from apps.settings.services import credential_mark_used
 
-from .models import VMContext, VMDisk, VMNic
+from .models import VMContext, VMDisk, VMNic, validate_vm_id, validate_vm_name
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ def vm_context_upsert(*, vm: dict, vcenter_host: str, datacenter: str, credentia
     name = vm.get("name")
     if not vm_id or not name:
         raise InvalidInput("Each VM needs a name and an id (instance uuid or moref)")
+    # Every way in (a push, discovery's add, a replication request) passes here: the id becomes file names.
+    try:
+        validate_vm_id(vm_id)
+        validate_vm_name(name)
+    except ValidationError as exc:
+        raise InvalidInput(f"VM {name!r}: {exc.messages[0]}", error_code="INVALID_VM") from exc
     context = VMContext.objects.select_for_update().filter(vm_id=vm_id).first()
     created = context is None
     facts = {

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from apps.core.exceptions import ApplicationError
 from apps.enrollment.conf import tunnel_conf
+from apps.inventory.models import VM_ID_PATTERN
 
 from .choices import ExportStatus
 from .models import VMExportMapping
@@ -38,7 +39,12 @@ class ExportInfo:
 
 
 def export_name_for(vm_id: str, unit: int) -> str:
-    return f"migration-vm-{vm_id}-disk{unit}"
+    # The name is also the pid and log file names under var/exports: the inventory validates ids on the way in,
+    # and an id that got past it anyway never becomes a path.
+    if not isinstance(vm_id, str) or not VM_ID_PATTERN.fullmatch(vm_id):
+        raise ExportError(f"Refusing to export a disk of a VM whose id is not a plain identifier: {vm_id!r}",
+                          error_code="INVALID_VM_ID")
+    return f"migration-vm-{vm_id}-disk{int(unit)}"
 
 
 def _pid_alive(pid: int | None) -> bool:

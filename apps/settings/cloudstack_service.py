@@ -2,12 +2,20 @@
 
 CloudStack's own errors become API errors naming the cause: bad keys 400, an unknown zone 400, a URL that is not a
 CloudStack API or a host that does not answer 502, CloudStack not configured 503.
+
+These flows call a URL someone typed (issue #13, no SSRF): only operators may give one that is not a stored
+configuration (403), its host must not resolve to loopback or link-local/metadata addresses unless the settings allow
+them (400), each call is bounded by MP_CLOUDSTACK_SETUP_TIMEOUT without retries, and a remote body that is not a
+CloudStack API answer is never repeated (the client says what went wrong in its own words).
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from apps.core.exceptions import InvalidInput, NotFound, ServiceUnavailable, UpstreamError
+from django.conf import settings
+
+from apps.core.exceptions import Forbidden, InvalidInput, NotFound, ServiceUnavailable, UpstreamError
 
 from . import cloudstack as cs
 from .models import OsseaConfig
@@ -15,6 +23,8 @@ from .models import OsseaConfig
 
 def map_cloudstack_error(exc: Exception) -> Exception:
     message = str(exc)
+    if isinstance(exc, cs.CloudStackAddressRefusedError):
+        return InvalidInput(message, error_code="OSSEA_ADDRESS_REFUSED")
     if isinstance(exc, cs.CloudStackAuthError):
         return InvalidInput(f"CloudStack refused the API key or secret key: {message}", error_code="OSSEA_AUTH_FAILED")
     if isinstance(exc, cs.CloudStackBadResponseError):
@@ -28,14 +38,33 @@ def map_cloudstack_error(exc: Exception) -> Exception:
     return UpstreamError(f"CloudStack API error: {message}", error_code="OSSEA_API_ERROR")
 
 
-class Target:
-    """Connection parameters from the request (inline keys), a stored config (config_id), or the active config."""
+def check_address(api_url: str) -> None:
+    """Refuse (400) an API URL whose host resolves to an address the settings do not let the platform call."""
+    call(cs.check_api_address, api_url, allow_loopback=settings.MP_CLOUDSTACK_ALLOW_LOOPBACK,
+         allow_link_local=settings.MP_CLOUDSTACK_ALLOW_LINK_LOCAL)
 
-    def __init__(self, data: dict | None):
+
+def setup_client(api_url: str, api_key: str, secret_key: str) -> cs.CloudStackClient:
+    """A client for the setup flows: the address checked, each call bounded by the setup timeout, no retries."""
+    check_address(api_url)
+    return cs.CloudStackClient(api_url, api_key, secret_key, timeout=settings.MP_CLOUDSTACK_SETUP_TIMEOUT, retries=0)
+
+
+class Target:
+    """Connection parameters from the request (inline keys), a stored config (config_id), or the active config.
+
+    ``any_url``: whether the caller may give inline keys, i.e. make the platform call a URL of their choosing
+    (operators and admins); others may only name a stored configuration.
+    """
+
+    def __init__(self, data: dict | None, *, any_url: bool):
         data = data or {}
         self.config: OsseaConfig | None = None
         inline = {k: data.get(k) for k in ("api_url", "api_key", "secret_key")}
         if any(inline.values()):
+            if not any_url:
+                raise Forbidden("Only operators may test a CloudStack URL that is not a stored configuration: "
+                                "give config_id instead", error_code="OSSEA_URL_NOT_ALLOWED")
             missing = [k for k, v in inline.items() if not v]
             if missing:
                 raise InvalidInput("Invalid request: " + "; ".join(f"{k}: This field is required." for k in missing))
@@ -61,8 +90,8 @@ class Target:
         self.zone = data.get("zone") or config.zone
         self.oma_vm_id = config.oma_vm_id or None
 
-    def client(self, **kwargs) -> cs.CloudStackClient:
-        return cs.CloudStackClient(self.api_url, self.api_key, self.secret_key, **kwargs)
+    def client(self) -> cs.CloudStackClient:
+        return setup_client(self.api_url, self.api_key, self.secret_key)
 
 
 def call(func, *args, **kwargs) -> Any:
@@ -74,7 +103,9 @@ def call(func, *args, **kwargs) -> Any:
 
 def connection_details(*, api_url: str, api_key: str, secret_key: str, zone: str | None = None) -> dict:
     """``cloudstack.test_connection``'s details; a zone that was asked for must exist."""
-    details = call(cs.test_connection, api_url, api_key, secret_key, zone=zone or None)
+    check_address(api_url)
+    details = call(cs.test_connection, api_url, api_key, secret_key, zone=zone or None,
+                   timeout=settings.MP_CLOUDSTACK_SETUP_TIMEOUT)
     if zone and not details.get("zone_verified"):
         raise InvalidInput(f"Zone '{zone}' not found in CloudStack ({details['zones_found']} zone(s) visible)",
                            details=details, error_code="ZONE_NOT_FOUND")
@@ -125,8 +156,6 @@ def discover_all(target: Target) -> dict:
 
 def validate(target: Target) -> dict:
     """Check a configuration end to end; every check says what to fix."""
-    import time
-
     checks: list[dict] = []
 
     def check(name: str, func):
@@ -141,7 +170,7 @@ def validate(target: Target) -> dict:
                        "execution_time_ms": round((time.monotonic() - started) * 1000, 1), "details": details})
         return ok
 
-    client = target.client()
+    client = target.client()  # a refused address is a 400, before any check runs
     if not check("API access", lambda: (f"{len(client.list_zones())} zone(s) visible", True, None)):
         return {"success": True, "valid": False, "checks": checks}
     check("Zone", lambda: (f"zone '{target.zone}' exists", True, {"zone_id": _zone_id(client, target.zone)})

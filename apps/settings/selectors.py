@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apps.core.exceptions import InvalidInput
 from apps.core.registry import Health
 from apps.enrollment.agent_client import AgentClient, VCenterLogin
 
@@ -21,20 +20,18 @@ def vcenter_login(credential: VMwareCredential, *, datacenter: str = "") -> VCen
                         datacenter=credential.datacenter or datacenter)
 
 
-def ossea_test_connection(payload: dict) -> dict:
-    """The `test` action: a configuration given inline, or a stored one by id. Answers the connection details."""
-    if "id" in payload and "configuration" not in payload:
-        config = services.ossea_config_get(payload["id"])
+def ossea_test_connection(*, config_id: int | None = None, configuration: dict | None = None,
+                          any_url: bool) -> dict:
+    """The `test` action: a validated configuration given inline (operators only: it names any URL), or a stored
+    one by id. Answers the connection details."""
+    if configuration is None:
+        config = services.ossea_config_get(config_id)
         params = {"api_url": config.api_url, "api_key": config.api_key, "secret_key": config.secret_key,
                   "zone": config.zone}
     else:
-        cfg = payload.get("configuration")
-        if not isinstance(cfg, dict):
-            raise InvalidInput("Invalid request: configuration: This field is required for action 'test'.")
-        missing = [k for k in ("api_url", "api_key", "secret_key") if not cfg.get(k)]
-        if missing:
-            raise InvalidInput("Invalid request: " + "; ".join(f"configuration.{k}: This field is required." for k in missing))
-        params = {k: cfg.get(k) for k in ("api_url", "api_key", "secret_key", "zone")}
+        target = cloudstack_service.Target(configuration, any_url=any_url)
+        params = {"api_url": target.api_url, "api_key": target.api_key, "secret_key": target.secret_key,
+                  "zone": configuration.get("zone")}
     return cloudstack_service.connection_details(**params)
 
 

@@ -92,6 +92,8 @@ def worker_env(cs_lab, **extra: str) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
             **extra,
             "MP_DEVICE_ROOT": str(cs_lab.dev_root), "MP_DEVICE_TIMEOUT": "10", "MP_CLOUDSTACK_POLL_INTERVAL": "0.05",
+            # The emulator listens on 127.0.0.1, as in the lab.
+            "MP_CLOUDSTACK_ALLOW_LOOPBACK": "1",
             "MP_VAR_DIR": str(django_settings.VAR_DIR), "CELERY_TASK_ALWAYS_EAGER": "0"}
 
 

@@ -11,6 +11,7 @@ from apps.core.models import ApiToken
 from apps.enrollment.choices import ApplianceStatus, EnrollmentStatus
 from apps.enrollment.models import Appliance, Enrollment, EnrollmentAuditEvent, PairingCode
 from tests.conftest import make_user
+from tests.openapi import assert_matches_schema
 
 from .conftest import enroll_and_prove, new_code, new_key, public_line, sign
 
@@ -504,3 +505,17 @@ def test_audit_offset_beyond_what_the_database_takes_is_400(admin_client_api):
     body = response.json()
     assert body["success"] is False and "offset: Ensure this value is less than or equal to 2147483647" in body["error"]
     assert admin_client_api.get("/api/v1/admin/vma/audit", {"offset": 2**31 - 1}).json()["events"] == []
+
+
+def test_active_appliance_whose_approver_is_gone_matches_the_schema(admin, anon_client):
+    # approved_by is null once the approving user is deleted: the schema must say it may be.
+    agent = enroll_and_prove(anon_client, new_code(admin, label="site B"), name="Site B agent")
+    assert admin.post(f"/api/v1/admin/vma/approve/{agent.enrollment_id}", {}, format="json").status_code == 200
+    appliance = Appliance.objects.get()
+    # Another admin approved it and has left (the test's admin must stay to read the list).
+    appliance.approved_by = make_user("admin2", "admin")
+    appliance.save(update_fields=["approved_by"])
+    appliance.approved_by.delete()
+    active = admin.get("/api/v1/admin/vma/active")
+    assert active.status_code == 200 and active.json()["appliances"][0]["approved_by"] is None
+    assert_matches_schema(active, "/api/v1/admin/vma/active", "get")

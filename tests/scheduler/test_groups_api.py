@@ -238,3 +238,14 @@ def test_bad_group_filters_are_400(viewer_client, query):
                                   "/api/v1/schedules?schedule_type=hourly"])
 def test_bad_list_filters_are_400(viewer_client, path):
     assert viewer_client.get(path).status_code == 400
+
+
+def test_a_group_without_a_schedule_matches_the_schema(operator_client, make_schedule):
+    # schedule_id and schedule are null until a schedule is attached: the schema must say they may be.
+    created = create_group(operator_client, name="no schedule yet")
+    assert created.status_code == 201 and created.json()["schedule_id"] is None and created.json()["schedule"] is None
+    assert_matches_schema(created, "/api/v1/machine-groups", "post")
+    listed = operator_client.get("/api/v1/machine-groups")
+    assert_matches_schema(listed, "/api/v1/machine-groups", "get")
+    detail = operator_client.get(f"/api/v1/machine-groups/{created.json()['id']}")
+    assert_matches_schema(detail, "/api/v1/machine-groups/{id}", "get")

@@ -88,7 +88,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 
 class ApplianceSerializer(serializers.ModelSerializer):
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    # null before approval, and when the approving user is deleted.
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True)
     status = serializers.CharField(read_only=True, help_text="pending, approved, rejected or revoked")
 
     class Meta:

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from apps.core.api.fields import IsoDateTimeField
 from apps.core.api.serializers import SuccessMessageSerializer
 
-from ..models import VMContext, VMDisk, VMNic
+from ..models import VMContext, VMDisk, VMNic, validate_vm_id, validate_vm_name
 from ..selectors import agent_vm_id
 
 RICHER = "Absent when the agent answers with the seed fields only"
@@ -230,13 +230,57 @@ class BulkAddSerializer(CredentialsInputMixin):
     filter = serializers.CharField(required=False, allow_blank=True, default="", max_length=256)
 
 
+# The push's VM records: the agent's discover shape (docs/agent.md), every field typed and bounded as the
+# inventory's columns are; what the inventory does not keep is ignored.
+INT32 = 2 ** 31 - 1
+
+
+class PushedDiskSerializer(serializers.Serializer):
+    key = serializers.IntegerField(min_value=0, max_value=INT32)
+    id = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    label = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+    controller_key = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=INT32)
+    unit_number = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=INT32)
+    capacity_bytes = serializers.IntegerField(min_value=0, max_value=2 ** 63 - 1)
+    datastore = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+    path = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=1024)
+    cbt_enabled = serializers.BooleanField(required=False, allow_null=True)
+
+
+class PushedNicSerializer(serializers.Serializer):
+    key = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=INT32)
+    label = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+    network = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+    mac_address = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=32)
+    adapter_type = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
+
+
+class PushedVMSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=64, validators=[validate_vm_id], help_text="The VM's moref")
+    name = serializers.CharField(max_length=255, validators=[validate_vm_name])
+    path = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=1024)
+    uuid = serializers.CharField(required=False, allow_null=True, max_length=64, validators=[validate_vm_id],
+                                 help_text="Instance UUID: the inventory's vm_id (the moref when absent)")
+    bios_uuid = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
+    power_state = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=32)
+    guest_os = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=128)
+    guest_os_name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+    num_cpu = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=4096)
+    memory_mb = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=64 * 1024 * 1024)
+    firmware = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=16)
+    cbt_enabled = serializers.BooleanField(required=False, allow_null=True)
+    disks = PushedDiskSerializer(many=True, required=False, max_length=256)
+    nics = PushedNicSerializer(many=True, required=False, max_length=64)
+    snapshots = serializers.ListField(child=serializers.DictField(), required=False, max_length=1000)
+
+
+class PushedVCenterSerializer(serializers.Serializer):
+    host = serializers.CharField(max_length=255)
+    datacenter = serializers.CharField(max_length=255)
+
+
 class InventoryPushSerializer(serializers.Serializer):
     """What an agent pushes to POST /vms/inventory: its vCenter and the VMs it sees (agent discover shape)."""
 
-    vcenter = serializers.DictField()
-    vms = serializers.ListField(child=serializers.DictField(), max_length=10000)
-
-    def validate_vcenter(self, value):
-        if not value.get("host") or not value.get("datacenter"):
-            raise serializers.ValidationError("vcenter needs host and datacenter")
-        return value
+    vcenter = PushedVCenterSerializer()
+    vms = PushedVMSerializer(many=True, max_length=10000)

@@ -8,6 +8,7 @@ from apps.core.api.fields import BlankAsNullCharField, IsoDateTimeField, Rounded
 from apps.core.api.serializers import JobEventSerializer, SucceededSerializer, SuccessMessageSerializer
 from apps.core.jobs import job_event_rows
 from apps.inventory.api.serializers import VMContextSerializer, VMDiskSerializer, VMNicSerializer
+from apps.inventory.models import validate_vm_id, validate_vm_name
 
 from ..choices import ReplicationStatus, ReplicationType
 from ..jobs import JOB_KIND
@@ -29,8 +30,9 @@ class SourceDiskSerializer(serializers.Serializer):
 
 
 class SourceVMSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=128)
-    name = serializers.CharField(max_length=255)
+    # The id becomes the VM context's vm_id, and with it part of export file names.
+    id = serializers.CharField(max_length=64, validators=[validate_vm_id])
+    name = serializers.CharField(max_length=255, validators=[validate_vm_name])
     path = serializers.CharField(max_length=1024)
     datacenter = serializers.CharField(max_length=255, required=False, allow_blank=True)
     cpus = serializers.IntegerField(required=False, min_value=1)

@@ -117,7 +117,8 @@ class ScheduleSerializer(serializers.ModelSerializer):
 # --- executions --------------------------------------------------------------------------------------------------
 
 class ExecutionSerializer(serializers.ModelSerializer):
-    schedule_id = serializers.IntegerField(read_only=True)
+    # null once its schedule is deleted (the run's history stays).
+    schedule_id = serializers.IntegerField(read_only=True, allow_null=True)
     duration_seconds = serializers.SerializerMethodField()
 
     class Meta:
@@ -175,8 +176,9 @@ class ScheduleRefSerializer(serializers.ModelSerializer):
 
 
 class MachineGroupSerializer(serializers.ModelSerializer):
-    schedule_id = serializers.IntegerField(read_only=True)
-    schedule = ScheduleRefSerializer(read_only=True)
+    # A group needs no schedule: both are null until one is attached.
+    schedule_id = serializers.IntegerField(read_only=True, allow_null=True)
+    schedule = ScheduleRefSerializer(read_only=True, allow_null=True)
     vm_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:

@@ -7,7 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.serializers import errors
+from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput
+from apps.core.permissions import user_roles
 
 from .. import cloudstack_service as svc
 from .. import services
@@ -29,9 +31,14 @@ from .serializers import (
     connection_test_answer,
 )
 
-# CloudStack refused the keys (400), an unknown config_id (404), CloudStack unreachable or odd (502), nothing
-# configured (503).
-CS_ERRORS = errors(400, 404, 502, 503)
+# CloudStack refused the keys or a refused address (400), a URL given by a non-operator (403), an unknown config_id
+# (404), CloudStack unreachable or odd (502), nothing configured (503).
+CS_ERRORS = errors(400, 403, 404, 502, 503)
+
+
+def any_url(request) -> bool:
+    """Whether the caller may make the platform call a URL of their choosing (operators and admins)."""
+    return Role.OPERATOR in user_roles(request.user)
 
 
 def _target(request, data=None) -> svc.Target:
@@ -40,7 +47,7 @@ def _target(request, data=None) -> svc.Target:
         raise InvalidInput("Invalid request: expected a JSON object")
     serializer = TargetSerializer(data=source)
     serializer.is_valid(raise_exception=True)
-    return svc.Target(serializer.validated_data)
+    return svc.Target(serializer.validated_data, any_url=any_url(request))
 
 
 def _query_target(request) -> svc.Target:
@@ -67,7 +74,7 @@ class DetectOmaVmView(APIView):
         serializer = DetectSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         save = serializer.validated_data.pop("save")
-        target = svc.Target(serializer.validated_data)
+        target = svc.Target(serializer.validated_data, any_url=any_url(request))
         vm = svc.detect_oma_vm(target)
         saved = False
         if target.config is not None and save and target.config.oma_vm_id != vm["id"]:
@@ -88,7 +95,7 @@ class NetworksView(APIView):
 class ValidateView(APIView):
     read_roles = write_roles = ("viewer",)
 
-    @extend_schema(request=TargetSerializer, responses={200: ValidateAnswerSerializer, **errors(400, 404, 503)},
+    @extend_schema(request=TargetSerializer, responses={200: ValidateAnswerSerializer, **errors(400, 403, 404, 503)},
                    tags=["cloudstack"])
     def post(self, request):
         return Response(ValidateAnswerSerializer(svc.validate(_target(request))).data)
@@ -112,7 +119,7 @@ class StreamlinedConfigView(APIView):
         serializer = StreamlinedSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        target = svc.Target(data)
+        target = svc.Target(data, any_url=any_url(request))
         details = svc.connection_details(api_url=target.api_url, api_key=target.api_key,
                                          secret_key=target.secret_key, zone=data["zone"])
         if not data["oma_vm_id"]:
@@ -140,7 +147,7 @@ class ResolveNetworksView(APIView):
     def post(self, request):
         serializer = ResolveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rows = svc.networks(svc.Target(serializer.validated_data))
+        rows = svc.networks(svc.Target(serializer.validated_data, any_url=any_url(request)))
         resolved, unknown = {}, []
         for name in serializer.validated_data["network_names"]:
             hit = next((n for n in rows if name in (n["id"], n.get("name"))), None)

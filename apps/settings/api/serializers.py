@@ -55,6 +55,15 @@ class OsseaConfigInputSerializer(serializers.Serializer):
         return value
 
 
+class ConnectionTestInputSerializer(serializers.Serializer):
+    """The `test` action's inline configuration: what a connection needs (other configuration fields are ignored)."""
+
+    api_url = serializers.URLField(max_length=500)
+    api_key = serializers.CharField(max_length=500)
+    secret_key = serializers.CharField(max_length=500, trim_whitespace=False, write_only=True)
+    zone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
+
+
 class OsseaConfigActionSerializer(serializers.Serializer):
     """The unified POST /ossea/config body: an action and, per action, an id and/or a configuration."""
 

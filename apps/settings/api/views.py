@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 
 from apps.core.api.serializers import errors
 from apps.core.api.validation import validated
+from apps.core.choices import Role
+from apps.core.exceptions import InvalidInput
 from apps.core.permissions import RolePermission, user_roles
 
 from .. import services
@@ -17,6 +19,7 @@ from ..choices import OsseaConfigAction
 from ..models import OsseaConfig, VMwareCredential
 from ..selectors import credential_test, ossea_test_connection
 from .serializers import (
+    ConnectionTestInputSerializer,
     CredentialTestSerializer,
     OsseaConfigActionSerializer,
     OsseaConfigAnswerSerializer,
@@ -75,7 +78,15 @@ class OsseaConfigView(APIView):
                                                     ).data)
 
     def _do_test(self, payload):
-        return Response(connection_test_answer(ossea_test_connection(payload)))
+        if "configuration" in payload:
+            configuration = validated(ConnectionTestInputSerializer, payload["configuration"], what="configuration")
+        elif "id" in payload:
+            configuration = None
+        else:
+            raise InvalidInput("Invalid request: configuration: This field is required for action 'test'.")
+        details = ossea_test_connection(config_id=payload.get("id"), configuration=configuration,
+                                        any_url=Role.OPERATOR in user_roles(self.request.user))
+        return Response(connection_test_answer(details))
 
 
 class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -5,7 +5,7 @@ keys, zone and the control plane's VM id. Every failure is a `CloudStackError` w
 names the cause; secrets (secret key, signatures) never reach a log line or an error message.
 
 The package's rooms: `errors` (the error family), `helpers` (names, sizes, device paths, local
-MACs), `transport` (signed calls, error mapping, paged lists, async-job polling) and `client`
+MACs, the API URL's address check), `transport` (signed calls, error mapping, paged lists, async-job polling) and `client`
 (the resource operations, control-plane VM detection, the connection test). Callers keep
 importing from here: `from apps.settings import cloudstack as cs`.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .client import DEFAULT_DEVICE_TIMEOUT, AttachedVolume, CloudStackClient, detect_oma_vm, test_connection
 from .errors import (
+    CloudStackAddressRefusedError,
     CloudStackAPIError,
     CloudStackAuthError,
     CloudStackBadResponseError,
@@ -28,6 +29,7 @@ from .errors import (
 from .helpers import (
     PRODUCTION_DEV_ROOT,
     GiB,
+    check_api_address,
     local_macs,
     size_bytes_to_gb,
     virtio_serial,
@@ -55,7 +57,9 @@ __all__ = [
     "JOB_PENDING",
     "JOB_SUCCEEDED",
     "PRODUCTION_DEV_ROOT",
+    "check_api_address",
     "AttachedVolume",
+    "CloudStackAddressRefusedError",
     "CloudStackAPIError",
     "CloudStackAuthError",
     "CloudStackBadResponseError",

@@ -81,6 +81,15 @@ class CloudStackBadResponseError(CloudStackError):
         self.status = status
 
 
+class CloudStackAddressRefusedError(CloudStackError):
+    """The API URL's host resolves to an address the platform does not call (loopback, link-local, metadata)."""
+
+    def __init__(self, api_url: str, reason: str):
+        super().__init__(f"Refusing to call {api_url}: {reason}")
+        self.api_url = api_url
+        self.reason = reason
+
+
 class CloudStackDeviceError(CloudStackError):
     """The job succeeded but the guest device did not (dis)appear in time."""
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from cs import CloudStack, CloudStackApiException, CloudStackException
@@ -36,6 +38,59 @@ DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_RETRIES = 3
 JOB_PENDING, JOB_SUCCEEDED, JOB_FAILED = 0, 1, 2
 _UNKNOWN_ID = "entity does not exist"
+
+
+class _ForeignAnswer(Exception):
+    """A JSON answer that is not CloudStack's: nothing of its body may reach a message (issue #13, no SSRF echo)."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+def _command_of(request: requests.PreparedRequest) -> str:
+    body = request.body or ""
+    params = parse_qs(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
+    params = params or parse_qs(urlsplit(request.url or "").query)
+    return (params.get("command") or [""])[0]
+
+
+def _check_cloudstack_answer(response: requests.Response) -> None:
+    """A JSON body must be one object under `<command>response` (or `errorresponse`, CloudStack's answer to an
+    unknown command), as CloudStack's API answers; anything else is refused before `cs` reads it."""
+    ctype = response.headers.get("Content-Type", "")
+    if not ctype.startswith(("application/json", "text/javascript")):
+        return  # cs refuses it as not JSON; _bad_response names only the status and media type
+    expected = {f"{_command_of(response.request).lower()}response", "errorresponse"}
+    try:
+        body = response.json()
+    except ValueError:
+        raise _ForeignAnswer(response.status_code) from None
+    if not (isinstance(body, dict) and len(body) == 1 and next(iter(body)) in expected
+            and isinstance(next(iter(body.values())), dict)):
+        raise _ForeignAnswer(response.status_code)
+
+
+class _CloudStackOnly(CloudStack):
+    """`cs`'s client, reading only answers shaped like CloudStack's (a foreign server's body is never echoed)."""
+
+    def _response_value(self, response, json=True):
+        if json:
+            _check_cloudstack_answer(response)
+        return super()._response_value(response, json)
+
+
+# A media type as a server sends it (type/subtype): the one part of a foreign answer a message may name.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}")
+
+
+def _media_type(response: requests.Response | None) -> str:
+    if response is None:
+        return "no response"
+    ctype = response.headers.get("Content-Type", "").split(";", 1)[0].strip()
+    if not ctype:
+        return "no content type"
+    return ctype if _MEDIA_TYPE.fullmatch(ctype) else "an unusual content type"
 
 
 def _connection_reason(exc: Exception) -> str:
@@ -68,10 +123,10 @@ class CloudStackTransport:
         self.poll_interval = poll_interval
         # POST: the signed parameters travel in the body, so no proxy or urllib3 debug log
         # line ever holds the signature. cs wants whole seconds.
-        self._cs = CloudStack(endpoint=api_url, key=api_key, secret=secret_key,
-                              timeout=max(1, math.ceil(timeout)), method="post",
-                              retry=retries, retry_backoff=0.5,
-                              dangerous_no_tls_verify=not verify_tls)
+        self._cs = _CloudStackOnly(endpoint=api_url, key=api_key, secret=secret_key,
+                                   timeout=max(1, math.ceil(timeout)), method="post",
+                                   retry=retries, retry_backoff=0.5,
+                                   dangerous_no_tls_verify=not verify_tls)
 
     def __repr__(self) -> str:
         return f"<CloudStackClient {self.api_url}>"
@@ -90,6 +145,10 @@ class CloudStackTransport:
         started = time.monotonic()
         try:
             answer = getattr(self._cs, command)(**params)
+        except _ForeignAnswer as exc:
+            log.warning("cloudstack.bad_response command=%s status=%s (JSON, not CloudStack's)", command, exc.status)
+            raise CloudStackBadResponseError(self.api_url, f"HTTP {exc.status}, JSON that is not a CloudStack API "
+                                             "answer", exc.status, command) from None
         except CloudStackApiException as exc:
             raise self._api_error(command, exc) from None
         except CloudStackException as exc:
@@ -126,10 +185,9 @@ class CloudStackTransport:
     def _bad_response(self, command: str, exc: CloudStackException) -> CloudStackError:
         response = getattr(exc, "response", None)
         status = getattr(response, "status_code", None)
-        ctype = response.headers.get("Content-Type", "no content type") if response is not None \
-            else "no response"
+        # Our words only: the status and the media type, never the body nor a header's free text.
         log.warning("cloudstack.bad_response command=%s status=%s", command, status)
-        return CloudStackBadResponseError(self.api_url, f"HTTP {status}, {ctype}", status, command)
+        return CloudStackBadResponseError(self.api_url, f"HTTP {status}, {_media_type(response)}", status, command)
 
     def list_all(self, command: str, **params: Any) -> list[dict]:
         """A list command, every page; [] when CloudStack answers with an empty object."""
