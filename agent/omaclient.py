@@ -27,7 +27,8 @@ log = logging.getLogger("agent.omaclient")
 
 RENEW_MARGIN_SECONDS = 300.0
 # Answers that mean "the control plane is down or restarting", worth waiting for.
-RETRY_STATUSES = frozenset({502, 503, 504})
+# 429: the control plane's login throttle (all agents share the tunnel's address): wait and try again.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ class OmaClient:
                     return response
                 raise ControlPlaneError(
                     f"control plane {self.base_url} unreachable after {total} attempt(s): {problem}")
-            pause = min(delay, self.backoff_max)
+            pause = min(max(delay, _retry_after(response)), self.backoff_max)
             if self.jitter:
                 pause *= 1 + random.uniform(-self.jitter, self.jitter)
             log.warning("control plane unavailable, backing off path=%s attempt=%d problem=%s wait=%.2fs",
@@ -262,3 +263,11 @@ def _error_text(data: dict[str, Any]) -> str:
         if data.get(key):
             return str(data[key])
     return ""
+
+
+def _retry_after(response: requests.Response | None) -> float:
+    """Seconds a 429/503 answer asks the client to wait (Retry-After in seconds), 0 when it says nothing."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", 0))) if response is not None else 0.0
+    except ValueError:
+        return 0.0

@@ -121,6 +121,26 @@ def test_exponential_backoff_while_control_plane_is_down(cp: FakeControlPlane) -
     assert len(cp.calls("POST", "/api/v1/replications/j/progress")) == 4
 
 
+def test_a_throttled_login_is_retried_after_a_pause(cp: FakeControlPlane) -> None:
+    """Every agent reaches the API from the tunnel's loopback address, so they share the login throttle: a 429 is
+    waited out like an unavailable control plane, not reported as a failed login."""
+    throttled = {"left": 2}
+
+    def throttle(method: str, path: str) -> tuple[int, Any] | None:
+        if path.endswith("/auth/login") and throttled["left"] > 0:
+            throttled["left"] -= 1
+            return 429, {"success": False, "error": "Too many login attempts"}
+        return None
+
+    cp.override = throttle
+    sleeps: list[float] = []
+    client = client_for(cp, backoff_initial=0.5, backoff_max=4.0, max_attempts=5, sleep=sleeps.append)
+    client.push_progress("j", {})
+    assert sleeps == [0.5, 1.0]
+    assert len(cp.calls("POST", "/api/v1/auth/login")) == 3
+    assert len(cp.calls("POST", "/api/v1/replications/j/progress")) == 1
+
+
 def test_backoff_gives_up_with_clear_error_when_unreachable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
