@@ -4,7 +4,6 @@ own exports (real nbdkit) and refuses another agent's, even when the agent asks 
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 
@@ -64,7 +63,11 @@ class Forwards:
 
     def close(self) -> str:
         self.process.terminate()
-        _, self.stderr = self.process.communicate(timeout=10)
+        try:
+            _, self.stderr = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: what ssh said so far is all the test needs
+            self.process.kill()
+            _, self.stderr = self.process.communicate(timeout=10)
         return self.stderr
 
 
@@ -79,9 +82,10 @@ def _nbd_round_trip(nbd, port: int, data: bytes) -> bytes:
 
 
 def _refused(port: int) -> bool:
-    """True when the local forward's connection is closed at once: sshd refused to open the channel."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-        client.settimeout(5)
+    """True when the local forward's connection is closed without a byte: sshd refused to open the channel (an
+    opened one would carry nbdkit's greeting at once)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as client:
+        client.settimeout(15)
         return client.recv(1) == b""
 
 
@@ -103,9 +107,7 @@ def test_an_agents_key_opens_its_own_export_ports_and_not_another_agents(
     try:
         data = b"agent-a" * 100
         assert _nbd_round_trip(nbd, forwards.local[own_a[0]], data) == data  # its own export: reachable
-        before = time.monotonic()
         assert _refused(forwards.local[own_b[0]]), f"agent A's key opened agent B's export port {own_b[0]}"
-        assert time.monotonic() - before < 5
         with pytest.raises(nbd.Error):
             _nbd_round_trip(nbd, forwards.local[own_b[0]], b"x" * 512)
     finally:
