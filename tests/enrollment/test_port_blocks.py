@@ -121,3 +121,11 @@ def test_the_serving_agent_is_known_by_its_reverse_forward(settings, monkeypatch
     assert default_agent().appliance.appliance_id == "vma-first"
     settings.AGENT_API_URL = "http://10.0.0.5:9082"  # an agent reached without a tunnel
     assert default_agent().appliance is None
+
+
+def test_a_block_too_scattered_to_record_is_refused_not_truncated(admin, anon_client, settings):
+    settings.MP_TUNNEL_NBD_PORTS = ",".join(str(port) for port in range(20000, 20400, 2))  # 200 lone ports
+    settings.MP_TUNNEL_NBD_PORTS_PER_AGENT = 100
+    _, refused, _ = _approve(admin, anon_client, "scattered")
+    assert refused.status_code == 409 and "as ranges" in refused.json()["error"]
+    assert not Appliance.objects.exists()

@@ -229,6 +229,9 @@ def _free_nbd_block() -> str:
     if block is None:
         raise Conflict("Every agent's block of NBD ports is taken: widen MP_TUNNEL_NBD_PORTS (or lower "
                        "MP_TUNNEL_NBD_PORTS_PER_AGENT) or revoke an agent", error_code="NO_TUNNEL_PORT")
+    if len(block) > Appliance._meta.get_field("tunnel_nbd_ports").max_length:
+        raise Conflict("The agent's block of NBD ports is too scattered to record: give MP_TUNNEL_NBD_PORTS as "
+                       "ranges", details=block, error_code="NO_TUNNEL_PORT")
     return block
 
 
