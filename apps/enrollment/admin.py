@@ -15,13 +15,13 @@ def _actor(request) -> services.Actor:
 @admin.register(Appliance)
 class ApplianceAdmin(admin.ModelAdmin):
     list_display = ("appliance_id", "name", "status", "version", "last_seen_at", "tunnel_last_seen_at",
-                    "tunnel_reverse_port", "created_at")
+                    "tunnel_reverse_port", "tunnel_nbd_ports", "created_at")
     list_filter = ("status",)
     search_fields = ("appliance_id", "name", "ssh_key_fingerprint")
     exclude = ("token_hash",)
     readonly_fields = ("user", "last_seen_at", "last_seen_ip", "ssh_public_key", "ssh_key_fingerprint",
-                       "tunnel_reverse_port", "tunnel_last_seen_at", "approved_at", "approved_by", "revoked_at",
-                       "revoked_by")
+                       "tunnel_reverse_port", "tunnel_nbd_ports", "tunnel_last_seen_at", "approved_at", "approved_by",
+                       "revoked_at", "revoked_by")
     actions = ["revoke"]
 
     @admin.action(description="Revoke selected agents (credentials, tunnel key, live tunnel sessions)")

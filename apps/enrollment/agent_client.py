@@ -11,6 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -86,15 +87,43 @@ def agent_api_url(appliance: Appliance) -> str | None:
     return f"http://{sshd.LOOPBACK}:{appliance.tunnel_reverse_port}"
 
 
-def default_agent_url() -> str:
+@dataclass(frozen=True)
+class AgentEndpoint:
+    """The agent the control plane works with, and where its API answers.
+
+    ``appliance`` is the approved agent behind that address, None when the address is not an agent's reverse
+    forward (MP_AGENT_API_URL naming an agent reached without a tunnel: the lab, development).
+    """
+
+    url: str
+    appliance: Appliance | None = None
+
+
+def _appliance_at(url: str) -> Appliance | None:
+    """The approved agent whose reverse forward ``url`` is (the control plane's loopback at its reverse port)."""
+    parsed = urlsplit(url)
+    try:
+        port = parsed.port
+    except ValueError:  # not a port: not a reverse forward either
+        return None
+    if parsed.hostname not in (sshd.LOOPBACK, "localhost") or port is None:
+        return None
+    return Appliance.objects.filter(status=ApplianceStatus.APPROVED, tunnel_reverse_port=port).first()
+
+
+def default_agent() -> AgentEndpoint:
     """MP_AGENT_API_URL when set; else the reverse forward of the one approved agent with a tunnel port."""
     if os.environ.get("MP_AGENT_API_URL") or settings.AGENT_API_URL != "http://localhost:9081":
-        return settings.AGENT_API_URL
+        return AgentEndpoint(url=settings.AGENT_API_URL, appliance=_appliance_at(settings.AGENT_API_URL))
     tunnelled = [a for a in Appliance.objects.filter(status=ApplianceStatus.APPROVED,
                                                      tunnel_reverse_port__isnull=False)[:2]]
-    if len(tunnelled) == 1:
-        return agent_api_url(tunnelled[0]) or settings.AGENT_API_URL
-    return settings.AGENT_API_URL
+    if len(tunnelled) == 1 and (url := agent_api_url(tunnelled[0])):
+        return AgentEndpoint(url=url, appliance=tunnelled[0])
+    return AgentEndpoint(url=settings.AGENT_API_URL, appliance=_appliance_at(settings.AGENT_API_URL))
+
+
+def default_agent_url() -> str:
+    return default_agent().url
 
 
 class AgentClient:

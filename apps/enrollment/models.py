@@ -14,7 +14,8 @@ class Appliance(TimeStampedModel):
     """One agent next to a vCenter. Its login token is stored hashed; its Django user carries the agent role.
 
     An enrolled agent also owns an SSH public key that the tunnel sshd accepts with per-key restrictions,
-    and a reverse-forward port on the control plane where its API answers.
+    a reverse-forward port on the control plane where its API answers, and a block of NBD ports where the exports
+    of the VMs it serves are placed: its key may open those and no other agent's.
     """
 
     appliance_id = models.CharField(max_length=128, unique=True)
@@ -31,6 +32,9 @@ class Appliance(TimeStampedModel):
     ssh_key_fingerprint = models.CharField(max_length=100, blank=True, db_index=True)
     # NULL when the agent has no tunnel (revoked, or created by hand); unique so two agents never share a port.
     tunnel_reverse_port = models.PositiveIntegerField(null=True, blank=True, unique=True)
+    # Its own NBD ports ("10809-10818"), NULL like the reverse port; unique so a block is never handed out twice.
+    tunnel_nbd_ports = models.CharField(max_length=255, null=True, blank=True, unique=True,
+                                        help_text="The NBD export ports this agent's key may open.")
     tunnel_last_seen_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,

@@ -23,6 +23,14 @@ def active_appliances() -> QuerySet[Appliance]:
     return Appliance.objects.filter(status=ApplianceStatus.APPROVED).select_related("approved_by").order_by("appliance_id")
 
 
+def appliance_nbd_ports(appliance: Appliance) -> list[int]:
+    """The NBD export ports this agent's key may open: its own block, within the ports the sshd forwards at all."""
+    if not appliance.tunnel_nbd_ports:
+        return []
+    forwarded = set(conf.tunnel_conf().nbd_ports)
+    return [port for port in conf.parse_ports(appliance.tunnel_nbd_ports, "tunnel_nbd_ports") if port in forwarded]
+
+
 def tunnel_sessions_by_fingerprint(login_uid: int | None) -> dict[str, list[sshd.TunnelSession]]:
     grouped: dict[str, list[sshd.TunnelSession]] = {}
     for session in sshd.list_sessions(conf.sessions_dir(), login_uid=login_uid):
@@ -64,6 +72,7 @@ def tunnel_state(appliance: Appliance, sessions: list[sshd.TunnelSession]) -> di
         "sessions": len(sessions),
         "connected_since": iso(dt.datetime.fromtimestamp(started, tz=dt.timezone.utc)) if started else None,
         "reverse_port": appliance.tunnel_reverse_port,
+        "nbd_ports": appliance.tunnel_nbd_ports,
         "agent_api_url": agent_api_url(appliance),
     }
 

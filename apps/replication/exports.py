@@ -2,6 +2,9 @@
 
 Exports outlive the Celery task that starts them (the agent writes through them afterwards), so nbdkit runs
 as its own daemon with a pid file; the `vm_export_mappings` row is the source of truth for what runs where.
+
+nbdkit asks no password, so what keeps an export to the agent of its VM is where it listens: on a port of that
+agent's own block (`Appliance.tunnel_nbd_ports`), the only NBD ports its SSH key may open (docs/enrollment-tunnel.md).
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from django.db import IntegrityError, transaction
 
 from apps.core.exceptions import ApplicationError
 from apps.enrollment.conf import tunnel_conf
+from apps.enrollment.models import Appliance
+from apps.enrollment.selectors import appliance_nbd_ports
 from apps.inventory.models import VM_ID_PATTERN
 
 from .choices import ExportStatus
@@ -77,18 +82,26 @@ def export_is_up(mapping: VMExportMapping) -> bool:
             and _port_open(settings.MP_NBD_BIND, mapping.port))
 
 
-def export_ports() -> list[int]:
-    """Ports an export may use: MP_NBD_PORT_RANGE, and only those the agents' SSH keys may open
-    (MP_TUNNEL_NBD_PORTS, which defaults to the same range): an export elsewhere is unreachable through a tunnel."""
+def export_ports(appliance: Appliance | None = None) -> list[int]:
+    """Ports an export may use: MP_NBD_PORT_RANGE, and only those the agent's SSH key may open: for an agent with a
+    tunnel key its own block, else all of MP_TUNNEL_NBD_PORTS (which defaults to the same range). An export
+    elsewhere is unreachable through the agent's tunnel, or reachable by another agent's."""
     low, high = settings.MP_NBD_PORT_RANGE
-    tunnel_ports = set(tunnel_conf().nbd_ports)
+    if appliance is not None and appliance.ssh_public_key:
+        tunnel_ports = set(appliance_nbd_ports(appliance))
+    else:
+        tunnel_ports = set(tunnel_conf().nbd_ports)
     return [port for port in range(low, high + 1) if port in tunnel_ports]
 
 
-def _free_port() -> int:
-    ports = export_ports()
+def _free_port(appliance: Appliance | None = None) -> int:
+    ports = export_ports(appliance)
     if not ports:
         low, high = settings.MP_NBD_PORT_RANGE
+        if appliance is not None and appliance.ssh_public_key:
+            raise ExportError(f"No NBD port is both in MP_NBD_PORT_RANGE ({low}-{high}) and in the NBD ports of agent "
+                              f"{appliance.appliance_id} ({appliance.tunnel_nbd_ports or 'none'}): it could reach no "
+                              "export; make the two overlap, or enroll the agent again")
         raise ExportError(f"No NBD port is both in MP_NBD_PORT_RANGE ({low}-{high}) and in MP_TUNNEL_NBD_PORTS: "
                           "agents could reach no export; make the two overlap")
     used = set(VMExportMapping.objects.filter(status=ExportStatus.ACTIVE).values_list("port", flat=True))
@@ -102,7 +115,8 @@ def _free_port() -> int:
                 continue
         return port
     raise ExportError(f"No free NBD port among the {len(ports)} export ports (MP_NBD_PORT_RANGE within "
-                      "MP_TUNNEL_NBD_PORTS); widen both")
+                      "MP_TUNNEL_NBD_PORTS" + (f", agent {appliance.appliance_id}'s own block" if appliance else "")
+                      + "); widen both")
 
 
 def agent_nbd_port_offset() -> int:
@@ -163,16 +177,20 @@ def stop_pid(pid: int | None) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def ensure_export(*, vm_id: str, vm_name: str, disk_unit: int, device_path: str) -> ExportInfo:
-    """Reuse the VM disk's running export; start one only when none is up (never restart a live one)."""
+def ensure_export(*, vm_id: str, vm_name: str, disk_unit: int, device_path: str,
+                  appliance: Appliance | None = None) -> ExportInfo:
+    """Reuse the VM disk's running export; start one only when none is up (never restart a live one that the
+    serving agent ``appliance`` may reach). A new export takes a port of that agent's own block."""
     mapping = VMExportMapping.objects.filter(vm_id=vm_id, disk_unit_number=disk_unit).first()
-    if mapping is not None and mapping.device_path == device_path and export_is_up(mapping):
+    if (mapping is not None and mapping.device_path == device_path and mapping.port in export_ports(appliance)
+            and export_is_up(mapping)):
         return ExportInfo(mapping=mapping, reused=True)
     if mapping is not None and _pid_alive(mapping.pid):
-        # Up but for another device (the volume was re-attached elsewhere): that one is stale.
+        # Up but for another device (the volume was re-attached elsewhere), or in a block that is not the serving
+        # agent's (another agent serves the VM now): that one is stale.
         stop_pid(mapping.pid)
     name = mapping.export_name if mapping else export_name_for(vm_id, disk_unit)
-    port = _free_port()
+    port = _free_port(appliance)
     pid = _start_nbdkit(export_name=name, device_path=device_path, port=port)
     try:
         with transaction.atomic():
@@ -191,6 +209,14 @@ def stop_export(mapping: VMExportMapping) -> None:
     stop_pid(mapping.pid)
     VMExportMapping.objects.filter(pk=mapping.pk).update(status=ExportStatus.INACTIVE, pid=None)
     mapping.status, mapping.pid = ExportStatus.INACTIVE, None
+
+
+def stop_exports_on_ports(ports: list[int]) -> int:
+    """Stop the active exports listening on these ports (a revoked agent's block, before another agent gets it)."""
+    mappings = list(VMExportMapping.objects.filter(status=ExportStatus.ACTIVE, port__in=ports))
+    for mapping in mappings:
+        stop_export(mapping)
+    return len(mappings)
 
 
 def stop_exports_for_vm(vm_id: str) -> int:

@@ -36,6 +36,9 @@ class ReplicationJob(TimeStampedModel):
     attempt = models.PositiveIntegerField(default=1)
     bandwidth_limit = models.BigIntegerField(null=True, blank=True, help_text="Bytes/s per disk copy; empty: agent default")
     requested_by = models.CharField(max_length=150, blank=True)
+    # The agent the job was handed to; its exports sit in that agent's block of NBD ports. Empty: an agent reached
+    # without a tunnel (MP_AGENT_API_URL), or not chosen yet.
+    appliance_id = models.CharField(max_length=128, blank=True)
     schedule_execution_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:

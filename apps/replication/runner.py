@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.core.exceptions import ApplicationError
-from apps.enrollment.agent_client import AgentClient, ReplicateRequest
+from apps.enrollment.agent_client import AgentClient, AgentEndpoint, ReplicateRequest, default_agent
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
 from apps.inventory.selectors import agent_source
@@ -33,8 +33,9 @@ def _volume_alive(client: cs.CloudStackClient, volume: ReplicaVolume) -> dict | 
         return None
 
 
-def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
-    """For each disk: a replica volume attached to the control plane and an NBD export of its device."""
+def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndpoint) -> list[dict]:
+    """For each disk: a replica volume attached to the control plane and an NBD export of its device, on a port
+    only the serving agent's key may open."""
     context = job.vm_context
     config = job.ossea_config
     oma = volumes.oma_vm_id(config, client)
@@ -68,7 +69,7 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient) -> list[dict]:
             replica.refresh_from_db()
             event(job, "provision", f"re-attached volume {replica.volume_id} for {disk.disk_id}")
         export = exports.ensure_export(vm_id=context.vm_id, vm_name=context.vm_name, disk_unit=disk.unit_number,
-                                       device_path=replica.device_path)
+                                       device_path=replica.device_path, appliance=agent.appliance)
         if not export.reused:
             event(job, "export", f"export {export.mapping.export_name} on port {export.mapping.port}")
         targets.append({"disk_id": disk.disk_id, "unit_number": disk.unit_number,
@@ -115,19 +116,24 @@ def run(job_id: str) -> None:
             if context.current_status != VMContextStatus.REPLICATING:
                 context.current_status = VMContextStatus.REPLICATING
                 context.save(update_fields=["current_status", "updated_at"])
+        # One agent for the whole job: its exports go to that agent's block, and the copy to that agent.
+        endpoint = default_agent()
+        job.appliance_id = endpoint.appliance.appliance_id if endpoint.appliance else ""
+        ReplicationJob.objects.filter(pk=job.pk).update(appliance_id=job.appliance_id)
         client = volumes.client_for(job.ossea_config)
-        targets = provision(job, client)
+        targets = provision(job, client, endpoint)
         check_cancel(job)
         volumes.release(job.job_id)
         replication_set_status(job, ReplicationStatus.READY_FOR_SYNC,
                                         current_operation="Volumes and exports ready; starting the agent")
-        agent = AgentClient()
+        agent = AgentClient(base_url=endpoint.url)
         answer = agent.replicate(agent_request(job, targets))
         # Where the agent was reached and where it writes: the tunnel's reverse forward and local forwards.
         writes = ", ".join(f"{t['disk_id']} to {t['target']['host']}:{t['target']['port']}" for t in targets)
-        event(job, "agent", f"agent at {agent.base_url} accepted the job "
+        event(job, "agent", f"agent {job.appliance_id or 'without a tunnel'} at {agent.base_url} accepted the job "
                                      f"({answer.get('status', 'started')}); it writes {writes}",
-                       agent_url=agent.base_url, targets={t["disk_id"]: t["target"] for t in targets})
+                       agent_url=agent.base_url, appliance_id=job.appliance_id,
+                       targets={t["disk_id"]: t["target"] for t in targets})
     except JobCancelled:
         done = undo_provisioning(job, client, targets)
         replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")

@@ -4,9 +4,13 @@ from pathlib import Path
 import nbd
 import pytest
 
+from apps.enrollment.models import Appliance
+from apps.enrollment.services import appliance_create, appliance_revoke
+from apps.enrollment.sshd import free_port
 from apps.replication import runner, services
 from apps.replication.models import ReplicationJob, ReplicaVolume, VMExportMapping
 from apps.settings.models import CloudResource
+from tests.enrollment.conftest import new_key, public_line
 from tests.factories import CredentialFactory, vm_with_disks
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -106,3 +110,46 @@ def test_cloudstack_failure_leaves_nothing_behind(one_slot_lab):
     states = list(CloudResource.objects.values_list("kind", "state"))
     assert ("attachment", "removed") in states and ("volume", "removed") in states
     assert {state for _, state in states} == {"removed"}
+
+
+def _tunnelled_agent(appliance_id: str, reverse_port: int, block: str):
+    """An approved agent as approval leaves it: an SSH key, a reverse port and its own block of NBD ports."""
+    appliance, _ = appliance_create(appliance_id=appliance_id)
+    Appliance.objects.filter(pk=appliance.pk).update(ssh_public_key=public_line(new_key()),
+                                                      tunnel_reverse_port=reverse_port, tunnel_nbd_ports=block)
+    return Appliance.objects.get(pk=appliance.pk)
+
+
+def test_exports_sit_in_the_serving_agents_block_and_leave_with_a_revoked_agent(cs_config, cs_lab, settings,
+                                                                                 tmp_path):
+    settings.MP_SSH_AUTHORIZED_KEYS = str(tmp_path / "ssh" / "authorized_keys")
+    settings.MP_SSH_SESSIONS_DIR = str(tmp_path / "ssh" / "sessions")
+    ports = [free_port(), free_port()]
+    agent_a = _tunnelled_agent("vma-a", ports[0], "10809-10818")
+    agent_b = _tunnelled_agent("vma-b", ports[1], "10819-10828")
+    # The agent at agent B's reverse forward serves the job: the job says so, its exports go to B's block.
+    settings.AGENT_API_URL = f"http://127.0.0.1:{ports[1]}"
+    job = _job(cs_config)
+    runner.run(job.job_id)
+    job.refresh_from_db()
+    assert job.status == "failed" and job.appliance_id == "vma-b"
+    mappings = list(VMExportMapping.objects.order_by("disk_unit_number"))
+    assert all(10819 <= m.port <= 10828 for m in mappings), [m.port for m in mappings]
+    assert _nbd_size(mappings[0]) == 1024 ** 3
+
+    # Agent A serves the retry: the exports move into A's block, where B's key cannot reach them.
+    settings.AGENT_API_URL = f"http://127.0.0.1:{ports[0]}"
+    services.replication_retry(job=job)
+    runner.run(job.job_id)
+    job.refresh_from_db()
+    assert job.appliance_id == "vma-a"
+    moved = list(VMExportMapping.objects.order_by("disk_unit_number"))
+    assert all(10809 <= m.port <= 10818 and m.status == "active" for m in moved), [m.port for m in moved]
+    assert {m.pid for m in moved}.isdisjoint(m.pid for m in mappings)
+
+    # Revoking agent A stops the exports in its block before the block goes to another agent.
+    appliance_revoke(appliance=agent_a)
+    assert [m.status for m in VMExportMapping.objects.all()] == ["inactive", "inactive"]
+    with pytest.raises(nbd.Error):
+        _nbd_size(moved[0])
+    assert agent_b.tunnel_nbd_ports == "10819-10828"

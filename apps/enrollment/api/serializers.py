@@ -103,6 +103,7 @@ class TunnelStateSerializer(serializers.Serializer):
     sessions = serializers.IntegerField()
     connected_since = serializers.DateTimeField(allow_null=True)
     reverse_port = serializers.IntegerField(allow_null=True)
+    nbd_ports = serializers.CharField(allow_null=True, help_text="The agent's own NBD export ports (its block).")
     agent_api_url = serializers.CharField(allow_null=True)
     agent_api = serializers.DictField(required=False)
 

@@ -20,6 +20,7 @@ from apps.core.services import AuthenticationFailed, IssuedToken, token_issue
 from .. import conf, selectors, sshd
 from ..choices import ApplianceStatus, AuditAction
 from ..models import Appliance
+from ..signals import appliance_revoked
 from .common import Actor, audit, audit_refusal
 from .tunnel import authorized_keys_resync, authorized_keys_sync, tunnel_login_uid
 
@@ -93,7 +94,8 @@ class Revocation:
 
 def appliance_revoke(*, appliance: Appliance, actor: Actor | None = None) -> Revocation:
     """Revoke an agent: its login and every live session token die at once, its SSH key leaves the tunnel's keys
-    file, and its live tunnel sessions are ended."""
+    file, and its live tunnel sessions are ended. Its reverse port and NBD block are freed (``appliance_revoked``
+    lets replication stop the exports left in the block)."""
     actor = actor or Actor()
     context = {"appliance_id": appliance.appliance_id, "fingerprint": appliance.ssh_key_fingerprint}
     with audit_refusal(AuditAction.REVOKE, actor, context):
@@ -101,12 +103,15 @@ def appliance_revoke(*, appliance: Appliance, actor: Actor | None = None) -> Rev
             row = Appliance.objects.select_for_update().get(pk=appliance.pk)
             if row.status == ApplianceStatus.REVOKED:
                 raise Conflict(f"Appliance '{row.appliance_id}' is already revoked", error_code="INVALID_STATE")
+            freed_nbd_ports = selectors.appliance_nbd_ports(row)
             now = timezone.now()
             row.status = ApplianceStatus.REVOKED
             row.revoked_at = now
             row.revoked_by = actor.user
             row.tunnel_reverse_port = None
-            row.save(update_fields=["status", "revoked_at", "revoked_by", "tunnel_reverse_port", "updated_at"])
+            row.tunnel_nbd_ports = None
+            row.save(update_fields=["status", "revoked_at", "revoked_by", "tunnel_reverse_port", "tunnel_nbd_ports",
+                                    "updated_at"])
             tokens = 0
             if row.user_id:
                 tokens = ApiToken.objects.filter(user_id=row.user_id, revoked_at__isnull=True).update(revoked_at=now)
@@ -122,11 +127,13 @@ def appliance_revoke(*, appliance: Appliance, actor: Actor | None = None) -> Rev
             result.warnings.append(str(exc) if isinstance(exc, sshd.SessionKillError)
                                    else f"cannot read the tunnel session registry: {exc}")
             logger.error("revoked appliance_id=%s but its tunnel session may live on: %s", row.appliance_id, exc)
+    if freed_nbd_ports:
+        appliance_revoked.send(sender=Appliance, appliance_id=row.appliance_id, nbd_ports=freed_nbd_ports)
     audit(AuditAction.REVOKE, success=True, actor=actor, appliance_id=row.appliance_id,
           fingerprint=row.ssh_key_fingerprint,
           message=f"Revoked: {tokens} session token(s) and {result.sessions_ended} tunnel session(s) ended",
           tokens_revoked=tokens, sessions_ended=result.sessions_ended, warnings=result.warnings)
-    for name in ("status", "revoked_at", "revoked_by_id", "tunnel_reverse_port"):
+    for name in ("status", "revoked_at", "revoked_by_id", "tunnel_reverse_port", "tunnel_nbd_ports"):
         setattr(appliance, name, getattr(row, name))
     return result
 

@@ -223,9 +223,21 @@ def _free_reverse_port() -> int:
                    error_code="NO_TUNNEL_PORT")
 
 
+def _free_nbd_block() -> str:
+    taken = Appliance.objects.filter(tunnel_nbd_ports__isnull=False).values_list("tunnel_nbd_ports", flat=True)
+    block = conf.free_nbd_block(conf.tunnel_conf(), taken)
+    if block is None:
+        raise Conflict("Every agent's block of NBD ports is taken: widen MP_TUNNEL_NBD_PORTS (or lower "
+                       "MP_TUNNEL_NBD_PORTS_PER_AGENT) or revoke an agent", error_code="NO_TUNNEL_PORT")
+    if len(block) > Appliance._meta.get_field("tunnel_nbd_ports").max_length:
+        raise Conflict("The agent's block of NBD ports is too scattered to record: give MP_TUNNEL_NBD_PORTS as "
+                       "ranges", details=block, error_code="NO_TUNNEL_PORT")
+    return block
+
+
 def enrollment_approve(*, enrollment_id: str, actor: Actor, appliance_id: str = "", name: str = "") -> Appliance:
-    """Approve a proven enrollment: create the appliance (agent role, reverse port) and authorize its key for the
-    tunnel. The login token is made when the agent fetches its result."""
+    """Approve a proven enrollment: create the appliance (agent role, reverse port, its own block of NBD ports) and
+    authorize its key for the tunnel. The login token is made when the agent fetches its result."""
     context: dict = {"enrollment_id": enrollment_id}
     with audit_refusal(AuditAction.APPROVE, actor, context):
         with transaction.atomic():
@@ -249,10 +261,10 @@ def enrollment_approve(*, enrollment_id: str, actor: Actor, appliance_id: str = 
                         appliance_id=chosen, name=name or enrollment.name, version=enrollment.version,
                         status=ApplianceStatus.APPROVED, token_hash="", ssh_public_key=enrollment.ssh_public_key,
                         ssh_key_fingerprint=enrollment.ssh_key_fingerprint, tunnel_reverse_port=_free_reverse_port(),
-                        approved_at=now, approved_by=actor.user)
+                        tunnel_nbd_ports=_free_nbd_block(), approved_at=now, approved_by=actor.user)
             except IntegrityError as exc:
-                # A concurrent approval took the same id or reverse port between our read and our insert.
-                raise Conflict("Another approval took the same appliance id or tunnel port; try again",
+                # A concurrent approval took the same id, reverse port or NBD block between our read and our insert.
+                raise Conflict("Another approval took the same appliance id or tunnel ports; try again",
                                error_code="CONCURRENT_APPROVAL") from exc
             enrollment.status = EnrollmentStatus.APPROVED
             enrollment.decided_at = now
@@ -264,7 +276,7 @@ def enrollment_approve(*, enrollment_id: str, actor: Actor, appliance_id: str = 
     audit(AuditAction.APPROVE, success=True, actor=actor, enrollment_id=enrollment_id,
           appliance_id=appliance.appliance_id, fingerprint=appliance.ssh_key_fingerprint,
           message=f"Approved agent '{enrollment.name}' as {appliance.appliance_id}",
-          reverse_port=appliance.tunnel_reverse_port)
+          reverse_port=appliance.tunnel_reverse_port, nbd_ports=appliance.tunnel_nbd_ports)
     return appliance
 
 

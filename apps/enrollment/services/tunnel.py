@@ -7,7 +7,7 @@ from pathlib import Path
 
 from apps.core.exceptions import ServiceUnavailable
 
-from .. import conf, keys, sshd
+from .. import conf, keys, selectors, sshd
 from ..choices import ApplianceStatus
 from ..models import Appliance
 
@@ -15,7 +15,8 @@ logger = logging.getLogger("apps.enrollment.services")
 
 
 def authorized_keys_sync() -> int:
-    """Rewrite the tunnel sshd's keys file from the database: one restricted line per approved agent with a key.
+    """Rewrite the tunnel sshd's keys file from the database: one restricted line per approved agent with a key,
+    which may open the API port and only that agent's own NBD ports.
 
     The whole file is derived each time under a lock, so concurrent approvals and revocations converge.
     """
@@ -30,7 +31,7 @@ def authorized_keys_sync() -> int:
                 key_type, key_b64 = appliance.ssh_public_key.split()[:2]
                 lines.append(sshd.authorized_key_line(
                     key_type=key_type, key_b64=key_b64, appliance_id=appliance.appliance_id,
-                    api_port=tunnel.api_port, nbd_ports=tunnel.nbd_ports,
+                    api_port=tunnel.api_port, nbd_ports=selectors.appliance_nbd_ports(appliance),
                     reverse_port=appliance.tunnel_reverse_port))
             sshd.write_authorized_keys(path, lines)
     except OSError as exc:
@@ -66,6 +67,7 @@ def host_public_keys() -> list[str]:
 
 
 def tunnel_settings(appliance: Appliance, *, request_host: str) -> dict:
+    """What the agent needs for `vma tunnel`; ``nbd_ports`` are its own block, the only ones it forwards."""
     tunnel = conf.tunnel_conf()
     return {
         "ssh_host": tunnel.ssh_host or request_host,
@@ -73,7 +75,7 @@ def tunnel_settings(appliance: Appliance, *, request_host: str) -> dict:
         "ssh_user": tunnel.ssh_user,
         "host_keys": host_public_keys(),
         "api_port": tunnel.api_port,
-        "nbd_ports": list(tunnel.nbd_ports),
+        "nbd_ports": selectors.appliance_nbd_ports(appliance),
         "reverse_port": appliance.tunnel_reverse_port,
         "cipher": tunnel.cipher,
         "keepalive_interval": tunnel.keepalive_interval,
