@@ -114,9 +114,12 @@ def test_enroll_tunnel_api_nbd_reverse_restart_and_revoke(control_plane, start_t
                               timeout=30)
         assert login.status_code == 200, login.text
         session = login.json()["session_token"]
-        agent_get = requests.get(f"{through}/vmware-credentials", headers={"Authorization": f"Bearer {session}"},
-                                 timeout=30)
-        assert agent_get.status_code == 200
+        # Its session reaches what agents may call (the change id it starts from: none stored yet) and nothing else.
+        bearer = {"Authorization": f"Bearer {session}"}
+        agent_get = requests.get(f"{through}/replications/changeid", params={"vm_path": "/DC0/vm/x", "disk_id": "d"},
+                                 headers=bearer, timeout=30)
+        assert agent_get.status_code == 200 and agent_get.json()["change_id"] is None, agent_get.text
+        assert requests.get(f"{through}/vmware-credentials", headers=bearer, timeout=30).status_code == 403
 
         # ... and an NBD export: write through the tunnel, read back directly from nbdkit.
         data = os.urandom(1024 * 1024)
