@@ -117,7 +117,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
 # --- executions --------------------------------------------------------------------------------------------------
 
 class ExecutionSerializer(serializers.ModelSerializer):
-    schedule_id = serializers.IntegerField(read_only=True)
+    schedule_id = serializers.IntegerField(read_only=True, allow_null=True, help_text="null once the schedule is deleted")
     duration_seconds = serializers.SerializerMethodField()
 
     class Meta:
@@ -175,8 +175,8 @@ class ScheduleRefSerializer(serializers.ModelSerializer):
 
 
 class MachineGroupSerializer(serializers.ModelSerializer):
-    schedule_id = serializers.IntegerField(read_only=True)
-    schedule = ScheduleRefSerializer(read_only=True)
+    schedule_id = serializers.IntegerField(read_only=True, allow_null=True, help_text="null when no schedule runs it")
+    schedule = ScheduleRefSerializer(read_only=True, allow_null=True)
     vm_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:
