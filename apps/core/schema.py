@@ -1,11 +1,16 @@
-"""The OpenAPI schema's platform parts: the bearer scheme, and the 403 every role-checked operation can answer."""
+"""The OpenAPI schema's platform pieces: the bearer scheme, and the error answers every operation can give.
+
+``PlatformAutoSchema`` documents, beside what a view's ``@extend_schema`` names, the answers the shared machinery
+gives on its own: 400 where there is a body or a query to validate, 401 and 403 where a role is needed, 404 where a
+path names an object, 429 where a throttle counts. All of them in the common error shape (``ErrorResponse``).
+"""
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import permissions
 
 from .api.serializers import ErrorResponseSerializer
-from .permissions import RolePermission
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -18,14 +23,29 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
 
 class PlatformAutoSchema(AutoSchema):
-    """drf-spectacular's schema, plus the 403 of every operation behind a role check (a role without access, an
-    agent outside its allow-list), in the project's error shape, so no view has to remember to list it."""
+    """drf-spectacular's AutoSchema plus the error answers the authentication, roles, parsers, filters, lookups
+    and throttles give without the view saying so."""
 
-    def get_operation(self, *args, **kwargs):
-        operation = super().get_operation(*args, **kwargs)
-        if operation is None or "403" in operation.get("responses", {}):
-            return operation
-        if any(isinstance(permission, RolePermission) for permission in self.view.get_permissions()):
-            # The same builder drf-spectacular uses for the declared answers, so the 403 looks like errors(403).
-            operation["responses"]["403"] = self._get_response_for_code(ErrorResponseSerializer, "403")
+    def get_operation(self, path, path_regex, path_prefix, method, registry):
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        responses = operation.setdefault("responses", {})
+        for code in self.shared_error_codes(operation):
+            if str(code) not in responses:
+                responses[str(code)] = self._get_response_for_code(ErrorResponseSerializer, str(code))
+        operation["responses"] = dict(sorted(responses.items()))
         return operation
+
+    def shared_error_codes(self, operation: dict) -> list[int]:
+        places = {parameter.get("in") for parameter in operation.get("parameters", [])}
+        codes = []
+        if "requestBody" in operation or "query" in places:
+            codes.append(400)  # the body or the query does not validate
+        if not all(isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()):
+            codes += [401, 403]  # no valid session; a role that may not do this
+        if "path" in places:
+            codes.append(404)  # the path names nothing
+        if self.view.get_throttles():
+            codes.append(429)
+        return codes

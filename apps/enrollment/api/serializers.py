@@ -88,8 +88,8 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 
 class ApplianceSerializer(serializers.ModelSerializer):
-    # null before approval, and when the approving user is deleted.
-    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True)
+    approved_by = serializers.CharField(source="approved_by.username", default=None, allow_null=True,
+                                        help_text="null until an admin approved it (or when approved by hand)")
     status = serializers.CharField(read_only=True, help_text="pending, approved, rejected or revoked")
 
     class Meta:

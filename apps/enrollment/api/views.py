@@ -9,6 +9,7 @@ from rest_framework.authentication import get_authorization_header
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schemas import errors
 from apps.core.exceptions import NotFound
 from apps.core.permissions import AdminOnly
 from apps.core.selectors import client_ip
@@ -61,7 +62,7 @@ class PendingView(AdminView):
 class ApproveView(AdminView):
     @extend_schema(request=s.ApproveSerializer, tags=["enrollment"],
                    summary="Approve an enrollment: create the appliance and authorize its tunnel key",
-                   responses={200: s.ApproveResultSerializer})
+                   responses={200: s.ApproveResultSerializer, **errors(409)})
     def post(self, request, enrollment_id: str):
         data = _valid(s.ApproveSerializer, request.data)
         appliance = services.enrollment_approve(enrollment_id=enrollment_id, actor=_actor(request),
@@ -72,7 +73,7 @@ class ApproveView(AdminView):
 
 class RejectView(AdminView):
     @extend_schema(request=s.RejectSerializer, tags=["enrollment"], summary="Reject an enrollment",
-                   responses={200: s.RejectResultSerializer})
+                   responses={200: s.RejectResultSerializer, **errors(409)})
     def post(self, request, enrollment_id: str):
         data = _valid(s.RejectSerializer, request.data)
         enrollment = services.enrollment_reject(enrollment_id=enrollment_id, actor=_actor(request),
@@ -111,7 +112,7 @@ class ActiveView(AdminView):
 
 class RevokeView(AdminView):
     @extend_schema(tags=["enrollment"], summary="Revoke an agent: credentials, tunnel key and live tunnel sessions",
-                   responses={200: s.RevokeResultSerializer})
+                   responses={200: s.RevokeResultSerializer, **errors(409)})
     def delete(self, request, appliance_id: str):
         appliance = Appliance.objects.filter(appliance_id=appliance_id).first()
         if appliance is None:
@@ -150,7 +151,7 @@ class EnrollView(PublicView):
 
     @extend_schema(request=s.EnrollSerializer, tags=["enrollment"], auth=[],
                    summary="Agent: redeem a pairing code with its SSH public key; answers a challenge to sign",
-                   responses={201: s.EnrollStartedSerializer})
+                   responses={201: s.EnrollStartedSerializer, **errors(409, 410)})
     def post(self, request):
         data = _valid(s.EnrollSerializer, request.data)
         enrollment = services.enrollment_start(
@@ -171,7 +172,7 @@ class VerifyView(PublicView):
 
     @extend_schema(request=s.VerifySerializer, tags=["enrollment"], auth=[],
                    summary="Agent: prove possession of the private key; answers the poll token (shown once)",
-                   responses={200: s.EnrollVerifiedSerializer})
+                   responses={200: s.EnrollVerifiedSerializer, **errors(403, 404, 409, 410)})
     def post(self, request):
         data = _valid(s.VerifySerializer, request.data)
         enrollment, poll_token = services.enrollment_verify(enrollment_id=data["enrollment_id"],
@@ -190,7 +191,7 @@ class ResultView(PublicView):
                                                 required=True, description="Bearer <poll_token from verify>")],
                    tags=["enrollment"], auth=[],
                    summary="Agent: pending, rejected, or approved with credentials and tunnel settings (once)",
-                   responses={200: s.EnrollResultSerializer})
+                   responses={200: s.EnrollResultSerializer, **errors(401, 410)})
     def get(self, request):
         query = _valid(s.ResultQuerySerializer, request.query_params)
         header = get_authorization_header(request).split()

@@ -90,7 +90,7 @@ class ReplicationDetailView(APIView):
     def get(self, request, job_id):
         return Response(ReplicationDetailSerializer(services.replication_get(job_id)).data)
 
-    @extend_schema(request=ReplicationUpdateSerializer, responses={200: ReplicationJobSerializer},
+    @extend_schema(request=ReplicationUpdateSerializer, responses={200: ReplicationJobSerializer, **errors(409)},
                    tags=["replications"], summary="Cancel (status=cancelled) or retry (status=pending) a job")
     def put(self, request, job_id):
         job = services.replication_get(job_id)
@@ -101,7 +101,7 @@ class ReplicationDetailView(APIView):
             job = services.replication_retry(job=job, requested_by=_who(request))
         return Response(ReplicationJobSerializer(job).data)
 
-    @extend_schema(responses={202: ReplicationJobSerializer}, tags=["replications"],
+    @extend_schema(responses={202: ReplicationJobSerializer, **errors(409)}, tags=["replications"],
                    summary="Cancel a running job; it cleans up what it created and did not hand over")
     def delete(self, request, job_id):
         job = services.replication_get(job_id)

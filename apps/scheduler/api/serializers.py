@@ -117,8 +117,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
 # --- executions --------------------------------------------------------------------------------------------------
 
 class ExecutionSerializer(serializers.ModelSerializer):
-    # null once its schedule is deleted (the run's history stays).
-    schedule_id = serializers.IntegerField(read_only=True, allow_null=True)
+    schedule_id = serializers.IntegerField(read_only=True, allow_null=True, help_text="null once the schedule is deleted")
     duration_seconds = serializers.SerializerMethodField()
 
     class Meta:
@@ -176,8 +175,7 @@ class ScheduleRefSerializer(serializers.ModelSerializer):
 
 
 class MachineGroupSerializer(serializers.ModelSerializer):
-    # A group needs no schedule: both are null until one is attached.
-    schedule_id = serializers.IntegerField(read_only=True, allow_null=True)
+    schedule_id = serializers.IntegerField(read_only=True, allow_null=True, help_text="null when no schedule runs it")
     schedule = ScheduleRefSerializer(read_only=True, allow_null=True)
     vm_count = serializers.IntegerField(read_only=True, default=0)
 

@@ -88,7 +88,7 @@ class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def _render(self, schedule, code=status.HTTP_200_OK):
         return Response(ScheduleSerializer(selectors.schedules().get(pk=schedule.pk)).data, status=code)
 
-    @extend_schema(request=ScheduleInputSerializer, responses={201: ScheduleSerializer}, tags=["schedules"],
+    @extend_schema(request=ScheduleInputSerializer, responses={201: ScheduleSerializer, **errors(409)}, tags=["schedules"],
                    summary="Create a schedule (cron or interval) and its Celery beat entry")
     def create(self, request):
         data = validated(ScheduleInputSerializer, request)
@@ -99,18 +99,19 @@ class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def retrieve(self, request, pk=None):
         return self._render(self.get_object())
 
-    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer}, tags=["schedules"],
-                   summary="Change any fields of a schedule (PUT is partial); beat follows without a restart")
+    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer, **errors(409)},
+                   tags=["schedules"], summary="Change any fields of a schedule (PUT is partial); beat follows without a restart")
     def update(self, request, pk=None):
         schedule = self.get_object()
         data = validated(ScheduleInputSerializer, request, partial=True)
         return self._render(services.schedule_update(schedule=schedule, data=data))
 
-    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer}, tags=["schedules"])
+    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer, **errors(409)},
+                   tags=["schedules"])
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk)
 
-    @extend_schema(responses={204: None}, tags=["schedules"],
+    @extend_schema(responses={204: None, **errors(409)}, tags=["schedules"],
                    summary="Delete a schedule (409 while a run is active or groups use it)")
     def destroy(self, request, pk=None):
         services.schedule_delete(schedule=self.get_object())
@@ -198,7 +199,8 @@ class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def _render(self, group, code=status.HTTP_200_OK):
         return Response(MachineGroupSerializer(selectors.machine_groups().get(pk=group.pk)).data, status=code)
 
-    @extend_schema(request=MachineGroupInputSerializer, responses={201: MachineGroupSerializer}, tags=["machine-groups"])
+    @extend_schema(request=MachineGroupInputSerializer, responses={201: MachineGroupSerializer, **errors(409)},
+                   tags=["machine-groups"])
     def create(self, request):
         data = validated(MachineGroupInputSerializer, request)
         return self._render(services.group_create(data=data, created_by=request.user.username), status.HTTP_201_CREATED)
@@ -207,19 +209,19 @@ class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def retrieve(self, request, pk=None):
         return self._render(self.get_object())
 
-    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer},
+    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer, **errors(409)},
                    tags=["machine-groups"], summary="Change a group (PUT is partial); schedule_id null unlinks it")
     def update(self, request, pk=None):
         group = self.get_object()
         data = validated(MachineGroupInputSerializer, request, partial=True)
         return self._render(services.group_update(group=group, data=data))
 
-    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer},
+    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer, **errors(409)},
                    tags=["machine-groups"])
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk)
 
-    @extend_schema(responses={204: None}, tags=["machine-groups"],
+    @extend_schema(responses={204: None, **errors(409)}, tags=["machine-groups"],
                    summary="Delete a group; its VMs become ungrouped (409 while a run syncs it)")
     def destroy(self, request, pk=None):
         services.group_delete(group=self.get_object())

@@ -95,13 +95,13 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     permission_classes = [RolePermission]
     filterset_fields = ["is_default", "vcenter_host", "datacenter"]
 
-    @extend_schema(request=VMwareCredentialInputSerializer, responses={201: VMwareCredentialSerializer})
+    @extend_schema(request=VMwareCredentialInputSerializer, responses={201: VMwareCredentialSerializer, **errors(409)})
     def create(self, request):
         data = validated(VMwareCredentialInputSerializer, request.data)
         credential = services.credential_create(data=data)
         return Response(VMwareCredentialSerializer(credential).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer})
+    @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer, **errors(409)})
     def update(self, request, pk=None, partial=True):
         # PUT is partial too: clients change one field without resending the password.
         credential = self.get_object()
@@ -110,7 +110,7 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         credential = services.credential_update(credential=credential, data=data)
         return Response(VMwareCredentialSerializer(credential).data)
 
-    @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer})
+    @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer, **errors(409)})
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
 
@@ -124,7 +124,7 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         credential = services.credential_set_default(credential=self.get_object())
         return Response(VMwareCredentialSerializer(credential).data)
 
-    @extend_schema(responses={200: VMwareCredentialSerializer})
+    @extend_schema(responses={200: VMwareCredentialSerializer, **errors(404)})
     @action(detail=False, methods=["get"])
     def default(self, request):
         return Response(VMwareCredentialSerializer(services.credential_default()).data)
