@@ -177,6 +177,8 @@ def tunnel_stack(tmp_path, vcsim, cs_lab, cs_config, live_server, settings, star
     export_ports = list(range(export_base, export_base + 4))
     settings.MP_NBD_PORT_RANGE = (export_ports[0], export_ports[-1])
     reverse_port, api_local = sshd.free_port(), sshd.free_port()
+    while api_local == reverse_port:  # one at a time, the kernel may hand the same free port out twice
+        api_local = sshd.free_port()
     lab = start_tunnel_sshd(api_port=int(live_server.url.rsplit(":", 1)[1]), nbd_ports=export_ports,
                             reverse_ports=[reverse_port])
     logs = [tmp_path / name for name in ("worker.log", "agent.log", "tunnel.log", "enroll.log")] + [lab.sshd.log_path]

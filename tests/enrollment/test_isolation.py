@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-from apps.enrollment import sshd
 from apps.enrollment.models import Appliance
 
 from .conftest import enroll_and_prove, new_code, wait_port, write_key
@@ -22,7 +21,7 @@ def nbd_exports():
     if shutil.which("nbdkit") is None:
         pytest.skip("nbdkit is not installed (apt install nbdkit)")
     nbd = pytest.importorskip("nbd", reason="libnbd's Python binding is not installed (apt install python3-libnbd)")
-    ports = sorted(sshd.free_port() for _ in range(4))
+    ports = _distinct_free_ports(4)
     processes = [subprocess.Popen(["nbdkit", "--foreground", "--exit-with-parent", "-i", "127.0.0.1", "-p", str(port),
                                    "memory", "8M"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for port in ports]
@@ -34,6 +33,19 @@ def nbd_exports():
         for process in processes:
             process.terminate()
             process.wait(10)
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    """Ports free now and all different: each socket stays bound until every port is chosen (one at a time, the kernel
+    may hand the same free port out twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return sorted(sock.getsockname()[1] for sock in sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _approve_and_fetch(admin, anon, name):
@@ -52,7 +64,7 @@ class Forwards:
     """`ssh -N -L` with one agent's key: each wanted control-plane port forwarded to a local port."""
 
     def __init__(self, lab, key_path, remote_ports):
-        self.local = {port: sshd.free_port() for port in remote_ports}
+        self.local = dict(zip(remote_ports, _distinct_free_ports(len(remote_ports)), strict=True))
         args = ["-N", "-o", "ExitOnForwardFailure=yes"]
         for remote, local in self.local.items():
             args += ["-L", f"127.0.0.1:{local}:127.0.0.1:{remote}"]
@@ -94,8 +106,8 @@ def test_an_agents_key_opens_its_own_export_ports_and_not_another_agents(
     nbd, ports = nbd_exports
     settings.MP_ENROLL_THROTTLE_RATE = "100/min"
     # Four NBD ports for two agents: a block of two each (MP_TUNNEL_NBD_PORTS_PER_AGENT unset).
-    lab = start_tunnel_sshd(api_port=sshd.free_port(), nbd_ports=ports,
-                            reverse_ports=[sshd.free_port(), sshd.free_port()])
+    api_port, *reverse_ports = _distinct_free_ports(3)
+    lab = start_tunnel_sshd(api_port=api_port, nbd_ports=ports, reverse_ports=reverse_ports)
     agent_a, tunnel_a = _approve_and_fetch(admin_client_api, anon_client, "site-a")
     agent_b, tunnel_b = _approve_and_fetch(admin_client_api, anon_client, "site-b")
     own_a, own_b = tunnel_a["nbd_ports"], tunnel_b["nbd_ports"]

@@ -100,6 +100,8 @@ def test_enroll_tunnel_api_nbd_reverse_restart_and_revoke(control_plane, start_t
     # --- the tunnel: `vma tunnel` keeps one OpenSSH connection up ---
     api_local = sshd.free_port()
     nbd_local = sshd.free_port()
+    while nbd_local == api_local:  # one at a time, the kernel may hand the same free port out twice
+        nbd_local = sshd.free_port()
     tunnel = subprocess.Popen([sys.executable, "-m", "agent.tunnel", "--state-dir", str(state),
                                "--api-local-port", str(api_local),
                                "--agent-api-port", str(agent_api_standin.server_address[1]),
