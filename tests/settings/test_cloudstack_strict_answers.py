@@ -4,6 +4,7 @@ paging limits, map parameter spelling), over HTTP to the emulator process."""
 from __future__ import annotations
 
 import pytest
+from cs import CloudStack
 
 from apps.settings.cloudstack import (
     CloudStackAPIError,
@@ -103,3 +104,17 @@ def test_a_customized_deploy_spells_its_details_as_cloudstack_reads_them(client)
                     templateid=template["id"], name="strict-miscased", startvm=False,
                     details={"cpunumber": 2, "Memory": 2048, "cpuspeed": 1500})
     assert info.value.errorcode == 431
+
+
+def test_past_default_page_size_a_list_needs_its_pages_and_the_client_fetches_them(cloudstack_lab, client):
+    # Without page/pagesize CloudStack answers the first default.page.size (500) items and the total in count.
+    raw = CloudStack(endpoint=cloudstack_lab.url, key=cloudstack_lab.api_key, secret=cloudstack_lab.secret_key,
+                     method="post", fetch_result=False)
+    zone_id = client.list_zones()[0]["id"]
+    offering = client.custom_disk_offering()["id"]
+    before = len(client.list_volumes())
+    for n in range(501 - before):
+        raw.createVolume(name=f"bulk-{n}", zoneid=zone_id, diskofferingid=offering, size=1)
+    unpaged = raw.listVolumes(listall=True)
+    assert (unpaged["count"], len(unpaged["volume"])) == (501, 500)
+    assert len(client.list_volumes()) == 501
