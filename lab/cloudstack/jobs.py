@@ -116,6 +116,8 @@ class JobRunner:
             self.lab.save()
 
     def _finish(self, job: dict, status: int, result: dict) -> None:
+        # ApiAsyncJobDispatcher completes a failed job with the ServerApiException's HTTP code as its
+        # result code and an ExceptionResponse of the same code (no cserrorcode) as its result.
         job.update(jobstatus=status, jobresult=result, completed=now(),
-                   jobresultcode=0 if status == SUCCEEDED else INTERNAL_ERROR)
+                   jobresultcode=0 if status == SUCCEEDED else result["errorcode"])
         log.info("job=%s command=%s status=%s", job["jobid"], job["command"], status)

@@ -11,18 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 # Imported for their @command registrations.
 from lab.cloudstack import commands_compute, commands_storage  # noqa: F401
-from lab.cloudstack.errors import (
-    AUTH_TEXT,
-    PARAM_ERROR,
-    UNAUTHORIZED,
-    UNKNOWN_COMMAND_TEXT,
-    UNSUPPORTED_ACTION_ERROR,
-    ApiError,
-    internal,
-)
+from lab.cloudstack.errors import AUTH_TEXT, PARAM_ERROR, UNAUTHORIZED, ApiError, internal
 from lab.cloudstack.jobs import Injection, Injections, JobRunner
 from lab.cloudstack.registry import COMMANDS, CREATE, SYNC, Params
-from lab.cloudstack.signing import parse_expires, signature_matches
+from lab.cloudstack.signing import auth_fields, parse_expires, signature_matches
 from lab.cloudstack.state import LabOptions, LabState
 
 log = logging.getLogger("lab.cloudstack")
@@ -43,25 +35,30 @@ class Lab:
         self.state.save()
 
     def _authenticate(self, params: dict[str, str]) -> bool:
+        # ApiServer.verifyRequest finds these four whatever their case: a lower-case `signatureversion=3`
+        # still makes `expires` checked.
         lab = self.state
-        if params.get("apiKey") != lab.api_key or "signature" not in params:
+        auth = auth_fields(params)
+        if auth.get("apikey") != lab.api_key or "signature" not in auth:
             return False
-        if params.get("signatureVersion") == "3":
-            expires = parse_expires(params.get("expires", ""))
+        if auth.get("signatureversion") == "3":
+            expires = parse_expires(auth.get("expires", ""))
             if expires is None or expires < datetime.now(UTC):
                 return False
         return signature_matches(params, lab.secret_key)
 
     def handle(self, params: dict[str, str]):
         """Returns (HTTP status, JSON body) or RESET."""
+        # `command` itself is read with its exact name and its value looked up case-sensitively.
         name = params.get("command", "")
+        cmd = COMMANDS.get(name)
+        if cmd is None:
+            # verifyRequest consults the command table before the key, so an unknown command is the
+            # same 401 as a bad signature, under `errorresponse` as no command class names the answer.
+            return UNAUTHORIZED, {"errorresponse": ApiError(UNAUTHORIZED, AUTH_TEXT).body()}
         key = f"{name.lower()}response"
         if not self._authenticate(params):
             return UNAUTHORIZED, {key: ApiError(UNAUTHORIZED, AUTH_TEXT).body()}
-        cmd = COMMANDS.get(name.lower())
-        if cmd is None:
-            error = ApiError(UNSUPPORTED_ACTION_ERROR, UNKNOWN_COMMAND_TEXT)
-            return error.errorcode, {"errorresponse": error.body()}
         if params.get("response", "").lower() != "json":
             error = ApiError(PARAM_ERROR, "This emulator answers in JSON only: pass response=json")
             return error.errorcode, {key: error.body()}
@@ -75,7 +72,10 @@ class Lab:
                 if injection.fail:
                     raise ApiError(injection.errorcode, injection.errortext)
             with self.state.lock:
-                result = cmd.handler(self.state, Params(params, name))
+                request = Params(params, name)
+                if cmd.is_list:
+                    request.page_window()  # the dispatch chain refuses bad paging before the command runs
+                result = cmd.handler(self.state, request)
                 if cmd.kind != SYNC:
                     job = self.jobs.submit(cmd.name, cmd.java_class, result, injection)
                     body = {"jobid": job["jobid"]}

@@ -22,8 +22,8 @@ def java_url_encode(value: str) -> str:
 
 
 def string_to_sign(params: Mapping[str, str]) -> str:
-    """Every parameter but ``signature``, sorted by name, values encoded, joined, lower-cased."""
-    pairs = sorted((k, v) for k, v in params.items() if k != "signature")
+    """Every parameter but ``signature`` (any case), sorted by name, values encoded, joined, lower-cased."""
+    pairs = sorted((k, v) for k, v in params.items() if k.lower() != "signature")
     return "&".join(f"{k}={java_url_encode(v)}" for k, v in pairs).lower()
 
 
@@ -32,8 +32,25 @@ def sign(params: Mapping[str, str], secret_key: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+_AUTH_NAMES = ("signature", "apikey", "signatureversion", "expires")
+
+
+def auth_fields(params: Mapping[str, str]) -> dict[str, str]:
+    """signature, apikey, signatureversion and expires, each found whatever its case.
+
+    verifyRequest walks the parameter names sorted and compares each with equalsIgnoreCase, so
+    `signatureversion=3` counts as much as `signatureVersion=3`; when two spellings are sent, the
+    one sorting last wins, as its loop overwrites.
+    """
+    found: dict[str, str] = {}
+    for name in sorted(params):
+        if name.lower() in _AUTH_NAMES:
+            found[name.lower()] = params[name]
+    return found
+
+
 def signature_matches(params: Mapping[str, str], secret_key: str) -> bool:
-    given = params.get("signature", "")
+    given = auth_fields(params).get("signature", "")
     return hmac.compare_digest(given.encode(), sign(params, secret_key).encode())
 
 

@@ -33,16 +33,39 @@ class CloudStackAPIError(CloudStackError):
         self.cserrorcode = cserrorcode
 
 
+class CloudStackCommandUnavailableError(CloudStackAPIError):
+    """HTTP 401 for the command, not the keys: CloudStack does not have it, or the key's role does not allow it.
+
+    ApiServer.verifyRequest looks the command up before the key, so an unknown command answers 401 under
+    `errorresponse` (whatever the keys); a known command the role's rules deny answers 401 under the command's
+    own response key, "The given command '...' either does not exist, is not available for user.".
+    """
+
+    def __init__(self, command: str | None, errortext: str, *, known: bool, cserrorcode: int | None = None):
+        if known:
+            message = (f"CloudStack refused {command} to this API key: its account's role does not allow the "
+                       f"command ({errortext}); add an allow rule for {command} to the role (docs/cloudstack.md "
+                       "lists the commands each operation needs)")
+        else:
+            message = (f"CloudStack does not know the API command {command} (HTTP 401 under errorresponse): "
+                       "this CloudStack version does not have it, or the API URL reaches another service")
+        super().__init__(command, 401, errortext, cserrorcode, message=message)
+        self.known = known
+
+
 class CloudStackNotFoundError(CloudStackAPIError):
     """A lookup by id or name found nothing (CloudStack answers 431 for an unknown id)."""
 
 
 class CloudStackJobError(CloudStackAPIError):
-    """An async job ended with jobstatus 2; errortext is CloudStack's own from the jobresult."""
+    """An async job ended with jobstatus 2; errortext is CloudStack's own from the jobresult.
+
+    errorcode is the job's `jobresultcode`, which CloudStack sets equal to `jobresult.errorcode`.
+    """
 
     def __init__(self, command: str, jobid: str, errorcode: int, errortext: str,
-                 resource_id: str | None = None):
-        super().__init__(command, errorcode, errortext,
+                 resource_id: str | None = None, cserrorcode: int | None = None):
+        super().__init__(command, errorcode, errortext, cserrorcode,
                          message=f"CloudStack job {jobid} ({command}) failed: {errortext} "
                                  f"(error {errorcode})")
         self.jobid = jobid

@@ -22,6 +22,7 @@ from .errors import (
     CloudStackAPIError,
     CloudStackAuthError,
     CloudStackBadResponseError,
+    CloudStackCommandUnavailableError,
     CloudStackError,
     CloudStackJobError,
     CloudStackJobTimeoutError,
@@ -38,6 +39,8 @@ DEFAULT_POLL_INTERVAL = 2.0
 DEFAULT_RETRIES = 3
 JOB_PENDING, JOB_SUCCEEDED, JOB_FAILED = 0, 1, 2
 _UNKNOWN_ID = "entity does not exist"
+# ApiServer.commandAvailable's words when the key's role denies a command that exists.
+_NOT_AVAILABLE = "is not available for user"
 
 
 class _ForeignAnswer(Exception):
@@ -53,6 +56,15 @@ def _command_of(request: requests.PreparedRequest) -> str:
     params = parse_qs(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
     params = params or parse_qs(urlsplit(request.url or "").query)
     return (params.get("command") or [""])[0]
+
+
+def _answer_key(response: requests.Response | None) -> str | None:
+    """The one top-level key of a CloudStack answer (`<command>response` or `errorresponse`)."""
+    try:
+        body = response.json() if response is not None else None
+    except ValueError:
+        return None
+    return next(iter(body)) if isinstance(body, dict) and len(body) == 1 else None
 
 
 def _check_cloudstack_answer(response: requests.Response) -> None:
@@ -174,6 +186,12 @@ class CloudStackTransport:
         text = str(body.get("errortext") or exc)
         log.warning("cloudstack.error command=%s errorcode=%s errortext=%r", command, code, text)
         if code == 401 or status == 401:
+            # The command table is consulted before the keys: `errorresponse` means the command is unknown.
+            if _answer_key(exc.response) == "errorresponse":
+                return CloudStackCommandUnavailableError(command, text, known=False)
+            if _NOT_AVAILABLE in text:
+                return CloudStackCommandUnavailableError(command, text, known=True,
+                                                         cserrorcode=body.get("cserrorcode"))
             return CloudStackAuthError(
                 f"CloudStack rejected the credentials for {command}: {text}. Check the API key "
                 "and secret key (and this host's clock: signed requests expire)", command=command)
@@ -209,10 +227,11 @@ class CloudStackTransport:
                 return job.get("jobresult") or {}
             if status == JOB_FAILED:
                 result = job.get("jobresult") or {}
+                # jobresultcode equals jobresult.errorcode on a failed job; either names the failure.
                 raise CloudStackJobError(command, jobid,
-                                         int(result.get("errorcode") or job.get("jobresultcode") or 530),
+                                         int(job.get("jobresultcode") or result.get("errorcode") or 530),
                                          str(result.get("errortext") or "no error text given"),
-                                         resource_id)
+                                         resource_id, result.get("cserrorcode"))
             if time.monotonic() + self.poll_interval > deadline:
                 raise CloudStackJobTimeoutError(command, jobid, timeout, resource_id)
             time.sleep(self.poll_interval)
