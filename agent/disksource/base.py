@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Any, Protocol
 
 from agent.errors import OperationFailed
-from agent.vsphere import DiskInfo, VCenterEndpoint
+from agent.vsphere import DiskInfo, VCenterEndpoint, flat_extent
 
 
 class DiskSourceError(OperationFailed):
@@ -56,3 +57,11 @@ def private_file(directory: str, name: str, text: str) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
     return path
+
+
+def flat_file(file_name: str) -> tuple[str, PurePosixPath]:
+    """(datastore, path in it) of a disk descriptor's `-flat.vmdk`; a bad name is a DiskSourceError."""
+    try:
+        return flat_extent(file_name)
+    except ValueError as exc:
+        raise DiskSourceError(str(exc)) from exc

@@ -9,19 +9,16 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.vsphere import DiskInfo, VCenterEndpoint, flat_extent
+from agent.vsphere import DiskInfo, VCenterEndpoint
 
-from .base import DiskSourceError, running
+from .base import DiskSourceError, flat_file, running
 
 log = logging.getLogger("agent.disksource")
 
 
 def flat_path(file_name: str, datastore_map: dict[str, str]) -> Path:
     """Local path of a disk's flat extent: "[ds] dir/vm.vmdk" -> <map[ds]>/dir/vm-flat.vmdk."""
-    try:
-        datastore, relative = flat_extent(file_name)
-    except ValueError as exc:
-        raise DiskSourceError(str(exc)) from exc
+    datastore, relative = flat_file(file_name)
     root = datastore_map.get(datastore)
     if root is None:
         known = ", ".join(sorted(datastore_map)) or "none"

@@ -34,13 +34,12 @@ from agent.vsphere import (
     DiskInfo,
     VCenterEndpoint,
     VSphereSource,
-    flat_extent,
     pinned_certificate_pem,
     snapshot_allocated_areas,
     snapshot_disk_file,
 )
 
-from .base import DiskSourceError, private_file, running
+from .base import DiskSourceError, flat_file, private_file, running
 
 log = logging.getLogger("agent.disksource")
 
@@ -50,10 +49,7 @@ HTTPS_FILTERS = ("extentlist", "retry")
 
 def folder_url(endpoint: VCenterEndpoint, file_name: str, locations: dict[str, DatastoreLocation]) -> str:
     """The datastore file service URL of a disk descriptor's flat extent."""
-    try:
-        datastore, relative = flat_extent(file_name)
-    except ValueError as exc:
-        raise DiskSourceError(str(exc)) from exc
+    datastore, relative = flat_file(file_name)
     location = locations.get(datastore)
     if location is None:
         raise DiskSourceError(f"datastore {datastore!r} of {file_name} is not one of the VM's datastores")
