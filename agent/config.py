@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_PATHS = ("/etc/vma/vma.toml",)
+DISK_SOURCES = ("auto", "file", "vddk", "https")
 
 
 class ConfigError(ValueError):
@@ -65,8 +66,9 @@ class OmaConfig:
 
 @dataclass
 class ReplicationConfig:
-    # "file": nbdkit file plugin over the -flat.vmdk (lab); "vddk": nbdkit vddk plugin (production).
-    disk_source: str = _env("VMA_DISK_SOURCE", default="file")
+    # "auto": file when datastore_map covers the disks, else vddk when installed, else https when
+    # the VM qualifies; or one of "file" (lab), "vddk", "https" (agent/disksource/choose.py).
+    disk_source: str = _env("VMA_DISK_SOURCE", default="auto")
     # Datastore name -> local directory, for the file source (vcsim keeps datastores in directories).
     datastore_map: dict[str, str] = field(default_factory=dict, metadata={"env": "VMA_DATASTORE_MAP"})
     progress_interval: float = _env("VMA_PROGRESS_INTERVAL", default=1.0)
@@ -229,8 +231,8 @@ def load_config(path: str | os.PathLike[str] | None = None,
             if env_name in environ:
                 setattr(target, f.name, _coerce(environ[env_name], f.type, env_name))
 
-    if config.replication.disk_source not in ("file", "vddk"):
-        raise ConfigError("replication.disk_source must be 'file' or 'vddk'")
+    if config.replication.disk_source not in DISK_SOURCES:
+        raise ConfigError(f"replication.disk_source must be one of {', '.join(DISK_SOURCES)}")
     if not 0 <= config.server.port <= 65535:
         raise ConfigError("server.port must be between 0 and 65535")
     if config.server.log_format not in ("text", "json"):

@@ -40,6 +40,8 @@ class DiskProgress:
     # Full syncs: what QueryChangedDiskAreas('*') reports as allocated, the data to expect.
     allocated_bytes: int | None = None
     change_id: str | None = None
+    # The disk source that reads it: "file", "vddk" or "https" (agent/disksource).
+    source: str | None = None
 
     @property
     def bytes_transferred(self) -> int:
@@ -64,6 +66,7 @@ class DiskProgress:
             "allocated_bytes": self.allocated_bytes,
             "progress_percent": percent,
             "change_id": self.change_id,
+            "source": self.source,
         }
 
 

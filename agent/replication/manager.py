@@ -28,7 +28,7 @@ class ReplicationManager:
 
     def __init__(self, config: AgentConfig, registry: JobRegistry, *,
                  oma_factory: Callable[[str], OmaClient] | None = None,
-                 disk_source_factory: Callable[[AgentConfig], DiskSource] | None = None):
+                 disk_source_factory: Callable[..., DiskSource] | None = None):
         self.config = config
         self.registry = registry
         self._oma_factory = oma_factory or self._default_oma

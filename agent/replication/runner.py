@@ -137,6 +137,11 @@ class ReplicationRunner:
 
         # Check the request against the VM before changing anything on it.
         plans = self._plan_disks(info.disks)
+        # The disk source too: a VM that only VDDK can read is refused here, before any snapshot.
+        disk_source = self.manager._disk_source_factory(cfg, source, self.vm, job.job_id, [p.disk for p in plans])
+        with job.lock:
+            for plan in plans:
+                job.disk(plan.disk_id).source = disk_source.name
 
         if request.power_off_source:
             self._step("Powering off source VM")
@@ -176,7 +181,6 @@ class ReplicationRunner:
                       for p in plans},
         })
 
-        disk_source = self.manager._disk_source_factory(cfg)
         for plan in plans:
             self._copy_disk(disk_source, plan, endpoint, info.id)
 

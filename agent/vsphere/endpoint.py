@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
 import ssl
 import urllib.parse
 from dataclasses import dataclass, field
@@ -97,3 +98,12 @@ class VCenterEndpoint:
     def display(self) -> str:
         return self.host if self.port == 443 else f"{self.host}:{self.port}"
 
+
+def pinned_certificate_pem(endpoint: VCenterEndpoint) -> str:
+    """The certificate the endpoint presents, PEM, after checking it against the pinned
+    thumbprint: handed to a TLS client that cannot pin by thumbprint (curl) as its only trust anchor."""
+    context = PinnedTLSContext(endpoint.thumbprint)
+    with socket.create_connection((endpoint.host, endpoint.port), timeout=endpoint.timeout) as sock:
+        with context.wrap_socket(sock, server_hostname=endpoint.host) as tls:
+            der = tls.getpeercert(binary_form=True) or b""
+    return ssl.DER_cert_to_PEM_cert(der)

@@ -15,6 +15,7 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable
+from http.cookies import SimpleCookie
 from typing import Any, Self, TypeVar
 
 from pyVim.connect import Disconnect, SmartConnect
@@ -31,6 +32,9 @@ log = logging.getLogger("agent.vsphere")
 T = TypeVar("T")
 
 PAGE_SIZE = 500
+
+# The cookie vCenter sets on login; pyvmomi sends it back on every call.
+SESSION_COOKIE = "vmware_soap_session"
 
 # Faults that mean "try again later" rather than "your request is wrong".
 _NETWORK_ERRORS = (OSError, http.client.HTTPException, ssl.SSLError)
@@ -179,6 +183,15 @@ class VCenterSession:
 
     def current_session_key(self) -> str:
         return self.call(lambda: self.content.sessionManager.currentSession.key)
+
+    def session_cookie(self) -> str:
+        """This session's `vmware_soap_session` cookie ("name=value"): vCenter's HTTP services
+        (datastore files at /folder) accept it as the login. A secret: never log it."""
+        raw = getattr(getattr(self._si, "_stub", None), "cookie", "") or ""
+        morsel = SimpleCookie(raw).get(SESSION_COOKIE)
+        if morsel is None:
+            raise VCenterError(f"vCenter {self.endpoint.display} gave this session no {SESSION_COOKIE} cookie")
+        return f"{SESSION_COOKIE}={morsel.coded_value}"
 
     # -- property collector --------------------------------------------------------------
 

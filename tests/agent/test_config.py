@@ -13,7 +13,7 @@ from agent.config import AgentConfig, ConfigError, env_table, load_config
 def test_defaults_without_file() -> None:
     config = load_config(None, environ={})
     assert (config.server.host, config.server.port) == ("127.0.0.1", 8081)
-    assert config.replication.disk_source == "file" and config.replication.datastore_map == {}
+    assert config.replication.disk_source == "auto" and config.replication.datastore_map == {}
     assert config.oma.url == "http://localhost:8082"
 
 
