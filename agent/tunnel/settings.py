@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The files `vma enroll` writes are named once, there.
+from agent.enroll import HOST_KEY_ALIAS, KEY_FILE, KNOWN_HOSTS_FILE, RESULT_FILE
 from agent.errors import AgentError
 
 STATUS_FILE = "tunnel-status.json"
-RESULT_FILE = "enrollment.json"
-KEY_FILE = "tunnel_ed25519"
-KNOWN_HOSTS_FILE = "known_hosts"
-HOST_KEY_ALIAS = "mp-control-plane"
 LOOPBACK = "127.0.0.1"
 
 
