@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict, NotFound
-from apps.core.utils import is_pk
+from apps.core.utils import by_pk
 from apps.inventory.models import VMContext
 from apps.inventory.services import vm_context_get
 
@@ -44,10 +44,8 @@ class MoveResult:
 
 
 def group_get(group_id) -> MachineGroup:
-    group = MachineGroup.objects.filter(pk=group_id).first() if is_pk(group_id) else None
-    if group is None:
-        raise NotFound(f"Machine group {group_id} not found", error_code="GROUP_NOT_FOUND")
-    return group
+    return by_pk(MachineGroup.objects, group_id,
+                 missing=NotFound(f"Machine group {group_id} not found", error_code="GROUP_NOT_FOUND"))
 
 
 def vm_context_lookup(identifier: str) -> VMContext:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from apps.core.exceptions import Conflict, InvalidInput, NotFound
-from apps.core.utils import is_pk
+from apps.core.utils import by_pk
 
 from .. import timing
 from ..choices import ACTIVE_EXECUTION, ExecutionStatus, ScheduleType
@@ -34,10 +34,8 @@ def periodic_task_name(schedule: SyncSchedule) -> str:
 
 
 def schedule_get(schedule_id) -> SyncSchedule:
-    schedule = SyncSchedule.objects.filter(pk=schedule_id).first() if is_pk(schedule_id) else None
-    if schedule is None:
-        raise NotFound(f"Schedule {schedule_id} not found", error_code="SCHEDULE_NOT_FOUND")
-    return schedule
+    return by_pk(SyncSchedule.objects, schedule_id,
+                 missing=NotFound(f"Schedule {schedule_id} not found", error_code="SCHEDULE_NOT_FOUND"))
 
 
 def invalid_input(exc: ValidationError) -> InvalidInput:
