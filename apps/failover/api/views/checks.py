@@ -13,7 +13,18 @@ from apps.settings import volumes
 from ... import cloud, readiness, selectors, services, validation
 from ...choices import FailoverType
 from .. import serializers as S
-from .common import TYPE_PARAM, ReadView, answer, failover_type_of, find_vm, network_status, readiness_answer, vm_from
+from .common import (
+    TYPE_PARAM,
+    NetworkStatusView,
+    ReadView,
+    answer,
+    failover_type_of,
+    find_vm,
+    network_status_schema,
+    readiness_answer,
+    vm_answer,
+    vm_from,
+)
 
 
 class ReadinessView(ReadView):
@@ -28,17 +39,13 @@ class SyncStatusView(ReadView):
     @extend_schema(responses={200: S.FailoverSyncStatusAnswerSerializer, **errors(404)},
                    tags=["validation"], summary="Last sync and stored change ids")
     def get(self, request, vm_id):
-        context = find_vm(vm_id)
-        return answer(S.FailoverSyncStatusAnswerSerializer,
-                      {"vm": context, "sync_status": readiness.sync_info(context)}, "VM sync status retrieved")
+        return vm_answer(S.FailoverSyncStatusAnswerSerializer, vm_id, "VM sync status retrieved",
+                         sync_status=readiness.sync_info)
 
 
-class NetworkMappingStatusVMView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **errors(400, 404)},
-                   tags=["validation"],
-                   summary="Network mapping status for failover")
-    def get(self, request, vm_id):
-        return network_status(request, vm_id)
+@network_status_schema("validation", "Network mapping status for failover")
+class NetworkMappingStatusVMView(NetworkStatusView):
+    pass
 
 
 class VolumeStatusView(ReadView):
@@ -60,10 +67,8 @@ class ActiveJobsView(ReadView):
     @extend_schema(responses={200: S.FailoverActiveJobsAnswerSerializer, **errors(404)},
                    tags=["validation"], summary="Jobs that would block a failover")
     def get(self, request, vm_id):
-        context = find_vm(vm_id)
-        return answer(S.FailoverActiveJobsAnswerSerializer,
-                      {"vm": context, "active_jobs": readiness.active_jobs_info(context)},
-                      "Active jobs status retrieved")
+        return vm_answer(S.FailoverActiveJobsAnswerSerializer, vm_id, "Active jobs status retrieved",
+                         active_jobs=readiness.active_jobs_info)
 
 
 class ConfigurationCheckView(ReadView):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schemas import errors
 from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput
 from apps.core.pagination import MAX_OFFSET
@@ -102,11 +103,27 @@ class ReadView(APIView):
 # -- network mappings ------------------------------------------------------------------------------
 
 
-def network_status(request, vm_id) -> Response:
+# Which of a VM's source networks are mapped: served under network-mappings and under the VM's validation paths, each
+# subclass with its own schema (network_status_schema). A comment: the schema would show a docstring.
+class NetworkStatusView(ReadView):
+    def get(self, request, vm_id):
+        context = find_vm(vm_id)
+        info = readiness.network_info(context,
+                                      failover_type=failover_type_of(request.query_params.get("failover_type")))
+        return answer(S.NetworkMappingStatusAnswerSerializer, {"vm": context, "network_status": info},
+                      "Network mapping status retrieved")
+
+
+def network_status_schema(tag: str, summary: str):
+    return extend_schema_view(get=extend_schema(
+        parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **errors(400, 404)},
+        tags=[tag], summary=summary))
+
+
+def vm_answer(serializer_class, vm_id: str, message: str, **facts) -> Response:
+    """An answer about one VM: the VM and, under each name, what `fact(vm_context)` says of it."""
     context = find_vm(vm_id)
-    info = readiness.network_info(context, failover_type=failover_type_of(request.query_params.get("failover_type")))
-    return answer(S.NetworkMappingStatusAnswerSerializer, {"vm": context, "network_status": info},
-                  "Network mapping status retrieved")
+    return answer(serializer_class, {"vm": context, **{name: fact(context) for name, fact in facts.items()}}, message)
 
 
 def readiness_answer(context, failover_type: str, **kwargs) -> Response:

@@ -12,7 +12,17 @@ from ... import services
 from ...filtersets import NetworkMappingFilterSet
 from ...models import NetworkMapping
 from .. import serializers as S
-from .common import TYPE_PARAM, ReadView, answer, bool_param, filtered, find_vm, network_status, page_bounds, paged
+from .common import (
+    NetworkStatusView,
+    ReadView,
+    answer,
+    bool_param,
+    filtered,
+    find_vm,
+    network_status_schema,
+    page_bounds,
+    paged,
+)
 
 
 class NetworkMappingListCreateView(ReadView):
@@ -106,13 +116,8 @@ class NetworkMappingSourceView(ReadView):
                       f"Deleted {count} network mapping(s)")
 
 
-class NetworkMappingStatusView(ReadView):
-    @extend_schema(parameters=[TYPE_PARAM], responses={200: S.NetworkMappingStatusAnswerSerializer, **errors(400, 404)},
-                   tags=["network-mappings"],
-                   summary="Which of the VM's source networks are mapped")
-    def get(self, request, vm_id):
-        return network_status(request, vm_id)
-
+@network_status_schema("network-mappings", "Which of the VM's source networks are mapped")
+class NetworkMappingStatusView(NetworkStatusView):
     @extend_schema(exclude=True)
     def delete(self, request, vm_id):
         # DELETE /network-mappings/{vm_id}/status is the delete of a source network named "status".
