@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from agent import __version__
-from agent.command import run_command
+from agent.command import Command, state_dir_of
 from agent.errors import AgentError
 
 log = logging.getLogger("agent.enroll")
@@ -305,15 +305,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-file", help="CA bundle to verify the control plane's TLS certificate")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("enroll", help="enroll this agent with a pairing code")
-    add_arguments(parser)
-    parser.set_defaults(func=run)
-
-
 def run(args: argparse.Namespace, config: Any = None) -> int:
-    state_dir = Path(args.state_dir or (config.server.state_dir if config is not None else "/var/lib/vma"))
-    enrolled = enroll(args.url, args.code, state_dir=state_dir, name=args.name, poll_interval=args.poll_interval,
+    enrolled = enroll(args.url, args.code, state_dir=state_dir_of(args, config), name=args.name, poll_interval=args.poll_interval,
                       wait_timeout=args.wait_timeout, verify=args.ca_file or True)
     print(f"Enrolled as {enrolled.appliance_id}.\n"
           f"  result:      {enrolled.result_path}\n"
@@ -324,9 +317,9 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run_command(prog="vma enroll", description="Enroll this agent with the control plane",
-                       add_arguments=add_arguments, run=run, argv=argv)
+COMMAND = Command("enroll", help="enroll this agent with a pairing code",
+                  description="Enroll this agent with the control plane", add_arguments=add_arguments, run=run)
+register, main = COMMAND.register, COMMAND.main
 
 
 if __name__ == "__main__":

@@ -56,6 +56,18 @@ def stripes(todo: list[tuple[int, int]], size: int) -> Iterator[list[tuple[int, 
         yield current
 
 
+class _WorkerTotal:
+    """A counter of the copy: the sum of the same-named counter of every worker."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, copy, owner=None) -> int:
+        if copy is None:
+            return self
+        return sum(getattr(worker, self.name) for worker in copy.workers)
+
+
 class _Copy:
     """The coordinator: setup, workers, checkpoint, progress, final flush."""
 
@@ -94,17 +106,11 @@ class _Copy:
         self.hung_side: str | None = None
 
     # -- counters over all workers
-    @property
-    def bytes_copied(self) -> int:
-        return sum(w.bytes_copied for w in self.workers)
-
-    @property
-    def bytes_zeroed(self) -> int:
-        return sum(w.bytes_zeroed for w in self.workers)
-
-    @property
-    def bytes_read(self) -> int:
-        return sum(w.bytes_read for w in self.workers)
+    bytes_copied = _WorkerTotal()
+    bytes_zeroed = _WorkerTotal()
+    bytes_read = _WorkerTotal()
+    retries_used = _WorkerTotal()
+    reconnects = _WorkerTotal()
 
     # -- setup
     def setup(self) -> None:
@@ -332,14 +338,6 @@ class _Copy:
             if conn is not None:
                 conn.close(timeout=0 if failed and self.hung_side else 5.0)
         self._src = self._dst = None
-
-    @property
-    def retries_used(self) -> int:
-        return sum(w.retries_used for w in self.workers)
-
-    @property
-    def reconnects(self) -> int:
-        return sum(w.reconnects for w in self.workers)
 
     def progress(self, phase: str) -> None:
         self.reporter.update(time.monotonic(), self.bytes_copied, self.bytes_zeroed, phase, force=True)

@@ -18,3 +18,12 @@ def is_pk(value) -> bool:
     """
     text = str(value)
     return text.isascii() and text.isdigit()
+
+
+def by_pk(queryset, value, *, missing: Exception):
+    """The row whose primary key a URL gave; `missing` (the caller's 404) when there is none, also for a value that
+    is no primary key (never a 500)."""
+    row = queryset.filter(pk=value).first() if is_pk(value) else None
+    if row is None:
+        raise missing
+    return row

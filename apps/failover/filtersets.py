@@ -1,6 +1,8 @@
 import django_filters
 from django.db.models import Q
 
+from apps.core.filtersets import SearchFilter
+
 from .choices import FailoverStatus, FailoverType
 from .models import FailoverJob, NetworkMapping
 
@@ -14,7 +16,7 @@ class FailoverJobFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=FailoverStatus.choices)
     type = django_filters.MultipleChoiceFilter(field_name="job_type", choices=FailoverType.choices)
     vm_id = django_filters.CharFilter(method="filter_vm", label="VMware VM id, VM name or context id")
-    q = django_filters.CharFilter(method="search")
+    q = SearchFilter("job_id", "vm_context__vm_name", "destination_vm_id")
 
     class Meta:
         model = FailoverJob
@@ -23,10 +25,6 @@ class FailoverJobFilterSet(django_filters.FilterSet):
     def filter_vm(self, queryset, name, value):
         return _vm(queryset, value)
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(job_id__icontains=value) | Q(vm_context__vm_name__icontains=value)
-                               | Q(destination_vm_id__icontains=value))
-
 
 class NetworkMappingFilterSet(django_filters.FilterSet):
     vm_id = django_filters.CharFilter(method="filter_vm", label="VMware VM id, VM name or context id")
@@ -34,7 +32,7 @@ class NetworkMappingFilterSet(django_filters.FilterSet):
     destination_network_id = django_filters.CharFilter()
     # A choice, so "maybe" is a 400 instead of being ignored as BooleanFilter does.
     is_test_network = django_filters.ChoiceFilter(choices=(("true", "true"), ("false", "false")), method="filter_test")
-    q = django_filters.CharFilter(method="search")
+    q = SearchFilter("source_network_name", "destination_network_name", "vm_context__vm_name")
 
     class Meta:
         model = NetworkMapping
@@ -46,6 +44,3 @@ class NetworkMappingFilterSet(django_filters.FilterSet):
     def filter_test(self, queryset, name, value):
         return queryset.filter(is_test_network=value == "true")
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(source_network_name__icontains=value) | Q(destination_network_name__icontains=value)
-                               | Q(vm_context__vm_name__icontains=value))

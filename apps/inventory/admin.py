@@ -1,6 +1,7 @@
 """The inventory in the console: VM contexts with their disks and NICs; discovery from the credentials' page."""
 from django.contrib import admin
 
+from apps.core.admin import add_action
 from apps.core.exceptions import ApplicationError
 from apps.settings.admin import VMwareCredentialAdmin
 from apps.settings.models import VMwareCredential
@@ -33,22 +34,18 @@ class VMContextAdmin(admin.ModelAdmin):
     inlines = [VMDiskInline, VMNicInline]
 
 
+@admin.action(description="Discover the vCenter's VMs through the agent and add them to the inventory")
+def discover_and_add(modeladmin, request, queryset):
+    for credential in queryset:
+        try:
+            vms = services.discover(credential=credential).get("vms", [])
+            added = services.add_vms(credential=credential, vms=vms)
+            modeladmin.message_user(request, f"{credential.name}: {len(vms)} VM(s) discovered, "
+                                             f"{sum(c for _, c in added)} added to the inventory")
+        except ApplicationError as exc:
+            modeladmin.message_user(request, f"{credential.name}: {exc.message}", level="error")
+
+
 # Discovery belongs to the inventory, so the inventory adds it to the credentials' page rather than the settings app
 # reaching up into the inventory.
-admin.site.unregister(VMwareCredential)
-
-
-@admin.register(VMwareCredential)
-class VMwareCredentialDiscoveryAdmin(VMwareCredentialAdmin):
-    actions = [*VMwareCredentialAdmin.actions, "discover_and_add"]
-
-    @admin.action(description="Discover the vCenter's VMs through the agent and add them to the inventory")
-    def discover_and_add(self, request, queryset):
-        for credential in queryset:
-            try:
-                vms = services.discover(credential=credential).get("vms", [])
-                added = services.add_vms(credential=credential, vms=vms)
-                self.message_user(request, f"{credential.name}: {len(vms)} VM(s) discovered, "
-                                           f"{sum(c for _, c in added)} added to the inventory")
-            except ApplicationError as exc:
-                self.message_user(request, f"{credential.name}: {exc.message}", level="error")
+add_action(VMwareCredential, VMwareCredentialAdmin, discover_and_add)

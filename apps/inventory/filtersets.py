@@ -1,12 +1,13 @@
 import django_filters
-from django.db.models import Q
+
+from apps.core.filtersets import SearchFilter
 
 from .choices import VMContextStatus
 from .models import VMContext
 
 
 class VMContextFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search name, path, id")
+    q = SearchFilter("vm_name", "vm_path", "vm_id", "context_id", label="Search name, path, id")
     current_status = django_filters.MultipleChoiceFilter(choices=VMContextStatus.choices)
     status = django_filters.MultipleChoiceFilter(field_name="current_status", choices=VMContextStatus.choices)
     vcenter_host = django_filters.CharFilter()
@@ -17,6 +18,3 @@ class VMContextFilterSet(django_filters.FilterSet):
         model = VMContext
         fields = ["current_status", "vcenter_host", "datacenter", "power_state"]
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(vm_name__icontains=value) | Q(vm_path__icontains=value) | Q(vm_id__icontains=value)
-                               | Q(context_id__icontains=value))

@@ -1,7 +1,7 @@
 """Replication in the console: jobs (cancel, retry), replica volumes, exports, change ids; syncs from the VM list."""
 from django.contrib import admin
 
-from apps.core.admin import JobAdminMixin
+from apps.core.admin import JobAdminMixin, add_action
 from apps.core.exceptions import ApplicationError
 from apps.inventory.admin import VMContextAdmin
 from apps.inventory.models import VMContext
@@ -50,24 +50,20 @@ class ChangeIdRecordAdmin(admin.ModelAdmin):
     list_filter = ("created_at",)
 
 
+@admin.action(description="Start an incremental sync of the selected VMs")
+def start_incremental_sync(modeladmin, request, queryset):
+    started, refused = [], []
+    for context in queryset:
+        try:
+            started.append(services.replication_start(vm_context=context, replication_type="incremental",
+                                                     requested_by=request.user.username).job_id)
+        except ApplicationError as exc:
+            refused.append(f"{context.vm_name}: {exc.message}")
+    if started:
+        modeladmin.message_user(request, f"Started {', '.join(started)}")
+    if refused:
+        modeladmin.message_user(request, "Not started: " + "; ".join(refused), level="warning")
+
+
 # Starting a sync belongs to replication, so replication adds the action to the inventory's VM list.
-admin.site.unregister(VMContext)
-
-
-@admin.register(VMContext)
-class VMContextSyncAdmin(VMContextAdmin):
-    actions = [*VMContextAdmin.actions, "start_incremental_sync"]
-
-    @admin.action(description="Start an incremental sync of the selected VMs")
-    def start_incremental_sync(self, request, queryset):
-        started, refused = [], []
-        for context in queryset:
-            try:
-                started.append(services.replication_start(vm_context=context, replication_type="incremental",
-                                                 requested_by=request.user.username).job_id)
-            except ApplicationError as exc:
-                refused.append(f"{context.vm_name}: {exc.message}")
-        if started:
-            self.message_user(request, f"Started {', '.join(started)}")
-        if refused:
-            self.message_user(request, "Not started: " + "; ".join(refused), level="warning")
+add_action(VMContext, VMContextAdmin, start_incremental_sync)

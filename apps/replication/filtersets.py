@@ -1,6 +1,8 @@
 import django_filters
 from django.db.models import Q
 
+from apps.core.filtersets import SearchFilter
+
 from .choices import ReplicationStatus, ReplicationType
 from .models import ReplicationJob
 
@@ -10,7 +12,7 @@ class ReplicationJobFilterSet(django_filters.FilterSet):
     type = django_filters.MultipleChoiceFilter(field_name="replication_type", choices=ReplicationType.choices)
     replication_type = django_filters.MultipleChoiceFilter(choices=ReplicationType.choices)
     vm = django_filters.CharFilter(method="filter_vm", label="VM name, context id or VMware id")
-    q = django_filters.CharFilter(method="search")
+    q = SearchFilter("job_id", "vm_context__vm_name")
 
     class Meta:
         model = ReplicationJob
@@ -20,5 +22,3 @@ class ReplicationJobFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(vm_context__vm_name=value) | Q(vm_context__context_id=value)
                                | Q(vm_context__vm_id=value))
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(job_id__icontains=value) | Q(vm_context__vm_name__icontains=value))

@@ -34,10 +34,21 @@ def _job_link(job):
     return format_html('<a href="{}">{}</a> ({})', url, job.job_id, job.status)
 
 
-class ServiceDeleteMixin:
-    """Deletes go through a service so its 409 rules hold in the console too; bulk delete is off for that reason."""
+class ServiceSaveMixin:
+    """Saves and deletes go through the app's services so their rules (and 409s) hold in the console too; bulk delete
+    is off for that reason. A subclass names the services, the keyword they take the row by (`service_arg`) and the
+    data a save hands over (`service_data(obj, form)`)."""
 
-    delete_service = None
+    service_arg = ""
+    service_create = service_update = service_delete = None
+
+    def save_model(self, request, obj, form, change):
+        data = self.service_data(obj, form)
+        if change:
+            saved = self.service_update(**{self.service_arg: obj}, data=data)
+        else:
+            saved = self.service_create(data=data, created_by=request.user.username)
+        obj.pk = obj.id = saved.pk
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -52,7 +63,7 @@ class ServiceDeleteMixin:
             raise PermissionDenied
         base = f"admin:{self.opts.app_label}_{self.opts.model_name}"
         try:
-            type(self).delete_service(obj)
+            self.service_delete(**{self.service_arg: obj})
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return redirect(reverse(f"{base}_change", args=[obj.pk]))
@@ -67,7 +78,7 @@ class SyncScheduleForm(forms.ModelForm):
 
 
 @admin.register(SyncSchedule)
-class SyncScheduleAdmin(ServiceDeleteMixin, admin.ModelAdmin):
+class SyncScheduleAdmin(ServiceSaveMixin, admin.ModelAdmin):
     form = SyncScheduleForm
     list_display = ("name", "timing", "window", "max_concurrent_jobs", "running_vm_policy", "max_retries", "enabled",
                     "group_count", "next_run", "last_triggered_at")
@@ -77,9 +88,10 @@ class SyncScheduleAdmin(ServiceDeleteMixin, admin.ModelAdmin):
                        "created_at", "updated_at")
     actions = ["enable_schedules", "disable_schedules", "run_now"]
 
-    @staticmethod
-    def delete_service(schedule):
-        services.schedule_delete(schedule=schedule)
+    service_arg = "schedule"
+    service_create = staticmethod(services.schedule_create)
+    service_update = staticmethod(services.schedule_update)
+    service_delete = staticmethod(services.schedule_delete)
 
     def get_queryset(self, request):
         return (super().get_queryset(request).select_related("periodic_task", "periodic_task__crontab",
@@ -110,13 +122,8 @@ class SyncScheduleAdmin(ServiceDeleteMixin, admin.ModelAdmin):
         url = reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])
         return format_html('<a href="{}">{}</a> (kept in step by the scheduler; edit the schedule)', url, task.name)
 
-    def save_model(self, request, obj, form, change):
-        data = {name: form.cleaned_data[name] for name in SCHEDULE_FIELDS if name in form.cleaned_data}
-        if change:
-            saved = services.schedule_update(schedule=obj, data=data)
-        else:
-            saved = services.schedule_create(data=data, created_by=request.user.username)
-        obj.pk = obj.id = saved.pk
+    def service_data(self, obj, form):
+        return {name: form.cleaned_data[name] for name in SCHEDULE_FIELDS if name in form.cleaned_data}
 
     def _each(self, request, queryset, func, verb):
         for schedule in queryset:
@@ -157,7 +164,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(MachineGroup)
-class MachineGroupAdmin(ServiceDeleteMixin, admin.ModelAdmin):
+class MachineGroupAdmin(ServiceSaveMixin, admin.ModelAdmin):
     fields = ("name", "description", "schedule", "priority", "created_by")
     readonly_fields = ("created_by",)
     list_display = ("name", "schedule", "priority", "vm_count", "updated_at")
@@ -165,9 +172,10 @@ class MachineGroupAdmin(ServiceDeleteMixin, admin.ModelAdmin):
     search_fields = ("name", "description")
     inlines = [MembershipInline]
 
-    @staticmethod
-    def delete_service(group):
-        services.group_delete(group=group)
+    service_arg = "group"
+    service_create = staticmethod(services.group_create)
+    service_update = staticmethod(services.group_update)
+    service_delete = staticmethod(services.group_delete)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("schedule").annotate(vm_count=Count("memberships"))
@@ -176,14 +184,9 @@ class MachineGroupAdmin(ServiceDeleteMixin, admin.ModelAdmin):
     def vm_count(self, obj):
         return getattr(obj, "vm_count", None)
 
-    def save_model(self, request, obj, form, change):
-        data = {"name": obj.name, "description": obj.description, "priority": obj.priority,
+    def service_data(self, obj, form):
+        return {"name": obj.name, "description": obj.description, "priority": obj.priority,
                 "schedule_id": obj.schedule_id}
-        if change:
-            saved = services.group_update(group=obj, data=data)
-        else:
-            saved = services.group_create(data=data, created_by=request.user.username)
-        obj.pk = obj.id = saved.pk
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not VMGroupMembership:

@@ -3,6 +3,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from apps.core.filtersets import SearchFilter
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
 
@@ -55,7 +56,7 @@ SCHEDULE_STATES = [("enabled", "Enabled"), ("disabled", "Disabled"), ("running",
 
 
 class ScheduleFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search name and description")
+    q = SearchFilter("name", "description", label="Search name and description")
     status = django_filters.MultipleChoiceFilter(choices=SCHEDULE_STATES, method="by_status",
                                                  label="enabled, disabled, running (any of)")
     schedule_type = django_filters.MultipleChoiceFilter(choices=ScheduleType.choices)
@@ -65,8 +66,6 @@ class ScheduleFilterSet(django_filters.FilterSet):
         model = SyncSchedule
         fields = ["enabled", "schedule_type"]
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
 
     def by_status(self, queryset, name, values):
         condition = Q()
@@ -80,7 +79,7 @@ class ScheduleFilterSet(django_filters.FilterSet):
 
 
 class MachineGroupFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search name and description")
+    q = SearchFilter("name", "description", label="Search name and description")
     schedule = IdFilter(field_name="schedule_id")
     has_schedule = StrictBooleanFilter(field_name="schedule", lookup_expr="isnull", exclude=True)
 
@@ -88,24 +87,18 @@ class MachineGroupFilterSet(django_filters.FilterSet):
         model = MachineGroup
         fields = ["schedule"]
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
-
 
 class GroupVMFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search VM name, context id, VMware id")
+    q = SearchFilter("vm_name", "context_id", "vm_id", label="Search VM name, context id, VMware id")
     status = django_filters.MultipleChoiceFilter(field_name="current_status", choices=VMContextStatus.choices)
 
     class Meta:
         model = VMContext
         fields = []
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(vm_name__icontains=value) | Q(context_id__icontains=value) | Q(vm_id__icontains=value))
-
 
 class AssignmentFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search VM name or context id")
+    q = SearchFilter("vm_context__vm_name", "vm_context__context_id", label="Search VM name or context id")
     group = IdFilter(field_name="group_id")
     schedule = IdFilter(field_name="group__schedule_id")
     status = django_filters.MultipleChoiceFilter(field_name="vm_context__current_status",
@@ -115,12 +108,9 @@ class AssignmentFilterSet(django_filters.FilterSet):
         model = VMGroupMembership
         fields = ["group"]
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(vm_context__vm_name__icontains=value) | Q(vm_context__context_id__icontains=value))
-
 
 class ExecutionFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search execution id and schedule name")
+    q = SearchFilter("execution_id", "schedule_name", label="Search execution id and schedule name")
     status = django_filters.MultipleChoiceFilter(choices=ExecutionStatus.choices)
     trigger = django_filters.MultipleChoiceFilter(choices=ExecutionTrigger.choices)
     schedule = IdFilter(field_name="schedule_id")
@@ -131,12 +121,9 @@ class ExecutionFilterSet(django_filters.FilterSet):
         model = ScheduleExecution
         fields = ["schedule"]
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(execution_id__icontains=value) | Q(schedule_name__icontains=value))
-
 
 class ExecutionVMFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search VM name, reason, job id")
+    q = SearchFilter("vm_name", "reason", "replication_job__job_id", label="Search VM name, reason, job id")
     status = django_filters.MultipleChoiceFilter(choices=ExecutionVMStatus.choices)
     group = IdFilter(field_name="group_id")
 
@@ -144,6 +131,3 @@ class ExecutionVMFilterSet(django_filters.FilterSet):
         model = ExecutionVM
         fields = ["group"]
 
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(vm_name__icontains=value) | Q(reason__icontains=value)
-                               | Q(replication_job__job_id__icontains=value))

@@ -171,6 +171,14 @@ def test_real_backoff_waits_grow(cp: FakeControlPlane) -> None:
     assert gaps[2] > gaps[0]
 
 
+def run_in_threads(work, count: int) -> None:
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_concurrent_threads_share_one_login(cp: FakeControlPlane) -> None:
     client = client_for(cp)
     errors: list[BaseException] = []
@@ -182,21 +190,13 @@ def test_concurrent_threads_share_one_login(cp: FakeControlPlane) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, 8)
     assert errors == []
     assert cp.logins == 1
     assert sum(len(v) for v in cp.progress.values()) == 40
 
     cp.tokens.clear()  # every thread now gets a 401 at about the same time
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work, 8)
     assert errors == []
     assert cp.logins == 2  # one forced re-login, not one per thread
 

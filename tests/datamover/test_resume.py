@@ -41,6 +41,17 @@ def _wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _capped_copy(src, dst, checkpoint: str, progress: str, *, checkpoint_interval: str,
+                 connections: str) -> subprocess.Popen:
+    """`datamover copy` in its own process, capped at 16 MiB/s so a test can interrupt it midway."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "datamover", "copy", src.uri, dst.uri, "--checkpoint", checkpoint,
+         "--checkpoint-interval", checkpoint_interval, "--progress-jsonl", progress, "--bandwidth", "16M",
+         "--connections", connections],
+        cwd=REPO,
+    )
+
+
 def _checkpoint_bytes(path: str) -> int:
     try:
         with open(path) as fh:
@@ -57,12 +68,7 @@ def test_resume_after_sigkill_ends_identical_and_copies_less(big_disk, image, se
     checkpoint = str(tmp_path / "copy.checkpoint")
     progress = str(tmp_path / "progress.jsonl")
     # Capped at 16 MiB/s the 32 MiB of data take ~2 s: time to kill it halfway.
-    child = subprocess.Popen(
-        [sys.executable, "-m", "datamover", "copy", src.uri, dst.uri, "--checkpoint", checkpoint,
-         "--checkpoint-interval", "0.2", "--progress-jsonl", progress, "--bandwidth", "16M",
-         "--connections", connections],
-        cwd=REPO,
-    )
+    child = _capped_copy(src, dst, checkpoint, progress, checkpoint_interval="0.2", connections=connections)
     try:
         _wait_for(lambda: _checkpoint_bytes(checkpoint) >= 8 * MiB, 20, "a checkpoint with progress")
         os.kill(child.pid, signal.SIGKILL)
@@ -151,12 +157,7 @@ def test_sigterm_saves_a_checkpoint_before_exiting(big_disk, image, serve, tmp_p
     checkpoint = str(tmp_path / "copy.checkpoint")
     progress = str(tmp_path / "progress.jsonl")
     # No periodic checkpoint: whatever the file holds was saved on the way out.
-    child = subprocess.Popen(
-        [sys.executable, "-m", "datamover", "copy", src.uri, dst.uri, "--checkpoint", checkpoint,
-         "--checkpoint-interval", "3600", "--progress-jsonl", progress, "--bandwidth", "16M",
-         "--connections", connections],
-        cwd=REPO,
-    )
+    child = _capped_copy(src, dst, checkpoint, progress, checkpoint_interval="3600", connections=connections)
     try:
         _wait_for(lambda: _jsonl_copied(progress) >= 8 * MiB, 20, "progress past 8 MiB")
         child.send_signal(signal.SIGTERM)

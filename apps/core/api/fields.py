@@ -41,12 +41,20 @@ class BlankAsNullCharField(serializers.CharField):
         return str(value) if value else None
 
 
-class TrueField(serializers.BooleanField):
-    """``"success": true`` on an answer read from an object rather than built as a dict."""
+class ConstantField(serializers.Field):
+    """A read-only field whose answer is always `constant`, whatever the object holds."""
+
+    constant = None
 
     def __init__(self, **kwargs):
         kwargs.setdefault("read_only", True)
         super().__init__(source="*", **kwargs)
 
     def to_representation(self, value):
-        return True
+        return self.constant
+
+
+class TrueField(ConstantField, serializers.BooleanField):
+    """``"success": true`` on an answer read from an object rather than built as a dict."""
+
+    constant = True

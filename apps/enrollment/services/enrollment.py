@@ -100,6 +100,15 @@ def enrollment_start(*, pairing_code: str, name: str, version: str, ssh_public_k
     return enrollment
 
 
+def _locked_enrollment(context: dict) -> Enrollment:
+    """The enrollment `context` names, row-locked; its key's fingerprint joins the context the audit records."""
+    enrollment = Enrollment.objects.select_for_update().filter(enrollment_id=context["enrollment_id"]).first()
+    if enrollment is None:
+        raise NotFound("Unknown enrollment", error_code="ENROLLMENT_NOT_FOUND")
+    context["fingerprint"] = enrollment.ssh_key_fingerprint
+    return enrollment
+
+
 def enrollment_verify(*, enrollment_id: str, signature: str, actor: Actor) -> tuple[Enrollment, str]:
     """Check the agent's signature of its challenge; on success the enrollment waits for an administrator and the
     agent gets its poll token (returned once, stored hashed). A challenge is good for one proof only."""
@@ -107,10 +116,7 @@ def enrollment_verify(*, enrollment_id: str, signature: str, actor: Actor) -> tu
     failure: ApplicationError | None = None
     with audit_refusal(AuditAction.VERIFY, actor, context):
         with transaction.atomic():
-            enrollment = Enrollment.objects.select_for_update().filter(enrollment_id=enrollment_id).first()
-            if enrollment is None:
-                raise NotFound("Unknown enrollment", error_code="ENROLLMENT_NOT_FOUND")
-            context["fingerprint"] = enrollment.ssh_key_fingerprint
+            enrollment = _locked_enrollment(context)
             if enrollment.status != EnrollmentStatus.AWAITING_PROOF:
                 if enrollment.verified_at is not None:
                     raise Conflict("This enrollment's key was already proven; a replayed proof is refused",
@@ -241,10 +247,7 @@ def enrollment_approve(*, enrollment_id: str, actor: Actor, appliance_id: str = 
     context: dict = {"enrollment_id": enrollment_id}
     with audit_refusal(AuditAction.APPROVE, actor, context):
         with transaction.atomic():
-            enrollment = Enrollment.objects.select_for_update().filter(enrollment_id=enrollment_id).first()
-            if enrollment is None:
-                raise NotFound("Unknown enrollment", error_code="ENROLLMENT_NOT_FOUND")
-            context["fingerprint"] = enrollment.ssh_key_fingerprint
+            enrollment = _locked_enrollment(context)
             if enrollment.status == EnrollmentStatus.AWAITING_PROOF:
                 raise Conflict("This agent has not proven possession of its key yet", error_code="NOT_VERIFIED")
             if enrollment.status != EnrollmentStatus.PENDING:
@@ -284,10 +287,7 @@ def enrollment_reject(*, enrollment_id: str, actor: Actor, reason: str = "") -> 
     context: dict = {"enrollment_id": enrollment_id}
     with audit_refusal(AuditAction.REJECT, actor, context):
         with transaction.atomic():
-            enrollment = Enrollment.objects.select_for_update().filter(enrollment_id=enrollment_id).first()
-            if enrollment is None:
-                raise NotFound("Unknown enrollment", error_code="ENROLLMENT_NOT_FOUND")
-            context["fingerprint"] = enrollment.ssh_key_fingerprint
+            enrollment = _locked_enrollment(context)
             if enrollment.status not in ENROLLMENT_OPEN:
                 raise Conflict(f"This enrollment is already {enrollment.status}", error_code="INVALID_STATE")
             enrollment.status = EnrollmentStatus.REJECTED

@@ -1,6 +1,8 @@
 """Discovery, the VM inventory and VM contexts (seed 000 "VM Inventory", "Discovery", seed 001 "VM Context API")."""
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -37,6 +39,27 @@ def _credential(data):
     return settings_services.credential_default()
 
 
+class Discovery(NamedTuple):
+    data: dict  # the request body, validated
+    credential: Any
+    vms: list[dict]
+    vcenter: dict | None
+
+
+def _discover(request, body_serializer) -> Discovery:
+    """Validate the body, then discover with the credential it names (else the default) and its filter."""
+    data = validated(body_serializer, request.data)
+    credential = _credential(data)
+    answer = services.discover(credential=credential, filter=data.get("filter", ""))
+    return Discovery(data, credential, answer.get("vms", []), answer.get("vcenter"))
+
+
+def _added(credential, vms: list[dict]) -> tuple[list[AddedVM], int]:
+    """Add the agent's VM records to the inventory (idempotent): each VM context, and how many are new."""
+    added = AddedVM.from_pairs(services.add_vms(credential=credential, vms=vms))
+    return added, sum(a.created for a in added)
+
+
 def _known(vms: list[dict]) -> dict:
     """The serializer context of answers that list the agent's VM records."""
     return {"known_vm_ids": selectors.known_vm_ids(vms)}
@@ -46,16 +69,13 @@ class DiscoverVMsView(APIView):
     @extend_schema(request=DiscoverSerializer, responses={200: DiscoverAnswerSerializer, **errors(400, 404, 503)},
                    tags=["discovery"], summary="Discover VMs in vCenter through the agent (optionally add them)")
     def post(self, request):
-        data = validated(DiscoverSerializer, request.data)
-        credential = _credential(data)
-        answer = services.discover(credential=credential, filter=data["filter"])
-        vms = answer.get("vms", [])
+        found = _discover(request, DiscoverSerializer)
         # Known before anything is added: create_context reports the VMs as discovery found them.
-        context = _known(vms)
-        body = {"success": True, "message": f"Discovered {len(vms)} VM(s)", "vcenter": answer.get("vcenter"),
-                "count": len(vms), "discovered_vms": vms}
-        if data["create_context"]:
-            body["added"] = AddedVM.from_pairs(services.add_vms(credential=credential, vms=vms))
+        context = _known(found.vms)
+        body = {"success": True, "message": f"Discovered {len(found.vms)} VM(s)", "vcenter": found.vcenter,
+                "count": len(found.vms), "discovered_vms": found.vms}
+        if found.data["create_context"]:
+            body["added"], _ = _added(found.credential, found.vms)
         return Response(DiscoverAnswerSerializer(body, context=context).data)
 
 
@@ -63,9 +83,7 @@ class PreviewView(APIView):
     @extend_schema(request=DiscoverSerializer, responses={200: PreviewAnswerSerializer, **errors(400, 404, 503)},
                    tags=["discovery"], summary="What discovery would add, without adding anything")
     def post(self, request):
-        data = validated(DiscoverSerializer, request.data)
-        answer = services.discover(credential=_credential(data), filter=data["filter"])
-        vms = answer.get("vms", [])
+        vms = _discover(request, DiscoverSerializer).vms
         context = _known(vms)
         new = sum(1 for vm in vms if selectors.agent_vm_id(vm) not in context["known_vm_ids"])
         return Response(PreviewAnswerSerializer({"success": True, "count": len(vms), "new_vms": new, "preview": vms},
@@ -77,16 +95,13 @@ class AddVMsView(APIView):
                    tags=["discovery"],
                    summary="Add named VMs to the inventory (idempotent)")
     def post(self, request):
-        data = validated(AddVMsSerializer, request.data)
-        credential = _credential(data)
-        vms = services.discover(credential=credential).get("vms", [])
-        by_name = {vm.get("name"): vm for vm in vms}
-        missing = [name for name in data["vm_names"] if name not in by_name]
+        found = _discover(request, AddVMsSerializer)
+        by_name = {vm.get("name"): vm for vm in found.vms}
+        names = found.data["vm_names"]
+        missing = [name for name in names if name not in by_name]
         if missing:
             raise InvalidInput(f"Not found in vCenter: {', '.join(missing)}", details={"missing": missing})
-        added = AddedVM.from_pairs(services.add_vms(credential=credential,
-                                                    vms=[by_name[n] for n in dict.fromkeys(data["vm_names"])]))
-        created = sum(a.created for a in added)
+        added, created = _added(found.credential, [by_name[n] for n in dict.fromkeys(names)])
         return Response(AddVMsAnswerSerializer({"success": True, "vm_contexts": added,
                                                 "message": f"{created} VM(s) added, {len(added) - created} already present"}
                                                ).data, status=status.HTTP_201_CREATED)
@@ -97,11 +112,8 @@ class BulkAddView(APIView):
                    tags=["discovery"],
                    summary="Add every VM matching a filter (idempotent)")
     def post(self, request):
-        data = validated(BulkAddSerializer, request.data)
-        credential = _credential(data)
-        vms = services.discover(credential=credential, filter=data["filter"]).get("vms", [])
-        added = AddedVM.from_pairs(services.add_vms(credential=credential, vms=vms))
-        created = sum(a.created for a in added)
+        found = _discover(request, BulkAddSerializer)
+        added, created = _added(found.credential, found.vms)
         return Response(BulkAddAnswerSerializer({"success": True, "message": f"{len(added)} VM(s) processed",
                                                  "added": created, "already_present": len(added) - created,
                                                  "vm_contexts": added}).data, status=status.HTTP_201_CREATED)

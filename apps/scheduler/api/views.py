@@ -2,7 +2,7 @@
 "Machine Groups and VM Assignments")."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -75,8 +75,58 @@ class SchedulerViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
-class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
+# Create, read, change (PUT is partial) and delete through the app's services: a subclass names them in
+# create_object(data), update_object(instance, data) and delete_object(instance). An answer re-reads the row through
+# get_queryset(), so its counts are the selector's. (A comment: the schema would show a docstring on every operation.)
+class ServiceCrudViewSet(SchedulerViewSet, mixins.ListModelMixin):
+    input_serializer_class: type
+
+    def _render(self, instance, code=status.HTTP_200_OK):
+        return Response(self.serializer_class(self.get_queryset().get(pk=instance.pk)).data, status=code)
+
+    def create(self, request):
+        return self._render(self.create_object(validated(self.input_serializer_class, request)),
+                            status.HTTP_201_CREATED)
+
+    def retrieve(self, request, pk=None):
+        return self._render(self.get_object())
+
+    def update(self, request, pk=None):
+        instance = self.get_object()
+        return self._render(self.update_object(instance, validated(self.input_serializer_class, request, partial=True)))
+
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk)
+
+    def destroy(self, request, pk=None):
+        self.delete_object(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def crud_schema(tag: str, **summaries: str):
+    """The schema of a ServiceCrudViewSet's operations under `tag`, with a summary for those that need one
+    (create, update, destroy)."""
+    def decorate(view):
+        def operation(name, **kwargs):
+            summary = {"summary": summaries[name]} if name in summaries else {}
+            return extend_schema(tags=[tag], **summary, **kwargs)
+        output, body = view.serializer_class, view.input_serializer_class
+        return extend_schema_view(
+            create=operation("create", request=body, responses={201: output, **errors(409)}),
+            retrieve=operation("retrieve", responses={200: output}),
+            update=operation("update", request=body, responses={200: output, **errors(409)}),
+            partial_update=operation("partial_update", request=body, responses={200: output, **errors(409)}),
+            destroy=operation("destroy", responses={204: None, **errors(409)}),
+        )(view)
+    return decorate
+
+
+@crud_schema("schedules", create="Create a schedule (cron or interval) and its Celery beat entry",
+             update="Change any fields of a schedule (PUT is partial); beat follows without a restart",
+             destroy="Delete a schedule (409 while a run is active or groups use it)")
+class ScheduleViewSet(ServiceCrudViewSet):
     serializer_class = ScheduleSerializer
+    input_serializer_class = ScheduleInputSerializer
     filterset_class = ScheduleFilterSet
 
     def get_queryset(self):
@@ -85,37 +135,14 @@ class ScheduleViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def get_object(self):
         return services.schedule_get(self.kwargs["pk"])
 
-    def _render(self, schedule, code=status.HTTP_200_OK):
-        return Response(ScheduleSerializer(selectors.schedules().get(pk=schedule.pk)).data, status=code)
+    def create_object(self, data):
+        return services.schedule_create(data=data, created_by=self.request.user.username)
 
-    @extend_schema(request=ScheduleInputSerializer, responses={201: ScheduleSerializer, **errors(409)}, tags=["schedules"],
-                   summary="Create a schedule (cron or interval) and its Celery beat entry")
-    def create(self, request):
-        data = validated(ScheduleInputSerializer, request)
-        schedule = services.schedule_create(data=data, created_by=request.user.username)
-        return self._render(schedule, status.HTTP_201_CREATED)
+    def update_object(self, schedule, data):
+        return services.schedule_update(schedule=schedule, data=data)
 
-    @extend_schema(responses={200: ScheduleSerializer}, tags=["schedules"])
-    def retrieve(self, request, pk=None):
-        return self._render(self.get_object())
-
-    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer, **errors(409)},
-                   tags=["schedules"], summary="Change any fields of a schedule (PUT is partial); beat follows without a restart")
-    def update(self, request, pk=None):
-        schedule = self.get_object()
-        data = validated(ScheduleInputSerializer, request, partial=True)
-        return self._render(services.schedule_update(schedule=schedule, data=data))
-
-    @extend_schema(request=ScheduleInputSerializer, responses={200: ScheduleSerializer, **errors(409)},
-                   tags=["schedules"])
-    def partial_update(self, request, pk=None):
-        return self.update(request, pk=pk)
-
-    @extend_schema(responses={204: None, **errors(409)}, tags=["schedules"],
-                   summary="Delete a schedule (409 while a run is active or groups use it)")
-    def destroy(self, request, pk=None):
-        services.schedule_delete(schedule=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def delete_object(self, schedule):
+        services.schedule_delete(schedule=schedule)
 
     @extend_schema(request=EnableSerializer, responses={200: ScheduleEnabledSerializer, **errors(400, 404)}, tags=["schedules"],
                    summary="Enable or disable a schedule: {\"enabled\": true|false} (default true)")
@@ -186,8 +213,11 @@ class ExecutionViewSet(SchedulerViewSet, mixins.ListModelMixin):
         return _answer(ExecutionAnswerSerializer, execution, f"Execution {execution.execution_id} cancelled")
 
 
-class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
+@crud_schema("machine-groups", update="Change a group (PUT is partial); schedule_id null unlinks it",
+             destroy="Delete a group; its VMs become ungrouped (409 while a run syncs it)")
+class MachineGroupViewSet(ServiceCrudViewSet):
     serializer_class = MachineGroupSerializer
+    input_serializer_class = MachineGroupInputSerializer
     filterset_class = MachineGroupFilterSet
 
     def get_queryset(self):
@@ -196,36 +226,14 @@ class MachineGroupViewSet(SchedulerViewSet, mixins.ListModelMixin):
     def get_object(self):
         return services.group_get(self.kwargs["pk"])
 
-    def _render(self, group, code=status.HTTP_200_OK):
-        return Response(MachineGroupSerializer(selectors.machine_groups().get(pk=group.pk)).data, status=code)
+    def create_object(self, data):
+        return services.group_create(data=data, created_by=self.request.user.username)
 
-    @extend_schema(request=MachineGroupInputSerializer, responses={201: MachineGroupSerializer, **errors(409)},
-                   tags=["machine-groups"])
-    def create(self, request):
-        data = validated(MachineGroupInputSerializer, request)
-        return self._render(services.group_create(data=data, created_by=request.user.username), status.HTTP_201_CREATED)
+    def update_object(self, group, data):
+        return services.group_update(group=group, data=data)
 
-    @extend_schema(responses={200: MachineGroupSerializer}, tags=["machine-groups"])
-    def retrieve(self, request, pk=None):
-        return self._render(self.get_object())
-
-    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer, **errors(409)},
-                   tags=["machine-groups"], summary="Change a group (PUT is partial); schedule_id null unlinks it")
-    def update(self, request, pk=None):
-        group = self.get_object()
-        data = validated(MachineGroupInputSerializer, request, partial=True)
-        return self._render(services.group_update(group=group, data=data))
-
-    @extend_schema(request=MachineGroupInputSerializer, responses={200: MachineGroupSerializer, **errors(409)},
-                   tags=["machine-groups"])
-    def partial_update(self, request, pk=None):
-        return self.update(request, pk=pk)
-
-    @extend_schema(responses={204: None, **errors(409)}, tags=["machine-groups"],
-                   summary="Delete a group; its VMs become ungrouped (409 while a run syncs it)")
-    def destroy(self, request, pk=None):
-        services.group_delete(group=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def delete_object(self, group):
+        services.group_delete(group=group)
 
     @extend_schema(methods=["get"], responses={200: GroupVMSerializer(many=True)}, tags=["machine-groups"],
                    summary="The group's VMs")

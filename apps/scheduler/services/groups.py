@@ -10,12 +10,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict, NotFound
-from apps.core.utils import is_pk
+from apps.core.utils import by_pk
 from apps.inventory.models import VMContext
 from apps.inventory.services import vm_context_get
 
 from ..choices import OPEN_VM, ExecutionStatus
 from ..models import ExecutionVM, MachineGroup, VMGroupMembership
+from .naming import save_named
 from .schedules import schedule_get
 
 logger = logging.getLogger(__name__)
@@ -43,10 +44,8 @@ class MoveResult:
 
 
 def group_get(group_id) -> MachineGroup:
-    group = MachineGroup.objects.filter(pk=group_id).first() if is_pk(group_id) else None
-    if group is None:
-        raise NotFound(f"Machine group {group_id} not found", error_code="GROUP_NOT_FOUND")
-    return group
+    return by_pk(MachineGroup.objects, group_id,
+                 missing=NotFound(f"Machine group {group_id} not found", error_code="GROUP_NOT_FOUND"))
 
 
 def vm_context_lookup(identifier: str) -> VMContext:
@@ -69,21 +68,6 @@ def vm_contexts_resolve(*, context_ids=(), vm_names=()) -> list[VMContext]:
     return list({vm.pk: vm for vm in ordered}.values())
 
 
-def _unique_name(name: str, exclude_pk=None) -> None:
-    clash = MachineGroup.objects.filter(name=name).exclude(pk=exclude_pk).first()
-    if clash is not None:
-        raise Conflict(f"A machine group named '{name}' already exists", details={"id": clash.pk},
-                       error_code="DUPLICATE_NAME")
-
-
-def _save(group: MachineGroup) -> None:
-    try:
-        with transaction.atomic():
-            group.save()
-    except IntegrityError as exc:
-        raise Conflict(f"A machine group named '{group.name}' already exists", error_code="DUPLICATE_NAME") from exc
-
-
 def _apply(group: MachineGroup, data: dict) -> None:
     for name in GROUP_FIELDS:
         if name in data:
@@ -97,8 +81,7 @@ def group_create(*, data: dict, created_by: str = "") -> MachineGroup:
     """Create a machine group, optionally linked to a schedule (404 for an unknown one, 409 for a taken name)."""
     group = MachineGroup(created_by=created_by)
     _apply(group, data)
-    _unique_name(group.name)
-    _save(group)
+    save_named(group, "machine group")
     logger.info("machine group created id=%s name=%s schedule=%s", group.pk, group.name, group.schedule_id)
     return group
 
@@ -108,8 +91,7 @@ def group_update(*, group: MachineGroup, data: dict) -> MachineGroup:
     """Rename, re-prioritise or move a group to another schedule; a run already going keeps its VM list."""
     group = MachineGroup.objects.select_for_update().get(pk=group.pk)
     _apply(group, data)
-    _unique_name(group.name, exclude_pk=group.pk)
-    _save(group)
+    save_named(group, "machine group")
     return group
 
 

@@ -5,16 +5,17 @@ import json
 import logging
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from apps.core.exceptions import Conflict, InvalidInput, NotFound
-from apps.core.utils import is_pk
+from apps.core.utils import by_pk
 
 from .. import timing
 from ..choices import ACTIVE_EXECUTION, ExecutionStatus, ScheduleType
 from ..jobs import SCHEDULER_QUEUE, cancel_deferred
 from ..models import SyncSchedule
+from .naming import save_named
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,8 @@ def periodic_task_name(schedule: SyncSchedule) -> str:
 
 
 def schedule_get(schedule_id) -> SyncSchedule:
-    schedule = SyncSchedule.objects.filter(pk=schedule_id).first() if is_pk(schedule_id) else None
-    if schedule is None:
-        raise NotFound(f"Schedule {schedule_id} not found", error_code="SCHEDULE_NOT_FOUND")
-    return schedule
+    return by_pk(SyncSchedule.objects, schedule_id,
+                 missing=NotFound(f"Schedule {schedule_id} not found", error_code="SCHEDULE_NOT_FOUND"))
 
 
 def invalid_input(exc: ValidationError) -> InvalidInput:
@@ -66,19 +65,6 @@ def _check(schedule: SyncSchedule) -> None:
         schedule.full_clean(exclude=_SERVICE_FIELDS, validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         raise invalid_input(exc) from exc
-    clash = SyncSchedule.objects.filter(name=schedule.name).exclude(pk=schedule.pk).first()
-    if clash is not None:
-        raise Conflict(f"A schedule named '{schedule.name}' already exists", details={"id": clash.pk},
-                       error_code="DUPLICATE_NAME")
-
-
-def _save(schedule: SyncSchedule) -> None:
-    try:
-        with transaction.atomic():
-            schedule.save()
-    except IntegrityError as exc:
-        # Lost a race with another write of the same name.
-        raise Conflict(f"A schedule named '{schedule.name}' already exists", error_code="DUPLICATE_NAME") from exc
 
 
 def _drop_unused(crontab_id: int | None, interval_id: int | None) -> None:
@@ -127,7 +113,7 @@ def schedule_create(*, data: dict, created_by: str = "") -> SyncSchedule:
     schedule = SyncSchedule(created_by=created_by)
     _apply(schedule, data)
     _check(schedule)
-    _save(schedule)
+    save_named(schedule, "schedule")
     sync_periodic_task(schedule)
     logger.info("schedule created id=%s name=%s timing=%s", schedule.pk, schedule.name, schedule.timing_description)
     return schedule
@@ -139,7 +125,7 @@ def schedule_update(*, schedule: SyncSchedule, data: dict) -> SyncSchedule:
     schedule = SyncSchedule.objects.select_for_update().select_related("periodic_task").get(pk=schedule.pk)
     _apply(schedule, data)
     _check(schedule)
-    _save(schedule)
+    save_named(schedule, "schedule")
     sync_periodic_task(schedule)
     if "enabled" in data and not schedule.enabled:
         _cancel_deferred(schedule, "the schedule was disabled")

@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.api.fields import ConstantField
 from apps.core.api.serializers import SuccessMessageSerializer
 from apps.core.crypto import REDACTED
 
@@ -16,15 +17,10 @@ RAW = "CloudStack's own records, as its API lists them"
 
 
 @extend_schema_field(OpenApiTypes.STR)
-class RedactedField(serializers.Field):
+class RedactedField(ConstantField):
     """Renders any stored secret as "[REDACTED]"."""
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("read_only", True)
-        super().__init__(source="*", **kwargs)
-
-    def to_representation(self, value):
-        return REDACTED
+    constant = REDACTED
 
 
 class OsseaConfigSerializer(serializers.ModelSerializer):

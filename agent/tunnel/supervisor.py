@@ -1,21 +1,8 @@
-"""`vma tunnel`: keep the agent's one SSH connection to the control plane up.
-
-The data path is the OpenSSH client, supervised: disks cross this tunnel, and on an idle 2-core machine OpenSSH
-with `aes128-gcm@openssh.com` moved NBD traffic at 0.55-0.62 GiB/s against 0.2-0.24 for paramiko, in another
-process that leaves the Python copier's GIL alone (docs/enrollment-tunnel.md, bench/bench_tunnel.py). Python only
-starts it, watches it, and restarts it with exponential backoff. One connection carries:
-
-- local forwards to the control plane's loopback: its API (agent `localhost:8082`) and the NBD export ports,
-- a reverse forward of the agent API, which the control plane reaches at `localhost:<reverse_port>` (9081 first).
-
-Liveness: `ServerAliveInterval` makes ssh exit when the control plane stops answering, `ExitOnForwardFailure` makes
-it exit when a forward cannot be set up; either way the supervisor reconnects. The host key is checked strictly
-against the known_hosts file `vma enroll` pinned. `tunnel_status()` reports the state for the agent's health API.
-"""
+"""Keeping the tunnel up: the ssh client run, watched, probed and restarted with backoff, and its state for the agent's
+health API."""
 
 from __future__ import annotations
 
-import argparse
 import collections
 import http.client
 import json
@@ -23,124 +10,20 @@ import logging
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.command import run_command
-from agent.errors import AgentError
+from .settings import LOOPBACK, RESULT_FILE, STATUS_FILE, TunnelNotConfigured, TunnelSettings, ssh_command
 
 log = logging.getLogger("agent.tunnel")
 
-STATUS_FILE = "tunnel-status.json"
-RESULT_FILE = "enrollment.json"
-KEY_FILE = "tunnel_ed25519"
-KNOWN_HOSTS_FILE = "known_hosts"
-HOST_KEY_ALIAS = "mp-control-plane"
-LOOPBACK = "127.0.0.1"
 # ssh's own chatter that is not an error worth showing as last_error.
 _NOISE = ("Authenticated to ", "Transferred: ", "Bytes per second: ")
-
-
-class TunnelNotConfigured(AgentError):
-    code = "TUNNEL_NOT_CONFIGURED"
-    http_status = 503
-
-
-@dataclass(frozen=True)
-class Forward:
-    listen_port: int  # local forward: on the agent's loopback; reverse forward: on the control plane's loopback
-    target_port: int  # local forward: on the control plane's loopback; reverse forward: on the agent's loopback
-
-
-@dataclass
-class TunnelSettings:
-    ssh_host: str
-    ssh_port: int
-    ssh_user: str
-    key_file: str
-    known_hosts_file: str
-    local_forwards: list[Forward]
-    reverse_forwards: list[Forward]
-    api_local_port: int | None = None  # the local forward that reaches the control plane API (health probe)
-    cipher: str = "aes128-gcm@openssh.com"
-    keepalive_interval: int = 10
-    keepalive_count: int = 3
-    connect_timeout: int = 15
-    backoff_initial: float = 1.0
-    backoff_max: float = 60.0
-    stable_after: float = 30.0  # connected this long: the next failure starts the backoff afresh
-    probe_interval: float = 15.0
-    ssh_binary: str = "ssh"
-    host_key_alias: str = HOST_KEY_ALIAS
-
-
-def settings_from_enrollment(state_dir: str | Path, *, api_local_port: int = 8082, agent_api_port: int = 8081,
-                             nbd_local_offset: int = 0, **overrides: Any) -> TunnelSettings:
-    """Tunnel settings from what `vma enroll` stored; local ports default to the seeds' (API 8082, NBD same)."""
-    state_dir = Path(state_dir)
-    try:
-        stored = json.loads((state_dir / RESULT_FILE).read_text())
-        tunnel = stored["tunnel"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise TunnelNotConfigured(f"no enrollment result in {state_dir}: run `vma enroll` first") from exc
-    local = [Forward(api_local_port, int(tunnel["api_port"]))]
-    local += [Forward(int(port) + nbd_local_offset, int(port)) for port in tunnel.get("nbd_ports") or []]
-    reverse = [Forward(int(tunnel["reverse_port"]), agent_api_port)] if tunnel.get("reverse_port") else []
-    values: dict[str, Any] = dict(
-        ssh_host=tunnel["ssh_host"], ssh_port=int(tunnel["ssh_port"]), ssh_user=tunnel["ssh_user"],
-        key_file=str(state_dir / KEY_FILE), known_hosts_file=str(state_dir / KNOWN_HOSTS_FILE),
-        local_forwards=local, reverse_forwards=reverse, api_local_port=api_local_port,
-        cipher=tunnel.get("cipher") or "aes128-gcm@openssh.com",
-        keepalive_interval=int(tunnel.get("keepalive_interval") or 10))
-    values.update(overrides)
-    return TunnelSettings(**values)
-
-
-def ssh_command(settings: TunnelSettings) -> list[str]:
-    """The OpenSSH client command line: forwards only, no session, nothing from user config files."""
-    ciphers = settings.cipher if settings.cipher == "chacha20-poly1305@openssh.com" else \
-        f"{settings.cipher},chacha20-poly1305@openssh.com"
-    command = [
-        settings.ssh_binary, "-N", "-T", "-n", "-F", "none",
-        "-o", "BatchMode=yes",
-        "-o", "ExitOnForwardFailure=yes",
-        "-o", f"ServerAliveInterval={settings.keepalive_interval}",
-        "-o", f"ServerAliveCountMax={settings.keepalive_count}",
-        "-o", f"ConnectTimeout={settings.connect_timeout}",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", f"UserKnownHostsFile={settings.known_hosts_file}",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", f"HostKeyAlias={settings.host_key_alias}",
-        "-o", "UpdateHostKeys=no",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "IdentityAgent=none",
-        "-o", f"IdentityFile={settings.key_file}",
-        "-o", "PasswordAuthentication=no",
-        "-o", "KbdInteractiveAuthentication=no",
-        "-o", f"Ciphers={ciphers}",
-        "-o", "Compression=no",  # disk blocks are mostly incompressible and this path is CPU-bound
-        "-o", "IPQoS=throughput",
-        "-o", "ForwardAgent=no",
-        "-o", "ForwardX11=no",
-        "-o", "ControlMaster=no",
-        "-o", "ControlPath=none",
-        "-o", "LogLevel=VERBOSE",  # "Authenticated to ..." tells the supervisor the session is up
-        "-p", str(settings.ssh_port),
-        "-l", settings.ssh_user,
-    ]
-    for forward in settings.local_forwards:
-        command += ["-L", f"{LOOPBACK}:{forward.listen_port}:{LOOPBACK}:{forward.target_port}"]
-    for forward in settings.reverse_forwards:
-        command += ["-R", f"{LOOPBACK}:{forward.listen_port}:{LOOPBACK}:{forward.target_port}"]
-    command.append(settings.ssh_host)
-    return command
 
 
 def _port_accepts(port: int, timeout: float = 0.5) -> bool:
@@ -374,54 +257,3 @@ def tunnel_status(state_dir: str | Path | None = None) -> dict[str, Any]:
                     last_error=body.get("last_error") or "the vma tunnel process is not running")
     return body
 
-
-# --- command line ----------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--state-dir", help="where `vma enroll` stored its result (default: server.state_dir)")
-    parser.add_argument("--api-local-port", type=int, default=8082,
-                        help="local port of the control plane API forward (default 8082)")
-    parser.add_argument("--agent-api-port", type=int,
-                        help="local port of the agent API the control plane reaches (default: server.port, 8081)")
-    parser.add_argument("--nbd-local-offset", type=int, default=0,
-                        help="local NBD port = control plane NBD port + offset (default 0: the same numbers)")
-    parser.add_argument("--ssh", default="ssh", help="OpenSSH client binary")
-    parser.add_argument("--status", action="store_true", help="print the running tunnel's status and exit")
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("tunnel", help="keep the SSH tunnel to the control plane up")
-    add_arguments(parser)
-    parser.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace, config: Any = None) -> int:
-    state_dir = Path(args.state_dir or (config.server.state_dir if config is not None else "/var/lib/vma"))
-    if args.status:
-        print(json.dumps(tunnel_status(state_dir), indent=2))
-        return 0
-    agent_port = args.agent_api_port or (config.server.port if config is not None else 8081)
-    settings = settings_from_enrollment(state_dir, api_local_port=args.api_local_port, agent_api_port=agent_port,
-                                        nbd_local_offset=args.nbd_local_offset, ssh_binary=args.ssh)
-    supervisor = TunnelSupervisor(settings, status_file=state_dir / STATUS_FILE)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    supervisor.start()
-    print(f"Tunnel to {settings.ssh_host}:{settings.ssh_port} supervised; status in {state_dir / STATUS_FILE}",
-          flush=True)
-    try:
-        stop.wait()
-    finally:
-        supervisor.stop()
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run_command(prog="vma tunnel", description="Keep the SSH tunnel to the control plane up",
-                       add_arguments=add_arguments, run=run, argv=argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Failover, validation and network mappings (seed 003; seed 000 "Failover (Enhanced + Unified)", "Validation",
+"Network Mapping", "Debug"), one module per area: ``mappings``, ``checks`` (what a failover would meet), ``jobs``."""
+from .checks import (
+    ActiveJobsView,
+    ConfigurationCheckView,
+    NetworkMappingStatusVMView,
+    PreflightConfigView,
+    PreflightValidateView,
+    ReadinessView,
+    RollbackDecisionView,
+    SyncStatusView,
+    VolumeStatusView,
+)
+from .jobs import (
+    CleanupFailedView,
+    CleanupTestView,
+    DebugFailoverJobsView,
+    JobListView,
+    JobStatusView,
+    LiveFailoverView,
+    RollbackView,
+    TestFailoverDetailView,
+    TestFailoverView,
+    UnifiedFailoverView,
+)
+from .mappings import (
+    NetworkMappingListCreateView,
+    NetworkMappingSourceView,
+    NetworkMappingStatusView,
+    NetworkMappingVMView,
+)
+
+__all__ = [
+    "ActiveJobsView",
+    "CleanupFailedView",
+    "CleanupTestView",
+    "ConfigurationCheckView",
+    "DebugFailoverJobsView",
+    "JobListView",
+    "JobStatusView",
+    "LiveFailoverView",
+    "NetworkMappingListCreateView",
+    "NetworkMappingSourceView",
+    "NetworkMappingStatusVMView",
+    "NetworkMappingStatusView",
+    "NetworkMappingVMView",
+    "PreflightConfigView",
+    "PreflightValidateView",
+    "ReadinessView",
+    "RollbackDecisionView",
+    "RollbackView",
+    "SyncStatusView",
+    "TestFailoverDetailView",
+    "TestFailoverView",
+    "UnifiedFailoverView",
+    "VolumeStatusView",
+]
