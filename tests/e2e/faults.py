@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import Worker, wait_for
+import requests
+
+from tests.e2e.conftest import REPO, Worker, wait_for
 
 # Short enough that a takeover happens within seconds; the lease thread renews every third of it.
 LEASE = "3"
@@ -66,3 +69,47 @@ def wait_status(job_id: str, statuses: tuple[str, ...], timeout: float, logs=())
 
     return wait_for(lambda: ReplicationJob.objects.filter(job_id=job_id, status__in=statuses).first(), timeout,
                     f"job {job_id} to be {'/'.join(statuses)}", logs)
+
+
+class Web:
+    """gunicorn as `make run` starts it, on the test database, on a port it keeps across restarts."""
+
+    def __init__(self, env: dict[str, str], port: int, log: Path):
+        self.env, self.port, self.log_path = env, port, log
+        self.proc = None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> "Web":
+        from apps.devlab.management.commands.run_platform import web_command
+
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in kill()/stop()
+        self.proc = subprocess.Popen(web_command(f"127.0.0.1:{self.port}"), cwd=REPO, env=self.env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def up():
+            try:
+                return requests.get(f"{self.url}/health", timeout=2).status_code == 200
+            except requests.RequestException:
+                assert self.proc.poll() is None, self.log_path.read_text()[-3000:]
+                return False
+
+        wait_for(up, 60, "gunicorn to answer", [self.log_path])
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: master and workers vanish without a word."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if not self._log.closed:
+            self._log.close()
