@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import requests
@@ -113,3 +114,16 @@ class Web:
                 self.proc.wait()
         if not self._log.closed:
             self._log.close()
+
+
+class PreforkWorker(Worker):
+    """`make run`'s worker: a prefork pool of four processes, so four runners provision at the same moment."""
+
+    def start(self) -> "PreforkWorker":
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "--concurrency", "4",
+             "--loglevel", "INFO", "-Q", "celery,replication,failover,scheduler", "--without-gossip",
+             "--without-mingle", "--without-heartbeat"],
+            cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
