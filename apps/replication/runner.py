@@ -184,6 +184,12 @@ def _run(job: ReplicationJob, resumed: bool) -> None:
         replication_finish(job=job, status=ReplicationStatus.FAILED,
                                     error=f"provisioning failed: {exc}" + (f" (cleaned up: {'; '.join(done)})" if done else ""))
     except ApplicationError as exc:
+        if exc.error_code == "JOB_CONFLICT":
+            # The agent still runs this job: an earlier attempt's copy that outlived a failure the control plane
+            # declared (the agent could not be asked then). Its reports carry the job on from here.
+            event(job, "adopted", f"the agent is still running this job ({exc.message}); its copy is kept",
+                  level="warning")
+            return
         # The agent refused or could not be reached: volumes and exports stay for the retry.
         replication_finish(job=job, status=ReplicationStatus.FAILED, error=exc.message)
     except Exception as exc:  # a bug must still end the job with a reason, never leave it 'provisioning'

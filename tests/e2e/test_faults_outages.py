@@ -110,3 +110,26 @@ def test_agent_and_worker_restart_the_job_is_settled_at_once_and_the_retry_resum
     # Only what was not done was copied: the first attempt's flushed ranges were skipped.
     assert disk["bytes_skipped"] > 0 and disk["bytes_copied"] < 6 * 32 * MiB, disk
     assert_no_unrecorded_nbdkit([retried.vm_context.vm_id])
+
+
+def test_a_copy_failed_while_the_agent_could_not_be_asked_is_adopted_by_the_retry(stack, operator_client, settings):
+    flat = _vm(stack, operator_client, "fault-unasked")
+    job_id = _start(operator_client, "fault-unasked", 24)
+    wait_for(lambda: ReplicationJob.objects.filter(job_id=job_id, status="replicating",
+                                                   progress_percent__gte=5).exists(), 120,
+             "the copy to be under way", _logs(stack))
+    # The control plane cannot reach the agent (its tunnel's reverse forward is down) and hears nothing from it.
+    agent_url, settings.AGENT_API_URL = settings.AGENT_API_URL, "http://127.0.0.1:1"
+    settings.MP_REPLICATION_HEARTBEAT_TIMEOUT = 0
+    ReplicationJob.objects.filter(job_id=job_id).update(last_heartbeat_at=None)
+    assert reap_stale_jobs() >= 1
+    failed = ReplicationJob.objects.get(job_id=job_id)
+    assert failed.status == "failed" and "cannot be asked" in failed.error_message, failed.error_message
+    settings.AGENT_API_URL, settings.MP_REPLICATION_HEARTBEAT_TIMEOUT = agent_url, 300
+    # The retry finds the agent still copying: it adopts that copy rather than failing on "already running".
+    assert operator_client.put(f"/api/v1/replications/{job_id}", {"status": "pending"},
+                               format="json").status_code == 200
+    job = wait_status(job_id, ("completed", "failed", "cancelled"), 180, _logs(stack))
+    assert job.status == "completed", job.error_message
+    assert "adopted" in _steps(job_id)
+    assert_identical(flat, Path(os.path.realpath(ReplicaVolume.objects.get(vm_context=job.vm_context).device_path)))
