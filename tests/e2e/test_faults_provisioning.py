@@ -91,3 +91,35 @@ def test_cancel_of_a_job_whose_worker_died_undoes_it(stack, operator_client):
     assert operator_client.post("/api/v1/replications", {"vm_name": "fault-prov-cancel",
                                                          "replication_type": "initial"},
                                 format="json").status_code == 202
+
+
+def test_cloudstack_killed_while_attaching_the_retry_takes_the_recorded_volume_up_again(stack, operator_client):
+    from apps.settings.models import OsseaConfig
+
+    flat = _vm(stack, operator_client, "fault-cs")
+    stack.cs.inject("attachVolume", delay=15)
+    job_id = operator_client.post("/api/v1/replications", {"vm_name": "fault-cs", "replication_type": "initial"},
+                                  format="json").json()["job_id"]
+    wait_for(lambda: CloudResource.objects.filter(owner=job_id, kind="volume").exists(), 60,
+             "the volume to be created (the attach is then under way)", _logs(stack))
+    stack.cs.process.kill()  # SIGKILL: the attach job dies with the emulator
+    stack.cs.process.wait()
+    failed = wait_status(job_id, ("completed", "failed", "cancelled"), 180, _logs(stack))
+    assert failed.status == "failed" and "provisioning failed" in failed.error_message, failed.error_message
+    # CloudStack could not be reached to undo: the volume stays recorded for this job, not forgotten.
+    recorded = CloudResource.objects.get(owner=job_id, kind="volume")
+    assert recorded.state == "created"
+
+    stack.cs.start()  # the same state directory, on a new port
+    OsseaConfig.objects.filter(pk=stack.config.pk).update(api_url=stack.cs.url)
+    assert operator_client.put(f"/api/v1/replications/{job_id}", {"status": "pending"},
+                               format="json").status_code == 200
+    job = wait_status(job_id, ("completed", "failed", "cancelled"), 120, _logs(stack))
+    assert job.status == "completed", job.error_message
+    client = volumes.client_for(OsseaConfig.objects.get(pk=stack.config.pk))
+    named = [v for v in client.list_volumes() if v["name"].startswith("migration-fault-cs-")]
+    assert [v["id"] for v in named] == [recorded.resource_id]
+    replica = ReplicaVolume.objects.get(vm_context=job.vm_context)
+    assert replica.volume_id == recorded.resource_id
+    assert_identical(flat, Path(os.path.realpath(replica.device_path)))
+    assert_no_unrecorded_nbdkit([job.vm_context.vm_id])
