@@ -171,12 +171,16 @@ def _start_nbdkit(*, export_name: str, device_path: str, port: int) -> int:
 
 
 def _pid_from_file(export_name: str) -> int | None:
-    """The pid nbdkit wrote for an export whose worker died before recording it."""
+    """The pid nbdkit wrote for an export whose worker died before recording it; only while that pid is still this
+    export's nbdkit (a pid file outlives a killed nbdkit, and its pid may belong to another process by now)."""
     try:
         text = _pidfile(export_name).read_text().strip()
+        argv = Path(f"/proc/{int(text)}/cmdline").read_bytes().split(b"\0") if text.isdigit() else []
     except OSError:
         return None
-    return int(text) if text.isdigit() else None
+    if not argv or not argv[0].endswith(b"nbdkit") or export_name.encode() not in argv:
+        return None
+    return int(text)
 
 
 def recorded_pid(mapping: VMExportMapping) -> int | None:

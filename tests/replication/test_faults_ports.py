@@ -96,3 +96,20 @@ def test_an_export_whose_pid_was_never_recorded_is_found_and_stopped(devices, se
     assert pid not in nbdkit_exports()
     mapping = VMExportMapping.objects.get(pk=info.mapping.pk)
     assert mapping.status == "inactive" and mapping.active_port is None
+
+
+def test_a_stale_pid_file_naming_another_process_is_not_trusted(devices, settings):
+    import subprocess
+
+    info = exports.ensure_export(vm_id="vm-stale-pid", vm_name="stale", disk_unit=0, device_path=devices[0])
+    exports.stop_export(info.mapping)
+    # The nbdkit is gone, its pid file names a pid the kernel gave to something else since.
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        (settings.VAR_DIR / "exports" / f"{info.mapping.export_name}.pid").write_text(str(bystander.pid))
+        VMExportMapping.objects.filter(pk=info.mapping.pk).update(status="active", active_port=None, pid=None)
+        exports.stop_export(VMExportMapping.objects.get(pk=info.mapping.pk))
+        assert bystander.poll() is None, "stop_export killed a process that is not the export's nbdkit"
+    finally:
+        bystander.kill()
+        bystander.wait()
