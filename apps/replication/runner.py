@@ -42,9 +42,11 @@ def _volume_alive(client: cs.CloudStackClient, volume: ReplicaVolume) -> dict | 
         return None
 
 
-def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndpoint) -> list[dict]:
+def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndpoint, *,
+              taken_over: bool = False) -> list[dict]:
     """For each disk: a replica volume attached to the control plane and an NBD export of its device, on a port
-    only the serving agent's key may open."""
+    only the serving agent's key may open. ``taken_over``: a runner died in this job, perhaps while CloudStack
+    created a volume it never recorded; such a volume is taken up rather than made twice."""
     context = job.vm_context
     config = job.ossea_config
     oma = volumes.oma_vm_id(config, client)
@@ -61,7 +63,7 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndp
         if replica is None:
             volume, attached = volumes.create_and_attach(config=config, client=client, owner=job.job_id,
                                                          vm_name=context.vm_name, disk_unit=disk.unit_number,
-                                                         size_bytes=disk.capacity_bytes)
+                                                         size_bytes=disk.capacity_bytes, adopt_unrecorded=taken_over)
             replica = ReplicaVolume.objects.create(
                 vm_context=context, disk_id=disk.disk_id, disk_unit_number=disk.unit_number, volume_id=volume["id"],
                 volume_name=volume["name"], size_bytes=int(volume.get("size") or disk.capacity_bytes),
@@ -161,7 +163,7 @@ def _run(job: ReplicationJob, resumed: bool) -> None:
             return
         check_cancel(job)
         client = volumes.client_for(job.ossea_config)
-        targets = provision(job, client, endpoint)
+        targets = provision(job, client, endpoint, taken_over=resumed)
         check_cancel(job)
         volumes.release(job.job_id)
         replication_set_status(job, ReplicationStatus.READY_FOR_SYNC,

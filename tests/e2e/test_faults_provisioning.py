@@ -123,3 +123,28 @@ def test_cloudstack_killed_while_attaching_the_retry_takes_the_recorded_volume_u
     assert replica.volume_id == recorded.resource_id
     assert_identical(flat, Path(os.path.realpath(replica.device_path)))
     assert_no_unrecorded_nbdkit([job.vm_context.vm_id])
+
+
+def test_worker_killed_while_cloudstack_creates_the_volume_the_takeover_adopts_it(stack, operator_client):
+    flat = _vm(stack, operator_client, "fault-create")
+    stack.worker.stop()
+    restart_worker(stack, "worker-1")
+    stack.cs.inject("createVolume", delay=10)
+    job_id = operator_client.post("/api/v1/replications", {"vm_name": "fault-create", "replication_type": "initial"},
+                                  format="json").json()["job_id"]
+    client = volumes.client_for(stack.config)
+    # CloudStack has the volume (Allocated) from the submit on; the worker waits on the job and has recorded nothing.
+    created = wait_for(lambda: [v for v in client.list_volumes() if v["name"] == "migration-fault-create-disk-0"],
+                       60, "createVolume to be submitted", _logs(stack))
+    assert not CloudResource.objects.filter(owner=job_id).exists()
+    kill_worker(stack.worker, "sigkill")
+    restart_worker(stack, "worker-2")
+    job = wait_status(job_id, ("completed", "failed", "cancelled"), 120, _logs(stack))
+    assert job.status == "completed", job.error_message
+    named = [v["id"] for v in client.list_volumes() if v["name"].startswith("migration-fault-create-")]
+    assert named == [created[0]["id"]]
+    assert CloudResource.objects.get(owner=job_id, kind="volume").resource_id == created[0]["id"]
+    replica = ReplicaVolume.objects.get(vm_context=job.vm_context)
+    assert replica.volume_id == created[0]["id"]
+    assert_identical(flat, Path(os.path.realpath(replica.device_path)))
+    assert_no_unrecorded_nbdkit([job.vm_context.vm_id])
