@@ -310,6 +310,13 @@ MP_AGENT_NBD_HOST = os.environ.get("MP_AGENT_NBD_HOST", "127.0.0.1")
 MP_AGENT_NBD_PORT_OFFSET = os.environ.get("MP_AGENT_NBD_PORT_OFFSET", "0")
 # The control plane URL as the agent reaches it (tunnel local forward): MP_OMA_URL_FOR_AGENT, read above.
 MP_REPLICATION_HEARTBEAT_TIMEOUT = int(os.environ.get("MP_REPLICATION_HEARTBEAT_TIMEOUT", "300"))
+# A provisioning runner renews its lease on the job every third of this; a job whose lease ran out (its worker died)
+# is taken over by the next sweep (docs/operations.md).
+# Data volumes CloudStack lets one VM hold (listHypervisorCapabilities' maxdatavolumeslimit of the control plane's
+# hypervisor; 6 in the lab emulator). Every replica stays attached to the control plane: a sync that would need more
+# is refused with a clear 409 (docs/operations.md, capacity).
+MP_OMA_MAX_DATA_VOLUMES = int(os.environ.get("MP_OMA_MAX_DATA_VOLUMES", "6"))
+MP_REPLICATION_RUNNER_LEASE = float(os.environ.get("MP_REPLICATION_RUNNER_LEASE", "60"))
 # Finished schedule runs older than this many days are deleted by the scheduler's sweep (0 keeps them all);
 # the newest MP_SCHEDULER_KEEP_EXECUTIONS runs of each schedule are kept whatever their age.
 MP_SCHEDULER_EXECUTION_RETENTION_DAYS = int(os.environ.get("MP_SCHEDULER_EXECUTION_RETENTION_DAYS", "90"))

@@ -9,17 +9,17 @@ disk is written and flushed store the new change ids, then remove the snapshot.
 Any failure or a cancel removes the snapshot and stores no change id, so the next sync starts
 again from the last change id whose data is known to be on the target.
 
-Resuming: the job's state file (<state_dir>/<job>.json) records the snapshot, the areas chosen
-and each disk's snapshot change id. A retried job copies the same areas (so the datamover
-checkpoint still matches) from the new snapshot, then also copies what changed between the
-failed attempt's snapshot and the new one, which may have made already-copied blocks stale.
+Resuming (`resume.py`): each disk's resume record (kept per VM disk, not per job) holds the areas
+chosen, their base change id and the snapshot's change id. A retried job, or a later job of the VM
+on the same base (after a cancel or a restart), copies the same areas (so the datamover checkpoint
+still matches) from its own snapshot, then also copies what changed between that attempt's
+snapshot and the new one, which may have made already-copied blocks stale. What to copy is chosen
+in `plan.py`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +32,9 @@ from agent.models import ReplicateRequest
 from agent.operations import open_source
 from agent.vsphere import DiskInfo, VSphereSource, snapshot_name
 
-from .plan import DiskPlan, _areas, _is_invalid_change_id
+from .plan import AreaChooser, DiskPlan
 from .progress import ProgressPusher
+from .resume import ResumeStore
 
 if TYPE_CHECKING:
     # Only for the annotation: the manager imports this module to start runners.
@@ -41,22 +42,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("agent.replication")
 
-STATE_VERSION = 1
 
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
-
-
-class ReplicationRunner:
+class ReplicationRunner(AreaChooser):
     def __init__(self, manager: ReplicationManager, job: Job, request: ReplicateRequest):
         self.manager = manager
         self.config = manager.config
         self.job = job
         self.request = request
         self.oma = manager.oma_client(request.oma_url)
-        self.state_dir = Path(self.config.server.state_dir)
-        self.state_path = self.state_dir / f"{_safe_name(job.job_id)}.json"
+        self.store = ResumeStore(Path(self.config.server.state_dir), job.job_id)
         self.source: VSphereSource | None = None
         self.vm: Any = None
         self.snapshot: Any = None
@@ -69,26 +63,6 @@ class ReplicationRunner:
             raise JobCancelled()
         self.job.update(current_operation=operation)
         log.info("replication step job_id=%s step=%r", self.job.job_id, operation)
-
-    def _load_state(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.state_path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            log.warning("ignoring unreadable state file job_id=%s path=%s", self.job.job_id, self.state_path)
-            return {}
-        return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else {}
-
-    def _save_state(self, data: dict[str, Any]) -> None:
-        tmp = self.state_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        os.replace(tmp, self.state_path)
-
-    def _clear_state(self, plans: list[DiskPlan]) -> None:
-        for plan in plans:
-            plan.checkpoint.unlink(missing_ok=True)
-        self.state_path.unlink(missing_ok=True)
 
     # -- the job -------------------------------------------------------------------------
 
@@ -103,6 +77,8 @@ class ReplicationRunner:
             log.info("replication completed job_id=%s", job.job_id)
         except JobCancelled:
             self._remove_snapshot_quietly()
+            # The job's own file goes with it; its disks' resume records stay for the VM's next sync.
+            self.store.drop_job()
             job.finish(CANCELLED, error="cancelled by request", operation="Cancelled")
             log.info("replication cancelled job_id=%s", job.job_id)
         except Exception as exc:  # every failure must leave no snapshot behind and be reported
@@ -122,7 +98,7 @@ class ReplicationRunner:
 
     def _run(self) -> None:
         job, request, cfg = self.job, self.request, self.config
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store.prepare()
         endpoint = job.vcenter_context.endpoint
 
         self._step("Connecting to vCenter")
@@ -136,7 +112,7 @@ class ReplicationRunner:
         job.vcenter_context.vm_id = info.id
 
         # Check the request against the VM before changing anything on it.
-        plans = self._plan_disks(info.disks)
+        plans = self._plan_disks(info.disks, info.id)
         # The disk source too: a VM that only VDDK can read is refused here, before any snapshot.
         disk_source = self.manager._disk_source_factory(cfg, source, self.vm, job.job_id, [p.disk for p in plans])
         with job.lock:
@@ -154,32 +130,24 @@ class ReplicationRunner:
             job.update(cbt_enabled_by_job=True,
                        full_sync_reason="CBT was off: enabled it now, so this first sync copies the whole disk")
 
-        state = self._load_state()
-        self._take_snapshot(state)
+        state = self.store.job_state()
+        self._take_snapshot(state if state.get("vm_id") == info.id else {})
 
         self._step("Querying changed disk areas")
         snap_disks = {d.key: d for d in source.snapshot_disks(self.snapshot)}
-        old_disks = state.get("disks", {}) if state.get("vm_id") == info.id else {}
         for plan in plans:
             snap_disk = snap_disks.get(plan.disk.key)
             if snap_disk is None:
                 raise InvalidRequest(f"disk {plan.disk_id} is not in the snapshot")
             plan.snapshot_change_id = snap_disk.change_id
-            self._choose_areas(plan, snap_disk, vm_path, cbt_enabled_now, old_disks.get(plan.disk_id))
+            self._choose_areas(plan, snap_disk, vm_path, cbt_enabled_now, self.store.disk_state(info.id, plan.disk_id))
         full = [p for p in plans if p.sync_type == "full"]
         job.update(sync_type="full" if full else "incremental")
         if full and not job.full_sync_reason:
             reasons = sorted({self._full_reason(p) for p in full})
             job.update(full_sync_reason="; ".join(reasons))
 
-        self._save_state({
-            "version": STATE_VERSION, "job_id": job.job_id, "vm_id": info.id,
-            "snapshot_id": self.snapshot._moId, "saved_at": utc_now(),
-            "disks": {p.disk_id: {"areas": p.areas, "snapshot_change_id": p.snapshot_change_id,
-                                  "previous_change_id": p.previous_change_id, "sync_type": p.sync_type,
-                                  "full_reason": p.full_reason}
-                      for p in plans},
-        })
+        self.store.save(vm_id=info.id, snapshot_id=self.snapshot._moId, saved_at=utc_now(), plans=plans)
 
         for plan in plans:
             self._copy_disk(disk_source, plan, endpoint, info.id)
@@ -197,7 +165,7 @@ class ReplicationRunner:
                 else:
                     log.warning("snapshot has no change id, none stored job_id=%s disk=%s", job.job_id,
                                 plan.disk_id)
-        self._clear_state(plans)
+        self.store.clear(info.id, plans)
 
         # No cancel check from here on: the data and its change ids are recorded, the job is done.
         job.update(current_operation="Removing snapshot")
@@ -212,7 +180,7 @@ class ReplicationRunner:
                 job.warnings.append(message)
         self.snapshot = None
 
-    def _plan_disks(self, disks: list[DiskInfo]) -> list[DiskPlan]:
+    def _plan_disks(self, disks: list[DiskInfo], vm_id: str) -> list[DiskPlan]:
         by_key = {d.key: d for d in disks}
         plans = []
         for target in self.request.disks:
@@ -237,7 +205,7 @@ class ReplicationRunner:
             disk_id = target.disk_id or disk.id
             plans.append(DiskPlan(
                 target=target, disk=disk, disk_id=disk_id, target_uri=target.target.uri(),
-                checkpoint=self.state_dir / f"{_safe_name(self.job.job_id)}-{_safe_name(disk_id)}.ckpt",
+                checkpoint=self.store.checkpoint(vm_id, disk_id),
             ))
             with self.job.lock:
                 progress = self.job.disk(target.disk_id or f"disk-{target.unit_number}")
@@ -271,84 +239,6 @@ class ReplicationRunner:
                 quiesce=self.config.replication.quiesce)
             log.info("snapshot created job_id=%s snapshot=%s quiesced=%s", job.job_id, self.snapshot._moId, quiesced)
         job.update(snapshot_id=self.snapshot._moId)
-
-    def _choose_areas(self, plan: DiskPlan, snap_disk: DiskInfo, vm_path: str, cbt_enabled_now: bool,
-                      old: dict[str, Any] | None) -> None:
-        source, job = self.source, self.job
-        assert source is not None
-        old_snap_change_id = (old or {}).get("snapshot_change_id")
-        if old and plan.checkpoint.exists() and old_snap_change_id:
-            # A retry: same scope as the interrupted attempt so its checkpoint still applies...
-            plan.areas = None if old.get("areas") is None else [(int(a), int(b)) for a, b in old["areas"]]
-            plan.previous_change_id = old.get("previous_change_id")
-            plan.sync_type = old.get("sync_type", "full")
-            plan.full_reason = old.get("full_reason")
-            if old_snap_change_id != plan.snapshot_change_id:
-                # ...plus whatever changed since that attempt's snapshot, which may be stale on the target.
-                try:
-                    plan.stale_areas = _areas(source.query_changed_areas(
-                        self.vm, self.snapshot, plan.disk.key, snap_disk.capacity_bytes, old_snap_change_id))
-                except VCenterError as exc:
-                    if not _is_invalid_change_id(exc):
-                        raise
-                    log.warning("cannot resume: changes since the last attempt are unknown job_id=%s disk=%s",
-                                job.job_id, plan.disk_id)
-                    plan.checkpoint.unlink(missing_ok=True)
-                    plan.stale_areas = []
-                    self._fresh_areas(plan, snap_disk, vm_path, cbt_enabled_now)
-                    return
-            plan.resumed = True
-            log.info("resuming copy job_id=%s disk=%s stale_areas=%d", job.job_id, plan.disk_id, len(plan.stale_areas))
-            self._set_totals(plan)
-            return
-        plan.checkpoint.unlink(missing_ok=True)
-        self._fresh_areas(plan, snap_disk, vm_path, cbt_enabled_now)
-
-    def _fresh_areas(self, plan: DiskPlan, snap_disk: DiskInfo, vm_path: str, cbt_enabled_now: bool) -> None:
-        source, job = self.source, self.job
-        assert source is not None
-        previous = None
-        if self.request.replication_type == "incremental" and not cbt_enabled_now:
-            previous = self.oma.get_previous_change_id(vm_path, plan.disk_id)
-        capacity = snap_disk.capacity_bytes
-        plan.previous_change_id = None
-        if previous:
-            try:
-                plan.areas = _areas(source.query_changed_areas(self.vm, self.snapshot, plan.disk.key, capacity,
-                                                               previous))
-                plan.previous_change_id = previous
-                plan.sync_type = "incremental"
-            except VCenterError as exc:
-                if not _is_invalid_change_id(exc):
-                    raise
-                log.warning("previous change id rejected, full copy job_id=%s disk=%s error=%s",
-                            job.job_id, plan.disk_id, exc.message)
-        if plan.previous_change_id is None:
-            allocated = _areas(source.query_changed_areas(self.vm, self.snapshot, plan.disk.key, capacity, "*"))
-            plan.allocated_bytes = sum(length for _, length in allocated)
-            # A full sync copies the whole disk: datamover reads the allocated data and zeroes the
-            # holes on the target, so a reused target keeps no stale blocks where the source is empty.
-            plan.areas = None
-            plan.sync_type = "full"
-            plan.full_reason = ("initial replication requested" if self.request.replication_type == "initial"
-                                else "CBT was just enabled" if cbt_enabled_now
-                                else "previous change id was rejected by vCenter" if previous
-                                else "no previous change id")
-        self._set_totals(plan)
-
-    def _set_totals(self, plan: DiskPlan) -> None:
-        main = plan.disk.capacity_bytes if plan.areas is None else sum(length for _, length in plan.areas)
-        total = main + sum(length for _, length in plan.stale_areas)
-        with self.job.lock:
-            disk = self.job.disk(plan.disk_id)
-            disk.bytes_total = total
-            disk.sync_type = plan.sync_type
-            disk.allocated_bytes = plan.allocated_bytes
-        self.job.update()
-
-    @staticmethod
-    def _full_reason(plan: DiskPlan) -> str:
-        return plan.full_reason or "resumed full copy"
 
     def _copy_disk(self, disk_source: DiskSource, plan: DiskPlan, endpoint: Any, vm_id: str) -> None:
         job = self.job

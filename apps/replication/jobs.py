@@ -5,7 +5,13 @@ once and the modules that start, run and cancel jobs do not import each other in
 """
 from __future__ import annotations
 
-from django.db import transaction
+import secrets
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.jobs import record_event, transition
@@ -70,3 +76,56 @@ def replication_finish(*, job: ReplicationJob, status: str, error: str = "") -> 
               level="error" if status == ReplicationStatus.FAILED else "info")
         transaction.on_commit(lambda: replication_finished.send(sender=ReplicationJob, job=row))
     return row
+
+
+def lease_seconds() -> float:
+    return float(settings.MP_REPLICATION_RUNNER_LEASE)
+
+
+def claimable() -> Q:
+    """Jobs a runner may take: queued ones nobody holds, and half-provisioned ones whose runner's lease ran out
+    (its worker died). A job handed to the agent holds no lease and is the reaper's, not the runner's."""
+    now = timezone.now()
+    free = Q(runner_lease_until__isnull=True)
+    expired = Q(runner_lease_until__lt=now)
+    return (Q(status=ReplicationStatus.PENDING) & (free | expired)
+            | Q(status=ReplicationStatus.PROVISIONING) & (free | expired)
+            | Q(status=ReplicationStatus.READY_FOR_SYNC) & expired)
+
+
+def claim(job: ReplicationJob) -> str | None:
+    """Take the job's runner lease (a compare-and-set on the row); None when a live runner holds it."""
+    token = secrets.token_hex(8)
+    taken = ReplicationJob.objects.filter(claimable(), pk=job.pk).update(
+        runner_token=token, runner_lease_until=timezone.now() + timedelta(seconds=lease_seconds()))
+    return token if taken else None
+
+
+def release_lease(job: ReplicationJob, token: str) -> None:
+    ReplicationJob.objects.filter(pk=job.pk, runner_token=token).update(runner_token="", runner_lease_until=None)
+
+
+class LeaseKeeper:
+    """Renews a runner's lease from a thread while a step (a slow CloudStack job) blocks the runner."""
+
+    def __init__(self, job: ReplicationJob, token: str):
+        self.job, self.token = job, token
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"lease-{job.job_id}", daemon=True)
+
+    def __enter__(self) -> LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(lease_seconds() / 3):
+                close_old_connections()
+                ReplicationJob.objects.filter(pk=self.job.pk, runner_token=self.token).update(
+                    runner_lease_until=timezone.now() + timedelta(seconds=lease_seconds()))
+        finally:
+            connection.close()

@@ -40,6 +40,11 @@ class ReplicationJob(TimeStampedModel):
     # without a tunnel (MP_AGENT_API_URL), or not chosen yet.
     appliance_id = models.CharField(max_length=128, blank=True)
     schedule_execution_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # The provisioning runner's lease: a worker claims the job by writing a token and an expiry, and renews it while
+    # it works. A redelivered or re-enqueued task finding a live lease leaves the job alone; one finding it expired
+    # (its worker died) takes the job over and continues from what the rows record.
+    runner_token = models.CharField(max_length=64, blank=True, editable=False)
+    runner_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "replication_jobs"
@@ -99,6 +104,9 @@ class VMExportMapping(TimeStampedModel):
     port = models.PositiveIntegerField(null=True, blank=True)
     pid = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=ExportStatus.choices, default=ExportStatus.ACTIVE, db_index=True)
+    # The port while the export is active, NULL otherwise: the unique index is the port lock, so two workers can
+    # never hand out the same port (no probe-then-bind race); written before nbdkit starts.
+    active_port = models.PositiveIntegerField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         db_table = "vm_export_mappings"

@@ -10,7 +10,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from apps.core.exceptions import ApplicationError
+from apps.core.exceptions import ApplicationError, NotFound
 from apps.enrollment.agent_client import AgentClient, AgentEndpoint, ReplicateRequest, default_agent
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
@@ -20,7 +20,16 @@ from apps.settings import volumes
 
 from . import exports
 from .choices import ReplicationStatus, VolumeStatus
-from .jobs import JobCancelled, check_cancel, event, replication_finish, replication_set_status
+from .jobs import (
+    JobCancelled,
+    LeaseKeeper,
+    check_cancel,
+    claim,
+    event,
+    release_lease,
+    replication_finish,
+    replication_set_status,
+)
 from .models import ReplicationJob, ReplicaVolume, VMExportMapping
 
 logger = logging.getLogger(__name__)
@@ -33,9 +42,11 @@ def _volume_alive(client: cs.CloudStackClient, volume: ReplicaVolume) -> dict | 
         return None
 
 
-def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndpoint) -> list[dict]:
+def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndpoint, *,
+              taken_over: bool = False) -> list[dict]:
     """For each disk: a replica volume attached to the control plane and an NBD export of its device, on a port
-    only the serving agent's key may open."""
+    only the serving agent's key may open. ``taken_over``: a runner died in this job, perhaps while CloudStack
+    created a volume it never recorded; such a volume is taken up rather than made twice."""
     context = job.vm_context
     config = job.ossea_config
     oma = volumes.oma_vm_id(config, client)
@@ -52,7 +63,7 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndp
         if replica is None:
             volume, attached = volumes.create_and_attach(config=config, client=client, owner=job.job_id,
                                                          vm_name=context.vm_name, disk_unit=disk.unit_number,
-                                                         size_bytes=disk.capacity_bytes)
+                                                         size_bytes=disk.capacity_bytes, adopt_unrecorded=taken_over)
             replica = ReplicaVolume.objects.create(
                 vm_context=context, disk_id=disk.disk_id, disk_unit_number=disk.unit_number, volume_id=volume["id"],
                 volume_name=volume["name"], size_bytes=int(volume.get("size") or disk.capacity_bytes),
@@ -103,14 +114,41 @@ def agent_request(job: ReplicationJob, targets: list[dict]) -> ReplicateRequest:
                             disks=targets, oma_url=settings.MP_OMA_URL_FOR_AGENT, bandwidth_limit=job.bandwidth_limit)
 
 
+def _already_handed_over(job: ReplicationJob, endpoint: AgentEndpoint) -> bool:
+    """A runner that died after the hand-over but before recording it: does the agent have the job?"""
+    try:
+        AgentClient(base_url=endpoint.url).status(job.job_id)
+    except NotFound:
+        return False
+    return True
+
+
 def run(job_id: str) -> None:
+    """Provision and hand over a job; a re-run after a worker death continues from what the rows record."""
     job = ReplicationJob.objects.select_related("vm_context", "ossea_config").filter(job_id=job_id).first()
-    if job is None or job.status != ReplicationStatus.PENDING:
-        return  # already running elsewhere, finished or cancelled: nothing to do
+    if job is None:
+        return
+    token = claim(job)
+    if token is None:
+        return  # running elsewhere under a live lease, handed to the agent, finished or cancelled: nothing to do
+    job.refresh_from_db()
+    resumed = job.status != ReplicationStatus.PENDING
+    try:
+        with LeaseKeeper(job, token):
+            _run(job, resumed)
+    finally:
+        release_lease(job, token)
+
+
+def _run(job: ReplicationJob, resumed: bool) -> None:
     client: cs.CloudStackClient | None = None
     targets: list[dict] = []
     try:
-        replication_set_status(job, ReplicationStatus.PROVISIONING, current_operation="Provisioning volumes")
+        if resumed:
+            event(job, "resume", f"continuing a job left {job.status} by a runner that stopped (its worker died)",
+                  level="warning")
+        else:
+            replication_set_status(job, ReplicationStatus.PROVISIONING, current_operation="Provisioning volumes")
         with transaction.atomic():
             context = VMContext.objects.select_for_update().get(pk=job.vm_context_id)
             if context.current_status != VMContextStatus.REPLICATING:
@@ -120,8 +158,12 @@ def run(job_id: str) -> None:
         endpoint = default_agent()
         job.appliance_id = endpoint.appliance.appliance_id if endpoint.appliance else ""
         ReplicationJob.objects.filter(pk=job.pk).update(appliance_id=job.appliance_id)
+        if job.status == ReplicationStatus.READY_FOR_SYNC and _already_handed_over(job, endpoint):
+            event(job, "resume", "the agent already has the job; its reports carry it on")
+            return
+        check_cancel(job)
         client = volumes.client_for(job.ossea_config)
-        targets = provision(job, client, endpoint)
+        targets = provision(job, client, endpoint, taken_over=resumed)
         check_cancel(job)
         volumes.release(job.job_id)
         replication_set_status(job, ReplicationStatus.READY_FOR_SYNC,
@@ -135,7 +177,7 @@ def run(job_id: str) -> None:
                        agent_url=agent.base_url, appliance_id=job.appliance_id,
                        targets={t["disk_id"]: t["target"] for t in targets})
     except JobCancelled:
-        done = undo_provisioning(job, client, targets)
+        done = undo_provisioning(job, client or _client_or_none(job), targets)
         replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")
         if done:
             event(job, "cleanup", "; ".join(done))
@@ -144,11 +186,21 @@ def run(job_id: str) -> None:
         replication_finish(job=job, status=ReplicationStatus.FAILED,
                                     error=f"provisioning failed: {exc}" + (f" (cleaned up: {'; '.join(done)})" if done else ""))
     except ApplicationError as exc:
+        if exc.error_code == "JOB_CONFLICT":
+            # The agent still runs this job: an earlier attempt's copy that outlived a failure the control plane
+            # declared (the agent could not be asked then). Its reports carry the job on from here.
+            event(job, "adopted", f"the agent is still running this job ({exc.message}); its copy is kept",
+                  level="warning")
+            return
         # The agent refused or could not be reached: volumes and exports stay for the retry.
         replication_finish(job=job, status=ReplicationStatus.FAILED, error=exc.message)
     except Exception as exc:  # a bug must still end the job with a reason, never leave it 'provisioning'
-        logger.exception("replication runner crashed job=%s", job_id)
+        logger.exception("replication runner crashed job=%s", job.job_id)
         done = undo_provisioning(job, client, targets) if job.status == ReplicationStatus.PROVISIONING else []
         replication_finish(job=job, status=ReplicationStatus.FAILED, error=f"internal error: {exc}")
         if done:
             event(job, "cleanup", "; ".join(done))
+
+
+def _client_or_none(job: ReplicationJob) -> cs.CloudStackClient | None:
+    return volumes.client_for(job.ossea_config) if job.ossea_config_id else None

@@ -3,12 +3,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from apps.core.registry import Health
 from apps.inventory.models import VMContext
 from apps.inventory.selectors import vm_contexts
 
-from .choices import ACTIVE
+from .choices import ACTIVE, VolumeStatus
 from .models import ChangeIdRecord, ReplicationJob, ReplicaVolume
+
+
+def data_volume_slots() -> tuple[int, int]:
+    """(in use or promised, limit) of the data-volume slots of the control plane's VM: every replica stays attached
+    to it between syncs, and an active job of a VM without its replicas yet will attach one per missing disk."""
+    used = ReplicaVolume.objects.filter(status=VolumeStatus.ATTACHED_TO_OMA).count()
+    for job in ReplicationJob.objects.filter(status__in=ACTIVE).select_related("vm_context"):
+        used += missing_replicas(job.vm_context)
+    return used, settings.MP_OMA_MAX_DATA_VOLUMES
+
+
+def missing_replicas(vm_context: VMContext) -> int:
+    """Disks of the VM without a replica volume: the attachments its next sync adds."""
+    have = set(ReplicaVolume.objects.filter(vm_context=vm_context).values_list("disk_unit_number", flat=True))
+    return sum(1 for unit in vm_context.disks.values_list("unit_number", flat=True) if unit not in have)
 
 
 def disk_counters(job: ReplicationJob) -> dict:

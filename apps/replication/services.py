@@ -14,7 +14,7 @@ from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
 from apps.settings.services import active_ossea_config, ossea_config_get
 
-from . import exports
+from . import exports, selectors
 from .choices import ACTIVE, CANCELLABLE, TRANSITIONS, ExportStatus, ReplicationStatus, ReplicationType
 from .jobs import event, replication_finish, replication_set_status
 from .models import ChangeIdRecord, ReplicationJob, VMExportMapping
@@ -65,6 +65,7 @@ def replication_start(*, vm_context: VMContext, replication_type: str = Replicat
         attempts += 1
         try:
             with transaction.atomic():
+                _check_data_volume_slots(vm_context, ossea_config)
                 job = ReplicationJob.objects.create(
                     job_id=timestamp_id("job", ReplicationJob), vm_context=vm_context, ossea_config=ossea_config,
                     replication_type=replication_type, source_vm=source_vm or {}, requested_by=requested_by,
@@ -83,6 +84,22 @@ def replication_start(*, vm_context: VMContext, replication_type: str = Replicat
             # Another VM's job took the same second's id at the same moment: take the next free one.
             if attempts >= 5:
                 raise
+
+
+def _check_data_volume_slots(vm_context: VMContext, ossea_config) -> None:
+    """Refuse a sync whose new replicas would not fit on the control plane's VM (CloudStack's data-volume limit)
+    before it creates anything. The configuration's row lock makes concurrent starts count one after another."""
+    needed = selectors.missing_replicas(vm_context)
+    if not needed:
+        return
+    list(type(ossea_config).objects.select_for_update().filter(pk=ossea_config.pk))
+    used, limit = selectors.data_volume_slots()
+    if used + needed > limit:
+        raise Conflict(f"VM '{vm_context.vm_name}' needs {needed} new replica volume(s) but the control plane's VM "
+                       f"has {max(0, limit - used)} of its {limit} data-volume slots free (MP_OMA_MAX_DATA_VOLUMES, "
+                       "CloudStack's per-VM limit); every replica stays attached between syncs: fail over or "
+                       "remove replicated VMs, or add a control plane (docs/operations.md, capacity)",
+                       details={"needed": needed, "in_use": used, "limit": limit}, error_code="DATA_VOLUME_LIMIT")
 
 
 def replication_get(job_id: str) -> ReplicationJob:

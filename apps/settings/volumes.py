@@ -44,13 +44,47 @@ def record(*, config: OsseaConfig | None, owner: str, kind: str, resource_id: st
 
 
 def create_and_attach(*, config: OsseaConfig, client: cs.CloudStackClient, owner: str, vm_name: str,
-                      disk_unit: int, size_bytes: int) -> tuple[dict, cs.AttachedVolume]:
-    """Create a replica volume and attach it to the control plane VM; return once its device exists."""
-    volume = client.create_volume_for_disk(vm_name=vm_name, disk_unit=disk_unit, size_bytes=size_bytes,
-                                           zone_id=zone_id(config, client))
-    record(config=config, owner=owner, kind=CloudResourceKind.VOLUME, resource_id=volume["id"], name=volume["name"])
+                      disk_unit: int, size_bytes: int, adopt_unrecorded: bool = False) -> tuple[dict, cs.AttachedVolume]:
+    """Create a replica volume and attach it to the control plane VM; return once its device exists.
+
+    Resumable: a volume this owner already created for the disk (its worker died before the caller recorded it)
+    is taken up again rather than created twice, and attached afresh wherever the dead attempt left it. With
+    ``adopt_unrecorded`` (the owner's worker died), so is the one volume of the disk's name that nothing records
+    and nothing holds: CloudStack made it while the dead worker waited on `createVolume`."""
+    name = cs.volume_name_for_disk(vm_name, disk_unit)
+    volume = _recorded_volume(client, owner, name)
+    if volume is None and adopt_unrecorded and (volume := _unrecorded_volume(client, name)) is not None:
+        record(config=config, owner=owner, kind=CloudResourceKind.VOLUME, resource_id=volume["id"],
+               name=volume["name"], adopted=True)
+    if volume is None:
+        volume = client.create_volume_for_disk(vm_name=vm_name, disk_unit=disk_unit, size_bytes=size_bytes,
+                                               zone_id=zone_id(config, client))
+        record(config=config, owner=owner, kind=CloudResourceKind.VOLUME, resource_id=volume["id"],
+               name=volume["name"])
+    elif volume.get("virtualmachineid"):
+        # Attached by the attempt that died (its device may or may not be here): detach, then attach as usual.
+        detach_from_oma(client=client, volume_id=volume["id"])
     attached = attach_to_oma(config=config, client=client, owner=owner, volume_id=volume["id"])
     return volume, attached
+
+
+def _unrecorded_volume(client: cs.CloudStackClient, name: str) -> dict | None:
+    candidates = [v for v in client.list_volumes(name=name)
+                  if v.get("name") == name and not v.get("virtualmachineid")
+                  and not CloudResource.objects.filter(resource_id=v["id"]).exists()]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _recorded_volume(client: cs.CloudStackClient, owner: str, name: str) -> dict | None:
+    res = CloudResource.objects.filter(owner=owner, kind=CloudResourceKind.VOLUME, state=CloudResourceState.CREATED,
+                                       name=name).order_by("-id").first()
+    if res is None:
+        return None
+    try:
+        return client.get_volume(res.resource_id)
+    except cs.CloudStackNotFoundError:
+        CloudResource.objects.filter(pk=res.pk).update(state=CloudResourceState.REMOVED)
+        return None
 
 
 def attach_to_oma(*, config: OsseaConfig, client: cs.CloudStackClient, owner: str, volume_id: str) -> cs.AttachedVolume:

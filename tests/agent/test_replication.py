@@ -234,7 +234,8 @@ def test_retried_job_resumes_from_checkpoint(sim: Any, si: Any, vcenter: dict, c
     try:
         path, slow = target("t.img", 64 * MiB, filters=["rate"], args=["rate=64M"])
         replicate(first.url, vcenter, job_id, f"/DC0/vm/{name}", disks_for(slow), control_plane, "initial")
-        checkpoint = state / f"{job_id}-disk-0.ckpt"
+        # Kept per VM disk (not per job), so a later job of the VM resumes it too.
+        checkpoint = state / "resume" / f"{vm._moId}-disk-0.ckpt"
         deadline = time.monotonic() + 60
         while not checkpoint.exists() and time.monotonic() < deadline:
             time.sleep(0.1)

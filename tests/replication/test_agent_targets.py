@@ -35,7 +35,7 @@ def test_exports_use_only_ports_the_agents_keys_may_open(settings):
     settings.MP_NBD_PORT_RANGE = (24801, 24808)
     settings.MP_TUNNEL_NBD_PORTS = "24805-24808,24900"
     assert exports.export_ports() == [24805, 24806, 24807, 24808]
-    assert exports._free_port() in (24805, 24806, 24807, 24808)
+    assert exports._usable_ports() == [24805, 24806, 24807, 24808]
     settings.MP_TUNNEL_NBD_PORTS = [24900]
     with pytest.raises(exports.ExportError, match="MP_TUNNEL_NBD_PORTS"):
-        exports._free_port()
+        exports._usable_ports()
