@@ -325,7 +325,8 @@ class LabState:
 
 
 _OS_TYPES = (
-    ("Ubuntu", "Ubuntu 20.04 LTS"), ("Ubuntu", "Ubuntu 22.04 LTS"), ("Ubuntu", "Ubuntu 24.04 LTS"),
+    ("Ubuntu", "Other Ubuntu (64-bit)"), ("Ubuntu", "Ubuntu 20.04 LTS"), ("Ubuntu", "Ubuntu 22.04 LTS"),
+    ("Ubuntu", "Ubuntu 24.04 LTS"),
     ("Debian", "Debian GNU/Linux 11 (64-bit)"), ("Debian", "Debian GNU/Linux 12 (64-bit)"),
     ("RedHat", "Red Hat Enterprise Linux 8.0"), ("RedHat", "Red Hat Enterprise Linux 9.0"),
     ("CentOS", "CentOS 7"), ("Windows", "Windows Server 2016 (64-bit)"),
