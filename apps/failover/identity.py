@@ -63,6 +63,16 @@ def addresses_in_use(vms: list[dict]) -> dict[str, set[str]]:
     return used
 
 
+def _paired(vm_context: VMContext, resolved: list[dict]) -> list[tuple[dict, object]]:
+    """Each resolved NIC with its inventory row. Labels need not be unique (vcsim gives every NIC the same one):
+    resolve_networks lists the NICs in `cloud.source_networks` order, skipping the unmapped ones."""
+    pairs, queue = [], list(resolved)
+    for row in vm_context.nics.all().order_by("label", "id"):
+        if queue and (queue[0]["nic"], queue[0]["source_network_name"]) == (row.label, row.network_name or row.label):
+            pairs.append((queue.pop(0), row))
+    return pairs
+
+
 def plan_nics(vm_context: VMContext, resolved: list[dict], networks: list[dict], *, failover_type: str,
               custom_config: dict, in_use: dict[str, set[str]]) -> Decision:
     """One NIC per destination network (CloudStack's rule), in source order, with the MAC and address it keeps.
@@ -72,15 +82,13 @@ def plan_nics(vm_context: VMContext, resolved: list[dict], networks: list[dict],
     """
     keep_mac, keep_ip = keeps(custom_config, failover_type, "mac_addresses"), keeps(custom_config, failover_type,
                                                                                    "ip_addresses")
-    sources = {nic.label: nic for nic in vm_context.nics.all()}
     by_id = {n["id"]: n for n in networks}
     out, warnings, seen = [], [], set()
-    for nic in resolved:
+    for nic, source in _paired(vm_context, resolved):
         network_id = nic["destination_network_id"]
         if network_id in seen:
             continue
         seen.add(network_id)
-        source = sources.get(nic["nic"])
         network = by_id.get(network_id, {})
         entry = {"network_id": network_id, "network_name": network.get("name", ""), "source_nic": nic["nic"],
                  "network_type": network.get("type", ""), "mac": None, "ip": None}
