@@ -137,22 +137,23 @@ class Boot:
         return {self.boot_type: self.boot_mode} if self.boot_type else {}
 
 
+def _choice(p: Params, name: str, allowed: tuple[str, ...], refusal) -> str | None:
+    value = p.get(name)
+    if value is None:
+        return None
+    if value.strip().upper() not in allowed:
+        raise invalid(refusal(value))
+    return value.strip().upper()
+
+
 def boot(p: Params) -> Boot:
     """BaseDeployVMCmd.getBootType / getBootMode."""
     name = p.get("name")
-    boot_type = p.get("boottype")
-    if boot_type is not None:
-        boot_type = boot_type.strip().upper()
-        if boot_type not in BOOT_TYPES:
-            raise invalid(f"Invalid bootType {p.get('boottype')}Specified for vm {name} Valid values are: "
-                          f"[{', '.join(BOOT_TYPES)}]")
-    boot_mode = p.get("bootmode")
-    if boot_mode is not None:
-        boot_mode = boot_mode.strip().upper()
-        if boot_mode not in BOOT_MODES:
-            raise invalid(f"Invalid bootmode: {p.get('bootmode')} specified for VM: {name}. Valid values "
-                          f"are: [{', '.join(BOOT_MODES)}]")
-    elif boot_type == "UEFI":
+    boot_type = _choice(p, "boottype", BOOT_TYPES, lambda v: f"Invalid bootType {v}Specified for vm {name} Valid "
+                        f"values are: [{', '.join(BOOT_TYPES)}]")
+    boot_mode = _choice(p, "bootmode", BOOT_MODES, lambda v: f"Invalid bootmode: {v} specified for VM: {name}. Valid "
+                        f"values are: [{', '.join(BOOT_MODES)}]")
+    if boot_mode is None and boot_type == "UEFI":
         raise invalid(f"bootmode must be specified for the VM with boot type: UEFI. Valid values are: "
                       f"[{', '.join(BOOT_MODES)}]")
     return Boot(boot_type, boot_mode)

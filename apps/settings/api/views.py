@@ -32,6 +32,12 @@ from .serializers import (
 )
 
 
+def _sent(serializer, request) -> dict:
+    """The fields the request sent, validated: a PUT changes only those (no resending a password)."""
+    data = validated(serializer, request.data, partial=True)
+    return {k: v for k, v in data.items() if k in request.data}
+
+
 class OsseaConfigView(APIView):
     """One POST endpoint for every action, as the seed's existing clients expect."""
 
@@ -106,9 +112,8 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def update(self, request, pk=None, partial=True):
         # PUT is partial too: clients change one field without resending the password.
         credential = self.get_object()
-        data = validated(VMwareCredentialInputSerializer, request.data, partial=True)
-        data = {k: v for k, v in data.items() if k in request.data}
-        credential = services.credential_update(credential=credential, data=data)
+        credential = services.credential_update(credential=credential,
+                                                data=_sent(VMwareCredentialInputSerializer, request))
         return Response(VMwareCredentialSerializer(credential).data)
 
     @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer, **errors(409)})
@@ -154,10 +159,9 @@ class GuestOsMappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     @extend_schema(request=GuestOsMappingSerializer, responses={200: GuestOsMappingSerializer, **errors(409)})
     def update(self, request, pk=None, partial=True):
-        mapping = self.get_object()
-        data = validated(GuestOsMappingSerializer, request.data, partial=True)
-        data = {k: v for k, v in data.items() if k in request.data}
-        return Response(GuestOsMappingSerializer(services.guest_os_mapping_save(mapping=mapping, data=data)).data)
+        mapping = services.guest_os_mapping_save(mapping=self.get_object(),
+                                                 data=_sent(GuestOsMappingSerializer, request))
+        return Response(GuestOsMappingSerializer(mapping).data)
 
     @extend_schema(request=GuestOsMappingSerializer, responses={200: GuestOsMappingSerializer, **errors(409)})
     def partial_update(self, request, pk=None):
