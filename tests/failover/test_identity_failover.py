@@ -124,3 +124,13 @@ def test_readiness_warns_of_an_address_outside_the_range_or_taken_and_an_unmappe
                                {"failover_type": "live"}).json()
     check = next(c for c in body["validation_result"]["checks"] if c["check_name"] == "Guest Identity")
     assert "10.1.4.130 is taken in network 'shared-net'" in check["message"]
+
+
+def test_cpu_speed_is_sent_only_where_the_offering_has_none(settings):
+    from apps.failover.cloud import Compute
+
+    settings.MP_FAILOVER_CPU_SPEED_MHZ = 1800
+    assert Compute({"id": "c", "iscustomized": True}, 2, 2048).cpu_speed == 1800
+    # CloudStack refuses a cpuSpeed on an offering with its own speed, and a fixed offering takes no details.
+    assert Compute({"id": "c", "iscustomized": True, "cpuspeed": 2000}, 2, 2048).cpu_speed is None
+    assert Compute({"id": "f", "iscustomized": False, "cpuspeed": 1000}, None, None).cpu_speed is None
