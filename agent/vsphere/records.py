@@ -8,7 +8,7 @@ VM's (or snapshot's) pyvmomi device list and snapshot tree, without a vCenter ro
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +58,8 @@ class NicInfo:
     mac_address: str
     adapter_type: str
     connected: bool | None
+    # The guest's addresses on this NIC as VMware Tools report them (guest.net), when it runs.
+    ip_addresses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class VmInfo:
     disks: list[DiskInfo]
     nics: list[NicInfo]
     snapshots: list[SnapshotInfo]
+    secure_boot: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,8 +133,11 @@ def disk_id_for(unit_number: int | None, key: int) -> str:
 
 
 def parse_devices(devices: Iterable[Any], cbt_enabled: bool, networks: dict[str, str],
-                  portgroups: dict[str, str]) -> tuple[list[DiskInfo], list[NicInfo]]:
-    """Disks and NICs from a VM's (or snapshot's) device list."""
+                  portgroups: dict[str, str],
+                  guest_nics: Iterable[Any] = ()) -> tuple[list[DiskInfo], list[NicInfo]]:
+    """Disks and NICs from a VM's (or snapshot's) device list; `guest_nics` (guest.net) add the guest's addresses."""
+    addresses = {int(g.deviceConfigId): [ip for ip in (g.ipAddress or []) if ip]
+                 for g in guest_nics if getattr(g, "deviceConfigId", None) is not None}
     devices = list(devices)
     controllers = {d.key: d for d in devices if isinstance(d, vim.vm.device.VirtualController)}
     disks: list[DiskInfo] = []
@@ -169,6 +175,7 @@ def parse_devices(devices: Iterable[Any], cbt_enabled: bool, networks: dict[str,
                 mac_address=dev.macAddress or "",
                 adapter_type=_type_name(dev).removeprefix("Virtual").lower(),
                 connected=dev.connectable.connected if dev.connectable else None,
+                ip_addresses=addresses.get(int(dev.key), []),
             ))
     disks.sort(key=lambda d: (d.bus_number or 0, d.controller_key or 0, d.unit_number or 0))
     units = [d.unit_number for d in disks]

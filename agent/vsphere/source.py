@@ -43,6 +43,8 @@ VM_PROPERTIES = [
     "config.hardware.memoryMB",
     "config.hardware.device",
     "config.firmware",
+    "config.bootOptions",
+    "guest.net",
     "config.changeTrackingEnabled",
     "runtime.powerState",
     "snapshot",
@@ -142,7 +144,8 @@ class VSphereSource(VCenterSession):
         path = f"{base or '/' + _escape_name(dc_name) + '/vm'}/{_escape_name(name)}"
         devices = props.get("config.hardware.device") or []
         cbt = bool(props.get("config.changeTrackingEnabled"))
-        disks, nics = parse_devices(devices, cbt, networks, portgroups)
+        disks, nics = parse_devices(devices, cbt, networks, portgroups, props.get("guest.net") or [])
+        boot_options = props.get("config.bootOptions")
         return VmInfo(
             id=obj._moId,
             name=name,
@@ -159,6 +162,7 @@ class VSphereSource(VCenterSession):
             disks=disks,
             nics=nics,
             snapshots=flatten_snapshots(props.get("snapshot")),
+            secure_boot=bool(getattr(boot_options, "efiSecureBootEnabled", False)),
         )
 
     def find_vm(self, *, path: str | None = None, moref: str | None = None,

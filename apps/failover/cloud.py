@@ -15,6 +15,7 @@ from apps.settings import cloudstack as cs
 from apps.settings.models import OsseaConfig
 from apps.settings.services import active_ossea_config
 
+from . import conf
 from .models import NetworkMapping
 
 # CloudStack's hostname rule for VM names: letters, digits, hyphens, a letter first, at most 63 characters.
@@ -69,10 +70,18 @@ class Compute:
     cpu_number: int | None  # set for a customized offering only
     memory_mb: int | None
 
+    @property
+    def cpu_speed(self) -> int | None:
+        """What a deploy sends as cpuSpeed: a customized offering without a speed needs one (CloudStack's
+        validateCustomParameters); one with a speed refuses it."""
+        if not self.offering.get("iscustomized") or self.offering.get("cpuspeed"):
+            return None
+        return conf.custom_cpu_speed()
+
     def as_plan(self) -> dict:
         return {"service_offering_id": self.offering["id"], "service_offering_name": self.offering.get("name"),
                 "customized": bool(self.offering.get("iscustomized")), "cpu_number": self.cpu_number,
-                "memory_mb": self.memory_mb}
+                "memory_mb": self.memory_mb, "cpu_speed": self.cpu_speed}
 
 
 class PlanError(Exception):

@@ -38,3 +38,8 @@ def final_sync_timeout() -> int:
 
 def webhook_timeout() -> float:
     return _number("MP_FAILOVER_WEBHOOK_TIMEOUT", 10)
+
+
+def custom_cpu_speed() -> int:
+    """The cpuSpeed (MHz) a deploy on a customized compute offering without a speed of its own sends."""
+    return int(_number("MP_FAILOVER_CPU_SPEED_MHZ", 2000))

@@ -7,7 +7,6 @@ every critical check passes. The facts they judge (sync, networks, volumes, acti
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from apps.core.exceptions import ApplicationError
@@ -17,46 +16,12 @@ from apps.settings import cloudstack as cs
 from apps.settings import volumes
 
 from . import cloud, conf, readiness
+from .checks import WEIGHTS, Check
 from .choices import CheckStatus, CheckType, FailoverType
-
-WEIGHTS = {CheckType.CRITICAL: 2.0, CheckType.WARNING: 1.0}
-
-
-@dataclass
-class Check:
-    check_name: str
-    check_type: str
-    status: str = CheckStatus.PASS
-    message: str = ""
-    details: dict | None = None
-    actions: list[str] = field(default_factory=list)
-    execution_time: int = 0
-    # How a failed critical check refuses a failover request (seed 003 error codes and HTTP statuses).
-    error_code: str = "VALIDATION_FAILED"
-    http_status: int = 409
-
-    def fail(self, message: str, *actions: str, details: dict | None = None, error_code: str | None = None,
-             http_status: int | None = None) -> None:
-        self.status, self.message = CheckStatus.FAIL, message
-        self.actions.extend(actions)
-        if details is not None:
-            self.details = details
-        if error_code:
-            self.error_code = error_code
-        if http_status:
-            self.http_status = http_status
-
-    def as_dict(self) -> dict:
-        body = {"check_name": self.check_name, "check_type": self.check_type, "status": self.status,
-                "message": self.message, "execution_time": self.execution_time}
-        if self.details is not None:
-            body["details"] = self.details
-        if self.actions:
-            body["required_actions"] = self.actions
-        return body
+from .validation_identity import IdentityChecks
 
 
-class Validator:
+class Validator(IdentityChecks):
     """Runs every check for one VM and one failover type; CloudStack is asked once, lazily."""
 
     def __init__(self, vm_context: VMContext, failover_type: str = FailoverType.LIVE, *,
@@ -359,6 +324,7 @@ class Validator:
         self._run("NIC Layout", CheckType.WARNING, self.check_nic_layout)
         self._run("Volume Status", CheckType.CRITICAL, self.check_volumes)
         self._run("Compute Offering", CheckType.CRITICAL, self.check_compute)
+        self._run("Guest Identity", CheckType.WARNING, self.check_identity)
         if self.type == FailoverType.LIVE:
             self._run("Destination VM Name", CheckType.CRITICAL, self.check_vm_name)
         return self.result(time.monotonic_ns() - started)

@@ -52,7 +52,8 @@ class VMContext(TimeStampedModel):
     guest_os_name = models.CharField(max_length=255, blank=True)
     cpu_count = models.PositiveIntegerField(default=1)
     memory_mb = models.PositiveIntegerField(default=0)
-    firmware = models.CharField(max_length=16, blank=True)
+    firmware = models.CharField(max_length=16, blank=True, help_text="vSphere config.firmware: bios or efi")
+    secure_boot = models.BooleanField(default=False, help_text="vSphere config.bootOptions.efiSecureBootEnabled")
     current_status = models.CharField(max_length=32, choices=VMContextStatus.choices,
                                       default=VMContextStatus.DISCOVERED, db_index=True)
     total_jobs_run = models.PositiveIntegerField(default=0)
@@ -111,6 +112,8 @@ class VMNic(TimeStampedModel):
     network_name = models.CharField(max_length=255, blank=True)
     mac_address = models.CharField(max_length=32, blank=True)
     adapter_type = models.CharField(max_length=64, blank=True)
+    ip_addresses = models.JSONField(default=list, blank=True,
+                                    help_text="The guest's addresses on this NIC (VMware Tools' guest.net)")
 
     class Meta:
         db_table = "vm_nics"

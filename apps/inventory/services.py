@@ -70,6 +70,7 @@ def vm_context_upsert(*, vm: dict, vcenter_host: str, datacenter: str, credentia
         "datacenter": datacenter, "power_state": vm.get("power_state") or "", "guest_os_id": vm.get("guest_os") or "",
         "guest_os_name": vm.get("guest_os_name") or "", "cpu_count": vm.get("num_cpu") or 1,
         "memory_mb": vm.get("memory_mb") or 0, "firmware": vm.get("firmware") or "",
+        "secure_boot": bool(vm.get("secure_boot")),
         "snapshots": vm.get("snapshots") or [], "last_discovered_at": timezone.now(),
     }
     if credential is not None:
@@ -97,7 +98,8 @@ def vm_context_upsert(*, vm: dict, vcenter_host: str, datacenter: str, credentia
     context.nics.all().delete()
     VMNic.objects.bulk_create([
         VMNic(vm_context=context, label=nic.get("label") or f"nic{i}", network_name=nic.get("network") or "",
-              mac_address=nic.get("mac_address") or "", adapter_type=nic.get("adapter_type") or "")
+              mac_address=nic.get("mac_address") or "", adapter_type=nic.get("adapter_type") or "",
+              ip_addresses=[str(ip) for ip in nic.get("ip_addresses") or []])
         for i, nic in enumerate(vm.get("nics") or [])
     ])
     return context, created

@@ -5,7 +5,7 @@ from apps.core.exceptions import ApplicationError
 from apps.core.forms import SecretPreservingForm
 
 from .cloudstack_service import connection_details
-from .models import CloudResource, OsseaConfig, VMwareCredential
+from .models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
 
 
 class OsseaConfigForm(SecretPreservingForm):
@@ -57,3 +57,9 @@ class CloudResourceAdmin(admin.ModelAdmin):
     list_display = ("kind", "resource_id", "name", "owner", "parent_id", "state", "created_at")
     list_filter = ("kind", "state")
     search_fields = ("resource_id", "name", "owner")
+
+
+@admin.register(GuestOsMapping)
+class GuestOsMappingAdmin(admin.ModelAdmin):
+    list_display = ("vmware_guest_id", "os_type_description", "os_type_id", "updated_at")
+    search_fields = ("vmware_guest_id", "os_type_description")

@@ -81,3 +81,23 @@ class CloudResource(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.resource_id} ({self.state}, {self.owner})"
+
+
+class GuestOsMapping(TimeStampedModel):
+    """Which CloudStack OS type (listOsTypes) a VMware guest OS (`config.guestId`) becomes at failover.
+
+    `os_type_id` pins one OS type; otherwise the OS type whose description is `os_type_description`
+    is looked up in the CloudStack the VM fails over into. Seeded with a default mapping, editable.
+    """
+
+    vmware_guest_id = models.CharField(max_length=128, unique=True, help_text="VMware guestId, e.g. ubuntu64Guest")
+    os_type_description = models.CharField(max_length=255, blank=True, help_text="CloudStack OS type, e.g. 'Ubuntu 22.04 LTS'")
+    os_type_id = models.CharField(max_length=64, blank=True, help_text="A CloudStack OS type id; wins when set")
+
+    class Meta:
+        db_table = "guest_os_mappings"
+        ordering = ["vmware_guest_id"]
+        verbose_name = "guest OS mapping"
+
+    def __str__(self) -> str:
+        return f"{self.vmware_guest_id} -> {self.os_type_description or self.os_type_id}"

@@ -1,12 +1,12 @@
-"""Writes for CloudStack configurations and VMware credentials."""
+"""Writes for CloudStack configurations, VMware credentials and guest OS mappings."""
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core.exceptions import Conflict, NotFound
+from apps.core.exceptions import Conflict, InvalidInput, NotFound
 
-from .models import OsseaConfig, VMwareCredential
+from .models import GuestOsMapping, OsseaConfig, VMwareCredential
 
 OSSEA_FIELDS = ("name", "api_url", "api_key", "secret_key", "domain", "zone", "oma_vm_id", "is_active",
                 "disk_offering_id", "service_offering_id", "network_id")
@@ -114,3 +114,16 @@ def credential_for_vcenter(vcenter_host: str) -> VMwareCredential:
 
 def credential_mark_used(*, credential: VMwareCredential) -> None:
     VMwareCredential.objects.filter(pk=credential.pk).update(last_used_at=timezone.now())
+
+
+def guest_os_mapping_save(*, mapping: GuestOsMapping, data: dict) -> GuestOsMapping:
+    for key, value in data.items():
+        setattr(mapping, key, value)
+    if not (mapping.os_type_description or mapping.os_type_id):
+        raise InvalidInput("A guest OS mapping needs os_type_description or os_type_id")
+    try:
+        with transaction.atomic():
+            mapping.save()
+    except IntegrityError as exc:
+        raise Conflict(f"VMware guest OS '{mapping.vmware_guest_id}' is already mapped") from exc
+    return mapping

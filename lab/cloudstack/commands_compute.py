@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from lab.cloudstack import responses, storage
+from lab.cloudstack import identity, responses, storage
 from lab.cloudstack.errors import internal, invalid
 from lab.cloudstack.registry import (
     ASYNC,
     CREATE,
+    SYNC,
     AsyncSpec,
     Params,
     command,
@@ -19,6 +20,7 @@ from lab.cloudstack.state import GiB, LabState, new_id, now, random_mac
 
 # CloudStack's hostname rule for VM names (UserVmManagerImpl / NetUtils.verifyDomainNameLabel).
 _HOSTNAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_INT_MAX = 2**31 - 1
 _HOSTNAME_TEXT = (
     "Invalid name. Vm name can contain ASCII letters 'a' through 'z', the digits '0' through '9', "
     "and the hyphen ('-'), must be between 1 and 63 characters long, and can't start or end with "
@@ -102,7 +104,7 @@ def list_virtual_machines(lab: LabState, p: Params) -> dict:
                 or (name and name.lower() not in v["name"].lower())
                 or (state and v["state"].lower() != state.lower()) or not _matches(v, p)):
             continue
-        items.append(responses.vm(lab, v))
+        items.append(_vm(lab, v))
     return list_response("virtualmachine", items, p)
 
 
@@ -114,6 +116,14 @@ def list_nics(lab: LabState, p: Params) -> dict:
     return list_response("nic", items, p)
 
 
+def _vm(lab: LabState, v: dict) -> dict:
+    """The VM as CloudStack shows it: its details are every detail it was deployed or updated with."""
+    out = responses.vm(lab, v)
+    if v.get("details") or out.get("details"):
+        out["details"] = {**v.get("details", {}), **out.get("details", {})}
+    return out
+
+
 def _start(lab: LabState, vm: dict) -> None:
     attached = [v for v in lab.volumes.values() if v.get("virtualmachineid") == vm["id"]]
     if not any(v.get("deviceid") == 0 for v in attached):
@@ -123,14 +133,50 @@ def _start(lab: LabState, vm: dict) -> None:
     vm["state"] = "Running"
 
 
+def _custom_compute(offering: dict, details: dict[str, str]) -> tuple[int, int, int]:
+    """cpu, memory, speed of a customized offering, refused as UserVmManagerImpl.validateCustomParameters does."""
+    lower = {k.lower(): v for k, v in details.items()}
+    if "cpunumber" not in lower or "memory" not in lower:
+        raise invalid("Need to specify custom parameter values cpu, cpu speed and memory "
+                      "when using custom offering")
+    try:
+        cpu, mem = int(lower["cpunumber"]), int(lower["memory"])
+    except ValueError:
+        raise invalid("Custom parameter values cpuNumber, cpuSpeed and memory must be numbers") from None
+    if cpu < 1:
+        raise invalid(f"Invalid cpu cores value, specify a value between 1 and {_INT_MAX}")
+    if offering.get("cpuspeed") is None:
+        # The detail's key is read as CloudStack reads it: exactly `cpuSpeed`.
+        speed = _parse_int(details.get("cpuSpeed"))
+        if speed is None or speed <= 0:
+            raise invalid(f"Invalid cpu speed value, specify a value between 1 and {_INT_MAX}")
+    elif "cpuSpeed" in details:
+        raise invalid(f"The cpu speed of this offering id:{offering['id']} is not customizable. "
+                      "This is predefined in the template.")
+    else:
+        speed = offering["cpuspeed"]
+    if mem < 32:
+        raise invalid(f"Invalid memory value, specify a value between 32 and {_INT_MAX}")
+    return cpu, mem, speed
+
+
+def _parse_int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 @command("deployVirtualMachine", CREATE, "vm.DeployVMCmd")
 def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
     zone = p.entity("zoneid", lab.zones, required=True)
     offering = p.entity("serviceofferingid", lab.service_offerings, required=True)
     template = p.entity("templateid", lab.templates, required=True)
-    networks = p.entities("networkids", lab.networks)
+    networks, requested = identity.requested_nics(lab, p)
     if not networks:  # an advanced zone falls back to the account's default network
         networks = [n for n in lab.networks.values() if n["zoneid"] == zone["id"]][:1]
+        requested = [identity.NicRequest() for _ in networks]
+    boot = identity.boot(p)
     name = p.get("name") or f"VM-{new_id()}"
     if not _HOSTNAME.match(name):
         raise invalid(_HOSTNAME_TEXT)
@@ -140,18 +186,9 @@ def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
             net = lab.networks[shared.pop()]
             raise invalid(f"The vm with hostName {name} already exists in the network domain: "
                           f"{net['networkdomain']}; network={net['name']}")
+    details = identity.map_param(p, "details")
     if offering["iscustomized"]:
-        details = p.details()
-        if "cpunumber" not in details or "memory" not in details:
-            raise invalid("Need to specify custom parameter values cpu, cpu speed and memory "
-                          "when using custom offering")
-        try:
-            cpu, mem = int(details["cpunumber"]), int(details["memory"])
-            speed = int(details.get("cpuspeed", 1000))
-        except ValueError:
-            raise invalid("Custom parameter values cpuNumber, cpuSpeed and memory must be numbers") from None
-        if cpu < 1 or mem < 32:
-            raise invalid(f"Invalid cpu cores value {cpu} or memory value {mem} for custom offering")
+        cpu, mem, speed = _custom_compute(offering, details)
     else:
         cpu, mem, speed = offering["cpunumber"], offering["memory"], offering["cpuspeed"]
     root_size = template["size"]
@@ -168,11 +205,14 @@ def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
         if not data_gb:
             raise invalid("This disk offering requires a custom size specified")
     start = p.flag("startvm", True)
+    addresses = identity.allocate(lab, networks, requested)
 
     vm = lab.new_vm(name=name, zone=zone, offering=offering, template=template,
-                    networks=networks, macs=[random_mac() for _ in networks],
-                    cpunumber=cpu, cpuspeed=speed, memory=mem)
+                    networks=networks, macs=[r.mac or random_mac() for r in requested],
+                    addresses=addresses, cpunumber=cpu, cpuspeed=speed, memory=mem)
     vm["displayname"] = p.get("displayname") or name
+    vm.update(boot.fields())
+    vm["details"] = {**details, **boot.details()}
     root = lab.new_volume(name=f"ROOT-{vm['seq']}", zone=zone, size=root_size, vtype="ROOT",
                           vm=vm, deviceid=0)
     root["templateid"] = template["id"]
@@ -183,12 +223,37 @@ def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
     def run() -> dict:
         if start:
             _start(lab, vm)
-        return {"virtualmachine": responses.vm(lab, vm)}
+        return {"virtualmachine": _vm(lab, vm)}
 
     def on_fail() -> None:
         vm["state"] = "Error"
 
     return AsyncSpec("VirtualMachine", vm["id"], run, on_fail)
+
+
+@command("updateVirtualMachine", SYNC, "vm.UpdateVMCmd")
+def update_virtual_machine(lab: LabState, p: Params) -> dict:
+    vm = p.entity("id", lab.vms, required=True)
+    os_type = p.entity("ostypeid", lab.os_types)
+    if os_type is not None:
+        vm.update(guestosid=os_type["id"], ostypeid=os_type["id"], osdisplayname=os_type["description"])
+    if p.get("displayname") is not None:
+        vm["displayname"] = p.get("displayname")
+    details = identity.map_param(p, "details")
+    if details:
+        vm["details"] = {**vm.get("details", {}), **details}
+    return {"virtualmachine": _vm(lab, vm)}
+
+
+@command("listOsTypes")
+def list_os_types(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("id", lab.os_types)
+    description = p.get("description")
+    category = p.get("oscategoryid")
+    items = [responses.offering(lab, o) for o in _by_created(lab.os_types.values())
+             if (wanted is None or o is wanted) and description in (None, o["description"])
+             and category in (None, o["oscategoryid"]) and _matches(o, p, name_key="description")]
+    return list_response("ostype", items, p)
 
 
 @command("startVirtualMachine", ASYNC, "vm.StartVMCmd")
@@ -201,7 +266,7 @@ def start_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
         if vm["state"] != "Stopped":
             raise invalid(f"Unable to start VM {vm['id']} in state {vm['state']}")
         _start(lab, vm)
-        return {"virtualmachine": responses.vm(lab, vm)}
+        return {"virtualmachine": _vm(lab, vm)}
 
     return AsyncSpec("VirtualMachine", vm["id"], run)
 
@@ -214,7 +279,7 @@ def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
         if vm["state"] not in ("Running", "Stopped"):
             raise invalid(f"Unable to stop VM {vm['id']} in state {vm['state']}")
         vm["state"] = "Stopped"  # stopping a stopped VM succeeds, as it does on CloudStack
-        return {"virtualmachine": responses.vm(lab, vm)}
+        return {"virtualmachine": _vm(lab, vm)}
 
     return AsyncSpec("VirtualMachine", vm["id"], run)
 
@@ -244,7 +309,7 @@ def destroy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
         for snap in [s for s in lab.vm_snapshots.values() if s["virtualmachineid"] == vm["id"]]:
             del lab.vm_snapshots[snap["id"]]
         vm["state"] = "Expunging" if expunge else "Destroyed"
-        rendered = responses.vm(lab, vm)
+        rendered = _vm(lab, vm)
         if expunge:
             del lab.vms[vm["id"]]
         return {"virtualmachine": rendered}

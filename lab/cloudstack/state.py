@@ -17,7 +17,7 @@ GiB = 1024**3
 STATE_FILE = "cloudstack-state.json"
 TABLES = (
     "zones", "networks", "service_offerings", "disk_offerings", "templates",
-    "vms", "volumes", "snapshots", "vm_snapshots", "jobs",
+    "vms", "volumes", "snapshots", "vm_snapshots", "jobs", "os_types",
 )
 MAX_KEPT_JOBS = 2000
 
@@ -61,6 +61,8 @@ class LabState:
         self.path = self.state_dir / STATE_FILE
         if self.path.exists():
             self.data = json.loads(self.path.read_text())
+            if not self.data.setdefault("os_types", {}):  # a state file older than the OS types
+                self._seed_os_types()
         else:
             self.data = {"account": {}, "seq": 2}
             for table in TABLES:
@@ -136,6 +138,15 @@ class LabState:
             self._network(zone, "migration-net", "10.1.2"),
             self._network(zone, "test-failover-net", "10.1.3"),
         ]
+        # A shared network with an address range (VMs may ask for their address) and an L2 network (no
+        # addressing at all): where a failed-over VM can keep its source addresses.
+        self._network(zone, "shared-net", "10.1.4", type="Shared", startip="10.1.4.100",
+                      endip="10.1.4.199", networkofferingname="DefaultSharedNetworkOffering")
+        self._add("networks", {
+            "name": "l2-net", "displaytext": "l2-net", "zoneid": zone["id"], "state": "Implemented",
+            "type": "L2", "traffictype": "Guest", "broadcastdomaintype": "Vlan", "canusefordeploy": True,
+            "networkofferingname": "DefaultL2NetworkOffering", "account": "admin", "domain": "ROOT",
+        })
         for name, cpu, speed, mem in (("Small Instance", 1, 1000, 1024),
                                       ("Medium Instance", 2, 1000, 4096),
                                       ("Large Instance", 4, 2000, 8192)):
@@ -144,6 +155,8 @@ class LabState:
                 "cpunumber": cpu, "cpuspeed": speed, "memory": mem, "iscustomized": False,
                 **_OFFERING_COMMON,
             })
+        # No speed: a deploy must name one (details[0].cpuSpeed), as UserVmManagerImpl's
+        # validateCustomParameters requires.
         self._add("service_offerings", {
             "name": "Custom", "displaytext": "Custom: choose vCPUs and memory",
             "iscustomized": True, **_OFFERING_COMMON,
@@ -157,11 +170,13 @@ class LabState:
             "name": "Custom", "displaytext": "Custom disk size", "disksize": 0,
             "iscustomized": True, **_DISK_OFFERING_COMMON,
         })
+        os_types = self._seed_os_types()
         template = self._add("templates", {
             "name": "lab-template", "displaytext": "Lab Linux template", "zoneid": zone["id"],
             "size": 2 * GiB, "format": "QCOW2", "hypervisor": "KVM", "ispublic": True,
             "isfeatured": True, "isready": True, "status": "Download Complete",
-            "ostypename": "Ubuntu 22.04 LTS", "templatetype": "USER", "passwordenabled": False,
+            "ostypename": "Ubuntu 22.04 LTS", "ostypeid": os_types["Ubuntu 22.04 LTS"]["id"],
+            "templatetype": "USER", "passwordenabled": False,
             "account": "admin", "domain": "ROOT",
         })
         medium = next(s for s in self.service_offerings.values() if s["name"] == "Medium Instance")
@@ -169,45 +184,75 @@ class LabState:
         oma["oma"] = True
         self._seed_vm("web-01", zone, medium, template, [nets[1]], [random_mac()], running=True)
 
+    def _seed_os_types(self) -> dict[str, dict]:
+        """A slice of CloudStack's guest OS catalogue (listOsTypes), by description."""
+        categories = {name: new_id() for name in ("Ubuntu", "Debian", "RedHat", "CentOS", "Windows", "Other")}
+        out = {}
+        for category, description in _OS_TYPES:
+            out[description] = self._add("os_types", {
+                "description": description, "name": description, "oscategoryid": categories[category],
+                "oscategoryname": category, "isuserdefined": False, "fordisplay": True,
+            })
+        return out
+
     def _add(self, table: str, record: dict, record_id: str | None = None) -> dict:
         record = {"id": record_id or new_id(), "created": now(), **record}
         self.data[table][record["id"]] = record
         return record
 
-    def _network(self, zone: dict, name: str, prefix: str) -> dict:
+    def _network(self, zone: dict, name: str, prefix: str, **extra) -> dict:
         return self._add("networks", {
             "name": name, "displaytext": name, "zoneid": zone["id"], "cidr": f"{prefix}.0/24",
             "gateway": f"{prefix}.1", "netmask": "255.255.255.0", "state": "Implemented",
             "type": "Isolated", "traffictype": "Guest", "broadcastdomaintype": "Vlan",
             "networkdomain": "cs2cloud.internal", "canusefordeploy": True,
             "networkofferingname": "DefaultIsolatedNetworkOfferingWithSourceNatService",
-            "account": "admin", "domain": "ROOT", "next_host": 10,
+            "account": "admin", "domain": "ROOT", "next_host": 10, **extra,
         })
 
-    def make_nics(self, networks: list[dict], macs: list[str]) -> list[dict]:
+    def addresses_in_use(self, network_id: str) -> set[str]:
+        """Guest addresses held in a network; a destroyed VM keeps its NICs until it is expunged."""
+        return {nic["ipaddress"] for vm in self.vms.values() for nic in vm["nics"]
+                if nic["networkid"] == network_id and nic.get("ipaddress")}
+
+    def _free_address(self, net: dict) -> str:
+        prefix = net["gateway"].rsplit(".", 1)[0]
+        first = int(net["startip"].rsplit(".", 1)[1]) if net.get("startip") else 2
+        taken = self.addresses_in_use(net["id"])
+        host = max(net["next_host"], first)
+        while f"{prefix}.{host}" in taken:
+            host += 1
+        net["next_host"] = host + 1
+        return f"{prefix}.{host}"
+
+    def make_nics(self, networks: list[dict], macs: list[str],
+                  addresses: list[str | None] | None = None) -> list[dict]:
+        """NICs in network order; an address of None is allocated, an L2 network has none."""
+        addresses = addresses or [None] * len(networks)
         nics = []
-        for index, (net, mac) in enumerate(zip(networks, macs, strict=False)):
-            host = net["next_host"]
-            net["next_host"] += 1
-            prefix = net["gateway"].rsplit(".", 1)[0]
-            nics.append({
-                "id": new_id(), "networkid": net["id"], "macaddress": mac.lower(),
-                "ipaddress": f"{prefix}.{host}", "netmask": net["netmask"],
-                "gateway": net["gateway"], "isdefault": index == 0, "deviceid": str(index),
-                "traffictype": "Guest", "type": net["type"],
-            })
+        for index, (net, mac, address) in enumerate(zip(networks, macs, addresses, strict=False)):
+            nic = {"id": new_id(), "networkid": net["id"], "macaddress": mac.lower(),
+                   "isdefault": index == 0, "deviceid": str(index), "traffictype": "Guest",
+                   "type": net["type"]}
+            if net.get("gateway"):
+                nic.update(ipaddress=address or self._free_address(net), netmask=net["netmask"],
+                           gateway=net["gateway"])
+            nics.append(nic)
         return nics
 
     def new_vm(self, *, name: str, zone: dict, offering: dict, template: dict,
                networks: list[dict], macs: list[str], cpunumber: int, cpuspeed: int,
-               memory: int, vm_id: str | None = None) -> dict:
+               memory: int, vm_id: str | None = None,
+               addresses: list[str | None] | None = None) -> dict:
         seq = self.next_seq()
         return self._add("vms", {
             "name": name, "displayname": name, "state": "Stopped", "zoneid": zone["id"],
             "serviceofferingid": offering["id"], "templateid": template["id"],
             "cpunumber": cpunumber, "cpuspeed": cpuspeed, "memory": memory,
             "hypervisor": "KVM", "instancename": f"i-2-{seq}-VM", "seq": seq,
-            "nics": self.make_nics(networks, macs), "oma": False,
+            "nics": self.make_nics(networks, macs, addresses), "oma": False,
+            "guestosid": template.get("ostypeid"), "ostypeid": template.get("ostypeid"),
+            "osdisplayname": template.get("ostypename"),
         }, vm_id)
 
     def new_volume(self, *, name: str, zone: dict, size: int, vtype: str,
@@ -279,6 +324,15 @@ class LabState:
                     record["virtualmachineid"] = new_vm_id
 
 
+_OS_TYPES = (
+    ("Ubuntu", "Other Ubuntu (64-bit)"), ("Ubuntu", "Ubuntu 20.04 LTS"), ("Ubuntu", "Ubuntu 22.04 LTS"),
+    ("Ubuntu", "Ubuntu 24.04 LTS"),
+    ("Debian", "Debian GNU/Linux 11 (64-bit)"), ("Debian", "Debian GNU/Linux 12 (64-bit)"),
+    ("RedHat", "Red Hat Enterprise Linux 8.0"), ("RedHat", "Red Hat Enterprise Linux 9.0"),
+    ("CentOS", "CentOS 7"), ("Windows", "Windows Server 2016 (64-bit)"),
+    ("Windows", "Windows Server 2019 (64-bit)"), ("Windows", "Windows Server 2022 (64-bit)"),
+    ("Windows", "Windows 10 (64-bit)"), ("Other", "Other Linux (64-bit)"), ("Other", "Other (64-bit)"),
+)
 _OFFERING_COMMON = {
     "storagetype": "shared", "provisioningtype": "thin", "offerha": False,
     "limitcpuuse": False, "issystem": False, "isvolatile": False, "defaultuse": False,

@@ -111,12 +111,18 @@ def create_vm(
     datastore: str | None = None,
     host: str | None = None,
     power_on: bool = False,
+    firmware: str = "bios",
+    secure_boot: bool = False,
+    guest_ips: Sequence[str | None] = (),
 ) -> vim.VirtualMachine:
     """Create a VM through CreateVM_Task with thin disks of ``disks_mb`` MiB and one vmxnet3 NIC
     per name in ``networks`` (created as port groups when missing).
 
     Disk ``i`` gets key ``2000 + i`` and sits on SCSI controller ``1000 + i // 15``; NIC ``i``
-    gets key ``4000 + i``. ``cbt`` sets ``changeTrackingEnabled`` at creation.
+    gets key ``4000 + i``. ``cbt`` sets ``changeTrackingEnabled`` at creation. ``firmware``
+    (``bios``/``efi``) and ``secure_boot`` set the boot options; ``guest_ips`` (one per NIC, None
+    for none) are what the guest reports on each NIC (``guest.net``) once powered on, set through
+    a guest customization as a provider's tooling would.
     """
     dc = find_datacenter(si, datacenter)
     ds = _pick_datastore(dc, datastore)
@@ -181,13 +187,34 @@ def create_vm(
         files=vim.vm.FileInfo(vmPathName=f"[{ds.name}]"),
         changeTrackingEnabled=cbt,
         deviceChange=changes,
+        firmware=firmware,
+        bootOptions=vim.vm.BootOptions(efiSecureBootEnabled=secure_boot),
     )
     task = dc.vmFolder.CreateVM_Task(config=spec, pool=pool, host=esx)
     WaitForTask(task)
     vm = task.info.result
+    if any(guest_ips):
+        _customize_addresses(vm, name, [guest_ips[i] if i < len(guest_ips) else None
+                                        for i in range(len(networks))])
     if power_on:
         WaitForTask(vm.PowerOnVM_Task())
     return vm
+
+
+def _customize_addresses(vm: vim.VirtualMachine, name: str, addresses: Sequence[str | None]) -> None:
+    """A fixed address per NIC (DHCP where None); vcsim applies it to guest.net at the next power-on."""
+    adapters = []
+    for address in addresses:
+        ip = (vim.vm.customization.FixedIp(ipAddress=address) if address
+              else vim.vm.customization.DhcpIpGenerator())
+        adapters.append(vim.vm.customization.AdapterMapping(
+            adapter=vim.vm.customization.IPSettings(ip=ip, subnetMask="255.255.255.0")))
+    spec = vim.vm.customization.Specification(
+        identity=vim.vm.customization.LinuxPrep(hostName=vim.vm.customization.FixedName(name=name), domain="lab"),
+        globalIPSettings=vim.vm.customization.GlobalIPSettings(),
+        nicSettingMap=adapters,
+    )
+    WaitForTask(vm.CustomizeVM_Task(spec=spec))
 
 
 def disks(vm: vim.VirtualMachine) -> list[vim.vm.device.VirtualDisk]:

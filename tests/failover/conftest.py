@@ -117,9 +117,10 @@ class LabVM:
 
 
 def make_replicated_vm(lab, config, client, *, name: str = "pgtest1", disks: int = 2,
-                       nics: tuple[str, ...] = ("VM Network",), cpu: int = 2, memory_mb: int = 2048) -> LabVM:
+                       nics: tuple[str, ...] = ("VM Network",), cpu: int = 2, memory_mb: int = 2048,
+                       guest_os: str = "otherLinux64Guest") -> LabVM:
     context = VMContextFactory(vm_name=name, cpu_count=cpu, memory_mb=memory_mb, ossea_config=config,
-                               credential=CredentialFactory(), power_state="poweredOn")
+                               credential=CredentialFactory(), power_state="poweredOn", guest_os_id=guest_os)
     for unit in range(disks):
         VMDiskFactory(vm_context=context, unit_number=unit, disk_id=f"disk-{unit}", disk_key=2000 + unit,
                       capacity_bytes=1024 ** 3)

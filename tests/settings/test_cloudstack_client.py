@@ -81,7 +81,7 @@ def test_inventory_lists(client):
     assert client.find_zone("OSSEA-Zone")["id"] == zone["id"]
     assert client.find_zone(zone["id"])["name"] == "OSSEA-Zone"
     assert {n["name"] for n in client.list_networks(zone_id=zone["id"])} == {
-        "oma-net", "migration-net", "test-failover-net"}
+        "oma-net", "migration-net", "test-failover-net", "shared-net", "l2-net"}
     offerings = client.list_service_offerings()
     assert any(o["iscustomized"] for o in offerings)
     assert all(o["cpunumber"] and o["memory"] for o in offerings if not o["iscustomized"])
@@ -105,7 +105,7 @@ def test_get_vm_and_volume_not_found(client):
 def test_discover_all(client, cloudstack_lab):
     found = client.discover_all(zone="OSSEA-Zone", oma_vm_id=cloudstack_lab.oma_vm_id)
     assert [z["name"] for z in found["zones"]] == ["OSSEA-Zone"]
-    assert len(found["networks"]) == 3
+    assert len(found["networks"]) == 5
     assert len(found["service_offerings"]) == 4 and len(found["disk_offerings"]) == 4
     assert found["templates"][0]["name"] == "lab-template"
     assert found["oma_vm"]["id"] == cloudstack_lab.oma_vm_id
@@ -372,7 +372,7 @@ def test_vm_lifecycle_with_a_replicated_root_volume(cloudstack_lab, client, zone
     network = next(n for n in client.list_networks() if n["name"] == "test-failover-net")
     vm = client.deploy_virtual_machine(zone_id=zone_id, service_offering_id=service["id"],
                                        template_id=template["id"], network_ids=[network["id"]],
-                                       name="pgtest1-test", cpu_number=2, memory_mb=4096)
+                                       name="pgtest1-test", cpu_number=2, memory_mb=4096, cpu_speed=1000)
     assert (vm["state"], vm["cpunumber"], vm["memory"]) == ("Stopped", 2, 4096)
     assert vm["nic"][0]["networkid"] == network["id"]
     assert client.list_nics(vm["id"])[0]["macaddress"] == vm["nic"][0]["macaddress"]

@@ -1,4 +1,5 @@
-"""Step `creating_vm`: deployVirtualMachine, stopped, from the plan (offering, template, networks, name).
+"""Step `creating_vm`: deployVirtualMachine, stopped, from the plan (offering, template, networks with the MACs and
+addresses kept, boot type and mode, KVM details, name), then updateVirtualMachine with the mapped OS type.
 
 The VM's name is recorded before the call and its id as soon as CloudStack gives one (even a half-made VM in state
 Error), so the undo finds it. The undo destroys (expunges) the VM, after the later steps' undos stopped it and took
@@ -30,19 +31,26 @@ def _record_vm(job: FailoverJob, vm_id: str) -> None:
 def create_vm(job: FailoverJob, client: cs.CloudStackClient, plan: dict) -> None:
     FailoverJob.objects.filter(pk=job.pk).update(destination_vm_name=plan["vm_name"])
     job.destination_vm_name = plan["vm_name"]
-    compute = plan["compute"]
+    compute, boot = plan["compute"], plan.get("boot") or {}
+    nics = [cs.DeployNic(nic["network_id"], ip=nic.get("ip"), mac=nic.get("mac")) for nic in plan.get("nics", [])]
     try:
         vm = client.deploy_virtual_machine(
             zone_id=plan["zone_id"], service_offering_id=compute["service_offering_id"],
-            template_id=plan["template"]["id"], network_ids=plan["network_ids"], name=plan["vm_name"],
+            template_id=plan["template"]["id"], network_ids=plan["network_ids"], nics=nics, name=plan["vm_name"],
             display_name=plan["display_name"], start=False, cpu_number=compute["cpu_number"],
-            memory_mb=compute["memory_mb"])
+            memory_mb=compute["memory_mb"], cpu_speed=compute.get("cpu_speed"), boot_type=boot.get("boot_type"),
+            boot_mode=boot.get("boot_mode"), details=plan.get("details"))
     except (cs.CloudStackJobError, cs.CloudStackJobTimeoutError) as exc:
         if exc.resource_id:  # the half-made VM (state Error) is destroyed by rollback
             _record_vm(job, exc.resource_id)
         raise
     _record_vm(job, vm["id"])
-    event(job, "create_vm", f"created VM {vm['id']} ('{plan['vm_name']}'), stopped", vm_id=vm["id"])
+    os_type = plan.get("os_type") or {}
+    if os_type.get("id"):  # deployVirtualMachine takes no OS type: the template's is replaced before the first start
+        client.update_virtual_machine(vm["id"], os_type_id=os_type["id"])
+    event(job, "create_vm", f"created VM {vm['id']} ('{plan['vm_name']}'), stopped", vm_id=vm["id"],
+          macs=[nic["macaddress"] for nic in vm.get("nic", [])], boot_type=boot.get("boot_type"),
+          os_type=os_type.get("description"))
 
 
 def _delete_template_roots(job: FailoverJob, client: cs.CloudStackClient, out: Outcome) -> Outcome:

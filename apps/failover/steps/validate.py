@@ -1,5 +1,6 @@
 """Step `validate`: readiness checks again (unless skip_validation), then the plan: networks, offering, template,
-the VM's name and each replica volume's role (a FailoverVolume row per disk).
+the VM's identity (NIC MACs and addresses, boot, OS type, KVM details: `identity.py`), the VM's name and each
+replica volume's role (a FailoverVolume row per disk).
 
 It only reads CloudStack, so its undo has nothing to do; the rows it writes are the record the later steps and the
 rollback work from.
@@ -12,7 +13,7 @@ from apps.replication.models import ReplicaVolume
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 
-from .. import cloud, validation
+from .. import cloud, identity, validation
 from ..choices import FailoverStatus, FailoverType, VolumePlace
 from ..jobs import StepFailed, event
 from ..models import FailoverJob, FailoverVolume
@@ -72,8 +73,12 @@ def make_plan(job: FailoverJob, client: cs.CloudStackClient) -> dict:
     name = (cloud.test_vm_name(context, stamp) if job.job_type == FailoverType.TEST
             else cloud.live_vm_name(context, job.custom_config))
     display = context.vm_name.replace("~", "-") + (" (test failover)" if job.job_type == FailoverType.TEST else "")
+    who = identity.plan(context, resolved, networks, failover_type=job.job_type, custom_config=job.custom_config,
+                        os_types=client.list_os_types(), vms=client.list_virtual_machines(zone_id=zone["id"]))
+    for warning in who.warnings:
+        event(job, "plan", warning, level="warning")
     plan = {"zone_id": zone["id"], "oma_vm_id": oma, "networks": resolved,
-            "network_ids": cloud.deploy_network_ids(resolved), "compute": compute.as_plan(),
+            "network_ids": cloud.deploy_network_ids(resolved), "compute": compute.as_plan(), **who.plan,
             "template": {"id": template["id"], "name": template.get("name")}, "vm_name": name,
             "display_name": display, "boot_volume_id": replicas[disks[0].unit_number].volume_id,
             "boot_disk_id": disks[0].disk_id}

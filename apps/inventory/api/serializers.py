@@ -28,7 +28,7 @@ class VMDiskSerializer(serializers.ModelSerializer):
 class VMNicSerializer(serializers.ModelSerializer):
     class Meta:
         model = VMNic
-        fields = ["label", "network_name", "mac_address", "adapter_type"]
+        fields = ["label", "network_name", "mac_address", "adapter_type", "ip_addresses"]
 
 
 class VMContextSerializer(serializers.ModelSerializer):
@@ -42,7 +42,7 @@ class VMContextSerializer(serializers.ModelSerializer):
         model = VMContext
         fields = ["context_id", "vm_name", "vm_id", "moref", "vm_path", "vcenter_host", "datacenter",
                   "current_status", "power_state", "guest_os_id", "guest_os_name", "cpu_count", "memory_mb",
-                  "firmware", "total_jobs_run", "successful_jobs", "failed_jobs", "last_successful_job_id",
+                  "firmware", "secure_boot", "total_jobs_run", "successful_jobs", "failed_jobs", "last_successful_job_id",
                   "last_sync_at", "ossea_config_id", "disk_count", "nic_count", "created_at", "updated_at"]
 
 
@@ -116,6 +116,8 @@ class AgentNicSerializer(serializers.Serializer):
     mac_address = serializers.CharField()
     adapter_type = serializers.CharField()
     connected = serializers.BooleanField(allow_null=True)
+    ip_addresses = serializers.ListField(child=serializers.CharField(), required=False,
+                                         help_text="The guest's addresses on this NIC (VMware Tools). " + RICHER)
 
 
 class AgentSnapshotSerializer(serializers.Serializer):
@@ -141,6 +143,7 @@ class AgentVMSerializer(serializers.Serializer):
     num_cpu = serializers.IntegerField(allow_null=True, required=False)
     memory_mb = serializers.IntegerField(allow_null=True, required=False)
     firmware = serializers.CharField(allow_null=True, required=False, help_text=RICHER)
+    secure_boot = serializers.BooleanField(required=False, help_text="EFI secure boot. " + RICHER)
     cbt_enabled = serializers.BooleanField(required=False, help_text=RICHER)
     disks = AgentDiskSerializer(many=True, required=False)
     nics = AgentNicSerializer(many=True, required=False)
@@ -253,6 +256,7 @@ class PushedNicSerializer(serializers.Serializer):
     network = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=255)
     mac_address = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=32)
     adapter_type = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=64)
+    ip_addresses = serializers.ListField(child=serializers.IPAddressField(), required=False, max_length=32)
 
 
 class PushedVMSerializer(serializers.Serializer):
@@ -268,6 +272,7 @@ class PushedVMSerializer(serializers.Serializer):
     num_cpu = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=4096)
     memory_mb = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=64 * 1024 * 1024)
     firmware = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=16)
+    secure_boot = serializers.BooleanField(required=False, allow_null=True)
     cbt_enabled = serializers.BooleanField(required=False, allow_null=True)
     disks = PushedDiskSerializer(many=True, required=False, max_length=256)
     nics = PushedNicSerializer(many=True, required=False, max_length=64)

@@ -11,7 +11,7 @@ from apps.core.crypto import REDACTED
 
 from ..choices import OsseaConfigAction
 from ..cloudstack_service import offering_fits
-from ..models import OsseaConfig, VMwareCredential
+from ..models import GuestOsMapping, OsseaConfig, VMwareCredential
 
 RAW = "CloudStack's own records, as its API lists them"
 
@@ -83,6 +83,15 @@ class VMwareCredentialSerializer(serializers.ModelSerializer):
         model = VMwareCredential
         fields = ["id", "name", "vcenter_host", "username", "password", "datacenter", "is_default",
                   "created_at", "updated_at", "last_used_at"]
+
+
+class GuestOsMappingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GuestOsMapping
+        fields = ["id", "vmware_guest_id", "os_type_description", "os_type_id", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # Uniqueness is the service's to report (409), not a 400 from the serializer.
+        extra_kwargs = {"vmware_guest_id": {"validators": []}}
 
 
 class VMwareCredentialInputSerializer(serializers.ModelSerializer):

@@ -16,11 +16,12 @@ from apps.core.permissions import RolePermission, user_roles
 
 from .. import services
 from ..choices import OsseaConfigAction
-from ..models import OsseaConfig, VMwareCredential
+from ..models import GuestOsMapping, OsseaConfig, VMwareCredential
 from ..selectors import credential_test, ossea_test_connection
 from .serializers import (
     ConnectionTestInputSerializer,
     CredentialTestSerializer,
+    GuestOsMappingSerializer,
     OsseaConfigActionSerializer,
     OsseaConfigAnswerSerializer,
     OsseaConfigCreatedSerializer,
@@ -29,6 +30,12 @@ from .serializers import (
     VMwareCredentialSerializer,
     connection_test_answer,
 )
+
+
+def _sent(serializer, request) -> dict:
+    """The fields the request sent, validated: a PUT changes only those (no resending a password)."""
+    data = validated(serializer, request.data, partial=True)
+    return {k: v for k, v in data.items() if k in request.data}
 
 
 class OsseaConfigView(APIView):
@@ -105,9 +112,8 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     def update(self, request, pk=None, partial=True):
         # PUT is partial too: clients change one field without resending the password.
         credential = self.get_object()
-        data = validated(VMwareCredentialInputSerializer, request.data, partial=True)
-        data = {k: v for k, v in data.items() if k in request.data}
-        credential = services.credential_update(credential=credential, data=data)
+        credential = services.credential_update(credential=credential,
+                                                data=_sent(VMwareCredentialInputSerializer, request))
         return Response(VMwareCredentialSerializer(credential).data)
 
     @extend_schema(request=VMwareCredentialInputSerializer, responses={200: VMwareCredentialSerializer, **errors(409)})
@@ -135,3 +141,32 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         check = credential_test(credential=self.get_object())
         return Response(CredentialTestSerializer({"success": True, "message": "vCenter reachable and credentials accepted",
                                                   "details": check}).data)
+
+
+class GuestOsMappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """VMware guest OS -> CloudStack OS type, read at failover to set the VM's ostypeid."""
+
+    queryset = GuestOsMapping.objects.all()
+    serializer_class = GuestOsMappingSerializer
+    permission_classes = [RolePermission]
+    filterset_fields = ["vmware_guest_id"]
+
+    @extend_schema(request=GuestOsMappingSerializer, responses={201: GuestOsMappingSerializer, **errors(409)})
+    def create(self, request):
+        data = validated(GuestOsMappingSerializer, request.data)
+        mapping = services.guest_os_mapping_save(mapping=GuestOsMapping(), data=data)
+        return Response(GuestOsMappingSerializer(mapping).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=GuestOsMappingSerializer, responses={200: GuestOsMappingSerializer, **errors(409)})
+    def update(self, request, pk=None, partial=True):
+        mapping = services.guest_os_mapping_save(mapping=self.get_object(),
+                                                 data=_sent(GuestOsMappingSerializer, request))
+        return Response(GuestOsMappingSerializer(mapping).data)
+
+    @extend_schema(request=GuestOsMappingSerializer, responses={200: GuestOsMappingSerializer, **errors(409)})
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

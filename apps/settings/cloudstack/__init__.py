@@ -12,7 +12,15 @@ importing from here: `from apps.settings import cloudstack as cs`.
 
 from __future__ import annotations
 
-from .client import DEFAULT_DEVICE_TIMEOUT, AttachedVolume, CloudStackClient, detect_oma_vm, test_connection
+from .client import (
+    DEFAULT_DEVICE_TIMEOUT,
+    AttachedVolume,
+    CloudStackClient,
+    DeployNic,
+    detect_oma_vm,
+    nic_parameters,
+    test_connection,
+)
 from .errors import (
     CloudStackAddressRefusedError,
     CloudStackAPIError,
@@ -73,10 +81,12 @@ __all__ = [
     "CloudStackNotFoundError",
     "CloudStackTransport",
     "CloudStackUnreachableError",
+    "DeployNic",
     "GiB",
     "OmaVmDetectionError",
     "detect_oma_vm",
     "local_macs",
+    "nic_parameters",
     "size_bytes_to_gb",
     "test_connection",
     "virtio_serial",

@@ -10,7 +10,7 @@ control plane's own VM; `test_connection` answers the settings screen's test.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,43 @@ log = logging.getLogger("apps.settings.cloudstack")
 
 DEFAULT_DEVICE_TIMEOUT = 60.0
 _NOT_ATTACHED = "The specified volume is not attached to a VM."
+
+
+@dataclass(frozen=True)
+class DeployNic:
+    """One NIC of a VM to deploy: its network, and the address and MAC it keeps (None: CloudStack's)."""
+
+    network_id: str
+    ip: str | None = None
+    mac: str | None = None
+
+
+def nic_parameters(nics: Sequence[DeployNic], network_ids: Iterable[str] = ()) -> dict:
+    """deployVirtualMachine's NIC parameters.
+
+    `networkids` and `iptonetworklist` exclude each other (BaseDeployVMCmd.getNetworkIds): with
+    anything to keep beyond the default NIC's MAC, every NIC goes in the list. `macaddress` is the
+    default NIC's MAC; CloudStack lets it replace the list's entry for that NIC, so a default NIC
+    that keeps its address has its MAC in the list instead.
+    """
+    if not nics:
+        return {"networkids": list(network_ids)}
+    first, rest = nics[0], nics[1:]
+    params: dict = {}
+    if first.ip is None and not any(n.ip or n.mac for n in rest):
+        return {"networkids": [n.network_id for n in nics], "macaddress": first.mac}
+    entries = []
+    for index, nic in enumerate(nics):
+        entry = {"networkid": nic.network_id}
+        if nic.ip:
+            entry["ip"] = nic.ip
+        if nic.mac and (index > 0 or first.ip):
+            entry["mac"] = nic.mac
+        entries.append(entry)
+    if first.mac and not first.ip:
+        params["macaddress"] = first.mac
+    params["iptonetworklist"] = entries
+    return params
 
 
 @dataclass(frozen=True)
@@ -95,15 +132,32 @@ class CloudStackClient(CloudStackTransport):
                                name: str | None = None, display_name: str | None = None,
                                start: bool = False, cpu_number: int | None = None,
                                memory_mb: int | None = None, cpu_speed: int | None = None,
-                               root_disk_size_gb: int | None = None) -> dict:
-        """Deploy a VM (stopped by default). cpu_number/memory_mb are for a customized offering."""
-        details = {k: v for k, v in (("cpuNumber", cpu_number), ("memory", memory_mb),
-                                     ("cpuSpeed", cpu_speed)) if v is not None}
+                               root_disk_size_gb: int | None = None,
+                               nics: Sequence[DeployNic] = (), boot_type: str | None = None,
+                               boot_mode: str | None = None,
+                               details: dict[str, str] | None = None) -> dict:
+        """Deploy a VM (stopped by default).
+
+        cpu_number/memory_mb/cpu_speed are for a customized offering (cpuSpeed only where the
+        offering has no speed: CloudStack refuses it otherwise). `nics` (instead of `network_ids`)
+        keeps a NIC's MAC or address; `details` are VM details such as rootDiskController.
+        """
+        extra = {k: v for k, v in (("cpuNumber", cpu_number), ("memory", memory_mb),
+                                   ("cpuSpeed", cpu_speed)) if v is not None}
+        extra.update(details or {})
         return self.run_job("deployVirtualMachine", "virtualmachine", zoneid=zone_id,
                             serviceofferingid=service_offering_id, templateid=template_id,
-                            networkids=list(network_ids), name=name, displayname=display_name,
-                            startvm=start, details=details or None,
-                            rootdisksize=root_disk_size_gb)
+                            name=name, displayname=display_name, startvm=start,
+                            details=extra or None, rootdisksize=root_disk_size_gb,
+                            boottype=boot_type, bootmode=boot_mode,
+                            **nic_parameters(nics, network_ids))
+
+    def update_virtual_machine(self, vm_id: str, *, os_type_id: str | None = None) -> dict:
+        """Synchronous; CloudStack applies it at the VM's next start."""
+        return self.call("updateVirtualMachine", id=vm_id, ostypeid=os_type_id)["virtualmachine"]
+
+    def list_os_types(self) -> list[dict]:
+        return self.list_all("listOsTypes")
 
     def start_virtual_machine(self, vm_id: str) -> dict:
         return self.run_job("startVirtualMachine", "virtualmachine", id=vm_id)

@@ -54,7 +54,7 @@ def test_deploy_with_customized_offering_and_bigger_root(api, world):
     status, body = api_error(api.deployVirtualMachine, name="custom", **base)
     assert status == 431
     assert body["errortext"].startswith("Need to specify custom parameter values cpu")
-    vm = api.deployVirtualMachine(name="custom", details={"cpuNumber": 4, "memory": 8192},
+    vm = api.deployVirtualMachine(name="custom", details={"cpuNumber": 4, "memory": 8192, "cpuSpeed": 1000},
                                   rootdisksize=20, startvm=False, **base)["virtualmachine"]
     assert (vm["cpunumber"], vm["memory"]) == (4, 8192)
     assert vm["details"]["cpuNumber"] == "4"
