@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # Imported for their @command registrations.
-from lab.cloudstack import commands_compute, commands_storage  # noqa: F401
+from lab.cloudstack import commands_account, commands_compute, commands_storage  # noqa: F401
 from lab.cloudstack.errors import (
     AUTH_TEXT,
     PARAM_ERROR,
@@ -42,21 +42,24 @@ class Lab:
         self.injections = Injections()
         self.state.save()
 
-    def _authenticate(self, params: dict[str, str]) -> bool:
-        lab = self.state
-        if params.get("apiKey") != lab.api_key or "signature" not in params:
-            return False
+    def _authenticate(self, params: dict[str, str]) -> str | None:
+        """The caller's role (the account its API key belongs to), None when the request is not authentic."""
+        account = self.state.account_for(params.get("apiKey"))
+        if account is None or "signature" not in params:
+            return None
         if params.get("signatureVersion") == "3":
             expires = parse_expires(params.get("expires", ""))
             if expires is None or expires < datetime.now(UTC):
-                return False
-        return signature_matches(params, lab.secret_key)
+                return None
+        role, secret_key = account
+        return role if signature_matches(params, secret_key) else None
 
     def handle(self, params: dict[str, str]):
         """Returns (HTTP status, JSON body) or RESET."""
         name = params.get("command", "")
         key = f"{name.lower()}response"
-        if not self._authenticate(params):
+        role = self._authenticate(params)
+        if role is None:
             return UNAUTHORIZED, {key: ApiError(UNAUTHORIZED, AUTH_TEXT).body()}
         cmd = COMMANDS.get(name.lower())
         if cmd is None:
@@ -75,6 +78,7 @@ class Lab:
                 if injection.fail:
                     raise ApiError(injection.errorcode, injection.errortext)
             with self.state.lock:
+                self.state.caller = role
                 result = cmd.handler(self.state, Params(params, name))
                 if cmd.kind != SYNC:
                     job = self.jobs.submit(cmd.name, cmd.java_class, result, injection)
