@@ -6,6 +6,7 @@ from . import views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("vmware-credentials", views.VMwareCredentialViewSet, basename="vmware-credentials")
+router.register("cloud-resources", views.CloudResourceViewSet, basename="cloud-resources")
 
 urlpatterns = [
     path("ossea/config", views.OsseaConfigView.as_view(), name="ossea-config"),

@@ -16,9 +16,11 @@ from apps.core.permissions import RolePermission, user_roles
 
 from .. import services
 from ..choices import OsseaConfigAction
-from ..models import OsseaConfig, VMwareCredential
+from ..filtersets import CloudResourceFilterSet
+from ..models import CloudResource, OsseaConfig, VMwareCredential
 from ..selectors import credential_test, ossea_test_connection
 from .serializers import (
+    CloudResourceSerializer,
     ConnectionTestInputSerializer,
     CredentialTestSerializer,
     OsseaConfigActionSerializer,
@@ -135,3 +137,13 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         check = credential_test(credential=self.get_object())
         return Response(CredentialTestSerializer({"success": True, "message": "vCenter reachable and credentials accepted",
                                                   "details": check}).data)
+
+
+class CloudResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The CloudStack resources the platform recorded: `?state=orphaned` is what the orphan sweep could not remove
+    (with its reason), to be removed in CloudStack by the operator."""
+
+    queryset = CloudResource.objects.select_related("ossea_config")
+    serializer_class = CloudResourceSerializer
+    permission_classes = [RolePermission]
+    filterset_class = CloudResourceFilterSet

@@ -45,6 +45,7 @@ from .transport import (
     JOB_PENDING,
     JOB_SUCCEEDED,
     CloudStackTransport,
+    Submitted,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "CloudStackJobTimeoutError",
     "CloudStackNotFoundError",
     "CloudStackTransport",
+    "Submitted",
     "CloudStackUnreachableError",
     "GiB",
     "OmaVmDetectionError",
