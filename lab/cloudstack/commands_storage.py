@@ -37,7 +37,9 @@ def list_volumes(lab: LabState, p: Params) -> dict:
     if removed:
         return list_response("volume", [], p)  # a deleted volume's id finds nothing
     ids = {v["id"] for v in p.entities("ids", lab.volumes)}
-    vm = p.entity("virtualmachineid", lab.vms)
+    vm, vm_removed = lab.resolve(p, "virtualmachineid", "vms")
+    if vm_removed:
+        return list_response("volume", [], p)  # an expunged VM holds no volumes
     zone = p.entity("zoneid", lab.zones)
     vtype, name, state = p.get("type"), p.get("name"), p.get("state")
     items = []

@@ -47,6 +47,7 @@ def test_second_destroy_of_an_expunged_vm_fails_inside_the_job(api, raw_api, wor
     job = wait_job(raw_api, answer["jobid"])
     assert job["jobstatus"] == 2
     assert job["jobresult"]["errortext"] == "Unable to find a virtual machine with specified vmId"
+    assert api.listVolumes(virtualmachineid=guest["id"]) == {}  # its ROOT went with it; the VM id still resolves
 
 
 def test_second_delete_snapshot_fails_inside_the_job(api, raw_api, world):
