@@ -90,7 +90,10 @@ def test_cloudstack_killed_during_a_live_deploy_then_cleanup_failed_removes_the_
     assert [r["path"] for r in power_agent.requests] == ["/api/v1/power-off"]
     assert job.source_powered_on_at is None and "stays powered off while failover VM" in job.error_message
 
-    cloud.restart(same_port=True)
+    # Back on a new port (another process may have taken the old one meanwhile): the configuration follows it.
+    cloud.restart()
+    OsseaConfig.objects.filter(pk=cloud_config.pk).update(api_url=cloud.url)
+    client = cs.CloudStackClient(cloud.url, cloud.api_key, cloud.secret_key, poll_interval=0.02, job_timeout=30)
     # What the crash left: the half-made VM (state Error) with its ROOT volume, and it is on the record.
     left = client.find("vm", vm_id)
     assert left is not None and left["state"] == "Error"
@@ -114,6 +117,7 @@ def test_cloudstack_killed_during_a_live_deploy_then_cleanup_failed_removes_the_
     powered = next(i for i, m in enumerate(events) if m.startswith("powered the source VM"))
     assert destroyed < powered
     assert job.source_powered_on_at is not None
+    vm.context.ossea_config.refresh_from_db()
     assert_back_on_control_plane(vm, client)
     assert_everything_recorded(client, job, replicas)
     # A new readiness check no longer trips over a leftover VM of that name.

@@ -70,7 +70,9 @@ def test_write_ahead_record_survives_cloudstack_dying_during_the_wait_and_rollba
     assert len(failures) == 1 and isinstance(failures[0], cs.CloudStackUnreachableError)
     row = CloudResource.objects.get(owner="job-wa-1")
     assert row.state == "created" and row.cloudstack_job_id and row.kind == "volume"
-    lab.restart(same_port=True)
+    lab.restart()  # on a new port: another process may have taken the old one meanwhile
+    OsseaConfig.objects.filter(pk=config.pk).update(api_url=lab.url)
+    client = cs.CloudStackClient(lab.url, lab.api_key, lab.secret_key, poll_interval=0.02, job_timeout=30)
     assert client.find("volume", row.resource_id) is not None  # CloudStack kept what the cut job created
     assert volumes.rollback(owner="job-wa-1", client=client) == [f"deleted volume {row.resource_id}"]
     assert client.find("volume", row.resource_id) is None
