@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from . import cloudstack as cs
@@ -61,10 +62,11 @@ def write_ahead(*, config: OsseaConfig | None, owner: str, kind: str, name: str 
     def submitted(jobid: str, resource_id: str | None) -> None:
         if not resource_id:
             return  # CloudStack's create commands answer the new id; nothing to find without it
-        record(config=config, owner=owner, kind=kind, resource_id=resource_id, name=name, parent_id=parent_id,
-               cloudstack_job_id=jobid, **detail)
-        if then is not None:
-            then(jobid, resource_id)
+        with transaction.atomic():  # the record and what the caller adds to it land together
+            record(config=config, owner=owner, kind=kind, resource_id=resource_id, name=name, parent_id=parent_id,
+                   cloudstack_job_id=jobid, **detail)
+            if then is not None:
+                then(jobid, resource_id)
     return submitted
 
 

@@ -9,6 +9,8 @@ template's root disk if the root swap left it behind.
 """
 from __future__ import annotations
 
+from django.db import transaction
+
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 from apps.settings.choices import CloudResourceKind, CloudResourceState
@@ -21,12 +23,14 @@ from .base import Context, Step, mark_resource, vm_is_gone
 
 
 def _record_vm(job: FailoverJob, vm_id: str, cloudstack_job_id: str = "") -> None:
-    FailoverJob.objects.filter(pk=job.pk).update(destination_vm_id=vm_id)
+    # One transaction: a crash between the two writes must not leave an id without its resource record.
+    with transaction.atomic():
+        volumes.record(config=job.ossea_config, owner=job.job_id, kind=CloudResourceKind.VM, resource_id=vm_id,
+                       name=job.destination_vm_name, cloudstack_job_id=cloudstack_job_id,
+                       replica_volumes=list(job.volumes.values_list("volume_id", flat=True)),
+                       warning="its root disk is a replica volume: detach the replicas before destroying it")
+        FailoverJob.objects.filter(pk=job.pk).update(destination_vm_id=vm_id)
     job.destination_vm_id = vm_id
-    volumes.record(config=job.ossea_config, owner=job.job_id, kind=CloudResourceKind.VM, resource_id=vm_id,
-                   name=job.destination_vm_name, cloudstack_job_id=cloudstack_job_id,
-                   replica_volumes=list(job.volumes.values_list("volume_id", flat=True)),
-                   warning="its root disk is a replica volume: detach the replicas before destroying it")
 
 
 def create_vm(job: FailoverJob, client: cs.CloudStackClient, plan: dict) -> None:
