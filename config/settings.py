@@ -322,7 +322,11 @@ MP_REPLICATION_RUNNER_LEASE = float(os.environ.get("MP_REPLICATION_RUNNER_LEASE"
 MP_SCHEDULER_EXECUTION_RETENTION_DAYS = int(os.environ.get("MP_SCHEDULER_EXECUTION_RETENTION_DAYS", "90"))
 MP_SCHEDULER_KEEP_EXECUTIONS = int(os.environ.get("MP_SCHEDULER_KEEP_EXECUTIONS", "20"))
 
+# How often the orphan sweep retries CloudStack resources no live job owns (docs/operations.md).
+MP_ORPHAN_SWEEP_INTERVAL = float(os.environ.get("MP_ORPHAN_SWEEP_INTERVAL", "300"))
+
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
     "enrollment-tunnel-seen": {"task": "apps.enrollment.tasks.refresh_tunnel_seen", "schedule": 60.0},
+    "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
 }

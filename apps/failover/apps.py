@@ -7,3 +7,12 @@ class FailoverConfig(core_apps.PlatformAppConfig):
     label = "failover"
     verbose_name = "Failover"
     connect = ("signals",)  # the final-sync receiver; a deleted job releases its hold
+
+    def ready(self) -> None:
+        super().ready()
+        # After the app registry is ready: the selectors read models.
+        from apps.settings import volumes
+
+        from .selectors import owns_live_resources
+
+        volumes.register_owner_check(owns_live_resources)

@@ -193,19 +193,19 @@ def end_test(job_id: str) -> None:
 
 def retry_cleanup(job_id: str) -> None:
     """cleanup-failed: roll back again what an earlier rollback or cleanup left behind (status reverting)."""
-    job = load(job_id)
-    if job is None or job.status != FailoverStatus.REVERTING:
-        return
-    outcome = Outcome(report=reporter(job, "cleanup"))
-    undo(Context(job), steps_for(job), outcome, failure="cleanup could not run")
-    conclude_cleanup(job, outcome, action="cleanup of failed execution")
+    _retry(job_id, None, "cleanup could not run", "cleanup of failed execution", "cleanup")
 
 
 def retry_power_on(job_id: str) -> None:
     """POST /failover/rollback of a failed job whose rollback could not power the source back on: only that."""
+    _retry(job_id, (POWER_OFF_SOURCE,), "power-on could not run", "power-on of the source VM", "rollback")
+
+
+def _retry(job_id: str, steps: tuple[Step, ...] | None, failure: str, action: str, step_name: str) -> None:
+    """Undo `steps` (None: all of the job's) again for a job a service put back in reverting, and conclude."""
     job = load(job_id)
     if job is None or job.status != FailoverStatus.REVERTING:
         return
-    outcome = Outcome(report=reporter(job, "rollback"))
-    undo(Context(job), (POWER_OFF_SOURCE,), outcome, failure="power-on could not run")
-    conclude_cleanup(job, outcome, action="power-on of the source VM")
+    outcome = Outcome(report=reporter(job, step_name))
+    undo(Context(job), steps or steps_for(job), outcome, failure=failure)
+    conclude_cleanup(job, outcome, action=action)

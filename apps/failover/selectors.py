@@ -177,3 +177,16 @@ def preflight_configuration(vm_context: VMContext, failover_type: str,
 def health() -> Health:
     return Health(metrics={"active_failover_jobs": FailoverJob.objects.filter(status__in=ACTIVE).count(),
                            "network_mappings": NetworkMapping.objects.count()})
+
+
+def owns_live_resources(owner: str) -> bool | None:
+    """For the orphan sweep (settings' owner check): does failover job `owner` still hold its CloudStack resources?
+
+    Live while it runs or is being cleaned up, while its test VM runs, and while it waits for cleanup-failed (which
+    knows the order a teardown needs: replicas off the VM before it is destroyed). None: not a failover job's id.
+    """
+    job = FailoverJob.objects.filter(job_id=owner).first()
+    if job is None:
+        # A deleted failover job holds nothing; any other id is not ours to judge.
+        return False if owner.startswith(("test-failover-", "live-failover-")) else None
+    return job.status in ACTIVE or job.test_running or job.needs_cleanup

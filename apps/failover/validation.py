@@ -183,6 +183,19 @@ class Validator(IdentityChecks):
                          "zone_id": zone["id"], "oma_vm_id": self.oma_id}
         check.message = f"CloudStack reachable (zone '{zone.get('name')}')"
 
+    def check_permissions(self, check: Check) -> None:
+        """What the configured key may not do in a teardown (listCapabilities): said, not refused."""
+        if self._skip_without_cloud(check):
+            return
+        missing = self.client.teardown_permissions_missing()
+        check.details = {"missing": missing}
+        if missing:
+            check.fail("The CloudStack key of this configuration may not " + "; may not ".join(missing),
+                       "Use an admin key, or have the CloudStack admin set the named setting for this account "
+                       "(docs/cloudstack.md, \"Permissions\")", error_code="OSSEA_PERMISSIONS")
+        else:
+            check.message = "The CloudStack key may expunge and force-stop the VMs it tears down"
+
     def check_network_mapping(self, check: Check) -> None:
         resolved, unmapped = cloud.resolve_networks(self.vm, failover_type=self.type, overrides=self.overrides,
                                                     networks=self.networks)
@@ -319,6 +332,7 @@ class Validator(IdentityChecks):
         self._run("Sync Age", CheckType.WARNING, self.check_sync_age)
         self._run("Active Jobs", CheckType.CRITICAL, self.check_active_jobs)
         self._run("CloudStack Connectivity", CheckType.CRITICAL, self.check_cloudstack)
+        self._run("CloudStack Permissions", CheckType.WARNING, self.check_permissions)
         self._run("Network Mapping", CheckType.CRITICAL, self.check_network_mapping)
         self._run("Destination Networks", CheckType.CRITICAL, self.check_destination_networks)
         self._run("NIC Layout", CheckType.WARNING, self.check_nic_layout)

@@ -4,6 +4,7 @@ from django.contrib import admin
 from apps.core.exceptions import ApplicationError
 from apps.core.forms import SecretPreservingForm
 
+from . import volumes
 from .cloudstack_service import connection_details
 from .models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
 
@@ -54,9 +55,21 @@ class VMwareCredentialAdmin(admin.ModelAdmin):
 
 @admin.register(CloudResource)
 class CloudResourceAdmin(admin.ModelAdmin):
-    list_display = ("kind", "resource_id", "name", "owner", "parent_id", "state", "created_at")
-    list_filter = ("kind", "state")
-    search_fields = ("resource_id", "name", "owner")
+    """Filter on state "Left behind" for what the orphan sweep could not remove, and why."""
+
+    list_display = ("kind", "resource_id", "name", "owner", "parent_id", "state", "attempts", "last_error",
+                    "checked_at", "created_at")
+    list_filter = ("state", "kind")
+    search_fields = ("resource_id", "name", "owner", "last_error")
+    readonly_fields = ("cloudstack_job_id", "checked_at", "attempts", "last_error")
+    actions = ["sweep_now"]
+
+    @admin.action(description="Run the orphan sweep now")
+    def sweep_now(self, request, queryset):
+        counts = volumes.sweep()
+        self.message_user(request, f"Orphan sweep: {counts['removed']} removed, {counts['gone']} already gone, "
+                                   f"{counts['left']} left (see their last error)",
+                          level="warning" if counts["left"] else "info")
 
 
 @admin.register(GuestOsMapping)

@@ -20,3 +20,11 @@ class CloudResourceState(models.TextChoices):
     CREATED = "created", "Created"
     RELEASED = "released", "Handed over (kept)"
     REMOVED = "removed", "Removed"
+    # Destroyed without expunge (the key may not expunge): CloudStack expunges it after its expunge delay.
+    DESTROYED = "destroyed", "Destroyed, expunged by CloudStack later"
+    # Its owner let it go (a rollback could not remove it): the orphan sweep retries; listed for the operator.
+    ORPHANED = "orphaned", "Left behind (orphan sweep retries)"
+
+
+# What the orphan sweep looks at: nothing handed over, nothing already gone.
+SWEPT = (CloudResourceState.CREATED, CloudResourceState.ORPHANED)

@@ -74,6 +74,12 @@ class CloudResource(TimeStampedModel):
     parent_id = models.CharField(max_length=64, blank=True, help_text="e.g. the VM an attachment belongs to")
     state = models.CharField(max_length=16, choices=CloudResourceState.choices, default=CloudResourceState.CREATED, db_index=True)
     detail = models.JSONField(default=dict, blank=True)
+    # Written before the wait (write-ahead): the CloudStack async job that creates it.
+    cloudstack_job_id = models.CharField(max_length=64, blank=True)
+    # The orphan sweep's last look: when, how often it failed to remove it, and why.
+    checked_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
 
     class Meta:
         db_table = "cloud_resources"

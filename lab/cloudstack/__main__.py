@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     # The lab's own throwaway credentials: printing them is this command's contract.
     print(json.dumps({
         "url": base + API_PATH, "admin_url": base + "/lab", "api_key": lab.state.api_key,
-        "secret_key": lab.state.secret_key, "lab_root": str(lab.state.lab_root),
+        "secret_key": lab.state.secret_key, "user_api_key": lab.state.user_api_key,
+        "user_secret_key": lab.state.user_secret_key, "lab_root": str(lab.state.lab_root),
         "state_dir": str(lab.state.state_dir), "oma_vm_id": oma["id"],
         "oma_vm_macs": [n["macaddress"] for n in oma["nics"]],
         "zone": next(iter(lab.state.zones.values()))["name"], "pid": os.getpid(),

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 
 from lab.cloudstack import identity, responses, storage
+from lab.cloudstack.commands_account import EXPUNGE_DENIED, FORCE_STOP_DENIED, denied, may_expunge, may_force_stop
 from lab.cloudstack.errors import internal, invalid
 from lab.cloudstack.registry import (
     ASYNC,
@@ -16,7 +17,7 @@ from lab.cloudstack.registry import (
     command,
     list_response,
 )
-from lab.cloudstack.state import GiB, LabState, new_id, now, random_mac
+from lab.cloudstack.state import ADMIN, GiB, LabState, new_id, now, random_mac
 
 # CloudStack's hostname rule for VM names (UserVmManagerImpl / NetUtils.verifyDomainNameLabel).
 _HOSTNAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
@@ -91,7 +92,11 @@ def list_templates(lab: LabState, p: Params) -> dict:
 
 @command("listVirtualMachines")
 def list_virtual_machines(lab: LabState, p: Params) -> dict:
-    wanted = p.entity("id", lab.vms)
+    wanted, removed = lab.resolve(p, "id", "vms")
+    if removed:
+        return list_response("virtualmachine", [], p)  # an expunged VM's id finds nothing
+    # allow.user.view.destroyed.vm (default false): a user does not see destroyed VMs.
+    hidden = () if lab.caller == ADMIN else ("Destroyed", "Expunging")
     ids = {v["id"] for v in p.entities("ids", lab.vms)}
     zone = p.entity("zoneid", lab.zones)
     network = p.entity("networkid", lab.networks)
@@ -102,7 +107,8 @@ def list_virtual_machines(lab: LabState, p: Params) -> dict:
                 or (zone and v["zoneid"] != zone["id"])
                 or (network and all(n["networkid"] != network["id"] for n in v["nics"]))
                 or (name and name.lower() not in v["name"].lower())
-                or (state and v["state"].lower() != state.lower()) or not _matches(v, p)):
+                or (state and v["state"].lower() != state.lower()) or not _matches(v, p)
+                or v["state"] in hidden):
             continue
         items.append(_vm(lab, v))
     return list_response("virtualmachine", items, p)
@@ -274,8 +280,11 @@ def start_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
 @command("stopVirtualMachine", ASYNC, "vm.StopVMCmd")
 def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
     vm = p.entity("id", lab.vms, required=True)
+    forced_denied = p.flag("forced") and not may_force_stop(lab)
 
     def run() -> dict:
+        if forced_denied:
+            raise denied(FORCE_STOP_DENIED)
         if vm["state"] not in ("Running", "Stopped"):
             raise invalid(f"Unable to stop VM {vm['id']} in state {vm['state']}")
         vm["state"] = "Stopped"  # stopping a stopped VM succeeds, as it does on CloudStack
@@ -286,11 +295,17 @@ def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
 
 @command("destroyVirtualMachine", ASYNC, "vm.DestroyVMCmd")
 def destroy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
-    vm = p.entity("id", lab.vms, required=True)
+    vm, removed = lab.resolve(p, "id", "vms", required=True)
     expunge = p.flag("expunge")
+    expunge_denied = expunge and not may_expunge(lab)
     doomed = {v["id"] for v in p.entities("volumeids", lab.volumes)}
 
     def run() -> dict:
+        # UserVmManagerImpl.destroyVm: both checks run inside the job, before anything is destroyed.
+        if removed:
+            raise invalid("Unable to find a virtual machine with specified vmId")
+        if expunge_denied:
+            raise denied(EXPUNGE_DENIED)
         if vm["state"] in ("Destroyed", "Expunging") and not expunge:
             raise invalid(f"VM {vm['id']} is already destroyed")
         for volume in [v for v in lab.volumes.values() if v.get("virtualmachineid") == vm["id"]]:
@@ -298,20 +313,20 @@ def destroy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
                 volume["state"] = "Destroy"  # kept with the VM until it is expunged
                 if expunge:
                     storage.remove(lab.volume_file(volume["id"]))
-                    del lab.volumes[volume["id"]]
+                    lab.remove("volumes", volume["id"])
                 continue
             if vm.get("oma"):
                 storage.unlink_device(lab.lab_root, volume["id"])
             volume.update(virtualmachineid=None, deviceid=None, attached=None, type="DATADISK")
             if volume["id"] in doomed:
                 storage.remove(lab.volume_file(volume["id"]))
-                del lab.volumes[volume["id"]]
+                lab.remove("volumes", volume["id"])
         for snap in [s for s in lab.vm_snapshots.values() if s["virtualmachineid"] == vm["id"]]:
             del lab.vm_snapshots[snap["id"]]
         vm["state"] = "Expunging" if expunge else "Destroyed"
         rendered = _vm(lab, vm)
         if expunge:
-            del lab.vms[vm["id"]]
+            lab.remove("vms", vm["id"])
         return {"virtualmachine": rendered}
 
     return AsyncSpec("VirtualMachine", vm["id"], run)

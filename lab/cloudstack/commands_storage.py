@@ -33,9 +33,13 @@ def _vm_has_vm_snapshots(lab: LabState, vm_id: str) -> bool:
 
 @command("listVolumes")
 def list_volumes(lab: LabState, p: Params) -> dict:
-    wanted = p.entity("id", lab.volumes)
+    wanted, removed = lab.resolve(p, "id", "volumes")
+    if removed:
+        return list_response("volume", [], p)  # a deleted volume's id finds nothing
     ids = {v["id"] for v in p.entities("ids", lab.volumes)}
-    vm = p.entity("virtualmachineid", lab.vms)
+    vm, vm_removed = lab.resolve(p, "virtualmachineid", "vms")
+    if vm_removed:
+        return list_response("volume", [], p)  # an expunged VM holds no volumes
     zone = p.entity("zoneid", lab.zones)
     vtype, name, state = p.get("type"), p.get("name"), p.get("state")
     items = []
@@ -89,7 +93,7 @@ def create_volume(lab: LabState, p: Params) -> AsyncSpec:
 
     def on_fail() -> None:
         storage.remove(lab.volume_file(volume["id"]))
-        lab.volumes.pop(volume["id"], None)
+        lab.remove("volumes", volume["id"])
 
     return AsyncSpec("Volume", volume["id"], run, on_fail)
 
@@ -202,11 +206,14 @@ def detach_volume(lab: LabState, p: Params) -> AsyncSpec:
 
 @command("deleteVolume", SYNC)
 def delete_volume(lab: LabState, p: Params) -> dict:
-    volume = p.entity("id", lab.volumes, required=True)
+    volume, removed = lab.resolve(p, "id", "volumes", required=True)
+    if removed:
+        # VolumeApiServiceImpl.retrieveAndValidateVolume: the id resolved, the live row is not there.
+        raise invalid(f"Unable to find volume with ID: {volume['id']}")
     if volume.get("virtualmachineid"):
         raise invalid("Please specify a volume that is not attached to any VM.")
     storage.remove(lab.volume_file(volume["id"]))
-    del lab.volumes[volume["id"]]
+    lab.remove("volumes", volume["id"])
     return {"success": True}
 
 
@@ -267,7 +274,9 @@ def create_snapshot(lab: LabState, p: Params) -> AsyncSpec:
 
 @command("listSnapshots")
 def list_snapshots(lab: LabState, p: Params) -> dict:
-    wanted = p.entity("id", lab.snapshots)
+    wanted, removed = lab.resolve(p, "id", "snapshots")
+    if removed:
+        return list_response("snapshot", [], p)  # a deleted snapshot's id finds nothing
     volume = p.entity("volumeid", lab.volumes)
     name = p.get("name")
     items = [responses.snapshot(lab, s) for s in sorted(lab.snapshots.values(),
@@ -308,11 +317,13 @@ def revert_snapshot(lab: LabState, p: Params) -> AsyncSpec:
 
 @command("deleteSnapshot", ASYNC, "snapshot.DeleteSnapshotCmd")
 def delete_snapshot(lab: LabState, p: Params) -> AsyncSpec:
-    snap = p.entity("id", lab.snapshots, required=True)
+    snap, removed = lab.resolve(p, "id", "snapshots", required=True)
 
     def run() -> dict:
+        if removed:  # SnapshotManagerImpl.deleteSnapshot, inside the job
+            raise invalid(f"unable to find a snapshot with id {snap['id']}")
         storage.remove(lab.snapshot_file(snap["id"]))
-        lab.snapshots.pop(snap["id"], None)
+        lab.remove("snapshots", snap["id"])
         return {"success": True}
 
     return AsyncSpec("Snapshot", snap["id"], run)

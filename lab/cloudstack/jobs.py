@@ -74,6 +74,14 @@ class JobRunner:
         for job in self.lab.jobs.values():
             if job["jobstatus"] == PENDING:
                 self._finish(job, FAILED, {"errorcode": INTERNAL_ERROR, "errortext": RESTART_TEXT})
+                self._mark_half_made(job)
+
+    def _mark_half_made(self, job: dict) -> None:
+        """What a create job left when the server died stays, in state Error (a deploy's VM keeps its ROOT)."""
+        table = {"deployVirtualMachine": "vms", "createSnapshot": "snapshots"}.get(job["command"])
+        record = self.lab.data[table].get(job.get("jobinstanceid") or "") if table else None
+        if record is not None:
+            record["state"] = "Error"
 
     def submit(self, command_name: str, java_class: str, spec: AsyncSpec,
                injection: Injection | None) -> dict:

@@ -47,6 +47,19 @@ class LabCloudStack:
         return self.info["secret_key"]
 
     @property
+    def user_api_key(self) -> str:
+        """The plain user account's keys (the admin's are api_key/secret_key)."""
+        return self.info["user_api_key"]
+
+    @property
+    def user_secret_key(self) -> str:
+        return self.info["user_secret_key"]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+
+    @property
     def lab_root(self) -> Path:
         return Path(self.info["lab_root"])
 
@@ -69,8 +82,8 @@ class LabCloudStack:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def command_line(self) -> list[str]:
-        args = [sys.executable, "-m", "lab.cloudstack", "--port", "0", "--state", str(self.state_dir)]
+    def command_line(self, port: int = 0) -> list[str]:
+        args = [sys.executable, "-m", "lab.cloudstack", "--port", str(port), "--state", str(self.state_dir)]
         for key, value in self.options.items():
             if value is None:
                 continue
@@ -79,12 +92,12 @@ class LabCloudStack:
             args += [f"--{key.replace('_', '-')}", str(value)]
         return args
 
-    def start(self) -> LabCloudStack:
+    def start(self, port: int = 0) -> LabCloudStack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command_line(), stdout=subprocess.PIPE,
+            self.process = subprocess.Popen(self.command_line(port), stdout=subprocess.PIPE,
                                             stderr=log, cwd=REPO_ROOT, env=env)
         line = self._first_line()
         self.process.stdout.close()  # the emulator writes nothing more there
@@ -127,10 +140,18 @@ class LabCloudStack:
             self.process.stdout.close()
         self.process = None
 
-    def restart(self) -> LabCloudStack:
-        """Stop and start again on the same state directory (the port changes)."""
+    def restart(self, *, same_port: bool = False) -> LabCloudStack:
+        """Stop and start again on the same state directory (on the same port if asked, else a new one)."""
+        port = self.port if same_port else 0
         self.stop()
-        return self.start()
+        return self.start(port)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crashed management server: no state saved on the way out, running jobs lost."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.stop()
 
     # -- side channel -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # Imported for their @command registrations.
-from lab.cloudstack import commands_compute, commands_storage  # noqa: F401
+from lab.cloudstack import commands_account, commands_compute, commands_storage  # noqa: F401
 from lab.cloudstack.errors import AUTH_TEXT, PARAM_ERROR, UNAUTHORIZED, ApiError, internal
 from lab.cloudstack.jobs import Injection, Injections, JobRunner
 from lab.cloudstack.registry import COMMANDS, CREATE, SYNC, Params
@@ -34,18 +34,20 @@ class Lab:
         self.injections = Injections()
         self.state.save()
 
-    def _authenticate(self, params: dict[str, str]) -> bool:
+    def _authenticate(self, params: dict[str, str]) -> str | None:
+        """The caller's role (the account its API key belongs to), None when the request is not authentic."""
         # ApiServer.verifyRequest finds these four whatever their case: a lower-case `signatureversion=3`
         # still makes `expires` checked.
-        lab = self.state
         auth = auth_fields(params)
-        if auth.get("apikey") != lab.api_key or "signature" not in auth:
-            return False
+        account = self.state.account_for(auth.get("apikey"))
+        if account is None or "signature" not in auth:
+            return None
         if auth.get("signatureversion") == "3":
             expires = parse_expires(auth.get("expires", ""))
             if expires is None or expires < datetime.now(UTC):
-                return False
-        return signature_matches(params, lab.secret_key)
+                return None
+        role, secret_key = account
+        return role if signature_matches(params, secret_key) else None
 
     def handle(self, params: dict[str, str]):
         """Returns (HTTP status, JSON body) or RESET."""
@@ -57,7 +59,8 @@ class Lab:
             # same 401 as a bad signature, under `errorresponse` as no command class names the answer.
             return UNAUTHORIZED, {"errorresponse": ApiError(UNAUTHORIZED, AUTH_TEXT).body()}
         key = f"{name.lower()}response"
-        if not self._authenticate(params):
+        role = self._authenticate(params)
+        if role is None:
             return UNAUTHORIZED, {key: ApiError(UNAUTHORIZED, AUTH_TEXT).body()}
         if params.get("response", "").lower() != "json":
             error = ApiError(PARAM_ERROR, "This emulator answers in JSON only: pass response=json")
@@ -72,6 +75,7 @@ class Lab:
                 if injection.fail:
                     raise ApiError(injection.errorcode, injection.errortext)
             with self.state.lock:
+                self.state.caller = role
                 request = Params(params, name)
                 if cmd.is_list:
                     request.page_window()  # the dispatch chain refuses bad paging before the command runs

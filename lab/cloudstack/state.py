@@ -20,6 +20,12 @@ TABLES = (
     "vms", "volumes", "snapshots", "vm_snapshots", "jobs", "os_types",
 )
 MAX_KEPT_JOBS = 2000
+# Tables whose deleted rows CloudStack keeps (with `removed` set): their ids still resolve, as in
+# ParamProcessWorker's findByUuidIncludingRemoved, so a second delete fails the way CloudStack's does.
+KEPT_WHEN_REMOVED = ("vms", "volumes", "snapshots")
+ADMIN, USER = "admin", "user"
+# The global settings the emulator honours, with CloudStack's defaults (UserVmManager's ConfigKeys).
+CONFIG_DEFAULTS = {"allow.user.expunge.recover.vm": "false", "allow.user.force.stop.vm": "true"}
 
 
 def now() -> str:
@@ -68,6 +74,12 @@ class LabState:
             for table in TABLES:
                 self.data[table] = {}
             self._seed()
+        # State files written before removed rows, the user account and the settings existed.
+        self.data.setdefault("removed", {table: {} for table in KEPT_WHEN_REMOVED})
+        self.data.setdefault("user_account", _new_keys())
+        self.data.setdefault("config", dict(CONFIG_DEFAULTS))
+        # The role of the request being handled (set by the server under the lock): "admin" or "user".
+        self.caller = ADMIN
         self._apply_options()
         self.reconcile_devices()
         self.save()
@@ -86,6 +98,41 @@ class LabState:
     @property
     def secret_key(self) -> str:
         return self.data["account"]["secret_key"]
+
+    @property
+    def user_api_key(self) -> str:
+        return self.data["user_account"]["api_key"]
+
+    @property
+    def user_secret_key(self) -> str:
+        return self.data["user_account"]["secret_key"]
+
+    def account_for(self, api_key: str | None) -> tuple[str, str] | None:
+        """(role, secret key) of the account an API key belongs to, None for an unknown key."""
+        if api_key and api_key == self.api_key:
+            return ADMIN, self.secret_key
+        if api_key and api_key == self.user_api_key:
+            return USER, self.user_secret_key
+        return None
+
+    def setting(self, name: str) -> bool:
+        return str(self.data["config"].get(name, CONFIG_DEFAULTS.get(name, "false"))).lower() == "true"
+
+    # -- removed rows -------------------------------------------------------------------------
+
+    def remove(self, table: str, record_id: str) -> dict | None:
+        """Delete a row as CloudStack does: gone from every list, its id still known (`removed` set)."""
+        record = self.data[table].pop(record_id, None)
+        if record is not None and table in KEPT_WHEN_REMOVED:
+            self.data["removed"][table][record_id] = {**record, "removed": now()}
+        return record
+
+    def resolve(self, params, name: str, table: str, required: bool = False) -> tuple[dict | None, bool]:
+        """The row a parameter names and whether it was removed; an id never seen is refused as before."""
+        value = params.require(name) if required else params.get(name)
+        if value is not None and value in self.data["removed"].get(table, {}):
+            return self.data["removed"][table][value], True
+        return params.entity(name, self.data[table], required), False
 
     def next_seq(self) -> int:
         self.data["seq"] += 1
@@ -124,10 +171,7 @@ class LabState:
 
     def _seed(self) -> None:
         o = self.options
-        self.data["account"] = {
-            "api_key": secrets.token_urlsafe(64),
-            "secret_key": secrets.token_urlsafe(64),
-        }
+        self.data["account"] = _new_keys()
         zone = self._add("zones", {
             "name": o.zone_name, "allocationstate": "Enabled", "networktype": "Advanced",
             "localstorageenabled": False, "securitygroupsenabled": False,
@@ -333,6 +377,12 @@ _OS_TYPES = (
     ("Windows", "Windows Server 2019 (64-bit)"), ("Windows", "Windows Server 2022 (64-bit)"),
     ("Windows", "Windows 10 (64-bit)"), ("Other", "Other Linux (64-bit)"), ("Other", "Other (64-bit)"),
 )
+
+
+def _new_keys() -> dict:
+    return {"api_key": secrets.token_urlsafe(64), "secret_key": secrets.token_urlsafe(64)}
+
+
 _OFFERING_COMMON = {
     "storagetype": "shared", "provisioningtype": "thin", "offerha": False,
     "limitcpuuse": False, "issystem": False, "isvolatile": False, "defaultuse": False,

@@ -308,14 +308,17 @@ def test_attach_to_a_vm_that_is_not_this_host_reports_the_missing_device(
     assert client.get_volume(volume["id"]).get("virtualmachineid") is None
 
 
-def test_cleanup_of_something_already_gone_is_not_found(client, new_volume):
+def test_already_gone_is_decided_by_listing_not_by_the_second_deletes_error(client, new_volume):
     volume = new_volume()
     client.delete_volume(volume["id"])
-    with pytest.raises(CloudStackNotFoundError) as info:
+    # CloudStack keeps the removed row: a second delete is an ordinary refusal, no "gone" error to rely on.
+    with pytest.raises(CloudStackAPIError) as info:
         client.delete_volume(volume["id"])
-    assert info.value.errorcode == 431
-    with pytest.raises(CloudStackNotFoundError):
-        client.destroy_virtual_machine("0b7c0b7c-0000-4000-8000-000000000000")
+    assert info.value.errorcode == 431 and not isinstance(info.value, CloudStackNotFoundError)
+    assert "Unable to find volume with ID" in info.value.errortext
+    assert client.find("volume", volume["id"]) is None  # the list by its id is empty: gone
+    assert client.find("vm", "0b7c0b7c-0000-4000-8000-000000000000") is None  # an id CloudStack never had
+    assert client.find("volume", new_volume()["id"])["state"] == "Allocated"
 
 
 def test_snapshot_revert_restores_the_data(cloudstack_lab, client, new_volume):

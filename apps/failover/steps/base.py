@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 
 from apps.replication.models import ReplicaVolume
 from apps.settings import cloudstack as cs
@@ -91,27 +92,43 @@ class Context:
 
     @contextmanager
     def tearing_down(self, outcome: Outcome, vm_id: str) -> Iterator[None]:
-        """A call on the failover VM during the undo: gone means done, any other failure stops the teardown."""
+        """A call on the failover VM during the undo: any failure stops the teardown, unless listing the VM shows
+        it is gone (CloudStack sends no "gone" error for a removed VM: its id still resolves)."""
         try:
             yield
-        except cs.CloudStackNotFoundError:
-            outcome.did(f"VM {vm_id} already gone")
-            self.vm_gone = True
         except cs.CloudStackError as exc:
-            outcome.failed(f"could not tear down VM {vm_id}: {exc}")
+            try:
+                gone = vm_is_gone(self.cloudstack().find("vm", vm_id))
+            except cs.CloudStackError:
+                gone = False
+            if gone:
+                outcome.did(f"VM {vm_id} already gone")
+                self.vm_gone = True
+            else:
+                outcome.failed(f"could not tear down VM {vm_id}: {exc}")
+
+
+GONE_STATES = ("Destroyed", "Expunging")
+
+
+def vm_is_gone(vm: dict | None) -> bool:
+    """No VM, or one CloudStack is destroying (it cannot run again unless someone recovers it)."""
+    return vm is None or vm.get("state") in GONE_STATES
 
 
 def find_vm(job: FailoverJob, client: cs.CloudStackClient) -> dict | None:
+    """The job's failover VM as CloudStack lists it: by its recorded id (written before the deploy was waited on),
+    else by name for a deploy whose answer never arrived."""
     if job.destination_vm_id:
-        try:
-            return client.get_vm(job.destination_vm_id)
-        except cs.CloudStackNotFoundError:
-            return None
-    if job.destination_vm_name and job.job_type == FailoverType.TEST:
-        # A worker that died while deployVirtualMachine ran never learnt the id; test VM names are unique per job.
+        return client.find("vm", job.destination_vm_id)
+    if job.destination_vm_name:
+        # A test VM's name is unique per job; a live VM's name was checked free before the run (readiness), so a VM
+        # of that name created since the job was is this job's.
+        started = job.created_at - timedelta(minutes=5)  # CloudStack's clock may run a little behind ours
+        since = started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if job.job_type == FailoverType.LIVE else ""
         return next((vm for vm in client.list_virtual_machines(name=job.destination_vm_name)
-                     if vm.get("name") == job.destination_vm_name and vm.get("state") not in ("Destroyed", "Expunging")),
-                    None)
+                     if vm.get("name") == job.destination_vm_name and vm.get("state") not in GONE_STATES
+                     and vm.get("created", "")[:19] >= since), None)
     return None
 
 

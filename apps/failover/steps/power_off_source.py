@@ -90,12 +90,16 @@ def _record(job: FailoverJob, **fields) -> None:
         setattr(job, key, value)
 
 
-def failover_vm_gone(job: FailoverJob) -> bool:
-    """No failover VM of this job can be running: none was created, or the rollback destroyed it."""
-    if not job.destination_vm_id:
-        return True
-    return CloudResource.objects.filter(owner=job.job_id, kind=CloudResourceKind.VM, resource_id=job.destination_vm_id,
-                                        state=CloudResourceState.REMOVED).exists()
+def failover_vm_gone(job: FailoverJob, out: Outcome) -> bool:
+    """No failover VM of this job can be running: none was deployed, or the rollback destroyed it (expunged, or
+    destroyed and waiting for CloudStack's expunge delay)."""
+    if job.destination_vm_id:
+        return CloudResource.objects.filter(owner=job.job_id, kind=CloudResourceKind.VM,
+                                            resource_id=job.destination_vm_id,
+                                            state__in=[CloudResourceState.REMOVED, CloudResourceState.DESTROYED]).exists()
+    # No id: no deploy was submitted, or its answer was lost; only a CloudStack rollback that ran completely (it
+    # looked the VM up by name) shows that none runs.
+    return not job.destination_vm_name or out.complete
 
 
 def _failure_text(exc: Exception) -> str:
@@ -116,7 +120,7 @@ def restore_power(job: FailoverJob, out: Outcome) -> None:
         return
     if not job.source_power_on_owed:
         return
-    if not failover_vm_gone(job):
+    if not failover_vm_gone(job, out):
         out.leave(f"the source VM '{name}' stays powered off while failover VM {job.destination_vm_id} exists (the "
                   "two must not run at once): cleanup-failed powers it on once that VM is gone")
         return

@@ -1,7 +1,7 @@
 """Step `powering_on`: startVirtualMachine; the failover VM boots from the replicated root disk.
 
-It writes no row: the VM's power state is CloudStack's. Its undo stops the VM if it runs (forced), so the replica
-volumes can come off it next.
+It writes no row: the VM's power state is CloudStack's. Its undo stops the VM if it runs (forced where the
+CloudStack key may force a stop), so the replica volumes can come off it next.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class PowerOn(Step):
     requires = ("destination_vm_id", "FailoverVolume.vm_device_id")
     records = ()
     in_cloudstack = True
-    undoes = "stops the VM if it runs (forced)"
+    undoes = "stops the VM if it runs (forced where the key may)"
 
     def current_step(self, ctx: Context) -> str:
         return f"Starting VM {ctx.job.destination_vm_id}"
@@ -39,5 +39,5 @@ class PowerOn(Step):
         if vm is None or ctx.vm_gone or vm.get("state") not in RUNNING:
             return
         with ctx.tearing_down(outcome, vm["id"]):
-            ctx.cloudstack().stop_virtual_machine(vm["id"], forced=True)
+            ctx.cloudstack().stop_for_teardown(vm["id"])
             outcome.did(f"stopped VM {vm['id']}")

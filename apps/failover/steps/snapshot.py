@@ -16,6 +16,7 @@ from apps.replication.models import VMExportMapping
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 from apps.settings.choices import CloudResourceKind, CloudResourceState
+from apps.settings.models import CloudResource
 
 from .. import cloud
 from ..choices import PROGRESS, FailoverStatus, SnapshotState, VolumePlace
@@ -43,17 +44,17 @@ def release_from_oma(job: FailoverJob, fv: FailoverVolume, client: cs.CloudStack
 
 def snapshot(job: FailoverJob, fv: FailoverVolume, client: cs.CloudStackClient) -> None:
     """A CloudStack volume snapshot of the detached replica (a VM snapshot would block attach/detach)."""
-    name = f"{job.job_type}-failover-{fv.disk_id}-{int(timezone.now().timestamp())}"
+    name = cloud.host_name(f"{job.job_type}-failover-{fv.disk_id}-{int(timezone.now().timestamp())}")
+
+    def taking(jobid: str, snapshot_id: str) -> None:
+        # Until the job succeeds the snapshot is not a way back: a rollback deletes it, never reverts to it.
+        fv.snapshot_id, fv.snapshot_state = snapshot_id, SnapshotState.FAILED
+        fv.save(update_fields=["snapshot_id", "snapshot_state", "updated_at"])
+
     try:
-        snap = client.create_snapshot(fv.volume_id, name=cloud.host_name(name))
-    except (cs.CloudStackJobError, cs.CloudStackJobTimeoutError) as exc:
-        if exc.resource_id:  # CloudStack keeps a failed snapshot in state Error: rollback deletes it
-            fv.snapshot_id, fv.snapshot_state = exc.resource_id, SnapshotState.FAILED
-            fv.save(update_fields=["snapshot_id", "snapshot_state", "updated_at"])
-            volumes.record(config=job.ossea_config, owner=job.job_id, kind=CloudResourceKind.SNAPSHOT,
-                           resource_id=exc.resource_id, parent_id=fv.volume_id, failed=True)
-        raise StepFailed(f"Failed to create snapshot of volume {fv.volume_id} ({fv.disk_id}): {exc}",
-                         "SNAPSHOT_FAILED") from None
+        snap = client.create_snapshot(fv.volume_id, name=name, on_submitted=volumes.write_ahead(
+            config=job.ossea_config, owner=job.job_id, kind=CloudResourceKind.SNAPSHOT, name=name,
+            parent_id=fv.volume_id, then=taking))
     except cs.CloudStackError as exc:
         raise StepFailed(f"Failed to create snapshot of volume {fv.volume_id} ({fv.disk_id}): {exc}",
                          "SNAPSHOT_FAILED") from None
@@ -87,10 +88,14 @@ def _restore_one(job: FailoverJob, fv: FailoverVolume, client: cs.CloudStackClie
         fv.save(update_fields=["snapshot_state", "updated_at"])
         out.did(f"reverted volume {fv.volume_id} ({fv.disk_id}) to snapshot {fv.snapshot_id}")
     if fv.snapshot_state in (SnapshotState.CREATED, SnapshotState.REVERTED, SnapshotState.FAILED):
-        try:
+        res = CloudResource.objects.filter(owner=job.job_id, kind=CloudResourceKind.SNAPSHOT,
+                                           resource_id=fv.snapshot_id).order_by("-id").first()
+        if res is not None:
+            out.did(volumes.remove(res, client))  # gone: decided by listing it
+        elif client.find(CloudResourceKind.SNAPSHOT, fv.snapshot_id) is not None:
             client.delete_snapshot(fv.snapshot_id)
             out.did(f"deleted snapshot {fv.snapshot_id}")
-        except cs.CloudStackNotFoundError:
+        else:
             out.did(f"snapshot {fv.snapshot_id} already gone")
         fv.snapshot_state = SnapshotState.DELETED
         fv.save(update_fields=["snapshot_state", "updated_at"])

@@ -14,7 +14,7 @@ from apps.settings.models import CloudResource
 from ..choices import FailoverStatus, VolumePlace
 from ..jobs import Outcome, check_cancel, event
 from ..models import FailoverJob
-from .base import Context, Step, mark_replica, mark_resource, set_place
+from .base import Context, Step, mark_replica, mark_resource, set_place, vm_is_gone
 
 
 def attach_volumes(ctx: Context) -> None:
@@ -51,7 +51,7 @@ def attach_volumes(ctx: Context) -> None:
 def detach_volumes(ctx: Context, outcome: Outcome) -> None:
     """Every replica of this job that CloudStack shows on the failover VM comes off it, highest device first."""
     vm = ctx.failover_vm(outcome)
-    if vm is None or ctx.vm_gone:
+    if vm_is_gone(vm) or ctx.vm_gone:
         return
     client, vm_id = ctx.cloudstack(), vm["id"]
     ours = {fv.volume_id: fv for fv in ctx.job.volumes.all()}

@@ -11,7 +11,7 @@ from apps.core.crypto import REDACTED
 
 from ..choices import OsseaConfigAction
 from ..cloudstack_service import offering_fits
-from ..models import GuestOsMapping, OsseaConfig, VMwareCredential
+from ..models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
 
 RAW = "CloudStack's own records, as its API lists them"
 
@@ -309,3 +309,14 @@ class CredentialTestDetailsSerializer(serializers.Serializer):
 
 class CredentialTestSerializer(SuccessMessageSerializer):
     details = CredentialTestDetailsSerializer()
+
+
+class CloudResourceSerializer(serializers.ModelSerializer):
+    """A CloudStack resource the platform created, and where it stands (orphaned: the sweep could not remove it)."""
+
+    ossea_config = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+
+    class Meta:
+        model = CloudResource
+        fields = ["id", "kind", "resource_id", "name", "owner", "parent_id", "state", "ossea_config",
+                  "cloudstack_job_id", "attempts", "last_error", "checked_at", "created_at", "updated_at"]

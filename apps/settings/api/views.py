@@ -16,9 +16,11 @@ from apps.core.permissions import RolePermission, user_roles
 
 from .. import services
 from ..choices import OsseaConfigAction
-from ..models import GuestOsMapping, OsseaConfig, VMwareCredential
+from ..filtersets import CloudResourceFilterSet
+from ..models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
 from ..selectors import credential_test, ossea_test_connection
 from .serializers import (
+    CloudResourceSerializer,
     ConnectionTestInputSerializer,
     CredentialTestSerializer,
     GuestOsMappingSerializer,
@@ -170,3 +172,13 @@ class GuestOsMappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def destroy(self, request, pk=None):
         self.get_object().delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CloudResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The CloudStack resources the platform recorded: `?state=orphaned` is what the orphan sweep could not remove
+    (with its reason), to be removed in CloudStack by the operator."""
+
+    queryset = CloudResource.objects.select_related("ossea_config")
+    serializer_class = CloudResourceSerializer
+    permission_classes = [RolePermission]
+    filterset_class = CloudResourceFilterSet

@@ -54,6 +54,7 @@ from .transport import (
     JOB_PENDING,
     JOB_SUCCEEDED,
     CloudStackTransport,
+    Submitted,
 )
 
 __all__ = [
@@ -80,6 +81,7 @@ __all__ = [
     "CloudStackJobTimeoutError",
     "CloudStackNotFoundError",
     "CloudStackTransport",
+    "Submitted",
     "CloudStackUnreachableError",
     "DeployNic",
     "GiB",

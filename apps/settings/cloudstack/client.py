@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import CloudStackDeviceError, CloudStackError, CloudStackJobError, CloudStackNotFoundError, OmaVmDetectionError
 from .helpers import PRODUCTION_DEV_ROOT, _wait_for_path, local_macs, size_bytes_to_gb, volume_device_path, volume_name_for_disk
-from .transport import CloudStackTransport
+from .transport import CloudStackTransport, Submitted
 
 # One logger name for the whole client, as when it was one module.
 log = logging.getLogger("apps.settings.cloudstack")
@@ -69,12 +69,17 @@ class AttachedVolume:
     device_path: Path
 
 
+_LIST_BY_KIND = {"vm": "listVirtualMachines", "volume": "listVolumes", "snapshot": "listSnapshots"}
+
+
 class CloudStackClient(CloudStackTransport):
     """A signed-request client for one CloudStack endpoint.
 
     Lists are fetched whole (paged) and retried on connection errors; async commands are polled
     until their job ends or `job_timeout` passes. Methods return CloudStack's own JSON objects.
     """
+
+    _capabilities: dict | None = None
 
 
     # -- inventory ----------------------------------------------------------------------------
@@ -135,17 +140,19 @@ class CloudStackClient(CloudStackTransport):
                                root_disk_size_gb: int | None = None,
                                nics: Sequence[DeployNic] = (), boot_type: str | None = None,
                                boot_mode: str | None = None,
-                               details: dict[str, str] | None = None) -> dict:
+                               details: dict[str, str] | None = None,
+                               on_submitted: Submitted | None = None) -> dict:
         """Deploy a VM (stopped by default).
 
         cpu_number/memory_mb/cpu_speed are for a customized offering (cpuSpeed only where the
         offering has no speed: CloudStack refuses it otherwise). `nics` (instead of `network_ids`)
         keeps a NIC's MAC or address; `details` are VM details such as rootDiskController.
+        `on_submitted(jobid, vm_id)` runs before the wait (write-ahead, `run_job`).
         """
         extra = {k: v for k, v in (("cpuNumber", cpu_number), ("memory", memory_mb),
                                    ("cpuSpeed", cpu_speed)) if v is not None}
         extra.update(details or {})
-        return self.run_job("deployVirtualMachine", "virtualmachine", zoneid=zone_id,
+        return self.run_job("deployVirtualMachine", "virtualmachine", on_submitted=on_submitted, zoneid=zone_id,
                             serviceofferingid=service_offering_id, templateid=template_id,
                             name=name, displayname=display_name, startvm=start,
                             details=extra or None, rootdisksize=root_disk_size_gb,
@@ -191,22 +198,25 @@ class CloudStackClient(CloudStackTransport):
         return self._get_one("listVolumes", "volume", volume_id, id=volume_id, listall=True)
 
     def create_volume(self, *, name: str, zone_id: str, disk_offering_id: str,
-                      size_gb: int | None = None) -> dict:
+                      size_gb: int | None = None, on_submitted: Submitted | None = None) -> dict:
         """Create a data volume (state Allocated until first attached); the volume object."""
-        return self.run_job("createVolume", "volume", name=name, zoneid=zone_id,
-                            diskofferingid=disk_offering_id, size=size_gb)
+        return self.run_job("createVolume", "volume", on_submitted=on_submitted, name=name,
+                            zoneid=zone_id, diskofferingid=disk_offering_id, size=size_gb)
 
-    def create_volume_from_snapshot(self, *, snapshot_id: str, name: str) -> dict:
+    def create_volume_from_snapshot(self, *, snapshot_id: str, name: str,
+                                    on_submitted: Submitted | None = None) -> dict:
         """A new volume holding a snapshot's data (Ready at once), e.g. to boot a test VM from."""
-        return self.run_job("createVolume", "volume", snapshotid=snapshot_id, name=name)
+        return self.run_job("createVolume", "volume", on_submitted=on_submitted,
+                            snapshotid=snapshot_id, name=name)
 
     def create_volume_for_disk(self, *, vm_name: str, disk_unit: int | str, size_bytes: int,
-                               zone_id: str, name: str | None = None) -> dict:
+                               zone_id: str, name: str | None = None,
+                               on_submitted: Submitted | None = None) -> dict:
         """A replication target: customized offering, size rounded up to whole GB."""
         offering = self.custom_disk_offering()
         return self.create_volume(name=name or volume_name_for_disk(vm_name, disk_unit),
                                   zone_id=zone_id, disk_offering_id=offering["id"],
-                                  size_gb=size_bytes_to_gb(size_bytes))
+                                  size_gb=size_bytes_to_gb(size_bytes), on_submitted=on_submitted)
 
     def attach_volume(self, volume_id: str, vm_id: str, *, device_id: int | None = None) -> dict:
         return self.run_job("attachVolume", "volume", id=volume_id, virtualmachineid=vm_id,
@@ -226,8 +236,10 @@ class CloudStackClient(CloudStackTransport):
         return self.run_job("resizeVolume", "volume", id=volume_id, size=size_gb,
                             shrinkok=shrink_ok)
 
-    def create_snapshot(self, volume_id: str, *, name: str | None = None) -> dict:
-        return self.run_job("createSnapshot", "snapshot", volumeid=volume_id, name=name)
+    def create_snapshot(self, volume_id: str, *, name: str | None = None,
+                        on_submitted: Submitted | None = None) -> dict:
+        return self.run_job("createSnapshot", "snapshot", on_submitted=on_submitted,
+                            volumeid=volume_id, name=name)
 
     def list_snapshots(self, *, volume_id: str | None = None,
                        snapshot_id: str | None = None) -> list[dict]:
@@ -242,6 +254,57 @@ class CloudStackClient(CloudStackTransport):
 
     def list_async_jobs(self) -> list[dict]:
         return self.list_all("listAsyncJobs", listall=True)
+
+    # -- existence and teardown ---------------------------------------------------------------
+
+    def find(self, kind: str, resource_id: str) -> dict | None:
+        """A VM, volume or snapshot as CloudStack lists it by id; None when the list is empty.
+
+        This is how "already gone" is decided: CloudStack keeps removed rows, so a second delete
+        answers an ordinary refusal (e.g. "Unable to find volume with ID"), never a text that
+        says the thing is gone; a list by the id is empty once it is removed.
+        """
+        command = _LIST_BY_KIND[kind]
+        try:
+            items = self.list_all(command, id=resource_id, listall=True)
+        except CloudStackNotFoundError:
+            return None  # an id this CloudStack never had
+        return items[0] if items else None
+
+    def capabilities(self) -> dict:
+        """listCapabilities for this key (asked once): what its account may do."""
+        if self._capabilities is None:
+            answer = self.call("listCapabilities")
+            self._capabilities = (answer or {}).get("capability") or {}
+        return self._capabilities
+
+    def can_expunge(self) -> bool:
+        return bool(self.capabilities().get("allowuserexpungerecovervm"))
+
+    def can_force_stop(self) -> bool:
+        return bool(self.capabilities().get("allowuserforcestopvm", True))
+
+    def teardown_permissions_missing(self) -> list[str]:
+        """What this key may not do in a teardown, in the operator's words (empty: everything)."""
+        missing = []
+        if not self.can_expunge():
+            missing.append("expunge VMs (allow.user.expunge.recover.vm is false for this account): a torn-down "
+                           "failover VM is destroyed and left to CloudStack's expunge delay")
+        if not self.can_force_stop():
+            missing.append("force-stop VMs (allow.user.force.stop.vm is false for this account): a running "
+                           "failover VM is stopped gracefully, which a hung guest can refuse")
+        return missing
+
+    def stop_for_teardown(self, vm_id: str) -> dict:
+        """Stop a VM about to be torn down: forced where the key may force it."""
+        return self.stop_virtual_machine(vm_id, forced=self.can_force_stop())
+
+    def remove_vm(self, vm_id: str) -> bool:
+        """Destroy a VM, expunging it where this key may; True when expunged, False when
+        CloudStack keeps it Destroyed until its expunge delay runs out."""
+        expunge = self.can_expunge()
+        self.destroy_virtual_machine(vm_id, expunge=expunge)
+        return expunge
 
     # -- what replication and failover do -----------------------------------------------------
 

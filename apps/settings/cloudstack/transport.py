@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -41,6 +42,8 @@ JOB_PENDING, JOB_SUCCEEDED, JOB_FAILED = 0, 1, 2
 _UNKNOWN_ID = "entity does not exist"
 # ApiServer.commandAvailable's words when the key's role denies a command that exists.
 _NOT_AVAILABLE = "is not available for user"
+# What a create step records before it waits: (async job id, id of the resource being created or None).
+Submitted = Callable[[str, "str | None"], None]
 
 
 class _ForeignAnswer(Exception):
@@ -236,13 +239,21 @@ class CloudStackTransport:
                 raise CloudStackJobTimeoutError(command, jobid, timeout, resource_id)
             time.sleep(self.poll_interval)
 
-    def run_job(self, command: str, result_key: str | None, **params: Any) -> Any:
-        """Submit, wait, and return jobresult[result_key] (the whole jobresult when None)."""
+    def run_job(self, command: str, result_key: str | None, *,
+                on_submitted: Submitted | None = None, **params: Any) -> Any:
+        """Submit, wait, and return jobresult[result_key] (the whole jobresult when None).
+
+        `on_submitted(jobid, resource_id)` is called with CloudStack's immediate answer before the
+        wait starts (write-ahead): whatever happens to the wait (CloudStack unreachable, this
+        process killed), the caller has recorded the job and the resource it creates.
+        """
         started = time.monotonic()
         answer = self.submit(command, **params)
         if not isinstance(answer, dict) or "jobid" not in answer:
             raise CloudStackBadResponseError(self.api_url, f"{command} answered without a jobid",
                                              command=command)
+        if on_submitted is not None:
+            on_submitted(answer["jobid"], answer.get("id"))
         result = self.wait_for_job(answer["jobid"], command=command,
                                    resource_id=answer.get("id") or params.get("id"))
         log.info("cloudstack.job command=%s jobid=%s ms=%d", command, answer["jobid"],
