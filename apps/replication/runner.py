@@ -123,6 +123,15 @@ def _already_handed_over(job: ReplicationJob, endpoint: AgentEndpoint) -> bool:
     return True
 
 
+
+def _undo_note(done: list[str]) -> str:
+    """What the failed provisioning's undo did, worded so a leftover never reads as a success."""
+    if not done:
+        return ""
+    left = any(line.startswith("NOT ") for line in done)
+    head = "NOT fully undone, see /api/v1/cloud-resources?state=orphaned" if left else "undone"
+    return f" ({head}: {'; '.join(done)})"
+
 def run(job_id: str) -> None:
     """Provision and hand over a job; a re-run after a worker death continues from what the rows record."""
     job = ReplicationJob.objects.select_related("vm_context", "ossea_config").filter(job_id=job_id).first()
@@ -184,7 +193,7 @@ def _run(job: ReplicationJob, resumed: bool) -> None:
     except (cs.CloudStackError, exports.ExportError) as exc:
         done = undo_provisioning(job, client, targets)
         replication_finish(job=job, status=ReplicationStatus.FAILED,
-                                    error=f"provisioning failed: {exc}" + (f" (cleaned up: {'; '.join(done)})" if done else ""))
+                                    error=f"provisioning failed: {exc}{_undo_note(done)}")
     except ApplicationError as exc:
         if exc.error_code == "JOB_CONFLICT":
             # The agent still runs this job: an earlier attempt's copy that outlived a failure the control plane

@@ -141,12 +141,12 @@ def _start(lab: LabState, vm: dict) -> None:
 
 def _custom_compute(offering: dict, details: dict[str, str]) -> tuple[int, int, int]:
     """cpu, memory, speed of a customized offering, refused as UserVmManagerImpl.validateCustomParameters does."""
-    lower = {k.lower(): v for k, v in details.items()}
-    if "cpunumber" not in lower or "memory" not in lower:
+    # DeployVMCmd reads the map with VmDetailConstants' exact keys: `cpunumber` is not `cpuNumber`.
+    if "cpuNumber" not in details or "memory" not in details:
         raise invalid("Need to specify custom parameter values cpu, cpu speed and memory "
                       "when using custom offering")
     try:
-        cpu, mem = int(lower["cpunumber"]), int(lower["memory"])
+        cpu, mem = int(details["cpuNumber"]), int(details["memory"])
     except ValueError:
         raise invalid("Custom parameter values cpuNumber, cpuSpeed and memory must be numbers") from None
     if cpu < 1:

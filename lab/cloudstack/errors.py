@@ -16,6 +16,8 @@ CS_SERVER_ERROR = 9999
 # ApiServlet's answer whenever ApiServer.verifyRequest says no, an unknown command included (the command
 # table is consulted before the key): HTTP 401, no cserrorcode.
 AUTH_TEXT = "unable to verify user credentials and/or request signature"
+# A command the caller's role does not allow (admin-only here), under the command's key.
+UNKNOWN_COMMAND_TEXT = "The given command does not exist or it is not available for user"
 
 
 class ApiError(Exception):

@@ -98,7 +98,7 @@ def test_cloudstack_failure_leaves_nothing_behind(one_slot_lab):
     runner.run(job.job_id)
     job.refresh_from_db()
     assert job.status == "failed"
-    assert "provisioning failed" in job.error_message and "cleaned up" in job.error_message
+    assert "provisioning failed" in job.error_message and "(undone: " in job.error_message
     from apps.settings import cloudstack as cs
 
     client = cs.CloudStackClient(lab.url, lab.api_key, lab.secret_key)

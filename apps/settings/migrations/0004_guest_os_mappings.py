@@ -31,7 +31,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('platform_settings', '0002_cloudresource'),
+        ('platform_settings', '0003_cloudresource_sweep'),
     ]
 
     operations = [
