@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from lab.cloudstack import responses, storage
+from lab.cloudstack import hypervisor, responses, storage
 from lab.cloudstack.errors import internal, invalid
 from lab.cloudstack.registry import (
     ASYNC,
@@ -120,6 +120,7 @@ def _start(lab: LabState, vm: dict) -> None:
         raise internal(f"Unable to start VM {vm['id']}: it has no ROOT volume (device id 0)")
     for volume in attached:
         lab.materialize(volume)
+    hypervisor.power_on(lab, vm)  # lab: a bootable root runs as QEMU (--run-guests)
     vm["state"] = "Running"
 
 
@@ -173,6 +174,10 @@ def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
                     networks=networks, macs=[random_mac() for _ in networks],
                     cpunumber=cpu, cpuspeed=speed, memory=mem)
     vm["displayname"] = p.get("displayname") or name
+    # lab guests read rootDiskController/nicAdapter/boottype from here (hypervisor.py)
+    if p.details():
+        vm["details"] = {**(vm.get("details") or {}), **p.details()}
+    vm["boottype"] = vm.get("boottype") or p.get("boottype")
     root = lab.new_volume(name=f"ROOT-{vm['seq']}", zone=zone, size=root_size, vtype="ROOT",
                           vm=vm, deviceid=0)
     root["templateid"] = template["id"]
@@ -213,6 +218,7 @@ def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
     def run() -> dict:
         if vm["state"] not in ("Running", "Stopped"):
             raise invalid(f"Unable to stop VM {vm['id']} in state {vm['state']}")
+        hypervisor.power_off(lab, vm)  # lab: its QEMU process, if any, ends
         vm["state"] = "Stopped"  # stopping a stopped VM succeeds, as it does on CloudStack
         return {"virtualmachine": responses.vm(lab, vm)}
 
@@ -228,6 +234,7 @@ def destroy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
     def run() -> dict:
         if vm["state"] in ("Destroyed", "Expunging") and not expunge:
             raise invalid(f"VM {vm['id']} is already destroyed")
+        hypervisor.power_off(lab, vm)  # lab: its QEMU process, if any, ends
         for volume in [v for v in lab.volumes.values() if v.get("virtualmachineid") == vm["id"]]:
             if volume["type"] == "ROOT" and volume.get("deviceid") == 0:
                 volume["state"] = "Destroy"  # kept with the VM until it is expunged

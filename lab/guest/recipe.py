@@ -47,7 +47,7 @@ PRUNED_MODULE_DIRS = (
     "kernel/drivers/net/ethernet/broadcom/bnx2x", "kernel/drivers/scsi/lpfc",
     "kernel/drivers/scsi/qla2xxx", "kernel/drivers/usb/gadget", "kernel/drivers/hwmon",
     "kernel/drivers/input/touchscreen", "kernel/drivers/net/can", "kernel/fs/ocfs2",
-    "kernel/fs/nls", "kernel/fs/xfs", "kernel/fs/btrfs", "kernel/fs/ceph",
+    "kernel/fs/xfs", "kernel/fs/btrfs", "kernel/fs/ceph",
 )
 DPKG_EXCLUDES = (
     "path-exclude=/usr/share/man/*", "path-exclude=/usr/share/locale/*",
