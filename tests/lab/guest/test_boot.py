@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.guest.helpers import deploy_guest, run, ssh, wait_serial
+from lab.guest.reach import run, ssh, wait_serial
+from tests.lab.guest.helpers import deploy_guest
 
 pytestmark = [pytest.mark.guest, pytest.mark.slow]
 
