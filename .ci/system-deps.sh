@@ -7,6 +7,8 @@ PACKAGES=(
   nbdkit libnbd-bin qemu-utils                        # NBD exports, nbdcopy (benchmark peer), qemu-img
   openssh-server openssh-client                       # the agent tunnel and its tests
   golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev   # vcsim, built offline
+  mmdebstrap fdisk dosfstools mtools cpio zstd        # the lab guest image (lab/guest), no loop mounts
+  qemu-system-x86 ovmf                                # the emulator runs lab guests as QEMU processes
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from lab.cloudstack import hypervisor
 from lab.cloudstack.server import API_PATH, Lab, make_server
 from lab.cloudstack.state import LabOptions
 
@@ -37,6 +38,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="data volumes a VM may have (hypervisor_capabilities)")
     parser.add_argument("--job-delay", type=float, default=0.2,
                         help="seconds an async job takes before it finishes")
+    parser.add_argument("--run-guests", type=hypervisor.truthy, default=None, metavar="BOOL",
+                        help="run started VMs with a bootable root volume as QEMU processes "
+                             "(default: LAB_RUN_GUESTS)")
+    parser.add_argument("--guest-accel", choices=("auto", "kvm", "tcg"), default=None,
+                        help="QEMU accelerator for guests (default: LAB_GUEST_ACCEL or auto: probed)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -52,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         zone_name=args.zone_name, max_data_volumes=args.max_data_volumes,
         job_delay=args.job_delay,
     )
+    hypervisor.configure(run_guests=args.run_guests, accel=args.guest_accel)
     lab = Lab(options)
+    with lab.state.lock:
+        hypervisor.guests.resume(lab.state)
     server = make_server(lab, args.host, args.port)
     host, port = server.server_address[:2]
     oma = lab.state.oma_vm()
@@ -79,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        hypervisor.guests.shutdown()
         with lab.state.lock:
             lab.state.save()
     return 0

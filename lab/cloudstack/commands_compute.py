@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from lab.cloudstack import identity, responses, storage
+from lab.cloudstack import hypervisor, identity, responses, storage
 from lab.cloudstack.commands_account import EXPUNGE_DENIED, FORCE_STOP_DENIED, denied, may_expunge, may_force_stop
 from lab.cloudstack.errors import internal, invalid
 from lab.cloudstack.registry import (
@@ -136,6 +136,7 @@ def _start(lab: LabState, vm: dict) -> None:
         raise internal(f"Unable to start VM {vm['id']}: it has no ROOT volume (device id 0)")
     for volume in attached:
         lab.materialize(volume)
+    hypervisor.power_on(lab, vm)  # lab: a bootable root runs as QEMU (--run-guests)
     vm["state"] = "Running"
 
 
@@ -287,6 +288,7 @@ def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
             raise denied(FORCE_STOP_DENIED)
         if vm["state"] not in ("Running", "Stopped"):
             raise invalid(f"Unable to stop VM {vm['id']} in state {vm['state']}")
+        hypervisor.power_off(lab, vm)  # lab: its QEMU process, if any, ends
         vm["state"] = "Stopped"  # stopping a stopped VM succeeds, as it does on CloudStack
         return {"virtualmachine": _vm(lab, vm)}
 
@@ -308,6 +310,7 @@ def destroy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
             raise denied(EXPUNGE_DENIED)
         if vm["state"] in ("Destroyed", "Expunging") and not expunge:
             raise invalid(f"VM {vm['id']} is already destroyed")
+        hypervisor.power_off(lab, vm)  # lab: its QEMU process, if any, ends
         for volume in [v for v in lab.volumes.values() if v.get("virtualmachineid") == vm["id"]]:
             if volume["type"] == "ROOT" and volume.get("deviceid") == 0:
                 volume["state"] = "Destroy"  # kept with the VM until it is expunged

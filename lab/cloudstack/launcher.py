@@ -181,6 +181,17 @@ class LabCloudStack:
     def clear_injections(self) -> None:
         self._admin("DELETE", "/inject")
 
+    def guests(self) -> list[dict]:
+        """The VMs running as QEMU processes (emulator started with run_guests=True)."""
+        return self._admin("GET", "/guests")["guests"]
+
+    def guest(self, vm_id: str) -> dict:
+        """One guest: pid, accelerator, ssh host/port, serial log path, running, QEMU command."""
+        return self._admin("GET", f"/guests/{vm_id}")
+
+    def serial_log(self, vm_id: str, tail: int | None = None) -> str:
+        return self._admin("GET", f"/guests/{vm_id}/serial" + (f"?tail={tail}" if tail else ""))["serial"]
+
 
 def start(state_dir: str | Path, **options) -> LabCloudStack:
     """Start an emulator; options are the CLI's long flags with underscores (oma_vm_macs=[...]).

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # Imported for their @command registrations.
-from lab.cloudstack import commands_account, commands_compute, commands_storage  # noqa: F401
+from lab.cloudstack import commands_account, commands_compute, commands_storage, hypervisor  # noqa: F401
 from lab.cloudstack.errors import AUTH_TEXT, PARAM_ERROR, UNAUTHORIZED, ApiError, internal
 from lab.cloudstack.jobs import Injection, Injections, JobRunner
 from lab.cloudstack.registry import COMMANDS, CREATE, SYNC, Params
@@ -155,8 +155,27 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"injections": []})
         elif path == "/lab/inject":
             self._send_json(200, {"injections": self.lab.injections.list()})
+        elif path.startswith("/lab/guests") and method == "GET":
+            self._guests(path.removeprefix("/lab/guests").strip("/"))
         else:
             self._send_json(404, {"error": f"no such lab endpoint {path}"})
+
+    def _guests(self, rest: str) -> None:
+        """GET /lab/guests, /lab/guests/<vm id>, /lab/guests/<vm id>/serial?tail=N (QEMU guests)."""
+        state = self.lab.state
+        vm_id, _, what = rest.partition("/")
+        if not vm_id:
+            self._send_json(200, {"guests": hypervisor.guests.list(state)})
+            return
+        info = hypervisor.guests.describe(state, vm_id)
+        if info is None:
+            self._send_json(404, {"error": f"VM {vm_id} never ran as a guest"})
+        elif what == "serial":
+            tail = parse_qs(urlsplit(self.path).query).get("tail", [""])[0]
+            serial = hypervisor.guests.serial(state, vm_id, int(tail) if tail.isdigit() else None)
+            self._send_json(200, {"vm_id": vm_id, "serial": serial or ""})
+        else:
+            self._send_json(200, info)
 
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)

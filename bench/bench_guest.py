@@ -1,0 +1,102 @@
+"""Benchmark: the lab guest's image build and its boot under the CloudStack emulator's QEMU.
+
+`run(quick)` returns a markdown section for bench/run.py. The full run builds the images from
+nothing into a temporary cache (the first-time cost: packages downloaded and unpacked by
+mmdebstrap, file systems and boot loaders made) and boots the BIOS and the UEFI variant; quick
+mode reuses the var/ cache (and reports the build time it recorded) and boots the BIOS variant only.
+A boot is timed from startVirtualMachine to the guest's login prompt on the serial console and to
+its sshd answering through the forwarded port; the accelerator is the one the emulator chose.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cs import CloudStack  # noqa: E402
+
+from lab.cloudstack import launch  # noqa: E402
+from lab.guest import GuestImages, cache_root, images  # noqa: E402
+from lab.guest.reach import copy_onto_volumes, ssh, wait_serial  # noqa: E402
+
+
+def _boot(lab, image: Path, key: Path, boottype: str | None, controller: str) -> dict:
+    api = CloudStack(endpoint=lab.url, key=lab.api_key, secret=lab.secret_key, method="post",
+                     fetch_result=True, poll_interval=0.1, job_timeout=120)
+    zone = api.listZones()["zone"][0]
+    offering = next(o for o in api.listServiceOfferings()["serviceoffering"]
+                    if o["name"] == "Small Instance")
+    template = api.listTemplates(templatefilter="executable")["template"][0]
+    network = api.listNetworks()["network"][1]
+    params = {"name": f"bench-{(boottype or 'bios').lower()}", "zoneid": zone["id"],
+              "serviceofferingid": offering["id"], "templateid": template["id"],
+              "networkids": network["id"], "startvm": False,
+              "details[0].rootDiskController": controller, "details[1].nicAdapter": "vmxnet3"}
+    if boottype:
+        params["boottype"] = boottype
+    vm = api.deployVirtualMachine(**params)["virtualmachine"]
+    copy_onto_volumes(api, lab, vm["id"], image)
+    started = time.monotonic()
+    api.startVirtualMachine(id=vm["id"])
+    wait_serial(lab, vm["id"], r"login: ")
+    login = time.monotonic() - started
+    ssh(lab, vm["id"], key).close()
+    answered = time.monotonic() - started
+    guest = lab.guest(vm["id"])
+    api.destroyVirtualMachine(id=vm["id"], expunge=True)
+    return {"login": login, "ssh": answered, "accel": guest["accel"], "reason": guest["accel_reason"]}
+
+
+def _measure(quick: bool, workdir: Path) -> tuple[GuestImages, str, float, list[tuple[str, dict]]]:
+    if quick:
+        guest = images()
+        built = (f"{guest.manifest['build_seconds']:.0f} s when the cache was made "
+                 f"({guest.manifest['rootfs_seconds']:.0f} s of it mmdebstrap); reused here")
+    else:
+        started = time.monotonic()
+        guest = images(workdir / "lab-guest")
+        seconds = time.monotonic() - started
+        built = (f"{seconds:.0f} s from nothing ({guest.manifest['rootfs_seconds']:.0f} s of it "
+                 "mmdebstrap: download and unpack)")
+    allocated_mib = guest.bios.stat().st_blocks * 512 / 1024**2
+    variants = [("BIOS, PVSCSI", guest.bios, None, "pvscsi")]
+    if not quick:
+        variants.append(("UEFI (OVMF), SATA", guest.efi, "UEFI", "sata"))
+    boots = []
+    with launch(workdir / "cloudstack", job_delay=0.05, run_guests=True) as lab:
+        for label, image, boottype, controller in variants:
+            boots.append((label, _boot(lab, image, guest.key, boottype, controller)))
+    return guest, built, allocated_mib, boots
+
+
+def run(quick: bool) -> str:
+    lines = ["## Lab guest (image build, boot under the emulator's QEMU)", ""]
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-guest-", dir=cache_root().parent) as tmp:
+            guest, built, allocated_mib, boots = _measure(quick, Path(tmp))
+    except Exception as exc:  # noqa: BLE001 - a bench reports why it could not run instead of failing the report
+        lines.append(f"Not measured: {type(exc).__name__}: {exc}")
+        return "\n".join(lines) + "\n"
+    accel = boots[0][1]
+    lines += [
+        f"Debian {guest.manifest['suite']} minbase, kernel {guest.manifest['kernel']}; disks of 2 GiB, "
+        f"sparse (the BIOS image allocates {allocated_mib:.0f} MiB). "
+        f"Image build: {built}.",
+        "",
+        f"Accelerator: **{accel['accel']}** ({accel['reason']}).",
+        "",
+        "| variant | power on to login prompt (s) | power on to SSH answering (s) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {label} | {b['login']:.0f} | {b['ssh']:.0f} |" for label, b in boots]
+    lines += ["", "One vCPU of a shared 2-core machine under TCG: the figures move with the neighbours' load."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(run(quick="--quick" in sys.argv))
