@@ -7,6 +7,7 @@ PACKAGES=(
   nbdkit libnbd-bin qemu-utils                        # NBD exports, nbdcopy (benchmark peer), qemu-img
   openssh-server openssh-client                       # the agent tunnel and its tests
   golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev   # vcsim, built offline
+  chromium                                            # the console's browser tests (Playwright drives it)
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

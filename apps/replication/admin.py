@@ -31,6 +31,7 @@ class ReplicationJobAdmin(JobAdminMixin, admin.ModelAdmin):
 
 @admin.register(ReplicaVolume)
 class ReplicaVolumeAdmin(admin.ModelAdmin):
+    readonly_fields = [f.name for f in ReplicaVolume._meta.fields]  # the platform's record, not edited by hand
     list_display = ("volume_name", "vm_context", "disk_id", "volume_id", "size_bytes", "status", "device_path")
     list_filter = ("status",)
     search_fields = ("volume_name", "volume_id", "vm_context__vm_name")
@@ -38,6 +39,7 @@ class ReplicaVolumeAdmin(admin.ModelAdmin):
 
 @admin.register(VMExportMapping)
 class VMExportMappingAdmin(admin.ModelAdmin):
+    readonly_fields = [f.name for f in VMExportMapping._meta.fields]  # the platform's record, not edited by hand
     list_display = ("export_name", "vm_name", "disk_unit_number", "device_path", "port", "pid", "status")
     list_filter = ("status",)
     search_fields = ("export_name", "vm_name", "vm_id")
@@ -45,6 +47,7 @@ class VMExportMappingAdmin(admin.ModelAdmin):
 
 @admin.register(ChangeIdRecord)
 class ChangeIdRecordAdmin(admin.ModelAdmin):
+    readonly_fields = [f.name for f in ChangeIdRecord._meta.fields]  # the platform's record, not edited by hand
     list_display = ("vm_context", "disk_id", "change_id", "job", "created_at")
     search_fields = ("vm_context__vm_name", "disk_id", "change_id")
     list_filter = ("created_at",)

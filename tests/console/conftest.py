@@ -1,0 +1,38 @@
+"""Console users: staff accounts (the admin's login) in the platform's role groups."""
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.core.choices import Role
+from tests.conftest import make_user
+
+PASSWORD = "S3cure-pass-123"
+
+
+def console_user(username: str, *roles: str):
+    user = make_user(username, *roles, password=PASSWORD)
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
+def console_client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer(db):
+    return console_client(console_user("viewer-c", Role.VIEWER))
+
+
+@pytest.fixture
+def operator(db):
+    return console_client(console_user("operator-c", Role.OPERATOR))
+
+
+@pytest.fixture
+def admin(db):
+    return console_client(console_user("admin-c", Role.ADMIN))
