@@ -6,6 +6,16 @@ from django import forms
 from apps.failover.services import parse_duration
 
 
+class SyncForm(forms.Form):
+    bandwidth_limit_mbps = forms.FloatField(
+        required=False, min_value=1, label="Bandwidth cap (MiB/s per disk)",
+        help_text="Empty: the agent's default. As the API's bandwidth_limit_mbps.")
+
+    def options(self) -> dict:
+        mbps = self.cleaned_data.get("bandwidth_limit_mbps")
+        return {"bandwidth_limit": int(mbps * 1024 * 1024) if mbps else None}
+
+
 class TestFailoverForm(forms.Form):
     test_duration = forms.CharField(
         initial="1h", max_length=32,

@@ -63,7 +63,8 @@ def _failover_url(job: FailoverJob) -> str:
 
 def _sync(kind: str):
     def run(vm, options, actor):
-        job = replication_services.replication_start(vm_context=vm, replication_type=kind, requested_by=actor.label)
+        job = replication_services.replication_start(vm_context=vm, replication_type=kind, requested_by=actor.label,
+                                                     bandwidth_limit=options.get("bandwidth_limit"))
         return Outcome(f"{kind.capitalize()} sync {job.job_id} of {vm.vm_name} started", _replication_url(job))
     return run
 
@@ -213,9 +214,10 @@ def _explain_revoke(appliance):
 
 
 ALL = (
-    Operation("initial_sync", "Initial sync", "vm", _explain_sync("initial"), _sync("initial"), destructive=False),
+    Operation("initial_sync", "Initial sync", "vm", _explain_sync("initial"), _sync("initial"), destructive=False,
+              form=forms.SyncForm),
     Operation("incremental_sync", "Incremental sync", "vm", _explain_sync("incremental"), _sync("incremental"),
-              destructive=False),
+              destructive=False, form=forms.SyncForm),
     Operation("cancel_sync", "Cancel the sync", "vm", _explain_cancel_sync, _cancel_sync,
               confirm_label="Yes, cancel the sync"),
     Operation("test_failover", "Test failover", "vm", _explain_test, _test_failover, form=forms.TestFailoverForm,

@@ -41,13 +41,28 @@ def mapping_rows(vm: VMContext) -> list[MappingRow]:
     return rows
 
 
-def throughput_chart(jobs: list[ReplicationJob], width: int = 560, height: int = 160) -> dict:
+@dataclass(frozen=True)
+class SyncRow:
+    job: ReplicationJob
+    seconds: int | None  # how long it took, once finished
+    average_mbps: float | None  # its scope (bytes_transferred) over that time, MB/s
+
+
+def sync_rows(jobs: list[ReplicationJob]) -> list[SyncRow]:
+    rows = []
+    for job in jobs:
+        seconds = average = None
+        if job.started_at and job.completed_at:
+            elapsed = max((job.completed_at - job.started_at).total_seconds(), 0.001)
+            seconds = int(elapsed)
+            average = job.bytes_transferred / elapsed / 1e6 if job.bytes_transferred else None
+        rows.append(SyncRow(job, seconds, average))
+    return rows
+
+
+def throughput_chart(rows: list[SyncRow], width: int = 560, height: int = 160) -> dict:
     """Bars of each finished sync's average speed (MB/s), oldest first, scaled into an SVG box."""
-    points = []
-    for job in reversed(jobs):
-        if job.started_at and job.completed_at and job.bytes_transferred:
-            seconds = max((job.completed_at - job.started_at).total_seconds(), 0.001)
-            points.append((job, job.bytes_transferred / seconds / 1e6))
+    points = [(row.job, row.average_mbps) for row in reversed(rows) if row.average_mbps]
     if not points:
         return {"bars": [], "width": width, "height": height, "max": 0}
     peak = max(speed for _, speed in points) or 1.0
@@ -59,7 +74,7 @@ def throughput_chart(jobs: list[ReplicationJob], width: int = 560, height: int =
 
 
 def vm_page(vm: VMContext) -> dict:
-    history = replication_selectors.recent_jobs(vm, SYNC_HISTORY)
+    history = sync_rows(replication_selectors.recent_jobs(vm, SYNC_HISTORY))
     return {
         "vm": vm,
         "disks": list(vm.disks.all()),

@@ -143,7 +143,7 @@ class ConsolePages:
         obj = operations.TARGETS[target](key)
         if obj is None:
             raise Http404("Not found")
-        form = op.form(request.POST or None) if op.form else None
+        form = op.form(request.POST if request.method == "POST" else None) if op.form else None
         confirmed = request.method == "POST" and (request.POST.get("confirm") == "yes" or not op.destructive)
         if request.method == "POST" and not confirmed:
             messages.warning(request, "Nothing was done: confirm on this page to go on.")

@@ -6,6 +6,11 @@ from django.test import Client
 
 from apps.core.choices import Role
 from tests.conftest import make_user
+from tests.e2e import conftest as e2e
+
+# The lab stack the browser test drives (vcsim, the agent, the CloudStack emulator, a worker, the live server).
+vcsim = e2e.vcsim
+stack = e2e.stack
 
 PASSWORD = "S3cure-pass-123"
 

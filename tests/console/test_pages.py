@@ -148,7 +148,9 @@ def test_the_failover_page_shows_plan_and_validation_as_tables(admin, vm):
         job_id="test-failover-x", vm_context=vm, job_type="test", status="failed", test_duration="1h",
         error_message="no offering", plan={"networks": [{"source_network_name": "VM Network", "destination_network_id": "n1",
                                                           "destination_network_name": "test-net", "from": "mapping"}],
-                                           "compute": {"id": "c1", "name": "Medium"}},
+                                           "compute": {"service_offering_id": "c1", "service_offering_name": "Medium",
+                                                       "customized": False, "cpu_number": None, "memory_mb": None},
+                                           "template": {"id": "t1", "name": "Boot from volume"}, "vm_name": "test-web-01"},
         validation_result={"checks": [{"check_name": "network_mappings", "check_type": "critical", "status": "pass",
                                        "message": "all mapped"}], "required_actions": []})
     text = admin.get(f"/admin/console/failover/{job.job_id}/").content.decode()
@@ -181,3 +183,13 @@ def test_view_site_leads_to_the_dashboard_and_the_api_docs_are_offline(viewer):
     assert "/static/drf_spectacular_sidecar/redoc/" in redoc
     root = viewer.get("/api/v1/", HTTP_ACCEPT="text/html")
     assert root.status_code == 200 and b"replications" in root.content
+
+
+def test_the_sync_history_says_how_long_each_sync_took_and_its_average_speed(viewer, vm):
+    from datetime import timedelta
+
+    start = timezone.now() - timedelta(minutes=5)
+    running_job(vm, status="completed", throughput_mbps=0, started_at=start, completed_at=start + timedelta(seconds=100),
+                bytes_transferred=2 * 10 ** 9)
+    text = viewer.get(f"/admin/console/vm/{vm.pk}/").content.decode()
+    assert "20.0 MB/s" in text and "1 min 40 s" in text and "<rect" in text
