@@ -28,16 +28,13 @@ def console_client(user) -> Client:
     return client
 
 
-@pytest.fixture
-def viewer(db):
-    return console_client(console_user("viewer-c", Role.VIEWER))
+def _role_client(username: str, role: str):
+    @pytest.fixture
+    def logged_in(db) -> Client:
+        return console_client(console_user(username, role))
+    return logged_in
 
 
-@pytest.fixture
-def operator(db):
-    return console_client(console_user("operator-c", Role.OPERATOR))
-
-
-@pytest.fixture
-def admin(db):
-    return console_client(console_user("admin-c", Role.ADMIN))
+viewer = _role_client("viewer-c", Role.VIEWER)
+operator = _role_client("operator-c", Role.OPERATOR)
+admin = _role_client("admin-c", Role.ADMIN)
