@@ -6,13 +6,14 @@ shows that page again and changes nothing.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from django import forms as django_forms
 from django.urls import reverse
 
 from apps.core.choices import Role
+from apps.core.exceptions import Conflict, NotFound
 from apps.enrollment import services as enrollment_services
 from apps.enrollment.models import Appliance, Enrollment
 from apps.failover import selectors as failover_selectors
@@ -46,7 +47,6 @@ class Operation:
     role: str = Role.OPERATOR
     form: type[django_forms.Form] | None = None
     confirm_label: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def _vm_url(vm: VMContext) -> str:
@@ -83,8 +83,7 @@ def _explain_sync(kind: str):
 def _cancel_sync(vm, options, actor):
     job = replication_selectors.current_job(vm)
     if job is None:
-        raise failover_services.refusal("Nothing to cancel", f"{vm.vm_name} has no running sync",
-                                        error_code="INVALID_STATE")
+        raise Conflict(f"{vm.vm_name} has no running sync to cancel", error_code="INVALID_STATE")
     job = replication_services.replication_cancel(job=job, requested_by=actor.label)
     return Outcome(f"Cancel requested for sync {job.job_id}", _replication_url(job))
 
@@ -143,8 +142,7 @@ def _latest_failover(vm) -> FailoverJob | None:
 def _rollback(vm, options, actor):
     job = _latest_failover(vm)
     if job is None:
-        raise failover_services.refusal("Rollback refused", f"{vm.vm_name} has no failover job",
-                                        error_code="JOB_NOT_FOUND")
+        raise NotFound(f"{vm.vm_name} has no failover job to roll back", error_code="JOB_NOT_FOUND")
     job, what = failover_services.rollback(job=job, requested_by=actor.label)
     return Outcome(f"Rollback of {job.job_id} started: {what}", _failover_url(job))
 

@@ -193,3 +193,32 @@ def test_the_sync_history_says_how_long_each_sync_took_and_its_average_speed(vie
                 bytes_transferred=2 * 10 ** 9)
     text = viewer.get(f"/admin/console/vm/{vm.pk}/").content.decode()
     assert "20.0 MB/s" in text and "1 min 40 s" in text and "<rect" in text
+
+
+def test_bulk_add_to_a_machine_group_asks_which_group_then_assigns(operator, vm):
+    from apps.scheduler import services as scheduler_services
+    from apps.scheduler.models import VMGroupMembership
+
+    group = scheduler_services.group_create(data={"name": "wave-1"}, created_by="x")
+    asked = operator.post("/admin/inventory/vmcontext/", {"action": "add_to_group", "_selected_action": [vm.pk]})
+    assert asked.status_code == 200 and "wave-1" in asked.content.decode() and "web-01" in asked.content.decode()
+    assert not VMGroupMembership.objects.exists()
+    done = operator.post("/admin/inventory/vmcontext/", {"action": "add_to_group", "_selected_action": [vm.pk],
+                                                         "apply": "1", "group": group.pk}, follow=True)
+    assert "1 VM(s) added to wave-1" in done.content.decode()
+    membership = VMGroupMembership.objects.get(vm_context=vm)
+    assert membership.group == group and membership.assigned_by == "operator-c"
+
+
+def test_bulk_readiness_lists_what_each_vm_needs(operator, vm):
+    answer = operator.post("/admin/inventory/vmcontext/", {"action": "check_readiness", "_selected_action": [vm.pk]})
+    text = answer.content.decode()
+    assert answer.status_code == 200 and "web-01" in text and "Complete a replication" in text
+
+
+def test_cancel_and_rollback_with_nothing_to_undo_say_so(operator, vm):
+    for name, said in (("cancel_sync", "has no running sync to cancel"), ("rollback", "has no failover job")):
+        page = operator.get(f"/admin/console/vm/{vm.pk}/{name}/").content.decode()
+        assert "nothing would be" in page
+        answer = operator.post(f"/admin/console/vm/{vm.pk}/{name}/", {"confirm": "yes"}).content.decode()
+        assert said in answer
