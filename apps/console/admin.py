@@ -15,11 +15,16 @@ from apps.failover.choices import FailoverType
 from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
 from apps.replication import services as replication_services
-from apps.replication.models import ReplicationJob
+from apps.replication.models import ReplicationJob, ReplicaVolume
 from apps.scheduler import services as scheduler_services
 from apps.scheduler.models import MachineGroup
 
+from . import units
 from .forms import GroupForm
+
+# Raw numbers in the apps' job lists, shown in human units by the console (the columns' names stay the apps').
+HUMAN_COLUMNS = {"progress_percent": "progress_bar", "progress": "progress_bar", "bytes_transferred": "copied",
+                 "throughput_mbps": "speed", "size_bytes": "size"}
 
 
 @admin.action(description="Start an initial (full) sync of the selected VMs")
@@ -71,12 +76,32 @@ def check_readiness(modeladmin, request, queryset):
         "opts": modeladmin.model._meta})
 
 
+class HumanUnitsMixin:
+    @admin.display(description="Progress")
+    def progress_bar(self, obj):
+        value = getattr(obj, "progress_percent", None)
+        value = getattr(obj, "progress", 0) if value is None else value
+        return format_html('<progress max="100" value="{}"></progress> {}%', units.percent(value), round(value or 0))
+
+    @admin.display(description="Copied", ordering="bytes_transferred")
+    def copied(self, obj):
+        return units.human_bytes(obj.bytes_transferred)
+
+    @admin.display(description="Speed", ordering="throughput_mbps")
+    def speed(self, obj):
+        return units.human_speed(obj.throughput_mbps)
+
+    @admin.display(description="Size", ordering="size_bytes")
+    def size(self, obj):
+        return units.human_bytes(obj.size_bytes)
+
+
 def _job_page_admin(model, url_name: str):
     """The job's console page (progress per disk, events, plan and validation as tables) stands for its admin page."""
     registered = type(admin.site.get_model_admin(model))
 
-    class JobPageAdmin(registered):
-        list_display = ("console_page", *registered.list_display)
+    class JobPageAdmin(HumanUnitsMixin, registered):
+        list_display = ("console_page", *(HUMAN_COLUMNS.get(name, name) for name in registered.list_display))
 
         @admin.display(description="Page")
         def console_page(self, obj):
@@ -95,6 +120,16 @@ def _job_page_admin(model, url_name: str):
 
 _job_page_admin(ReplicationJob, "admin:console-replication")
 _job_page_admin(FailoverJob, "admin:console-failover")
+
+_Volumes = type(admin.site.get_model_admin(ReplicaVolume))
+
+
+class ReplicaVolumeHumanAdmin(HumanUnitsMixin, _Volumes):
+    list_display = tuple(HUMAN_COLUMNS.get(name, name) for name in _Volumes.list_display)
+
+
+admin.site.unregister(ReplicaVolume)
+admin.site.register(ReplicaVolume, ReplicaVolumeHumanAdmin)
 
 _Registered = type(admin.site.get_model_admin(VMContext))
 

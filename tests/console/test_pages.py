@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.core.jobs import record_event
 from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
-from apps.replication.models import ReplicationJob
+from apps.replication.models import ReplicationJob, ReplicaVolume
 from tests.factories import OsseaConfigFactory, VMContextFactory, VMDiskFactory, VMNicFactory
 
 pytestmark = pytest.mark.django_db
@@ -222,3 +222,22 @@ def test_cancel_and_rollback_with_nothing_to_undo_say_so(operator, vm):
         assert "nothing would be" in page
         answer = operator.post(f"/admin/console/vm/{vm.pk}/{name}/", {"confirm": "yes"}).content.decode()
         assert said in answer
+
+
+def test_the_job_and_volume_lists_show_human_units(operator, vm):
+    running_job(vm)
+    ReplicaVolume.objects.create(vm_context=vm, disk_id="disk-0", disk_unit_number=0, volume_id="v-1",
+                                 volume_name="migration-web-01-disk-0", size_bytes=2147483648)
+    jobs = operator.get("/admin/replication/replicationjob/").content.decode()
+    assert "870.4 MiB" in jobs and "123.4 MB/s" in jobs and '<progress max="100" value="42.5">' in jobs
+    assert "912680550" not in jobs
+    volumes = operator.get("/admin/replication/replicavolume/").content.decode()
+    assert "2 GiB" in volumes and "2147483648" not in volumes
+
+
+def test_what_the_platform_records_cannot_be_added_or_edited_by_hand(admin, vm):
+    volume = ReplicaVolume.objects.create(vm_context=vm, disk_id="disk-0", disk_unit_number=0, volume_id="v-1",
+                                          volume_name="migration-web-01-disk-0", size_bytes=2147483648)
+    assert admin.get("/admin/replication/replicavolume/add/").status_code == 403
+    form = admin.get(f"/admin/replication/replicavolume/{volume.pk}/change/").content.decode()
+    assert 'name="volume_id"' not in form and "v-1" in form
