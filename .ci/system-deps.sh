@@ -9,6 +9,7 @@ PACKAGES=(
   golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev   # vcsim, built offline
   mmdebstrap fdisk dosfstools mtools cpio zstd        # the lab guest image (lab/guest), no loop mounts
   qemu-system-x86 ovmf                                # the emulator runs lab guests as QEMU processes
+  chromium                                            # the console's browser tests (Playwright drives it)
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -71,7 +71,8 @@ ALLOWED_HOSTS += AGENT_TUNNEL_ONLY_HOSTS
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with the operations console's site: the dashboard as its home, the VM and job pages (apps/console).
+    "apps.console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -82,6 +83,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "axes",
+    "django_htmx",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from the project: the API docs work offline
     "apps.core",
     "apps.settings",
     "apps.inventory",
@@ -89,6 +92,7 @@ INSTALLED_APPS = [
     "apps.failover",
     "apps.scheduler",
     "apps.enrollment",
+    "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
 
@@ -102,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: the console's live panels answer a fragment to htmx, a whole page otherwise.
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a console or browsable-API login lockout into the 429 answer.
     "axes.middleware.AxesMiddleware",
@@ -110,6 +116,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # The roles (viewer, operator, admin groups) as the console's model permissions; authenticates nobody.
+    "apps.console.backends.RolePermissionBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -232,6 +240,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Console and browsable-API logins: locked out per client address after repeated failures (django-axes). ---

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from apps.core.api.views import HealthView
+from apps.core.api.views import ApiRootView, HealthView
 
 API_APPS = ["core", "settings", "inventory", "replication", "failover", "scheduler", "enrollment"]
 
@@ -25,17 +25,14 @@ def _api_urls():
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
+    path("api/v1/", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include(_api_urls())),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
 ]
-
-admin.site.site_header = "Migration Platform operations console"
-admin.site.site_title = "Migration Platform"
-admin.site.index_title = "Operations"
-
 
 def json_404(request, exception=None):
     return JsonResponse({"success": False, "error": "Not found", "details": request.path}, status=404)

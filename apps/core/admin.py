@@ -57,6 +57,16 @@ class JobAdminMixin:
                 self.message_user(request, f"{job.job_id}: {exc.message}", level="warning")
 
 
+class PlatformRecordAdmin(admin.ModelAdmin):
+    """What the platform records for itself (replica volumes, exports, change ids): shown, never written by hand."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
 def add_action(model, registered_admin: type[admin.ModelAdmin], action) -> None:
     """A higher app adds its action to a lower app's admin page (docs/architecture.md, "Dependencies"): the page is
     registered again as a subclass of the lower app's admin, with the action added."""

@@ -60,6 +60,11 @@ def _cloud_networks(vm_context: VMContext) -> list[dict]:
         raise cloud.api_error(exc) from exc
 
 
+def cloud_networks(vm_context: VMContext) -> list[dict]:
+    """The CloudStack networks of the VM's zone, that its mappings may point at (the console's choices)."""
+    return _cloud_networks(vm_context)
+
+
 def check_sources(vm_context: VMContext, names) -> None:
     known = list(dict.fromkeys(source for _, source in cloud.source_networks(vm_context)))
     unknown = [name for name in names if name not in known]

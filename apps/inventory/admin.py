@@ -30,7 +30,12 @@ class VMContextAdmin(admin.ModelAdmin):
                     "datacenter", "successful_jobs", "failed_jobs", "last_sync_at")
     list_filter = ("current_status", "power_state", "vcenter_host", "datacenter")
     search_fields = ("vm_name", "vm_id", "moref", "context_id", "vm_path")
-    readonly_fields = ("context_id", "vm_id", "moref", "bios_uuid", "created_at", "updated_at", "last_discovered_at")
+    # What discovery and the jobs record is the platform's: shown, never edited by hand.
+    readonly_fields = ("context_id", "vm_id", "moref", "bios_uuid", "vm_path", "vcenter_host", "datacenter",
+                       "power_state", "guest_os_id", "guest_os_name", "cpu_count", "memory_mb", "firmware",
+                       "current_status", "total_jobs_run", "successful_jobs", "failed_jobs", "last_successful_job_id",
+                       "last_sync_at", "last_discovered_at", "snapshots", "held_by_failover", "created_at",
+                       "updated_at")
     inlines = [VMDiskInline, VMNicInline]
 
 

@@ -1,7 +1,7 @@
 """Replication in the console: jobs (cancel, retry), replica volumes, exports, change ids; syncs from the VM list."""
 from django.contrib import admin
 
-from apps.core.admin import JobAdminMixin, add_action
+from apps.core.admin import JobAdminMixin, PlatformRecordAdmin, add_action
 from apps.core.exceptions import ApplicationError
 from apps.inventory.admin import VMContextAdmin
 from apps.inventory.models import VMContext
@@ -30,21 +30,21 @@ class ReplicationJobAdmin(JobAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ReplicaVolume)
-class ReplicaVolumeAdmin(admin.ModelAdmin):
+class ReplicaVolumeAdmin(PlatformRecordAdmin):
     list_display = ("volume_name", "vm_context", "disk_id", "volume_id", "size_bytes", "status", "device_path")
     list_filter = ("status",)
     search_fields = ("volume_name", "volume_id", "vm_context__vm_name")
 
 
 @admin.register(VMExportMapping)
-class VMExportMappingAdmin(admin.ModelAdmin):
+class VMExportMappingAdmin(PlatformRecordAdmin):
     list_display = ("export_name", "vm_name", "disk_unit_number", "device_path", "port", "pid", "status")
     list_filter = ("status",)
     search_fields = ("export_name", "vm_name", "vm_id")
 
 
 @admin.register(ChangeIdRecord)
-class ChangeIdRecordAdmin(admin.ModelAdmin):
+class ChangeIdRecordAdmin(PlatformRecordAdmin):
     list_display = ("vm_context", "disk_id", "change_id", "job", "created_at")
     search_fields = ("vm_context__vm_name", "disk_id", "change_id")
     list_filter = ("created_at",)

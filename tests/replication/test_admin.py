@@ -20,7 +20,8 @@ def console(client):
 def test_job_page_shows_events_and_cancel_action_works(console):
     OsseaConfigFactory()
     job = services.replication_start(vm_context=vm_with_disks(1, vm_name="console-vm"), replication_type="initial")
-    page = console.get(f"/admin/replication/replicationjob/{job.pk}/change/")
+    # The job's admin page is its console page (tests/console).
+    page = console.get(f"/admin/replication/replicationjob/{job.pk}/change/", follow=True)
     assert page.status_code == 200 and b"initial replication queued" in page.content
     response = console.post("/admin/replication/replicationjob/", {"action": "cancel_jobs", "_selected_action": [job.pk]},
                             follow=True)
@@ -62,8 +63,8 @@ def test_failover_job_page_and_end_test_refusal(console):
     vm = vm_with_disks(1, vm_name="fo-console")
     job = FailoverJob.objects.create(job_id=f"live-failover-{vm.vm_id}-1", vm_context=vm, job_type="live",
                                      status="completed")
-    page = console.get(f"/admin/failover/failoverjob/{job.pk}/change/")
-    assert page.status_code == 200
+    page = console.get(f"/admin/failover/failoverjob/{job.pk}/change/", follow=True)
+    assert page.status_code == 200 and job.job_id.encode() in page.content
     response = console.post("/admin/failover/failoverjob/", {"action": "end_tests", "_selected_action": [job.pk]},
                             follow=True)
     assert response.status_code == 200 and job.job_id.encode() in response.content

@@ -143,3 +143,25 @@ class DebugLogsView(APIView):
         records = RingBufferHandler.recent(limit=limit, level=request.query_params.get("level"))
         return Response(DebugLogsSerializer({"success": True, "message": "Recent log records", "count": len(records),
                                              "logs": records}).data)
+
+
+# The API's areas, each with the list a person starts from in the browsable API.
+API_AREAS = {
+    "vm-contexts": "vm-contexts", "ungrouped-vms": "discovery/ungrouped-vms", "replications": "replications",
+    "failover-jobs": "failover/jobs", "network-mappings": "network-mappings", "ossea-config": "ossea/config",
+    "vmware-credentials": "vmware-credentials", "machine-groups": "machine-groups", "schedules": "schedules",
+    "health": "health",
+}
+
+
+class ApiRootView(APIView):
+    """The browsable API's front page: the areas of the API, the schema and its offline docs."""
+
+    @extend_schema(exclude=True)  # a page of links for people; the schema itself lists every operation
+    def get(self, request):
+        base = request.build_absolute_uri("/api/v1/")
+        return Response({**{name: base + path for name, path in API_AREAS.items()},
+                         "schema": request.build_absolute_uri("/api/schema/"),
+                         "swagger-ui": request.build_absolute_uri("/swagger/"),
+                         "redoc": request.build_absolute_uri("/redoc/"),
+                         "console": request.build_absolute_uri("/admin/")})

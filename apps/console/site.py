@@ -1,0 +1,38 @@
+"""The admin site of the operations console: Django's admin (its look, login and permissions), with the dashboard
+as its home and the console's pages under /admin/console/. "View site" leads back to the dashboard."""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from .views import ConsolePages
+
+
+class ConsoleSite(admin.AdminSite):
+    site_header = "Migration Platform operations console"
+    site_title = "Migration Platform"
+    index_title = "Dashboard"
+    site_url = "/admin/"
+    index_template = "console/dashboard.html"
+
+    def index(self, request, extra_context=None):
+        context = ConsolePages(self).dashboard_context(request)
+        if request.htmx:
+            return ConsolePages(self).render(request, "console/dashboard_panel.html", context,
+                                             panel="console/dashboard_panel.html")
+        return super().index(request, {**context, **(extra_context or {})})
+
+    def get_urls(self):
+        pages = ConsolePages(self)
+        wrap = self.admin_view
+        console = [
+            path("console/vm/<int:pk>/", wrap(pages.vm), name="console-vm"),
+            path("console/vm/<int:pk>/readiness/", wrap(pages.readiness), name="console-readiness"),
+            path("console/vm/<int:pk>/mappings/", wrap(pages.mappings), name="console-mappings"),
+            path("console/vms/add/", wrap(pages.add_vms), name="console-add-vms"),
+            path("console/sync/<str:job_id>/", wrap(pages.replication), name="console-replication"),
+            path("console/failover/<str:job_id>/", wrap(pages.failover), name="console-failover"),
+            path("console/agents/", wrap(pages.agents), name="console-agents"),
+            path("console/<str:target>/<str:key>/<str:name>/", wrap(pages.operation), name="console-operation"),
+        ]
+        return console + super().get_urls()

@@ -1,0 +1,210 @@
+"""The console's pages. Each is wrapped by the admin site (`site.py`: staff login, CSRF, the admin's look) and
+checks the platform's roles (apps/core/permissions.py): a viewer reads, an operator acts, an admin decides on agents.
+A request from htmx (the pages' live panels) gets only the panel."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from apps.core.choices import Role
+from apps.core.exceptions import ApplicationError
+from apps.core.permissions import user_roles
+from apps.core.selectors import client_ip
+from apps.enrollment.models import Appliance
+from apps.enrollment.selectors import pending_enrollments
+from apps.enrollment.services import Actor
+from apps.failover import services as failover_services
+from apps.failover import validation
+from apps.failover.choices import FailoverType
+from apps.inventory import selectors as inventory_selectors
+from apps.inventory import services as inventory_services
+from apps.inventory.models import VMContext
+from apps.replication.models import ReplicationJob
+from apps.settings.models import VMwareCredential
+
+from . import operations, pages, selectors
+from .forms import MappingForm
+
+
+def roles_context(request) -> dict:
+    roles = user_roles(request.user)
+    return {"can_read": Role.VIEWER in roles, "can_operate": Role.OPERATOR in roles, "is_admin": Role.ADMIN in roles}
+
+
+def require(request, role: str) -> None:
+    if role not in user_roles(request.user):
+        raise PermissionDenied("Your role does not allow this")
+
+
+def actor(request) -> Actor:
+    return Actor(user=request.user, ip=client_ip(request))
+
+
+class ConsolePages:
+    """The views, bound to the admin site that wraps them."""
+
+    def __init__(self, site):
+        self.site = site
+
+    def render(self, request, template: str, context: dict, *, panel: str = "", title: str = ""):
+        context = {**self.site.each_context(request), **roles_context(request), "title": title, **context}
+        if panel and request.htmx:
+            return TemplateResponse(request, panel, context)
+        return TemplateResponse(request, template, context)
+
+    def dashboard_context(self, request) -> dict:
+        require(request, Role.VIEWER)
+        return {"dashboard": selectors.dashboard(), **roles_context(request)}
+
+    # -- VM page -------------------------------------------------------------------------------------------
+
+    def vm(self, request, pk: int):
+        require(request, Role.VIEWER)
+        vm = VMContext.objects.filter(pk=pk).select_related("ossea_config", "credential").first()
+        if vm is None:
+            raise Http404("No such VM")
+        if request.htmx:
+            return self.render(request, "console/vm_panel.html", pages.vm_live(vm), panel="console/vm_panel.html")
+        context = pages.vm_page(vm)
+        if Role.OPERATOR in user_roles(request.user):
+            context["networks"], context["networks_error"] = self._cloud_networks(vm)
+        return self.render(request, "console/vm.html", context, title=vm.vm_name)
+
+    @staticmethod
+    def _cloud_networks(vm) -> tuple[list[dict], str]:
+        try:
+            return failover_services.cloud_networks(vm), ""
+        except ApplicationError as exc:
+            return [], exc.message
+
+    def readiness(self, request, pk: int):
+        require(request, Role.VIEWER)
+        vm = VMContext.objects.filter(pk=pk).first()
+        if vm is None:
+            raise Http404("No such VM")
+        kind = request.GET.get("type") or FailoverType.LIVE
+        if kind not in FailoverType.values:
+            kind = FailoverType.LIVE
+        result, _ = validation.validate(vm, kind)
+        return TemplateResponse(request, "console/readiness.html",
+                                {"vm": vm, "result": result, "failover_type": kind, **roles_context(request)})
+
+    def mappings(self, request, pk: int):
+        require(request, Role.OPERATOR)
+        vm = VMContext.objects.filter(pk=pk).first()
+        if vm is None:
+            raise Http404("No such VM")
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:console-vm", args=[pk]) + "#mappings")
+        form = MappingForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Mapping not saved: " + "; ".join(
+                f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        else:
+            data = form.cleaned_data
+            try:
+                saved = failover_services.mappings_put(vm_context=vm, items=[data])[0]
+                kind = "test" if saved.is_test_network else "live"
+                where = saved.destination_network_name or saved.destination_network_id
+                messages.success(request, f"{saved.source_network_name} now goes to {where} ({kind} failovers)")
+            except ApplicationError as exc:
+                messages.error(request, f"Mapping not saved: {exc.message}")
+        return HttpResponseRedirect(reverse("admin:console-vm", args=[pk]) + "#mappings")
+
+    # -- job pages -----------------------------------------------------------------------------------------
+
+    def replication(self, request, job_id: str):
+        require(request, Role.VIEWER)
+        job = ReplicationJob.objects.select_related("vm_context").filter(job_id=job_id).first()
+        if job is None:
+            raise Http404("No such sync")
+        return self.render(request, "console/replication.html", pages.replication_page(job),
+                           panel="console/replication_panel.html", title=f"Sync {job.job_id}")
+
+    def failover(self, request, job_id: str):
+        require(request, Role.VIEWER)
+        try:
+            job = failover_services.job_get(job_id)
+        except ApplicationError as exc:
+            raise Http404("No such failover") from exc
+        return self.render(request, "console/failover.html", pages.failover_page(job),
+                           panel="console/failover_panel.html", title=f"{job.get_job_type_display()} {job.job_id}")
+
+    # -- operations ----------------------------------------------------------------------------------------
+
+    def operation(self, request, target: str, key: str, name: str):
+        op = operations.lookup(target, name)
+        if op is None:
+            raise Http404("No such operation")
+        require(request, op.role)
+        obj = operations.TARGETS[target](key)
+        if obj is None:
+            raise Http404("Not found")
+        form = op.form(request.POST if request.method == "POST" else None) if op.form else None
+        confirmed = request.method == "POST" and (request.POST.get("confirm") == "yes" or not op.destructive)
+        if request.method == "POST" and not confirmed:
+            messages.warning(request, "Nothing was done: confirm on this page to go on.")
+        if confirmed and (form is None or form.is_valid()):
+            options = form.options() if hasattr(form, "options") else (form.cleaned_data if form else {})
+            try:
+                outcome = op.run(obj, options, actor(request))
+            except ApplicationError as exc:
+                actions = exc.extra.get("required_actions") or []
+                messages.error(request, " ".join([exc.message, *(f"To do: {a}." for a in actions)]))
+            else:
+                messages.success(request, outcome.message)
+                return HttpResponseRedirect(outcome.url)
+            if not op.destructive:
+                return HttpResponseRedirect(operations.page_of(target, obj))
+        return self.render(request, "console/confirm.html",
+                           {"op": op, "obj": obj, "form": form, "explanation": op.explain(obj),
+                            "back": operations.page_of(target, obj)},
+                           title=f"{op.label}: {obj}")
+
+    # -- agents and the inventory --------------------------------------------------------------------------
+
+    def agents(self, request):
+        require(request, Role.VIEWER)
+        context = {"pending": list(pending_enrollments()),
+                   "appliances": list(Appliance.objects.order_by("status", "appliance_id")),
+                   "agents": {a.appliance_id: a for a in selectors.agents()}}
+        return self.render(request, "console/agents.html", context, title="Agents")
+
+    def add_vms(self, request):
+        require(request, Role.OPERATOR)
+        credentials = list(VMwareCredential.objects.order_by("-is_default", "name"))
+        chosen = next((c for c in credentials if str(c.pk) == (request.POST.get("credential")
+                                                               or request.GET.get("credential"))), None)
+        chosen = chosen or (credentials[0] if credentials else None)
+        found, error = [], ""
+        if chosen is not None:
+            try:
+                found = inventory_services.discover(credential=chosen).get("vms", [])
+            except ApplicationError as exc:
+                error = exc.message
+        known = inventory_selectors.known_vm_ids(found)
+        if request.method == "POST" and chosen is not None and not error:
+            wanted = set(request.POST.getlist("vm"))
+            picked = [vm for vm in found if vm.get("name") in wanted]
+            if not picked:
+                messages.warning(request, "Nothing was added: tick the VMs to add.")
+            else:
+                try:
+                    added = inventory_services.add_vms(credential=chosen, vms=picked)
+                except ApplicationError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    names = ", ".join(context.vm_name for context, _ in added)
+                    messages.success(request, f"Added to the inventory: {names}")
+                    if len(added) == 1:
+                        return HttpResponseRedirect(reverse("admin:console-vm", args=[added[0][0].pk]))
+                    return HttpResponseRedirect(reverse("admin:index"))
+        rows = [{"name": vm.get("name"), "path": vm.get("path"), "power_state": vm.get("power_state"),
+                 "disks": len(vm.get("disks") or []), "known": inventory_selectors.agent_vm_id(vm) in known}
+                for vm in found]
+        return self.render(request, "console/add_vms.html",
+                           {"credentials": credentials, "chosen": chosen, "rows": rows, "error": error},
+                           title="Add VMs from vCenter")
