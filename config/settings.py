@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "apps.failover",
     "apps.scheduler",
     "apps.enrollment",
+    "apps.planner",
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
 

@@ -26,6 +26,7 @@ def _api_urls():
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("api/v1/", include(_api_urls())),
+    path("api/migration/", include("apps.planner.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api-auth/", include("rest_framework.urls")),

@@ -23,6 +23,8 @@ ALLOWED = {
     "replication": {"core", "enrollment", "settings", "inventory"},
     "failover": {"core", "enrollment", "settings", "inventory", "replication"},
     "scheduler": {"core", "enrollment", "settings", "inventory", "replication"},
+    # approval turns cohorts into scheduler groups and network mappings into failover's
+    "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")
