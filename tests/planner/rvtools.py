@@ -59,7 +59,7 @@ def _vm_rows(count: int, tenants: int, rng: random.Random, templates: int) -> di
     for index in range(count + templates):
         template = index >= count
         tenant = f"Org-{index % tenants:02d}"
-        vdc = ["Prod", "Dev"][index % 2]
+        vdc = ["Prod", "Dev"][index // tenants % 2]
         name = f"{tenant.lower()}-{vdc.lower()}-vm{index:04d}" if not template else f"tmpl-{index:03d}"
         power = "poweredOff" if index % 9 == 0 else "poweredOn"
         host = hosts[index % len(hosts)]

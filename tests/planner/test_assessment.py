@@ -44,9 +44,9 @@ def test_assessment_scores_every_vm_with_reasons(operator_client, viewer_client,
     # The generator's VM 129 has an RDM (cold), 3 an independent disk (cold), 1 no CBT (risky), 9 is powered off.
     rdm = vms.get(vm_name="org-03-dev-vm0129")
     assert rdm.migration_mode == "cold_required" and any("raw device mapping" in r for r in rdm.risk_reasons)
-    independent = vms.get(vm_name="org-03-dev-vm0003")
+    independent = vms.get(vm_name="org-03-prod-vm0003")
     assert independent.migration_mode == "cold_required" and any("independent" in r for r in independent.risk_reasons)
-    no_cbt = vms.get(vm_name="org-01-dev-vm0001")
+    no_cbt = vms.get(vm_name="org-01-prod-vm0001")
     assert no_cbt.migration_mode in ("warm_risky", "cold_required") and \
         any("changed block tracking" in r for r in no_cbt.risk_reasons)
     off = vms.get(vm_name="org-03-dev-vm0009")
