@@ -6,6 +6,7 @@ import functools
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.failover.conftest import client, cloud, cloud_config, networks  # noqa: F401 (the CloudStack emulator)
 from tests.planner.rvtools import workbook
 
 BASE = "/api/migration/projects"
@@ -16,8 +17,8 @@ def export(vms: int = 300, **options) -> bytes:
     return workbook(vms, **options)
 
 
-def upload(client, project_id: str, data: bytes, name: str = "RVTools_export_all.xlsx"):
-    return client.post(f"{BASE}/{project_id}/upload", {"file": SimpleUploadedFile(name, data)}, format="multipart")
+def upload(api, project_id: str, data: bytes, name: str = "RVTools_export_all.xlsx"):
+    return api.post(f"{BASE}/{project_id}/upload", {"file": SimpleUploadedFile(name, data)}, format="multipart")
 
 
 @pytest.fixture

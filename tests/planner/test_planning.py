@@ -8,7 +8,10 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+from apps.failover.models import NetworkMapping as FailoverMapping
 from apps.planner.models import SourceVM, Tenant, TenantReadinessCheck
+from apps.scheduler import services as scheduler_services
+from tests.factories import VMNicFactory, vm_with_disks
 from tests.openapi import assert_matches_schema
 from tests.planner.conftest import BASE
 
@@ -141,10 +144,10 @@ def test_network_mappings_seed_edit_replace_confirm(operator_client, viewer_clie
     assert admin_client_api.delete(f"{BASE}/{pid}/network-mappings/{dmz}").status_code == 200
 
 
-def _cohorts(client, pid, count=3):
+def _cohorts(api, pid, count=3):
     ids = []
     for order in range(1, count + 1):
-        response = client.post(f"{BASE}/{pid}/cohorts", {"name": f"Wave {order}", "cohort_order": order,
+        response = api.post(f"{BASE}/{pid}/cohorts", {"name": f"Wave {order}", "cohort_order": order,
                                                          "scheduled_start": "2026-04-01",
                                                          "scheduled_end": "2026-04-14"}, format="json")
         assert response.status_code == 201, response.content
@@ -312,3 +315,50 @@ def test_approve_is_admin_and_needs_an_assessment(operator_client, admin_client_
     approved = admin_client_api.post(f"{BASE}/{pid}/approve", format="json")
     assert_matches_schema(approved, P + "/approve", "post")
     assert approved.json()["project"]["status"] == "approved" and approved.json()["project"]["approved_by"] == "admin1"
+
+
+@pytest.mark.integration
+def test_approval_hands_cohorts_and_networks_to_the_platform(operator_client, admin_client_api, viewer_client,
+                                                             assessed, cloud_config, networks):
+    """Cohorts become scheduler machine groups of the matching discovered VMs; confirmed network mappings become
+    failover mappings, each destination checked against CloudStack (the emulator)."""
+    pid = assessed["project_id"]
+    planned = list(SourceVM.objects.filter(project_id=pid).order_by("pk")[:4])
+    # Discovered VMs: one matched by instance UUID (under another name), two by name, one already in a group.
+    by_uuid = vm_with_disks(1, vm_name="renamed-in-vcenter", vm_id=planned[0].vm_uuid)
+    by_name = [vm_with_disks(1, vm_name=vm.vm_name) for vm in planned[1:3]]
+    grouped = vm_with_disks(1, vm_name=planned[3].vm_name)
+    other = scheduler_services.group_create(data={"name": "operators-own"})
+    scheduler_services.group_assign_vms(group=other, vm_contexts=[grouped])
+    for context in (by_uuid, *by_name, grouped):
+        VMNicFactory(vm_context=context, label="Network adapter 2", network_name="VLAN-100-Prod")
+    waves = _cohorts(operator_client, pid, 2)
+    operator_client.post(f"{BASE}/{pid}/cohorts/auto-assign", format="json")
+    operator_client.get(f"{BASE}/{pid}/network-mappings")
+    mapping = next(m for m in viewer_client.get(f"{BASE}/{pid}/network-mappings").json()["mappings"]
+                   if m["source_network_name"] == "VLAN-100-Prod")
+    operator_client.patch(f"{BASE}/{pid}/network-mappings/{mapping['id']}", {
+        "target_network_name": "migration-net", "target_network_id": networks["migration-net"]["id"],
+        "confirmed": True}, format="json")
+    response = admin_client_api.post(f"{BASE}/{pid}/approve", format="json")
+    assert_matches_schema(response, P + "/approve", "post")
+    report = response.json()["approval"]
+    assert response.json()["project"]["status"] == "approved"
+    assert report["matched_count"] == 4 and report["unmatched_count"] == 296
+    assert report["already_grouped"] == [planned[3].vm_name]
+    groups = {g["cohort_id"]: g for g in report["machine_groups"]}
+    assert set(groups) == set(waves) and sum(g["vm_count"] for g in groups.values()) == 3
+    members = {m.vm_context.vm_name for g in groups.values()
+               for m in scheduler_services.group_get(g["group_id"]).memberships.select_related("vm_context")}
+    assert members == {"renamed-in-vcenter", *(vm.vm_name for vm in planned[1:3])}
+    assert SourceVM.objects.get(pk=planned[0].pk).vm_context_id == by_uuid.context_id
+    assert SourceVM.objects.get(pk=planned[0].pk).migration_status == "assigned"
+    # Every matched VM whose planned NICs include the confirmed network got a failover mapping to it.
+    expected = sum(1 for vm in planned if "VLAN-100-Prod" in set(vm.nics.values_list("network_name", flat=True)))
+    assert expected >= 1 and report["network_mappings"]["created"] == expected
+    assert report["network_mappings"]["failed"] == []
+    made = FailoverMapping.objects.filter(source_network_name="VLAN-100-Prod")
+    assert made.count() == expected and {m.destination_network_name for m in made} <= {"migration-net"}
+    assert "VLAN-100-Prod" not in report["network_mappings"]["unmapped_networks"]
+    again = admin_client_api.post(f"{BASE}/{pid}/approve", format="json")
+    assert again.status_code == 409

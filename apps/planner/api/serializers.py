@@ -55,6 +55,45 @@ class ProjectAnswer(serializers.Serializer):
     project = ProjectSerializer()
 
 
+class ApprovalGroup(serializers.Serializer):
+    cohort_id = serializers.IntegerField()
+    cohort_name = serializers.CharField()
+    group_id = serializers.IntegerField()
+    group_name = serializers.CharField()
+    vm_count = serializers.IntegerField()
+
+
+class ApprovalFailure(serializers.Serializer):
+    vm_name = serializers.CharField()
+    error = serializers.CharField()
+
+
+class ApprovalMappings(serializers.Serializer):
+    created = serializers.IntegerField(help_text="Failover network mappings made or updated")
+    failed = ApprovalFailure(many=True)
+    unmapped_networks = serializers.ListField(child=serializers.CharField(),
+                                              help_text="Source networks with no confirmed target")
+
+
+class ApprovalReport(serializers.Serializer):
+    """What approval handed to the platform: scheduler groups, and the planned VMs it could not place."""
+
+    machine_groups = ApprovalGroup(many=True)
+    matched_count = serializers.IntegerField()
+    unmatched = serializers.ListField(child=serializers.CharField(), help_text="Planned VMs with no discovered VM")
+    unmatched_count = serializers.IntegerField()
+    already_grouped = serializers.ListField(child=serializers.CharField())
+    already_grouped_count = serializers.IntegerField()
+    not_in_a_cohort = serializers.ListField(child=serializers.CharField())
+    not_in_a_cohort_count = serializers.IntegerField()
+    network_mappings = ApprovalMappings()
+
+
+class ApproveAnswer(serializers.Serializer):
+    project = ProjectSerializer()
+    approval = ApprovalReport()
+
+
 class ProjectListAnswer(serializers.Serializer):
     projects = ProjectSerializer(many=True)
 

@@ -175,12 +175,12 @@ class ResetPlanView(PlannerView):
 class ApproveView(PlannerView):
     access = {"post": ADMIN}
 
-    @extend_schema(request=None, responses={200: s.ProjectAnswer, **errors(409)}, tags=TAGS,
-                   summary="Approve the plan (the gate before execution)")
+    @extend_schema(request=None, responses={200: s.ApproveAnswer, **errors(409)}, tags=TAGS,
+                   summary="Approve the plan: cohorts become machine groups, mappings failover mappings")
     def post(self, request, project_id):
         project = services.project_approve(project=services.project_get(project_id),
                                            approved_by=request.user.get_username())
-        return ok(s.ProjectAnswer({"project": project}).data)
+        return ok(s.ApproveAnswer({"project": project, "approval": project.approval_report}).data)
 
 
 class BandwidthView(PlannerView):
