@@ -9,6 +9,8 @@ import math
 
 from openpyxl import Workbook
 
+from apps.inventory import selectors as inventory_selectors
+
 from . import planning, selectors
 from .choices import MigrationMode, RiskLevel, VMStatus
 from .models import Project, SourceVM
@@ -69,6 +71,10 @@ def build(project: Project) -> dict:
     model = planning.bandwidth(project)
     vms = [vm for vm in selectors.assessed_vms(project) if vm.migration_status != VMStatus.SKIPPED]
     ordered = _order(vms)
+    # Beside each estimate, what the platform did: the matched VM context's state and last sync (after approval).
+    actual = {context_id: (status, synced) for context_id, status, synced in inventory_selectors.vm_contexts()
+              .filter(context_id__in=[vm.vm_context_id for vm in vms if vm.vm_context_id])
+              .values_list("context_id", "current_status", "last_sync_at")}
     tenants: dict[str, dict] = {}
     timed = []
     warm_total = cold_total = 0
@@ -96,7 +102,9 @@ def build(project: Project) -> dict:
             plan["risk_distribution"][vm.risk_level] += 1
         plan["vms"].append({"vm_id": vm.pk, "vm_name": vm.vm_name, "total_disk_gb": round(vm.total_disk_gb, 2),
                             "in_use_gb": round(vm.in_use_gb, 2), "mode": mode, "risk_level": vm.risk_level or None,
-                            "migration_status": vm.migration_status, **estimate})
+                            "migration_status": vm.migration_status,
+                            "actual_status": actual.get(vm.vm_context_id, (None, None))[0],
+                            "last_sync_at": actual.get(vm.vm_context_id, (None, None))[1], **estimate})
         timed.append((vm, planning.vm_hours(vm, estimate)))
     for plan in tenants.values():
         for name in ("total_disk_gb", "phase1_hours", "cutover_hours"):

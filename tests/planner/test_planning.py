@@ -360,5 +360,12 @@ def test_approval_hands_cohorts_and_networks_to_the_platform(operator_client, ad
     made = FailoverMapping.objects.filter(source_network_name="VLAN-100-Prod")
     assert made.count() == expected and {m.destination_network_name for m in made} <= {"migration-net"}
     assert "VLAN-100-Prod" not in report["network_mappings"]["unmapped_networks"]
+    # The plan shows each matched VM's platform state beside its estimate.
+    plan = viewer_client.get(f"{BASE}/{pid}/export-plan")
+    assert_matches_schema(plan, P + "/export-plan", "get")
+    rows = {vm["vm_name"]: vm for t in plan.json()["tenant_plans"] for vm in t["vms"]}
+    assert rows[planned[0].vm_name]["actual_status"] == by_uuid.current_status
+    unmatched = SourceVM.objects.filter(project_id=pid, vm_context_id="").first()
+    assert rows[unmatched.vm_name]["actual_status"] is None and rows[unmatched.vm_name]["last_sync_at"] is None
     again = admin_client_api.post(f"{BASE}/{pid}/approve", format="json")
     assert again.status_code == 409

@@ -327,6 +327,9 @@ class PlanVMSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=MigrationMode.choices)
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, allow_null=True)
     migration_status = serializers.ChoiceField(choices=VMStatus.choices)
+    actual_status = serializers.CharField(allow_null=True, help_text="The matched discovered VM's state (after "
+                                                                     "approval), e.g. replicating, ready_for_failover")
+    last_sync_at = serializers.DateTimeField(allow_null=True, help_text="Its last completed sync")
     warm_phase1_hours = serializers.FloatField()
     warm_cutover_hours = serializers.FloatField()
     warm_downtime_hours = serializers.FloatField()

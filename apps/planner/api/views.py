@@ -207,7 +207,7 @@ class ExportPlanView(PlannerView):
         kind = validated(s.ExportQuerySerializer, request.query_params.dict(), what="the query")["download"]
         body = plan.build(project)
         if kind == "json":
-            return ok(body)
+            return ok(s.PlanAnswer(body).data)
         stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in project.name)[:60] or "plan"
         if kind == "csv":
             response = HttpResponse(plan.to_csv(body), content_type="text/csv; charset=utf-8")

@@ -11,20 +11,18 @@ import math
 from django.db import transaction
 from django.db.models import Avg, Count, Max, Q
 
-from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.core.exceptions import Conflict, InvalidInput
 
 from ..choices import AutoAssignStrategy, CohortReadiness, DependencyType, RiskLevel, VMStatus
 from ..models import Cohort, Project, Tenant, TenantReadinessCheck
 from .tenants import tenant_readiness
+from .text import child_get
 
 COHORT_FIELDS = ("name", "cohort_order", "owner_name", "scheduled_start", "scheduled_end", "status", "notes")
 
 
 def cohort_get(project: Project, cohort_id) -> Cohort:
-    try:
-        return project.cohorts.get(pk=int(cohort_id))
-    except (ValueError, TypeError, OverflowError, Cohort.DoesNotExist):
-        raise NotFound(f"Cohort {str(cohort_id)[:32]!r} not found in this project") from None
+    return child_get(project.cohorts.all(), cohort_id, "Cohort")
 
 
 def _apply(cohort: Cohort, data: dict) -> None:

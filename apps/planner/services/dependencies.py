@@ -5,9 +5,10 @@ import collections
 
 from django.db import IntegrityError, transaction
 
-from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.core.exceptions import Conflict, InvalidInput
 
 from ..models import Project, SourceVM, VMDependency
+from .text import child_get
 
 
 def _reaches(project: Project, start: int, goal: int) -> bool:
@@ -46,8 +47,4 @@ def dependency_create(*, project: Project, vm: SourceVM, data: dict) -> VMDepend
 
 
 def dependency_delete(*, vm: SourceVM, dep_id) -> None:
-    try:
-        dependency = VMDependency.objects.get(pk=int(dep_id), vm=vm)
-    except (ValueError, TypeError, OverflowError, VMDependency.DoesNotExist):
-        raise NotFound(f"Dependency {str(dep_id)[:32]!r} not found on this VM") from None
-    dependency.delete()
+    child_get(VMDependency.objects.filter(vm=vm), dep_id, "Dependency").delete()

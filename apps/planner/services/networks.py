@@ -5,11 +5,11 @@ import re
 
 from django.db import IntegrityError, transaction
 
-from apps.core.exceptions import Conflict, NotFound
+from apps.core.exceptions import Conflict
 
 from ..choices import VMStatus
 from ..models import NetworkMapping, Project, SourceNIC
-from .text import replace_literal
+from .text import bulk_replace, child_get
 
 VLAN = re.compile(r"vlan[\s_-]*(\d{1,4})(?!\d)", re.IGNORECASE)
 
@@ -36,10 +36,7 @@ def network_mappings_seed(*, project: Project) -> int:
 
 
 def network_mapping_get(project: Project, mapping_id) -> NetworkMapping:
-    try:
-        return project.network_mappings.get(pk=int(mapping_id))
-    except (ValueError, TypeError, OverflowError, NetworkMapping.DoesNotExist):
-        raise NotFound(f"Network mapping {str(mapping_id)[:32]!r} not found in this project") from None
+    return child_get(project.network_mappings.all(), mapping_id, "Network mapping")
 
 
 def network_mapping_upsert(*, project: Project, data: dict) -> tuple[NetworkMapping, bool]:
@@ -67,25 +64,9 @@ def network_mapping_delete(*, mapping: NetworkMapping) -> None:
     mapping.delete()
 
 
-@transaction.atomic
-def network_mappings_bulk_replace(*, project: Project, find: str, replace: str, case_sensitive: bool,
-                                  unconfirmed_only: bool, preview_only: bool) -> dict:
-    mappings = project.network_mappings.all()
-    if unconfirmed_only:
-        mappings = mappings.filter(confirmed=False)
-    preview, changed = [], []
-    for mapping in mappings.select_for_update():
-        old = mapping.target_network_name
-        new = replace_literal(old, find, replace, case_sensitive)[:255]
-        if new == old:
-            continue
-        preview.append({"id": mapping.pk, "source_network_name": mapping.source_network_name, "old_value": old,
-                        "new_value": new})
-        mapping.target_network_name, mapping.confirmed = new, False
-        changed.append(mapping)
-    if not preview_only:
-        NetworkMapping.objects.bulk_update(changed, ["target_network_name", "confirmed"])
-    return {"status": "ok", "preview": preview, "affected_count": len(preview)}
+def network_mappings_bulk_replace(*, project: Project, **options) -> dict:
+    return bulk_replace(project.network_mappings.all(), field="target_network_name", confirmed_field="confirmed",
+                        describe=lambda m: {"source_network_name": m.source_network_name}, **options)
 
 
 def network_mappings_confirm_all(*, project: Project) -> dict:

@@ -5,11 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 
-from apps.core.exceptions import NotFound
-
 from ..choices import TENANT_TARGET_FIELDS, CheckStatus, DetectionMethod, RiskLevel, VMStatus
 from ..models import NetworkMapping, Project, SourceNIC, SourceVM, Tenant, TenantReadinessCheck, TenantRule
-from .text import replace_literal
+from .text import bulk_replace, child_get
 
 DEFAULT_TENANT = "default"
 TENANT_FIELDS = (*TENANT_TARGET_FIELDS, "target_confirmed", "migration_priority", "quota_vcpu", "quota_ram_gb",
@@ -17,10 +15,7 @@ TENANT_FIELDS = (*TENANT_TARGET_FIELDS, "target_confirmed", "migration_priority"
 
 
 def tenant_get(project: Project, tenant_id) -> Tenant:
-    try:
-        return project.tenants.get(pk=int(tenant_id))
-    except (ValueError, TypeError, OverflowError, Tenant.DoesNotExist):
-        raise NotFound(f"Tenant {str(tenant_id)[:32]!r} not found in this project") from None
+    return child_get(project.tenants.all(), tenant_id, "Tenant")
 
 
 def _rule_matches(rule: TenantRule, vm: SourceVM) -> bool:
@@ -98,26 +93,9 @@ def tenant_update(*, tenant: Tenant, data: dict) -> Tenant:
     return tenant
 
 
-@transaction.atomic
-def tenants_bulk_replace_target(*, project: Project, field: str, find: str, replace: str, case_sensitive: bool,
-                                unconfirmed_only: bool, preview_only: bool) -> dict:
-    tenants = project.tenants.all()
-    if unconfirmed_only:
-        tenants = tenants.filter(target_confirmed=False)
-    preview, changed = [], []
-    for tenant in tenants.select_for_update():
-        old = getattr(tenant, field)
-        new = replace_literal(old, find, replace, case_sensitive)[:255]
-        if new == old:
-            continue
-        preview.append({"id": tenant.pk, "tenant_name": tenant.tenant_name, "org_vdc": tenant.org_vdc,
-                        "old_value": old, "new_value": new})
-        setattr(tenant, field, new)
-        tenant.target_confirmed = False
-        changed.append(tenant)
-    if not preview_only:
-        Tenant.objects.bulk_update(changed, [field, "target_confirmed"])
-    return {"status": "ok", "preview": preview, "affected_count": len(preview)}
+def tenants_bulk_replace_target(*, project: Project, field: str, **options) -> dict:
+    return bulk_replace(project.tenants.all(), field=field, confirmed_field="target_confirmed",
+                        describe=lambda t: {"tenant_name": t.tenant_name, "org_vdc": t.org_vdc}, **options)
 
 
 def tenants_confirm_all(*, project: Project) -> dict:

@@ -1,16 +1,14 @@
 """A planned VM's execution status and mode override."""
 from __future__ import annotations
 
-from apps.core.exceptions import InvalidInput, NotFound
+from apps.core.exceptions import InvalidInput
 
 from ..models import Project, SourceVM
+from .text import child_get
 
 
 def vm_get(project: Project, vm_id) -> SourceVM:
-    try:
-        return project.vms.get(pk=int(vm_id))
-    except (ValueError, TypeError, OverflowError, SourceVM.DoesNotExist):
-        raise NotFound(f"VM {str(vm_id)[:32]!r} not found in this project") from None
+    return child_get(project.vms.all(), vm_id, "VM")
 
 
 def vm_status_update(*, vm: SourceVM, status: str, status_note: str | None) -> SourceVM:
