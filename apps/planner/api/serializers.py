@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.db import models
 from rest_framework import serializers
 
+from apps.core.api.fields import BlankAsNullCharField
+
 from ..choices import (
     MigrationMode,
     ModeOverride,
@@ -16,13 +18,6 @@ from ..services.projects import EDITABLE
 from .base import FiniteFloatField
 
 MAX_IDS = 10_000
-
-
-class BlankAsNullCharField(serializers.CharField):
-    """Empty means "not computed yet": answered as null."""
-
-    def to_representation(self, value):
-        return value or None
 
 
 class FiniteModelSerializer(serializers.ModelSerializer):
