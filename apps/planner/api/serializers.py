@@ -102,6 +102,11 @@ class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="The RVTools export (.xlsx)")
 
 
+class ImportDiscoveredSerializer(serializers.Serializer):
+    vm_names = serializers.ListField(child=serializers.CharField(max_length=255), max_length=MAX_IDS, required=False,
+                                     help_text="Only these discovered VMs (default: all of them)")
+
+
 class UploadStats(serializers.Serializer):
     vInfo = serializers.IntegerField()  # noqa: N815 (the sheet names are the keys, as the seed shows)
     vDisk = serializers.IntegerField()  # noqa: N815

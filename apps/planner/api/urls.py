@@ -10,6 +10,7 @@ urlpatterns = [
     path("projects", v.ProjectListView.as_view(), name="planner-projects"),
     path(P, v.ProjectDetailView.as_view(), name="planner-project"),
     path(f"{P}/upload", v.UploadView.as_view(), name="planner-upload"),
+    path(f"{P}/import-discovered", v.ImportDiscoveredView.as_view(), name="planner-import-discovered"),
     path(f"{P}/vms", v.VMListView.as_view(), name="planner-vms"),
     path(f"{P}/vms/bulk-status", v.VMBulkStatusView.as_view(), name="planner-vms-bulk-status"),
     path(f"{P}/vms/<str:vm_name>/details", v.VMDetailsView.as_view(), name="planner-vm-details"),

@@ -92,6 +92,15 @@ VM_LIST_PARAMETERS = [
 ]
 
 
+class ImportDiscoveredView(PlannerView):
+    @extend_schema(request=s.ImportDiscoveredSerializer, responses={200: s.UploadAnswer}, tags=TAGS,
+                   summary="Take the inventory from the platform's discovered VMs (replaces the source data)")
+    def post(self, request, project_id):
+        project = services.project_get(project_id)
+        data = validated(s.ImportDiscoveredSerializer, request.data)
+        return ok({"stats": services.import_discovered(project=project, vm_names=data.get("vm_names"))})
+
+
 class VMListView(PlannerView, GenericAPIView):
     serializer_class = s.VMSerializer
     filterset_class = SourceVMFilterSet

@@ -120,14 +120,9 @@ def _hosts_and_clusters(export: rvtools.Export) -> tuple[list[SourceHost], list[
     return hosts, clusters
 
 
-def upload_rvtools(*, project: Project, stream, file_name: str = "") -> dict[str, int]:
-    try:
-        export = rvtools.read(stream)
-        vms = _vms(export)
-        disks, nics, snapshots = _children(export, {vm.vm_name for vm in vms})
-        hosts, clusters = _hosts_and_clusters(export)
-    except rvtools.RVToolsError as exc:
-        raise InvalidInput(str(exc)) from None
+def replace_source_data(*, project: Project, vms: list[SourceVM], disks: list, nics: list, snapshots: list,
+                        hosts: list[SourceHost], clusters: list[SourceCluster], source_name: str) -> None:
+    """The project's source data becomes these rows, in one transaction (children as (vm_name, row) pairs)."""
     with transaction.atomic():
         project = project_get(project.pk, lock=True)
         project.vms.all().delete()  # cascades to disks, NICs, snapshots and dependencies
@@ -146,12 +141,23 @@ def upload_rvtools(*, project: Project, stream, file_name: str = "") -> dict[str
             row.project = project
         SourceHost.objects.bulk_create(hosts, batch_size=500)
         SourceCluster.objects.bulk_create(clusters, batch_size=500)
-        project.source_file_name = file_name[:255]
+        project.source_file_name = source_name[:255]
         project.uploaded_at = timezone.now()
         project.assessed_at = None
         project.save(update_fields=["source_file_name", "uploaded_at", "assessed_at", "updated_at"])
         tenants_detect(project=project)
+
+
+def upload_rvtools(*, project: Project, stream, file_name: str = "") -> dict[str, int]:
+    try:
+        export = rvtools.read(stream)
+        vms = _vms(export)
+        disks, nics, snapshots = _children(export, {vm.vm_name for vm in vms})
+        hosts, clusters = _hosts_and_clusters(export)
+    except rvtools.RVToolsError as exc:
+        raise InvalidInput(str(exc)) from None
+    replace_source_data(project=project, vms=vms, disks=disks, nics=nics, snapshots=snapshots, hosts=hosts,
+                        clusters=clusters, source_name=file_name)
     stats = export.stats
-    stats["vInfo"] = len(vms)
-    stats.update(vDisk=len(disks), vNIC=len(nics), vSnapshot=len(snapshots))
+    stats.update(vInfo=len(vms), vDisk=len(disks), vNIC=len(nics), vSnapshot=len(snapshots))
     return stats
