@@ -6,3 +6,5 @@ class PlannerConfig(core_apps.PlatformAppConfig):
     name = "apps.planner"
     label = "planner"
     verbose_name = "Migration planner"
+    # The debug health answer lists the seed's own figures (core's DebugMetricsSerializer); plans are not among them.
+    reports_health = False

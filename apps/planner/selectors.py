@@ -11,10 +11,6 @@ from .models import Cohort, NetworkMapping, Project, SourceNIC, SourceVM, Tenant
 IN_SCOPE = ~Q(migration_status=VMStatus.SKIPPED)
 
 
-def health() -> dict:
-    return {"projects": Project.objects.exclude(status=ProjectStatus.ARCHIVED).count()}
-
-
 def projects() -> QuerySet[Project]:
     return Project.objects.exclude(status=ProjectStatus.ARCHIVED).order_by("-created_at")
 

@@ -59,6 +59,15 @@ class PlannerAutoSchema(PlatformAutoSchema):
             serializer = DetailErrorSerializer
         return super()._get_response_for_code(serializer, status_code, media_types, direction)
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        # Seed 004 names its choice fields as other apps do ("status", "overall") with other values; as named enum
+        # components they would collide with theirs. Kept inline (under allOf, which the enum hook leaves alone).
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(schema, dict) and "enum" in schema:
+            schema.pop("x-spec-enum-id", None)
+            schema["allOf"] = [{key: schema.pop(key) for key in ("type", "enum") if key in schema}]
+        return schema
+
     def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
         # Our components share a namespace with every app's ("Check", "Assignment"...): ours say whose they are.
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
