@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "apps.failover",
     "apps.scheduler",
     "apps.enrollment",
+    "apps.planner",
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]

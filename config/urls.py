@@ -27,6 +27,7 @@ urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("api/v1/", ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include(_api_urls())),
+    path("api/migration/", include("apps.planner.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -23,8 +23,11 @@ ALLOWED = {
     "replication": {"core", "enrollment", "settings", "inventory"},
     "failover": {"core", "enrollment", "settings", "inventory", "replication"},
     "scheduler": {"core", "enrollment", "settings", "inventory", "replication"},
+    # approval turns cohorts into scheduler groups and network mappings into failover's
+    "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler"},
     # The operations console's pages span every app it shows; nothing imports it.
-    "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler"},
+    "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
+                "planner"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

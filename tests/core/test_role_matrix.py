@@ -51,7 +51,13 @@ VIEWER_WRITES = {
 }
 # Reads for operators and up: the route list maps the attack surface.
 OPERATOR_READS = {("get", "/api/v1/debug/endpoints")}
-ADMIN_ONLY = {("get", "/api/v1/debug/logs")}
+ADMIN_ONLY = {
+    ("get", "/api/v1/debug/logs"),
+    # The planner's migration:admin operations (seed 004): delete a project or a network mapping, approve a plan.
+    ("delete", "/api/migration/projects/{project_id}"),
+    ("delete", "/api/migration/projects/{project_id}/network-mappings/{mapping_id}"),
+    ("post", "/api/migration/projects/{project_id}/approve"),
+}
 ADMIN_PREFIX = "/api/v1/admin/"
 
 # Bodies where an empty one would be acted on, or where the refusal depends on the body.
