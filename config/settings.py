@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "apps.replication",
     "apps.failover",
     "apps.scheduler",
+    "apps.waves",
     "apps.enrollment",
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
@@ -232,6 +233,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Choice sets whose field names other apps use too ("status", "kind"): named after their class.
+    "ENUM_NAME_OVERRIDES": {
+        "WaveStatusEnum": "apps.waves.choices.WaveStatus", "WaveVMStatusEnum": "apps.waves.choices.WaveVMStatus",
+        "WaveKindEnum": "apps.waves.choices.WaveKind", "HookKindEnum": "apps.waves.choices.HookKind",
+    },
 }
 
 # --- Console and browsable-API logins: locked out per client address after repeated failures (django-axes). ---
@@ -325,4 +331,6 @@ MP_SCHEDULER_KEEP_EXECUTIONS = int(os.environ.get("MP_SCHEDULER_KEEP_EXECUTIONS"
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
     "enrollment-tunnel-seen": {"task": "apps.enrollment.tasks.refresh_tunnel_seen", "schedule": 60.0},
+    # Opens waves at their window and follows the running ones (docs/waves.md).
+    "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
 }

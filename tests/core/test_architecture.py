@@ -23,6 +23,7 @@ ALLOWED = {
     "replication": {"core", "enrollment", "settings", "inventory"},
     "failover": {"core", "enrollment", "settings", "inventory", "replication"},
     "scheduler": {"core", "enrollment", "settings", "inventory", "replication"},
+    "waves": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")
