@@ -157,3 +157,56 @@ def test_rehearsal_runs_test_failovers_and_ends_them_together(operator_client, e
     assert {v["name"] for v in client.list_virtual_machines()} == {"oma", "web-01"}
     assert set(VMContext.objects.values_list("current_status", flat=True)) == {"ready_for_failover"}
     assert Wave.objects.get(pk=cutover.json()["wave"]["id"]).status == "scheduled"
+
+
+def test_test_first_runs_and_ends_a_test_before_the_live_failover(operator_client, estate, client,
+                                                                  django_capture_on_commit_callbacks):
+    body = {"name": "careful", "vms": no_power("db-01", test_first=True), "max_concurrent": 1,
+            **window(start_in=timedelta(0))}
+    with django_capture_on_commit_callbacks(execute=True):
+        created = operator_client.post("/api/v1/waves", body, format="json")
+    assert created.status_code == 201, created.json()
+    for _ in range(3):
+        beat(django_capture_on_commit_callbacks)
+    row = WaveVM.objects.select_related("test_job", "failover_job", "wave").get()
+    assert row.wave.status == "completed" and row.status == "completed", row.reason
+    assert row.test_job.job_type == "test" and row.test_job.ended_at is not None
+    assert row.failover_job.job_type == "live" and row.failover_job.status == "completed"
+    assert row.failover_job.created_at >= row.test_job.ended_at
+    assert VMContext.objects.get(vm_name="db-01").current_status == "failed_over"
+
+
+def test_rollback_ends_what_is_reversible_last_first(operator_client, estate, client, monkeypatch,
+                                                     django_capture_on_commit_callbacks):
+    from apps.waves import engine, jobs
+
+    body = {"name": "rehearse", "kind": "rehearsal", "vms": no_power("db-01", "web-02", "app-01"),
+            "max_concurrent": 1, **window(start_in=timedelta(0))}
+    wave_id = operator_client.post("/api/v1/waves", body, format="json").json()["wave"]["id"]
+    # Play the worker by hand (the wave's own messages held back): two test VMs come up, the third never starts.
+    monkeypatch.setattr(jobs, "queue", lambda *args: None)
+    for name in ("db-01", "web-02"):
+        engine.advance(wave_id)
+        with django_capture_on_commit_callbacks(execute=True):
+            engine.start_vm(WaveVM.objects.get(vm_name=name).pk)
+        engine.advance(wave_id)
+        assert WaveVM.objects.get(vm_name=name).test_job.test_running
+    WaveVM.objects.filter(vm_name="app-01").update(status="queued")  # its start never ran
+    monkeypatch.undo()
+    assert {v["name"] for v in client.list_virtual_machines()} > {"oma", "web-01"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = operator_client.post(f"/api/v1/waves/{wave_id}/rollback")
+    assert answer.status_code == 202, answer.json()
+    for _ in range(3):
+        beat(django_capture_on_commit_callbacks)
+    rows = {vm.vm_name: vm for vm in WaveVM.objects.select_related("test_job", "wave")}
+    assert rows["db-01"].wave.status == "rolled_back", rows["db-01"].wave.summary
+    assert rows["app-01"].status == "cancelled"
+    for name in ("db-01", "web-02"):
+        assert rows[name].status == "rolled_back", rows[name].reason
+        assert rows[name].test_job.ended_at is not None
+    assert rows["web-02"].test_job.ended_at <= rows["db-01"].test_job.ended_at  # last first
+    assert client.list_snapshots() == []
+    assert {v["name"] for v in client.list_virtual_machines()} == {"oma", "web-01"}
+    assert set(VMContext.objects.values_list("current_status", flat=True)) == {"ready_for_failover"}
