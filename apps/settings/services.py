@@ -10,7 +10,7 @@ from .models import GuestOsMapping, OsseaConfig, VMwareCredential
 
 OSSEA_FIELDS = ("name", "api_url", "api_key", "secret_key", "domain", "zone", "oma_vm_id", "is_active",
                 "disk_offering_id", "service_offering_id", "network_id")
-CREDENTIAL_FIELDS = ("name", "vcenter_host", "username", "password", "datacenter", "is_default")
+CREDENTIAL_FIELDS = ("name", "vcenter_host", "username", "password", "datacenter", "is_default", "agent")
 
 
 def ossea_config_get(config_id) -> OsseaConfig:
