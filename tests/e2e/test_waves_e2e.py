@@ -29,7 +29,7 @@ from apps.settings import cloudstack as cs
 from apps.waves.models import Wave, WaveVM
 from apps.waves.tasks import sweep_waves
 from tests.agent.vmlab import AgentProcess, find_vm
-from tests.e2e.conftest import agent_env, wait_for
+from tests.e2e.conftest import Worker, agent_env, wait_for
 from tests.failover.conftest import HttpPeer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration, pytest.mark.slow]
@@ -82,11 +82,26 @@ def beat_until(predicate):
     return step
 
 
-def test_a_two_site_wave_cuts_over_at_its_window(stack, site_b, operator_client):
+@pytest.fixture
+def two_workers(stack):
+    """docs/deployment.md's two workers: one on the control-plane host where the volumes attach (the replication and
+    failover queues), one anywhere for the rest (waves, hooks, schedules, discovery)."""
+    stack.worker.stop()
+    volumes = Worker(stack.worker.env, stack.tmp / "worker-volumes.log", queues="replication,failover").start()
+    general = Worker(stack.worker.env, stack.tmp / "worker-general.log", queues="celery,scheduler").start()
+    try:
+        yield volumes, general
+    finally:
+        volumes.stop()
+        general.stop()
+
+
+def test_a_two_site_wave_cuts_over_at_its_window(stack, site_b, two_workers, operator_client):
     from lab.vcsim import create_vm
 
     sim_b, si_b, agent_b = site_b
-    logs = [stack.tmp / "worker.log", stack.tmp / "agent.log", stack.tmp / "agent-b.log"]
+    volumes, general = two_workers
+    logs = [volumes.log_path, general.log_path, stack.tmp / "agent.log", stack.tmp / "agent-b.log"]
     for name in SITE_A:
         create_vm(stack.si, name, disks_mb=(16,), power_on=True)
     for name in SITE_B:
@@ -177,3 +192,8 @@ def test_a_two_site_wave_cuts_over_at_its_window(stack, site_b, operator_client)
     for name in ("db-01", "app-01", "crm-db", "crm-01"):
         assert rows[name].status == "not_reversible" and "final" in rows[name].reason, rows[name].reason
     assert rows["web-02"].status == "skipped"
+    # Each worker ran only its own queues: the waves and their hooks on one, the volumes' work on the other.
+    volume_log, general_log = volumes.log_text(), general.log_text()
+    assert "Task apps.failover.tasks.run_failover[" in volume_log and "Task apps.replication.tasks." in volume_log
+    assert "Task apps.waves.tasks.start_wave_vm[" in general_log and "Task apps.waves.tasks.run_post_hooks[" in general_log
+    assert "Task apps.waves.tasks." not in volume_log and "Task apps.failover.tasks." not in general_log
