@@ -14,8 +14,10 @@ housekeeping stay the only writers of failover state.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
@@ -34,7 +36,7 @@ from .choices import (
     WaveStatus,
     WaveVMStatus,
 )
-from .hooks import run_hook
+from .hooks import RETRY_PAUSE_SECONDS, run_hook
 from .models import Wave, WaveVM
 
 logger = logging.getLogger(__name__)
@@ -124,11 +126,28 @@ def _test_options(wave: Wave) -> dict:
             "auto_cleanup": True}  # the failover housekeeping ends a forgotten test when its duration runs out
 
 
+START_MARGIN_SECONDS = 300
+
+
+def start_lease(wave: Wave) -> timedelta:
+    """How long a start may take: every pre-hook's attempts and pauses, and a margin for the failover's checks."""
+    seconds = START_MARGIN_SECONDS
+    for hook in wave.hooks.filter(stage=HookStage.BEFORE_FINAL_SYNC):
+        seconds += hook.timeout_seconds * (hook.retries + 1) + RETRY_PAUSE_SECONDS * hook.retries * (hook.retries + 1)
+    return timedelta(seconds=seconds)
+
+
+def _claim_start(vm: WaveVM) -> bool:
+    now = timezone.now()
+    free = Q(start_claimed_at__isnull=True) | Q(start_claimed_at__lt=now - start_lease(vm.wave))
+    return bool(WaveVM.objects.filter(free, pk=vm.pk, status=WaveVMStatus.STARTING).update(start_claimed_at=now))
+
+
 def start_vm(vm_id: int) -> None:
     """Start one wave VM (status starting): pre-hooks, then its test or live failover."""
     vm = WaveVM.objects.select_related("wave", "vm_context", "test_job").filter(pk=vm_id).first()
-    if vm is None or vm.status != WaveVMStatus.STARTING:
-        return
+    if vm is None or vm.status != WaveVMStatus.STARTING or not _claim_start(vm):
+        return  # started, settled, or another worker is starting it now
     wave = vm.wave
     if wave.status != WaveStatus.RUNNING:
         _settle(vm, WaveVMStatus.CANCELLED, f"The wave is '{wave.status}': not started")
@@ -254,10 +273,20 @@ def _start_ready(wave: Wave, vms: list[WaveVM], now) -> None:
         if never:
             _settle(vm, WaveVMStatus.SKIPPED, never)
         elif ready and slots > 0:
-            vm.status, vm.started_at = WaveVMStatus.STARTING, vm.started_at or now
-            vm.save(update_fields=["status", "started_at"])
+            vm.status, vm.started_at, vm.start_claimed_at = WaveVMStatus.STARTING, vm.started_at or now, None
+            vm.save(update_fields=["status", "started_at", "start_claimed_at"])
             jobs.queue(jobs.START_VM_TASK, vm.pk)
             slots -= 1
+
+
+def _restart_lost_starts(wave: Wave, vms: list[WaveVM], now) -> None:
+    """A start whose message or worker was lost: send it again once its lease ran out (the claim decides)."""
+    lease = start_lease(wave)
+    for vm in vms:
+        if vm.status == WaveVMStatus.STARTING and (vm.start_claimed_at or vm.started_at) < now - lease:
+            jobs.event(wave, "start", f"VM '{vm.vm_name}': its start did not finish within {lease}; sent again",
+                       level="warning")
+            jobs.queue(jobs.START_VM_TASK, vm.pk)
 
 
 def _settle_wave(wave: Wave, vms: list[WaveVM], now) -> None:
@@ -345,6 +374,7 @@ def advance(wave_id: int) -> str | None:
         if wave.status not in (WaveStatus.RUNNING, WaveStatus.ENDING, WaveStatus.CANCELLED, WaveStatus.ROLLING_BACK):
             return wave.status
         vms = list(wave.vms.select_related("test_job", "failover_job", "vm_context").order_by("position"))
+        _restart_lost_starts(wave, vms, now)  # in a wave no longer running, the start stands down as cancelled
         if wave.status == WaveStatus.ROLLING_BACK:
             _advance_rollback(wave, vms, now)
             return wave.status

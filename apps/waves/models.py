@@ -73,6 +73,9 @@ class WaveVM(models.Model):
                                      related_name="wave_vms")
     hook_log = models.JSONField(default=list, blank=True, help_text="Each hook run: stage, hook, outcome, output")
     started_at = models.DateTimeField(null=True, blank=True)
+    # When a worker took this VM's start (pre-hooks, failover start): another start of it waits until this lease ran
+    # out (its worker died), so a redelivered or re-sent start never runs the hooks and the start twice at once.
+    start_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

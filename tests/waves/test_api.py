@@ -173,3 +173,26 @@ def test_rehearsal_copies_the_wave(operator_client, three):
     assert detail["hooks"][0]["has_secret"] is True and "secret" not in detail["hooks"][0]
     again = operator_client.post(f"/api/v1/waves/{rehearsal.pk}/rehearsal", {}, format="json")
     assert again.status_code == 409
+
+
+def test_a_start_runs_once_and_a_lost_one_is_sent_again(operator_client, three, settings,
+                                                        django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    wave_id = create(operator_client, vms=no_power("a-01"), **window(start_in=timedelta(0))).json()["wave"]["id"]
+    engine.advance(wave_id)
+    vm = WaveVM.objects.get()
+    assert vm.status == "starting"
+    WaveVM.objects.filter(pk=vm.pk).update(start_claimed_at=timezone.now())  # a worker is starting it now
+    engine.start_vm(vm.pk)
+    assert WaveVM.objects.get().status == "starting"  # the second start stood down
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the worker runs what the advance sends
+    # That worker died: once the lease ran out the next advance sends the start again, and it runs.
+    WaveVM.objects.filter(pk=vm.pk).update(start_claimed_at=timezone.now() - timedelta(hours=1),
+                                           started_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.advance(wave_id)
+    vm.refresh_from_db()
+    assert vm.status == "skipped" and "Not ready" in vm.reason
