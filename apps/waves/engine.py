@@ -342,6 +342,9 @@ def _advance_rollback(wave: Wave, vms: list[WaveVM], now) -> None:
         job = _rollback_job(vm)
         if job is None or vm.status in (WaveVMStatus.ROLLED_BACK, WaveVMStatus.NOT_REVERSIBLE):
             continue
+        if vm.status == WaveVMStatus.ENDING_TEST and _busy(job):
+            _settle(vm, WaveVMStatus.ROLLING_BACK, f"Its test failover {job.job_id} is being ended")
+            return  # already on its way back: wait for it like any other
         if job.status == FailoverStatus.FAILED and not job.needs_cleanup and not job.source_power_on_owed:
             continue  # the failover already rolled itself back
         if _test_ended(job) and job == vm.test_job and vm.failover_job is None:

@@ -24,7 +24,8 @@ HOOK_FIELDS = ("name", "stage", "kind", "url", "secret", "command", "timeout_sec
 
 
 def wave_get(pk) -> Wave:
-    wave = Wave.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    text = str(pk)
+    wave = Wave.objects.filter(pk=int(text)).first() if text.isdigit() and int(text) < 2**63 else None
     if wave is None:
         raise NotFound(f"Wave '{pk}' not found", error_code="WAVE_NOT_FOUND")
     return wave

@@ -196,3 +196,38 @@ def test_a_start_runs_once_and_a_lost_one_is_sent_again(operator_client, three, 
         engine.advance(wave_id)
     vm.refresh_from_db()
     assert vm.status == "skipped" and "Not ready" in vm.reason
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("get", "/api/v1/waves/99999999999999999999999999", None),
+    ("get", "/api/v1/waves/99999999999999999999999999/vms", None),
+    ("post", "/api/v1/waves/99999999999999999999999999/cancel", {}),
+    ("get", "/api/v1/waves?group=99999999999999999999999999", None),
+    ("get", "/api/v1/waves?window_after=yesterday", None),
+    ("get", "/api/v1/waves?status=nope", None),
+    ("post", "/api/v1/waves", {"name": "x", "deadline": "2999-01-01T00:00:00Z", "group_id": 10**30}),
+    ("post", "/api/v1/waves", {"name": "x", "deadline": "soon", "vms": [{"vm": "a-01"}]}),
+    ("post", "/api/v1/waves", {"name": "x", "deadline": "2999-01-01T00:00:00Z", "vms": [{"vm": "a-01",
+                                                                                          "depends_on": "b-01"}]}),
+    ("post", "/api/v1/waves", {"name": "x", "deadline": "2999-01-01T00:00:00Z", "vms": [{"vm": ["a-01"]}]}),
+    ("post", "/api/v1/waves", {"name": "x", "deadline": "2999-01-01T00:00:00Z", "vms": [{"vm": "a-01"}],
+                               "hooks": [{"name": "h", "stage": "after_boot", "kind": "command", "command": [1, {}]}]}),
+    ("post", "/api/v1/waves", ["not", "an", "object"]),
+])
+def test_odd_requests_are_4xx_never_500(operator_client, three, method, path, body):
+    call = getattr(operator_client, method)
+    response = call(path, body, format="json") if body is not None else call(path)
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+    assert response.json()["success"] is False
+
+
+def test_the_console_lists_and_shows_waves_and_acts(admin_client, operator_client, three):
+    wave_id = create(operator_client, vms=no_power("a-01", "b-01"), hooks=[
+        {"name": "gate", "stage": "before_final_sync", "kind": "webhook", "url": "http://hooks.example/x",
+         "secret": "never-shown"}]).json()["wave"]["id"]
+    listing = admin_client.get("/admin/waves/wave/")
+    assert listing.status_code == 200 and b"w1" in listing.content
+    page = admin_client.get(f"/admin/waves/wave/{wave_id}/change/")
+    assert page.status_code == 200 and b"a-01" in page.content and b"never-shown" not in page.content
+    acted = admin_client.post("/admin/waves/wave/", {"action": "cancel", "_selected_action": [wave_id]}, follow=True)
+    assert acted.status_code == 200 and Wave.objects.get().status == "cancelled"
