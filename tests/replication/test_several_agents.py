@@ -130,3 +130,20 @@ def test_an_offline_agent_fails_only_its_own_jobs(operator_client, agents):
     assert progress.status_code == 200 and "copying on site-a" in json.dumps(progress.json())
     gone = operator_client.get("/api/v1/progress/job-on-b")
     assert gone.status_code == 503
+
+
+def test_credentials_name_their_agent_through_the_api(operator_client, agents):
+    a, _, _ = agents
+    appliance("vma-a", a.url)
+    body = {"name": "site-a", "vcenter_host": "vc-a.example", "username": "u", "password": "p", "datacenter": "DC0"}
+    unknown = operator_client.post("/api/v1/vmware-credentials", {**body, "agent_appliance_id": "nope"},
+                                   format="json")
+    assert unknown.status_code == 400 and "agent_appliance_id" in str(unknown.json())
+    created = operator_client.post("/api/v1/vmware-credentials", {**body, "agent_appliance_id": "vma-a"},
+                                   format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["agent_appliance_id"] == "vma-a"
+    cleared = operator_client.put(f"/api/v1/vmware-credentials/{created.json()['id']}", {"agent_appliance_id": None},
+                                  format="json")
+    assert cleared.status_code == 200, cleared.json()
+    assert cleared.json()["agent_appliance_id"] is None

@@ -100,7 +100,7 @@ class GuestOsMappingSerializer(serializers.ModelSerializer):
 class VMwareCredentialInputSerializer(serializers.ModelSerializer):
     password = serializers.CharField(max_length=500, write_only=True, trim_whitespace=False)
     agent_appliance_id = serializers.SlugRelatedField(
-        source="agent", slug_field="appliance_id", queryset=Appliance.objects.all(), required=False, allow_null=True,
+        slug_field="appliance_id", queryset=Appliance.objects.all(), required=False, allow_null=True,
         help_text="The agent next to this vCenter (several agents); null or absent: the default agent")
 
     class Meta:
