@@ -47,7 +47,7 @@ def _tree_cpu(root: int) -> float:
 
 
 def _measure(vm_count: int, limit: int, workers: int, var: Path) -> dict:
-    from bench.bench_replication import _free_port, _setup_django, _wait_http
+    from bench.bench_replication import _free_port, _setup_django, _wait_http, stop_platform
 
     _setup_django(var)
     import requests
@@ -115,21 +115,7 @@ def _measure(vm_count: int, limit: int, workers: int, var: Path) -> dict:
         return {"workers": workers, "seconds": elapsed, "cpu": cpu, "status": run["status"],
                 "succeeded": run["vms_succeeded"], "failed": run["vms_failed"], "skipped": run["vms_skipped"]}
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        try:
-            from apps.replication.exports import stop_export
-            from apps.replication.models import VMExportMapping
-
-            for mapping in VMExportMapping.objects.filter(status="active"):
-                stop_export(mapping)
-        finally:
-            lab.stop()
+        stop_platform(procs, lab)
 
 
 def _child(vm_count: int, limit: int, workers: int) -> None:
