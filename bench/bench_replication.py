@@ -89,6 +89,26 @@ def _datamover_alone(flats: list[Path], extents: list[list[tuple[int, int]]] | N
     return elapsed
 
 
+def stop_platform(procs: list[subprocess.Popen], lab) -> None:
+    """Stop the platform's processes, then its NBD exports, then the lab."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    if lab is not None:
+        try:
+            from apps.replication.exports import stop_export
+            from apps.replication.models import VMExportMapping
+
+            for mapping in VMExportMapping.objects.filter(status="active"):
+                stop_export(mapping)
+        finally:
+            lab.stop()
+
+
 def run(quick: bool = False) -> str:
     data_mib = 64 if quick else 256
     var = Path(tempfile.mkdtemp(prefix="bench-replication-"))
@@ -165,22 +185,7 @@ def run(quick: bool = False) -> str:
                   f"{incr_job['bytes_transferred'] / MiB:.2f} MiB (changed: {changed_bytes / MiB:.2f} MiB).", ""]
         return "\n".join(lines)
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        if lab is not None:
-            try:
-                from apps.replication.exports import stop_export
-                from apps.replication.models import VMExportMapping
-
-                for mapping in VMExportMapping.objects.filter(status="active"):
-                    stop_export(mapping)
-            finally:
-                lab.stop()
+        stop_platform(procs, lab)
         shutil.rmtree(var, ignore_errors=True)
 
 

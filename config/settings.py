@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "apps.replication",
     "apps.failover",
     "apps.scheduler",
+    "apps.waves",
     "apps.enrollment",
     "apps.planner",
     "apps.console",  # the operations console: reads every app, nothing imports it
@@ -245,6 +246,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Choice sets whose field names other apps use too ("status", "kind"): named after their class.
+    "ENUM_NAME_OVERRIDES": {
+        "WaveStatusEnum": "apps.waves.choices.WaveStatus", "WaveVMStatusEnum": "apps.waves.choices.WaveVMStatus",
+        "WaveKindEnum": "apps.waves.choices.WaveKind", "HookKindEnum": "apps.waves.choices.HookKind",
+    },
 }
 
 # --- Console and browsable-API logins: locked out per client address after repeated failures (django-axes). ---
@@ -342,4 +348,6 @@ CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
     "enrollment-tunnel-seen": {"task": "apps.enrollment.tasks.refresh_tunnel_seen", "schedule": 60.0},
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
+    # Opens waves at their window and follows the running ones (docs/waves.md).
+    "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
 }

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from apps.core.api.views import ApiRootView, HealthView
 
-API_APPS = ["core", "settings", "inventory", "replication", "failover", "scheduler", "enrollment"]
+API_APPS = ["core", "settings", "inventory", "replication", "failover", "scheduler", "waves", "enrollment"]
 
 
 def _api_urls():

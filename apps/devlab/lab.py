@@ -44,7 +44,9 @@ def _free_port(preferred: int) -> int:
 
 
 class Lab:
-    def __init__(self, root: Path, stdout=None, web_url: str = "http://127.0.0.1:8000"):
+    def __init__(self, root: Path, stdout=None, web_url: str = "http://127.0.0.1:8000",
+                 cloudstack_options: dict | None = None):
+        self.cloudstack_options = cloudstack_options or {}  # e.g. max_data_volumes for a benchmark of many VMs
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.stdout = stdout
@@ -72,7 +74,8 @@ class Lab:
     # -- peers -----------------------------------------------------------------------------------
 
     def _cloudstack(self, env: dict) -> dict[str, str]:
-        lab = self._stack.enter_context(launch(self.root / "cloudstack", oma_vm_macs=",".join(sorted(local_macs()))))
+        lab = self._stack.enter_context(launch(self.root / "cloudstack", oma_vm_macs=",".join(sorted(local_macs())),
+                                               **self.cloudstack_options))
         # The emulator's port and keys change at every start: refresh the "lab" configuration to match.
         data = {"api_url": lab.url, "api_key": lab.api_key, "secret_key": lab.secret_key, "oma_vm_id": lab.oma_vm_id}
         config = OsseaConfig.objects.filter(name="lab").first()

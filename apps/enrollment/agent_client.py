@@ -33,6 +33,8 @@ class VCenterLogin:
     username: str
     password: str = field(repr=False)
     datacenter: str
+    # The agent that reaches this vCenter (several agents, one per vCenter or site); None: the default agent.
+    agent: AgentEndpoint | None = field(default=None, compare=False)
 
     def as_payload(self) -> dict:
         return {"vcenter": self.vcenter, "username": self.username, "password": self.password,
@@ -81,9 +83,10 @@ class ReplicateRequest:
 
 
 def agent_api_url(appliance: Appliance) -> str | None:
-    """Where the control plane reaches this agent's API: its reverse forward on the control plane's loopback."""
+    """Where the control plane reaches this agent's API: its reverse forward on the control plane's loopback, else
+    its direct address (`api_url`: the lab, a direct network path)."""
     if appliance.tunnel_reverse_port is None:
-        return None
+        return appliance.api_url.rstrip("/") or None
     return f"http://{sshd.LOOPBACK}:{appliance.tunnel_reverse_port}"
 
 
@@ -126,20 +129,47 @@ def default_agent_url() -> str:
     return default_agent().url
 
 
+def agent_endpoint(appliance: Appliance) -> AgentEndpoint:
+    """This agent's endpoint; 503 when it is not approved or not connected (only its own work stops)."""
+    if appliance.status != ApplianceStatus.APPROVED:
+        raise ServiceUnavailable(f"Agent '{appliance.appliance_id}' is {appliance.status}, not approved",
+                                 error_code="AGENT_UNREACHABLE")
+    url = agent_api_url(appliance)
+    if url is None:
+        raise ServiceUnavailable(f"Agent '{appliance.appliance_id}' is not connected: its tunnel is down",
+                                 details="check the agent service and its tunnel", error_code="AGENT_UNREACHABLE")
+    return AgentEndpoint(url=url, appliance=appliance)
+
+
+def endpoint_for_job(appliance_id: str) -> AgentEndpoint:
+    """The agent a job was handed to (its recorded appliance id); the default agent for a job that recorded none."""
+    if not appliance_id:
+        return default_agent()
+    appliance = Appliance.objects.filter(appliance_id=appliance_id).first()
+    if appliance is None:
+        raise ServiceUnavailable(f"Agent '{appliance_id}' of this job no longer exists", error_code="AGENT_UNREACHABLE")
+    if appliance.tunnel_reverse_port is None and not appliance.api_url:
+        return default_agent()  # handed over through MP_AGENT_API_URL to an agent it names
+    return agent_endpoint(appliance)
+
+
 class AgentClient:
     def __init__(self, base_url: str | None = None, timeout: float | None = None):
         self.base_url = (base_url or default_agent_url()).rstrip("/")
         self.timeout = timeout or settings.AGENT_API_TIMEOUT
         self.session = requests.Session()
 
-    def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None) -> dict:
-        url = f"{self.base_url}/api/v1/{path.lstrip('/')}"
+    def _call(self, method: str, path: str, *, json: Any = None, timeout: float | None = None,
+              login: VCenterLogin | None = None) -> dict:
+        # A request about a vCenter goes to that vCenter's agent when the credentials name one.
+        base = login.agent.url.rstrip("/") if login is not None and login.agent is not None else self.base_url
+        url = f"{base}/api/v1/{path.lstrip('/')}"
         try:
             response = self.session.request(method, url, json=json, timeout=timeout or self.timeout)
         except requests.ConnectionError as exc:
             raise ServiceUnavailable(
                 "No agent is connected: the control plane cannot reach the agent API",
-                details=f"{self.base_url} refused or dropped the connection; check the agent and its tunnel",
+                details=f"{base} refused or dropped the connection; check the agent and its tunnel",
                 error_code="AGENT_UNREACHABLE") from exc
         except requests.Timeout as exc:
             raise UpstreamError("The agent did not answer in time", details=f"{method} {path} after {self.timeout}s",
@@ -164,10 +194,10 @@ class AgentClient:
         return self._call("GET", "health", timeout=5)
 
     def discover(self, *, login: VCenterLogin, filter: str = "") -> dict:
-        return self._call("POST", "discover", json={**login.as_payload(), "filter": filter})
+        return self._call("POST", "discover", json={**login.as_payload(), "filter": filter}, login=login)
 
     def replicate(self, request: ReplicateRequest) -> dict:
-        return self._call("POST", "replicate", json=request.payload())
+        return self._call("POST", "replicate", json=request.payload(), login=request.source.login)
 
     def progress(self, job_id: str) -> dict:
         return self._call("GET", f"progress/{job_id}", timeout=10)
@@ -181,7 +211,7 @@ class AgentClient:
     def power_off(self, source: SourceVM, *, timeout_seconds: int) -> dict:
         """Guest shutdown, then a hard power-off after `timeout_seconds`; answers once the VM is off."""
         return self._call("POST", "power-off", json=source.power_payload(timeout_seconds=timeout_seconds),
-                          timeout=max(self.timeout, 600))
+                          timeout=max(self.timeout, 600), login=source.login)
 
     def power_on(self, source: SourceVM) -> dict:
-        return self._call("POST", "power-on", json=source.power_payload())
+        return self._call("POST", "power-on", json=source.power_payload(), login=source.login)

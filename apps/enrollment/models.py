@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
@@ -31,6 +32,10 @@ class Appliance(TimeStampedModel):
     ssh_public_key = models.TextField(blank=True, help_text="OpenSSH public key line: type and base64 blob.")
     ssh_key_fingerprint = models.CharField(max_length=100, blank=True, db_index=True)
     # NULL when the agent has no tunnel (revoked, or created by hand); unique so two agents never share a port.
+    # Where the control plane reaches the agent's API when not through its tunnel (the lab, a direct network path);
+    # the tunnel's reverse forward wins when there is one.
+    api_url = models.CharField(max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])],
+                               help_text="The agent's API without the tunnel (lab, direct path); empty: its tunnel")
     tunnel_reverse_port = models.PositiveIntegerField(null=True, blank=True, unique=True)
     # Its own NBD ports ("10809-10818"), NULL like the reverse port; unique so a block is never handed out twice.
     tunnel_nbd_ports = models.CharField(max_length=255, null=True, blank=True, unique=True,

@@ -42,6 +42,7 @@ from .jobs import (
     oma,
     reporter,
     set_status,
+    step_done,
     touch,
 )
 from .models import FailoverJob
@@ -89,7 +90,12 @@ def _run_steps(ctx: Context, steps: tuple[Step, ...]) -> None:
     for step in steps:
         if not _enter(ctx, step):
             return
-        if step.run(ctx) == WAIT:
+        result = step.run(ctx)
+        for receiver, error in step_done.send_robust(sender=FailoverJob, job=ctx.job, step=step.name):
+            if isinstance(error, Exception):
+                logger.error("step_done receiver %s failed job=%s step=%s: %s", receiver, ctx.job.job_id, step.name,
+                             error)
+        if result == WAIT:
             return
 
 

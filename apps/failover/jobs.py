@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import django.dispatch
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,6 +25,10 @@ from .choices import PROGRESS, TRANSITIONS, CleanupStatus, FailoverStatus, Failo
 from .models import FailoverJob
 
 JOB_KIND = "failover"
+# Sent by the conductor after each step of a run returned (again when a resumed run passes a recorded step);
+# kwargs: job, step (the step's name). Higher apps hang their work on it (apps/waves: the after-power-off and
+# after-boot hooks); a receiver's error never stops the failover (send_robust).
+step_done = django.dispatch.Signal()
 
 
 class StepFailed(Exception):

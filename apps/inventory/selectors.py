@@ -6,7 +6,8 @@ from django.db.models import Count, QuerySet
 
 from apps.core.exceptions import ApplicationError
 from apps.core.registry import Health
-from apps.enrollment.agent_client import SourceVM
+from apps.enrollment.agent_client import AgentEndpoint, SourceVM, default_agent
+from apps.enrollment.agent_client import agent_endpoint as endpoint_of
 from apps.settings.models import VMwareCredential
 from apps.settings.selectors import default_credential, vcenter_login
 
@@ -40,6 +41,14 @@ def agent_source(vm_context: VMContext) -> SourceVM:
                                error_code="VALIDATION_FAILED")
     return SourceVM(login=vcenter_login(credential, datacenter=vm_context.datacenter), vm_path=vm_context.vm_path,
                     moref=vm_context.moref or "")
+
+
+def agent_endpoint(vm_context: VMContext) -> AgentEndpoint:
+    """The agent of the VM's vCenter (its credentials' agent), else the default agent: its jobs go there."""
+    credential = credential_for(vm_context)
+    if credential is not None and credential.agent_id:
+        return endpoint_of(credential.agent)
+    return default_agent()
 
 
 def health() -> Health:

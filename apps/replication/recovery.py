@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError, NotFound
-from apps.enrollment.agent_client import AgentClient
+from apps.enrollment.agent_client import AgentClient, endpoint_for_job
 
 from .choices import ReplicationStatus
 from .jobs import claimable, event, lease_seconds, replication_finish
@@ -49,7 +49,8 @@ def reconcile(job: ReplicationJob, *, stale: bool) -> str:
     Otherwise (a restart) an unreachable agent leaves the job as it is, for the reaper to judge later."""
     last = job.last_heartbeat_at or job.updated_at
     try:
-        answer = AgentClient().status(job.job_id)
+        # The job's own agent: another agent being offline leaves this job alone.
+        answer = AgentClient(base_url=endpoint_for_job(job.appliance_id).url).status(job.job_id)
     except NotFound:
         replication_finish(job=job, status=ReplicationStatus.FAILED,
                            error="the agent no longer knows this job (it restarted, or its job list was lost); "

@@ -11,10 +11,10 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.core.exceptions import ApplicationError, NotFound
-from apps.enrollment.agent_client import AgentClient, AgentEndpoint, ReplicateRequest, default_agent
+from apps.enrollment.agent_client import AgentClient, AgentEndpoint, ReplicateRequest
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
-from apps.inventory.selectors import agent_source
+from apps.inventory.selectors import agent_endpoint, agent_source
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 
@@ -163,8 +163,9 @@ def _run(job: ReplicationJob, resumed: bool) -> None:
             if context.current_status != VMContextStatus.REPLICATING:
                 context.current_status = VMContextStatus.REPLICATING
                 context.save(update_fields=["current_status", "updated_at"])
-        # One agent for the whole job: its exports go to that agent's block, and the copy to that agent.
-        endpoint = default_agent()
+        # One agent for the whole job, the one of the VM's vCenter: its exports go to that agent's block, and the
+        # copy to that agent.
+        endpoint = agent_endpoint(job.vm_context)
         job.appliance_id = endpoint.appliance.appliance_id if endpoint.appliance else ""
         ReplicationJob.objects.filter(pk=job.pk).update(appliance_id=job.appliance_id)
         if job.status == ReplicationStatus.READY_FOR_SYNC and _already_handed_over(job, endpoint):

@@ -8,7 +8,7 @@ from celery.signals import worker_ready
 from django.utils import timezone
 
 from apps.core.exceptions import ApplicationError
-from apps.enrollment.agent_client import AgentClient
+from apps.enrollment.agent_client import AgentClient, endpoint_for_job
 
 from . import recovery, runner
 from .choices import ReplicationStatus
@@ -44,7 +44,7 @@ def cancel_replication(job_id: str) -> None:
     if job.status not in recovery.HANDED_OVER or job.runner_lease_until is not None:
         return  # a live runner sees the flag itself
     try:
-        AgentClient().cleanup(job_id, "cleanup_all")
+        AgentClient(base_url=endpoint_for_job(job.appliance_id).url).cleanup(job_id, "cleanup_all")
     except ApplicationError as exc:
         event(job, "cancel", f"agent cleanup failed: {exc.message}", level="warning")
     replication_finish(job=job, status=ReplicationStatus.CANCELLED, error="cancelled by the operator")

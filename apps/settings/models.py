@@ -40,6 +40,10 @@ class VMwareCredential(TimeStampedModel):
     username = models.CharField(max_length=255)
     password = EncryptedTextField(help_text="Encrypted at rest; never returned by the API.")
     datacenter = models.CharField(max_length=255)
+    # Several agents: the one next to this vCenter discovers, copies and powers its VMs; empty: the default agent.
+    agent = models.ForeignKey("enrollment.Appliance", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="vcenter_credentials",
+                              help_text="The agent that reaches this vCenter; empty: the default agent")
     is_default = models.BooleanField(default=False)
     # True on the default row and NULL elsewhere: a unique index then allows exactly one default on every
     # database (MariaDB has no partial unique indexes).

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apps.core.registry import Health
-from apps.enrollment.agent_client import AgentClient, VCenterLogin
+from apps.enrollment.agent_client import AgentClient, VCenterLogin, agent_endpoint
 
 from . import cloudstack_service, services
 from .models import OsseaConfig, VMwareCredential
@@ -16,8 +16,9 @@ def default_credential() -> VMwareCredential | None:
 
 def vcenter_login(credential: VMwareCredential, *, datacenter: str = "") -> VCenterLogin:
     """The agent's vCenter login from stored credentials; `datacenter` stands in when the credentials name none."""
+    agent = agent_endpoint(credential.agent) if credential.agent_id else None
     return VCenterLogin(vcenter=credential.vcenter_host, username=credential.username, password=credential.password,
-                        datacenter=credential.datacenter or datacenter)
+                        datacenter=credential.datacenter or datacenter, agent=agent)
 
 
 def ossea_test_connection(*, config_id: int | None = None, configuration: dict | None = None,

@@ -10,7 +10,7 @@ from .models import GuestOsMapping, OsseaConfig, VMwareCredential
 
 OSSEA_FIELDS = ("name", "api_url", "api_key", "secret_key", "domain", "zone", "oma_vm_id", "is_active",
                 "disk_offering_id", "service_offering_id", "network_id")
-CREDENTIAL_FIELDS = ("name", "vcenter_host", "username", "password", "datacenter", "is_default")
+CREDENTIAL_FIELDS = ("name", "vcenter_host", "username", "password", "datacenter", "is_default", "agent")
 
 
 def ossea_config_get(config_id) -> OsseaConfig:
@@ -54,7 +54,15 @@ def active_ossea_config(config_id=None) -> OsseaConfig | None:
 
 
 @transaction.atomic
+def _named_agent(data: dict) -> dict:
+    """The API names a credential's agent by its appliance id (`agent_appliance_id`, resolved by the serializer)."""
+    if "agent_appliance_id" in data:
+        data = {**data, "agent": data["agent_appliance_id"]}
+    return data
+
+
 def credential_create(*, data: dict) -> VMwareCredential:
+    data = _named_agent(data)
     credential = VMwareCredential(**{k: v for k, v in data.items() if k in CREDENTIAL_FIELDS})
     first = not VMwareCredential.objects.exists()
     if credential.is_default or first:
@@ -67,6 +75,7 @@ def credential_create(*, data: dict) -> VMwareCredential:
 
 @transaction.atomic
 def credential_update(*, credential: VMwareCredential, data: dict) -> VMwareCredential:
+    data = _named_agent(data)
     changed = [k for k in CREDENTIAL_FIELDS if k in data]
     if data.get("is_default") and not credential.is_default:
         VMwareCredential.objects.select_for_update().filter(is_default=True).update(is_default=False, default_slot=None)

@@ -23,11 +23,13 @@ ALLOWED = {
     "replication": {"core", "enrollment", "settings", "inventory"},
     "failover": {"core", "enrollment", "settings", "inventory", "replication"},
     "scheduler": {"core", "enrollment", "settings", "inventory", "replication"},
+    "waves": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler"},
     # approval turns cohorts into scheduler groups and network mappings into failover's
-    "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler"},
+    "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
+                "waves"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner"},
+                "planner", "waves"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

@@ -121,6 +121,21 @@ def clients(db) -> dict[str, APIClient]:
             "operator": _human("m-operator", Role.OPERATOR), "admin": _human("m-admin", Role.ADMIN)}
 
 
+# Waves (apps/waves): viewers read, operators create and act, agents are refused (the default rule, checked below).
+WAVES = {
+    ("get", "/api/v1/waves"), ("post", "/api/v1/waves"), ("get", "/api/v1/waves/{id}"),
+    ("get", "/api/v1/waves/{id}/vms"), ("post", "/api/v1/waves/{id}/start-now"), ("post", "/api/v1/waves/{id}/cancel"),
+    ("post", "/api/v1/waves/{id}/rollback"), ("post", "/api/v1/waves/{id}/rehearsal"),
+}
+
+
+def test_the_matrix_covers_the_waves():
+    assert WAVES <= set(operations()), WAVES - set(operations())
+    for method, path in WAVES:
+        assert allowed("viewer", method, path) == (method == "get") and allowed("operator", method, path)
+        assert not allowed("agent", method, path)
+
+
 def test_the_matrix_covers_the_agents_calls():
     # The allow-list names only operations that exist (a renamed path would silently close the agent out).
     published = set(operations())

@@ -49,15 +49,15 @@ def vcsim():
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path):
-        self.env, self.log_path = env, log
+    def __init__(self, env: dict[str, str], log: Path, queues: str = "celery,replication,failover,scheduler"):
+        self.env, self.log_path, self.queues = env, log, queues
         self.proc = None
 
     def start(self) -> "Worker":
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "--loglevel", "INFO",
-             "-Q", "celery,replication,failover,scheduler", "--without-gossip", "--without-mingle",
+             "-Q", self.queues, "--without-gossip", "--without-mingle",
              "--without-heartbeat"],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         return self

@@ -2,7 +2,6 @@
 and a VM context's replication view (seed 001 "VM Context API")."""
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -12,7 +11,7 @@ from rest_framework.views import APIView
 from apps.core.api.serializers import ErrorResponseSerializer, errors
 from apps.core.api.validation import validated
 from apps.core.exceptions import Conflict, InvalidInput
-from apps.enrollment.agent_client import AgentClient
+from apps.enrollment.agent_client import AgentClient, endpoint_for_job
 from apps.inventory import services as inventory_services
 from apps.settings.cloudstack import volume_name_for_disk
 
@@ -170,10 +169,9 @@ class ProgressProxyView(APIView):
     @extend_schema(responses={200: AgentProgressSerializer, 404: ErrorResponseSerializer, 503: ErrorResponseSerializer},
                    tags=["replications"], summary="Live progress straight from the agent (seed 000 Progress Proxy)")
     def get(self, request, job_id):
-        job = ReplicationJob.objects.filter(Q(job_id=job_id)).first()
-        if job is None:
-            services.replication_get(job_id)
-        return Response(AgentProgressSerializer(AgentClient().progress(job_id)).data)
+        job = services.replication_get(job_id)
+        agent = AgentClient(base_url=endpoint_for_job(job.appliance_id).url)  # the job's own agent
+        return Response(AgentProgressSerializer(agent.progress(job_id)).data)
 
 
 class VMContextDetailView(APIView):

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from apps.core.api.fields import ConstantField
 from apps.core.api.serializers import SuccessMessageSerializer
 from apps.core.crypto import REDACTED
+from apps.enrollment.models import Appliance
 
 from ..choices import OsseaConfigAction
 from ..cloudstack_service import offering_fits
@@ -78,11 +79,13 @@ class OsseaConfigActionSerializer(serializers.Serializer):
 
 class VMwareCredentialSerializer(serializers.ModelSerializer):
     password = RedactedField()
+    agent_appliance_id = serializers.CharField(source="agent.appliance_id", read_only=True, allow_null=True,
+                                               default=None, help_text="The agent of this vCenter; null: the default")
 
     class Meta:
         model = VMwareCredential
         fields = ["id", "name", "vcenter_host", "username", "password", "datacenter", "is_default",
-                  "created_at", "updated_at", "last_used_at"]
+                  "agent_appliance_id", "created_at", "updated_at", "last_used_at"]
 
 
 class GuestOsMappingSerializer(serializers.ModelSerializer):
@@ -96,10 +99,13 @@ class GuestOsMappingSerializer(serializers.ModelSerializer):
 
 class VMwareCredentialInputSerializer(serializers.ModelSerializer):
     password = serializers.CharField(max_length=500, write_only=True, trim_whitespace=False)
+    agent_appliance_id = serializers.SlugRelatedField(
+        slug_field="appliance_id", queryset=Appliance.objects.all(), required=False, allow_null=True,
+        help_text="The agent next to this vCenter (several agents); null or absent: the default agent")
 
     class Meta:
         model = VMwareCredential
-        fields = ["name", "vcenter_host", "username", "password", "datacenter", "is_default"]
+        fields = ["name", "vcenter_host", "username", "password", "datacenter", "is_default", "agent_appliance_id"]
         # Uniqueness is the service's to report (409), not a 400 from the serializer.
         extra_kwargs = {"name": {"validators": []}}
 
