@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.agent.conftest import agent_env
-from tests.agent.test_discovery import assert_error
+from tests.agent.test_discovery import TIMESTAMP
 from tests.agent.vmlab import (
     AgentProcess,
     FakeControlPlane,
@@ -40,6 +40,21 @@ def configured_agent(sim: Any, si: Any, control_plane: FakeControlPlane,
         yield proc
     finally:
         proc.stop()
+
+
+def assert_error(response: requests.Response, status: int, code: str, contains: str = "") -> dict:
+    """A refused cleanup: seed 002's cleanup error (job_id, action, status "error", message) and the common error
+    keys beside it; a body that is not a cleanup request at all: the common error only."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code and TIMESTAMP.match(body["timestamp"])
+    assert contains.lower() in body["error"].lower(), body["error"]
+    if status != 400:
+        assert set(body) == {"job_id", "action", "status", "message", "error", "code", "timestamp"}
+        assert body["status"] == "error" and body["message"] == body["error"]
+    else:
+        assert set(body) == {"error", "code", "timestamp"}
+    return body
 
 
 def snapshot(vm: Any, name: str) -> Any:

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from apps.core.api.serializers import ErrorResponseSerializer, errors
 from apps.core.api.validation import validated
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.pagination import PagedOnRequestPagination
 from apps.enrollment.agent_client import AgentClient
 from apps.inventory import services as inventory_services
 from apps.settings.cloudstack import volume_name_for_disk
@@ -71,6 +72,7 @@ def creation_answer(job: ReplicationJob) -> dict:
 class ReplicationListCreateView(ListAPIView):
     serializer_class = ReplicationJobSerializer
     filterset_class = ReplicationJobFilterSet
+    pagination_class = PagedOnRequestPagination
 
     def get_queryset(self):
         return ReplicationJob.objects.select_related("vm_context")
