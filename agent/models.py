@@ -115,7 +115,7 @@ class ReplicateRequest(VCenterCredentials):
     oma_url: str | None = Field(default=None, max_length=1024)
     power_off_source: bool = False
     # Bytes per second per disk copy, for copies over shared links; None uses the agent's configured cap.
-    bandwidth_limit: int | None = Field(default=None, ge=1024 * 1024)
+    bandwidth_limit: int | None = Field(default=None, ge=1_000_000)
 
     @model_validator(mode="after")
     def _one_vm(self) -> ReplicateRequest:

@@ -15,7 +15,9 @@ from apps.replication.choices import ReplicationStatus, ReplicationType, VolumeS
 from apps.replication.models import ChangeIdRecord, ReplicationJob, ReplicaVolume, VMExportMapping
 from apps.settings.models import OsseaConfig
 from tests.contracts.shape import assert_seed_answer
-from tests.factories import OsseaConfigFactory, VMContextFactory, VMDiskFactory, vm_with_disks
+from tests.contracts.test_seed002_agent import DISCOVER_RESPONSE
+from tests.factories import CredentialFactory, OsseaConfigFactory, VMContextFactory, VMDiskFactory, vm_with_disks
+from tests.failover.conftest import HttpPeer
 
 pytestmark = pytest.mark.django_db
 
@@ -297,4 +299,24 @@ def test_vm_context_detail(operator_client, db):
     body = assert_seed_answer(operator_client.get("/api/v1/vm-contexts/pgtest1"), 200, VM_CONTEXT_RESPONSE,
                               nonempty=("job_history", "disks", "cbt_history"))
     assert body["current_job"]["id"] == job.job_id and body["current_job"]["vma_eta_seconds"] == 1631
+    # Beside the seed's vma_ names, the names every answer uses.
+    assert (body["current_job"]["throughput_mbps"], body["current_job"]["eta_seconds"]) == (11.46, 1631)
     assert body["context"]["context_id"] == context.context_id
+
+
+def test_discover_vms_of_an_unknown_vcenter_is_the_standard_error(operator_client, db):
+    # "Discover VMs": GET /vms/discover?vcenter=vcenter.example.com, with no credentials saved for that vCenter.
+    body = assert_seed_answer(operator_client.get("/api/v1/vms/discover?vcenter=vcenter.example.com"), 404,
+                              ERROR_RESPONSE | {"details": None})
+    assert "vcenter.example.com" in body["error"]
+
+
+def test_discover_vms_through_the_agent(operator_client, db, settings):
+    # The agent is a stand-in HTTP server answering seed 002's discover example (tests/agent replays the real one).
+    CredentialFactory(vcenter_host="vcenter.example.com", datacenter="DatabanxDC")
+    with HttpPeer({"/api/v1/discover": (200, DISCOVER_RESPONSE)}) as agent:
+        settings.AGENT_API_URL = agent.url
+        response = operator_client.get("/api/v1/vms/discover?vcenter=vcenter.example.com")
+    body = assert_seed_answer(response, 200, {"success": True, "vcenter": {}, "vms": []}, nonempty=("vms",))
+    assert body["vms"][0]["name"] == "PGWINTESTBIOS"
+    assert agent.requests[0]["body"]["vcenter"] == "vcenter.example.com"

@@ -258,12 +258,33 @@ def test_failover_job_status(operator_client, seed_vm):
                               differences=NO_SNAPSHOT_YET)
     assert body["progress"] == 45.5 and 124e9 < body["duration"] < 130e9  # nanoseconds, as the seed
     assert body["job_details"]["custom_config"]["auto_cleanup"] is True
+    # Beside the seed's names, the same figures in the names and units every answer uses.
+    assert body["progress_percent"] == 45.5 and 124 < body["duration_seconds"] < 130
+    assert body["state"] == "creating_vm"
+
+
+def test_a_running_test_failover_says_so(viewer_client, seed_vm):
+    # The seed's "completed" (failover successful) stays the status; state tells a test VM still running.
+    running = job_row(seed_vm, "test", "completed", started_at=timezone.now(), completed_at=timezone.now())
+    body = assert_seed_answer(viewer_client.get(f"/api/v1/failover/{running.job_id}/status"), 200, STATUS_RESPONSE,
+                              differences=NO_SNAPSHOT_YET | {"job_details.destination_vm_id": "none in this row",
+                                                             "job_details.custom_config.network_mappings.VM Network":
+                                                             "no override in this row"})
+    assert (body["status"], body["state"], body["test_running"]) == ("completed", "test_running", True)
+    listed = viewer_client.get("/api/v1/failover/jobs").json()["jobs"]
+    assert [j["state"] for j in listed] == ["test_running"]
+    running.ended_at = timezone.now()
+    running.save(update_fields=["ended_at"])
+    assert viewer_client.get(f"/api/v1/failover/{running.job_id}/status").json()["state"] == "test_ended"
 
 
 def test_readiness_of_a_ready_vm(viewer_client, seed_vm):
     body = assert_seed_answer(viewer_client.get(f"/api/v1/failover/{VM_ID}/readiness"), 200, READY_RESPONSE)
     assert body["is_valid"] is True and body["validation_result"]["is_ready"] is True
     assert body["required_actions"] == []
+    result = body["validation_result"]  # nanoseconds as the seed, and milliseconds beside them
+    assert result["execution_time_ms"] == round(result["execution_time"] / 1e6, 3)
+    assert all(c["execution_time_ms"] == round(c["execution_time"] / 1e6, 3) for c in result["checks"])
 
 
 def test_readiness_of_a_vm_with_an_active_migration(viewer_client, seed_vm):

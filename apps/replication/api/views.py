@@ -115,7 +115,8 @@ class ReplicationDetailView(APIView):
 
 
 class LegacyJobListView(ReplicationListCreateView):
-    """Seed 001's GET /replication/jobs alias (read only)."""
+    # Seed 001's alias. A comment, not in the docstring: the schema shows the docstring to API readers.
+    """GET /replication/jobs: the replication jobs, as GET /replications lists them (read only)."""
 
     http_method_names = ["get", "head", "options"]
 
@@ -170,7 +171,7 @@ class ReplicationProgressView(APIView):
 
 class ProgressProxyView(APIView):
     @extend_schema(responses={200: AgentProgressSerializer, 404: ErrorResponseSerializer, 503: ErrorResponseSerializer},
-                   tags=["replications"], summary="Live progress straight from the agent (seed 000 Progress Proxy)")
+                   tags=["replications"], summary="Live progress straight from the agent")
     def get(self, request, job_id):
         job = ReplicationJob.objects.filter(Q(job_id=job_id)).first()
         if job is None:
