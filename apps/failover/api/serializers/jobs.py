@@ -187,7 +187,7 @@ class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
     progress_percent = ProgressField(source="progress")
     current_step = serializers.CharField()
     start_time = serializers.SerializerMethodField()
-    duration = serializers.SerializerMethodField(help_text="Nanoseconds, the unit existing clients read; duration_seconds is the same")
+    duration = serializers.SerializerMethodField(help_text="Nanoseconds (existing clients read it); see duration_seconds")
     duration_seconds = serializers.SerializerMethodField()
     job_details = FailoverJobDetailsSerializer(source="*")
     test_running = serializers.BooleanField()
@@ -244,7 +244,7 @@ class FailoverJobSummarySerializer(serializers.Serializer):
     created_at = IsoDateTimeField()
     started_at = when()
     completed_at = when()
-    duration = serializers.SerializerMethodField(help_text="Nanoseconds, the unit existing clients read; duration_seconds is the same")
+    duration = serializers.SerializerMethodField(help_text="Nanoseconds (existing clients read it); see duration_seconds")
     duration_seconds = serializers.SerializerMethodField()
     destination_vm_id = TextOrNullField()
 

@@ -29,7 +29,7 @@ class FailoverCheckSerializer(serializers.Serializer):
     check_type = serializers.ChoiceField(choices=CheckType.choices)
     status = serializers.ChoiceField(choices=CheckStatus.choices)
     message = serializers.CharField()
-    execution_time = serializers.IntegerField(help_text="Nanoseconds, the unit existing clients read; execution_time_ms is the same")
+    execution_time = serializers.IntegerField(help_text="Nanoseconds (existing clients read it); see execution_time_ms")
     execution_time_ms = NanosecondsAsMillisecondsField(source="execution_time")
     details = serializers.DictField(required=False, help_text="What the check looked at; its keys depend on the check")
     required_actions = strings(required=False)
@@ -46,7 +46,7 @@ class FailoverValidationResultSerializer(FailoverVMSerializer):
     checks = FailoverCheckSerializer(many=True)
     warnings = strings(help_text="Messages of the failed warning checks")
     errors = strings(help_text="Messages of the failed critical checks")
-    execution_time = serializers.IntegerField(help_text="Nanoseconds, the unit existing clients read; execution_time_ms is the same")
+    execution_time = serializers.IntegerField(help_text="Nanoseconds (existing clients read it); see execution_time_ms")
     execution_time_ms = NanosecondsAsMillisecondsField(source="execution_time")
     required_actions = strings()
 
