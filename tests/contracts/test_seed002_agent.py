@@ -8,7 +8,6 @@ made in vcsim with one disk.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import requests
 from datamover.nbdkit import file_server
 from lab.vcsim import write_random
 from tests.agent.conftest import agent_env
-from tests.agent.vmlab import AgentProcess, FakeControlPlane, MiB, VmSpec, create_vm, flat_file, vm_disks
+from tests.agent.vmlab import AgentProcess, MiB, VmSpec, create_vm, flat_file, vm_disks
 from tests.contracts.shape import assert_seed_answer
 
 pytestmark = [pytest.mark.integration]
@@ -71,21 +70,9 @@ COMMON_ERROR = {"error": "Invalid job_id format", "code": "INVALID_REQUEST", "ti
 # --- the agent and the seed's VM -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def seed_agent(sim: Any, si: Any, control_plane: FakeControlPlane,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    """An agent of its own (the seed's PUT /config changes its state) with a default vCenter account."""
-    root = tmp_path_factory.mktemp("seed-agent")
-    password_file = root / "vcenter-password"
-    password_file.write_text(sim.password + "\n")
-    password_file.chmod(0o600)
-    env = agent_env(sim, si, root / "state", control_plane)
-    env.update({"VMA_VCENTER_HOST": f"{sim.host}:{sim.port}", "VMA_VCENTER_USERNAME": sim.username,
-                "VMA_VCENTER_PASSWORD_FILE": str(password_file)})
-    proc = AgentProcess(env, root / "agent.log").start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def seed_agent(configured_agent: AgentProcess) -> AgentProcess:
+    """This module's own agent (the seed's PUT /config changes its state), with a default vCenter account."""
+    return configured_agent
 
 
 @pytest.fixture(scope="module")
