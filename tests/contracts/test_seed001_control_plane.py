@@ -18,6 +18,7 @@ from tests.contracts.shape import assert_seed_answer
 from tests.contracts.test_seed002_agent import DISCOVER_RESPONSE
 from tests.factories import CredentialFactory, OsseaConfigFactory, VMContextFactory, VMDiskFactory, vm_with_disks
 from tests.failover.conftest import HttpPeer
+from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
 
@@ -209,8 +210,11 @@ def test_lists_page_only_when_asked(operator_client, db):
     # Not in the seed: a client that gives limit or offset gets the page object (documented in the schema).
     vm_with_disks(1, vm_name="pgtest1")
     for path in ("/api/v1/vms", "/api/v1/vm-contexts", "/api/v1/replications", "/api/v1/replication/jobs"):
-        page = operator_client.get(f"{path}?limit=1").json()
-        assert set(page) == {"count", "next", "previous", "results"}, path
+        paged = operator_client.get(f"{path}?limit=1")
+        assert set(paged.json()) == {"count", "next", "previous", "results"}, path
+        # Both answers are the ones the published schema documents.
+        assert_matches_schema(paged, path, "get")
+        assert_matches_schema(operator_client.get(path), path, "get")
 
 
 def seed_vm():
