@@ -31,6 +31,7 @@ from agent.models import (
     PowerOffRequest,
     PowerOnRequest,
     ReplicateRequest,
+    TargetSpec,
     valid_job_id,
 )
 from agent.replication import ReplicationManager
@@ -156,8 +157,16 @@ def create_app(config: AgentConfig, *, registry: JobRegistry | None = None,
         return {"status": "updated", "config": current}
 
     @app.post("/api/v1/cleanup")
-    def cleanup(body: CleanupRequest) -> dict[str, Any]:
-        return operations.cleanup(body, config, registry)
+    def cleanup(body: CleanupRequest) -> Any:
+        try:
+            return operations.cleanup(body, config, registry)
+        except AgentError as exc:
+            # Seed 002's cleanup error names the job, the action and status "error" with a message; the common
+            # error keys stay beside them for clients that read those.
+            log.info("cleanup refused job_id=%s action=%s code=%s", body.job_id, body.action, exc.code)
+            return JSONResponse({"job_id": body.job_id, "action": body.action, "status": "error",
+                                 "message": exc.message, **error_body(exc.message, exc.code)},
+                                status_code=exc.http_status)
 
     @app.post("/api/v1/power-off")
     def power_off(body: PowerOffRequest) -> dict[str, Any]:
@@ -167,9 +176,18 @@ def create_app(config: AgentConfig, *, registry: JobRegistry | None = None,
     def power_on(body: PowerOnRequest) -> dict[str, Any]:
         return operations.power_on(body, config)
 
+    def configured_export() -> TargetSpec:
+        """The NBD export PUT /api/v1/config named, for a replicate body without disk targets (seed 002's)."""
+        with state.lock:
+            port, export = state.runtime_config.get("nbd_port"), state.runtime_config.get("export_name")
+        if not port:
+            raise InvalidRequest("disks: the request names no disk targets and no NBD export is configured "
+                                 "(PUT /api/v1/config with nbd_port and export_name, or give disks[].target)")
+        return TargetSpec(host=config.replication.nbd_target_host, port=port, export_name=export or "")
+
     @app.post("/api/v1/replicate")
     async def replicate(body: ReplicateRequest) -> dict[str, Any]:
-        job = replication.start(body)
+        job = replication.start(body, default_target=None if body.disks else configured_export())
         return {"job_id": job.job_id, "status": "started", "vm_count": 1, "started_at": job.created_at}
 
     return app

@@ -75,6 +75,9 @@ class ReplicationConfig:
     quiesce: bool = _env("VMA_QUIESCE", default=True)
     shutdown_timeout: float = _env("VMA_SHUTDOWN_TIMEOUT", default=300.0)
     nbdkit: str = _env("VMA_NBDKIT", default="nbdkit")
+    # Where the control plane's NBD export of PUT /api/v1/config is reached (the tunnel's local forwards), for a
+    # replicate request that names no disk targets.
+    nbd_target_host: str = _env("VMA_NBD_TARGET_HOST", default="127.0.0.1")
     cancel_wait: float = _env("VMA_CANCEL_WAIT", default=60.0)
     # How often a copy records its progress for resuming (each time the target is flushed).
     checkpoint_interval: float = _env("VMA_CHECKPOINT_INTERVAL", default=5.0)

@@ -109,11 +109,13 @@ class ReplicateRequest(VCenterCredentials):
     vm_paths: list[str] | None = None
     vm: VmRef | str | None = None
     replication_type: Literal["initial", "incremental"] = "incremental"
-    disks: list[DiskTarget] = Field(min_length=1, max_length=64)
+    # Seed 002's body names no disks: the agent then writes the VM's one disk to the NBD export of its runtime
+    # configuration (PUT /api/v1/config), as that seed's control plane set it up before asking.
+    disks: list[DiskTarget] = Field(default_factory=list, max_length=64)
     oma_url: str | None = Field(default=None, max_length=1024)
     power_off_source: bool = False
     # Bytes per second per disk copy, for copies over shared links; None uses the agent's configured cap.
-    bandwidth_limit: int | None = Field(default=None, ge=1024 * 1024)
+    bandwidth_limit: int | None = Field(default=None, ge=1_000_000)
 
     @model_validator(mode="after")
     def _one_vm(self) -> ReplicateRequest:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from agent.config import AgentConfig
 from agent.disksource import DiskSource, make_disk_source
 from agent.jobs import DiskProgress, Job, JobRegistry
-from agent.models import ReplicateRequest
+from agent.models import ReplicateRequest, TargetSpec
 from agent.omaclient import OmaClient
 from agent.operations import VCenterContext, resolve_endpoint
 
@@ -51,8 +51,9 @@ class ReplicationManager:
                 client = self._clients[key] = self._oma_factory(key)
             return client
 
-    def start(self, request: ReplicateRequest) -> Job:
-        """Register the job and run it in a background thread; returns at once."""
+    def start(self, request: ReplicateRequest, *, default_target: TargetSpec | None = None) -> Job:
+        """Register the job and run it in a background thread; returns at once. A request without disks writes the
+        VM's one disk to `default_target`."""
         endpoint = resolve_endpoint(request, self.config)
         job = Job(job_id=request.job_id, replication_type=request.replication_type,
                   vm_path=request.vm_ref().path, vm_id=request.vm_ref().id,
@@ -60,7 +61,7 @@ class ReplicationManager:
         job.disks = [DiskProgress(disk_id=t.disk_id or f"disk-{t.unit_number}", unit_number=t.unit_number)
                      for t in request.disks]
         self.registry.add(job)
-        runner = ReplicationRunner(self, job, request)
+        runner = ReplicationRunner(self, job, request, default_target=default_target)
         job.thread = threading.Thread(target=runner.run, name=f"replicate-{job.job_id}", daemon=True)
         job.thread.start()
         log.info("replication started job_id=%s vm=%s disks=%d type=%s", job.job_id,

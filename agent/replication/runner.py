@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from agent.disksource import DiskSource
 from agent.errors import AgentError, InvalidRequest, JobCancelled, VCenterError
-from agent.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, Job, utc_now
-from agent.models import ReplicateRequest
+from agent.jobs import CANCELLED, COMPLETED, FAILED, RUNNING, DiskProgress, Job, utc_now
+from agent.models import DiskTarget, ReplicateRequest, TargetSpec
 from agent.operations import open_source
 from agent.vsphere import DiskInfo, VSphereSource, snapshot_name
 
@@ -44,8 +44,10 @@ log = logging.getLogger("agent.replication")
 
 
 class ReplicationRunner(AreaChooser):
-    def __init__(self, manager: ReplicationManager, job: Job, request: ReplicateRequest):
+    def __init__(self, manager: ReplicationManager, job: Job, request: ReplicateRequest, *,
+                 default_target: TargetSpec | None = None):
         self.manager = manager
+        self.default_target = default_target
         self.config = manager.config
         self.job = job
         self.request = request
@@ -112,6 +114,8 @@ class ReplicationRunner(AreaChooser):
         job.vcenter_context.vm_id = info.id
 
         # Check the request against the VM before changing anything on it.
+        if not request.disks:
+            self._target_whole_vm(info.disks)
         plans = self._plan_disks(info.disks, info.id)
         # The disk source too: a VM that only VDDK can read is refused here, before any snapshot.
         disk_source = self.manager._disk_source_factory(cfg, source, self.vm, job.job_id, [p.disk for p in plans])
@@ -179,6 +183,17 @@ class ReplicationRunner(AreaChooser):
             with job.lock:
                 job.warnings.append(message)
         self.snapshot = None
+
+    def _target_whole_vm(self, disks: list[DiskInfo]) -> None:
+        """A request naming no disks (seed 002's body) copies the VM's one disk to the configured export."""
+        if self.default_target is None or len(disks) != 1:
+            raise InvalidRequest(f"the request names no disk targets and the VM has {len(disks)} disks: one "
+                                 "configured NBD export can take one disk; give disks[].target for each disk")
+        disk = disks[0]
+        self.request = self.request.model_copy(update={"disks": [
+            DiskTarget(disk_id=disk.id, unit_number=disk.unit_number, target=self.default_target)]})
+        with self.job.lock:
+            self.job.disks = [DiskProgress(disk_id=disk.id, unit_number=disk.unit_number)]
 
     def _plan_disks(self, disks: list[DiskInfo], vm_id: str) -> list[DiskPlan]:
         by_key = {d.key: d for d in disks}

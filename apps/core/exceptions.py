@@ -1,11 +1,14 @@
 """One error family and one DRF exception handler that renders the seeds' error shape.
 
-Every API error looks like ``{"success": false, "error": "<what is wrong>", "details": ...}``; errors
-that carry a seed-documented code (seed 003) add ``"error_code"``.
+Every API error looks like ``{"success": false, "error": "<what is wrong>", "details": ...}`` (details null when
+there are none: seed 001 documents the key); errors
+that carry a documented code add seed 003's ``"message"``, ``"error_code"``, ``"timestamp"`` and ``"request_id"``.
 """
 from __future__ import annotations
 
 import logging
+import uuid
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
@@ -72,12 +75,13 @@ class ServiceUnavailable(ApplicationError):
 
 
 def error_body(message: str, details: Any = None, error_code: str = "", /, **extra: Any) -> dict:
-    body: dict[str, Any] = {"success": False, "error": message}
-    if details is not None:
-        body["details"] = details
+    """The common error; with a code, seed 003's standard error: also ``message`` (what was refused, by default the
+    status's reason), ``timestamp`` and ``request_id`` (also logged, to find the request in the logs)."""
+    body: dict[str, Any] = {"success": False, "error": message, "details": details}
     if error_code:
         body["error_code"] = error_code
         body["timestamp"] = timezone.now().isoformat().replace("+00:00", "Z")
+        body["request_id"] = f"req-{uuid.uuid4().hex[:20]}"
     body.update(extra)
     return body
 
@@ -103,7 +107,14 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, exc.details, exc.error_code, **exc.extra), status=exc.status_code)
+        extra = exc.extra
+        if exc.error_code and "message" not in extra:
+            extra = {"message": HTTPStatus(exc.status_code).phrase, **extra}
+        body = error_body(exc.message, exc.details, exc.error_code, **extra)
+        if exc.error_code:
+            logger.info("request refused request_id=%s status=%s error_code=%s", body["request_id"],
+                        exc.status_code, exc.error_code)
+        return Response(body, status=exc.status_code)
     if isinstance(exc, (ProtectedError, RestrictedError)):
         return Response(error_body("The object is still in use and cannot be deleted", str(exc.args[0])),
                         status=status.HTTP_409_CONFLICT)

@@ -11,6 +11,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions
 
 from .api.serializers import ErrorResponseSerializer
+from .pagination import PagedOnRequestPagination
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -36,6 +37,13 @@ class PlatformAutoSchema(AutoSchema):
                 responses[str(code)] = self._get_response_for_code(ErrorResponseSerializer, str(code))
         operation["responses"] = dict(sorted(responses.items()))
         return operation
+
+    def get_paginated_name(self, serializer_name: str) -> str:
+        # A list that pages only on request answers its own schema (an array or a page): its component must not share
+        # the name of the always-paged list of the same rows.
+        if issubclass(getattr(self.view, "pagination_class", None) or object, PagedOnRequestPagination):
+            return f"{serializer_name}ListOrPage"
+        return super().get_paginated_name(serializer_name)
 
     def shared_error_codes(self, operation: dict) -> list[int]:
         places = {parameter.get("in") for parameter in operation.get("parameters", [])}

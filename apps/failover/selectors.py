@@ -175,7 +175,9 @@ def preflight_configuration(vm_context: VMContext, failover_type: str,
 
 
 def health() -> Health:
-    return Health(metrics={"active_failover_jobs": FailoverJob.objects.filter(status__in=ACTIVE).count(),
+    # The failover app answers: its conductor and steps are loaded in this process (seed 003's "failover_engines").
+    return Health(components={"failover_engines": "initialized"},
+                  metrics={"active_failover_jobs": FailoverJob.objects.filter(status__in=ACTIVE).count(),
                            "network_mappings": NetworkMapping.objects.count()})
 
 

@@ -19,7 +19,7 @@ class ReplicationJob(TimeStampedModel):
     # Holds the VM context id while the job is active and NULL otherwise: a unique index then allows one
     # active job per VM on every database (MariaDB has no partial unique indexes).
     active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
-    source_vm = models.JSONField(default=dict, help_text="The source_vm as requested (seed 001).")
+    source_vm = models.JSONField(default=dict, help_text="The source VM as the request described it.")
     progress_percent = models.FloatField(default=0.0)
     current_operation = models.CharField(max_length=255, blank=True)
     bytes_total = models.BigIntegerField(default=0)

@@ -234,7 +234,7 @@ def replication_request(*, data: dict, requested_by: str = "") -> ReplicationJob
     config = ossea_config_get(data["ossea_config_id"]) if data.get("ossea_config_id") else None
     return replication_start(vm_context=context, replication_type=data["replication_type"], ossea_config=config,
                              requested_by=requested_by, source_vm=data.get("source_vm"),
-                             bandwidth_limit=int(data["bandwidth_limit_mbps"] * 1024 * 1024)
+                             bandwidth_limit=int(data["bandwidth_limit_mbps"] * 1_000_000)
                              if data.get("bandwidth_limit_mbps") else None)
 
 

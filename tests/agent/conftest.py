@@ -106,3 +106,23 @@ def api(agent: AgentProcess) -> requests.Session:
     session = requests.Session()
     session.base = agent.url  # type: ignore[attr-defined]
     return session
+
+
+@pytest.fixture(scope="module")
+def configured_agent(sim: Any, si: Any, control_plane: FakeControlPlane,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """An agent with a default vCenter account, as installed next to a vCenter in production (one per test module:
+    a module may change its runtime state)."""
+    root = tmp_path_factory.mktemp("configured-agent")
+    password_file = root / "vcenter-password"
+    password_file.write_text(sim.password + "\n")
+    password_file.chmod(0o600)
+    env = agent_env(sim, si, root / "state", control_plane)
+    env.update({"VMA_VCENTER_HOST": f"{sim.host}:{sim.port}", "VMA_VCENTER_USERNAME": sim.username,
+                "VMA_VCENTER_PASSWORD_FILE": str(password_file)})
+    proc = AgentProcess(env, root / "agent.log").start()
+    proc.state_dir = root / "state"  # type: ignore[attr-defined]
+    try:
+        yield proc
+    finally:
+        proc.stop()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from tests.agent.conftest import agent_env
-from tests.agent.test_discovery import assert_error
+from tests.agent.test_discovery import TIMESTAMP
 from tests.agent.vmlab import (
     AgentProcess,
-    FakeControlPlane,
     VmSpec,
     create_vm,
     snapshot_names,
@@ -23,23 +20,19 @@ from tests.agent.vmlab import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def configured_agent(sim: Any, si: Any, control_plane: FakeControlPlane,
-                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    """An agent with a default vCenter account, as installed next to a vCenter in production."""
-    root = tmp_path_factory.mktemp("configured-agent")
-    password_file = root / "vcenter-password"
-    password_file.write_text(sim.password + "\n")
-    password_file.chmod(0o600)
-    env = agent_env(sim, si, root / "state", control_plane)
-    env.update({"VMA_VCENTER_HOST": f"{sim.host}:{sim.port}", "VMA_VCENTER_USERNAME": sim.username,
-                "VMA_VCENTER_PASSWORD_FILE": str(password_file)})
-    proc = AgentProcess(env, root / "agent.log").start()
-    proc.state_dir = root / "state"  # type: ignore[attr-defined]
-    try:
-        yield proc
-    finally:
-        proc.stop()
+def assert_error(response: requests.Response, status: int, code: str, contains: str = "") -> dict:
+    """A refused cleanup: seed 002's cleanup error (job_id, action, status "error", message) and the common error
+    keys beside it; a body that is not a cleanup request at all: the common error only."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code and TIMESTAMP.match(body["timestamp"])
+    assert contains.lower() in body["error"].lower(), body["error"]
+    if status != 400:
+        assert set(body) == {"job_id", "action", "status", "message", "error", "code", "timestamp"}
+        assert body["status"] == "error" and body["message"] == body["error"]
+    else:
+        assert set(body) == {"error", "code", "timestamp"}
+    return body
 
 
 def snapshot(vm: Any, name: str) -> Any:

@@ -31,7 +31,7 @@ def test_wrong_password_is_401_in_seed_shape(anon_client):
     make_user("bob", "operator", password="Right-pass-42")
     response = anon_client.post("/api/v1/auth/login", {"username": "bob", "password": "wrong"}, format="json")
     assert response.status_code == 401
-    assert response.json() == {"success": False, "error": "Invalid username or password"}
+    assert response.json() == {"success": False, "error": "Invalid username or password", "details": None}
     assert_matches_schema(response, "/api/v1/auth/login", "post")
 
 

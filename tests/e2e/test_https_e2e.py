@@ -74,7 +74,7 @@ def test_initial_then_incremental_sync_read_over_https(https_stack, operator_cli
     for flat, target in zip(flats, targets, strict=True):
         assert_identical(flat, target)
     # Only the changed blocks were read over HTTPS and moved.
-    listed = {j["job_id"]: j for j in operator_client.get("/api/v1/replications").json()["results"]}
+    listed = {j["job_id"]: j for j in operator_client.get("/api/v1/replications").json()}
     assert written <= incremental.bytes_transferred <= written + 4 * BLOCK, incremental.bytes_transferred
     assert written <= listed[incremental.job_id]["bytes_copied"] <= written + 4 * BLOCK
     assert [d["source"] for d in incremental.disk_progress] == ["https", "https"]

@@ -105,7 +105,7 @@ def test_initial_then_incremental_sync_is_block_identical(stack, operator_client
     assert incremental.bytes_transferred < initial.bytes_transferred / 10
     # What crossed the wire on the initial sync is the data (rounded to the copier's 1 MiB requests), not the
     # 2 GiB of scope that bytes_transferred counts; the rest went as zero requests.
-    listed = {j["job_id"]: j for j in operator_client.get("/api/v1/replications").json()["results"]}
+    listed = {j["job_id"]: j for j in operator_client.get("/api/v1/replications").json()}
     data = sum(3 * MiB + n * BLOCK for n in range(4)) * 2
     assert data <= listed[initial.job_id]["bytes_copied"] <= data + 16 * MiB, listed[initial.job_id]
     assert listed[initial.job_id]["bytes_copied"] + listed[initial.job_id]["bytes_zeroed"] == initial.bytes_total

@@ -41,7 +41,7 @@ def _run(api, capture, path: str, vm, **extra) -> FailoverJob:
     body = {"vm_id": vm.context.vm_id, "vm_name": vm.context.vm_name, **extra}
     with capture(execute=True):
         response = api.post(path, body, format="json")
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     job = FailoverJob.objects.get(job_id=response.json()["job_id"])
     assert job.status == "completed", job.error_message
     return job

@@ -30,7 +30,7 @@ def test_live_failover_runs_destination_vm_with_every_volume_and_nic(operator_cl
     map_networks(vm, networks)
     response = start_live(operator_client, vm, django_capture_on_commit_callbacks,
                           notification_config={"email": "admin@company.com", "webhook_url": webhook.url + "/hook"})
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     body = assert_documented(response)
     assert body["job_id"].startswith(f"live-failover-{vm.context.vm_id}-") and body["data"]["job_type"] == "live"
     job = FailoverJob.objects.get()
@@ -77,7 +77,7 @@ def standin_agent(cloud, settings):  # after `cloud`, which points the agent URL
 def test_final_sync_is_waited_for_by_chaining_then_failover_goes_on(operator_client, lab_vm, client, standin_agent,
                                                                      django_capture_on_commit_callbacks):
     response = start_live(operator_client, lab_vm, django_capture_on_commit_callbacks, final_sync=True)
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     job = FailoverJob.objects.get()
     # The final sync was provisioned (exports up) and handed to the agent; the failover waits, no worker blocked.
     assert job.status == "pending" and job.final_sync_job_id
@@ -114,7 +114,7 @@ def test_failed_final_sync_fails_the_failover_and_changes_nothing(operator_clien
                                                                   django_capture_on_commit_callbacks):
     # No agent at all: the final sync fails at the hand-over, so does the failover, before touching a volume.
     response = start_live(operator_client, lab_vm, django_capture_on_commit_callbacks, final_sync=True)
-    assert response.status_code == 202
+    assert response.status_code == 200
     job = FailoverJob.objects.get()
     assert job.status == "failed" and job.error_code == "FINAL_SYNC_FAILED", job.error_message
     assert "No agent is connected" in job.error_message
@@ -127,7 +127,7 @@ def test_failed_final_sync_fails_the_failover_and_changes_nothing(operator_clien
 def test_power_off_through_an_unreachable_agent_fails_before_anything(operator_client, lab_vm, client,
                                                                       django_capture_on_commit_callbacks):
     response = start_live(operator_client, lab_vm, django_capture_on_commit_callbacks, power_off_source=True)
-    assert response.status_code == 202
+    assert response.status_code == 200
     job = FailoverJob.objects.get()
     assert job.status == "failed" and job.error_code == "AGENT_UNREACHABLE"
     assert job.source_powered_off_at is None and not job.volumes.exists()
@@ -170,7 +170,7 @@ def test_failed_final_sync_after_power_off_powers_the_source_back_on(operator_cl
                                                                      django_capture_on_commit_callbacks):
     response = start_live(operator_client, lab_vm, django_capture_on_commit_callbacks, power_off_source=True,
                           final_sync=True)
-    assert response.status_code == 202
+    assert response.status_code == 200
     job = FailoverJob.objects.get()
     assert job.status == "pending" and job.source_powered_off_by_platform
     with django_capture_on_commit_callbacks(execute=True):
@@ -196,7 +196,7 @@ def test_rollback_while_waiting_for_the_final_sync_powers_the_source_back_on(ope
     assert job.status == "pending" and job.final_sync_job_id
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     assert "powered back on" in assert_documented(response)["message"]
     job.refresh_from_db()
     assert job.status == "failed" and job.error_code == "CANCELLED" and job.source_powered_on_at is not None

@@ -79,7 +79,7 @@ def source_vm(peers, cloud, cloud_config, client, networks, name: str, *, runnin
 def start_live(api, vm, capture):
     with capture(execute=True):
         response = api.post("/api/v1/failover/live", {"vm_id": vm.context.vm_id, **LIVE}, format="json")
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     return FailoverJob.objects.get(job_id=assert_documented(response)["job_id"])
 
 
@@ -200,7 +200,7 @@ def test_unreachable_agent_at_power_on_is_reported_then_rollback_retries_it(
     settings.AGENT_API_URL = agent.url
     with django_capture_on_commit_callbacks(execute=True):
         retried = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert retried.status_code == 202 and "powered on again" in assert_documented(retried)["message"]
+    assert retried.status_code == 200 and "powered on again" in assert_documented(retried)["message"]
     job.refresh_from_db()
     assert source.runtime.powerState == "poweredOn"
     assert job.status == "failed" and job.source_powered_on_at is not None and not job.source_power_on_error
@@ -239,7 +239,7 @@ def test_source_gone_from_vcenter_at_power_on_is_reported_not_a_500(operator_cli
 
     # Retried through the rollback endpoint: still gone, still reported, never a 500.
     retried = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert retried.status_code == 202, retried.json()
+    assert retried.status_code == 200, retried.json()
     job.refresh_from_db()
     assert job.status == "failed" and not job.needs_cleanup and job.source_powered_on_at is None
     assert job.error_message.count("could not power the source VM 'erp-gone' back on") == 2

@@ -41,7 +41,7 @@ STEPS = [
 def run_test_failover(api, vm, capture):
     with capture(execute=True):
         response = api.post("/api/v1/failover/test", {"vm_id": vm.context.vm_id, "test_duration": "1h"}, format="json")
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     return FailoverJob.objects.get(job_id=assert_documented(response)["job_id"])
 
 
@@ -126,14 +126,14 @@ def test_test_cleanup_failure_then_cleanup_failed_ends_the_test(operator_client,
     cloud.inject("stopVirtualMachine", reset=True)  # the connection drops: the client sees a network error
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post(f"/api/v1/failover/cleanup/{lab_vm.context.vm_name}")
-    assert response.status_code == 202 and assert_documented(response)["cleanup_status"] == "in_progress"
+    assert response.status_code == 200 and assert_documented(response)["cleanup_status"] == "in_progress"
     job.refresh_from_db()
     assert job.status == "failed" and job.cleanup_status == "failed" and job.needs_cleanup
     assert client.get_vm(job.destination_vm_id)["state"] == "Running"
 
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     assert_documented(response)
     job.refresh_from_db()
     # The test itself had worked: once cleaned up it counts as an ended test.
@@ -151,7 +151,7 @@ def test_rollback_of_running_test_ends_it_and_decision_explains(operator_client,
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/rollback",
                                         {"vm_name": lab_vm.context.vm_name, "failover_type": "test"}, format="json")
-    assert response.status_code == 202 and "ended" in assert_documented(response)["message"]
+    assert response.status_code == 200 and "ended" in assert_documented(response)["message"]
     assert_back_on_control_plane(lab_vm, client)
     refused = operator_client.post("/api/v1/failover/rollback", {"job_id": job.job_id}, format="json")
     assert refused.status_code == 409 and "already ended" in assert_documented(refused)["error"]

@@ -17,7 +17,7 @@ def start_test(api, vm, django_capture_on_commit_callbacks, **extra):
 def test_test_failover_boots_replicas_on_test_networks_then_ends_clean(operator_client, lab_vm, client, networks,
                                                                         django_capture_on_commit_callbacks):
     response = start_test(operator_client, lab_vm, django_capture_on_commit_callbacks)
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     body = assert_documented(response)
     assert body["job_id"] == FailoverJob.objects.get().job_id
     assert body["job_id"].startswith(f"test-failover-{lab_vm.context.vm_id}-")
@@ -41,7 +41,7 @@ def test_test_failover_boots_replicas_on_test_networks_then_ends_clean(operator_
 
     with django_capture_on_commit_callbacks(execute=True):
         ended = operator_client.delete(f"/api/v1/failover/test/{job.job_id}")
-    assert ended.status_code == 202, ended.json()
+    assert ended.status_code == 200, ended.json()
     assert assert_documented(ended)["cleanup_status"] == "in_progress"
     job.refresh_from_db()
     assert job.status == "completed" and job.ended_at is not None and job.cleanup_status == "completed", job.error_message
@@ -62,7 +62,7 @@ def test_unified_with_request_networks_and_skip_validation(operator_client, clou
             "custom_config": {"service_offering_id": "Large Instance", "debug_mode": False}}
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post("/api/v1/failover/unified", body, format="json")
-    assert response.status_code == 202, response.json()
+    assert response.status_code == 200, response.json()
     assert assert_documented(response)["data"]["test_duration"] == "4h30m"
     assert "test duration: 4h30m" in response.json()["estimated_duration"]
     job = FailoverJob.objects.get()
@@ -80,7 +80,7 @@ def test_unified_with_request_networks_and_skip_validation(operator_client, clou
     assert again.status_code == 409 and assert_documented(again)["error_code"] == "ACTIVE_JOBS"
     with django_capture_on_commit_callbacks(execute=True):
         ended = operator_client.post("/api/v1/failover/cleanup/app-01")
-    assert ended.status_code == 202 and assert_documented(ended)["job_id"] == job.job_id
+    assert ended.status_code == 200 and assert_documented(ended)["job_id"] == job.job_id
     job.refresh_from_db()
     assert job.status == "completed" and job.ended_at
     assert_back_on_control_plane(vm, client)

@@ -71,13 +71,14 @@ def test_lists_are_paginated_filtered_and_constant_in_queries(operator_client, d
     for i in range(3):
         vm_with_disks(2, vm_name=f"app{i}")
     with django_assert_max_num_queries(6):
-        small = operator_client.get("/api/v1/vm-contexts").json()
+        small = operator_client.get("/api/v1/vm-contexts").json()  # no limit/offset: a plain array
     for i in range(3, 30):
         vm_with_disks(2, vm_name=f"app{i}")
     with django_assert_max_num_queries(6):
         big = operator_client.get("/api/v1/vm-contexts?limit=100").json()
-    assert small["count"] == 3 and big["count"] == 30 and big["results"][0]["disk_count"] == 2
-    assert operator_client.get("/api/v1/vm-contexts?q=app1").json()["count"] == 11
+    assert len(small) == 3 and big["count"] == 30 and big["results"][0]["disk_count"] == 2
+    assert len(operator_client.get("/api/v1/vm-contexts?q=app1").json()) == 11
+    assert operator_client.get("/api/v1/vm-contexts?q=app1&offset=0").json()["count"] == 11
     assert operator_client.get("/api/v1/vms?limit=5").json()["next"]
     assert operator_client.get("/api/v1/vm-contexts/ungrouped").json()["count"] == 30
     assert operator_client.get("/api/v1/discovery/ungrouped-vms").json()["count"] == 30

@@ -92,5 +92,5 @@ def test_a_500_never_shows_the_exception(operator_client, monkeypatch):
     operator_client.raise_request_exception = False
     response = push(operator_client, [agent_vm()])
     assert response.status_code == 500
-    assert response.json() == {"success": False, "error": "Internal server error"}
+    assert response.json() == {"success": False, "error": "Internal server error", "details": None}
     assert "KeyError" not in response.content.decode() and "internal detail" not in response.content.decode()

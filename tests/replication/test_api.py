@@ -160,7 +160,7 @@ def test_job_shows_data_and_zero_bytes_summed_over_disks(operator_client, vm):
     assert_matches_schema(detail, "/api/v1/replications/{job_id}", "get")
     detail = detail.json()
     assert (detail["bytes_copied"], detail["bytes_zeroed"], detail["bytes_transferred"]) == (350, 700, 1050)
-    listed = operator_client.get("/api/v1/replications").json()["results"][0]
+    listed = operator_client.get("/api/v1/replications").json()[0]
     assert (listed["bytes_copied"], listed["bytes_zeroed"]) == (350, 700)
     current = operator_client.get(f"/api/v1/vm-contexts/{vm.vm_name}").json()["current_job"]
     assert (current["bytes_copied"], current["bytes_zeroed"]) == (350, 700)
@@ -187,13 +187,13 @@ def test_list_filters_and_aliases(operator_client, vm, config):
     other = vm_with_disks(1, vm_name="other")
     a = start(operator_client, vm_name="pgtest1", replication_type="initial").json()["job_id"]
     start(operator_client, vm_name="other", replication_type="incremental")
-    assert operator_client.get("/api/v1/replications").json()["count"] == 2
-    assert [j["job_id"] for j in operator_client.get("/api/v1/replications?vm=pgtest1").json()["results"]] == [a]
-    assert operator_client.get("/api/v1/replications?type=incremental").json()["results"][0]["vm_name"] == other.vm_name
-    assert operator_client.get("/api/v1/replications?status=completed").json()["count"] == 0
+    assert len(operator_client.get("/api/v1/replications").json()) == 2
+    assert [j["job_id"] for j in operator_client.get("/api/v1/replications?vm=pgtest1").json()] == [a]
+    assert operator_client.get("/api/v1/replications?type=incremental").json()[0]["vm_name"] == other.vm_name
+    assert operator_client.get("/api/v1/replications?status=completed&limit=5").json()["count"] == 0
     assert operator_client.get("/api/v1/replications?status=bogus").status_code == 400
     assert operator_client.get("/api/v1/replications?limit=1").json()["next"]
-    assert operator_client.get("/api/v1/replication/jobs").json()["count"] == 2
+    assert len(operator_client.get("/api/v1/replication/jobs").json()) == 2
     assert operator_client.get(f"/api/v1/replication/jobs/{a}").json()["job_id"] == a
     assert operator_client.post("/api/v1/replication/jobs", {}, format="json").status_code == 405
 

@@ -81,7 +81,7 @@ def test_not_found_matches_seed_shape(operator_client):
     body = ossea(operator_client, action="get", id=999).json()
     assert body == {"success": False, "error": "Configuration not found",
                     "details": "No OSSEA configuration found with ID: 999", "error_code": "NOT_FOUND",
-                    "timestamp": body["timestamp"]}
+                    "message": "Not Found", "timestamp": body["timestamp"], "request_id": body["request_id"]}
 
 
 def test_duplicate_name_is_409(operator_client):

@@ -13,13 +13,17 @@ from .fields import IsoDateTimeField, TrueField
 
 
 class ErrorResponseSerializer(serializers.Serializer):
-    """``{"success": false, "error": ..., "details": ...}``; seed-coded errors add error_code and timestamp."""
+    """``{"success": false, "error": ..., "details": ...}``; coded errors add error_code, message, timestamp and
+    request_id."""
 
     success = serializers.BooleanField(help_text="Always false")
     error = serializers.CharField(help_text="What is wrong, for a person")
-    details = serializers.JSONField(required=False, help_text="Field errors or context (absent when none)")
-    error_code = serializers.CharField(required=False, help_text="Seed-documented code, e.g. NOT_FOUND")
+    details = serializers.JSONField(allow_null=True, help_text="Field errors or context (null when none)")
+    error_code = serializers.CharField(required=False, help_text="A stable code for programs, e.g. NOT_FOUND")
+    message = serializers.CharField(required=False, help_text="Present with error_code: what was refused, in short")
     timestamp = serializers.DateTimeField(required=False, help_text="Present with error_code")
+    request_id = serializers.CharField(required=False,
+                                       help_text="Present with error_code: names the request in the platform's logs")
 
 
 class SuccessMessageSerializer(serializers.Serializer):
@@ -118,6 +122,7 @@ class DebugComponentsSerializer(serializers.Serializer):
     api_server = serializers.CharField()
     ossea_client = serializers.CharField(required=False, help_text="configured or not_configured; absent when the "
                                                                    "database is down")
+    failover_engines = serializers.CharField(required=False, help_text="initialized when failover is installed")
 
 
 class DebugMetricsSerializer(serializers.Serializer):

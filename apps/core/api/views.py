@@ -64,8 +64,8 @@ class LogoutView(APIView):
             services.token_revoke(token=request.auth)
             return Response(SuccessMessageSerializer({"success": True,
                                                       "message": "Logged out; the session token is revoked"}).data)
-        return Response(ErrorResponseSerializer({"success": False, "error": "No bearer token to revoke (log out of the "
-                                                                            "console at /admin/logout/)"}).data,
+        refusal = "No bearer token to revoke (log out of the console at /admin/logout/)"
+        return Response(ErrorResponseSerializer({"success": False, "error": refusal, "details": None}).data,
                         status=status.HTTP_400_BAD_REQUEST)
 
 

@@ -11,7 +11,7 @@ from apps.core.api.serializers import SuccessMessageSerializer
 from ..models import VMContext, VMDisk, VMNic, validate_vm_id, validate_vm_name
 from ..selectors import agent_vm_id
 
-RICHER = "Absent when the agent answers with the seed fields only"
+RICHER = "Absent when the agent answers with the basic fields only (an older agent)"
 
 # --- the inventory ------------------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from apps.core.api.serializers import errors
 from apps.core.api.validation import validated
 from apps.core.exceptions import InvalidInput
+from apps.core.pagination import PagedOnRequestPagination
 from apps.settings import services as settings_services
 
 from .. import selectors, services
@@ -130,6 +131,7 @@ class UngroupedVMsView(ListAPIView):
 class VMContextListView(ListAPIView):
     serializer_class = VMContextSerializer
     filterset_class = VMContextFilterSet
+    pagination_class = PagedOnRequestPagination
 
     def get_queryset(self):
         return selectors.vm_contexts()

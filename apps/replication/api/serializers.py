@@ -47,7 +47,8 @@ class ReplicationCreateSerializer(serializers.Serializer):
     ossea_config_id = serializers.IntegerField(required=False, min_value=1)
     replication_type = serializers.ChoiceField(choices=ReplicationType.choices, default=ReplicationType.INITIAL)
     bandwidth_limit_mbps = serializers.FloatField(required=False, min_value=1, max_value=100000,
-                                                  help_text="Cap per disk copy in MiB/s, for shared links")
+                                                  help_text="Cap per disk copy in MB/s (10^6 bytes/s, like every "
+                                                            "*_mbps figure), for shared links")
 
     def validate(self, attrs):
         if not any(attrs.get(k) for k in ("source_vm", "vm_context_id", "vm_name")):
@@ -138,8 +139,11 @@ class JobSummarySerializer(DiskCountersMixin, serializers.Serializer):
     bytes_total = serializers.IntegerField()
     bytes_copied = serializers.SerializerMethodField()
     bytes_zeroed = serializers.SerializerMethodField()
-    vma_throughput_mbps = RoundedFloatField(source="throughput_mbps")
-    vma_eta_seconds = serializers.IntegerField(source="eta_seconds", allow_null=True)
+    vma_throughput_mbps = RoundedFloatField(source="throughput_mbps", help_text="Same as throughput_mbps")
+    vma_eta_seconds = serializers.IntegerField(source="eta_seconds", allow_null=True,
+                                               help_text="Same as eta_seconds")
+    throughput_mbps = RoundedFloatField(help_text="MB/s (10^6 bytes/s) over the last seconds")
+    eta_seconds = serializers.IntegerField(allow_null=True)
     error_message = BlankAsNullCharField()
     started_at = IsoDateTimeField(allow_null=True)
     completed_at = IsoDateTimeField(allow_null=True)

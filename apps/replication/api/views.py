@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from apps.core.api.serializers import ErrorResponseSerializer, errors
 from apps.core.api.validation import validated
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.pagination import PagedOnRequestPagination
 from apps.enrollment.agent_client import AgentClient, endpoint_for_job
 from apps.inventory import services as inventory_services
 from apps.settings.cloudstack import volume_name_for_disk
@@ -70,6 +71,7 @@ def creation_answer(job: ReplicationJob) -> dict:
 class ReplicationListCreateView(ListAPIView):
     serializer_class = ReplicationJobSerializer
     filterset_class = ReplicationJobFilterSet
+    pagination_class = PagedOnRequestPagination
 
     def get_queryset(self):
         return ReplicationJob.objects.select_related("vm_context")
@@ -112,7 +114,8 @@ class ReplicationDetailView(APIView):
 
 
 class LegacyJobListView(ReplicationListCreateView):
-    """Seed 001's GET /replication/jobs alias (read only)."""
+    # Seed 001's alias. A comment, not in the docstring: the schema shows the docstring to API readers.
+    """GET /replication/jobs: the replication jobs, as GET /replications lists them (read only)."""
 
     http_method_names = ["get", "head", "options"]
 
@@ -167,7 +170,7 @@ class ReplicationProgressView(APIView):
 
 class ProgressProxyView(APIView):
     @extend_schema(responses={200: AgentProgressSerializer, 404: ErrorResponseSerializer, 503: ErrorResponseSerializer},
-                   tags=["replications"], summary="Live progress straight from the agent (seed 000 Progress Proxy)")
+                   tags=["replications"], summary="Live progress straight from the agent")
     def get(self, request, job_id):
         job = services.replication_get(job_id)
         agent = AgentClient(base_url=endpoint_for_job(job.appliance_id).url)  # the job's own agent

@@ -136,7 +136,8 @@ class StreamlinedConfigView(APIView):
 
 
 class AvailableNetworksView(NetworksView):
-    """GET /networks/available (seed 000 "Network Mapping"): the CloudStack networks a mapping can name."""
+    # Seed 000 "Network Mapping". A comment, not in the docstring: the schema shows the docstring to API readers.
+    """GET /networks/available: the CloudStack networks a mapping can name."""
 
 
 class ResolveNetworksView(APIView):

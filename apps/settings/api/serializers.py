@@ -163,7 +163,7 @@ class ResolveSerializer(TargetSerializer):
 
 
 class ConnectionDetailsSerializer(serializers.Serializer):
-    """``apps.settings.cloudstack.test_connection``'s details (seed 001)."""
+    """What the connection test found: the zones, whether the configured zone is among them, the API answering."""
 
     zones_found = serializers.IntegerField()
     zone_verified = serializers.CharField(allow_null=True, help_text="The zone's name when the given zone exists")

@@ -41,7 +41,7 @@ def _sent(serializer, request) -> dict:
 
 
 class OsseaConfigView(APIView):
-    """One POST endpoint for every action, as the seed's existing clients expect."""
+    """One POST endpoint for every action (get, create, update, delete, test), as existing clients expect."""
 
     # 'get' and 'test' only read, so a viewer may use them; the permission is checked per action below.
     read_roles = write_roles = ("viewer",)

@@ -33,6 +33,13 @@ class ProgressField(serializers.FloatField):
         return round(value, 1)
 
 
+class NanosecondsAsMillisecondsField(serializers.FloatField):
+    """A duration kept in nanoseconds (seed 003's Go durations) shown in milliseconds, beside the seed's key."""
+
+    def to_representation(self, value):
+        return round(value / 1_000_000, 3)
+
+
 class AbsentWhenNoneMixin:
     """The key is left out of the answer, rather than null, when the value is None."""
 

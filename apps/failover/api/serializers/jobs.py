@@ -147,6 +147,22 @@ class FailoverJobDetailsSerializer(serializers.Serializer):
         return selectors.custom_config(job)
 
 
+# What `state` adds to seed 003's status values: a test failover's VM running (its status stays "completed", as the
+# seed defines it) and a test failover that was ended.
+TEST_STATES = ("test_running", "test_ended")
+
+
+def job_state(job) -> str:
+    """The job's status, telling a running test failover (and an ended one) from a finished failover."""
+    if job.job_type == FailoverType.TEST and job.status == FailoverStatus.COMPLETED:
+        return "test_ended" if job.ended_at else "test_running"
+    return job.status
+
+
+def duration_seconds(job) -> float:
+    return round(selectors.duration_ns(job) / 1_000_000_000, 3)
+
+
 class JobRecordMixin(serializers.Serializer):
     """The volumes and events of a job, read through the selectors."""
 
@@ -162,14 +178,17 @@ class JobRecordMixin(serializers.Serializer):
 
 
 class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
-    """GET /failover/{job_id}/status: seed 003's answer plus the step, volumes, rollback record and events."""
+    """GET /failover/{job_id}/status: the job's status and progress, its step, volumes, rollback record and events."""
 
     job_id = serializers.CharField()
     status = one_of(FailoverStatus.values)
-    progress = ProgressField()
+    state = serializers.SerializerMethodField()
+    progress = ProgressField(help_text="Percent, the name existing clients read; progress_percent is the same")
+    progress_percent = ProgressField(source="progress")
     current_step = serializers.CharField()
     start_time = serializers.SerializerMethodField()
-    duration = serializers.SerializerMethodField(help_text="Nanoseconds")
+    duration = serializers.SerializerMethodField(help_text="Nanoseconds (existing clients read it); see duration_seconds")
+    duration_seconds = serializers.SerializerMethodField()
     job_details = FailoverJobDetailsSerializer(source="*")
     test_running = serializers.BooleanField()
     cleanup_status = ChoiceOrNullField(choices=CLEANUP_STATES)
@@ -197,6 +216,13 @@ class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
     def get_duration(self, job) -> int:
         return selectors.duration_ns(job)
 
+    def get_duration_seconds(self, job) -> float:
+        return duration_seconds(job)
+
+    @extend_schema_field(one_of([*FailoverStatus.values, *TEST_STATES]))
+    def get_state(self, job) -> str:
+        return job_state(job)
+
     def get_source_powered_off(self, job) -> bool:
         return job.source_powered_off_at is not None
 
@@ -205,22 +231,32 @@ class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
 
 
 class FailoverJobSummarySerializer(serializers.Serializer):
-    """An item of GET /failover/jobs (seed 003)."""
+    """An item of GET /failover/jobs."""
 
     job_id = serializers.CharField()
     vm_id = serializers.CharField(source="vm_context.vm_id")
     vm_name = serializers.CharField(source="vm_context.vm_name")
     job_type = one_of(FailoverType.values)
     status = one_of(FailoverStatus.values)
-    progress = ProgressField()
+    state = serializers.SerializerMethodField()
+    progress = ProgressField(help_text="Percent, the name existing clients read; progress_percent is the same")
+    progress_percent = ProgressField(source="progress")
     created_at = IsoDateTimeField()
     started_at = when()
     completed_at = when()
-    duration = serializers.SerializerMethodField(help_text="Nanoseconds")
+    duration = serializers.SerializerMethodField(help_text="Nanoseconds (existing clients read it); see duration_seconds")
+    duration_seconds = serializers.SerializerMethodField()
     destination_vm_id = TextOrNullField()
 
     def get_duration(self, job) -> int:
         return selectors.duration_ns(job)
+
+    def get_duration_seconds(self, job) -> float:
+        return duration_seconds(job)
+
+    @extend_schema_field(one_of([*FailoverStatus.values, *TEST_STATES]))
+    def get_state(self, job) -> str:
+        return job_state(job)
 
 
 class FailoverJobListSerializer(AnswerSerializer):

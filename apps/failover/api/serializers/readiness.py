@@ -9,7 +9,7 @@ from apps.core.api.serializers import AnswerSerializer
 from apps.replication.choices import ReplicationStatus, ReplicationType
 
 from ...choices import CheckStatus, CheckType, FailoverStatus, FailoverType
-from .fields import one_of, strings, text, when
+from .fields import NanosecondsAsMillisecondsField, one_of, strings, text, when
 from .mappings import FailoverVMAnswerSerializer, NetworkMappingStatusSerializer
 
 
@@ -29,7 +29,8 @@ class FailoverCheckSerializer(serializers.Serializer):
     check_type = serializers.ChoiceField(choices=CheckType.choices)
     status = serializers.ChoiceField(choices=CheckStatus.choices)
     message = serializers.CharField()
-    execution_time = serializers.IntegerField(help_text="Nanoseconds")
+    execution_time = serializers.IntegerField(help_text="Nanoseconds (existing clients read it); see execution_time_ms")
+    execution_time_ms = NanosecondsAsMillisecondsField(source="execution_time")
     details = serializers.DictField(required=False, help_text="What the check looked at; its keys depend on the check")
     required_actions = strings(required=False)
 
@@ -45,7 +46,8 @@ class FailoverValidationResultSerializer(FailoverVMSerializer):
     checks = FailoverCheckSerializer(many=True)
     warnings = strings(help_text="Messages of the failed warning checks")
     errors = strings(help_text="Messages of the failed critical checks")
-    execution_time = serializers.IntegerField(help_text="Nanoseconds")
+    execution_time = serializers.IntegerField(help_text="Nanoseconds (existing clients read it); see execution_time_ms")
+    execution_time_ms = NanosecondsAsMillisecondsField(source="execution_time")
     required_actions = strings()
 
 
