@@ -39,6 +39,7 @@ def _boot(lab, image: Path, key: Path, boottype: str | None, controller: str) ->
               "details[0].rootDiskController": controller, "details[1].nicAdapter": "vmxnet3"}
     if boottype:
         params["boottype"] = boottype
+        params["bootmode"] = "LEGACY"  # CloudStack refuses a boot type without a mode
     vm = api.deployVirtualMachine(**params)["virtualmachine"]
     copy_onto_volumes(api, lab, vm["id"], image)
     started = time.monotonic()

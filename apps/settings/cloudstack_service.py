@@ -170,9 +170,17 @@ def validate(target: Target) -> dict:
                        "execution_time_ms": round((time.monotonic() - started) * 1000, 1), "details": details})
         return ok
 
-    client = target.client()  # a refused address is a 400, before any check runs
+    failed = {"success": True, "valid": False, "checks": checks,
+              "message": "Configuration has problems: see the failing checks"}
+    try:
+        client = target.client()  # a refused address is a 400, before any check runs
+    except UpstreamError as exc:
+        # A host that does not resolve is what this check is for: a failed check, not a failed request.
+        checks.append({"check_name": "API access", "status": "fail", "message": exc.message,
+                       "execution_time_ms": 0.0, "details": None})
+        return failed
     if not check("API access", lambda: (f"{len(client.list_zones())} zone(s) visible", True, None)):
-        return {"success": True, "valid": False, "checks": checks}
+        return failed
     check("Zone", lambda: (f"zone '{target.zone}' exists", True, {"zone_id": _zone_id(client, target.zone)})
           if target.zone else ("no zone configured", False, None))
     check("Control-plane VM", lambda: ("found " + (vm := cs.detect_oma_vm(client, vm_id=target.oma_vm_id))["name"],

@@ -103,15 +103,21 @@ def _unrecorded_volume(client: cs.CloudStackClient, name: str) -> dict | None:
 
 
 def _recorded_volume(client: cs.CloudStackClient, owner: str, name: str) -> dict | None:
-    res = CloudResource.objects.filter(owner=owner, kind=CloudResourceKind.VOLUME, state=CloudResourceState.CREATED,
-                                       name=name).order_by("-id").first()
+    # An `orphaned` one is this owner's own volume that a failed attempt could not delete (CloudStack was down):
+    # the retry takes it up again rather than making a second and leaving the first to the sweep.
+    res = CloudResource.objects.filter(owner=owner, kind=CloudResourceKind.VOLUME, name=name,
+                                       state__in=(CloudResourceState.CREATED, CloudResourceState.ORPHANED),
+                                       ).order_by("-id").first()
     if res is None:
         return None
     try:
-        return client.get_volume(res.resource_id)
+        volume = client.get_volume(res.resource_id)
     except cs.CloudStackNotFoundError:
         CloudResource.objects.filter(pk=res.pk).update(state=CloudResourceState.REMOVED)
         return None
+    if res.state == CloudResourceState.ORPHANED:
+        CloudResource.objects.filter(pk=res.pk).update(state=CloudResourceState.CREATED)
+    return volume
 
 
 def attach_to_oma(*, config: OsseaConfig, client: cs.CloudStackClient, owner: str, volume_id: str) -> cs.AttachedVolume:

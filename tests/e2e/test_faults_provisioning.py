@@ -106,9 +106,11 @@ def test_cloudstack_killed_while_attaching_the_retry_takes_the_recorded_volume_u
     stack.cs.process.wait()
     failed = wait_status(job_id, ("completed", "failed", "cancelled"), 180, _logs(stack))
     assert failed.status == "failed" and "provisioning failed" in failed.error_message, failed.error_message
-    # CloudStack could not be reached to undo: the volume stays recorded for this job, not forgotten.
+    # CloudStack could not be reached to undo: the volume stays recorded for this job (left behind, for the sweep or
+    # the retry), not forgotten, and the message says it was not removed.
     recorded = CloudResource.objects.get(owner=job_id, kind="volume")
-    assert recorded.state == "created"
+    assert recorded.state == "orphaned"
+    assert "NOT" in failed.error_message and "undone: " not in failed.error_message
 
     stack.cs.start()  # the same state directory, on a new port
     OsseaConfig.objects.filter(pk=stack.config.pk).update(api_url=stack.cs.url)
@@ -119,13 +121,15 @@ def test_cloudstack_killed_while_attaching_the_retry_takes_the_recorded_volume_u
     client = volumes.client_for(OsseaConfig.objects.get(pk=stack.config.pk))
     named = [v for v in client.list_volumes() if v["name"].startswith("migration-fault-cs-")]
     assert [v["id"] for v in named] == [recorded.resource_id]
+    recorded.refresh_from_db()
+    assert recorded.state == "released"  # taken up again by the retry and handed over: no longer the sweep's
     replica = ReplicaVolume.objects.get(vm_context=job.vm_context)
     assert replica.volume_id == recorded.resource_id
     assert_identical(flat, Path(os.path.realpath(replica.device_path)))
     assert_no_unrecorded_nbdkit([job.vm_context.vm_id])
 
 
-def test_worker_killed_while_cloudstack_creates_the_volume_the_takeover_adopts_it(stack, operator_client):
+def test_worker_killed_while_cloudstack_creates_the_volume_the_takeover_takes_it_up(stack, operator_client):
     flat = _vm(stack, operator_client, "fault-create")
     stack.worker.stop()
     restart_worker(stack, "worker-1")
@@ -133,10 +137,13 @@ def test_worker_killed_while_cloudstack_creates_the_volume_the_takeover_adopts_i
     job_id = operator_client.post("/api/v1/replications", {"vm_name": "fault-create", "replication_type": "initial"},
                                   format="json").json()["job_id"]
     client = volumes.client_for(stack.config)
-    # CloudStack has the volume (Allocated) from the submit on; the worker waits on the job and has recorded nothing.
+    # CloudStack has the volume (Allocated) from the submit on; the worker recorded it and its async job from the
+    # submit's answer (write-ahead) and now waits on the job.
     created = wait_for(lambda: [v for v in client.list_volumes() if v["name"] == "migration-fault-create-disk-0"],
                        60, "createVolume to be submitted", _logs(stack))
-    assert not CloudResource.objects.filter(owner=job_id).exists()
+    recorded = wait_for(lambda: CloudResource.objects.filter(owner=job_id, kind="volume").first(), 30,
+                        "the write-ahead record of the volume", _logs(stack))
+    assert recorded.resource_id == created[0]["id"] and recorded.cloudstack_job_id
     kill_worker(stack.worker, "sigkill")
     restart_worker(stack, "worker-2")
     job = wait_status(job_id, ("completed", "failed", "cancelled"), 120, _logs(stack))

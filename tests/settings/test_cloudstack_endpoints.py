@@ -171,3 +171,16 @@ def test_offering_filters_still_work_with_a_configuration(operator_client, cs_co
         big_enough = (row["cpu_number"] or 0) >= 2 and (row["memory_mb"] or 0) >= 2048
         assert row["fits"] == (row["is_customized"] or big_enough), row
     assert any(row["fits"] for row in rows) and not all(row["fits"] for row in rows)
+
+
+def test_validate_reports_a_host_that_does_not_resolve_as_a_failed_check(operator_client, db):
+    # `.invalid` never resolves (RFC 6761): validate says so in its report instead of failing the request.
+    body = {"api_url": "https://cloudstack.example.invalid/client/api", "api_key": "k", "secret_key": "s"}
+    result = operator_client.post("/api/v1/settings/cloudstack/validate", body, format="json")
+    assert result.status_code == 200, result.json()
+    assert_matches_schema(result, "/api/v1/settings/cloudstack/validate", "post")
+    result = result.json()
+    assert result["valid"] is False and result["message"].startswith("Configuration has problems")
+    [check] = result["checks"]
+    assert check["check_name"] == "API access" and check["status"] == "fail"
+    assert "does not resolve" in check["message"]

@@ -11,13 +11,15 @@ def deploy_guest(api, world, lab, root_image: Path, *, data_image: Path | None =
                  name: str = "guest", **details) -> dict:
     """Deploy a stopped VM with `details`, copy the images onto its volumes raw, start it.
 
-    `boottype` goes as the deploy parameter, everything else as details[0].<key>.
+    `boottype` (and `bootmode`, LEGACY unless given) go as deploy parameters, everything else as details[0].<key>.
     """
     params = {"name": name, "zoneid": world.zone["id"], "serviceofferingid": world.small_service["id"],
               "templateid": world.template["id"], "networkids": world.networks[1]["id"],
               "startvm": False}
     if "boottype" in details:
         params["boottype"] = details.pop("boottype")
+        # CloudStack refuses UEFI without a mode; the lab guest is not signed for secure boot.
+        params["bootmode"] = details.pop("bootmode", "LEGACY")
     if data_image is not None:
         params["diskofferingid"] = world.fixed_disk["id"]
     for index, (key, value) in enumerate(details.items()):
