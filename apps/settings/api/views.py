@@ -17,7 +17,7 @@ from apps.core.permissions import RolePermission, user_roles
 from .. import services
 from ..choices import OsseaConfigAction
 from ..filtersets import CloudResourceFilterSet
-from ..models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
+from ..models import CloudResource, GuestOsMapping, OsseaConfig, StorageMapping, VMwareCredential
 from ..selectors import credential_test, ossea_test_connection
 from .serializers import (
     CloudResourceSerializer,
@@ -28,6 +28,7 @@ from .serializers import (
     OsseaConfigAnswerSerializer,
     OsseaConfigCreatedSerializer,
     OsseaConfigInputSerializer,
+    StorageMappingSerializer,
     VMwareCredentialInputSerializer,
     VMwareCredentialSerializer,
     connection_test_answer,
@@ -166,6 +167,35 @@ class GuestOsMappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         return Response(GuestOsMappingSerializer(mapping).data)
 
     @extend_schema(request=GuestOsMappingSerializer, responses={200: GuestOsMappingSerializer, **errors(409)})
+    def partial_update(self, request, pk=None):
+        return self.update(request, pk=pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StorageMappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """VMware datastore (or one VM disk) -> the disk offering and/or storage pool its replica volumes go to."""
+
+    queryset = StorageMapping.objects.all()
+    serializer_class = StorageMappingSerializer
+    permission_classes = [RolePermission]
+    filterset_fields = ["ossea_config", "datastore", "vm_id", "disk_id"]
+
+    @extend_schema(request=StorageMappingSerializer, responses={201: StorageMappingSerializer, **errors(409)})
+    def create(self, request):
+        data = validated(StorageMappingSerializer, request.data)
+        mapping = services.storage_mapping_save(mapping=StorageMapping(), data=data)
+        return Response(StorageMappingSerializer(mapping).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=StorageMappingSerializer, responses={200: StorageMappingSerializer, **errors(409)})
+    def update(self, request, pk=None, partial=True):
+        mapping = services.storage_mapping_save(mapping=self.get_object(),
+                                                data=_sent(StorageMappingSerializer, request))
+        return Response(StorageMappingSerializer(mapping).data)
+
+    @extend_schema(request=StorageMappingSerializer, responses={200: StorageMappingSerializer, **errors(409)})
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk, partial=True)
 
