@@ -38,3 +38,13 @@ def test_pool_without_room_and_gone_offering_or_pool_are_reported(operator_clien
     assert pool["name"] == "lab-small" and pool["needed_bytes"] == 9 * GiB
     assert any("PUT /api/v1/storage-mappings" in action for action in body["required_actions"])
     assert storage["message"] in body["validation_result"]["warnings"]
+
+
+def test_a_user_key_cannot_read_the_pools_and_is_told_so(operator_client, lab_vm, client, cloud, cloud_config):
+    StorageMapping.objects.create(ossea_config=cloud_config, datastore=lab_vm.context.disks.first().datastore or "ds",
+                                  storage_id=next(p["id"] for p in client.list_storage_pools()))
+    lab_vm.context.disks.update(datastore=StorageMapping.objects.get().datastore)
+    type(cloud_config).objects.filter(pk=cloud_config.pk).update(api_key=cloud.user_api_key,
+                                                                 secret_key=cloud.user_secret_key)
+    storage = check(readiness(operator_client, lab_vm, "test"), "Storage Mapping")
+    assert storage["status"] == "fail" and "listStoragePools is a root-admin command" in storage["message"]
