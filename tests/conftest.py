@@ -70,7 +70,7 @@ def admin_client_api(db):
 # --- the CloudStack emulator, as a separate process speaking the real wire protocol ---
 
 @pytest.fixture
-def cs_lab(tmp_path, settings):
+def cs_lab(tmp_path, settings, cs_lab_options):
     from apps.settings.cloudstack import local_macs
     from lab.cloudstack import launch
 
@@ -78,8 +78,15 @@ def cs_lab(tmp_path, settings):
     settings.MP_CLOUDSTACK_ALLOW_LOOPBACK = True
 
     # The control-plane VM carries this host's MACs, so detection by MAC works as on a real OMA.
-    with launch(tmp_path / "cloudstack", job_delay=0.05, oma_vm_macs=",".join(sorted(local_macs()))) as lab:
+    with launch(tmp_path / "cloudstack", job_delay=0.05, oma_vm_macs=",".join(sorted(local_macs())),
+                **cs_lab_options) as lab:
         yield lab
+
+
+@pytest.fixture
+def cs_lab_options() -> dict:
+    """Override in a test module to start `cs_lab` differently (e.g. a CloudStack version that has storageid)."""
+    return {}
 
 
 @pytest.fixture

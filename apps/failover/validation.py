@@ -19,9 +19,10 @@ from . import cloud, conf, readiness
 from .checks import WEIGHTS, Check
 from .choices import CheckStatus, CheckType, FailoverType
 from .validation_identity import IdentityChecks
+from .validation_storage import StorageChecks
 
 
-class Validator(IdentityChecks):
+class Validator(IdentityChecks, StorageChecks):
     """Runs every check for one VM and one failover type; CloudStack is asked once, lazily."""
 
     def __init__(self, vm_context: VMContext, failover_type: str = FailoverType.LIVE, *,
@@ -337,6 +338,7 @@ class Validator(IdentityChecks):
         self._run("Destination Networks", CheckType.CRITICAL, self.check_destination_networks)
         self._run("NIC Layout", CheckType.WARNING, self.check_nic_layout)
         self._run("Volume Status", CheckType.CRITICAL, self.check_volumes)
+        self._run("Storage Mapping", CheckType.WARNING, self.check_storage)
         self._run("Compute Offering", CheckType.CRITICAL, self.check_compute)
         self._run("Guest Identity", CheckType.WARNING, self.check_identity)
         if self.type == FailoverType.LIVE:

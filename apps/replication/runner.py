@@ -63,7 +63,9 @@ def provision(job: ReplicationJob, client: cs.CloudStackClient, agent: AgentEndp
         if replica is None:
             volume, attached = volumes.create_and_attach(config=config, client=client, owner=job.job_id,
                                                          vm_name=context.vm_name, disk_unit=disk.unit_number,
-                                                         size_bytes=disk.capacity_bytes, adopt_unrecorded=taken_over)
+                                                         size_bytes=disk.capacity_bytes, adopt_unrecorded=taken_over,
+                                                         vm_id=context.vm_id, disk_id=disk.disk_id,
+                                                         datastore=disk.datastore)
             replica = ReplicaVolume.objects.create(
                 vm_context=context, disk_id=disk.disk_id, disk_unit_number=disk.unit_number, volume_id=volume["id"],
                 volume_name=volume["name"], size_bytes=int(volume.get("size") or disk.capacity_bytes),

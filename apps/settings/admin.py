@@ -6,7 +6,7 @@ from apps.core.forms import SecretPreservingForm
 
 from . import volumes
 from .cloudstack_service import connection_details
-from .models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
+from .models import CloudResource, GuestOsMapping, OsseaConfig, StorageMapping, VMwareCredential
 
 
 class OsseaConfigForm(SecretPreservingForm):
@@ -76,3 +76,10 @@ class CloudResourceAdmin(admin.ModelAdmin):
 class GuestOsMappingAdmin(admin.ModelAdmin):
     list_display = ("vmware_guest_id", "os_type_description", "os_type_id", "updated_at")
     search_fields = ("vmware_guest_id", "os_type_description")
+
+
+@admin.register(StorageMapping)
+class StorageMappingAdmin(admin.ModelAdmin):
+    list_display = ("ossea_config", "datastore", "vm_id", "disk_id", "disk_offering_id", "storage_id", "updated_at")
+    list_filter = ("ossea_config",)
+    search_fields = ("datastore", "vm_id", "disk_id", "disk_offering_id", "storage_id")

@@ -1,6 +1,7 @@
 """Platform settings: CloudStack (OSSEA) configurations and VMware vCenter credentials."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.fields import EncryptedTextField
@@ -111,3 +112,48 @@ class GuestOsMapping(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.vmware_guest_id} -> {self.os_type_description or self.os_type_id}"
+
+
+class StorageMapping(TimeStampedModel):
+    """Where a replica volume goes in CloudStack: for a VMware datastore, or for one VM disk (which wins).
+
+    `disk_offering_id` is createVolume's `diskofferingid` (blank: the configuration's default offering, else the
+    customized one); `storage_id` is its `storageid`, a primary storage pool (CloudStack 4.23+; before that a pool
+    is chosen when the volume is attached, so the offering's storage tags must select it). A mapping names a
+    datastore, or a VM (`vm_id`, VMware's instance UUID as in the inventory) and one of its disks (`disk_id`).
+    """
+
+    ossea_config = models.ForeignKey(OsseaConfig, on_delete=models.CASCADE, related_name="storage_mappings")
+    datastore = models.CharField(max_length=255, blank=True, help_text="VMware datastore name, e.g. datastore1")
+    vm_id = models.CharField(max_length=64, blank=True, help_text="The VM (VMware instance UUID) of a disk mapping")
+    disk_id = models.CharField(max_length=64, blank=True, help_text="The VM's disk, e.g. disk-2000")
+    disk_offering_id = models.CharField(max_length=64, blank=True, help_text="createVolume diskofferingid")
+    storage_id = models.CharField(max_length=64, blank=True, help_text="createVolume storageid (a storage pool)")
+
+    class Meta:
+        db_table = "storage_mappings"
+        ordering = ["ossea_config_id", "datastore", "vm_id", "disk_id"]
+        # A datastore row has no vm/disk and a disk row no datastore: one index makes both unique per configuration.
+        unique_together = [("ossea_config", "datastore", "vm_id", "disk_id")]
+
+    def problem(self) -> str:
+        """Why this mapping cannot be saved ("" when it can): the API's 400 and the console form's error."""
+        by_disk = bool(self.vm_id or self.disk_id)
+        if bool(self.datastore) == by_disk:
+            return "A storage mapping names a datastore, or a VM's disk (vm_id and disk_id): one of the two"
+        if by_disk and not (self.vm_id and self.disk_id):
+            return "A disk's storage mapping needs both vm_id and disk_id"
+        if not (self.disk_offering_id or self.storage_id):
+            return ("A storage mapping needs disk_offering_id (createVolume diskofferingid) or storage_id "
+                    "(createVolume storageid)")
+        return ""
+
+    def clean(self) -> None:
+        if self.problem():
+            raise ValidationError(self.problem())
+
+    def __str__(self) -> str:
+        source = f"datastore {self.datastore}" if self.datastore else f"disk {self.disk_id} of VM {self.vm_id}"
+        target = ", ".join(f"{k}={v}" for k, v in (("diskofferingid", self.disk_offering_id),
+                                                    ("storageid", self.storage_id)) if v)
+        return f"{source} -> {target}"

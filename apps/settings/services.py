@@ -1,4 +1,4 @@
-"""Writes for CloudStack configurations, VMware credentials and guest OS mappings."""
+"""Writes for CloudStack configurations, VMware credentials, guest OS mappings and storage mappings."""
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from apps.core.exceptions import Conflict, InvalidInput, NotFound
 
-from .models import GuestOsMapping, OsseaConfig, VMwareCredential
+from .models import GuestOsMapping, OsseaConfig, StorageMapping, VMwareCredential
 
 OSSEA_FIELDS = ("name", "api_url", "api_key", "secret_key", "domain", "zone", "oma_vm_id", "is_active",
                 "disk_offering_id", "service_offering_id", "network_id")
@@ -135,4 +135,19 @@ def guest_os_mapping_save(*, mapping: GuestOsMapping, data: dict) -> GuestOsMapp
             mapping.save()
     except IntegrityError as exc:
         raise Conflict(f"VMware guest OS '{mapping.vmware_guest_id}' is already mapped") from exc
+    return mapping
+
+
+def storage_mapping_save(*, mapping: StorageMapping, data: dict) -> StorageMapping:
+    """A datastore's or one VM disk's target in CloudStack: a disk offering, a storage pool, or both."""
+    for key, value in data.items():
+        setattr(mapping, key, value)
+    if mapping.problem():
+        raise InvalidInput(mapping.problem())
+    try:
+        with transaction.atomic():
+            mapping.save()
+    except IntegrityError as exc:
+        source = f"datastore '{mapping.datastore}'" if mapping.datastore else f"disk {mapping.disk_id} of {mapping.vm_id}"
+        raise Conflict(f"The {source} is already mapped in this CloudStack configuration") from exc
     return mapping

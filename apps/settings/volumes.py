@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import cloudstack as cs
+from . import storage_mapping
 from .choices import SWEPT, CloudResourceKind, CloudResourceState
 from .models import CloudResource, OsseaConfig
 
@@ -71,15 +72,21 @@ def write_ahead(*, config: OsseaConfig | None, owner: str, kind: str, name: str 
 
 
 def create_and_attach(*, config: OsseaConfig, client: cs.CloudStackClient, owner: str, vm_name: str,
-                      disk_unit: int, size_bytes: int, adopt_unrecorded: bool = False) -> tuple[dict, cs.AttachedVolume]:
+                      disk_unit: int, size_bytes: int, adopt_unrecorded: bool = False, vm_id: str = "",
+                      disk_id: str = "", datastore: str = "") -> tuple[dict, cs.AttachedVolume]:
     """Create a replica volume and attach it to the control plane VM; return once its device exists.
 
     Resumable: a volume this owner already created for the disk (its worker died before the caller recorded it)
     is taken up again rather than created twice, and attached afresh wherever the dead attempt left it. With
     ``adopt_unrecorded`` (the owner's worker died), so is the one volume of the disk's name that nothing records
     and nothing holds: CloudStack made it while the dead worker waited on `createVolume`. A new volume is recorded
-    as soon as CloudStack answers the submit (write-ahead), before the wait."""
+    as soon as CloudStack answers the submit (write-ahead), before the wait.
+
+    The volume's offering and pool come from the storage mapping of the disk (`vm_id`, `disk_id`), else of its
+    `datastore`, else the configuration (`storage_mapping.placement_for`); a volume that did not land on its
+    mapped pool is refused after the attach (recorded, so the caller's rollback removes it)."""
     name = cs.volume_name_for_disk(vm_name, disk_unit)
+    placement = storage_mapping.placement_for(config, vm_id=vm_id, disk_id=disk_id, datastore=datastore)
     volume = _recorded_volume(client, owner, name)
     if volume is None and adopt_unrecorded and (volume := _unrecorded_volume(client, name)) is not None:
         record(config=config, owner=owner, kind=CloudResourceKind.VOLUME, resource_id=volume["id"],
@@ -87,11 +94,14 @@ def create_and_attach(*, config: OsseaConfig, client: cs.CloudStackClient, owner
     if volume is None:
         volume = client.create_volume_for_disk(
             vm_name=vm_name, disk_unit=disk_unit, size_bytes=size_bytes, zone_id=zone_id(config, client),
-            name=name, on_submitted=write_ahead(config=config, owner=owner, kind=CloudResourceKind.VOLUME, name=name))
+            name=name, disk_offering_id=placement.disk_offering_id or None, storage_id=placement.storage_id or None,
+            on_submitted=write_ahead(config=config, owner=owner, kind=CloudResourceKind.VOLUME, name=name,
+                                     storage_id=placement.storage_id, disk_offering_id=placement.disk_offering_id))
     elif volume.get("virtualmachineid"):
         # Attached by the attempt that died (its device may or may not be here): detach, then attach as usual.
         detach_from_oma(client=client, volume_id=volume["id"])
     attached = attach_to_oma(config=config, client=client, owner=owner, volume_id=volume["id"])
+    storage_mapping.check_placed(attached.volume, placement)
     return volume, attached
 
 

@@ -34,6 +34,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--oma-vm-macs", default="",
                         help="comma-separated MACs of the control plane VM's NICs")
     parser.add_argument("--zone-name", default="OSSEA-Zone", help="name of the zone (first start)")
+    parser.add_argument("--extra-zone", default=None,
+                        help="name of a second zone, with its own storage pools (first start)")
+    parser.add_argument("--cloudstack-version", default="4.20.0.0",
+                        help="the version listCapabilities answers; createVolume takes storageid from 4.23")
     parser.add_argument("--max-data-volumes", type=int, default=6,
                         help="data volumes a VM may have (hypervisor_capabilities)")
     parser.add_argument("--job-delay", type=float, default=0.2,
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=args.state, lab_root=args.lab_root, api_key=args.api_key,
         secret_key=args.secret_key, oma_vm_id=args.oma_vm_id, oma_vm_macs=macs,
         zone_name=args.zone_name, max_data_volumes=args.max_data_volumes,
-        job_delay=args.job_delay,
+        job_delay=args.job_delay, extra_zone=args.extra_zone, cloudstack_version=args.cloudstack_version,
     )
     hypervisor.configure(run_guests=args.run_guests, accel=args.guest_accel)
     lab = Lab(options)

@@ -29,7 +29,7 @@ def denied(text: str) -> ApiError:
     return ApiError(ACCOUNT_ERROR, text, 4365)  # cserrorcode of PermissionDeniedException
 
 
-def _admin_only(lab: LabState) -> None:
+def admin_only(lab: LabState) -> None:
     # A role without the command answers as if it did not exist (the API checker's answer).
     if lab.caller != ADMIN:
         raise ApiError(UNAUTHORIZED, UNKNOWN_COMMAND_TEXT)
@@ -39,7 +39,7 @@ def _admin_only(lab: LabState) -> None:
 def list_capabilities(lab: LabState, p: Params) -> dict:
     admin = lab.caller == ADMIN
     return {"capability": {
-        "cloudstackversion": "4.20.0.0", "apilimitinterval": 1, "apilimitmax": 0,
+        "cloudstackversion": lab.options.cloudstack_version, "apilimitinterval": 1, "apilimitmax": 0,
         "allowuserexpungerecovervm": may_expunge(lab), "allowuserforcestopvm": may_force_stop(lab),
         "allowuserviewdestroyedvm": admin, "allowusercreateprojects": True,
         "customdiskofferingminsize": 1, "customdiskofferingmaxsize": 1024,
@@ -48,7 +48,7 @@ def list_capabilities(lab: LabState, p: Params) -> dict:
 
 @command("listConfigurations")
 def list_configurations(lab: LabState, p: Params) -> dict:
-    _admin_only(lab)
+    admin_only(lab)
     name = p.get("name")
     items = [{"name": key, "value": str(lab.data["config"].get(key, default)), "category": "Advanced",
               "scope": "account", "isdynamic": True}
@@ -58,7 +58,7 @@ def list_configurations(lab: LabState, p: Params) -> dict:
 
 @command("updateConfiguration")
 def update_configuration(lab: LabState, p: Params) -> dict:
-    _admin_only(lab)
+    admin_only(lab)
     name = p.require("name")
     if name not in CONFIG_DEFAULTS:
         raise invalid(f"Configuration {name} does not exist")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lab.cloudstack import responses, storage
+from lab.cloudstack import pools, responses, storage
+from lab.cloudstack.commands_account import admin_only
 from lab.cloudstack.errors import invalid
 from lab.cloudstack.registry import (
     ASYNC,
@@ -57,12 +58,32 @@ def list_volumes(lab: LabState, p: Params) -> dict:
     return list_response("volume", items, p)
 
 
+@command("listStoragePools")
+def list_storage_pools(lab: LabState, p: Params) -> dict:
+    """ListStoragePoolsCmd: an admin command (the default roles give it to the root admin only)."""
+    admin_only(lab)
+    wanted = p.entity("id", lab.storage_pools)
+    zone = p.entity("zoneid", lab.zones)
+    name, scope, status, keyword = p.get("name"), p.get("scope"), p.get("status"), p.get("keyword")
+    items = [responses.storage_pool(lab, pool) for pool in lab.storage_pools.values()
+             if (wanted is None or pool is wanted) and (zone is None or pool["zoneid"] == zone["id"])
+             and name in (None, pool["name"]) and (scope is None or pool["scope"] == scope.upper())
+             and (status is None or pool["state"].lower() == status.lower())
+             and (keyword is None or keyword.lower() in pool["name"].lower())]
+    return list_response("storagepool", items, p)
+
+
 @command("createVolume", CREATE, "volume.CreateVolumeCmd")
 def create_volume(lab: LabState, p: Params) -> AsyncSpec:
     offering = p.entity("diskofferingid", lab.disk_offerings)
     snapshot = p.entity("snapshotid", lab.snapshots)
+    # Before 4.23 CreateVolumeCmd has no `storageid`: like any parameter a command does not declare, it is
+    # ignored, and the volume finds its pool when first attached.
+    pool = p.entity("storageid", lab.storage_pools) if pools.takes_storage_id(lab) else None
     if offering is None and snapshot is None:
         raise invalid("Either disk Offering Id or snapshot Id must be passed whilst creating volume")
+    if pool is not None and snapshot is not None:
+        raise invalid("Storage ID cannot be passed whilst creating volume from snapshot")
     zone = p.entity("zoneid", lab.zones, required=snapshot is None)
     size_gb = p.integer("size")
     if snapshot is not None:
@@ -86,13 +107,20 @@ def create_volume(lab: LabState, p: Params) -> AsyncSpec:
 
     def run() -> dict:
         if snapshot is not None:  # a volume made from a snapshot is created on primary at once
+            lab.materialize(volume)
             storage.copy_sparse_into(lab.snapshot_file(snapshot["id"]),
                                      lab.volume_file(volume["id"]))
-            volume["state"] = "Ready"
+        elif pool is not None:  # createVolumeOnStoragePool: on that pool at once, or the job fails
+            pools.check_target(lab, volume, pool)
+            lab.materialize(volume, pool)
         return {"volume": responses.volume(lab, volume)}
 
     def on_fail() -> None:
         storage.remove(lab.volume_file(volume["id"]))
+        if pool is not None:
+            # VolumeApiServiceImpl.createVolume: a volume its pool refused goes to Destroy, its row kept.
+            volume.update(state="Destroy", storageid=None)
+            return
         lab.remove("volumes", volume["id"])
 
     return AsyncSpec("Volume", volume["id"], run, on_fail)

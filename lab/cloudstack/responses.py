@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from lab.cloudstack import storage
+from lab.cloudstack import pools, storage
 from lab.cloudstack.state import LabState
 
 _OWNER = {"account": "admin", "domain": "ROOT", "domainid": "00000000-0000-0000-0000-000000000001"}
-_PRIVATE = ("seq", "oma", "next_host")
+_PRIVATE = ("seq", "oma", "next_host", "base_allocated")
 
 
 def _public(record: dict) -> dict:
@@ -61,8 +61,10 @@ def volume(lab: LabState, v: dict) -> dict:
     out = _public(v)
     out.update(_OWNER)
     out["zonename"] = lab.zones[v["zoneid"]]["name"]
-    out.update(storage="lab-primary", storagetype="shared", hypervisor="KVM",
-               destroyed=v["state"] == "Destroy", isextractable=True)
+    out.update(storagetype="shared", hypervisor="KVM", destroyed=v["state"] == "Destroy", isextractable=True)
+    pool = lab.storage_pools.get(v.get("storageid") or "")
+    if pool is not None:  # an Allocated volume is on no pool yet: CloudStack shows no storage
+        out["storage"] = pool["name"]
     if v["state"] != "Allocated":
         out["path"] = v["id"]
     offering_ = lab.disk_offerings.get(v.get("diskofferingid") or "")
@@ -75,6 +77,15 @@ def volume(lab: LabState, v: dict) -> dict:
                    vmstate=owner["state"])
         if v["type"] == "ROOT":
             out["serviceofferingid"] = owner["serviceofferingid"]
+    return out
+
+
+def storage_pool(lab: LabState, pool: dict) -> dict:
+    out = _public(pool)
+    out.update(zonename=lab.zones[pool["zoneid"]]["name"], disksizeallocated=pools.allocated(lab, pool),
+               disksizeused=sum(storage.allocated_bytes(lab.volume_file(v["id"])) for v in lab.volumes.values()
+                                if v.get("storageid") == pool["id"]),
+               istagarule=False)
     return out
 
 

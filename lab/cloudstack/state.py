@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lab.cloudstack import storage
+from lab.cloudstack import pools, storage
 
 GiB = 1024**3
 STATE_FILE = "cloudstack-state.json"
 TABLES = (
     "zones", "networks", "service_offerings", "disk_offerings", "templates",
-    "vms", "volumes", "snapshots", "vm_snapshots", "jobs", "os_types",
+    "vms", "volumes", "snapshots", "vm_snapshots", "jobs", "os_types", "storage_pools",
 )
 MAX_KEPT_JOBS = 2000
 # Tables whose deleted rows CloudStack keeps (with `removed` set): their ids still resolve, as in
@@ -53,6 +53,10 @@ class LabOptions:
     zone_name: str = "OSSEA-Zone"
     max_data_volumes: int = 6
     job_delay: float = 0.2
+    # What listCapabilities answers; createVolume takes `storageid` from 4.23 (pools.STORAGE_ID_SINCE).
+    cloudstack_version: str = "4.20.0.0"
+    # A second zone (with its own pools) at first start, for what CloudStack refuses across zones.
+    extra_zone: str | None = None
 
 
 class LabState:
@@ -69,6 +73,12 @@ class LabState:
             self.data = json.loads(self.path.read_text())
             if not self.data.setdefault("os_types", {}):  # a state file older than the OS types
                 self._seed_os_types()
+            if not self.data.setdefault("storage_pools", {}):  # ... or than the storage pools
+                for zone in list(self.zones.values()):
+                    pools.seed(self, zone)
+                for volume in self.volumes.values():
+                    if volume["state"] != "Allocated" and not volume.get("storageid"):
+                        volume["storageid"] = pools.place(self, volume)["id"]
         else:
             self.data = {"account": {}, "seq": 2}
             for table in TABLES:
@@ -177,6 +187,10 @@ class LabState:
             "localstorageenabled": False, "securitygroupsenabled": False,
             "dns1": "8.8.8.8", "internaldns1": "10.0.0.2", "description": "lab zone",
         })
+        pools.seed(self, zone)
+        if o.extra_zone:
+            other = {k: v for k, v in zone.items() if k not in ("id", "created")}
+            pools.seed(self, self._add("zones", {**other, "name": o.extra_zone, "description": "second lab zone"}))
         nets = [
             self._network(zone, "oma-net", "10.1.1"),
             self._network(zone, "migration-net", "10.1.2"),
@@ -213,6 +227,11 @@ class LabState:
         self._add("disk_offerings", {
             "name": "Custom", "displaytext": "Custom disk size", "disksize": 0,
             "iscustomized": True, **_DISK_OFFERING_COMMON,
+        })
+        # Storage tags: its volumes go only to pools tagged "ssd" (the way to pick a pool before 4.23).
+        self._add("disk_offerings", {
+            "name": "Custom SSD", "displaytext": "Custom disk size on SSD", "disksize": 0,
+            "iscustomized": True, **_DISK_OFFERING_COMMON, "tags": "ssd",
         })
         os_types = self._seed_os_types()
         template = self._add("templates", {
@@ -311,9 +330,10 @@ class LabState:
             volume.update(virtualmachineid=vm["id"], deviceid=deviceid, attached=now())
         return volume
 
-    def materialize(self, volume: dict) -> None:
-        """Allocated -> Ready: the backing file exists from here on, as on primary storage."""
+    def materialize(self, volume: dict, pool: dict | None = None) -> None:
+        """Allocated -> Ready: created on a storage pool (`pool`, else one placement finds), backing file and all."""
         if volume["state"] == "Allocated":
+            volume["storageid"] = (pool or pools.place(self, volume))["id"]
             storage.create_sparse(self.volume_file(volume["id"]), volume["size"])
             volume["state"] = "Ready"
 

@@ -106,7 +106,7 @@ def test_discover_all(client, cloudstack_lab):
     found = client.discover_all(zone="OSSEA-Zone", oma_vm_id=cloudstack_lab.oma_vm_id)
     assert [z["name"] for z in found["zones"]] == ["OSSEA-Zone"]
     assert len(found["networks"]) == 5
-    assert len(found["service_offerings"]) == 4 and len(found["disk_offerings"]) == 4
+    assert len(found["service_offerings"]) == 4 and len(found["disk_offerings"]) == 5  # one tagged "ssd"
     assert found["templates"][0]["name"] == "lab-template"
     assert found["oma_vm"]["id"] == cloudstack_lab.oma_vm_id
     assert found["oma_vm_error"] is None

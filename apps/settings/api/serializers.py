@@ -12,7 +12,7 @@ from apps.enrollment.models import Appliance
 
 from ..choices import OsseaConfigAction
 from ..cloudstack_service import offering_fits
-from ..models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
+from ..models import CloudResource, GuestOsMapping, OsseaConfig, StorageMapping, VMwareCredential
 
 RAW = "CloudStack's own records, as its API lists them"
 
@@ -95,6 +95,18 @@ class GuestOsMappingSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
         # Uniqueness is the service's to report (409), not a 400 from the serializer.
         extra_kwargs = {"vmware_guest_id": {"validators": []}}
+
+
+class StorageMappingSerializer(serializers.ModelSerializer):
+    """A datastore (or one VM disk) -> createVolume's diskofferingid and/or storageid in one configuration."""
+
+    class Meta:
+        model = StorageMapping
+        fields = ["id", "ossea_config", "datastore", "vm_id", "disk_id", "disk_offering_id", "storage_id",
+                  "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # Uniqueness is the service's to report (409), not a 400 from the serializer.
+        validators = []
 
 
 class VMwareCredentialInputSerializer(serializers.ModelSerializer):

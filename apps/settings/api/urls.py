@@ -7,6 +7,7 @@ from . import views
 router = SimpleRouter(trailing_slash=False)
 router.register("vmware-credentials", views.VMwareCredentialViewSet, basename="vmware-credentials")
 router.register("guest-os-mappings", views.GuestOsMappingViewSet, basename="guest-os-mappings")
+router.register("storage-mappings", views.StorageMappingViewSet, basename="storage-mappings")
 router.register("cloud-resources", views.CloudResourceViewSet, basename="cloud-resources")
 
 urlpatterns = [

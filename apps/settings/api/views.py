@@ -17,7 +17,7 @@ from apps.core.permissions import RolePermission, user_roles
 from .. import services
 from ..choices import OsseaConfigAction
 from ..filtersets import CloudResourceFilterSet
-from ..models import CloudResource, GuestOsMapping, OsseaConfig, VMwareCredential
+from ..models import CloudResource, GuestOsMapping, OsseaConfig, StorageMapping, VMwareCredential
 from ..selectors import credential_test, ossea_test_connection
 from .serializers import (
     CloudResourceSerializer,
@@ -28,6 +28,7 @@ from .serializers import (
     OsseaConfigAnswerSerializer,
     OsseaConfigCreatedSerializer,
     OsseaConfigInputSerializer,
+    StorageMappingSerializer,
     VMwareCredentialInputSerializer,
     VMwareCredentialSerializer,
     connection_test_answer,
@@ -145,33 +146,47 @@ class VMwareCredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
                                                   "details": check}).data)
 
 
-class GuestOsMappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """VMware guest OS -> CloudStack OS type, read at failover to set the VM's ostypeid."""
+def _mapping_viewset(name: str, doc: str, model, serializer, save, filterset_fields: list[str]) -> type:
+    """A list of mappings an operator edits: list, read, create, change (partially, PUT too), delete; every write
+    goes through `save(mapping=..., data=...)`, which answers 400 or 409 in our words."""
 
-    queryset = GuestOsMapping.objects.all()
-    serializer_class = GuestOsMappingSerializer
-    permission_classes = [RolePermission]
-    filterset_fields = ["vmware_guest_id"]
+    class MappingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+        queryset = model.objects.all()
+        serializer_class = serializer
+        permission_classes = [RolePermission]
 
-    @extend_schema(request=GuestOsMappingSerializer, responses={201: GuestOsMappingSerializer, **errors(409)})
-    def create(self, request):
-        data = validated(GuestOsMappingSerializer, request.data)
-        mapping = services.guest_os_mapping_save(mapping=GuestOsMapping(), data=data)
-        return Response(GuestOsMappingSerializer(mapping).data, status=status.HTTP_201_CREATED)
+        @extend_schema(request=serializer, responses={201: serializer, **errors(409)})
+        def create(self, request):
+            mapping = save(mapping=model(), data=validated(serializer, request.data))
+            return Response(serializer(mapping).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=GuestOsMappingSerializer, responses={200: GuestOsMappingSerializer, **errors(409)})
-    def update(self, request, pk=None, partial=True):
-        mapping = services.guest_os_mapping_save(mapping=self.get_object(),
-                                                 data=_sent(GuestOsMappingSerializer, request))
-        return Response(GuestOsMappingSerializer(mapping).data)
+        @extend_schema(request=serializer, responses={200: serializer, **errors(409)})
+        def update(self, request, pk=None, partial=True):
+            mapping = save(mapping=self.get_object(), data=_sent(serializer, request))
+            return Response(serializer(mapping).data)
 
-    @extend_schema(request=GuestOsMappingSerializer, responses={200: GuestOsMappingSerializer, **errors(409)})
-    def partial_update(self, request, pk=None):
-        return self.update(request, pk=pk, partial=True)
+        @extend_schema(request=serializer, responses={200: serializer, **errors(409)})
+        def partial_update(self, request, pk=None):
+            return self.update(request, pk=pk, partial=True)
 
-    def destroy(self, request, pk=None):
-        self.get_object().delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        def destroy(self, request, pk=None):
+            self.get_object().delete()
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+    MappingViewSet.filterset_fields = filterset_fields
+    MappingViewSet.__name__ = MappingViewSet.__qualname__ = name
+    MappingViewSet.__doc__ = doc
+    return MappingViewSet
+
+
+GuestOsMappingViewSet = _mapping_viewset(
+    "GuestOsMappingViewSet", "VMware guest OS -> CloudStack OS type, read at failover to set the VM's ostypeid.",
+    GuestOsMapping, GuestOsMappingSerializer, services.guest_os_mapping_save, ["vmware_guest_id"])
+StorageMappingViewSet = _mapping_viewset(
+    "StorageMappingViewSet",
+    "VMware datastore (or one VM disk) -> the disk offering and/or storage pool its replica volumes go to.",
+    StorageMapping, StorageMappingSerializer, services.storage_mapping_save,
+    ["ossea_config", "datastore", "vm_id", "disk_id"])
 
 
 class CloudResourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

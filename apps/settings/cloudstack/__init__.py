@@ -5,8 +5,9 @@ keys, zone and the control plane's VM id. Every failure is a `CloudStackError` w
 names the cause; secrets (secret key, signatures) never reach a log line or an error message.
 
 The package's rooms: `errors` (the error family), `helpers` (names, sizes, device paths, local
-MACs, the API URL's address check), `transport` (signed calls, error mapping, paged lists, async-job polling) and `client`
-(the resource operations, control-plane VM detection, the connection test). Callers keep
+MACs, the API URL's address check), `transport` (signed calls, error mapping, paged lists,
+async-job polling), `storage` (volumes, snapshots, storage pools, disk offerings) and `client` (the
+composed operations, control-plane VM detection, the connection test). Callers keep
 importing from here: `from apps.settings import cloudstack as cs`.
 """
 

@@ -16,12 +16,14 @@ from pathlib import Path
 
 from .errors import CloudStackDeviceError, CloudStackError, CloudStackJobError, CloudStackNotFoundError, OmaVmDetectionError
 from .helpers import PRODUCTION_DEV_ROOT, _wait_for_path, local_macs, size_bytes_to_gb, volume_device_path, volume_name_for_disk
-from .transport import CloudStackTransport, Submitted
+from .storage import StorageOperations
+from .transport import Submitted
 
 # One logger name for the whole client, as when it was one module.
 log = logging.getLogger("apps.settings.cloudstack")
 
 DEFAULT_DEVICE_TIMEOUT = 60.0
+STORAGE_ID_SINCE = (4, 23)
 _NOT_ATTACHED = "The specified volume is not attached to a VM."
 
 
@@ -72,7 +74,7 @@ class AttachedVolume:
 _LIST_BY_KIND = {"vm": "listVirtualMachines", "volume": "listVolumes", "snapshot": "listSnapshots"}
 
 
-class CloudStackClient(CloudStackTransport):
+class CloudStackClient(StorageOperations):
     """A signed-request client for one CloudStack endpoint.
 
     Lists are fetched whole (paged) and retried on connection errors; async commands are polled
@@ -103,21 +105,9 @@ class CloudStackClient(CloudStackTransport):
     def list_service_offerings(self) -> list[dict]:
         return self.list_all("listServiceOfferings")
 
-    def list_disk_offerings(self) -> list[dict]:
-        return self.list_all("listDiskOfferings")
-
     def list_templates(self, *, zone_id: str | None = None,
                        template_filter: str = "executable") -> list[dict]:
         return self.list_all("listTemplates", templatefilter=template_filter, zoneid=zone_id)
-
-    def custom_disk_offering(self) -> dict:
-        """The disk offering that takes a size: what replicated volumes are made from."""
-        for offering in self.list_disk_offerings():
-            if offering.get("iscustomized"):
-                return offering
-        raise CloudStackNotFoundError("listDiskOfferings", 431, "no customized disk offering",
-                                      message="CloudStack has no disk offering with a custom "
-                                              "size; create one for replicated volumes")
 
     # -- virtual machines ---------------------------------------------------------------------
 
@@ -187,70 +177,23 @@ class CloudStackClient(CloudStackTransport):
     def delete_vm_snapshot(self, vm_snapshot_id: str) -> None:
         self.run_job("deleteVMSnapshot", None, vmsnapshotid=vm_snapshot_id)
 
-    # -- volumes ------------------------------------------------------------------------------
-
-    def list_volumes(self, *, vm_id: str | None = None, volume_type: str | None = None,
-                     name: str | None = None, zone_id: str | None = None) -> list[dict]:
-        return self.list_all("listVolumes", virtualmachineid=vm_id, type=volume_type, name=name,
-                         zoneid=zone_id, listall=True)
-
-    def get_volume(self, volume_id: str) -> dict:
-        return self._get_one("listVolumes", "volume", volume_id, id=volume_id, listall=True)
-
-    def create_volume(self, *, name: str, zone_id: str, disk_offering_id: str,
-                      size_gb: int | None = None, on_submitted: Submitted | None = None) -> dict:
-        """Create a data volume (state Allocated until first attached); the volume object."""
-        return self.run_job("createVolume", "volume", on_submitted=on_submitted, name=name,
-                            zoneid=zone_id, diskofferingid=disk_offering_id, size=size_gb)
-
-    def create_volume_from_snapshot(self, *, snapshot_id: str, name: str,
-                                    on_submitted: Submitted | None = None) -> dict:
-        """A new volume holding a snapshot's data (Ready at once), e.g. to boot a test VM from."""
-        return self.run_job("createVolume", "volume", on_submitted=on_submitted,
-                            snapshotid=snapshot_id, name=name)
-
     def create_volume_for_disk(self, *, vm_name: str, disk_unit: int | str, size_bytes: int,
-                               zone_id: str, name: str | None = None,
-                               on_submitted: Submitted | None = None) -> dict:
-        """A replication target: customized offering, size rounded up to whole GB."""
-        offering = self.custom_disk_offering()
-        return self.create_volume(name=name or volume_name_for_disk(vm_name, disk_unit),
-                                  zone_id=zone_id, disk_offering_id=offering["id"],
-                                  size_gb=size_bytes_to_gb(size_bytes), on_submitted=on_submitted)
-
-    def attach_volume(self, volume_id: str, vm_id: str, *, device_id: int | None = None) -> dict:
-        return self.run_job("attachVolume", "volume", id=volume_id, virtualmachineid=vm_id,
-                            deviceid=device_id)
-
-    def detach_volume(self, volume_id: str | None = None, *, vm_id: str | None = None,
-                      device_id: int | None = None) -> dict:
-        """Detach by volume id, or by (vm_id, device_id)."""
-        return self.run_job("detachVolume", "volume", id=volume_id, virtualmachineid=vm_id,
-                            deviceid=device_id)
-
-    def delete_volume(self, volume_id: str) -> None:
-        """Synchronous in CloudStack; refused (431) while the volume is attached."""
-        self.call("deleteVolume", id=volume_id)
-
-    def resize_volume(self, volume_id: str, size_gb: int, *, shrink_ok: bool = False) -> dict:
-        return self.run_job("resizeVolume", "volume", id=volume_id, size=size_gb,
-                            shrinkok=shrink_ok)
-
-    def create_snapshot(self, volume_id: str, *, name: str | None = None,
-                        on_submitted: Submitted | None = None) -> dict:
-        return self.run_job("createSnapshot", "snapshot", on_submitted=on_submitted,
-                            volumeid=volume_id, name=name)
-
-    def list_snapshots(self, *, volume_id: str | None = None,
-                       snapshot_id: str | None = None) -> list[dict]:
-        return self.list_all("listSnapshots", volumeid=volume_id, id=snapshot_id, listall=True)
-
-    def revert_snapshot(self, snapshot_id: str) -> dict:
-        """Volume back to the snapshot; CloudStack wants it Ready and its VM (if any) stopped."""
-        return self.run_job("revertSnapshot", "snapshot", id=snapshot_id)
-
-    def delete_snapshot(self, snapshot_id: str) -> None:
-        self.run_job("deleteSnapshot", None, id=snapshot_id)
+                               zone_id: str, name: str | None = None, disk_offering_id: str | None = None,
+                               storage_id: str | None = None, on_submitted: Submitted | None = None) -> dict:
+        """A replication target of at least `size_bytes`: on `disk_offering_id` (else the customized offering),
+        sized to whole GB where the offering takes a size; on pool `storage_id` where this CloudStack's
+        createVolume takes `storageid` (4.23+; before that the pool is chosen when the volume is attached)."""
+        offering = self.disk_offering(disk_offering_id) if disk_offering_id else self.custom_disk_offering()
+        size_gb = size_bytes_to_gb(size_bytes)
+        if not offering.get("iscustomized") and int(offering.get("disksize") or 0) < size_gb:
+            raise CloudStackError(f"Disk offering '{offering.get('name')}' ({offering['id']}) has a fixed "
+                                  f"{offering.get('disksize')} GB, smaller than the {size_gb} GB disk: map a "
+                                  "customized or larger offering")
+        return self.create_volume(name=name or volume_name_for_disk(vm_name, disk_unit), zone_id=zone_id,
+                                  disk_offering_id=offering["id"],
+                                  size_gb=size_gb if offering.get("iscustomized") else None,
+                                  storage_id=storage_id if self.supports_storage_id() else None,
+                                  on_submitted=on_submitted)
 
     def list_async_jobs(self) -> list[dict]:
         return self.list_all("listAsyncJobs", listall=True)
@@ -277,6 +220,15 @@ class CloudStackClient(CloudStackTransport):
             answer = self.call("listCapabilities")
             self._capabilities = (answer or {}).get("capability") or {}
         return self._capabilities
+
+    def version(self) -> tuple[int, ...]:
+        """This CloudStack's version (listCapabilities `cloudstackversion`), e.g. (4, 20, 0, 0)."""
+        text = str(self.capabilities().get("cloudstackversion") or "")
+        return tuple(int(part) for part in text.split("-")[0].split(".") if part.isdigit())
+
+    def supports_storage_id(self) -> bool:
+        """createVolume takes `storageid` from 4.23 (CreateVolumeCmd); before, it is an ignored parameter."""
+        return self.version()[:2] >= STORAGE_ID_SINCE
 
     def can_expunge(self) -> bool:
         return bool(self.capabilities().get("allowuserexpungerecovervm"))
