@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('platform_settings', '0004_guest_os_mappings'),
+        ('platform_settings', '0005_vcenter_agent'),
     ]
 
     operations = [
