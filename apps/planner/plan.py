@@ -75,7 +75,7 @@ def _schedule(ordered: list[tuple[SourceVM, float]], day_capacity: float) -> lis
 
 
 def build(project: Project) -> dict:
-    model = planning.bandwidth(project)
+    model = selectors.bandwidth(project)
     vms = [vm for vm in selectors.assessed_vms(project) if vm.migration_status != VMStatus.SKIPPED]
     ordered = _order(vms)
     # Beside each estimate, what the platform did: the matched VM context's state and last sync (after approval).
@@ -87,7 +87,7 @@ def build(project: Project) -> dict:
     timed = []
     warm_total = cold_total = 0
     for vm in ordered:
-        estimate = planning.vm_estimate(vm, model, project.change_rate_pct)
+        estimate = planning.vm_estimate(vm, model)
         mode = vm.effective_mode or MigrationMode.WARM_ELIGIBLE
         cold = mode == MigrationMode.COLD_REQUIRED
         warm_total += not cold
@@ -127,7 +127,8 @@ def build(project: Project) -> dict:
             "project_name": project.name, "total_vms": len(ordered), "warm_count": warm_total,
             "cold_count": cold_total,
             "total_disk_tb": round(sum(vm.total_disk_gb for vm in ordered) / 1024, 2),
-            "bottleneck_mbps": model.bottleneck_mbps, "estimated_total_hours": total_hours,
+            "bottleneck_mbps": model.bottleneck_mbps, "bandwidth_source": model.source,
+            "change_rate_pct": model.change_rate_pct, "estimated_total_hours": total_hours,
             "estimated_days": len(daily) or math.ceil(total_hours / project.working_hours_per_day)},
         "tenant_plans": sorted(tenants.values(), key=lambda p: p["tenant_name"]),
         "daily_schedule": daily,

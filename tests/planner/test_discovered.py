@@ -76,3 +76,7 @@ def test_live_discovery_plan_approve_and_first_cohort_syncs(stack, operator_clie
     rows = [vm for tenant in plan["tenant_plans"] for vm in tenant["vms"]]
     assert len(rows) == 2 and all(vm["last_sync_at"] and vm["actual_status"] for vm in rows), rows
     assert all(vm["wave_id"] == cutover["wave_id"] and vm["wave_status"] == "queued" for vm in rows), rows
+    # Those two syncs are now what the bandwidth model goes by.
+    bandwidth = viewer_client.get(f"{BASE}/{pid}/bandwidth").json()["bandwidth"]
+    assert bandwidth["source"] == "measured" and bandwidth["measured_jobs"] == 2, bandwidth
+    assert bandwidth["measured_stream_mbps"] > 0 and plan["project_summary"]["bandwidth_source"] == "measured"

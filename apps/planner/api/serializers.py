@@ -280,6 +280,14 @@ class BandwidthSerializer(serializers.Serializer):
     bottleneck = serializers.ChoiceField(choices=["source", "link", "agent", "pcd_storage"])
     bottleneck_mbps = serializers.FloatField()
     latency_penalty = serializers.FloatField()
+    source = serializers.ChoiceField(choices=["model", "measured"], help_text="measured: the agent stream speed comes "
+                                     "from the platform's own completed syncs; model: the project's agent_stream_mbps")
+    measured_jobs = serializers.IntegerField(help_text="Completed syncs measured (0: none yet)")
+    measured_stream_mbps = serializers.FloatField(allow_null=True, help_text="Median speed of one VM's sync")
+    change_rate_pct = serializers.FloatField(help_text="The change rate the estimates use")
+    change_rate_source = serializers.ChoiceField(choices=["model", "measured"],
+                                                 help_text="measured: the median share of a VM's disks our "
+                                                           "incremental syncs carried; model: the project's")
 
 
 class BandwidthAnswer(serializers.Serializer):
@@ -328,6 +336,8 @@ class ProjectSummarySerializer(serializers.Serializer):
     cold_count = serializers.IntegerField()
     total_disk_tb = serializers.FloatField()
     bottleneck_mbps = serializers.FloatField()
+    bandwidth_source = serializers.ChoiceField(choices=["model", "measured"])
+    change_rate_pct = serializers.FloatField(help_text="The change rate the estimates used")
     estimated_total_hours = serializers.FloatField()
     estimated_days = serializers.IntegerField()
 
