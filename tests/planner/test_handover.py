@@ -99,6 +99,10 @@ def test_approval_makes_a_sync_schedule_and_a_wave_per_cohort(operator_client, a
     # A draft holds its VMs until an operator gives it a window.
     refused = operator_client.post(f"/api/v1/waves/{draft.pk}/start-now", format="json")
     assert refused.status_code == 409 and "window" in refused.json()["error"]
+    rehearsal = operator_client.post(f"/api/v1/waves/{draft.pk}/rehearsal", {}, format="json")
+    assert rehearsal.status_code == 201, rehearsal.content  # a draft can be rehearsed before it has a window
+    rehearsed = Wave.objects.get(pk=rehearsal.json()["wave"]["id"])
+    assert rehearsed.kind == "rehearsal" and rehearsed.deadline - rehearsed.window_start == timedelta(hours=4)
     window = {"window_start": (timezone.now() + timedelta(hours=2)).isoformat(),
               "deadline": (timezone.now() + timedelta(hours=6)).isoformat()}
     assert viewer_client.post(f"/api/v1/waves/{draft.pk}/schedule", window, format="json").status_code == 403
