@@ -69,3 +69,19 @@ class GroupForm(forms.Form):
     def __init__(self, *args, groups=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["group"].queryset = groups
+
+
+class CancelWaveForm(forms.Form):
+    stop_running = forms.BooleanField(required=False, initial=False,
+                                      help_text="Also roll back the failovers already running (default: let them "
+                                                "end); a rehearsal always ends its test failovers")
+
+
+class RehearsalForm(forms.Form):
+    name = forms.CharField(max_length=255, required=False, help_text='Empty: "<wave> rehearsal <n>"')
+
+
+class WaveWindowForm(forms.Form):
+    window_start = forms.DateTimeField(help_text="From then the wave's VMs start (server time, YYYY-MM-DD HH:MM)")
+    deadline = forms.DateTimeField(help_text="No VM of the wave starts after this")
+

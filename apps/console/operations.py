@@ -6,6 +6,7 @@ shows that page again and changes nothing.
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,9 +22,13 @@ from apps.failover import services as failover_services
 from apps.failover.choices import FailoverType
 from apps.failover.models import FailoverJob
 from apps.inventory.models import VMContext
+from apps.planner import services as planner_services
+from apps.planner.models import Project
 from apps.replication import selectors as replication_selectors
 from apps.replication import services as replication_services
 from apps.replication.models import ReplicationJob
+from apps.waves import services as wave_services
+from apps.waves.models import Wave
 
 from . import forms
 
@@ -40,7 +45,7 @@ class Operation:
 
     name: str
     label: str
-    target: str  # vm | replication | failover | enrollment | appliance
+    target: str  # vm | replication | failover | enrollment | appliance | project | wave
     explain: Callable[[object], list[str]]
     run: Callable
     destructive: bool = True
@@ -211,6 +216,68 @@ def _explain_revoke(appliance):
             "authorized keys and its live tunnel sessions end.", "Syncs running through it fail."]
 
 
+def _project_url(project: Project) -> str:
+    return reverse("admin:console-project", args=[project.pk])
+
+
+def _wave_url(wave: Wave) -> str:
+    return reverse("admin:console-wave", args=[wave.pk])
+
+
+def _approve_plan(project, options, actor):
+    project = planner_services.project_approve(project=project, approved_by=actor.label)
+    report = project.approval_report
+    waves = [w for w in report.get("waves", []) if w.get("wave_id")]
+    return Outcome(f"Plan '{project.name}' approved: {report['matched_count']} VM(s) matched, "
+                   f"{len(report['machine_groups'])} machine group(s) with sync schedules, {len(waves)} wave(s); "
+                   f"{report['unmatched_count']} planned VM(s) not discovered", _project_url(project))
+
+
+def _explain_approve_plan(project):
+    cohorts = project.cohorts.count()
+    return [f"Matches the planned VMs of '{project.name}' to the discovered VMs (instance UUID, else name).",
+            f"Makes each of its {cohorts} cohort(s) a machine group with its own sync schedule ("
+            + (f"cron '{project.sync_cron_expression}'" if project.sync_cron_expression
+               else f"every {project.sync_interval_seconds // 60} minutes") + "): syncs start from then on.",
+            "Makes each cohort a cutover wave: its window from the cohort's planned dates, else a draft that starts "
+            "nothing until you set its window.",
+            "Turns the confirmed network mappings into the VMs' failover mappings. The project becomes approved; "
+            "this cannot be undone here."]
+
+
+def _wave_action(verb: str, call):
+    def run(wave, options, actor):
+        wave = call(wave=wave, requested_by=actor.label, **options)
+        return Outcome(f"Wave '{wave.name}': {verb}", _wave_url(wave))
+    return run
+
+
+def _rehearse(wave, options, actor):
+    rehearsal = wave_services.wave_rehearse(wave=wave, requested_by=actor.label, name=options.get("name") or "")
+    return Outcome(f"Rehearsal '{rehearsal.name}' of '{wave.name}' started", _wave_url(rehearsal))
+
+
+def _count(wave) -> str:
+    return f"{wave.vms.count()} VM(s), {wave.max_concurrent} at a time"
+
+
+WAVE_EXPLAIN = {
+    "schedule": lambda w: [f"Sets the window of '{w.name}' ({_count(w)}). From its start the wave's VMs are cut over "
+                           "by live failovers (the source powered off, a final sync) in their order; none starts "
+                           "after the deadline."],
+    "start_now": lambda w: [f"Opens the window of '{w.name}' now: live failovers of its {_count(w)} start, in "
+                            "their order.", "Each failover powers its source VM off; a completed one is final."],
+    "cancel": lambda w: [f"Queued VMs of '{w.name}' never start.",
+                         "Running failovers go on unless you tick below (a rehearsal's tests are always ended)."],
+    "rollback": lambda w: [f"Rolls back every VM of '{w.name}' whose failover is still reversible, one at a time, "
+                           "last first.", "A completed live failover is final: it is reported, not rolled back. "
+                           "VMs not started are cancelled."],
+    "rehearsal": lambda w: [f"Starts a rehearsal of '{w.name}' now: test failovers of its {_count(w)}, the same "
+                            "order and hooks, ended together once every test VM is up.",
+                            "The source VMs keep running; the cutover wave is untouched."],
+}
+
+
 ALL = (
     Operation("initial_sync", "Initial sync", "vm", _explain_sync("initial"), _sync("initial"), destructive=False,
               form=forms.SyncForm),
@@ -237,6 +304,19 @@ ALL = (
               form=forms.RejectForm, confirm_label="Yes, reject"),
     Operation("revoke", "Revoke", "appliance", _explain_revoke, _revoke, role=Role.ADMIN,
               confirm_label="Yes, revoke this agent"),
+    Operation("approve", "Approve the plan", "project", _explain_approve_plan, _approve_plan, role=Role.ADMIN,
+              confirm_label="Yes, approve and hand it to the platform"),
+    Operation("schedule", "Set the window", "wave", WAVE_EXPLAIN["schedule"],
+              _wave_action("window set", wave_services.wave_schedule), form=forms.WaveWindowForm,
+              confirm_label="Yes, schedule the wave"),
+    Operation("start_now", "Start now", "wave", WAVE_EXPLAIN["start_now"],
+              _wave_action("starts now", wave_services.wave_start_now), confirm_label="Yes, start the cutovers now"),
+    Operation("cancel", "Cancel", "wave", WAVE_EXPLAIN["cancel"], _wave_action("cancelled", wave_services.wave_cancel),
+              form=forms.CancelWaveForm, confirm_label="Yes, cancel the wave"),
+    Operation("rollback", "Roll back", "wave", WAVE_EXPLAIN["rollback"],
+              _wave_action("rolling back", wave_services.wave_rollback), confirm_label="Yes, roll the wave back"),
+    Operation("rehearsal", "Rehearse", "wave", WAVE_EXPLAIN["rehearsal"], _rehearse, form=forms.RehearsalForm,
+              confirm_label="Yes, start the rehearsal"),
 )
 BY_TARGET: dict[tuple[str, str], Operation] = {(op.target, op.name): op for op in ALL}
 
@@ -249,7 +329,18 @@ def page_of(target: str, obj) -> str:
         return _replication_url(obj)
     if target == "failover":
         return _failover_url(obj)
+    if target == "project":
+        return _project_url(obj)
+    if target == "wave":
+        return _wave_url(obj)
     return reverse("admin:console-agents")
+
+
+def _by_uuid(queryset, key):
+    try:
+        return queryset.filter(pk=uuid.UUID(str(key))).first()
+    except ValueError:
+        return None
 
 
 def lookup(target: str, name: str) -> Operation | None:
@@ -262,4 +353,6 @@ TARGETS = {
     "failover": lambda key: FailoverJob.objects.select_related("vm_context").filter(job_id=key).first(),
     "enrollment": lambda key: Enrollment.objects.filter(enrollment_id=key).first(),
     "appliance": lambda key: Appliance.objects.filter(appliance_id=key).first(),
+    "project": lambda key: _by_uuid(Project.objects, key),
+    "wave": lambda key: Wave.objects.filter(pk=int(key)).first() if str(key).isdigit() else None,
 }

@@ -33,6 +33,11 @@ class ConsoleSite(admin.AdminSite):
             path("console/sync/<str:job_id>/", wrap(pages.replication), name="console-replication"),
             path("console/failover/<str:job_id>/", wrap(pages.failover), name="console-failover"),
             path("console/agents/", wrap(pages.agents), name="console-agents"),
+            path("console/plans/", wrap(pages.projects), name="console-projects"),
+            path("console/plan/<uuid:project_id>/", wrap(pages.project), name="console-project"),
+            path("console/plan/<uuid:project_id>/cohort/<int:pk>/", wrap(pages.cohort), name="console-cohort"),
+            path("console/waves/", wrap(pages.waves), name="console-waves"),
+            path("console/wave/<int:pk>/", wrap(pages.wave), name="console-wave"),
             path("console/<str:target>/<str:key>/<str:name>/", wrap(pages.operation), name="console-operation"),
         ]
         return console + super().get_urls()

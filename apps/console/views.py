@@ -22,10 +22,12 @@ from apps.failover.choices import FailoverType
 from apps.inventory import selectors as inventory_selectors
 from apps.inventory import services as inventory_services
 from apps.inventory.models import VMContext
+from apps.planner import services as planner_services
 from apps.replication.models import ReplicationJob
 from apps.settings.models import VMwareCredential
+from apps.waves import services as wave_services
 
-from . import operations, pages, selectors
+from . import operations, pages, plans, selectors
 from .forms import MappingForm
 
 
@@ -163,6 +165,50 @@ class ConsolePages:
                            {"op": op, "obj": obj, "form": form, "explanation": op.explain(obj),
                             "back": operations.page_of(target, obj)},
                            title=f"{op.label}: {obj}")
+
+    # -- migration plans and waves --------------------------------------------------------------------------
+
+    @staticmethod
+    def _project(project_id):
+        try:
+            return planner_services.project_get(project_id)
+        except ApplicationError as exc:
+            raise Http404("No such migration project") from exc
+
+    def projects(self, request):
+        require(request, Role.VIEWER)
+        return self.render(request, "console/projects.html", {"projects": plans.projects()},
+                           title="Migration plans")
+
+    def project(self, request, project_id):
+        require(request, Role.VIEWER)
+        project = self._project(project_id)
+        return self.render(request, "console/project.html", plans.project_page(project, request.GET),
+                           title=project.name)
+
+    def cohort(self, request, project_id, pk: int):
+        require(request, Role.VIEWER)
+        project = self._project(project_id)
+        cohort = project.cohorts.filter(pk=pk).first()
+        if cohort is None:
+            raise Http404("No such cohort")
+        return self.render(request, "console/cohort.html", plans.cohort_page(project, cohort),
+                           title=f"{project.name}: {cohort.name}")
+
+    def waves(self, request):
+        require(request, Role.VIEWER)
+        status = request.GET.get("status", "")
+        return self.render(request, "console/waves.html", {"waves": plans.waves(status), "status": status},
+                           title="Waves")
+
+    def wave(self, request, pk: int):
+        require(request, Role.VIEWER)
+        try:
+            wave = wave_services.wave_get(pk)
+        except ApplicationError as exc:
+            raise Http404("No such wave") from exc
+        return self.render(request, "console/wave.html", plans.wave_page(wave), panel="console/wave_panel.html",
+                           title=wave.name)
 
     # -- agents and the inventory --------------------------------------------------------------------------
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from apps.core.models import TimeStampedModel
+from apps.scheduler import timing
 
 from .choices import (
     CheckStatus,
@@ -57,6 +59,10 @@ class Project(TimeStampedModel):
     target_vms_per_day = models.PositiveIntegerField(default=0)
     # CloudStack is the destination: a tenant becomes a domain plus an account, or a project, in that domain.
     target_scope = models.CharField(max_length=16, choices=TargetScope.choices, default=TargetScope.PROJECT)
+    # How approval's sync schedules run each cohort's incremental syncs: the cron expression when set, else the interval.
+    sync_interval_seconds = models.PositiveIntegerField(default=4 * 3600, validators=[
+        MinValueValidator(60), MaxValueValidator(31 * 24 * 3600)])
+    sync_cron_expression = models.CharField(max_length=255, blank=True)
     risk_config = models.JSONField(default=dict, blank=True)
     source_file_name = models.CharField(max_length=255, blank=True)
     uploaded_at = models.DateTimeField(null=True, blank=True)
@@ -71,6 +77,14 @@ class Project(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        self.sync_cron_expression = timing.normalise_cron(self.sync_cron_expression or "")
+        if self.sync_cron_expression:
+            try:
+                timing.parse_cron(self.sync_cron_expression)
+            except ValueError as exc:
+                raise ValidationError({"sync_cron_expression": f"Invalid cron expression: {exc}"}) from None
 
 
 class SourceCluster(models.Model):
@@ -124,6 +138,7 @@ class Cohort(TimeStampedModel):
     status = models.CharField(max_length=16, choices=CohortStatus.choices, default=CohortStatus.PLANNED)
     notes = models.TextField(blank=True)
     machine_group_id = models.BigIntegerField(null=True, blank=True, help_text="The scheduler group approval made.")
+    wave_id = models.BigIntegerField(null=True, blank=True, help_text="The cutover wave approval made.")
 
     class Meta:
         db_table = "planner_cohorts"

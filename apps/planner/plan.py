@@ -10,6 +10,7 @@ import math
 from openpyxl import Workbook
 
 from apps.inventory import selectors as inventory_selectors
+from apps.waves import selectors as wave_selectors
 
 from . import planning, selectors
 from .choices import MigrationMode, RiskLevel, VMStatus
@@ -49,6 +50,12 @@ def _order(vms: list[SourceVM]) -> list[SourceVM]:
     return ordered  # dependencies have no cycles (refused when added)
 
 
+def _wave_outcome(row) -> dict:
+    if row is None:
+        return {"wave_id": None, "wave_status": None, "wave_reason": None}
+    return {"wave_id": row.wave_id, "wave_status": row.status, "wave_reason": row.reason or None}
+
+
 def _schedule(ordered: list[tuple[SourceVM, float]], day_capacity: float) -> list[dict]:
     days: list[dict] = []
     day_of: dict[int, int] = {}
@@ -68,18 +75,19 @@ def _schedule(ordered: list[tuple[SourceVM, float]], day_capacity: float) -> lis
 
 
 def build(project: Project) -> dict:
-    model = planning.bandwidth(project)
+    model = selectors.bandwidth(project)
     vms = [vm for vm in selectors.assessed_vms(project) if vm.migration_status != VMStatus.SKIPPED]
     ordered = _order(vms)
     # Beside each estimate, what the platform did: the matched VM context's state and last sync (after approval).
     actual = {context_id: (status, synced) for context_id, status, synced in inventory_selectors.vm_contexts()
               .filter(context_id__in=[vm.vm_context_id for vm in vms if vm.vm_context_id])
               .values_list("context_id", "current_status", "last_sync_at")}
+    waves = wave_selectors.vm_outcomes(actual)
     tenants: dict[str, dict] = {}
     timed = []
     warm_total = cold_total = 0
     for vm in ordered:
-        estimate = planning.vm_estimate(vm, model, project.change_rate_pct)
+        estimate = planning.vm_estimate(vm, model)
         mode = vm.effective_mode or MigrationMode.WARM_ELIGIBLE
         cold = mode == MigrationMode.COLD_REQUIRED
         warm_total += not cold
@@ -104,7 +112,8 @@ def build(project: Project) -> dict:
                             "in_use_gb": round(vm.in_use_gb, 2), "mode": mode, "risk_level": vm.risk_level or None,
                             "migration_status": vm.migration_status,
                             "actual_status": actual.get(vm.vm_context_id, (None, None))[0],
-                            "last_sync_at": actual.get(vm.vm_context_id, (None, None))[1], **estimate})
+                            "last_sync_at": actual.get(vm.vm_context_id, (None, None))[1],
+                            **_wave_outcome(waves.get(vm.vm_context_id)), **estimate})
         timed.append((vm, planning.vm_hours(vm, estimate)))
     for plan in tenants.values():
         for name in ("total_disk_gb", "phase1_hours", "cutover_hours"):
@@ -118,7 +127,8 @@ def build(project: Project) -> dict:
             "project_name": project.name, "total_vms": len(ordered), "warm_count": warm_total,
             "cold_count": cold_total,
             "total_disk_tb": round(sum(vm.total_disk_gb for vm in ordered) / 1024, 2),
-            "bottleneck_mbps": model.bottleneck_mbps, "estimated_total_hours": total_hours,
+            "bottleneck_mbps": model.bottleneck_mbps, "bandwidth_source": model.source,
+            "change_rate_pct": model.change_rate_pct, "estimated_total_hours": total_hours,
             "estimated_days": len(daily) or math.ceil(total_hours / project.working_hours_per_day)},
         "tenant_plans": sorted(tenants.values(), key=lambda p: p["tenant_name"]),
         "daily_schedule": daily,
@@ -130,10 +140,11 @@ def _rows(plan: dict):
     for tenant in plan["tenant_plans"]:
         for vm in tenant["vms"]:
             yield [tenant["tenant_name"], tenant["cohort_name"] or "", day_of.get(vm["vm_name"], ""),
-                   *(vm[c] if vm[c] is not None else "" for c in VM_COLUMNS), vm["migration_status"]]
+                   *(vm[c] if vm[c] is not None else "" for c in VM_COLUMNS), vm["migration_status"],
+                   vm["wave_status"] or ""]
 
 
-HEADER = ["tenant_name", "cohort_name", "day", *VM_COLUMNS, "migration_status"]
+HEADER = ["tenant_name", "cohort_name", "day", *VM_COLUMNS, "migration_status", "wave_status"]
 
 
 def _safe(value):

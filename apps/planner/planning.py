@@ -3,6 +3,10 @@
 Four constraints limit a migration's throughput: the source hosts' NICs (the share of them we may use), the link
 between the sites (cross-site topologies only, slowed by latency), the agents (count x concurrent streams x what one
 stream moves) and the destination's primary storage. The smallest is the bottleneck; the concurrent copies share it.
+
+Once the platform completed syncs of its own, what they measured replaces the project's guesses (`source` says
+which): the median speed of one VM's sync is what one agent stream moves, and the median share of a VM's disks an
+incremental sync carried is the change rate (once an incremental completed).
 """
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ class Bandwidth:
     bottleneck_mbps: float
     latency_penalty: float
     slots: int
+    change_rate_pct: float
+    source: str = "model"  # "measured": the agent stream speed (and change rate) come from our own syncs
+    change_rate_source: str = "model"
+    measured_jobs: int = 0
+    measured_stream_mbps: float | None = None
 
     @property
     def per_vm_mbps(self) -> float:
@@ -36,10 +45,15 @@ class Bandwidth:
         return {"source_effective_mbps": self.source_effective_mbps, "link_effective_mbps": self.link_effective_mbps,
                 "agent_effective_mbps": self.agent_effective_mbps,
                 "storage_effective_mbps": self.storage_effective_mbps, "bottleneck": self.bottleneck,
-                "bottleneck_mbps": self.bottleneck_mbps, "latency_penalty": self.latency_penalty}
+                "bottleneck_mbps": self.bottleneck_mbps, "latency_penalty": self.latency_penalty,
+                "source": self.source, "measured_jobs": self.measured_jobs,
+                "measured_stream_mbps": self.measured_stream_mbps, "change_rate_pct": self.change_rate_pct,
+                "change_rate_source": self.change_rate_source}
 
 
-def bandwidth(project: Project) -> Bandwidth:
+def bandwidth(project: Project, measured=None) -> Bandwidth:
+    """The model; `measured` (replication's `Measured`, None before any sync) replaces the stream speed and change
+    rate the project assumed."""
     source = round(project.source_nic_speed_gbps * 1000 * project.source_usable_pct / 100, 1)
     link, penalty = None, 1.0
     if project.topology_type != Topology.LOCAL:
@@ -48,25 +62,32 @@ def bandwidth(project: Project) -> Bandwidth:
         penalty = round(1.0 + max(0.0, project.link_latency_ms - LATENCY_FREE_MS) / 100.0, 2)
         link = round(speed * 1000 * project.link_usable_pct / 100 / penalty, 1)
     slots = project.agent_count * project.agent_concurrent_vms
-    agent = round(slots * project.agent_stream_mbps, 1)
+    stream = measured.stream_mbps if measured else project.agent_stream_mbps
+    agent = round(slots * stream, 1)
     storage = round(project.target_storage_mbps, 1)
     candidates = [(source, Bottleneck.SOURCE), (agent, Bottleneck.AGENT), (storage, Bottleneck.STORAGE)]
     if link is not None:
         candidates.append((link, Bottleneck.LINK))
     mbps, name = min(candidates, key=lambda pair: pair[0])
-    return Bandwidth(source, link, agent, storage, str(name), mbps, penalty, slots)
+    measured_change = measured.change_rate_pct if measured else None
+    return Bandwidth(source, link, agent, storage, str(name), mbps, penalty, slots,
+                     change_rate_pct=project.change_rate_pct if measured_change is None else measured_change,
+                     source="measured" if measured else "model",
+                     change_rate_source="model" if measured_change is None else "measured",
+                     measured_jobs=measured.jobs if measured else 0,
+                     measured_stream_mbps=measured.stream_mbps if measured else None)
 
 
 def hours(gb: float, mbps: float) -> float:
     return gb * MBIT_PER_GB / mbps / 3600 if mbps > 0 else 0.0
 
 
-def vm_estimate(vm: SourceVM, model: Bandwidth, change_rate_pct: float) -> dict:
+def vm_estimate(vm: SourceVM, model: Bandwidth) -> dict:
     """Warm: copy the used data while the VM runs, then a short cutover; cold: the whole disk while it is off."""
     rate = model.per_vm_mbps
     used = vm.in_use_gb or vm.total_disk_gb
     phase1 = hours(used, rate)
-    cutover = hours(used * change_rate_pct / 100, rate) + CUTOVER_OVERHEAD_HOURS
+    cutover = hours(used * model.change_rate_pct / 100, rate) + CUTOVER_OVERHEAD_HOURS
     cold = hours(vm.total_disk_gb, rate) + CUTOVER_OVERHEAD_HOURS
     return {"warm_phase1_hours": round(phase1, 2), "warm_cutover_hours": round(cutover, 2),
             "warm_downtime_hours": round(cutover, 2), "cold_total_hours": round(cold, 2),

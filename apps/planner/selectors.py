@@ -4,11 +4,18 @@ from __future__ import annotations
 from django.db.models import Count, F, FloatField, Prefetch, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
+from apps.replication import selectors as replication_selectors
+
 from . import planning
 from .choices import MigrationMode, OsFamily, ProjectStatus, RiskLevel, VMStatus
 from .models import Cohort, NetworkMapping, Project, SourceNIC, SourceVM, Tenant, VMDependency
 
 IN_SCOPE = ~Q(migration_status=VMStatus.SKIPPED)
+
+
+def bandwidth(project: Project) -> planning.Bandwidth:
+    """The project's bandwidth model, with what our own completed syncs measured once there are any."""
+    return planning.bandwidth(project, replication_selectors.measured_transfer())
 
 
 def projects() -> QuerySet[Project]:
@@ -75,8 +82,8 @@ def cohort_summary(project: Project, cohort: Cohort) -> dict:
     vms = list(SourceVM.objects.filter(tenant__cohort=cohort).filter(IN_SCOPE)
                .only("id", "num_cpu", "memory_mb", "total_disk_gb", "in_use_gb", "migration_mode", "mode_override",
                      "migration_status"))
-    model = planning.bandwidth(project)
-    slot_hours = sum(planning.vm_hours(vm, planning.vm_estimate(vm, model, project.change_rate_pct)) for vm in vms)
+    model = bandwidth(project)
+    slot_hours = sum(planning.vm_hours(vm, planning.vm_estimate(vm, model)) for vm in vms)
     breakdown = {status: 0 for status in VMStatus.values}
     for vm in vms:
         breakdown[vm.migration_status] += 1
@@ -114,6 +121,6 @@ def workload(project: Project) -> tuple[int, float]:
     """(in-scope VMs, their mean slot hours) for the agent recommendation."""
     vms = list(project.vms.filter(IN_SCOPE).only("id", "project_id", "total_disk_gb", "in_use_gb", "migration_mode",
                                                  "mode_override"))
-    model = planning.bandwidth(project)
-    hours = [planning.vm_hours(vm, planning.vm_estimate(vm, model, project.change_rate_pct)) for vm in vms]
+    model = bandwidth(project)
+    hours = [planning.vm_hours(vm, planning.vm_estimate(vm, model)) for vm in vms]
     return len(vms), (sum(hours) / len(hours) if hours else 0.0)

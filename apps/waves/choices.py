@@ -8,6 +8,7 @@ class WaveKind(models.TextChoices):
 
 
 class WaveStatus(models.TextChoices):
+    DRAFT = "draft", "Draft: no window yet (an operator sets it)"
     SCHEDULED = "scheduled", "Waiting for its window"
     RUNNING = "running", "Running"
     ENDING = "ending", "Rehearsal: ending the test failovers together"
@@ -48,7 +49,8 @@ class HookKind(models.TextChoices):
 # A pre-hook that fails stops its VM before anything started; a post-hook's failure is recorded only.
 PRE_STAGES = {HookStage.BEFORE_FINAL_SYNC}
 
-OPEN = {WaveStatus.SCHEDULED, WaveStatus.RUNNING, WaveStatus.ENDING}
+# A draft holds its VMs like a scheduled wave: it becomes one when an operator sets its window.
+OPEN = {WaveStatus.DRAFT, WaveStatus.SCHEDULED, WaveStatus.RUNNING, WaveStatus.ENDING}
 DONE = {WaveStatus.COMPLETED, WaveStatus.PARTIAL, WaveStatus.FAILED}
 # A VM that holds a slot of the wave's limit.
 IN_FLIGHT = {WaveVMStatus.STARTING, WaveVMStatus.TESTING, WaveVMStatus.ENDING_TEST, WaveVMStatus.RUNNING}
@@ -56,6 +58,7 @@ VM_FINAL = {WaveVMStatus.COMPLETED, WaveVMStatus.FAILED, WaveVMStatus.SKIPPED, W
             WaveVMStatus.ROLLED_BACK, WaveVMStatus.NOT_REVERSIBLE}
 
 TRANSITIONS = {
+    WaveStatus.DRAFT: {WaveStatus.SCHEDULED, WaveStatus.CANCELLED},
     WaveStatus.SCHEDULED: {WaveStatus.RUNNING, WaveStatus.CANCELLED},
     WaveStatus.RUNNING: {WaveStatus.ENDING, *DONE, WaveStatus.CANCELLED, WaveStatus.ROLLING_BACK},
     WaveStatus.ENDING: {*DONE, WaveStatus.ROLLING_BACK},

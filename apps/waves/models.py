@@ -27,8 +27,11 @@ class Wave(TimeStampedModel):
                               related_name="waves")
     rehearsal_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="rehearsals", help_text="The cutover wave this one rehearses")
-    window_start = models.DateTimeField(db_index=True, help_text="Beat starts the wave's VMs from this time")
-    deadline = models.DateTimeField(help_text="No VM of the wave starts after this time; it is skipped")
+    # Both empty only in a draft (a planner cohort without planned dates): `wave_schedule` sets them.
+    window_start = models.DateTimeField(null=True, blank=True, db_index=True,
+                                        help_text="Beat starts the wave's VMs from this time")
+    deadline = models.DateTimeField(null=True, blank=True,
+                                    help_text="No VM of the wave starts after this time; it is skipped")
     max_concurrent = models.PositiveIntegerField(default=2, validators=[MinValueValidator(1),
                                                                         MaxValueValidator(MAX_CONCURRENT)])
     test_duration = models.CharField(max_length=32, default="4h",
@@ -44,6 +47,9 @@ class Wave(TimeStampedModel):
         ordering = ["window_start", "name"]
         constraints = [
             models.CheckConstraint(name="wave_deadline_after_start", condition=Q(deadline__gt=models.F("window_start"))),
+            models.CheckConstraint(name="wave_window_unless_draft",
+                                   condition=Q(status=WaveStatus.DRAFT)
+                                   | Q(window_start__isnull=False, deadline__isnull=False)),
             models.CheckConstraint(name="wave_max_concurrent_positive", condition=Q(max_concurrent__gte=1)),
         ]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from .choices import IN_FLIGHT, WaveVMStatus
+from .choices import IN_FLIGHT, WaveKind, WaveVMStatus
 from .models import Wave, WaveVM
 
 
@@ -24,3 +24,10 @@ def wave_detail() -> QuerySet[Wave]:
     """A wave with its VMs in order (`ordered_vms`) and its hooks."""
     vms = WaveVM.objects.select_related("failover_job", "test_job", "vm_context").order_by("position")
     return waves().prefetch_related(Prefetch("vms", queryset=vms, to_attr="ordered_vms"), "hooks")
+
+
+def vm_outcomes(context_ids) -> dict[str, WaveVM]:
+    """context id -> that VM's place in its latest cutover wave (with `wave`), for the VMs that have one."""
+    rows = (WaveVM.objects.filter(vm_context__context_id__in=list(context_ids), wave__kind=WaveKind.CUTOVER)
+            .select_related("wave", "vm_context").order_by("wave__created_at", "wave_id"))
+    return {row.vm_context.context_id: row for row in rows}

@@ -20,6 +20,7 @@ from .choices import IN_FLIGHT, OPEN, WaveKind, WaveStatus, WaveVMStatus
 from .models import Wave, WaveHook, WaveVM
 
 VM_OPTIONS = ("test_first", "power_off_source", "keep_macs", "final_sync")
+DRAFT_REHEARSAL_WINDOW = timedelta(hours=4)  # a draft's rehearsal: its cutover window is not known yet
 HOOK_FIELDS = ("name", "stage", "kind", "url", "secret", "command", "timeout_seconds", "retries")
 
 
@@ -100,23 +101,30 @@ def _save_hooks(wave: Wave, hooks: list[dict]) -> None:
         WaveHook.objects.create(wave=wave, **{key: hook[key] for key in HOOK_FIELDS if key in hook})
 
 
-def wave_create(*, data: dict, created_by: str = "", rehearsal_of: Wave | None = None) -> Wave:
-    """A wave and its VMs in dependency order, with its hooks; it opens at window_start (beat's sweep)."""
+def wave_create(*, data: dict, created_by: str = "", rehearsal_of: Wave | None = None, draft: bool = False) -> Wave:
+    """A wave and its VMs in dependency order, with its hooks; it opens at window_start (beat's sweep).
+
+    A `draft` has no window yet (window_start and deadline are ignored): it holds its VMs and waits for
+    `wave_schedule`; the planner makes one for a cohort without planned dates."""
     group = scheduler.group_get(data["group_id"]) if data.get("group_id") is not None else None
     if group is None and not data.get("vms"):
         raise InvalidInput("Give group_id or vms", error_code="WAVE_VMS_INVALID")
     entries = ordered(_entries(group=group, vms=data.get("vms") or []))
     if not entries:
         raise InvalidInput(f"Machine group '{group.name}' has no VMs", error_code="WAVE_VMS_INVALID")
-    window_start = data.get("window_start") or timezone.now()
-    _check_window(window_start, data["deadline"])
+    if draft:
+        window_start = deadline = None
+    else:
+        window_start, deadline = data.get("window_start") or timezone.now(), data["deadline"]
+        _check_window(window_start, deadline)
     kind = data.get("kind", WaveKind.CUTOVER)
     try:
         with transaction.atomic():
             _busy_elsewhere([e["vm_context"] for e in entries], kind)
             wave = Wave.objects.create(
                 name=data["name"], description=data.get("description") or "", kind=kind, group=group,
-                rehearsal_of=rehearsal_of, window_start=window_start, deadline=data["deadline"],
+                status=WaveStatus.DRAFT if draft else WaveStatus.SCHEDULED,
+                rehearsal_of=rehearsal_of, window_start=window_start, deadline=deadline,
                 max_concurrent=data.get("max_concurrent", 2), test_duration=data.get("test_duration") or "4h",
                 created_by=created_by)
             WaveVM.objects.bulk_create([
@@ -124,20 +132,43 @@ def wave_create(*, data: dict, created_by: str = "", rehearsal_of: Wave | None =
                        depends_on=e["depends_on"], **{key: e[key] for key in VM_OPTIONS if key in e})
                 for index, e in enumerate(entries, start=1)])
             _save_hooks(wave, data.get("hooks") or [])
-            jobs.event(wave, "created", f"{kind} wave of {len(entries)} VM(s), window {window_start.isoformat()} "
-                                        f"to {data['deadline'].isoformat()}, {wave.max_concurrent} at a time",
-                       created_by=created_by)
-            if window_start <= timezone.now():
+            window = (f"window {window_start.isoformat()} to {deadline.isoformat()}" if not draft
+                      else "a draft until its window is set")
+            jobs.event(wave, "created", f"{kind} wave of {len(entries)} VM(s), {window}, "
+                                        f"{wave.max_concurrent} at a time", created_by=created_by)
+            if not draft and window_start <= timezone.now():
                 jobs.queue(jobs.ADVANCE_TASK, wave.pk)
     except IntegrityError as exc:
         raise Conflict(f"A wave named '{data['name']}' already exists", error_code="WAVE_EXISTS") from exc
     return wave
 
 
+def wave_schedule(*, wave: Wave, window_start, deadline, requested_by: str = "") -> Wave:
+    """Set (or move) the window of a draft or a scheduled wave; a draft becomes scheduled."""
+    _check_window(window_start, deadline)
+    with transaction.atomic():
+        row = Wave.objects.select_for_update().get(pk=wave.pk)
+        if row.status not in (WaveStatus.DRAFT, WaveStatus.SCHEDULED):
+            raise Conflict(f"Wave '{row.name}' is '{row.status}': its window can no longer change",
+                           error_code="INVALID_STATE")
+        row.window_start, row.deadline = window_start, deadline
+        if row.status == WaveStatus.DRAFT:
+            row = jobs.set_status(row, WaveStatus.SCHEDULED, window_start=window_start, deadline=deadline)
+        else:
+            row.save(update_fields=["window_start", "deadline", "updated_at"])
+        jobs.event(row, "scheduled", f"Window set: {window_start.isoformat()} to {deadline.isoformat()}",
+                   requested_by=requested_by)
+        if window_start <= timezone.now():
+            jobs.queue(jobs.ADVANCE_TASK, row.pk)
+    return row
+
+
 def wave_start_now(*, wave: Wave, requested_by: str = "") -> Wave:
     """Open a scheduled wave's window now (its deadline stays)."""
     with transaction.atomic():
         row = Wave.objects.select_for_update().get(pk=wave.pk)
+        if row.status == WaveStatus.DRAFT:
+            raise Conflict(f"Wave '{row.name}' is a draft: set its window first", error_code="INVALID_STATE")
         if row.status != WaveStatus.SCHEDULED:
             raise Conflict(f"Wave '{row.name}' is '{row.status}', not scheduled", error_code="INVALID_STATE")
         now = timezone.now()
@@ -209,7 +240,8 @@ def wave_rehearse(*, wave: Wave, requested_by: str = "", name: str = "") -> Wave
     hooks = [{key: getattr(hook, key) for key in HOOK_FIELDS} for hook in wave.hooks.order_by("id")]
     data = {"name": name or f"{wave.name} rehearsal {number}"[:255], "kind": WaveKind.REHEARSAL, "vms": vms,
             "hooks": hooks, "window_start": now,
-            "deadline": now + max(wave.deadline - wave.window_start, timedelta(hours=1)),
+            "deadline": now + (max(wave.deadline - wave.window_start, timedelta(hours=1)) if wave.deadline
+                               else DRAFT_REHEARSAL_WINDOW),
             "max_concurrent": wave.max_concurrent, "test_duration": wave.test_duration,
             "description": f"Rehearsal of '{wave.name}'"}
     return wave_create(data=data, created_by=requested_by, rehearsal_of=wave)

@@ -88,7 +88,10 @@ def test_bandwidth_model_finds_the_bottleneck(operator_client, viewer_client, pr
     assert local.json()["bandwidth"] == {
         "source_effective_mbps": 4000.0, "link_effective_mbps": None, "agent_effective_mbps": 3500.0,
         "storage_effective_mbps": 500.0, "bottleneck": "pcd_storage", "bottleneck_mbps": 500.0,
-        "latency_penalty": 1.0}
+        "latency_penalty": 1.0,
+        # Beyond the seed: which model it went by (no sync has completed here).
+        "source": "model", "measured_jobs": 0, "measured_stream_mbps": None, "change_rate_pct": 5.0,
+        "change_rate_source": "model"}
     operator_client.patch(f"{BASE}/{pid}", {"topology_type": "cross_site_dedicated", "link_speed_gbps": 1.0,
                                             "link_usable_pct": 30, "link_latency_ms": 60, "agent_count": 4},
                           format="json")

@@ -43,7 +43,8 @@ def test_discovered_vms_become_the_projects_inventory(operator_client, viewer_cl
 def test_live_discovery_plan_approve_and_first_cohort_syncs(stack, operator_client, admin_client_api,  # noqa: F811
                                                             viewer_client):
     """vcsim -> agent discovery -> planner project -> assessment -> cohort -> approval -> a schedule on the
-    cohort's machine group syncs its VMs through the worker -> the plan shows them synced."""
+    cohort's machine group (approval's schedule) syncs its VMs through the worker -> the plan shows them synced and
+    queued in the cohort's draft wave."""
     from lab.vcsim import create_vm
 
     for name in ("plan-web1", "plan-db1"):
@@ -60,13 +61,11 @@ def test_live_discovery_plan_approve_and_first_cohort_syncs(stack, operator_clie
     assert approval["matched_count"] == 2 and approval["unmatched_count"] == 0
     group = next(g for g in approval["machine_groups"] if g["cohort_id"] == wave)
     assert group["vm_count"] == 2
-    # The operator gives the cohort's group a schedule and runs it once.
-    schedule = operator_client.post("/api/v1/schedules", {"name": "wave-1", "interval_seconds": 86400},
-                                    format="json")
-    assert schedule.status_code == 201, schedule.content
-    schedule_id = schedule.json()["id"]
-    assert operator_client.patch(f"/api/v1/machine-groups/{group['group_id']}", {"schedule_id": schedule_id},
-                                 format="json").status_code == 200
+    # Approval gave the cohort's group its sync schedule, and made the cohort a draft wave (no planned dates).
+    schedule_id = group["schedule_id"]
+    assert operator_client.get(f"/api/v1/machine-groups/{group['group_id']}").json()["schedule_id"] == schedule_id
+    cutover = next(w for w in approval["waves"] if w["cohort_id"] == wave)
+    assert cutover["status"] == "draft" and cutover["wave_id"], approval["waves"]
     started = operator_client.post(f"/api/v1/schedules/{schedule_id}/trigger", {}, format="json")
     assert started.status_code in (200, 201, 202), started.content
     logs = [stack.tmp / "worker.log", stack.tmp / "agent.log"]
@@ -76,3 +75,8 @@ def test_live_discovery_plan_approve_and_first_cohort_syncs(stack, operator_clie
     plan = viewer_client.get(f"{BASE}/{pid}/export-plan").json()
     rows = [vm for tenant in plan["tenant_plans"] for vm in tenant["vms"]]
     assert len(rows) == 2 and all(vm["last_sync_at"] and vm["actual_status"] for vm in rows), rows
+    assert all(vm["wave_id"] == cutover["wave_id"] and vm["wave_status"] == "queued" for vm in rows), rows
+    # Those two syncs are now what the bandwidth model goes by.
+    bandwidth = viewer_client.get(f"{BASE}/{pid}/bandwidth").json()["bandwidth"]
+    assert bandwidth["source"] == "measured" and bandwidth["measured_jobs"] == 2, bandwidth
+    assert bandwidth["measured_stream_mbps"] > 0 and plan["project_summary"]["bandwidth_source"] == "measured"

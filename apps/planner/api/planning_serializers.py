@@ -212,7 +212,7 @@ class CohortSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cohort
         fields = ["id", "name", "cohort_order", "owner_name", "scheduled_start", "scheduled_end",
-                  "depends_on_cohort_id", "status", "notes", "machine_group_id", "tenant_count", "vm_count",
+                  "depends_on_cohort_id", "status", "notes", "machine_group_id", "wave_id", "tenant_count", "vm_count",
                   "total_vcpu", "total_ram_gb", "total_disk_gb", "created_at"]
         read_only_fields = fields
 

@@ -56,6 +56,18 @@ class ApprovalGroup(serializers.Serializer):
     group_id = serializers.IntegerField()
     group_name = serializers.CharField()
     vm_count = serializers.IntegerField()
+    schedule_id = serializers.IntegerField(help_text="The group's sync schedule (the project's sync timing)")
+    schedule = serializers.CharField(help_text="When it syncs, in words")
+
+
+class ApprovalWave(serializers.Serializer):
+    cohort_id = serializers.IntegerField()
+    wave_id = serializers.IntegerField(allow_null=True, help_text="null: no wave, see error")
+    wave_name = serializers.CharField()
+    status = serializers.CharField(allow_null=True, help_text="scheduled (the cohort's dates) or draft (no window)")
+    window_start = serializers.DateTimeField(allow_null=True)
+    deadline = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
 
 
 class ApprovalFailure(serializers.Serializer):
@@ -81,6 +93,7 @@ class ApprovalReport(serializers.Serializer):
     already_grouped_count = serializers.IntegerField()
     not_in_a_cohort = serializers.ListField(child=serializers.CharField())
     not_in_a_cohort_count = serializers.IntegerField()
+    waves = ApprovalWave(many=True, help_text="Each cohort's cutover wave")
     network_mappings = ApprovalMappings()
 
 
@@ -267,6 +280,14 @@ class BandwidthSerializer(serializers.Serializer):
     bottleneck = serializers.ChoiceField(choices=["source", "link", "agent", "pcd_storage"])
     bottleneck_mbps = serializers.FloatField()
     latency_penalty = serializers.FloatField()
+    source = serializers.ChoiceField(choices=["model", "measured"], help_text="measured: the agent stream speed comes "
+                                     "from the platform's own completed syncs; model: the project's agent_stream_mbps")
+    measured_jobs = serializers.IntegerField(help_text="Completed syncs measured (0: none yet)")
+    measured_stream_mbps = serializers.FloatField(allow_null=True, help_text="Median speed of one VM's sync")
+    change_rate_pct = serializers.FloatField(help_text="The change rate the estimates use")
+    change_rate_source = serializers.ChoiceField(choices=["model", "measured"],
+                                                 help_text="measured: the median share of a VM's disks our "
+                                                           "incremental syncs carried; model: the project's")
 
 
 class BandwidthAnswer(serializers.Serializer):
@@ -315,6 +336,8 @@ class ProjectSummarySerializer(serializers.Serializer):
     cold_count = serializers.IntegerField()
     total_disk_tb = serializers.FloatField()
     bottleneck_mbps = serializers.FloatField()
+    bandwidth_source = serializers.ChoiceField(choices=["model", "measured"])
+    change_rate_pct = serializers.FloatField(help_text="The change rate the estimates used")
     estimated_total_hours = serializers.FloatField()
     estimated_days = serializers.IntegerField()
 
@@ -330,6 +353,10 @@ class PlanVMSerializer(serializers.Serializer):
     actual_status = serializers.CharField(allow_null=True, help_text="The matched discovered VM's state (after "
                                                                      "approval), e.g. replicating, ready_for_failover")
     last_sync_at = serializers.DateTimeField(allow_null=True, help_text="Its last completed sync")
+    wave_id = serializers.IntegerField(allow_null=True, help_text="Its latest cutover wave")
+    wave_status = serializers.CharField(allow_null=True, help_text="Its outcome in that wave: queued, running, "
+                                                                   "completed, skipped, failed...")
+    wave_reason = serializers.CharField(allow_null=True, help_text="Why it was skipped or failed")
     warm_phase1_hours = serializers.FloatField()
     warm_cutover_hours = serializers.FloatField()
     warm_downtime_hours = serializers.FloatField()

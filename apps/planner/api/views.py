@@ -195,7 +195,7 @@ class ApproveView(PlannerView):
 class BandwidthView(PlannerView):
     @extend_schema(responses={200: s.BandwidthAnswer}, tags=TAGS, summary="The four-constraint bandwidth model")
     def get(self, request, project_id):
-        return ok({"bandwidth": planning.bandwidth(services.project_get(project_id)).as_dict()})
+        return ok({"bandwidth": selectors.bandwidth(services.project_get(project_id)).as_dict()})
 
 
 class AgentRecommendationView(PlannerView):

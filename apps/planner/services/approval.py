@@ -1,11 +1,12 @@
 """Approval: the gate before execution (seed 004), and beyond the seed, the plan handed to the platform.
 
 Each cohort becomes a scheduler machine group (priority = cohort order) holding the discovered VM contexts its
-planned VMs match (by instance UUID, else by name); confirmed network mappings become failover network mappings of
+planned VMs match (by instance UUID, else by name), synced on its own schedule and cut over as a wave
+(`handover.py`); confirmed network mappings become failover network mappings of
 those VMs, checked against CloudStack by the failover app. What does not match, VMs another group holds already, and
-mappings CloudStack refuses are reported in the project's ``approval_report``, not silently dropped. The groups and
-the project's state change in one transaction; the failover mappings need CloudStack and are made after it, each
-VM's outcome recorded.
+mappings CloudStack refuses are reported in the project's ``approval_report``, not silently dropped. The groups,
+schedules, waves and the project's state change in one transaction; the failover mappings need CloudStack and are
+made after it, each VM's outcome recorded.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from apps.scheduler import services as scheduler_services
 
 from ..choices import ProjectStatus, VMStatus
 from ..models import Project, SourceVM
+from . import handover
 from .projects import project_get
 
 logger = logging.getLogger(__name__)
@@ -70,9 +72,12 @@ def _groups(project: Project, vms: list[SourceVM], matched: dict, approved_by: s
             vm.migration_status = VMStatus.ASSIGNED if vm.migration_status == VMStatus.NOT_STARTED \
                 else vm.migration_status
     SourceVM.objects.bulk_update(vms, ["vm_context_id", "migration_status"], batch_size=500)
+    report["waves"] = []
     for cohort in project.cohorts.order_by("cohort_order", "id"):
+        name = _group_name(project, cohort)
+        schedule = handover.sync_schedule(project, cohort, name, approved_by)
         group = scheduler_services.group_create(data={
-            "name": _group_name(project, cohort), "priority": cohort.cohort_order,
+            "name": name, "priority": cohort.cohort_order, "schedule_id": schedule.pk,
             "description": f"Cohort '{cohort.name}' of migration plan '{project.name}'"}, created_by=approved_by)
         contexts = by_cohort.get(cohort.pk, [])
         if contexts:
@@ -80,7 +85,9 @@ def _groups(project: Project, vms: list[SourceVM], matched: dict, approved_by: s
         cohort.machine_group_id = group.pk
         cohort.save(update_fields=["machine_group_id", "updated_at"])
         report["machine_groups"].append({"cohort_id": cohort.pk, "cohort_name": cohort.name, "group_id": group.pk,
-                                         "group_name": group.name, "vm_count": len(contexts)})
+                                         "group_name": group.name, "vm_count": len(contexts),
+                                         "schedule_id": schedule.pk, "schedule": schedule.timing_description})
+        report["waves"].append(handover.cutover_wave(project, cohort, group, contexts, vms, matched, approved_by))
     for key in ("unmatched", "already_grouped", "not_in_a_cohort"):
         report[f"{key}_count"] = len(report[key])
         report[key] = report[key][:LIST_LIMIT]

@@ -13,7 +13,8 @@ from ..models import Project
 EDITABLE = ("name", "description", "topology_type", "source_nic_speed_gbps", "source_usable_pct", "link_speed_gbps",
             "link_usable_pct", "link_latency_ms", "agent_count", "agent_concurrent_vms", "agent_stream_mbps",
             "target_storage_mbps", "change_rate_pct", "migration_duration_days", "working_hours_per_day",
-            "working_days_per_week", "target_vms_per_day", "target_scope")
+            "working_days_per_week", "target_vms_per_day", "target_scope", "sync_interval_seconds",
+            "sync_cron_expression")
 
 
 def project_get(project_id, *, lock: bool = False) -> Project:
@@ -32,7 +33,8 @@ def _save(project: Project) -> None:
     try:
         project.full_clean(exclude=["risk_config", "approval_report"])
     except ValidationError as exc:
-        raise InvalidInput("Invalid project settings", details=exc.message_dict) from None
+        lines = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+        raise InvalidInput(f"Invalid project settings: {lines}", details=exc.message_dict) from None
     project.save()
 
 

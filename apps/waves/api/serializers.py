@@ -73,6 +73,11 @@ class CancelWaveSerializer(serializers.Serializer):
                                                       "end); a rehearsal always ends its test failovers")
 
 
+class ScheduleWaveSerializer(serializers.Serializer):
+    window_start = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: now")
+    deadline = serializers.DateTimeField(help_text="No VM starts after this")
+
+
 class RehearsalSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=255,
                                  help_text='Default: "<wave> rehearsal <n>"')

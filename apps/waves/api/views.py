@@ -1,6 +1,7 @@
 """Waves: list, create, detail, their VMs, and the actions (start now, cancel, rollback, rehearsal)."""
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -15,6 +16,7 @@ from ..filtersets import WaveFilterSet, WaveVMFilterSet
 from .serializers import (
     CancelWaveSerializer,
     RehearsalSerializer,
+    ScheduleWaveSerializer,
     WaveAnswerSerializer,
     WaveDetailSerializer,
     WaveInputSerializer,
@@ -66,6 +68,17 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
             raise ValidationError(filterset.errors)
         page = self.paginate_queryset(filterset.qs)
         return self.get_paginated_response(WaveVMSerializer(page, many=True).data)
+
+    @extend_schema(request=ScheduleWaveSerializer, responses={200: WaveAnswerSerializer, **errors(400, 404, 409)},
+                   tags=["waves"], summary="Set the window of a draft (it becomes scheduled) or move a scheduled "
+                                           "wave's window")
+    @action(detail=True, methods=["post"])
+    def schedule(self, request, pk=None):
+        wave = services.wave_get(pk)
+        window = _validated(ScheduleWaveSerializer, request)
+        wave = services.wave_schedule(wave=wave, window_start=window.get("window_start") or timezone.now(),
+                                      deadline=window["deadline"], requested_by=request.user.username)
+        return self._answer(wave, f"Wave '{wave.name}' opens {wave.window_start.isoformat()}")
 
     @extend_schema(request=None, responses={202: WaveAnswerSerializer, **errors(404, 409)}, tags=["waves"],
                    summary="Open a scheduled wave's window now")
