@@ -30,8 +30,11 @@ def set_status(wave: Wave, status: str, **updates) -> Wave:
 
 def queue(task: str, *args) -> None:
     """Send `task` once the current transaction commits (robust: the sweep catches up after a broker hiccup)."""
-    # By name: the task module runs the engine, which imports this module.
-    signature = current_app.signature(task, args=list(args), queue=QUEUE)
+    # By name: the task module runs the engine, which imports this module. Resolved through the app's registry when
+    # it has the task, so an eager app (tests, CELERY_TASK_ALWAYS_EAGER) runs it instead of sending it by name.
+    registered = current_app.tasks.get(task)
+    signature = (registered.signature(args=list(args), queue=QUEUE) if registered is not None
+                 else current_app.signature(task, args=list(args), queue=QUEUE))
     transaction.on_commit(signature.apply_async, robust=True)
 
 
