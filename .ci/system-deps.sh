@@ -9,6 +9,7 @@ PACKAGES=(
   golang-go golang-github-vmware-govmomi-dev golang-github-google-uuid-dev   # vcsim, built offline
   mmdebstrap fdisk dosfstools mtools cpio zstd        # the lab guest image (lab/guest), no loop mounts
   qemu-system-x86 ovmf                                # the emulator runs lab guests as QEMU processes
+  virt-v2v libguestfs-tools linux-image-amd64         # guest conversion at failover (virt-v2v-in-place); a kernel for libguestfs's appliance
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

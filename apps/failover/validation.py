@@ -18,10 +18,11 @@ from apps.settings import volumes
 from . import cloud, conf, readiness
 from .checks import WEIGHTS, Check
 from .choices import CheckStatus, CheckType, FailoverType
+from .validation_guest import GuestChecks
 from .validation_identity import IdentityChecks
 
 
-class Validator(IdentityChecks):
+class Validator(IdentityChecks, GuestChecks):
     """Runs every check for one VM and one failover type; CloudStack is asked once, lazily."""
 
     def __init__(self, vm_context: VMContext, failover_type: str = FailoverType.LIVE, *,
@@ -339,6 +340,7 @@ class Validator(IdentityChecks):
         self._run("Volume Status", CheckType.CRITICAL, self.check_volumes)
         self._run("Compute Offering", CheckType.CRITICAL, self.check_compute)
         self._run("Guest Identity", CheckType.WARNING, self.check_identity)
+        self._run("Guest Conversion", CheckType.WARNING, self.check_guest)
         if self.type == FailoverType.LIVE:
             self._run("Destination VM Name", CheckType.CRITICAL, self.check_vm_name)
         return self.result(time.monotonic_ns() - started)
