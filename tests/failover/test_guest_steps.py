@@ -79,6 +79,7 @@ def test_the_operator_skips_the_conversion_and_an_unreachable_guest_is_reported(
     boot = job.boot_verification
     assert boot["status"] == "not_answering" and boot["booted"] is False and boot["last_lines"], boot
     assert boot["target"].endswith(":22") and boot["timeout"] == 4
+    assert "Test VM running; the guest did not answer on" in job.current_step
 
 
 def test_readiness_warns_for_a_windows_guest_without_virtio_win(viewer_client, lab_vm, settings):
