@@ -10,6 +10,7 @@ PACKAGES=(
   mmdebstrap fdisk dosfstools mtools cpio zstd        # the lab guest image (lab/guest), no loop mounts
   qemu-system-x86 ovmf                                # the emulator runs lab guests as QEMU processes
   chromium                                            # the console's browser tests (Playwright drives it)
+  virt-v2v libguestfs-tools linux-image-amd64         # guest conversion at failover (virt-v2v-in-place); a kernel for libguestfs's appliance
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

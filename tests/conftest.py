@@ -23,6 +23,14 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(autouse=True)
+def _failovers_move_marker_disks(settings):
+    # Most failover tests move disks holding markers, not guests: no guest to convert, none to answer. The tests of
+    # real guests (tests/failover/test_guest_failover.py) turn both on.
+    settings.MP_FAILOVER_CONVERT = False
+    settings.MP_FAILOVER_BOOT_CHECK_TIMEOUT = 0
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     # Throttle counters live in the cache; each test starts with a clean slate.
     cache.clear()

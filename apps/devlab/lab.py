@@ -1,7 +1,8 @@
 """The lab `make run` starts beside the platform: stand-ins for CloudStack, vCenter and the agent.
 
 - CloudStack: our wire-level emulator (`lab.cloudstack`), state kept under var/lab/cloudstack.
-- vCenter: govmomi's vcsim built from Debian packages (`lab.vcsim`), with two demo VMs holding data.
+- vCenter: govmomi's vcsim built from Debian packages (`lab.vcsim`), with two demo VMs holding data, and with
+  `LAB_RUN_GUESTS=1` a third, `demo-guest`, holding the bootable lab guest (the emulator then runs it as QEMU).
 - the agent: `python -m agent serve` talking to vcsim and calling the control plane back.
 
 The platform is wired to them: an OSSEA configuration "lab" and VMware credentials "lab-vcenter" are created or
@@ -27,10 +28,13 @@ from apps.enrollment.models import Appliance
 from apps.settings import services as settings_services
 from apps.settings.cloudstack import local_macs
 from apps.settings.models import OsseaConfig, VMwareCredential
-from lab.cloudstack import launch
+from lab.cloudstack import hypervisor, launch
+from lab.guest import images as guest_images
+from lab.guest.vsphere import guest_vm
 from lab.vcsim import Vcsim, create_vm, find_datacenter, flat_file_path, write_random
 
 DEMO_VMS = {"demo-web": (2, "VM Network"), "demo-db": (1, "VM Network")}
+GUEST_VM = "demo-guest"
 
 
 def _free_port(preferred: int) -> int:
@@ -86,7 +90,9 @@ class Lab:
         self._say(f"lab: CloudStack emulator at {lab.url} (OSSEA configuration 'lab', id {config.id})")
         # The emulator listens on 127.0.0.1: the lab lets the setup endpoints call loopback.
         return {"MP_DEVICE_ROOT": str(lab.dev_root), "MP_CLOUDSTACK_POLL_INTERVAL": "0.5",
-                "MP_CLOUDSTACK_ALLOW_LOOPBACK": "1"}
+                "MP_CLOUDSTACK_ALLOW_LOOPBACK": "1",
+                # KVM cannot run nested here (docs/lab-guest.md): libguestfs's appliance runs under TCG.
+                "MP_LIBGUESTFS_BACKEND_SETTINGS": os.environ.get("MP_LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")}
 
     def _vcsim(self, env: dict) -> dict[str, str]:
         sim = self._stack.enter_context(Vcsim(password="lab-password"))
@@ -99,6 +105,11 @@ class Lab:
                 for n, offset in enumerate((0, 64 << 20, 512 << 20)):
                     write_random(flat, offset, 2 << 20, seed=hash((name, index, n)) & 0xFFFF)
         self.sim, self.si = sim, si
+        if hypervisor.truthy(os.environ.get("LAB_RUN_GUESTS")):
+            # The bootable guest (docs/lab-guest.md): built once into var/lab-guest, then on a vCenter VM's disks, so
+            # a test failover reaches a converted, booted guest (the emulator runs it: LAB_RUN_GUESTS).
+            guest_vm(sim, si, GUEST_VM, guest_images())
+            self._say(f"lab: VM {GUEST_VM} holds the lab guest (Debian as built on VMware, a data disk)")
         data = {"vcenter_host": f"{sim.host}:{sim.port}", "username": sim.username, "password": sim.password,
                 "datacenter": sim.datacenter, "is_default": True}
         credential = VMwareCredential.objects.filter(name="lab-vcenter").first()

@@ -4,9 +4,11 @@
                   (`final_sync`) and return; the sync's finish signal (or the housekeeping beat) runs the job again
     validating    `validate`: readiness checks again (unless skip_validation), then the plan
     snapshotting  `snapshot`: per replica volume, stop its NBD export, detach it from the control plane, snapshot it
+                  `convert`: attach them again, convert the guest with virt-v2v-in-place, detach them
     creating_vm   `create_vm`: deployVirtualMachine, stopped, on the mapped networks
     switching_volume  `switch_volumes`: the boot replica becomes the VM's root disk, data replicas attached
     powering_on   `power_on`: startVirtualMachine
+                  `verify_boot`: wait for the guest to answer on a TCP port
     completed     `finish`: test: the VM runs until the test is ended; live: snapshots deleted, context failed_over
 
 Each step writes down what it does (its `records`: job fields, FailoverVolume and CloudResource rows) before the next

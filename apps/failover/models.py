@@ -79,6 +79,10 @@ class FailoverJob(TimeStampedModel):
                                              help_text="Why the last power-on of the source VM failed")
     final_sync_job_id = models.CharField(max_length=64, blank=True, db_index=True)
     final_sync_started_at = models.DateTimeField(null=True, blank=True)
+    # The guest conversion (virt-v2v-in-place) and the boot verification: status, seconds, what they saw, the log.
+    conversion = models.JSONField(default=dict, blank=True, help_text="The guest conversion: status, seconds, log")
+    boot_verification = models.JSONField(default=dict, blank=True,
+                                         help_text="Whether the started guest answered: target, seconds, last lines")
     cancel_requested = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
     error_code = models.CharField(max_length=32, blank=True)

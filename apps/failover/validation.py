@@ -18,11 +18,12 @@ from apps.settings import volumes
 from . import cloud, conf, readiness
 from .checks import WEIGHTS, Check
 from .choices import CheckStatus, CheckType, FailoverType
+from .validation_guest import GuestChecks
 from .validation_identity import IdentityChecks
 from .validation_storage import StorageChecks
 
 
-class Validator(IdentityChecks, StorageChecks):
+class Validator(IdentityChecks, StorageChecks, GuestChecks):
     """Runs every check for one VM and one failover type; CloudStack is asked once, lazily."""
 
     def __init__(self, vm_context: VMContext, failover_type: str = FailoverType.LIVE, *,
@@ -341,6 +342,7 @@ class Validator(IdentityChecks, StorageChecks):
         self._run("Storage Mapping", CheckType.WARNING, self.check_storage)
         self._run("Compute Offering", CheckType.CRITICAL, self.check_compute)
         self._run("Guest Identity", CheckType.WARNING, self.check_identity)
+        self._run("Guest Conversion", CheckType.WARNING, self.check_guest)
         if self.type == FailoverType.LIVE:
             self._run("Destination VM Name", CheckType.CRITICAL, self.check_vm_name)
         return self.result(time.monotonic_ns() - started)

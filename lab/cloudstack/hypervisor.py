@@ -43,6 +43,7 @@ OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 MAX_MEMORY_MB = int(os.environ.get("LAB_GUEST_MAX_MEMORY_MB", "1024"))  # a shared 2-core host
 MAX_CPUS = 2
 STOP_TIMEOUT = 10.0
+ENDPOINT_DETAIL = "bootCheckEndpoint"  # the VM detail apps/failover/bootcheck.py reads
 PROBE_TIMEOUT = float(os.environ.get("LAB_GUEST_PROBE_TIMEOUT", "20"))
 
 # rootDiskController values -> (controller device or None, disk device). CloudStack's KVM values
@@ -297,11 +298,15 @@ class Guests:
                     "ssh": {"host": "127.0.0.1", "port": ssh_port}, "started": started,
                     "serial_log": str(directory / "serial.log"), "command": args}
             (directory / "guest.json").write_text(json.dumps(info, indent=1))
+            # Where the host reaches the guest's SSH: the control plane's boot verification reads it from the VM's
+            # details (the product knows only "a detail holding host:port", never the lab).
+            vm.setdefault("details", {})[ENDPOINT_DETAIL] = f"127.0.0.1:{ssh_port}"
             log.info("vm=%s guest started pid=%s accel=%s ssh=127.0.0.1:%s", vm["id"], process.pid,
                      chosen["accel"], ssh_port)
             return info
 
     def power_off(self, lab, vm: dict) -> None:
+        (vm.get("details") or {}).pop(ENDPOINT_DETAIL, None)
         with self._lock:
             self._end(vm["id"])
             info = self._info(lab, vm["id"])

@@ -90,6 +90,8 @@ def agent_env(state_dir: Path, vcsim, si, **oma: str) -> dict[str, str]:
 def worker_env(cs_lab, **extra: str) -> dict[str, str]:
     """The Celery worker's environment: the test database and broker, the emulator's device root."""
     return {**os.environ, "DATABASE_URL": database_url(), "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
+            # Marker disks, not guests (tests/conftest.py); the guest tests pass both in `extra`.
+            "MP_FAILOVER_CONVERT": "0", "MP_FAILOVER_BOOT_CHECK_TIMEOUT": "0",
             **extra,
             "MP_DEVICE_ROOT": str(cs_lab.dev_root), "MP_DEVICE_TIMEOUT": "10", "MP_CLOUDSTACK_POLL_INTERVAL": "0.05",
             # The emulator listens on 127.0.0.1, as in the lab.
@@ -113,7 +115,13 @@ def stop_active_exports() -> None:
 
 
 @pytest.fixture
-def stack(tmp_path, vcsim, cs_lab, cs_config, live_server, settings):
+def worker_extra_env() -> dict[str, str]:
+    """More environment for the stack's worker (a test module overrides it, e.g. to convert guests)."""
+    return {}
+
+
+@pytest.fixture
+def stack(tmp_path, vcsim, cs_lab, cs_config, live_server, settings, worker_extra_env):
     """Everything wired together; yields a namespace with the peers and helpers."""
     from apps.enrollment.services import appliance_create
 
@@ -123,7 +131,7 @@ def stack(tmp_path, vcsim, cs_lab, cs_config, live_server, settings):
                                    VMA_OMA_APPLIANCE_ID=appliance.appliance_id, VMA_OMA_TOKEN=token),
                          tmp_path / "agent.log").start()
     settings.AGENT_API_URL = agent.url
-    env = worker_env(cs_lab, MP_AGENT_API_URL=agent.url, MP_OMA_URL_FOR_AGENT=live_server.url)
+    env = worker_env(cs_lab, MP_AGENT_API_URL=agent.url, MP_OMA_URL_FOR_AGENT=live_server.url, **worker_extra_env)
     worker = Worker(env, tmp_path / "worker.log").start()
     add_lab_credential(vcsim)
 

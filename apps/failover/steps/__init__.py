@@ -5,9 +5,11 @@
     final_sync        (pending)          the request                           final_sync_job_id, final_sync_started_at
     validate          validating         the request                           validation_result, plan, FailoverVolume
     snapshot          snapshotting       FailoverVolume                        volume place/export/snapshot, snapshots
+    convert           (snapshotting)     volume snapshot state and place       conversion, volume place
     create_vm         creating_vm        plan, FailoverVolume                  destination_vm_name/_id, CloudResource vm
     switch_volumes    switching_volume   destination_vm_id, volume place       volume place/device, template root
     power_on          powering_on        destination_vm_id, volume device      (nothing: the VM's state is CloudStack's)
+    verify_boot       (powering_on)      destination_vm_id                     boot_verification
     finish            (sets completed)   destination_vm_id, snapshot state     completed_at, cleanup_due_at, ...
 
 A test failover runs RUN_STEPS; a live one runs LIVE_STEPS (the prelude first, while the job is still pending).
@@ -18,6 +20,7 @@ from __future__ import annotations
 from ..choices import FailoverType
 from ..models import FailoverJob
 from .base import WAIT, Context, Step
+from .convert import Convert
 from .create_vm import CreateVm
 from .final_sync import FinalSync
 from .finish import Finish
@@ -26,21 +29,24 @@ from .power_on import PowerOn
 from .snapshot import Snapshot
 from .switch_volumes import SwitchVolumes
 from .validate import Validate
+from .verify_boot import VerifyBoot
 
 POWER_OFF_SOURCE = PowerOffSource()
 FINAL_SYNC = FinalSync()
 VALIDATE = Validate()
 SNAPSHOT = Snapshot()
+CONVERT = Convert()
 CREATE_VM = CreateVm()
 SWITCH_VOLUMES = SwitchVolumes()
 POWER_ON = PowerOn()
+VERIFY_BOOT = VerifyBoot()
 FINISH = Finish()
 
 # A live failover's prelude runs while the job is pending: it may wait for the final sync.
 PRELUDE = (POWER_OFF_SOURCE, FINAL_SYNC)
 # The steps that build the failover VM: ending a test undoes these first, then SNAPSHOT.
 VM_STEPS = (CREATE_VM, SWITCH_VOLUMES, POWER_ON)
-RUN_STEPS = (VALIDATE, SNAPSHOT, *VM_STEPS, FINISH)
+RUN_STEPS = (VALIDATE, SNAPSHOT, CONVERT, *VM_STEPS, VERIFY_BOOT, FINISH)
 TEST_STEPS = RUN_STEPS
 LIVE_STEPS = (*PRELUDE, *RUN_STEPS)
 
@@ -53,6 +59,6 @@ def steps_for(job: FailoverJob) -> tuple[Step, ...]:
     return LIVE_STEPS if job.job_type == FailoverType.LIVE else TEST_STEPS
 
 
-__all__ = ["CREATE_VM", "FINAL_SYNC", "FINISH", "JOB_INPUTS", "LIVE_STEPS", "POWER_OFF_SOURCE", "POWER_ON", "PRELUDE",
-           "RUN_STEPS", "SNAPSHOT", "SWITCH_VOLUMES", "TEST_STEPS", "VALIDATE", "VM_STEPS", "WAIT", "Context", "Step",
-           "steps_for"]
+__all__ = ["CONVERT", "CREATE_VM", "FINAL_SYNC", "FINISH", "JOB_INPUTS", "LIVE_STEPS", "POWER_OFF_SOURCE", "POWER_ON",
+           "PRELUDE", "RUN_STEPS", "SNAPSHOT", "SWITCH_VOLUMES", "TEST_STEPS", "VALIDATE", "VERIFY_BOOT", "VM_STEPS",
+           "WAIT", "Context", "Step", "steps_for"]

@@ -18,7 +18,7 @@ from apps.inventory.models import VMContext
 from apps.settings import cloudstack as cs
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 
-from .. import notifications
+from .. import bootcheck, notifications
 from ..choices import FailoverStatus, FailoverType, SnapshotState
 from ..jobs import context_status, event, set_status
 from ..models import FailoverJob
@@ -29,8 +29,10 @@ def finish(job: FailoverJob, client: cs.CloudStackClient) -> None:
     now = timezone.now()
     if job.job_type == FailoverType.TEST:
         due = now + timedelta(seconds=job.test_duration_seconds) if job.auto_cleanup and job.test_duration_seconds else None
+        booted = bootcheck.summary(job.boot_verification)
         set_status(job, FailoverStatus.COMPLETED, completed_at=now, cleanup_due_at=due,
-                   current_step="Test VM running" + (f"; automatic cleanup at {iso(due)}" if due else ""))
+                   current_step=("Test VM running" + (f"; {booted}" if booted else "")
+                                 + (f"; automatic cleanup at {iso(due)}" if due else ""))[:255])
         event(job, "completed", f"test failover completed: VM {job.destination_vm_id} is running"
                                 + (f" until {iso(due)}" if due else ""))
         notifications.notify(job, "failover.completed", f"Test VM {job.destination_vm_id} is running")
@@ -51,8 +53,9 @@ def finish(job: FailoverJob, client: cs.CloudStackClient) -> None:
         context = VMContext.objects.select_for_update().get(pk=job.vm_context_id)
         context_status(context, VMContextStatus.FAILED_OVER)
         set_status(job, FailoverStatus.COMPLETED, completed_at=now,
-                   current_step=f"VM {job.destination_vm_id} runs in CloudStack; the source stays powered off"
-                   if job.source_powered_off_at else f"VM {job.destination_vm_id} runs in CloudStack")
+                   current_step=(f"VM {job.destination_vm_id} runs in CloudStack"
+                                 + (f"; {bootcheck.summary(job.boot_verification)}" if job.boot_verification else "")
+                                 + ("; the source stays powered off" if job.source_powered_off_at else ""))[:255])
     event(job, "completed", f"live failover completed: VM {job.destination_vm_id} is running; VM context failed_over")
     notifications.notify(job, "failover.completed", f"VM {job.destination_vm_id} runs in CloudStack")
 

@@ -205,6 +205,13 @@ class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
     source_power_on_error = TextOrNullField()
     requested_by = serializers.CharField()
     plan = serializers.DictField(help_text="Networks, offering, template, VM name, boot volume; empty before planning")
+    conversion = serializers.DictField(
+        help_text="The guest conversion (virt-v2v-in-place): status (attaching, converting, converted, failed, "
+                  "skipped), reason, started_at, finished_at, seconds, error, log (the tool's output, its last 64 KiB); "
+                  "empty before the step")
+    boot_verification = serializers.DictField(
+        help_text="Whether the started guest answered: status (waiting, booted, not_answering, skipped), booted, "
+                  "seconds after the start, target (host:port), greeting, attempts, last_lines, timeout, reason")
     volumes = serializers.SerializerMethodField()
     rollback_log = FailoverRollbackLogEntrySerializer(many=True)
     events = serializers.SerializerMethodField()
