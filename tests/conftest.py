@@ -22,6 +22,32 @@ def pytest_unconfigure(config):
         Path(url.split("sqlite:///", 1)[1]).unlink(missing_ok=True)
 
 
+# Tests that drive peers (browsers, emulators, guests, the fuzzer) and whose use of the database is incidental: CI runs
+# them once, in its first (SQLite) pass. Its second pass, on MariaDB + Redis, sets MP_TEST_DATABASE_PASS=1 and leaves
+# them out, keeping everything the database matters to: models, services, APIs, row locks and the e2e drills of
+# leases and port locks (tests/e2e/test_replication_e2e.py, test_faults_provisioning.py, test_faults_many.py).
+RUN_ONCE = (
+    "tests/fuzz/", "tests/lab/", "tests/planner/test_fuzz.py", "tests/console/test_browser",
+    "tests/e2e/test_discovery_e2e.py", "tests/e2e/test_https_e2e.py", "tests/e2e/test_identity_failover_e2e.py",
+    "tests/e2e/test_waves_e2e.py", "tests/e2e/test_guest_failover_e2e.py", "tests/e2e/test_replication_tunnel_e2e.py",
+    "tests/e2e/test_faults_outages.py", "tests/e2e/test_faults_platform.py", "tests/e2e/test_faults_resume.py",
+    "tests/enrollment/test_tunnel_e2e.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+
+    if os.environ.get("MP_TEST_DATABASE_PASS") != "1":
+        return
+    keep, left_out = [], []
+    for item in items:
+        (left_out if item.nodeid.startswith(RUN_ONCE) else keep).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def _failovers_move_marker_disks(settings):
     # Most failover tests move disks holding markers, not guests: no guest to convert, none to answer. The tests of
