@@ -56,6 +56,13 @@ def _failovers_move_marker_disks(settings):
     settings.MP_FAILOVER_BOOT_CHECK_TIMEOUT = 0
 
 
+@pytest.fixture
+def worker_extra_env() -> dict[str, str]:
+    """More environment for the e2e stack's worker (tests/e2e/conftest.py `stack`, which the console and planner
+    tests reuse); a test module overrides it, e.g. to convert guests."""
+    return {}
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     # Throttle counters live in the cache; each test starts with a clean slate.

@@ -115,12 +115,6 @@ def stop_active_exports() -> None:
 
 
 @pytest.fixture
-def worker_extra_env() -> dict[str, str]:
-    """More environment for the stack's worker (a test module overrides it, e.g. to convert guests)."""
-    return {}
-
-
-@pytest.fixture
 def stack(tmp_path, vcsim, cs_lab, cs_config, live_server, settings, worker_extra_env):
     """Everything wired together; yields a namespace with the peers and helpers."""
     from apps.enrollment.services import appliance_create
