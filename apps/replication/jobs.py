@@ -38,6 +38,31 @@ def event(job: ReplicationJob, step: str, message: str, *, level: str = "info", 
     record_event(JOB_KIND, job.job_id, step, message, level=level, **data)
 
 
+# The agent's progress record (seed 002) -> the job's columns.
+PROGRESS_FIELDS = {"progress_percent": "progress_percent", "current_operation": "current_operation",
+                   "bytes_transferred": "bytes_transferred", "bytes_total": "bytes_total",
+                   "throughput_mbps": "throughput_mbps", "eta_seconds": "eta_seconds", "disks": "disk_progress",
+                   "full_sync_reason": "full_sync_reason"}
+
+
+def store_figures(job: ReplicationJob, data: dict) -> ReplicationJob:
+    """Write the agent's progress figures (and the heartbeat) onto a job still active; returns the row as stored.
+    Both the agent's pushes and a reconciliation that finds the copy finished go through here, so a job completed
+    by either path keeps what it copied (the planner's measured bandwidth reads it)."""
+    fields = {"last_heartbeat_at": timezone.now()}
+    for key, attr in PROGRESS_FIELDS.items():
+        if key in data and data[key] is not None:
+            fields[attr] = data[key]
+    with transaction.atomic():
+        row = ReplicationJob.objects.select_for_update().get(pk=job.pk)
+        if row.status not in ACTIVE:
+            return row
+        for attr, value in fields.items():
+            setattr(row, attr, value)
+        row.save(update_fields=[*fields.keys(), "updated_at"])
+    return row
+
+
 def replication_set_status(job: ReplicationJob, status: str, **updates) -> ReplicationJob:
     return transition(job, status, transitions=TRANSITIONS, **updates)
 

@@ -16,7 +16,7 @@ from apps.core.exceptions import ApplicationError, NotFound
 from apps.enrollment.agent_client import AgentClient, endpoint_for_job
 
 from .choices import ReplicationStatus
-from .jobs import claimable, event, lease_seconds, replication_finish
+from .jobs import claimable, event, lease_seconds, replication_finish, store_figures
 from .models import ChangeIdRecord, ReplicationJob
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,15 @@ def handed_over(*, stale_only: bool) -> list[ReplicationJob]:
     return list(rows.select_related("vm_context"))
 
 
+def _keep_figures(agent: AgentClient, job: ReplicationJob) -> None:
+    """A copy finished while its last push was lost or not yet sent: its figures come from the agent's progress
+    record, so the job does not end with nothing copied on record. Best effort: the status already decided."""
+    try:
+        store_figures(job, agent.progress(job.job_id))
+    except ApplicationError as exc:
+        logger.warning("job=%s finished but its figures could not be read from the agent: %s", job.job_id, exc)
+
+
 def reconcile(job: ReplicationJob, *, stale: bool) -> str:
     """Bring a handed-over job in line with what its agent says; returns what was done (for the logs and tests).
 
@@ -50,7 +59,8 @@ def reconcile(job: ReplicationJob, *, stale: bool) -> str:
     last = job.last_heartbeat_at or job.updated_at
     try:
         # The job's own agent: another agent being offline leaves this job alone.
-        answer = AgentClient(base_url=endpoint_for_job(job.appliance_id).url).status(job.job_id)
+        agent = AgentClient(base_url=endpoint_for_job(job.appliance_id).url)
+        answer = agent.status(job.job_id)
     except NotFound:
         replication_finish(job=job, status=ReplicationStatus.FAILED,
                            error="the agent no longer knows this job (it restarted, or its job list was lost); "
@@ -76,6 +86,7 @@ def reconcile(job: ReplicationJob, *, stale: bool) -> str:
         expected = set(job.vm_context.disks.values_list("disk_id", flat=True))
         stored = set(ChangeIdRecord.objects.filter(job=job).values_list("disk_id", flat=True))
         if expected <= stored:
+            _keep_figures(agent, job)
             replication_finish(job=job, status=ReplicationStatus.COMPLETED)
             return "completed"
         replication_finish(job=job, status=ReplicationStatus.FAILED,

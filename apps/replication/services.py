@@ -16,7 +16,7 @@ from apps.settings.services import active_ossea_config, ossea_config_get
 
 from . import exports, selectors
 from .choices import ACTIVE, CANCELLABLE, TRANSITIONS, ExportStatus, ReplicationStatus, ReplicationType
-from .jobs import event, replication_finish, replication_set_status
+from .jobs import event, replication_finish, replication_set_status, store_figures
 from .models import ChangeIdRecord, ReplicationJob, VMExportMapping
 from .tasks import cancel_replication, run_replication
 
@@ -111,21 +111,9 @@ def replication_get(job_id: str) -> ReplicationJob:
 
 def replication_progress(*, job: ReplicationJob, data: dict) -> ReplicationJob:
     """Store the agent's pushed progress (and heartbeat). Ignored once the job is terminal."""
-    fields = {"last_heartbeat_at": timezone.now()}
-    mapping = {"progress_percent": "progress_percent", "current_operation": "current_operation",
-               "bytes_transferred": "bytes_transferred", "bytes_total": "bytes_total",
-               "throughput_mbps": "throughput_mbps", "eta_seconds": "eta_seconds", "disks": "disk_progress",
-               "full_sync_reason": "full_sync_reason"}
-    for key, attr in mapping.items():
-        if key in data and data[key] is not None:
-            fields[attr] = data[key]
-    with transaction.atomic():
-        row = ReplicationJob.objects.select_for_update().get(pk=job.pk)
-        if row.status not in ACTIVE:
-            return row
-        for attr, value in fields.items():
-            setattr(row, attr, value)
-        row.save(update_fields=[*fields.keys(), "updated_at"])
+    row = store_figures(job, data)
+    if row.status not in ACTIVE:
+        return row
     agent_status = data.get("status")
     if agent_status == "running" and row.status == ReplicationStatus.READY_FOR_SYNC:
         row = replication_set_status(row, ReplicationStatus.REPLICATING)

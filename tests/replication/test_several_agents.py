@@ -17,17 +17,18 @@ from apps.inventory import services as inventory
 from apps.inventory.selectors import agent_endpoint, agent_source
 from apps.replication import recovery
 from apps.replication.choices import ReplicationStatus
-from apps.replication.models import ReplicationJob
+from apps.replication.models import ChangeIdRecord, ReplicationJob
 from tests.factories import CredentialFactory, VMContextFactory
 
 pytestmark = pytest.mark.django_db
+MiB = 1024 * 1024
 
 
 class StandInAgent:
     """Answers discover, status and progress like the agent API; records what it was asked."""
 
     def __init__(self, name: str):
-        self.name, self.calls = name, []
+        self.name, self.calls, self.finished = name, [], set()
         agent = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,10 +46,13 @@ class StandInAgent:
             def do_GET(self):
                 agent.calls.append(("GET", self.path))
                 job_id = self.path.rsplit("/", 1)[-1]
-                self._answer({"job_id": job_id, "status": "running", "current_operation": f"copying on {agent.name}",
+                done = job_id in agent.finished
+                self._answer({"job_id": job_id, "status": "completed" if done else "running",
+                              "current_operation": f"copying on {agent.name}",
                               "replication_type": "initial", "sync_type": "full", "cbt_enabled_by_job": False,
                               "full_sync_reason": None, "vm": {"path": "/DC0/vm/x", "id": "vm-1"},
-                              "progress_percent": 42.0, "bytes_total": 2, "bytes_transferred": 1,
+                              "progress_percent": 100.0 if done else 42.0, "bytes_total": 2 * MiB,
+                              "bytes_transferred": 2 * MiB if done else MiB,
                               "throughput_mbps": 1.0, "eta_seconds": None, "disks": {}, "started_at": None,
                               "updated_at": None, "finished_at": None, "error": None, "warnings": []})
 
@@ -147,3 +151,20 @@ def test_credentials_name_their_agent_through_the_api(operator_client, agents):
                                   format="json")
     assert cleared.status_code == 200, cleared.json()
     assert cleared.json()["agent_appliance_id"] is None
+
+
+def test_a_copy_that_finished_unreported_keeps_its_figures(agents):
+    """The agent finished but its last push never arrived (web down, or a restart's reconciliation got there first):
+    the job completes with what the agent copied on record, which the planner's measured bandwidth reads."""
+    a, _, _ = agents
+    appliance("vma-a", a.url)
+    job = handed_over("job-done-on-a", "vma-a")
+    ReplicationJob.objects.filter(pk=job.pk).update(bytes_transferred=0)
+    for disk in job.vm_context.disks.all():
+        ChangeIdRecord.objects.create(job=job, vm_context=job.vm_context, vm_path="/DC0/vm/x", disk_id=disk.disk_id,
+                                      change_id="52 1/2")
+    a.finished.add(job.job_id)
+    assert recovery.reconcile(job, stale=False) == "completed"
+    job.refresh_from_db()
+    assert job.status == "completed" and job.bytes_transferred == 2 * MiB and job.progress_percent == 100.0
+    assert ("GET", "/api/v1/progress/job-done-on-a") in a.calls
