@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "apps.waves",
     "apps.enrollment",
     "apps.planner",
+    "apps.accounts",  # users, roles, departments, branding, notifications (seed 004's portal)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]

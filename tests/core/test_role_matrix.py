@@ -57,6 +57,9 @@ ADMIN_ONLY = {
     ("delete", "/api/migration/projects/{project_id}"),
     ("delete", "/api/migration/projects/{project_id}/network-mappings/{mapping_id}"),
     ("post", "/api/migration/projects/{project_id}/approve"),
+    # The portal's people and settings (seed 004, apps/accounts): users:admin, departments:admin, navigation:admin,
+    # settings:admin, notifications:admin, and the logs.
+    ("post", "/users"), ("patch", "/users/{user_id}"), ("post", "/admin/user-access-log"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

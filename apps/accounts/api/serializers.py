@@ -1,0 +1,150 @@
+"""The answers and request bodies of seed 004's user, monitoring, department/navigation, branding and notification
+endpoints (field names as the seed spells them)."""
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth import password_validation
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.core.api.fields import IsoDateTimeField
+
+from .. import permissions, selectors
+
+HUMAN_ROLES = [str(r) for r in selectors.HUMAN_ROLES]
+COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class StatusSerializer(serializers.Serializer):
+    """The seed's acknowledgement: ``{"status": "saved" | "deleted" | ...}``."""
+
+    status = serializers.CharField()
+
+
+class SavedSerializer(StatusSerializer):
+    id = serializers.IntegerField()
+
+
+# --- users and roles -------------------------------------------------------------------------------------------------
+
+class DepartmentRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class UserSerializer(serializers.Serializer):
+    """One of our Django users as the portal shows them."""
+
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    enabled = serializers.BooleanField(source="is_active")
+    role = serializers.SerializerMethodField(help_text="The highest role: admin, operator or viewer (null: none)")
+    roles = serializers.SerializerMethodField()
+    domain_id = serializers.SerializerMethodField(help_text='Always "default": our users live in one place')
+    department = serializers.SerializerMethodField()
+    last_login = IsoDateTimeField(allow_null=True)
+    date_joined = IsoDateTimeField()
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_role(self, user):
+        return permissions.primary_role(user)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_roles(self, user):
+        return selectors.role_names(user)
+
+    @extend_schema_field(serializers.CharField())
+    def get_domain_id(self, user):
+        return selectors.DEFAULT_DOMAIN
+
+    @extend_schema_field(DepartmentRefSerializer(allow_null=True))
+    def get_department(self, user):
+        dept = selectors.department_of(user)
+        return {"id": dept.pk, "name": dept.name} if dept else None
+
+
+class UserWriteSerializer(serializers.Serializer):
+    """Create a user (username, password and role required) or change one (any field)."""
+
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$", required=False,
+                                      error_messages={"invalid": "letters, digits and @.+-_ only, at most 150"})
+    password = serializers.CharField(required=False, write_only=True, max_length=128)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    enabled = serializers.BooleanField(required=False)
+    role = serializers.ChoiceField(choices=HUMAN_ROLES, required=False)
+    department_id = serializers.IntegerField(required=False, allow_null=True)
+
+    def validate_password(self, value):
+        password_validation.validate_password(value)
+        return value
+
+    def validate(self, attrs):
+        if self.context.get("create"):
+            missing = [f for f in ("username", "password", "role") if not attrs.get(f)]
+            if missing:
+                raise serializers.ValidationError({f: "This field is required." for f in missing})
+        elif "username" in attrs:
+            raise serializers.ValidationError({"username": "A username cannot be changed"})
+        return attrs
+
+
+class RoleSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="The role's name: viewer, operator or admin")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField(), help_text="Seed 004 permission strings held")
+    user_count = serializers.IntegerField()
+
+
+class RoleListSerializer(serializers.Serializer):
+    roles = RoleSerializer(many=True)
+    total = serializers.IntegerField()
+
+
+class RoleAssignmentSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    role_id = serializers.CharField()
+    role_name = serializers.CharField()
+    project_id = serializers.CharField(allow_null=True, help_text="Always null: our roles hold platform-wide")
+    domain_id = serializers.CharField()
+    scope = serializers.CharField(help_text='"platform"')
+
+
+class UserActivitySerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    username = serializers.CharField()
+    role = serializers.CharField(allow_null=True)
+    enabled = serializers.BooleanField()
+    last_login = IsoDateTimeField(allow_null=True)
+    last_activity = IsoDateTimeField(allow_null=True, help_text="Latest of login, API use and reported access")
+    sessions_started = serializers.IntegerField(help_text="Bearer sessions started in the period")
+    active_sessions = serializers.IntegerField()
+    console_actions = serializers.IntegerField(help_text="Changes made in the console in the period")
+    audit_events = serializers.IntegerField(help_text="Agent enrollment actions (approve, revoke...) in the period")
+    access_events = serializers.IntegerField(help_text="Accesses reported with POST /admin/user-access-log")
+
+
+class UserActivitySummarySerializer(serializers.Serializer):
+    period_days = serializers.IntegerField()
+    total_users = serializers.IntegerField()
+    active_users = serializers.IntegerField(help_text="Users with any activity in the period")
+    users = UserActivitySerializer(many=True)
+
+
+class AccessLogWriteSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    action = serializers.CharField(max_length=64)
+    resource = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    details = serializers.DictField(required=False)
+
+
+class AccessLogAnswerSerializer(StatusSerializer):
+    id = serializers.IntegerField()
+    timestamp = IsoDateTimeField()

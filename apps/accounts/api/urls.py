@@ -1,0 +1,14 @@
+"""Seed 004's portal paths for people and the portal's settings; they live at the root (config/urls.py)."""
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("users", views.UserListView.as_view(), name="portal-users"),
+    path("users/<str:user_id>", views.UserDetailView.as_view(), name="portal-user"),
+    path("roles", views.RoleListView.as_view(), name="portal-roles"),
+    path("roles/<str:role_id>", views.RoleDetailView.as_view(), name="portal-role"),
+    path("role-assignments", views.RoleAssignmentListView.as_view(), name="portal-role-assignments"),
+    path("user-activity-summary", views.UserActivitySummaryView.as_view(), name="portal-user-activity"),
+    path("admin/user-access-log", views.UserAccessLogView.as_view(), name="portal-user-access-log"),
+]
