@@ -36,7 +36,8 @@ class UserListView(AccountsView):
     requires = {"get": "users:read", "post": "users:admin"}
 
     @extend_schema(parameters=[OpenApiParameter("domain_id", str), OpenApiParameter("enabled", bool), *PAGING],
-                   responses={200: UserPage}, tags=TAGS, operation_id="portal_users_list", summary="List users (our Django users, agents left out)")
+                   responses={200: UserPage}, tags=TAGS, operation_id="portal_users_list",
+                   summary="List users (our Django users, agents left out)")
     def get(self, request):
         users = selectors.people()
         enabled = _flag(request, "enabled")
@@ -75,7 +76,8 @@ class UserDetailView(AccountsView):
 class RoleListView(AccountsView):
     requires = {"get": "roles:read"}
 
-    @extend_schema(responses={200: s.RoleListSerializer}, tags=TAGS, operation_id="portal_roles_list", summary="The roles: viewer, operator, admin")
+    @extend_schema(responses={200: s.RoleListSerializer}, tags=TAGS, operation_id="portal_roles_list",
+                   summary="The roles: viewer, operator, admin")
     def get(self, request):
         rows = selectors.roles()
         return Response(s.RoleListSerializer({"roles": rows, "total": len(rows)}).data)
