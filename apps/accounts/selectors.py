@@ -16,8 +16,19 @@ from apps.core.utils import by_pk
 from apps.enrollment.selectors import audit_events
 
 from . import permissions
-from .choices import OverrideType
-from .models import Branding, Department, NavGroup, NavItem, NavOverride, SmtpSettings, UserAccessLog, UserProfile
+from .choices import NotificationStatus, OverrideType
+from .models import (
+    Branding,
+    Department,
+    NavGroup,
+    NavItem,
+    NavOverride,
+    Notification,
+    NotificationPreference,
+    SmtpSettings,
+    UserAccessLog,
+    UserProfile,
+)
 
 # Our users live in one place; the seed's domains are OpenStack's. Every user is in this one.
 DEFAULT_DOMAIN = "default"
@@ -203,3 +214,32 @@ def preferences(user) -> dict:
 def smtp() -> SmtpSettings:
     return SmtpSettings.objects.get_or_create(pk=1)[0]
 
+
+
+def notification_preferences(user) -> QuerySet[NotificationPreference]:
+    return NotificationPreference.objects.filter(user=user).select_related("user")
+
+
+def notification_history(user, *, everyone: bool, status: str = "", event_type: str = "") -> QuerySet[Notification]:
+    """The emails sent to or for ``user``; everyone's for ``everyone`` (the notifications admin)."""
+    rows = Notification.objects.all() if everyone else Notification.objects.filter(user=user)
+    if status:
+        rows = rows.filter(status=status)
+    if event_type:
+        rows = rows.filter(event_type=event_type)
+    return rows
+
+
+def notification_stats() -> dict:
+    by_status = dict(Notification.objects.values("status").annotate(n=Count("id")).values_list("status", "n"))
+    enabled = NotificationPreference.objects.filter(enabled=True)
+    return {
+        "total_sent": by_status.get(NotificationStatus.SENT, 0),
+        "total_failed": by_status.get(NotificationStatus.FAILED, 0),
+        "total_pending": by_status.get(NotificationStatus.PENDING, 0),
+        "total_preferences": NotificationPreference.objects.count(),
+        "active_users": enabled.values("user").distinct().count(),
+        "last_sent_at": Notification.objects.aggregate(last=Max("sent_at"))["last"],
+        "events_by_type": dict(Notification.objects.order_by().values("event_type").annotate(n=Count("id"))
+                               .values_list("event_type", "n")),
+    }

@@ -19,9 +19,15 @@ def _backoff(retries: int) -> int:
     return min(30 * 2 ** retries, 600)  # 30 s, 60 s, 120 s: an SMTP server's short outage or greylisting
 
 
+def permanent(exc: Exception) -> bool:
+    """A 5xx answer (bad login, recipient refused) will not change on a retry; 4xx and lost connections may."""
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500 or \
+        isinstance(exc, smtplib.SMTPRecipientsRefused)
+
+
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
 def send_notification(self, notification_id: int) -> None:
-    """Send one queued email; on a failure record it and retry with backoff, then record the final failure."""
+    """Send one queued email; on a passing failure record it and retry with backoff; record the final failure."""
     row = Notification.objects.filter(pk=notification_id).first()
     if row is None or row.status != NotificationStatus.PENDING:
         return
@@ -29,7 +35,7 @@ def send_notification(self, notification_id: int) -> None:
         mail.deliver(row)
     except (smtplib.SMTPException, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
-        final = self.request.retries >= MAX_RETRIES
+        final = self.request.retries >= MAX_RETRIES or permanent(exc)
         mail.delivery_finish(row, error=error, final=final)
         logger.warning("email not sent notification=%s attempt=%s final=%s error=%s", row.pk, row.attempts, final,
                        error)

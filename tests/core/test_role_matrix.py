@@ -48,6 +48,8 @@ VIEWER_WRITES = {
     ("post", "/api/v1/ossea/discover-resources"),
     ("post", "/api/v1/networks/resolve"),
     ("post", "/api/v1/failover/preflight/validate"),
+    # One's own notification preferences (seed 004's notifications:write, any signed-in user: apps/accounts).
+    ("put", "/notifications/preferences"), ("delete", "/notifications/preferences/{pref_id}"),
 }
 # Reads for operators and up: the route list maps the attack surface.
 OPERATOR_READS = {("get", "/api/v1/debug/endpoints")}
@@ -60,6 +62,8 @@ ADMIN_ONLY = {
     # The portal's people and settings (seed 004, apps/accounts): users:admin, departments:admin, navigation:admin,
     # settings:admin, notifications:admin, and the logs.
     ("post", "/users"), ("patch", "/users/{user_id}"), ("post", "/admin/user-access-log"),
+    ("put", "/notifications/smtp-settings"), ("post", "/notifications/test-email"),
+    ("get", "/notifications/admin/stats"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

@@ -11,6 +11,8 @@ from rest_framework import serializers
 from apps.core.api.fields import IsoDateTimeField
 
 from .. import permissions, selectors
+from ..choices import DeliveryMode, EventType, Severity
+from ..models import Notification, NotificationPreference
 
 HUMAN_ROLES = [str(r) for r in selectors.HUMAN_ROLES]
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -148,3 +150,102 @@ class AccessLogWriteSerializer(serializers.Serializer):
 class AccessLogAnswerSerializer(StatusSerializer):
     id = serializers.IntegerField()
     timestamp = IsoDateTimeField()
+
+
+# --- notifications ---------------------------------------------------------------------------------------------------
+
+class SmtpStatusSerializer(serializers.Serializer):
+    """The SMTP settings without their secret: ``smtp_has_auth`` says whether a login is configured."""
+
+    smtp_enabled = serializers.BooleanField(source="enabled")
+    smtp_host = serializers.CharField(source="host")
+    smtp_port = serializers.IntegerField(source="port")
+    smtp_use_tls = serializers.BooleanField(source="use_tls")
+    smtp_use_ssl = serializers.BooleanField(source="use_ssl")
+    smtp_has_auth = serializers.SerializerMethodField()
+    smtp_username = serializers.CharField(source="username")
+    smtp_from = serializers.CharField(source="from_address")
+    smtp_timeout_seconds = serializers.IntegerField(source="timeout_seconds")
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_smtp_has_auth(self, row):
+        return bool(row.username)
+
+
+class SmtpSettingsWriteSerializer(serializers.Serializer):
+    """Change the SMTP settings; fields left out stay. ``smtp_password`` is stored encrypted and never shown: give
+    it to replace the stored one, an empty string to remove it."""
+
+    smtp_enabled = serializers.BooleanField(source="enabled", required=False)
+    smtp_host = serializers.RegexField(r"^[A-Za-z0-9.\-:\[\]]{1,255}$", source="host", required=False,
+                                       allow_blank=True, error_messages={"invalid": "a host name or IP address"})
+    smtp_port = serializers.IntegerField(source="port", required=False, min_value=1, max_value=65535)
+    smtp_use_tls = serializers.BooleanField(source="use_tls", required=False)
+    smtp_use_ssl = serializers.BooleanField(source="use_ssl", required=False)
+    smtp_username = serializers.CharField(source="username", required=False, allow_blank=True, max_length=255)
+    smtp_password = serializers.CharField(source="password", required=False, allow_blank=True, max_length=512,
+                                          write_only=True, trim_whitespace=False)
+    smtp_from = serializers.EmailField(source="from_address", required=False)
+    smtp_timeout_seconds = serializers.IntegerField(source="timeout_seconds", required=False, min_value=1,
+                                                    max_value=120)
+
+    def validate(self, attrs):
+        if attrs.get("use_tls") and attrs.get("use_ssl"):
+            raise serializers.ValidationError("smtp_use_tls (STARTTLS) and smtp_use_ssl (TLS from the start) "
+                                              "exclude each other")
+        return attrs
+
+
+class NotificationPreferenceSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+    created_at = IsoDateTimeField()
+    updated_at = IsoDateTimeField()
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["id", "username", "event_type", "email", "enabled", "severity_min", "delivery_mode", "created_at",
+                  "updated_at"]
+
+
+class PreferenceWriteSerializer(serializers.Serializer):
+    event_type = serializers.ChoiceField(choices=[c for c in EventType.values if c != EventType.TEST_EMAIL])
+    email = serializers.EmailField()
+    enabled = serializers.BooleanField(default=True)
+    severity_min = serializers.ChoiceField(choices=Severity.choices, default=Severity.WARNING)
+    delivery_mode = serializers.ChoiceField(choices=DeliveryMode.choices, default=DeliveryMode.IMMEDIATE)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    sent_at = IsoDateTimeField(allow_null=True)
+    created_at = IsoDateTimeField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "username", "event_type", "event_id", "severity", "subject", "recipient", "status",
+                  "attempts", "created_at", "sent_at", "error_message"]
+
+
+class NotificationHistorySerializer(serializers.Serializer):
+    items = NotificationSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    offset = serializers.IntegerField()
+
+
+class TestEmailSerializer(serializers.Serializer):
+    recipient = serializers.EmailField()
+
+
+class TestEmailAnswerSerializer(StatusSerializer):
+    message = serializers.CharField()
+    id = serializers.IntegerField(help_text="The notification; GET /notifications/history shows its outcome")
+
+
+class NotificationStatsSerializer(serializers.Serializer):
+    total_sent = serializers.IntegerField()
+    total_failed = serializers.IntegerField()
+    total_pending = serializers.IntegerField()
+    total_preferences = serializers.IntegerField()
+    active_users = serializers.IntegerField(help_text="Users with at least one enabled preference")
+    last_sent_at = IsoDateTimeField(allow_null=True)
+    events_by_type = serializers.DictField(child=serializers.IntegerField())
