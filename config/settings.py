@@ -136,6 +136,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The console's frame shows the portal's branding (templates/admin/base_site.html).
+                "apps.accounts.context_processors.branding",
             ],
         },
     },

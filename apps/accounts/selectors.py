@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
@@ -243,3 +244,23 @@ def notification_stats() -> dict:
         "events_by_type": dict(Notification.objects.order_by().values("event_type").annotate(n=Count("id"))
                                .values_list("event_type", "n")),
     }
+
+
+BRANDING_CACHE_KEY = "accounts:branding"
+
+
+def logo_url(row: Branding) -> str | None:
+    return f"/settings/branding/logo/{row.logo_name}" if row.logo_name else None
+
+
+def branding_answer() -> dict:
+    """The branding as the API and every console page show it; cached (each page reads it), dropped on change."""
+    cached = cache.get(BRANDING_CACHE_KEY)
+    if cached is None:
+        row = Branding.objects.defer("logo").get_or_create(pk=1)[0]
+        cached = {field: getattr(row, field) for field in (
+            "company_name", "company_subtitle", "primary_color", "secondary_color", "login_hero_title",
+            "login_hero_description", "login_hero_features")}
+        cached["company_logo_url"] = logo_url(row)
+        cache.set(BRANDING_CACHE_KEY, cached, 300)
+    return cached

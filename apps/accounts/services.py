@@ -7,6 +7,7 @@ import re
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -162,6 +163,7 @@ def branding_update(**fields) -> Branding:
     for key, value in fields.items():
         setattr(row, key, value)
     row.save()
+    cache.delete(selectors.BRANDING_CACHE_KEY)
     return row
 
 
@@ -196,6 +198,7 @@ def logo_store(*, data: bytes) -> Branding:
     row.logo_content_type = content_type
     row.logo_name = f"company_logo_{int(timezone.now().timestamp())}.{LOGO_TYPES[content_type]}"
     row.save(update_fields=["logo", "logo_content_type", "logo_name", "updated_at"])
+    cache.delete(selectors.BRANDING_CACHE_KEY)
     return row
 
 

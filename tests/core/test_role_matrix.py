@@ -30,6 +30,8 @@ ROLES = ("anonymous", "agent", "viewer", "operator", "admin")
 PUBLIC = {
     ("post", "/api/v1/auth/login"), ("get", "/api/v1/health"), ("get", "/health"),
     ("post", "/api/v1/vma/enroll"), ("post", "/api/v1/vma/enroll/verify"), ("get", "/api/v1/vma/enroll/result"),
+    # The portal's branding, for the login page (seed 004, apps/accounts).
+    ("get", "/settings/branding"), ("get", "/settings/branding/logo/{name}"),
 }
 # Everything the real agent calls once logged in (agent/omaclient.py); agents are refused everything else.
 AGENT = {
@@ -50,6 +52,7 @@ VIEWER_WRITES = {
     ("post", "/api/v1/failover/preflight/validate"),
     # One's own notification preferences (seed 004's notifications:write, any signed-in user: apps/accounts).
     ("put", "/notifications/preferences"), ("delete", "/notifications/preferences/{pref_id}"),
+    ("put", "/user-preferences"),
 }
 # Reads for operators and up: the route list maps the attack surface.
 OPERATOR_READS = {("get", "/api/v1/debug/endpoints")}
@@ -63,7 +66,7 @@ ADMIN_ONLY = {
     # settings:admin, notifications:admin, and the logs.
     ("post", "/users"), ("patch", "/users/{user_id}"), ("post", "/admin/user-access-log"),
     ("put", "/notifications/smtp-settings"), ("post", "/notifications/test-email"),
-    ("get", "/notifications/admin/stats"),
+    ("get", "/notifications/admin/stats"), ("put", "/settings/branding"), ("post", "/settings/branding/logo"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

@@ -249,3 +249,41 @@ class NotificationStatsSerializer(serializers.Serializer):
     active_users = serializers.IntegerField(help_text="Users with at least one enabled preference")
     last_sent_at = IsoDateTimeField(allow_null=True)
     events_by_type = serializers.DictField(child=serializers.IntegerField())
+
+
+# --- branding and preferences ----------------------------------------------------------------------------------------
+
+class BrandingSerializer(serializers.Serializer):
+    company_name = serializers.CharField()
+    company_subtitle = serializers.CharField()
+    company_logo_url = serializers.CharField(allow_null=True, help_text="null until a logo is uploaded")
+    primary_color = serializers.CharField(help_text="#rrggbb")
+    secondary_color = serializers.CharField(help_text="#rrggbb")
+    login_hero_title = serializers.CharField()
+    login_hero_description = serializers.CharField()
+    login_hero_features = serializers.ListField(child=serializers.CharField())
+
+
+class BrandingWriteSerializer(serializers.Serializer):
+    """Fields left out stay as they are."""
+
+    company_name = serializers.CharField(required=False, max_length=100)
+    company_subtitle = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    primary_color = serializers.RegexField(COLOR, required=False, error_messages={"invalid": "a colour as #rrggbb"})
+    secondary_color = serializers.RegexField(COLOR, required=False, error_messages={"invalid": "a colour as #rrggbb"})
+    login_hero_title = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    login_hero_description = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    login_hero_features = serializers.ListField(child=serializers.CharField(max_length=200), required=False,
+                                                max_length=12)
+
+
+class LogoUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="PNG, JPEG, GIF, SVG or WebP, at most 2 MB")
+
+
+class LogoAnswerSerializer(serializers.Serializer):
+    logo_url = serializers.CharField()
+
+
+class PreferencesSavedSerializer(StatusSerializer):
+    username = serializers.CharField()

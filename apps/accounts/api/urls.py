@@ -1,7 +1,7 @@
 """Seed 004's portal paths for people and the portal's settings; they live at the root (config/urls.py)."""
 from django.urls import path
 
-from . import notifications, views
+from . import branding, notifications, views
 
 urlpatterns = [
     path("users", views.UserListView.as_view(), name="portal-users"),
@@ -19,4 +19,8 @@ urlpatterns = [
     path("notifications/history", notifications.HistoryView.as_view(), name="portal-notification-history"),
     path("notifications/test-email", notifications.TestEmailView.as_view(), name="portal-test-email"),
     path("notifications/admin/stats", notifications.StatsView.as_view(), name="portal-notification-stats"),
+    path("settings/branding", branding.BrandingView.as_view(), name="portal-branding"),
+    path("settings/branding/logo", branding.LogoUploadView.as_view(), name="portal-branding-logo-upload"),
+    path("settings/branding/logo/<str:name>", branding.LogoView.as_view(), name="portal-branding-logo"),
+    path("user-preferences", branding.UserPreferencesView.as_view(), name="portal-user-preferences"),
 ]
