@@ -47,7 +47,8 @@ class NavGroup(TimeStampedModel):
 class NavItem(TimeStampedModel):
     """One link of the navigation, under a group."""
 
-    group = models.ForeignKey(NavGroup, on_delete=models.CASCADE, related_name="items")
+    # A group is deleted once it is empty (409 before): its items would vanish from every department silently.
+    group = models.ForeignKey(NavGroup, on_delete=models.PROTECT, related_name="items")
     key = models.SlugField(max_length=64, unique=True)
     label = models.CharField(max_length=100)
     route = models.CharField(max_length=255, help_text="Where the link goes, e.g. /servers")

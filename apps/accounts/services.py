@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.choices import Role
-from apps.core.exceptions import Conflict, InvalidInput, ServiceUnavailable
+from apps.core.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
 
 from . import selectors
 from .choices import SEVERITY_RANK, DeliveryMode, EventType
@@ -154,6 +154,12 @@ def override_set(*, user, nav_item: NavItem, override_type: str, reason: str, ac
         user=user, nav_item=nav_item, defaults={"override_type": override_type, "reason": reason,
                                                 "created_by": actor.username})
     return row
+
+
+def override_delete(*, user, nav_item: NavItem) -> None:
+    deleted, _ = NavOverride.objects.filter(user=user, nav_item=nav_item).delete()
+    if not deleted:
+        raise NotFound(f"User '{user.username}' has no override for navigation item {nav_item.pk}")
 
 
 # --- branding and preferences ----------------------------------------------------------------------------------------

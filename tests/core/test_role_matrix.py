@@ -67,6 +67,12 @@ ADMIN_ONLY = {
     ("post", "/users"), ("patch", "/users/{user_id}"), ("post", "/admin/user-access-log"),
     ("put", "/notifications/smtp-settings"), ("post", "/notifications/test-email"),
     ("get", "/notifications/admin/stats"), ("put", "/settings/branding"), ("post", "/settings/branding/logo"),
+    ("post", "/api/departments"), ("put", "/api/departments/{dept_id}"), ("delete", "/api/departments/{dept_id}"),
+    ("put", "/api/departments/{dept_id}/visibility"), ("get", "/api/departments/visibility/matrix"),
+    ("post", "/api/nav/groups"), ("put", "/api/nav/groups/{group_id}"), ("delete", "/api/nav/groups/{group_id}"),
+    ("post", "/api/nav/items"), ("put", "/api/nav/items/{item_id}"), ("delete", "/api/nav/items/{item_id}"),
+    ("get", "/api/nav/overrides/{username}"), ("post", "/api/nav/overrides/{username}"),
+    ("delete", "/api/nav/overrides/{username}/{nav_item_id}"), ("put", "/api/auth/users/{username}/department"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

@@ -11,8 +11,8 @@ from rest_framework import serializers
 from apps.core.api.fields import IsoDateTimeField
 
 from .. import permissions, selectors
-from ..choices import DeliveryMode, EventType, Severity
-from ..models import Notification, NotificationPreference
+from ..choices import DeliveryMode, EventType, OverrideType, Severity
+from ..models import Department, NavGroup, NavItem, Notification, NotificationPreference
 
 HUMAN_ROLES = [str(r) for r in selectors.HUMAN_ROLES]
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -287,3 +287,119 @@ class LogoAnswerSerializer(serializers.Serializer):
 
 class PreferencesSavedSerializer(StatusSerializer):
     username = serializers.CharField()
+
+
+# --- departments and navigation --------------------------------------------------------------------------------------
+
+class DepartmentSerializer(serializers.ModelSerializer):
+    member_count = serializers.IntegerField(read_only=True, default=0)
+    created_at = IsoDateTimeField(read_only=True)
+    updated_at = IsoDateTimeField(read_only=True)
+
+    class Meta:
+        model = Department
+        fields = ["id", "name", "description", "sort_order", "is_active", "member_count", "created_at", "updated_at"]
+        read_only_fields = ["id", "is_active"]
+        # Uniqueness is the service's (an inactive department's name comes back as that department).
+        extra_kwargs = {"name": {"validators": []}}
+
+
+class NavGroupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NavGroup
+        fields = ["id", "key", "label", "icon", "description", "sort_order", "is_active"]
+        read_only_fields = ["id"]
+        extra_kwargs = {"key": {"validators": []}}
+
+
+class NavItemSerializer(serializers.ModelSerializer):
+    nav_group_id = serializers.PrimaryKeyRelatedField(source="group", queryset=NavGroup.objects.all())
+
+    class Meta:
+        model = NavItem
+        fields = ["id", "nav_group_id", "key", "label", "route", "icon", "resource", "sort_order", "is_active"]
+        read_only_fields = ["id"]
+        extra_kwargs = {"key": {"validators": []}}
+
+
+class VisibilitySerializer(serializers.Serializer):
+    department_id = serializers.IntegerField(read_only=True)
+    department_name = serializers.CharField(read_only=True)
+    nav_group_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=1000)
+    nav_item_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=1000)
+
+
+class MatrixRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class MatrixGroupSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    label = serializers.CharField()
+
+
+class MatrixItemSerializer(MatrixGroupSerializer):
+    nav_group_id = serializers.IntegerField()
+
+
+class VisibilityMatrixSerializer(serializers.Serializer):
+    departments = MatrixRowSerializer(many=True)
+    nav_groups = MatrixGroupSerializer(many=True)
+    nav_items = MatrixItemSerializer(many=True)
+    matrix = serializers.DictField(child=serializers.DictField(child=serializers.BooleanField()),
+                                   help_text="department id -> nav item id -> visible")
+
+
+class OverrideSerializer(serializers.Serializer):
+    nav_item_id = serializers.IntegerField()
+    nav_item_key = serializers.CharField(source="nav_item.key", read_only=True)
+    override_type = serializers.ChoiceField(choices=OverrideType.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    created_by = serializers.CharField(read_only=True)
+    created_at = IsoDateTimeField(read_only=True)
+
+
+class UserOverridesSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    overrides = OverrideSerializer(many=True)
+
+
+class DepartmentAssignSerializer(serializers.Serializer):
+    department_id = serializers.IntegerField(allow_null=True, help_text="null: no department")
+
+
+class DepartmentAssignedSerializer(StatusSerializer):
+    username = serializers.CharField()
+    department_id = serializers.IntegerField(allow_null=True)
+
+
+class MyNavItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    label = serializers.CharField()
+    route = serializers.CharField()
+    icon = serializers.CharField()
+    sort_order = serializers.IntegerField()
+
+
+class MyNavGroupSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    key = serializers.CharField()
+    label = serializers.CharField()
+    icon = serializers.CharField()
+    sort_order = serializers.IntegerField()
+    items = MyNavItemSerializer(many=True)
+
+
+class MyProfileSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.CharField(allow_null=True)
+    department = DepartmentRefSerializer(allow_null=True)
+
+
+class MyNavigationSerializer(serializers.Serializer):
+    user = MyProfileSerializer()
+    nav_groups = MyNavGroupSerializer(many=True)
+    permissions = serializers.ListField(child=serializers.CharField())

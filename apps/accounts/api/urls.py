@@ -1,7 +1,7 @@
 """Seed 004's portal paths for people and the portal's settings; they live at the root (config/urls.py)."""
 from django.urls import path
 
-from . import branding, notifications, views
+from . import branding, navigation, notifications, views
 
 urlpatterns = [
     path("users", views.UserListView.as_view(), name="portal-users"),
@@ -23,4 +23,20 @@ urlpatterns = [
     path("settings/branding/logo", branding.LogoUploadView.as_view(), name="portal-branding-logo-upload"),
     path("settings/branding/logo/<str:name>", branding.LogoView.as_view(), name="portal-branding-logo"),
     path("user-preferences", branding.UserPreferencesView.as_view(), name="portal-user-preferences"),
+    path("api/departments", navigation.DepartmentListView.as_view(), name="portal-departments"),
+    path("api/departments/visibility/matrix", navigation.VisibilityMatrixView.as_view(),
+         name="portal-visibility-matrix"),
+    path("api/departments/<str:dept_id>", navigation.DepartmentDetailView.as_view(), name="portal-department"),
+    path("api/departments/<str:dept_id>/visibility", navigation.DepartmentVisibilityView.as_view(),
+         name="portal-department-visibility"),
+    path("api/nav/groups", navigation.NavGroupListView.as_view(), name="portal-nav-groups"),
+    path("api/nav/groups/<str:group_id>", navigation.NavGroupDetailView.as_view(), name="portal-nav-group"),
+    path("api/nav/items", navigation.NavItemListView.as_view(), name="portal-nav-items"),
+    path("api/nav/items/<str:item_id>", navigation.NavItemDetailView.as_view(), name="portal-nav-item"),
+    path("api/nav/overrides/<str:username>", navigation.UserOverridesView.as_view(), name="portal-nav-overrides"),
+    path("api/nav/overrides/<str:username>/<str:nav_item_id>", navigation.UserOverrideDetailView.as_view(),
+         name="portal-nav-override"),
+    path("api/auth/users/<str:username>/department", navigation.UserDepartmentView.as_view(),
+         name="portal-user-department"),
+    path("api/auth/me/navigation", navigation.MyNavigationView.as_view(), name="portal-my-navigation"),
 ]
