@@ -142,7 +142,7 @@ def test_navigation_edits_and_unknown_ids(admin_client_api, nav):
     assert admin_client_api.delete(f"/api/nav/groups/{nav['infra']}").status_code == 409  # still has items
     response = admin_client_api.put(f"/api/nav/items/{nav['volumes']}", {"label": "Disks", "sort_order": 5},
                                     format="json")
-    assert_matches_schema(response, "/api/nav/items/{item_id}", "put")
+    assert_matches_schema(response, "/api/nav/items/{id}", "put")
     assert response.json()["label"] == "Disks"
     assert admin_client_api.post("/api/nav/items", {"nav_group_id": nav["infra"], "key": "volumes", "label": "x",
                                                     "route": "/x"}, format="json").status_code == 409

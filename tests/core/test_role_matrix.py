@@ -69,8 +69,8 @@ ADMIN_ONLY = {
     ("get", "/notifications/admin/stats"), ("put", "/settings/branding"), ("post", "/settings/branding/logo"),
     ("post", "/api/departments"), ("put", "/api/departments/{dept_id}"), ("delete", "/api/departments/{dept_id}"),
     ("put", "/api/departments/{dept_id}/visibility"), ("get", "/api/departments/visibility/matrix"),
-    ("post", "/api/nav/groups"), ("put", "/api/nav/groups/{group_id}"), ("delete", "/api/nav/groups/{group_id}"),
-    ("post", "/api/nav/items"), ("put", "/api/nav/items/{item_id}"), ("delete", "/api/nav/items/{item_id}"),
+    ("post", "/api/nav/groups"), ("put", "/api/nav/groups/{id}"), ("delete", "/api/nav/groups/{id}"),
+    ("post", "/api/nav/items"), ("put", "/api/nav/items/{id}"), ("delete", "/api/nav/items/{id}"),
     ("get", "/api/nav/overrides/{username}"), ("post", "/api/nav/overrides/{username}"),
     ("delete", "/api/nav/overrides/{username}/{nav_item_id}"), ("put", "/api/auth/users/{username}/department"),
 }

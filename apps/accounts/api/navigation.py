@@ -2,13 +2,12 @@
 sees, per-user overrides, a user's department, and the navigation a signed-in user gets."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from apps.core.api.validation import validated
 
 from .. import selectors, services
-from ..models import NavGroup, NavItem
 from ..permissions import AUTHENTICATED
 from . import serializers as s
 from .base import AccountsView, errors, page_of, paged
@@ -77,68 +76,79 @@ class VisibilityMatrixView(AccountsView):
         return Response(s.VisibilityMatrixSerializer(selectors.visibility_matrix()).data)
 
 
-class NavGroupListView(AccountsView):
+class _NavListView(AccountsView):
+    """List (viewers) and create (admins) navigation rows: ``serializer`` shapes them, ``save`` writes them."""
+
     requires = {"get": "navigation:read", "post": "navigation:admin"}
+    serializer: type[s.serializers.Serializer]
+    save = staticmethod(services.nav_group_save)
 
-    @extend_schema(responses={200: NavGroupPage}, tags=TAGS, operation_id="portal_nav_groups_list",
-                   summary="Navigation groups")
     def get(self, request):
-        return paged(s.NavGroupSerializer, request, NavGroup.objects.all())
+        return paged(self.serializer, request, self.serializer.Meta.model.objects.all())
 
-    @extend_schema(request=s.NavGroupSerializer, responses={201: s.NavGroupSerializer, **errors(409)}, tags=TAGS,
-                   summary="Create a navigation group (admin)")
     def post(self, request):
-        row = services.nav_group_save(**validated(s.NavGroupSerializer, request.data))
-        return Response(s.NavGroupSerializer(row).data, status=201)
+        row = self.save(**validated(self.serializer, request.data))
+        return Response(self.serializer(row).data, status=201)
 
 
-class NavGroupDetailView(AccountsView):
+class _NavDetailView(AccountsView):
+    """Change or delete one navigation row (admins); ``lookup`` finds it or answers 404."""
+
     requires = {"put": "navigation:admin", "delete": "navigation:admin"}
+    serializer: type[s.serializers.Serializer]
+    save = staticmethod(services.nav_group_save)
+    lookup = staticmethod(selectors.nav_group)
 
-    @extend_schema(request=s.NavGroupSerializer, responses={200: s.NavGroupSerializer, **errors(409)}, tags=TAGS,
-                   summary="Change a navigation group (admin)")
-    def put(self, request, group_id):
-        row = services.nav_group_save(selectors.nav_group(group_id),
-                                      **validated(s.NavGroupSerializer, request.data, partial=True))
-        return Response(s.NavGroupSerializer(row).data)
+    def put(self, request, pk):
+        row = self.save(self.lookup(pk), **validated(self.serializer, request.data, partial=True))
+        return Response(self.serializer(row).data)
 
-    @extend_schema(responses={200: s.StatusSerializer, **errors(409)}, tags=TAGS,
-                   summary="Delete an empty navigation group (admin; 409 while it has items)")
-    def delete(self, request, group_id):
-        selectors.nav_group(group_id).delete()
+    def delete(self, request, pk):
+        self.lookup(pk).delete()
         return Response(s.StatusSerializer({"status": "deleted"}).data)
 
 
-class NavItemListView(AccountsView):
-    requires = {"get": "navigation:read", "post": "navigation:admin"}
+def _documented(kind: str, serializer, page, *, delete_note: str):
+    """The schema of a list/create and a change/delete view of one kind of navigation row."""
+    listing = extend_schema_view(
+        get=extend_schema(responses={200: page}, tags=TAGS, operation_id=f"portal_nav_{kind}s_list",
+                          summary=f"Navigation {kind}s"),
+        post=extend_schema(request=serializer, responses={201: serializer, **errors(409)}, tags=TAGS,
+                           summary=f"Create a navigation {kind} (admin)"))
+    detail = extend_schema_view(
+        put=extend_schema(request=serializer, responses={200: serializer, **errors(409)}, tags=TAGS,
+                          summary=f"Change a navigation {kind} (admin; fields left out stay)"),
+        delete=extend_schema(responses={200: s.StatusSerializer, **errors(409)}, tags=TAGS,
+                             summary=f"Delete a navigation {kind} (admin; {delete_note})"))
+    return listing, detail
 
-    @extend_schema(responses={200: NavItemPage}, tags=TAGS, operation_id="portal_nav_items_list",
-                   summary="Navigation items")
-    def get(self, request):
-        return paged(s.NavItemSerializer, request, NavItem.objects.select_related("group"))
 
-    @extend_schema(request=s.NavItemSerializer, responses={201: s.NavItemSerializer, **errors(409)}, tags=TAGS,
-                   summary="Create a navigation item (admin)")
-    def post(self, request):
-        row = services.nav_item_save(**validated(s.NavItemSerializer, request.data))
-        return Response(s.NavItemSerializer(row).data, status=201)
+_group_docs = _documented("group", s.NavGroupSerializer, NavGroupPage, delete_note="409 while it has items")
+_item_docs = _documented("item", s.NavItemSerializer, NavItemPage,
+                         delete_note="gone from every department and override")
 
 
-class NavItemDetailView(AccountsView):
-    requires = {"put": "navigation:admin", "delete": "navigation:admin"}
+@_group_docs[0]
+class NavGroupListView(_NavListView):
+    serializer = s.NavGroupSerializer
 
-    @extend_schema(request=s.NavItemSerializer, responses={200: s.NavItemSerializer, **errors(409)}, tags=TAGS,
-                   summary="Change a navigation item (admin)")
-    def put(self, request, item_id):
-        row = services.nav_item_save(selectors.nav_item(item_id),
-                                     **validated(s.NavItemSerializer, request.data, partial=True))
-        return Response(s.NavItemSerializer(row).data)
 
-    @extend_schema(responses={200: s.StatusSerializer}, tags=TAGS,
-                   summary="Delete a navigation item (admin; gone from every department and override)")
-    def delete(self, request, item_id):
-        selectors.nav_item(item_id).delete()
-        return Response(s.StatusSerializer({"status": "deleted"}).data)
+@_group_docs[1]
+class NavGroupDetailView(_NavDetailView):
+    serializer = s.NavGroupSerializer
+
+
+@_item_docs[0]
+class NavItemListView(_NavListView):
+    serializer = s.NavItemSerializer
+    save = staticmethod(services.nav_item_save)
+
+
+@_item_docs[1]
+class NavItemDetailView(_NavDetailView):
+    serializer = s.NavItemSerializer
+    save = staticmethod(services.nav_item_save)
+    lookup = staticmethod(selectors.nav_item)
 
 
 class UserOverridesView(AccountsView):
