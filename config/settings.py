@@ -100,6 +100,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Counts every request, its time and server errors for seed 004's /metrics (apps/accounts).
+    "apps.accounts.middleware.RequestMetricsMiddleware",
     # The HTTPS redirect and the tunnel-only host names, with the agents' tunnel requests told apart.
     "apps.core.middleware.AgentTunnelMiddleware",
     "django.middleware.security.SecurityMiddleware",

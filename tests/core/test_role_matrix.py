@@ -31,7 +31,7 @@ PUBLIC = {
     ("post", "/api/v1/auth/login"), ("get", "/api/v1/health"), ("get", "/health"),
     ("post", "/api/v1/vma/enroll"), ("post", "/api/v1/vma/enroll/verify"), ("get", "/api/v1/vma/enroll/result"),
     # The portal's branding, for the login page (seed 004, apps/accounts).
-    ("get", "/settings/branding"), ("get", "/settings/branding/logo/{name}"),
+    ("get", "/settings/branding"), ("get", "/settings/branding/logo/{name}"), ("get", "/metrics"),
 }
 # Everything the real agent calls once logged in (agent/omaclient.py); agents are refused everything else.
 AGENT = {
@@ -73,6 +73,7 @@ ADMIN_ONLY = {
     ("post", "/api/nav/items"), ("put", "/api/nav/items/{id}"), ("delete", "/api/nav/items/{id}"),
     ("get", "/api/nav/overrides/{username}"), ("post", "/api/nav/overrides/{username}"),
     ("delete", "/api/nav/overrides/{username}/{nav_item_id}"), ("put", "/api/auth/users/{username}/department"),
+    ("get", "/api/logs"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

@@ -403,3 +403,26 @@ class MyNavigationSerializer(serializers.Serializer):
     user = MyProfileSerializer()
     nav_groups = MyNavGroupSerializer(many=True)
     permissions = serializers.ListField(child=serializers.CharField())
+
+
+# --- monitoring ------------------------------------------------------------------------------------------------------
+
+class MetricsSerializer(serializers.Serializer):
+    uptime_seconds = serializers.IntegerField(help_text="Since the answering web process started")
+    request_count = serializers.IntegerField(help_text="Requests every web process answered since the counters began")
+    avg_response_time_ms = serializers.FloatField()
+    error_rate = serializers.FloatField(help_text="Share of requests answered with a server error (5xx)")
+    active_sessions = serializers.IntegerField(help_text="Operators' live bearer sessions")
+
+
+class PortalLogRecordSerializer(serializers.Serializer):
+    timestamp = serializers.FloatField(help_text="Unix time")
+    level = serializers.CharField()
+    logger = serializers.CharField(help_text="Where the record comes from, e.g. apps.accounts.tasks")
+    message = serializers.CharField(help_text="Secrets are scrubbed before a record is kept")
+
+
+class LogsSerializer(serializers.Serializer):
+    logs = PortalLogRecordSerializer(many=True)
+    total = serializers.IntegerField()
+    limit = serializers.IntegerField()

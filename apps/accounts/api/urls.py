@@ -1,7 +1,7 @@
 """Seed 004's portal paths for people and the portal's settings; they live at the root (config/urls.py)."""
 from django.urls import path
 
-from . import branding, navigation, notifications, views
+from . import branding, monitoring, navigation, notifications, views
 
 urlpatterns = [
     path("users", views.UserListView.as_view(), name="portal-users"),
@@ -39,4 +39,7 @@ urlpatterns = [
     path("api/auth/users/<str:username>/department", navigation.UserDepartmentView.as_view(),
          name="portal-user-department"),
     path("api/auth/me/navigation", navigation.MyNavigationView.as_view(), name="portal-my-navigation"),
+    path("metrics", monitoring.PublicMetricsView.as_view(), name="portal-metrics-public"),
+    path("api/metrics", monitoring.MetricsView.as_view(), name="portal-metrics"),
+    path("api/logs", monitoring.LogsView.as_view(), name="portal-logs"),
 ]
