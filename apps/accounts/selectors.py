@@ -17,7 +17,7 @@ from apps.core.utils import by_pk
 from apps.enrollment.selectors import audit_events
 
 from . import permissions
-from .choices import NotificationStatus, OverrideType
+from .choices import EventType, NotificationStatus, OverrideType
 from .models import (
     Branding,
     Department,
@@ -234,6 +234,8 @@ def notification_history(user, *, everyone: bool, status: str = "", event_type: 
 def notification_stats() -> dict:
     by_status = dict(Notification.objects.values("status").annotate(n=Count("id")).values_list("status", "n"))
     enabled = NotificationPreference.objects.filter(enabled=True)
+    by_type = dict(Notification.objects.order_by().values("event_type").annotate(n=Count("id"))
+                   .values_list("event_type", "n"))
     return {
         "total_sent": by_status.get(NotificationStatus.SENT, 0),
         "total_failed": by_status.get(NotificationStatus.FAILED, 0),
@@ -241,8 +243,8 @@ def notification_stats() -> dict:
         "total_preferences": NotificationPreference.objects.count(),
         "active_users": enabled.values("user").distinct().count(),
         "last_sent_at": Notification.objects.aggregate(last=Max("sent_at"))["last"],
-        "events_by_type": dict(Notification.objects.order_by().values("event_type").annotate(n=Count("id"))
-                               .values_list("event_type", "n")),
+        # Every event type, 0 for those never sent: a chart's series stay the same from day to day.
+        "events_by_type": {event: by_type.get(event, 0) for event in EventType.values},
     }
 
 
