@@ -122,3 +122,16 @@ def test_user_preferences_are_each_users_own(viewer_client, admin_client_api, an
     for bad in ([1, 2], {}, {"tab_order": "dashboard"}, {"tab_order": [1]}):
         response = viewer_client.put("/user-preferences", bad, format="json")
         assert response.status_code == 400 and set(response.json()) == {"detail"}
+
+
+def test_the_console_lists_departments_and_emails_for_admins_only(client):
+    admin = make_user("staff-admin", Role.ADMIN)
+    viewer = make_user("staff-viewer", Role.VIEWER)
+    for user in (admin, viewer):
+        user.is_staff = True
+        user.save()
+    client.force_login(admin)
+    assert client.get("/admin/accounts/department/").status_code == 200
+    assert client.get("/admin/accounts/notification/").status_code == 200
+    client.force_login(viewer)
+    assert client.get("/admin/accounts/department/").status_code == 403
