@@ -9,3 +9,4 @@ class AccountsConfig(core_apps.PlatformAppConfig):
     verbose_name = "Users, branding and notifications"
     # The debug health answer lists the seed's own figures; users and settings are not among them.
     reports_health = False
+    connect = ("receivers",)  # replication failures become replication_failed emails

@@ -28,7 +28,6 @@ class EventType(models.TextChoices):
     COMPLIANCE_VIOLATION = "compliance_violation", "Compliance violation"
     HEALTH_SCORE_DROP = "health_score_drop", "Tenant health score drop"
     REPLICATION_FAILED = "replication_failed", "Replication failed"
-    FAILOVER_FAILED = "failover_failed", "Failover failed"
     TEST_EMAIL = "test_email", "Test email"
 
 

@@ -208,3 +208,32 @@ def test_history_filters_are_checked(viewer_client):
     assert viewer_client.get("/notifications/history?limit=5000").status_code == 400
     assert viewer_client.get("/notifications/history?status=sent").json() == \
         {"items": [], "total": 0, "limit": 50, "offset": 0}
+
+
+def test_a_failed_replication_emails_who_asked(viewer_client, admin_client_api, smtp_server, eager_worker,
+                                               django_capture_on_commit_callbacks):
+    from apps.replication.jobs import replication_finish
+    from apps.replication.models import ReplicationJob
+    from tests.factories import vm_with_disks
+
+    configure(admin_client_api, smtp_server)
+    viewer_client.put("/notifications/preferences", {"event_type": "replication_failed",
+                                                     "email": "oncall@example.com", "severity_min": "critical"},
+                      format="json")
+    vm = vm_with_disks(1, vm_name="pgtest2")
+    job = ReplicationJob.objects.create(job_id="job-20261207-101500", vm_context=vm, replication_type="incremental",
+                                        status="replicating")
+    with django_capture_on_commit_callbacks(execute=True):
+        replication_finish(job=job, status="failed", error="agent lost the NBD connection")
+    [mail] = smtp_server.recorder.received
+    assert mail.recipients == ["oncall@example.com"]
+    assert mail.message["Subject"] == "Replication failed: pgtest2"
+    assert "agent lost the NBD connection" in mail.message.get_content()
+    [item] = viewer_client.get("/notifications/history?event_type=replication_failed").json()["items"]
+    assert (item["event_id"], item["status"]) == ("job-20261207-101500", "sent")
+    # A job that completes tells nobody.
+    other = ReplicationJob.objects.create(job_id="job-ok", vm_context=vm_with_disks(1, vm_name="web01"),
+                                          replication_type="initial", status="replicating")
+    with django_capture_on_commit_callbacks(execute=True):
+        replication_finish(job=other, status="completed")
+    assert len(smtp_server.recorder.received) == 1

@@ -27,8 +27,9 @@ ALLOWED = {
     # approval turns cohorts into scheduler groups and network mappings into failover's
     "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
                 "waves"},
-    # People and the portal's settings (seed 004): users, roles, departments, branding, notifications.
-    "accounts": {"core", "enrollment"},
+    # People and the portal's settings (seed 004): users, roles, departments, branding, notifications; it listens
+    # to replication's finish signal for the replication_failed emails.
+    "accounts": {"core", "enrollment", "settings", "inventory", "replication"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
                 "planner", "waves", "accounts"},
