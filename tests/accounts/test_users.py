@@ -147,3 +147,13 @@ def test_user_activity_counts_sessions_console_actions_and_reported_access(admin
     assert admin_client_api.get("/user-activity-summary?days=0").status_code == 400
     bad = admin_client_api.post("/admin/user-access-log", {"action": "x"}, format="json")
     assert bad.status_code == 400 and "username" in bad.json()["detail"]
+
+
+def test_lists_cost_the_same_queries_for_many_users(admin_client_api, django_assert_max_num_queries):
+    for i in range(30):
+        make_user(f"bulk{i}", Role.VIEWER if i % 2 else Role.OPERATOR)
+    with django_assert_max_num_queries(8):
+        body = admin_client_api.get("/users?limit=1000").json()
+    assert body["total"] == 31 and {u["role"] for u in body["results"]} == {"viewer", "operator", "admin"}
+    with django_assert_max_num_queries(12):
+        assert len(admin_client_api.get("/user-activity-summary").json()["users"]) == 31

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from apps.core.api.fields import IsoDateTimeField
 
-from .. import permissions, selectors
+from .. import selectors
 from ..choices import DeliveryMode, EventType, OverrideType, Severity
 from ..models import Department, NavGroup, NavItem, Notification, NotificationPreference
 
@@ -53,7 +53,7 @@ class UserSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_role(self, user):
-        return permissions.primary_role(user)
+        return selectors.highest_role(user)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_roles(self, user):
