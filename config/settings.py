@@ -355,4 +355,7 @@ CELERY_BEAT_SCHEDULE = {
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
     # Opens waves at their window and follows the running ones (docs/waves.md).
     "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
+    # The notification preferences' daily digests (docs/accounts.md).
+    "notification-digests": {"task": "apps.accounts.tasks.send_digests",
+                             "schedule": float(os.environ.get("MP_NOTIFICATION_DIGEST_INTERVAL", "86400"))},
 }

@@ -29,6 +29,7 @@ class EventType(models.TextChoices):
     HEALTH_SCORE_DROP = "health_score_drop", "Tenant health score drop"
     REPLICATION_FAILED = "replication_failed", "Replication failed"
     TEST_EMAIL = "test_email", "Test email"
+    DIGEST = "digest", "Daily digest"
 
 
 class NotificationStatus(models.TextChoices):

@@ -1,4 +1,5 @@
-"""The one client of the SMTP server: send a queued email, and record each attempt's outcome on its row."""
+"""The one client of the SMTP server: send a queued email, record each attempt's outcome on its row; and the
+daily digests composed from the events that wait for them."""
 from __future__ import annotations
 
 import smtplib
@@ -8,7 +9,7 @@ from email.message import EmailMessage
 from django.utils import timezone
 
 from . import selectors
-from .choices import NotificationStatus
+from .choices import EventType, NotificationStatus
 from .models import Notification
 
 
@@ -43,3 +44,29 @@ def delivery_finish(notification: Notification, *, error: str | None, final: boo
         if final:
             notification.status = NotificationStatus.FAILED
     notification.save(update_fields=["attempts", "status", "sent_at", "error_message"])
+    if notification.status != NotificationStatus.PENDING:
+        # A digest's events share its outcome.
+        Notification.objects.filter(digest=notification).update(
+            status=notification.status, sent_at=notification.sent_at, error_message=notification.error_message)
+
+
+def digests_compose() -> list[Notification]:
+    """One email per recipient with the events that waited for their digest since the last one (in the caller's
+    transaction; the caller queues them)."""
+    waiting = (Notification.objects.select_for_update().filter(for_digest=True, digest__isnull=True,
+                                                                 status=NotificationStatus.PENDING).order_by("id"))
+    by_recipient: dict[tuple, list[Notification]] = {}
+    for row in waiting:
+        by_recipient.setdefault((row.recipient, row.user_id, row.username), []).append(row)
+    branding = selectors.branding_answer()
+    digests = []
+    for (recipient, user_id, username), rows in by_recipient.items():
+        lines = [f"- {timezone.localtime(r.created_at):%Y-%m-%d %H:%M} [{r.severity}] {r.subject}" for r in rows]
+        digest = Notification.objects.create(
+            user_id=user_id, username=username, event_type=EventType.DIGEST, recipient=recipient,
+            subject=f"{branding['company_name']}: {len(rows)} event{'s' if len(rows) > 1 else ''} since the last digest",
+            body="\n".join(["What happened since your last digest:", "", *lines, "",
+                            "Each event's details are in GET /notifications/history."]))
+        Notification.objects.filter(pk__in=[r.pk for r in rows]).update(digest=digest)
+        digests.append(digest)
+    return digests

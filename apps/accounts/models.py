@@ -181,6 +181,10 @@ class Notification(models.Model):
     error_message = models.CharField(max_length=1000, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A digest preference's event waits (pending, for_digest) until the daily digest takes it (digest set); it is
+    # sent or failed with that digest.
+    for_digest = models.BooleanField(default=False)
+    digest = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="entries")
 
     class Meta:
         ordering = ["-id"]

@@ -264,14 +264,16 @@ def notify(*, event_type: str, severity: str, subject: str, body: str, event_id:
     the SMTP server.
     """
     queued = []
-    prefs = NotificationPreference.objects.filter(event_type=event_type, enabled=True,
-                                                  delivery_mode=DeliveryMode.IMMEDIATE).select_related("user")
+    prefs = NotificationPreference.objects.filter(event_type=event_type, enabled=True).select_related("user")
     for pref in prefs:
         if SEVERITY_RANK[severity] < SEVERITY_RANK[pref.severity_min]:
             continue
+        for_digest = pref.delivery_mode == DeliveryMode.DIGEST
         row = Notification.objects.create(user=pref.user, username=pref.user.username, event_type=event_type,
                                           event_id=event_id, severity=severity, subject=subject, body=body,
-                                          recipient=pref.email)
-        _queue(row)
+                                          recipient=pref.email, for_digest=for_digest)
+        if not for_digest:  # a digest's events wait for the daily digest (digests_queue)
+            _queue(row)
         queued.append(row)
     return queued
+

@@ -5,6 +5,7 @@ import logging
 import smtplib
 
 from celery import shared_task
+from django.db import transaction
 
 from . import mail
 from .choices import NotificationStatus
@@ -44,3 +45,13 @@ def send_notification(self, notification_id: int) -> None:
         return
     mail.delivery_finish(row, error=None, final=True)
     logger.info("email sent notification=%s event_type=%s attempts=%s", row.pk, row.event_type, row.attempts)
+
+
+@shared_task
+def send_digests() -> int:
+    """Beat, daily: each recipient's waiting digest events in one email (sent by send_notification)."""
+    with transaction.atomic():
+        digests = mail.digests_compose()
+        for digest in digests:
+            transaction.on_commit(lambda pk=digest.pk: send_notification.delay(pk))
+    return len(digests)

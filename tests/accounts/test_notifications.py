@@ -237,3 +237,31 @@ def test_a_failed_replication_emails_who_asked(viewer_client, admin_client_api, 
     with django_capture_on_commit_callbacks(execute=True):
         replication_finish(job=other, status="completed")
     assert len(smtp_server.recorder.received) == 1
+
+
+def test_digest_preferences_get_one_daily_email(viewer_client, admin_client_api, smtp_server, eager_worker,
+                                                django_capture_on_commit_callbacks):
+    from apps.accounts.tasks import send_digests
+
+    configure(admin_client_api, smtp_server)
+    viewer_client.put("/notifications/preferences", {"event_type": "drift_warning", "email": "lead@example.com",
+                                                     "severity_min": "info", "delivery_mode": "digest"},
+                      format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        for name in ("web01", "db01"):
+            services.notify(event_type=EventType.DRIFT_WARNING, severity=Severity.WARNING,
+                            subject=f"Drift: {name} flavor changed", body="...")
+    assert not smtp_server.recorder.received  # they wait for the digest
+    assert {i["status"] for i in viewer_client.get("/notifications/history").json()["items"]} == {"pending"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_digests.apply().get() == 1
+    [mail] = smtp_server.recorder.received
+    assert mail.recipients == ["lead@example.com"] and "2 events since the last digest" in mail.message["Subject"]
+    text = mail.message.get_content()
+    assert "Drift: web01 flavor changed" in text and "Drift: db01 flavor changed" in text
+    statuses = {i["event_type"]: i["status"] for i in viewer_client.get("/notifications/history").json()["items"]}
+    assert statuses == {"digest": "sent", "drift_warning": "sent"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_digests.apply().get() == 0  # nothing waits any more
+    assert viewer_client.put("/notifications/preferences", {"event_type": "digest", "email": "a@example.com"},
+                             format="json").status_code == 400

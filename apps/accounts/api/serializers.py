@@ -208,7 +208,8 @@ class NotificationPreferenceSerializer(serializers.ModelSerializer):
 
 
 class PreferenceWriteSerializer(serializers.Serializer):
-    event_type = serializers.ChoiceField(choices=[c for c in EventType.values if c != EventType.TEST_EMAIL])
+    event_type = serializers.ChoiceField(choices=[c for c in EventType.values
+                                                 if c not in (EventType.TEST_EMAIL, EventType.DIGEST)])
     email = serializers.EmailField()
     enabled = serializers.BooleanField(default=True)
     severity_min = serializers.ChoiceField(choices=Severity.choices, default=Severity.WARNING)
