@@ -265,3 +265,11 @@ def test_digest_preferences_get_one_daily_email(viewer_client, admin_client_api,
         assert send_digests.apply().get() == 0  # nothing waits any more
     assert viewer_client.put("/notifications/preferences", {"event_type": "digest", "email": "a@example.com"},
                              format="json").status_code == 400
+
+
+def test_the_digests_are_on_the_beat_schedule():
+    from django.conf import settings
+
+    from apps.accounts.tasks import send_digests
+
+    assert settings.CELERY_BEAT_SCHEDULE["notification-digests"]["task"] == send_digests.name
