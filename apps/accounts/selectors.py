@@ -15,6 +15,7 @@ from apps.core.exceptions import NotFound
 from apps.core.models import ApiToken
 from apps.core.utils import by_pk
 from apps.enrollment.selectors import audit_events
+from apps.replication.selectors import jobs_requested_by
 
 from . import permissions
 from .choices import EventType, NotificationStatus, OverrideType
@@ -112,7 +113,8 @@ def role_assignments(*, user_id: int | None = None, role_id: str = "") -> list[d
 
 
 def activity_summary(days: int = 30) -> list[dict]:
-    """Per person: sessions, last use, what they did in the console, the enrollment audit and reported accesses."""
+    """Per person: sessions, last use, what they did in the console, the enrollment audit, the replications they
+    started and reported accesses."""
     since = timezone.now() - timedelta(days=days)
     users = list(people())
     tokens = {row["user"]: row for row in ApiToken.objects.filter(kind=TokenKind.OPERATOR).values("user").annotate(
@@ -124,6 +126,7 @@ def activity_summary(days: int = 30) -> list[dict]:
                  .values("actor").annotate(n=Count("id")).values_list("actor", "n"))
     access = {row["user"]: row for row in UserAccessLog.objects.filter(created_at__gte=since).exclude(user=None)
               .values("user").annotate(n=Count("id"), last=Max("created_at"))}
+    jobs = jobs_requested_by(since)
     summary = []
     for user in users:
         token = tokens.get(user.pk, {})
@@ -133,7 +136,7 @@ def activity_summary(days: int = 30) -> list[dict]:
             "enabled": user.is_active, "last_login": user.last_login, "last_activity": max(seen) if seen else None,
             "sessions_started": token.get("sessions", 0), "active_sessions": token.get("live", 0),
             "console_actions": console.get(user.pk, 0), "audit_events": audit.get(user.pk, 0),
-            "access_events": access.get(user.pk, {}).get("n", 0)})
+            "access_events": access.get(user.pk, {}).get("n", 0), "replications_started": jobs.get(user.username, 0)})
     return summary
 
 

@@ -7,7 +7,9 @@ from django.contrib.contenttypes.models import ContentType
 
 from apps.core.choices import Role
 from apps.core.models import ApiToken
+from apps.replication.models import ReplicationJob
 from tests.conftest import client_for, make_user
+from tests.factories import vm_with_disks
 from tests.openapi import assert_matches_schema
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +134,8 @@ def test_user_activity_counts_sessions_console_actions_and_reported_access(admin
     user = make_user("erin", Role.OPERATOR)
     client_for(user)
     client_for(user)
+    vm = vm_with_disks(1, vm_name="erin-vm")
+    ReplicationJob.objects.create(job_id="job-erin", vm_context=vm, replication_type="initial", requested_by="erin")
     LogEntry.objects.create(user=user, content_type=ContentType.objects.get_for_model(ApiToken), object_id="1",
                             object_repr="token", action_flag=ADDITION)
     response = admin_client_api.post("/admin/user-access-log", {"username": "erin", "action": "page_view",
@@ -143,7 +147,7 @@ def test_user_activity_counts_sessions_console_actions_and_reported_access(admin
     erin = next(u for u in response.json()["users"] if u["username"] == "erin")
     assert (erin["sessions_started"], erin["active_sessions"], erin["console_actions"], erin["access_events"]) == \
         (2, 2, 1, 1)
-    assert erin["last_activity"] is not None
+    assert erin["last_activity"] is not None and erin["replications_started"] == 1
     assert admin_client_api.get("/user-activity-summary?days=0").status_code == 400
     bad = admin_client_api.post("/admin/user-access-log", {"action": "x"}, format="json")
     assert bad.status_code == 400 and "username" in bad.json()["detail"]

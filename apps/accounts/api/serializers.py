@@ -131,6 +131,7 @@ class UserActivitySerializer(serializers.Serializer):
     console_actions = serializers.IntegerField(help_text="Changes made in the console in the period")
     audit_events = serializers.IntegerField(help_text="Agent enrollment actions (approve, revoke...) in the period")
     access_events = serializers.IntegerField(help_text="Accesses reported with POST /admin/user-access-log")
+    replications_started = serializers.IntegerField(help_text="Replication jobs they started in the period")
 
 
 class UserActivitySummarySerializer(serializers.Serializer):

@@ -119,7 +119,7 @@ class UserActivitySummaryView(AccountsView):
             raise InvalidInput("Invalid parameter: days must be between 1 and 365")
         rows = selectors.activity_summary(days=int(raw))
         active = sum(1 for r in rows if r["sessions_started"] or r["console_actions"] or r["audit_events"]
-                     or r["access_events"])
+                     or r["access_events"] or r["replications_started"])
         return Response(s.UserActivitySummarySerializer(
             {"period_days": int(raw), "total_users": len(rows), "active_users": active, "users": rows}).data)
 
