@@ -110,8 +110,9 @@ def list_virtual_machines(lab: LabState, p: Params) -> dict:
                 or (state and v["state"].lower() != state.lower()) or not _matches(v, p)
                 or v["state"] in hidden):
             continue
-        items.append(_vm(lab, v))
-    return list_response("virtualmachine", items, p)
+        items.append(v)
+    roots = responses.root_volumes(lab)
+    return list_response("virtualmachine", items, p, render=lambda v: _vm(lab, v, roots))
 
 
 @command("listNics")
@@ -122,9 +123,9 @@ def list_nics(lab: LabState, p: Params) -> dict:
     return list_response("nic", items, p)
 
 
-def _vm(lab: LabState, v: dict) -> dict:
+def _vm(lab: LabState, v: dict, roots: dict[str, dict] | None = None) -> dict:
     """The VM as CloudStack shows it: its details are every detail it was deployed or updated with."""
-    out = responses.vm(lab, v)
+    out = responses.vm(lab, v, roots)
     if v.get("details") or out.get("details"):
         out["details"] = {**v.get("details", {}), **out.get("details", {})}
     return out
