@@ -30,10 +30,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _setup_django(var: Path) -> None:
+def _setup_django(var: Path, backend: dict[str, str] | None = None) -> None:
+    """Django on a database of the bench's own: a SQLite file under `var` with the SQLite broker, unless `backend`
+    names others (DATABASE_URL, CELERY_BROKER_URL, CACHE_URL)."""
     os.environ["MP_VAR_DIR"] = str(var)
-    os.environ["DATABASE_URL"] = f"sqlite:///{var / 'bench.sqlite3'}"
-    os.environ.pop("CELERY_BROKER_URL", None)
+    for key in ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"):
+        os.environ.pop(key, None)
+    os.environ.update(backend or {"DATABASE_URL": f"sqlite:///{var / 'bench.sqlite3'}"})
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     sys.path.insert(0, str(REPO))
     import django

@@ -316,18 +316,9 @@ def vddk_args(
         f"vm=moref={vm_moref}",
         f"snapshot={snapshot_moref}",
     ]
-    if libdir:
-        args.append(f"libdir={libdir}")
-    if transports:
-        args.append(f"transports={transports}")
-    if port:
-        args.append(f"port={port}")
-    if config:
-        args.append(f"config={config}")
-    if compression:
-        args.append(f"compression={compression}")
-    if nfc_host_port:
-        args.append(f"nfchostport={nfc_host_port}")
+    optional = {"libdir": libdir, "transports": transports, "port": port, "config": config,
+                "compression": compression, "nfchostport": nfc_host_port}
+    args += [f"{name}={value}" for name, value in optional.items() if value]
     args.append(f"file={disk_path}")
     return args
 

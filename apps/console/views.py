@@ -45,6 +45,21 @@ def actor(request) -> Actor:
     return Actor(user=request.user, ip=client_ip(request))
 
 
+def found(obj, what: str):
+    """``obj``, or the page's 404 "No such <what>" when it is None."""
+    if obj is None:
+        raise Http404(f"No such {what}")
+    return obj
+
+
+def fetched(get, key, what: str):
+    """What a service's ``get(key)`` answers, or the page's 404 "No such <what>" when it refuses (unknown key)."""
+    try:
+        return get(key)
+    except ApplicationError as exc:
+        raise Http404(f"No such {what}") from exc
+
+
 class ConsolePages:
     """The views, bound to the admin site that wraps them."""
 
@@ -65,9 +80,7 @@ class ConsolePages:
 
     def vm(self, request, pk: int):
         require(request, Role.VIEWER)
-        vm = VMContext.objects.filter(pk=pk).select_related("ossea_config", "credential").first()
-        if vm is None:
-            raise Http404("No such VM")
+        vm = found(VMContext.objects.filter(pk=pk).select_related("ossea_config", "credential").first(), "VM")
         if request.htmx:
             return self.render(request, "console/vm_panel.html", pages.vm_live(vm), panel="console/vm_panel.html")
         context = pages.vm_page(vm)
@@ -84,9 +97,7 @@ class ConsolePages:
 
     def readiness(self, request, pk: int):
         require(request, Role.VIEWER)
-        vm = VMContext.objects.filter(pk=pk).first()
-        if vm is None:
-            raise Http404("No such VM")
+        vm = found(VMContext.objects.filter(pk=pk).first(), "VM")
         kind = request.GET.get("type") or FailoverType.LIVE
         if kind not in FailoverType.values:
             kind = FailoverType.LIVE
@@ -96,9 +107,7 @@ class ConsolePages:
 
     def mappings(self, request, pk: int):
         require(request, Role.OPERATOR)
-        vm = VMContext.objects.filter(pk=pk).first()
-        if vm is None:
-            raise Http404("No such VM")
+        vm = found(VMContext.objects.filter(pk=pk).first(), "VM")
         if request.method != "POST":
             return HttpResponseRedirect(reverse("admin:console-vm", args=[pk]) + "#mappings")
         form = MappingForm(request.POST)
@@ -120,27 +129,20 @@ class ConsolePages:
 
     def replication(self, request, job_id: str):
         require(request, Role.VIEWER)
-        job = ReplicationJob.objects.select_related("vm_context").filter(job_id=job_id).first()
-        if job is None:
-            raise Http404("No such sync")
+        job = found(ReplicationJob.objects.select_related("vm_context").filter(job_id=job_id).first(), "sync")
         return self.render(request, "console/replication.html", pages.replication_page(job),
                            panel="console/replication_panel.html", title=f"Sync {job.job_id}")
 
     def failover(self, request, job_id: str):
         require(request, Role.VIEWER)
-        try:
-            job = failover_services.job_get(job_id)
-        except ApplicationError as exc:
-            raise Http404("No such failover") from exc
+        job = fetched(failover_services.job_get, job_id, "failover")
         return self.render(request, "console/failover.html", pages.failover_page(job),
                            panel="console/failover_panel.html", title=f"{job.get_job_type_display()} {job.job_id}")
 
     # -- operations ----------------------------------------------------------------------------------------
 
     def operation(self, request, target: str, key: str, name: str):
-        op = operations.lookup(target, name)
-        if op is None:
-            raise Http404("No such operation")
+        op = found(operations.lookup(target, name), "operation")
         require(request, op.role)
         obj = operations.TARGETS[target](key)
         if obj is None:
@@ -170,10 +172,7 @@ class ConsolePages:
 
     @staticmethod
     def _project(project_id):
-        try:
-            return planner_services.project_get(project_id)
-        except ApplicationError as exc:
-            raise Http404("No such migration project") from exc
+        return fetched(planner_services.project_get, project_id, "migration project")
 
     def projects(self, request):
         require(request, Role.VIEWER)
@@ -189,9 +188,7 @@ class ConsolePages:
     def cohort(self, request, project_id, pk: int):
         require(request, Role.VIEWER)
         project = self._project(project_id)
-        cohort = project.cohorts.filter(pk=pk).first()
-        if cohort is None:
-            raise Http404("No such cohort")
+        cohort = found(project.cohorts.filter(pk=pk).first(), "cohort")
         return self.render(request, "console/cohort.html", plans.cohort_page(project, cohort),
                            title=f"{project.name}: {cohort.name}")
 
@@ -203,10 +200,7 @@ class ConsolePages:
 
     def wave(self, request, pk: int):
         require(request, Role.VIEWER)
-        try:
-            wave = wave_services.wave_get(pk)
-        except ApplicationError as exc:
-            raise Http404("No such wave") from exc
+        wave = fetched(wave_services.wave_get, pk, "wave")
         return self.render(request, "console/wave.html", plans.wave_page(wave), panel="console/wave_panel.html",
                            title=wave.name)
 

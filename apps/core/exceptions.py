@@ -26,10 +26,20 @@ logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
-    """A failure the caller can act on; ``status_code`` decides the HTTP answer."""
+    """A failure the caller can act on; ``status_code`` decides the HTTP answer.
+
+    A member of the family declares its answer in its class line: ``class NotFound(ApplicationError,
+    status_code=404, error_code="NOT_FOUND")``."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_error_code = ""
+
+    def __init_subclass__(cls, *, status_code: int | None = None, error_code: str | None = None, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        if status_code is not None:
+            cls.status_code = status_code
+        if error_code is not None:
+            cls.default_error_code = error_code
 
     def __init__(self, message: str, *, details: Any = None, error_code: str = "", status_code: int | None = None,
                  extra: dict | None = None):
@@ -42,36 +52,29 @@ class ApplicationError(Exception):
             self.status_code = status_code
 
 
-class InvalidInput(ApplicationError):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_error_code = "INVALID_REQUEST"
+class InvalidInput(ApplicationError, status_code=status.HTTP_400_BAD_REQUEST, error_code="INVALID_REQUEST"):
+    """The request's input is wrong."""
 
 
-class NotFound(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
-    default_error_code = "NOT_FOUND"
+class NotFound(ApplicationError, status_code=status.HTTP_404_NOT_FOUND, error_code="NOT_FOUND"):
+    """What the request names does not exist."""
 
 
-class Conflict(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-    default_error_code = "CONFLICT"
+class Conflict(ApplicationError, status_code=status.HTTP_409_CONFLICT, error_code="CONFLICT"):
+    """The state of what the request names does not allow it."""
 
 
-class Forbidden(ApplicationError):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_error_code = "FORBIDDEN"
+class Forbidden(ApplicationError, status_code=status.HTTP_403_FORBIDDEN, error_code="FORBIDDEN"):
+    """The caller may not do this."""
 
 
-class UpstreamError(ApplicationError):
+class UpstreamError(ApplicationError, status_code=status.HTTP_502_BAD_GATEWAY, error_code="UPSTREAM_ERROR"):
     """A peer (agent, vCenter, CloudStack) answered badly or not at all."""
 
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_error_code = "UPSTREAM_ERROR"
 
-
-class ServiceUnavailable(ApplicationError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_error_code = "SERVICE_UNAVAILABLE"
+class ServiceUnavailable(ApplicationError, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                         error_code="SERVICE_UNAVAILABLE"):
+    """A peer the request needs is missing (no agent connected, CloudStack not configured)."""
 
 
 def error_body(message: str, details: Any = None, error_code: str = "", /, **extra: Any) -> dict:

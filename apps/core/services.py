@@ -19,8 +19,8 @@ from .models import ApiToken, hash_token
 logger = logging.getLogger(__name__)
 
 
-class AuthenticationFailed(ApplicationError):
-    status_code = 401
+class AuthenticationFailed(ApplicationError, status_code=401):
+    """Wrong or missing credentials."""
 
 
 @dataclass(frozen=True)

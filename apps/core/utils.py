@@ -2,6 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+GiB = 1024 ** 3
+
+
+def whole_gib(size_bytes: int) -> int:
+    """Bytes in whole GiB, rounded up (what a disk of that size needs); exact on integers."""
+    return -(-size_bytes // GiB)
+
 
 def iso(value: dt.datetime | None) -> str | None:
     """RFC 3339 in UTC with a Z, as the seeds show timestamps."""

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.models import TimeStampedModel
+from apps.core.utils import whole_gib
 
 from .choices import VMContextStatus
 
@@ -103,7 +104,7 @@ class VMDisk(TimeStampedModel):
 
     @property
     def size_gb(self) -> int:
-        return -(-self.capacity_bytes // (1024 ** 3))
+        return whole_gib(self.capacity_bytes)
 
 
 class VMNic(TimeStampedModel):

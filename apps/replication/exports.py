@@ -32,9 +32,8 @@ from .models import VMExportMapping
 logger = logging.getLogger(__name__)
 
 
-class ExportError(ApplicationError):
-    status_code = 500
-    default_error_code = "EXPORT_FAILED"
+class ExportError(ApplicationError, status_code=500, error_code="EXPORT_FAILED"):
+    """An NBD export could not be set up or torn down."""
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.db import models
 
 from apps.core.models import TimeStampedModel
+from apps.core.utils import whole_gib
 
 from .choices import ACTIVE, ExportStatus, ReplicationStatus, ReplicationType, VolumeStatus
 
@@ -90,7 +91,7 @@ class ReplicaVolume(TimeStampedModel):
 
     @property
     def size_gb(self) -> int:
-        return -(-self.size_bytes // (1024 ** 3))
+        return whole_gib(self.size_bytes)
 
 
 class VMExportMapping(TimeStampedModel):

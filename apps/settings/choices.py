@@ -1,12 +1,9 @@
 from django.db import models
 
+from apps.core.choices import vocabulary
 
-class OsseaConfigAction(models.TextChoices):
-    GET = "get"
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    TEST = "test"
+# The actions of the unified POST /api/v1/ossea/config.
+OsseaConfigAction = vocabulary("OsseaConfigAction", "get create update delete test")
 
 
 class CloudResourceKind(models.TextChoices):

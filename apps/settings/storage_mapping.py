@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from apps.core.utils import GiB, whole_gib
+
 from . import cloudstack as cs
 from .models import OsseaConfig, StorageMapping
 
-GiB = 1024**3
 # storage.pool.disk.allocated.capacity.disable.threshold, CloudStack's default: a pool whose allocated share of
 # its size (times its over-provisioning factor) would pass it takes no new volume (storagePoolHasEnoughSpace).
 ALLOCATED_DISABLE_THRESHOLD = 0.85
@@ -126,7 +127,7 @@ def review(config: OsseaConfig, client: cs.CloudStackClient, *, vm_id: str, disk
                                 f"volume of {disk.disk_id} would go where CloudStack chooses, not to pool "
                                 f"'{pool.get('name')}'")
         if not disk.replicated:
-            need[pool["id"]] = need.get(pool["id"], 0) + -(-disk.capacity_bytes // GiB) * GiB
+            need[pool["id"]] = need.get(pool["id"], 0) + whole_gib(disk.capacity_bytes) * GiB
     for pool_id, needed in need.items():
         pool = pools[pool_id]
         free = free_bytes(pool)

@@ -6,7 +6,6 @@
                 last first
     start_vm    one VM: its pre-hooks, then the failover through apps.failover.services; a refusal (readiness) or
                 a failing pre-hook skips the VM with its reason and nothing started
-    post_hooks  after power-off / after boot of a wave VM's failover job (queued by the step signal)
 
 A started VM is followed only through its failover job's row: the failover's own conductor, rollback and
 housekeeping stay the only writers of failover state.
@@ -36,64 +35,10 @@ from .choices import (
     WaveStatus,
     WaveVMStatus,
 )
-from .hooks import RETRY_PAUSE_SECONDS, run_hook
+from .hooks import RETRY_PAUSE_SECONDS, run_stage
 from .models import Wave, WaveVM
 
 logger = logging.getLogger(__name__)
-
-
-# -- facts and hooks -----------------------------------------------------------------------------------
-
-
-def facts(vm: WaveVM, stage: str, job: FailoverJob | None = None) -> dict:
-    """What a hook is told about the VM (no credentials)."""
-    context = vm.vm_context
-    return {
-        "stage": stage, "wave": vm.wave.name, "wave_id": vm.wave_id, "wave_kind": vm.wave.kind,
-        "vm_name": vm.vm_name, "vm_id": context.vm_id if context else None,
-        "vm_context_id": context.context_id if context else None, "vm_path": context.vm_path if context else None,
-        "vcenter_host": context.vcenter_host if context else None, "datacenter": context.datacenter if context else None,
-        "cpu_count": context.cpu_count if context else None, "memory_mb": context.memory_mb if context else None,
-        "power_state": context.power_state if context else None,
-        "nics": [{"network": n.network_name, "mac_address": n.mac_address} for n in context.nics.all()]
-        if context else [],
-        "options": {"test_first": vm.test_first, "power_off_source": vm.power_off_source, "keep_macs": vm.keep_macs,
-                    "final_sync": vm.final_sync},
-        "failover_job_id": job.job_id if job else None, "failover_type": job.job_type if job else None,
-        "destination_vm_id": (job.destination_vm_id or None) if job else None,
-    }
-
-
-def _log_hooks(vm_id: int, entries: list[dict]) -> None:
-    with transaction.atomic():
-        row = WaveVM.objects.select_for_update().get(pk=vm_id)
-        row.hook_log = [*row.hook_log, *entries]
-        row.save(update_fields=["hook_log"])
-
-
-def run_stage(vm: WaveVM, stage: str, job: FailoverJob | None = None) -> dict | None:
-    """Run the wave's hooks of `stage` for `vm`, in order, and keep their output; the first failure, or None."""
-    for hook in vm.wave.hooks.filter(stage=stage).order_by("id"):
-        result = run_hook(hook, facts(vm, stage, job))
-        result["job_id"] = job.job_id if job else None
-        _log_hooks(vm.pk, [result])
-        if not result["ok"]:
-            return result
-    return None
-
-
-def post_hooks(vm_id: int, stage: str, job_id: str) -> None:
-    """After power-off or after boot: run once per job and stage; a failure is recorded, the failover goes on."""
-    vm = WaveVM.objects.select_related("wave", "vm_context").filter(pk=vm_id).first()
-    job = FailoverJob.objects.filter(job_id=job_id).first()
-    if vm is None or job is None:
-        return
-    if any(entry.get("stage") == stage and entry.get("job_id") == job_id for entry in vm.hook_log):
-        return  # the step ran again (a resumed job): its hooks already ran
-    failure = run_stage(vm, stage, job)
-    if failure is not None:
-        jobs.event(vm.wave, "hook", f"{stage} hook '{failure['hook']}' of VM '{vm.vm_name}' failed: "
-                                    f"{failure['output'][:500]}", level="warning")
 
 
 # -- one VM --------------------------------------------------------------------------------------------
@@ -399,4 +344,4 @@ def waves_due():
                   | set(moving.values_list("pk", flat=True)))
 
 
-__all__ = ["advance", "post_hooks", "start_vm", "waves_due"]
+__all__ = ["advance", "start_vm", "waves_due"]

@@ -1,9 +1,9 @@
-"""Celery entry points of the waves: thin, they call the engine (on the scheduler queue)."""
+"""Celery entry points of the waves: thin, they call the engine and the hooks (on the scheduler queue)."""
 from __future__ import annotations
 
 from celery import shared_task
 
-from . import engine
+from . import engine, hooks
 
 
 @shared_task(name="apps.waves.tasks.advance_wave", ignore_result=True)
@@ -19,7 +19,7 @@ def start_wave_vm(wave_vm_id: int) -> None:
 
 @shared_task(name="apps.waves.tasks.run_post_hooks", ignore_result=True, acks_late=False)
 def run_post_hooks(wave_vm_id: int, stage: str, job_id: str) -> None:
-    engine.post_hooks(wave_vm_id, stage, job_id)
+    hooks.post_hooks(wave_vm_id, stage, job_id)
 
 
 @shared_task(name="apps.waves.tasks.sweep_waves", ignore_result=True)

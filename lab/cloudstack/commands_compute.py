@@ -58,24 +58,23 @@ def list_networks(lab: LabState, p: Params) -> dict:
     return list_response("network", items, p)
 
 
-@command("listServiceOfferings")
-def list_service_offerings(lab: LabState, p: Params) -> dict:
-    wanted = p.entity("id", lab.service_offerings)
+def _list_offerings(lab: LabState, p: Params, offerings: dict, kind: str) -> dict:
+    wanted = p.entity("id", offerings)
     name = p.get("name")
-    items = [responses.offering(lab, o) for o in _by_created(lab.service_offerings.values())
+    items = [responses.offering(lab, o) for o in _by_created(offerings.values())
              if (wanted is None or o is wanted) and (name is None or o["name"] == name)
              and _matches(o, p)]
-    return list_response("serviceoffering", items, p)
+    return list_response(kind, items, p)
+
+
+@command("listServiceOfferings")
+def list_service_offerings(lab: LabState, p: Params) -> dict:
+    return _list_offerings(lab, p, lab.service_offerings, "serviceoffering")
 
 
 @command("listDiskOfferings")
 def list_disk_offerings(lab: LabState, p: Params) -> dict:
-    wanted = p.entity("id", lab.disk_offerings)
-    name = p.get("name")
-    items = [responses.offering(lab, o) for o in _by_created(lab.disk_offerings.values())
-             if (wanted is None or o is wanted) and (name is None or o["name"] == name)
-             and _matches(o, p)]
-    return list_response("diskoffering", items, p)
+    return _list_offerings(lab, p, lab.disk_offerings, "diskoffering")
 
 
 @command("listTemplates")
@@ -110,8 +109,9 @@ def list_virtual_machines(lab: LabState, p: Params) -> dict:
                 or (state and v["state"].lower() != state.lower()) or not _matches(v, p)
                 or v["state"] in hidden):
             continue
-        items.append(_vm(lab, v))
-    return list_response("virtualmachine", items, p)
+        items.append(v)
+    roots = responses.root_volumes(lab)
+    return list_response("virtualmachine", items, p, render=lambda v: _vm(lab, v, roots))
 
 
 @command("listNics")
@@ -122,9 +122,9 @@ def list_nics(lab: LabState, p: Params) -> dict:
     return list_response("nic", items, p)
 
 
-def _vm(lab: LabState, v: dict) -> dict:
+def _vm(lab: LabState, v: dict, roots: dict[str, dict] | None = None) -> dict:
     """The VM as CloudStack shows it: its details are every detail it was deployed or updated with."""
-    out = responses.vm(lab, v)
+    out = responses.vm(lab, v, roots)
     if v.get("details") or out.get("details"):
         out["details"] = {**v.get("details", {}), **out.get("details", {})}
     return out

@@ -173,11 +173,14 @@ class Params:
         return (size * (page - 1) if page and page > 0 else 0), size
 
 
-def list_response(key: str, items: list[dict], params: Params) -> dict:
-    """CloudStack's list shape: {"count": n, key: [...]}, or {} when nothing matched."""
+def list_response(key: str, items: list[dict], params: Params, render=None) -> dict:
+    """CloudStack's list shape: {"count": n, key: [...]}, or {} when nothing matched. With `render`, `items` are the
+    matching records and only the page shown is rendered (a large estate's pages stay linear, not quadratic)."""
     start, size = params.page_window()
     if not items:
         return {}
     shown = items[start:] if size is None else items[start : start + size]
+    if render is not None:
+        shown = [render(item) for item in shown]
     # A page past the end still tells the total, as the server's ListResponse does.
     return {"count": len(items), key: shown} if shown else {"count": len(items)}

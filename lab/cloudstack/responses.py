@@ -36,7 +36,13 @@ def nic(lab: LabState, n: dict, vm: dict | None = None) -> dict:
     return out
 
 
-def vm(lab: LabState, v: dict) -> dict:
+def root_volumes(lab: LabState) -> dict[str, dict]:
+    """VM id -> its ROOT volume (device id 0), built once for a list call instead of a scan per VM."""
+    return {vol["virtualmachineid"]: vol for vol in lab.volumes.values()
+            if vol.get("virtualmachineid") and vol.get("deviceid") == 0}
+
+
+def vm(lab: LabState, v: dict, roots: dict[str, dict] | None = None) -> dict:
     out = _public(v)
     out.update(_OWNER)
     out["nic"] = [nic(lab, n) for n in v["nics"]]
@@ -46,8 +52,7 @@ def vm(lab: LabState, v: dict) -> dict:
     out["serviceofferingname"] = offering_["name"] if offering_ else ""
     template_ = lab.templates.get(v["templateid"])
     out["templatename"] = template_["name"] if template_ else ""
-    root = next((vol for vol in lab.volumes.values()
-                 if vol.get("virtualmachineid") == v["id"] and vol.get("deviceid") == 0), None)
+    root = (roots if roots is not None else root_volumes(lab)).get(v["id"])
     if root is not None:
         out.update(rootdeviceid=0, rootdevicetype="ROOT")
     if offering_ and offering_["iscustomized"]:

@@ -1,9 +1,10 @@
 """A real guest through the whole stack: the lab guest (as built on VMware) on a vcsim VM's disks -> agent discovery
 and replication -> a test failover that converts it with virt-v2v-in-place and verifies its boot -> the test ended
-(the replica is the unconverted guest again) -> an incremental sync of a change -> a live failover that boots with
-the source's MAC and shows the change.
+(the replica is the unconverted guest again) -> an incremental sync of a change -> a second test failover on the
+synced replica (converted again, it boots and shows the change) -> a live failover that boots with the source's MAC
+and shows the change.
 
-Slow (two conversions and two boots under TCG) and marked `guest`; docs/lab-guest.md.
+Slow (three conversions and three boots under TCG) and marked `guest`; docs/lab-guest.md.
 """
 from __future__ import annotations
 
@@ -74,6 +75,12 @@ def _failover(stack, client, kind: str, body: dict) -> FailoverJob:
     return job
 
 
+def _end_test(stack, client, job: FailoverJob) -> None:
+    ended = client.delete(f"/api/v1/failover/test/{job.job_id}")
+    assert ended.status_code in (200, 202), ended.json()
+    _wait(stack, FailoverJob, job.job_id, lambda j: j.ended_at is not None and not j.occupies_vm, 300)
+
+
 def _assert_converted_and_booted(stack, client, job: FailoverJob) -> dict:
     conversion, boot = job.conversion, job.boot_verification
     assert conversion["status"] == "converted" and conversion["seconds"] > 0, conversion
@@ -125,9 +132,7 @@ def test_guest_converted_at_test_and_live_failover_boots_and_keeps_its_data(stac
         assert _read_data_disk(guest, manifest, list(manifest["data"]["sha256"])) == manifest["data"]["sha256"]
 
     # Ending the test reverts the replicas: the unconverted guest, byte for byte the source's disks again.
-    ended = operator_client.delete(f"/api/v1/failover/test/{test_job.job_id}")
-    assert ended.status_code in (200, 202), ended.json()
-    _wait(stack, FailoverJob, test_job.job_id, lambda j: j.ended_at is not None and not j.occupies_vm, 300)
+    _end_test(stack, operator_client, test_job)
     replicas = {r.disk_id: Path(os.path.realpath(r.device_path)) for r in ReplicaVolume.objects.all()}
     disks = list(context.disks.order_by("unit_number"))
     for flat, disk in zip(flats, disks, strict=True):
@@ -140,6 +145,14 @@ def test_guest_converted_at_test_and_live_failover_boots_and_keeps_its_data(stac
                    capture_output=True)
     incremental = _sync(stack, operator_client, "incremental")
     assert 0 < incremental.bytes_transferred < 4 * 1024 * 1024, incremental.bytes_transferred
+
+    # A second test failover of the synced replica: snapshots taken again, converted again, booted, the change there.
+    second = _failover(stack, operator_client, "test", {"vm_id": context.vm_id, "test_duration": "1h"})
+    _assert_converted_and_booted(stack, operator_client, second)
+    with ssh(stack.cs, second.destination_vm_id, guest_images.key) as guest:
+        run(guest, f"mount -o ro UUID={manifest['data']['fs_uuid']} /mnt")
+        assert run(guest, "cat /mnt/incremental.txt").encode() == CHANGE
+    _end_test(stack, operator_client, second)
 
     # Live failover: converted again, boots with the source's MAC, and the guest reads the change.
     live_job = _failover(stack, operator_client, "live", {"vm_id": context.vm_id, "power_off_source": True,

@@ -28,7 +28,7 @@ class StandInAgent:
     """Answers discover, status and progress like the agent API; records what it was asked."""
 
     def __init__(self, name: str):
-        self.name, self.calls, self.finished = name, [], set()
+        self.name, self.calls, self.finished, self.leave_out = name, [], set(), ()
         agent = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,14 +47,15 @@ class StandInAgent:
                 agent.calls.append(("GET", self.path))
                 job_id = self.path.rsplit("/", 1)[-1]
                 done = job_id in agent.finished
-                self._answer({"job_id": job_id, "status": "completed" if done else "running",
+                self._answer({key: value for key, value in {"job_id": job_id, "status": "completed" if done else "running",
                               "current_operation": f"copying on {agent.name}",
                               "replication_type": "initial", "sync_type": "full", "cbt_enabled_by_job": False,
                               "full_sync_reason": None, "vm": {"path": "/DC0/vm/x", "id": "vm-1"},
                               "progress_percent": 100.0 if done else 42.0, "bytes_total": 2 * MiB,
                               "bytes_transferred": 2 * MiB if done else MiB,
                               "throughput_mbps": 1.0, "eta_seconds": None, "disks": {}, "started_at": None,
-                              "updated_at": None, "finished_at": None, "error": None, "warnings": []})
+                              "updated_at": None, "finished_at": None, "error": None, "warnings": []}.items()
+                              if key not in agent.leave_out})
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -168,3 +169,15 @@ def test_a_copy_that_finished_unreported_keeps_its_figures(agents):
     job.refresh_from_db()
     assert job.status == "completed" and job.bytes_transferred == 2 * MiB and job.progress_percent == 100.0
     assert ("GET", "/api/v1/progress/job-done-on-a") in a.calls
+
+
+def test_an_agent_answering_another_shape_is_a_clear_502(operator_client, agents):
+    a, _, _ = agents
+    appliance("vma-a", a.url)
+    handed_over("job-old-agent", "vma-a")
+    a.leave_out = ("bytes_total", "warnings")  # an agent of an older version
+    response = operator_client.get("/api/v1/progress/job-old-agent")
+    assert response.status_code == 502, response.content
+    assert response.json()["error_code"] == "AGENT_ANSWER" and "bytes_total, warnings" in response.json()["error"]
+    a.leave_out = ()
+    assert operator_client.get("/api/v1/progress/job-old-agent").status_code == 200

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core import registry, services
+from apps.core.api.validation import checked
 from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput
 from apps.core.logging import RingBufferHandler
@@ -39,9 +40,7 @@ class LoginView(APIView):
     @extend_schema(request=LoginSerializer, responses={200: LoginResponseSerializer, **errors(400, 401, 429)}, tags=["auth"],
                    summary="Log in an agent (appliance_id + token) or an operator (username + password)")
     def post(self, request):
-        serializer = LoginSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = checked(LoginSerializer, request.data)
         ip = client_ip(request)
         if data["kind"] == "agent":
             issued = registry.agent_login(appliance_id=data["appliance_id"], token=data["token"],

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.schemas import errors
+from apps.core.api.validation import checked
 from apps.core.exceptions import NotFound
 from apps.core.permissions import AdminOnly
 from apps.core.selectors import client_ip
@@ -26,12 +27,6 @@ def _actor(request, name: str = "") -> Actor:
     return Actor(user=user, ip=client_ip(request), name=name)
 
 
-def _valid(serializer_class, data):
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 class AdminView(APIView):
     permission_classes = [AdminOnly]
 
@@ -41,7 +36,7 @@ class PairingCodeView(AdminView):
                    summary="Create a single-use pairing code (shown once)",
                    responses={201: s.PairingCodeCreatedSerializer})
     def post(self, request):
-        data = _valid(s.PairingCodeCreateSerializer, request.data)
+        data = checked(s.PairingCodeCreateSerializer, request.data)
         pairing, code = services.pairing_code_create(actor=_actor(request), label=data["label"],
                                                      ttl_minutes=data.get("ttl_minutes"))
         return Response(s.PairingCodeCreatedSerializer({
@@ -64,7 +59,7 @@ class ApproveView(AdminView):
                    summary="Approve an enrollment: create the appliance and authorize its tunnel key",
                    responses={200: s.ApproveResultSerializer, **errors(409)})
     def post(self, request, enrollment_id: str):
-        data = _valid(s.ApproveSerializer, request.data)
+        data = checked(s.ApproveSerializer, request.data)
         appliance = services.enrollment_approve(enrollment_id=enrollment_id, actor=_actor(request),
                                                 appliance_id=data.get("appliance_id", ""), name=data.get("name", ""))
         return Response(s.ApproveResultSerializer({"success": True, "message": f"Agent approved as {appliance.appliance_id}",
@@ -75,7 +70,7 @@ class RejectView(AdminView):
     @extend_schema(request=s.RejectSerializer, tags=["enrollment"], summary="Reject an enrollment",
                    responses={200: s.RejectResultSerializer, **errors(409)})
     def post(self, request, enrollment_id: str):
-        data = _valid(s.RejectSerializer, request.data)
+        data = checked(s.RejectSerializer, request.data)
         enrollment = services.enrollment_reject(enrollment_id=enrollment_id, actor=_actor(request),
                                                 reason=data["reason"])
         return Response(s.RejectResultSerializer({"success": True, "message": "Enrollment rejected",
@@ -87,7 +82,7 @@ class ActiveView(AdminView):
                    summary="Approved agents with last-seen times and tunnel state",
                    responses={200: s.ActiveAgentsSerializer})
     def get(self, request):
-        query = _valid(s.ActiveQuerySerializer, request.query_params)
+        query = checked(s.ActiveQuerySerializer, request.query_params)
         appliances = list(selectors.active_appliances())
         warnings = []
         try:
@@ -129,7 +124,7 @@ class AuditView(AdminView):
                    summary="Who did what to which agent, when, from where",
                    responses={200: s.AuditEventsSerializer})
     def get(self, request):
-        query = _valid(s.AuditQuerySerializer, request.query_params)
+        query = checked(s.AuditQuerySerializer, request.query_params)
         events = selectors.audit_events(action=query.get("action", ""), appliance_id=query.get("appliance_id", ""),
                                         enrollment_id=query.get("enrollment_id", ""), success=query["success"])
         limit, offset = query["limit"], query["offset"]
@@ -153,7 +148,7 @@ class EnrollView(PublicView):
                    summary="Agent: redeem a pairing code with its SSH public key; answers a challenge to sign",
                    responses={201: s.EnrollStartedSerializer, **errors(409, 410)})
     def post(self, request):
-        data = _valid(s.EnrollSerializer, request.data)
+        data = checked(s.EnrollSerializer, request.data)
         enrollment = services.enrollment_start(
             pairing_code=data["pairing_code"], name=data["name"], version=data["version"],
             ssh_public_key=data["ssh_public_key"], actor=_actor(request, name=f"agent:{data['name']}"))
@@ -174,7 +169,7 @@ class VerifyView(PublicView):
                    summary="Agent: prove possession of the private key; answers the poll token (shown once)",
                    responses={200: s.EnrollVerifiedSerializer, **errors(403, 404, 409, 410)})
     def post(self, request):
-        data = _valid(s.VerifySerializer, request.data)
+        data = checked(s.VerifySerializer, request.data)
         enrollment, poll_token = services.enrollment_verify(enrollment_id=data["enrollment_id"],
                                                             signature=data["signature"], actor=_actor(request))
         return Response(s.EnrollVerifiedSerializer({"success": True,
@@ -193,7 +188,7 @@ class ResultView(PublicView):
                    summary="Agent: pending, rejected, or approved with credentials and tunnel settings (once)",
                    responses={200: s.EnrollResultSerializer, **errors(401, 410)})
     def get(self, request):
-        query = _valid(s.ResultQuerySerializer, request.query_params)
+        query = checked(s.ResultQuerySerializer, request.query_params)
         header = get_authorization_header(request).split()
         poll_token = ""
         if len(header) == 2 and header[0].lower() == b"bearer":

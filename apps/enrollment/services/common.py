@@ -12,9 +12,8 @@ from ..models import EnrollmentAuditEvent
 logger = logging.getLogger("apps.enrollment.services")
 
 
-class Gone(ApplicationError):
-    status_code = 410
-    default_error_code = "GONE"
+class Gone(ApplicationError, status_code=410, error_code="GONE"):
+    """What the request names existed and is no longer usable."""
 
 
 @dataclass(frozen=True)

@@ -85,18 +85,20 @@ class TenantBulkReplaceSerializer(BulkReplaceSerializer):
     field = serializers.ChoiceField(choices=TENANT_TARGET_FIELDS)
 
 
-class TenantPreviewRow(serializers.Serializer):
-    id = serializers.IntegerField()
-    tenant_name = serializers.CharField()
-    org_vdc = serializers.CharField()
-    old_value = serializers.CharField()
-    new_value = serializers.CharField()
+def bulk_replace_answer(kind: str, *row_names: str) -> type[serializers.Serializer]:
+    """The answer of a find-and-replace over ``kind`` rows (``{kind}BulkReplaceAnswer`` in the schema): the status,
+    a preview row per changed row (``{kind}PreviewRow``: its id, the text fields that name it, the value before and
+    after) and how many rows it changed."""
+    row_fields = {"id": serializers.IntegerField()}
+    row_fields.update((name, serializers.CharField()) for name in row_names)
+    row_fields.update(old_value=serializers.CharField(), new_value=serializers.CharField())
+    row = type(f"{kind}PreviewRow", (serializers.Serializer,), {"__module__": __name__, **row_fields})
+    return type(f"{kind}BulkReplaceAnswer", (serializers.Serializer,), {
+        "__module__": __name__, "status": serializers.CharField(), "preview": row(many=True),
+        "affected_count": serializers.IntegerField()})
 
 
-class TenantBulkReplaceAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    preview = TenantPreviewRow(many=True)
-    affected_count = serializers.IntegerField()
+TenantBulkReplaceAnswer = bulk_replace_answer("Tenant", "tenant_name", "org_vdc")
 
 
 class CheckSerializer(serializers.Serializer):
@@ -185,17 +187,7 @@ class NetworkMappingAnswer(serializers.Serializer):
     mapping = NetworkMappingSerializer()
 
 
-class NetworkPreviewRow(serializers.Serializer):
-    id = serializers.IntegerField()
-    source_network_name = serializers.CharField()
-    old_value = serializers.CharField()
-    new_value = serializers.CharField()
-
-
-class NetworkBulkReplaceAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    preview = NetworkPreviewRow(many=True)
-    affected_count = serializers.IntegerField()
+NetworkBulkReplaceAnswer = bulk_replace_answer("Network", "source_network_name")
 
 
 # --- cohorts -----------------------------------------------------------------------------------------------------

@@ -3,12 +3,11 @@ vCenter) become the same records an RVTools upload makes, already matched to the
 from __future__ import annotations
 
 from apps.core.exceptions import InvalidInput
+from apps.core.utils import GiB
 from apps.inventory import selectors as inventory_selectors
 
 from ..models import Project, SourceDisk, SourceNIC, SourceVM
 from .imports import os_family, replace_source_data
-
-GIB = 1024 ** 3
 
 
 def _folder(vm_path: str) -> str:
@@ -32,7 +31,7 @@ def import_discovered(*, project: Project, vm_names: list[str] | None = None) ->
     vms, disks, nics = [], [], []
     for context in contexts:
         own_disks = list(context.disks.all())
-        total = round(sum(d.capacity_bytes for d in own_disks) / GIB, 3)
+        total = round(sum(d.capacity_bytes for d in own_disks) / GiB, 3)
         guest = context.guest_os_name or context.guest_os_id
         vms.append(SourceVM(
             vm_name=context.vm_name, vm_uuid=context.vm_id, power_state=context.power_state, guest_os=guest,
@@ -42,7 +41,7 @@ def import_discovered(*, project: Project, vm_names: list[str] | None = None) ->
             cbt_enabled=all(d.cbt_enabled for d in own_disks) if own_disks else None,
             vm_context_id=context.context_id))
         disks += [(context.vm_name, SourceDisk(
-            disk_label=d.label or d.disk_id, disk_path=d.file_path, capacity_gb=round(d.capacity_bytes / GIB, 3),
+            disk_label=d.label or d.disk_id, disk_path=d.file_path, capacity_gb=round(d.capacity_bytes / GiB, 3),
             datastore=d.datastore, disk_mode="persistent")) for d in own_disks]
         nics += [(context.vm_name, SourceNIC(
             nic_label=n.label, adapter_type=n.adapter_type, network_name=n.network_name, mac_address=n.mac_address))

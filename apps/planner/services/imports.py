@@ -68,37 +68,37 @@ def _vms(export: rvtools.Export) -> list[SourceVM]:
     return vms
 
 
+def _disk(r: dict) -> SourceDisk:
+    path = rvtools.to_text(r.get("disk_path"), 1024)
+    found = DATASTORE.match(path)
+    return SourceDisk(
+        disk_label=rvtools.to_text(r.get("disk_label")), disk_path=path,
+        capacity_gb=_gb(r.get("capacity_mb"), "vDisk", "Capacity MiB", r["_row"]),
+        thin_provisioned=rvtools.to_bool(r.get("thin")), eagerly_scrub=rvtools.to_bool(r.get("eagerly_scrub")),
+        datastore=found.group(1) if found else "", disk_mode=rvtools.to_text(r.get("disk_mode"), 64),
+        is_rdm=bool(rvtools.to_bool(r.get("raw"))))
+
+
+def _nic(r: dict) -> SourceNIC:
+    return SourceNIC(
+        nic_label=rvtools.to_text(r.get("nic_label")), adapter_type=rvtools.to_text(r.get("adapter_type"), 64),
+        network_name=rvtools.to_text(r.get("network_name")), connected=rvtools.to_bool(r.get("connected")),
+        mac_address=rvtools.to_text(r.get("mac_address"), 64), ip_address=rvtools.to_text(r.get("ip_address")))
+
+
+def _snapshot(r: dict) -> SourceSnapshot:
+    return SourceSnapshot(
+        snapshot_name=rvtools.to_text(r.get("snapshot_name")), created=rvtools.to_text(r.get("created"), 64),
+        size_gb=_gb(r.get("size_mb"), "vSnapshot", "Size MiB (total)", r["_row"]))
+
+
 def _children(export: rvtools.Export, names: set[str]) -> tuple[list, list, list]:
     """Disks, NICs and snapshots as (vm_name, unsaved row) pairs; rows of VMs not in vInfo (templates) are left out."""
-    disks, nics, snapshots = [], [], []
-    for r in export.rows["vDisk"]:
-        row, vm = r["_row"], rvtools.to_text(r.get("vm_name"))
-        if vm not in names:
-            continue
-        path = rvtools.to_text(r.get("disk_path"), 1024)
-        found = DATASTORE.match(path)
-        mode = rvtools.to_text(r.get("disk_mode"), 64)
-        disks.append((vm, SourceDisk(
-            disk_label=rvtools.to_text(r.get("disk_label")), disk_path=path,
-            capacity_gb=_gb(r.get("capacity_mb"), "vDisk", "Capacity MiB", row),
-            thin_provisioned=rvtools.to_bool(r.get("thin")), eagerly_scrub=rvtools.to_bool(r.get("eagerly_scrub")),
-            datastore=found.group(1) if found else "", disk_mode=mode, is_rdm=bool(rvtools.to_bool(r.get("raw"))))))
-    for r in export.rows["vNIC"]:
-        vm = rvtools.to_text(r.get("vm_name"))
-        if vm not in names:
-            continue
-        nics.append((vm, SourceNIC(
-            nic_label=rvtools.to_text(r.get("nic_label")), adapter_type=rvtools.to_text(r.get("adapter_type"), 64),
-            network_name=rvtools.to_text(r.get("network_name")), connected=rvtools.to_bool(r.get("connected")),
-            mac_address=rvtools.to_text(r.get("mac_address"), 64), ip_address=rvtools.to_text(r.get("ip_address")))))
-    for r in export.rows["vSnapshot"]:
-        vm = rvtools.to_text(r.get("vm_name"))
-        if vm not in names:
-            continue
-        snapshots.append((vm, SourceSnapshot(
-            snapshot_name=rvtools.to_text(r.get("snapshot_name")), created=rvtools.to_text(r.get("created"), 64),
-            size_gb=_gb(r.get("size_mb"), "vSnapshot", "Size MiB (total)", r["_row"]))))
-    return disks, nics, snapshots
+
+    def of(sheet: str, build) -> list:
+        return [(vm, build(r)) for r in export.rows[sheet] if (vm := rvtools.to_text(r.get("vm_name"))) in names]
+
+    return of("vDisk", _disk), of("vNIC", _nic), of("vSnapshot", _snapshot)
 
 
 def _hosts_and_clusters(export: rvtools.Export) -> tuple[list[SourceHost], list[SourceCluster]]:

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from apps.core.api.serializers import ErrorResponseSerializer, errors
 from apps.core.api.validation import validated
-from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.exceptions import Conflict, InvalidInput, UpstreamError
 from apps.core.pagination import PagedOnRequestPagination
 from apps.enrollment.agent_client import AgentClient, endpoint_for_job
 from apps.inventory import services as inventory_services
@@ -169,12 +169,24 @@ class ReplicationProgressView(APIView):
 
 
 class ProgressProxyView(APIView):
-    @extend_schema(responses={200: AgentProgressSerializer, 404: ErrorResponseSerializer, 503: ErrorResponseSerializer},
+    @extend_schema(responses={200: AgentProgressSerializer, 404: ErrorResponseSerializer, 502: ErrorResponseSerializer,
+                              503: ErrorResponseSerializer},
                    tags=["replications"], summary="Live progress straight from the agent")
     def get(self, request, job_id):
         job = services.replication_get(job_id)
         agent = AgentClient(base_url=endpoint_for_job(job.appliance_id).url)  # the job's own agent
-        return Response(AgentProgressSerializer(agent.progress(job_id)).data)
+        record = agent.progress(job_id)
+        # An agent of another version may answer a record of another shape: that is the agent's fault (502), said
+        # with what is missing, not a server error of ours.
+        missing = sorted(set(AgentProgressSerializer().fields) - set(record)) if isinstance(record, dict) else ["all"]
+        if missing:
+            raise UpstreamError(f"The agent's progress record for job {job_id} lacks {', '.join(missing)}; is the agent "
+                                "of this platform's version?", error_code="AGENT_ANSWER", details={"missing": missing})
+        try:
+            return Response(AgentProgressSerializer(record).data)
+        except (TypeError, ValueError) as exc:
+            raise UpstreamError(f"The agent's progress record for job {job_id} has a value of the wrong type ({exc})",
+                                error_code="AGENT_ANSWER") from exc
 
 
 class VMContextDetailView(APIView):

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from apps.core.api.schemas import errors
 from apps.core.api.serializers import answer
+from apps.core.api.validation import checked
 from apps.core.exceptions import NotFound
 
 from .. import selectors, services
@@ -47,12 +48,11 @@ from .serializers import (
 
 def validated(serializer_class, request, *, partial: bool = False) -> dict:
     """The body checked by `serializer_class` (a non-object body is a 400 from the serializer itself)."""
-    serializer = serializer_class(data=request.data, partial=partial)
-    serializer.is_valid(raise_exception=True)
+    data = checked(serializer_class, request.data, partial=partial)
     if partial:
         # partial=True keeps defaults out, so only the fields the caller gave change.
-        return {k: v for k, v in serializer.validated_data.items() if k in request.data}
-    return serializer.validated_data
+        return {k: v for k, v in data.items() if k in request.data}
+    return data
 
 
 def _answer(serializer_class, instance, message: str, code: int = status.HTTP_200_OK) -> Response:

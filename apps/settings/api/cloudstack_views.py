@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.serializers import errors
+from apps.core.api.validation import checked
 from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput
 from apps.core.permissions import user_roles
@@ -45,9 +46,7 @@ def _target(request, data=None) -> svc.Target:
     source = request.data if data is None else data
     if not isinstance(source, dict):
         raise InvalidInput("Invalid request: expected a JSON object")
-    serializer = TargetSerializer(data=source)
-    serializer.is_valid(raise_exception=True)
-    return svc.Target(serializer.validated_data, any_url=any_url(request))
+    return svc.Target(checked(TargetSerializer, source), any_url=any_url(request))
 
 
 def _query_target(request) -> svc.Target:
@@ -71,10 +70,9 @@ class DetectOmaVmView(APIView):
     def post(self, request):
         if not isinstance(request.data, dict):
             raise InvalidInput("Invalid request: expected a JSON object")
-        serializer = DetectSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        save = serializer.validated_data.pop("save")
-        target = svc.Target(serializer.validated_data, any_url=any_url(request))
+        data = checked(DetectSerializer, request.data)
+        save = data.pop("save")
+        target = svc.Target(data, any_url=any_url(request))
         vm = svc.detect_oma_vm(target)
         saved = False
         if target.config is not None and save and target.config.oma_vm_id != vm["id"]:
@@ -116,9 +114,7 @@ class StreamlinedConfigView(APIView):
                    tags=["cloudstack"],
                    summary="Test, discover the control-plane VM and save a configuration in one step")
     def post(self, request):
-        serializer = StreamlinedSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = dict(checked(StreamlinedSerializer, request.data))
         target = svc.Target(data, any_url=any_url(request))
         details = svc.connection_details(api_url=target.api_url, api_key=target.api_key,
                                          secret_key=target.secret_key, zone=data["zone"])
@@ -146,11 +142,10 @@ class ResolveNetworksView(APIView):
     @extend_schema(request=ResolveSerializer, responses={200: ResolveAnswerSerializer, **CS_ERRORS}, tags=["cloudstack"],
                    summary="Resolve network names (or ids) to CloudStack network ids")
     def post(self, request):
-        serializer = ResolveSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        rows = svc.networks(svc.Target(serializer.validated_data, any_url=any_url(request)))
+        data = checked(ResolveSerializer, request.data)
+        rows = svc.networks(svc.Target(data, any_url=any_url(request)))
         resolved, unknown = {}, []
-        for name in serializer.validated_data["network_names"]:
+        for name in data["network_names"]:
             hit = next((n for n in rows if name in (n["id"], n.get("name"))), None)
             if hit is None:
                 unknown.append(name)
@@ -169,9 +164,7 @@ class AvailableServiceOfferingsView(APIView):
         # The query is validated before the configuration is looked up: bad input is a 400 even when
         # CloudStack is not configured yet (which would be a 503).
         query = {k: v for k, v in request.query_params.items() if k in OfferingQuerySerializer().fields and v != ""}
-        serializer = OfferingQuerySerializer(data=query)
-        serializer.is_valid(raise_exception=True)
-        params = serializer.validated_data
+        params = checked(OfferingQuerySerializer, query)
         target = _target(request, {k: params[k] for k in ("config_id", "zone") if k in params})
         rows = svc.service_offerings(target)
         return Response(ServiceOfferingsAnswerSerializer({"success": True, "count": len(rows), "service_offerings": rows},

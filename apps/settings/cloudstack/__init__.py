@@ -38,7 +38,6 @@ from .errors import (
 )
 from .helpers import (
     PRODUCTION_DEV_ROOT,
-    GiB,
     check_api_address,
     local_macs,
     size_bytes_to_gb,
@@ -85,7 +84,6 @@ __all__ = [
     "Submitted",
     "CloudStackUnreachableError",
     "DeployNic",
-    "GiB",
     "OmaVmDetectionError",
     "detect_oma_vm",
     "local_macs",

@@ -8,16 +8,16 @@ host's MAC addresses (to find the control plane's own VM), and check where an AP
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import socket
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from apps.core.utils import whole_gib
+
 from .errors import CloudStackAddressRefusedError, CloudStackUnreachableError
 
-GiB = 1024**3
 PRODUCTION_DEV_ROOT = Path("/dev")
 
 
@@ -33,7 +33,7 @@ def volume_device_path(volume_id: str, dev_root: str | Path = PRODUCTION_DEV_ROO
 
 def size_bytes_to_gb(size_bytes: int) -> int:
     """CloudStack sizes custom volumes in whole GB (GiB); round up so the source always fits."""
-    return max(1, math.ceil(size_bytes / GiB))
+    return max(1, whole_gib(size_bytes))
 
 
 def volume_name_for_disk(vm_name: str, disk_unit: int | str) -> str:

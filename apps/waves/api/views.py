@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from apps.core.api.schemas import errors
 from apps.core.api.serializers import answer
+from apps.core.api.validation import checked
 
 from .. import selectors, services
 from ..filtersets import WaveFilterSet, WaveVMFilterSet
@@ -23,12 +24,6 @@ from .serializers import (
     WaveSerializer,
     WaveVMSerializer,
 )
-
-
-def _validated(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
@@ -49,7 +44,7 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
                    tags=["waves"], summary="Create a wave from a machine group or a list of VMs, with its window, "
                                            "limit, order, per-VM options and hooks")
     def create(self, request):
-        wave = services.wave_create(data=_validated(WaveInputSerializer, request), created_by=request.user.username)
+        wave = services.wave_create(data=checked(WaveInputSerializer, request.data), created_by=request.user.username)
         return self._answer(wave, f"Wave '{wave.name}' created: {wave.vms.count()} VM(s), opens "
                                   f"{wave.window_start.isoformat()}", status.HTTP_201_CREATED)
 
@@ -75,7 +70,7 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
     @action(detail=True, methods=["post"])
     def schedule(self, request, pk=None):
         wave = services.wave_get(pk)
-        window = _validated(ScheduleWaveSerializer, request)
+        window = checked(ScheduleWaveSerializer, request.data)
         wave = services.wave_schedule(wave=wave, window_start=window.get("window_start") or timezone.now(),
                                       deadline=window["deadline"], requested_by=request.user.username)
         return self._answer(wave, f"Wave '{wave.name}' opens {wave.window_start.isoformat()}")
@@ -93,7 +88,7 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         wave = services.wave_get(pk)
-        options = _validated(CancelWaveSerializer, request)
+        options = checked(CancelWaveSerializer, request.data)
         wave = services.wave_cancel(wave=wave, requested_by=request.user.username,
                                     stop_running=options["stop_running"])
         return self._answer(wave, f"Wave '{wave.name}' cancelled")
@@ -111,7 +106,7 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
     @action(detail=True, methods=["post"])
     def rehearsal(self, request, pk=None):
         wave = services.wave_get(pk)
-        options = _validated(RehearsalSerializer, request)
+        options = checked(RehearsalSerializer, request.data)
         rehearsal = services.wave_rehearse(wave=wave, requested_by=request.user.username,
                                            name=options.get("name") or "")
         return self._answer(rehearsal, f"Rehearsal '{rehearsal.name}' of wave '{wave.name}' started",

@@ -1,5 +1,5 @@
 """The failover API's serializers: request bodies (``requests``) and the answers, each rendered by the serializer
-that the OpenAPI schema shows (``mappings``, ``readiness``, ``jobs``)."""
+that the OpenAPI schema shows (``mappings``, ``readiness``, ``jobs``, ``preflight``)."""
 from __future__ import annotations
 
 from apps.core.api.serializers import answer
@@ -9,7 +9,6 @@ from .jobs import (
     FailoverDebugJobListSerializer,
     FailoverJobListSerializer,
     FailoverJobStatusSerializer,
-    FailoverPreflightConfigSerializer,
     FailoverRefusalSerializer,
     FailoverRollbackDecisionSerializer,
     FailoverRollbackStartedSerializer,
@@ -27,6 +26,7 @@ from .mappings import (
     NetworkMappingStatusAnswerSerializer,
     NetworkMappingsUpdatedSerializer,
 )
+from .preflight import FailoverPreflightConfigSerializer
 from .readiness import (
     FailoverActiveJobsAnswerSerializer,
     FailoverConfigurationCheckSerializer,

@@ -14,7 +14,6 @@ from ...choices import CleanupStatus, FailoverStatus, FailoverType, SnapshotStat
 from .fields import (
     ChoiceOrNullField,
     OptionalBooleanField,
-    OptionalIntegerField,
     ProgressField,
     TextOrNullField,
     one_of,
@@ -22,7 +21,6 @@ from .fields import (
     text,
     when,
 )
-from .mappings import MappingFieldsSerializer
 from .readiness import FailoverJobRefSerializer, FailoverValidationResultSerializer
 
 CLEANUP_STATES = [value for value in CleanupStatus.values if value]
@@ -163,6 +161,20 @@ def duration_seconds(job) -> float:
     return round(selectors.duration_ns(job) / 1_000_000_000, 3)
 
 
+class JobTimingMixin(serializers.Serializer):
+    """How long a job took and its state, as the job's status and its list item both answer them."""
+
+    def get_duration(self, job) -> int:
+        return selectors.duration_ns(job)
+
+    def get_duration_seconds(self, job) -> float:
+        return duration_seconds(job)
+
+    @extend_schema_field(one_of([*FailoverStatus.values, *TEST_STATES]))
+    def get_state(self, job) -> str:
+        return job_state(job)
+
+
 class JobRecordMixin(serializers.Serializer):
     """The volumes and events of a job, read through the selectors."""
 
@@ -177,7 +189,7 @@ class JobRecordMixin(serializers.Serializer):
         return JobEventSerializer(selectors.events(job, self.event_limit), many=True).data
 
 
-class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
+class FailoverJobStatusSerializer(JobRecordMixin, JobTimingMixin, AnswerSerializer):
     """GET /failover/{job_id}/status: the job's status and progress, its step, volumes, rollback record and events."""
 
     job_id = serializers.CharField()
@@ -220,16 +232,6 @@ class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
     def get_start_time(self, job):
         return IsoDateTimeField().to_representation(job.started_at or job.created_at)
 
-    def get_duration(self, job) -> int:
-        return selectors.duration_ns(job)
-
-    def get_duration_seconds(self, job) -> float:
-        return duration_seconds(job)
-
-    @extend_schema_field(one_of([*FailoverStatus.values, *TEST_STATES]))
-    def get_state(self, job) -> str:
-        return job_state(job)
-
     def get_source_powered_off(self, job) -> bool:
         return job.source_powered_off_at is not None
 
@@ -237,7 +239,7 @@ class FailoverJobStatusSerializer(JobRecordMixin, AnswerSerializer):
         return job.source_powered_on_at is not None
 
 
-class FailoverJobSummarySerializer(serializers.Serializer):
+class FailoverJobSummarySerializer(JobTimingMixin, serializers.Serializer):
     """An item of GET /failover/jobs."""
 
     job_id = serializers.CharField()
@@ -254,16 +256,6 @@ class FailoverJobSummarySerializer(serializers.Serializer):
     duration = serializers.SerializerMethodField(help_text="Nanoseconds (existing clients read it); see duration_seconds")
     duration_seconds = serializers.SerializerMethodField()
     destination_vm_id = TextOrNullField()
-
-    def get_duration(self, job) -> int:
-        return selectors.duration_ns(job)
-
-    def get_duration_seconds(self, job) -> float:
-        return duration_seconds(job)
-
-    @extend_schema_field(one_of([*FailoverStatus.values, *TEST_STATES]))
-    def get_state(self, job) -> str:
-        return job_state(job)
 
 
 class FailoverJobListSerializer(AnswerSerializer):
@@ -333,74 +325,6 @@ class FailoverRollbackDecisionSerializer(AnswerSerializer):
     actions = strings()
     source_vm_powered_off = OptionalBooleanField(help_text="Absent when the VM has no such job")
     source_power_uncertain = OptionalBooleanField(help_text="Absent when the VM has no such job")
-
-
-# -- preflight ---------------------------------------------------------------------------------------------
-
-
-class FailoverPlannedNetworkSerializer(MappingFieldsSerializer):
-    """cloud.resolve_networks: a NIC and the CloudStack network it gets."""
-
-    nic = serializers.CharField()
-
-    def get_fields(self):
-        # "from" is a Python keyword: it cannot be a class attribute; the keys keep resolve_networks' order.
-        fields = super().get_fields()
-        fields["from"] = serializers.ChoiceField(choices=["request", "mapping"],
-                                                 help_text="request: the request's network_mappings")
-        order = ["nic", "source_network_name", "destination_network_id", "destination_network_name", "from",
-                 "is_test_network"]
-        return {name: fields[name] for name in order}
-
-
-class FailoverPlannedComputeSerializer(serializers.Serializer):
-    service_offering_id = serializers.CharField()
-    service_offering_name = text()
-    customized = serializers.BooleanField()
-    cpu_number = serializers.IntegerField(allow_null=True, help_text="Set for a custom offering only")
-    memory_mb = serializers.IntegerField(allow_null=True, help_text="Set for a custom offering only")
-
-
-class FailoverPlannedTemplateSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    name = text()
-
-
-class FailoverPlannedVolumeSerializer(serializers.Serializer):
-    disk_id = serializers.CharField()
-    role = one_of(ROLES)
-    volume_id = text()
-
-
-class FailoverPreflightConfigurationSerializer(serializers.Serializer):
-    """What a failover would use (selectors.PreflightConfiguration); the options of the other type are absent."""
-
-    cloudstack_config = text()
-    networks = FailoverPlannedNetworkSerializer(many=True)
-    unmapped_networks = strings()
-    compute = FailoverPlannedComputeSerializer(allow_null=True)
-    template = FailoverPlannedTemplateSerializer(allow_null=True)
-    destination_vm_name = serializers.CharField()
-    volumes = FailoverPlannedVolumeSerializer(many=True)
-    snapshots = serializers.CharField()
-    power_off_source = OptionalBooleanField(help_text="Live failovers only")
-    final_sync = OptionalBooleanField(help_text="Live failovers only")
-    shutdown_timeout = OptionalIntegerField(help_text="Live failovers only (seconds)")
-    auto_cleanup = OptionalBooleanField(help_text="Test failovers only")
-
-
-class FailoverPreflightConfigSerializer(AnswerSerializer):
-    """What a failover of this type would use, and whether it can run."""
-
-    # The instance holds the VM ("vm"), the type, the configuration and the validation result ("result").
-    vm_id = serializers.CharField(source="vm.vm_id")
-    vm_name = serializers.CharField(source="vm.vm_name")
-    failover_type = serializers.ChoiceField(choices=FailoverType.choices)
-    configuration = FailoverPreflightConfigurationSerializer()
-    is_ready = serializers.BooleanField(source="result.is_ready")
-    readiness_score = serializers.FloatField(source="result.readiness_score")
-    estimated_duration = serializers.CharField(source="result.estimated_duration")
-    required_actions = strings(source="result.required_actions")
 
 
 # -- errors ------------------------------------------------------------------------------------------------
