@@ -52,6 +52,9 @@ def test_logs_refuse_viewers_and_operators(role):
 
 
 def test_the_health_endpoint_is_cores(anon_client):
-    # Seed 004's GET /health is served by core with seed 001's answer (the older contract on the same path).
-    body = anon_client.get("/health").json()
-    assert body["status"] == "healthy" and body["timestamp"]
+    # Seed 004's GET /health is served by core with seed 001's answer (the older contract on the same path), which
+    # also carries seed 004's keys: status (seed 001's value), service, timestamp.
+    response = anon_client.get("/health")
+    assert_matches_schema(response, "/health", "get")
+    body = response.json()
+    assert body["status"] == "healthy" and body["service"] == "migration-platform-api" and body["timestamp"]
