@@ -103,8 +103,11 @@ def test_the_console_shows_the_branding(admin_client_api, client):
     page = client.get("/admin/").content.decode()
     assert "Acme Cloud Moves" in page and "VMware exit" in page
     assert "--header-bg: #123456" in page and f'src="{url}"' in page
+    admin_client_api.put("/settings/branding", {"login_hero_title": "Welcome aboard",
+                                                "login_hero_features": ["Replicate <b>safely</b>"]}, format="json")
     login = client.__class__().get("/admin/login/").content.decode()
-    assert "Acme Cloud Moves" in login  # before anyone logs in, too
+    assert "Acme Cloud Moves" in login and "Welcome aboard" in login  # before anyone logs in, too
+    assert "Replicate &lt;b&gt;safely&lt;/b&gt;" in login  # the branding is text, never markup
 
 
 def test_user_preferences_are_each_users_own(viewer_client, admin_client_api, anon_client):
