@@ -94,11 +94,14 @@ INSTALLED_APPS = [
     "apps.waves",
     "apps.enrollment",
     "apps.planner",
+    "apps.accounts",  # users, roles, departments, branding, notifications (seed 004's portal)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
 
 MIDDLEWARE = [
+    # Counts every request, its time and server errors for seed 004's /metrics (apps/accounts).
+    "apps.accounts.middleware.RequestMetricsMiddleware",
     # The HTTPS redirect and the tunnel-only host names, with the agents' tunnel requests told apart.
     "apps.core.middleware.AgentTunnelMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -135,6 +138,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The console's frame shows the portal's branding (templates/admin/base_site.html).
+                "apps.accounts.context_processors.branding",
             ],
         },
     },
@@ -350,4 +355,7 @@ CELERY_BEAT_SCHEDULE = {
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
     # Opens waves at their window and follows the running ones (docs/waves.md).
     "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
+    # The notification preferences' daily digests (docs/accounts.md).
+    "notification-digests": {"task": "apps.accounts.tasks.send_digests",
+                             "schedule": float(os.environ.get("MP_NOTIFICATION_DIGEST_INTERVAL", "86400"))},
 }

@@ -32,6 +32,8 @@ urlpatterns = [
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
+    # Seed 004's portal paths for users, departments, branding and notifications (before the admin: /admin/user-access-log)
+    path("", include("apps.accounts.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -5,7 +5,7 @@ import statistics
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from apps.core.registry import Health
 from apps.inventory.models import VMContext
@@ -109,3 +109,10 @@ def vm_context_detail(vm_context: VMContext) -> VMContextDetail:
 def health() -> Health:
     return Health(metrics={"active_replication_jobs": ReplicationJob.objects.filter(status__in=ACTIVE).count(),
                            "ossea_volumes": ReplicaVolume.objects.count()})
+
+
+def jobs_requested_by(since) -> dict[str, int]:
+    """Replication jobs each person asked for since ``since`` (username -> count), for the user activity summary."""
+    rows = (ReplicationJob.objects.filter(created_at__gte=since).exclude(requested_by="").order_by()
+            .values("requested_by").annotate(n=Count("id")).values_list("requested_by", "n"))
+    return dict(rows)

@@ -27,9 +27,12 @@ ALLOWED = {
     # approval turns cohorts into scheduler groups and network mappings into failover's
     "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
                 "waves"},
+    # People and the portal's settings (seed 004): users, roles, departments, branding, notifications; it listens
+    # to replication's finish signal for the replication_failed emails.
+    "accounts": {"core", "enrollment", "settings", "inventory", "replication"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves"},
+                "planner", "waves", "accounts"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

@@ -30,6 +30,8 @@ ROLES = ("anonymous", "agent", "viewer", "operator", "admin")
 PUBLIC = {
     ("post", "/api/v1/auth/login"), ("get", "/api/v1/health"), ("get", "/health"),
     ("post", "/api/v1/vma/enroll"), ("post", "/api/v1/vma/enroll/verify"), ("get", "/api/v1/vma/enroll/result"),
+    # The portal's branding, for the login page (seed 004, apps/accounts).
+    ("get", "/settings/branding"), ("get", "/settings/branding/logo/{name}"), ("get", "/metrics"),
 }
 # Everything the real agent calls once logged in (agent/omaclient.py); agents are refused everything else.
 AGENT = {
@@ -48,6 +50,9 @@ VIEWER_WRITES = {
     ("post", "/api/v1/ossea/discover-resources"),
     ("post", "/api/v1/networks/resolve"),
     ("post", "/api/v1/failover/preflight/validate"),
+    # One's own notification preferences (seed 004's notifications:write, any signed-in user: apps/accounts).
+    ("put", "/notifications/preferences"), ("delete", "/notifications/preferences/{pref_id}"),
+    ("put", "/user-preferences"),
 }
 # Reads for operators and up: the route list maps the attack surface.
 OPERATOR_READS = {("get", "/api/v1/debug/endpoints")}
@@ -57,6 +62,18 @@ ADMIN_ONLY = {
     ("delete", "/api/migration/projects/{project_id}"),
     ("delete", "/api/migration/projects/{project_id}/network-mappings/{mapping_id}"),
     ("post", "/api/migration/projects/{project_id}/approve"),
+    # The portal's people and settings (seed 004, apps/accounts): users:admin, departments:admin, navigation:admin,
+    # settings:admin, notifications:admin, and the logs.
+    ("post", "/users"), ("patch", "/users/{user_id}"), ("post", "/admin/user-access-log"),
+    ("put", "/notifications/smtp-settings"), ("post", "/notifications/test-email"),
+    ("get", "/notifications/admin/stats"), ("put", "/settings/branding"), ("post", "/settings/branding/logo"),
+    ("post", "/api/departments"), ("put", "/api/departments/{dept_id}"), ("delete", "/api/departments/{dept_id}"),
+    ("put", "/api/departments/{dept_id}/visibility"), ("get", "/api/departments/visibility/matrix"),
+    ("post", "/api/nav/groups"), ("put", "/api/nav/groups/{id}"), ("delete", "/api/nav/groups/{id}"),
+    ("post", "/api/nav/items"), ("put", "/api/nav/items/{id}"), ("delete", "/api/nav/items/{id}"),
+    ("get", "/api/nav/overrides/{username}"), ("post", "/api/nav/overrides/{username}"),
+    ("delete", "/api/nav/overrides/{username}/{nav_item_id}"), ("put", "/api/auth/users/{username}/department"),
+    ("get", "/api/logs"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

@@ -112,6 +112,7 @@ class LoginResponseSerializer(SuccessMessageSerializer):
 
 class HealthSerializer(serializers.Serializer):
     status = serializers.CharField()
+    service = serializers.CharField(help_text="Which service answers (seed 004 names it)")
     timestamp = IsoDateTimeField()
     database = serializers.CharField()
     version = serializers.CharField()

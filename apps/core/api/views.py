@@ -76,7 +76,8 @@ class HealthView(APIView):
                    summary="Liveness with a database round trip")
     def get(self, request):
         db = database_status()
-        body = {"status": "healthy" if db == "connected" else "unhealthy", "timestamp": timezone.now(),
+        body = {"status": "healthy" if db == "connected" else "unhealthy", "service": "migration-platform-api",
+                "timestamp": timezone.now(),
                 "database": db, "version": settings.VERSION}
         return Response(HealthSerializer(body).data,
                         status=status.HTTP_200_OK if db == "connected" else status.HTTP_503_SERVICE_UNAVAILABLE)

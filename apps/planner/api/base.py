@@ -12,24 +12,13 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.serializers import ErrorResponseSerializer
+from apps.core.api.detail import DetailAutoSchema, detail_exception_handler
+from apps.core.api.detail import errors as errors  # the planner's views document their errors with it
 from apps.core.choices import Role
-from apps.core.exceptions import exception_handler
 from apps.core.permissions import RolePermission, user_roles
-from apps.core.schema import PlatformAutoSchema
 
 READ, WRITE, ADMIN = "read", "write", "admin"
 LEVEL_ROLE = {READ: Role.VIEWER, WRITE: Role.OPERATOR, ADMIN: Role.ADMIN}
-
-
-class DetailErrorSerializer(serializers.Serializer):
-    """Seed 004's error: ``{"detail": "<what is wrong>"}``."""
-
-    detail = serializers.CharField(help_text="What is wrong, for a person")
-
-
-def errors(*codes: int) -> dict:
-    return {code: DetailErrorSerializer for code in codes}
 
 
 class MigrationPermission(RolePermission):
@@ -44,34 +33,8 @@ class MigrationPermission(RolePermission):
         return LEVEL_ROLE[level] in user_roles(request.user) - {Role.AGENT}
 
 
-def detail_exception_handler(exc, context):
-    response = exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "error" in response.data:
-        response.data = {"detail": response.data["error"]}
-    return response
-
-
-class PlannerAutoSchema(PlatformAutoSchema):
-    """The platform's shared error answers, documented in seed 004's shape."""
-
-    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
-        if serializer is ErrorResponseSerializer:
-            serializer = DetailErrorSerializer
-        return super()._get_response_for_code(serializer, status_code, media_types, direction)
-
-    def _map_serializer_field(self, field, direction, bypass_extensions=False):
-        # Seed 004 names its choice fields as other apps do ("status", "overall") with other values; as named enum
-        # components they would collide with theirs. Kept inline (under allOf, which the enum hook leaves alone).
-        schema = super()._map_serializer_field(field, direction, bypass_extensions)
-        if isinstance(schema, dict) and "enum" in schema:
-            schema.pop("x-spec-enum-id", None)
-            schema["allOf"] = [{key: schema.pop(key) for key in ("type", "enum") if key in schema}]
-        return schema
-
-    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
-        # Our components share a namespace with every app's ("Check", "Assignment"...): ours say whose they are.
-        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
-        return name if name.startswith("Migration") else f"Migration{name}"
+class PlannerAutoSchema(DetailAutoSchema):
+    component_prefix = "Migration"
 
 
 class PlannerView(APIView):

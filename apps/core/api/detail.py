@@ -1,0 +1,53 @@
+"""Seed 004's error shape, ``{"detail": "<what is wrong>"}``, for the apps that serve its paths (the planner's
+``/api/migration/``, the portal's root paths): the common handler's message in that shape, and a schema that
+documents it. The status codes are the platform's own (apps/core/exceptions.py)."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..exceptions import exception_handler
+from ..schema import PlatformAutoSchema
+from .serializers import ErrorResponseSerializer
+
+
+class DetailErrorSerializer(serializers.Serializer):
+    """Seed 004's error: ``{"detail": "<what is wrong>"}``."""
+
+    detail = serializers.CharField(help_text="What is wrong, for a person")
+
+
+def errors(*codes: int) -> dict:
+    """``responses={200: X, **errors(409)}`` in seed 004's error shape."""
+    return {code: DetailErrorSerializer for code in codes}
+
+
+def detail_exception_handler(exc, context):
+    response = exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "error" in response.data:
+        response.data = {"detail": response.data["error"]}
+    return response
+
+
+class DetailAutoSchema(PlatformAutoSchema):
+    """The platform's shared error answers in seed 004's shape; components named with the app's prefix."""
+
+    component_prefix = ""
+
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        if serializer is ErrorResponseSerializer:
+            serializer = DetailErrorSerializer
+        return super()._get_response_for_code(serializer, status_code, media_types, direction)
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        # Seed 004 names its choice fields as other apps do ("status", "overall") with other values; as named enum
+        # components they would collide with theirs. Kept inline (under allOf, which the enum hook leaves alone).
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(schema, dict) and "enum" in schema:
+            schema.pop("x-spec-enum-id", None)
+            schema["allOf"] = [{key: schema.pop(key) for key in ("type", "enum") if key in schema}]
+        return schema
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
+        # Components share one namespace with every app's ("Check", "User"...): the app's say whose they are.
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        return name if name.startswith(self.component_prefix) else f"{self.component_prefix}{name}"
