@@ -32,6 +32,8 @@ urlpatterns = [
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
+    # Seed 004's snapshot policies, on-demand pipeline and restore at the root (/snapshot-policies, /restore/...).
+    path("", include("apps.snapshots.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

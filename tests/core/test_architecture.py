@@ -27,9 +27,11 @@ ALLOWED = {
     # approval turns cohorts into scheduler groups and network mappings into failover's
     "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
                 "waves"},
+    # Snapshot policies and restore act on CloudStack through the settings app's client and resource records.
+    "snapshots": {"core", "enrollment", "settings"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves"},
+                "planner", "waves", "snapshots"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

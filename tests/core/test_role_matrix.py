@@ -57,6 +57,12 @@ ADMIN_ONLY = {
     ("delete", "/api/migration/projects/{project_id}"),
     ("delete", "/api/migration/projects/{project_id}/network-mappings/{mapping_id}"),
     ("post", "/api/migration/projects/{project_id}/approve"),
+    # Seed 004's snapshots:admin (policies, assignments, the on-demand pipeline) and restore:admin operations.
+    ("post", "/snapshot-policies"), ("put", "/snapshot-policies/{policy_id}"),
+    ("delete", "/snapshot-policies/{policy_id}"), ("post", "/snapshot-assignments"),
+    ("delete", "/snapshot-assignments/{assignment_id}"), ("post", "/snapshot/run-now"),
+    ("post", "/restore/jobs/{job_id}/cleanup"), ("post", "/restore/jobs/{job_id}/retry"),
+    ("post", "/restore/jobs/{job_id}/cleanup-storage"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

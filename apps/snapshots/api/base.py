@@ -1,0 +1,125 @@
+"""What every snapshot and restore view shares: seed 004's permission strings, `{"detail"}` errors, limit/offset.
+
+A missing or dead token answers 401 `Not authenticated`; a role without the view's permission 403 naming it
+(`Permission denied: requires snapshots:admin`). Lists page with `limit`/`offset` (default 100, at most 1000; runs
+default to 50 as the seed says) and answer `{"total", "limit", "offset", "results"}`. With RESTORE_ENABLED off the
+restore paths answer 404, as the seed's feature toggle does.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api.serializers import ErrorResponseSerializer
+from apps.core.exceptions import InvalidInput, NotFound, exception_handler
+from apps.core.schema import PlatformAutoSchema
+
+from .. import rbac
+
+MAX_LIMIT = 1000
+
+
+class DetailErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What is wrong, for a person")
+
+
+def errors(*codes: int) -> dict:
+    return {code: DetailErrorSerializer for code in codes}
+
+
+class SeedPermission(permissions.BasePermission):
+    """The view's `permission` (reads) and `write_permission` (writes) are seed 004 permission strings."""
+
+    def has_permission(self, request, view) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        safe = request.method in permissions.SAFE_METHODS
+        needed = view.permission if safe else getattr(view, "write_permission", view.permission)
+        self.message = f"Permission denied: requires {needed}"
+        return rbac.allowed(request.user, needed)
+
+
+def detail_exception_handler(exc, context):
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(response.data, dict) or "error" not in response.data:
+        return response
+    unauthenticated = isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed)
+    response.data = {"detail": "Not authenticated" if unauthenticated else response.data["error"]}
+    return response
+
+
+class SnapshotsAutoSchema(PlatformAutoSchema):
+    """The shared error answers in seed 004's shape; components named Snapshots* (the schema's namespace is shared)."""
+
+    def _get_response_for_code(self, serializer, status_code, media_types=None, direction="response"):
+        if serializer is ErrorResponseSerializer:
+            serializer = DetailErrorSerializer
+        return super()._get_response_for_code(serializer, status_code, media_types, direction)
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False):
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        return name if name.startswith("Snapshots") else f"Snapshots{name}"
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        # Choice fields inline: as named enum components they would collide with other apps' ("status", "mode").
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(schema, dict) and "enum" in schema:
+            schema.pop("x-spec-enum-id", None)
+            schema["allOf"] = [{key: schema.pop(key) for key in ("type", "enum") if key in schema}]
+        return schema
+
+
+class SnapshotsView(APIView):
+    permission_classes = [SeedPermission]
+    schema = SnapshotsAutoSchema()
+    permission = "snapshots:read"
+
+    def get_exception_handler(self):
+        return detail_exception_handler
+
+
+class RestoreView(SnapshotsView):
+    permission = "restore:read"
+
+    def initial(self, request, *args, **kwargs):
+        # The feature toggle hides the paths entirely, before authentication says anything about them.
+        if not settings.MP_RESTORE_ENABLED:
+            raise NotFound("Restore is disabled (RESTORE_ENABLED=false)")
+        super().initial(request, *args, **kwargs)
+
+
+def _number(request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be from {low} to {high}")
+    return value
+
+
+def page(request, queryset, serializer_class, *, default_limit: int = 100) -> Response:
+    limit = _number(request, "limit", default_limit, 1, MAX_LIMIT)
+    offset = _number(request, "offset", 0, 0, 10_000_000)
+    total = queryset.count()
+    rows = serializer_class(queryset[offset:offset + limit], many=True).data
+    return Response({"total": total, "limit": limit, "offset": offset, "results": rows})
+
+
+def paged(item_serializer):
+    """The schema of a page of `item_serializer`."""
+    return serializers.Serializer if item_serializer is None else type(
+        f"{item_serializer.__name__.removesuffix('Serializer')}PageSerializer", (serializers.Serializer,), {
+            "total": serializers.IntegerField(), "limit": serializers.IntegerField(),
+            "offset": serializers.IntegerField(), "results": item_serializer(many=True)})
+
+
+def paging_parameters(default_limit: int = 100) -> list:
+    return [OpenApiParameter("limit", int, description=f"Results per page (default {default_limit}, max {MAX_LIMIT})"),
+            OpenApiParameter("offset", int, description="Starting position (default 0)")]
