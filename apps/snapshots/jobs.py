@@ -34,8 +34,9 @@ class Cancelled(Exception):
 
 
 def check_cancel(job: RestoreJob) -> None:
-    if RestoreJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-        raise Cancelled(job.cancel_reason or "cancelled by the operator")
+    reason = RestoreJob.objects.filter(pk=job.pk, cancel_requested=True).values_list("cancel_reason", flat=True).first()
+    if reason is not None:
+        raise Cancelled(reason or "cancelled by the operator")
 
 
 def set_step(job: RestoreJob, key: str, status: str, message: str = "") -> None:

@@ -110,3 +110,17 @@ def test_run_now_refuses_a_second_pipeline(admin_client_api):
     answer = admin_client_api.post("/snapshot/run-now")
     assert answer.status_code == 409
     assert answer.json() == {"detail": "An on-demand snapshot pipeline is already pending or running."}
+
+
+@pytest.mark.django_db
+def test_ids_that_cannot_name_a_cloudstack_object_are_400(admin_client_api, operator_client):
+    policy = SnapshotPolicy.objects.create(name="p", interval_minutes=60, retention_count=1)
+    bad = admin_client_api.post("/snapshot-assignments", {"policy_set_id": policy.pk, "volume_ids": ["a~b"]},
+                                format="json")
+    assert bad.status_code == 400 and "volume_ids" in bad.json()["detail"]
+    vm = admin_client_api.post("/snapshot-assignments", {"policy_set_id": policy.pk, "target_type": "vm",
+                                                         "target_id": "x y"}, format="json")
+    assert vm.status_code == 400 and "target_id" in vm.json()["detail"]
+    plan = operator_client.post("/restore/plan", {"project_id": "p", "vm_id": "v~1", "restore_point_id": "s"},
+                                format="json")
+    assert plan.status_code == 400 and "vm_id" in plan.json()["detail"]

@@ -1,10 +1,17 @@
 """The seed's shapes for policies, assignments, runs and their progress, the pipeline, and restore jobs."""
 from __future__ import annotations
 
+import re
+
 from rest_framework import serializers
 
 from ..choices import IpStrategy, RestoreMode, TargetType, VolumeOutcome
 from ..models import OnDemandRun, RestoreJob, SnapshotAssignment, SnapshotPolicy, SnapshotRun, SnapshotRunVolume
+
+
+def cloud_id(**kwargs) -> serializers.RegexField:
+    """A CloudStack id (a uuid, or a name-like id): nothing that cannot be signed or looked up."""
+    return serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,64}$", max_length=64, **kwargs)
 
 
 class PolicySerializer(serializers.ModelSerializer):
@@ -47,11 +54,13 @@ class AssignmentSerializer(serializers.ModelSerializer):
 class AssignmentCreateSerializer(serializers.Serializer):
     policy_set_id = serializers.IntegerField(min_value=1)
     target_type = serializers.ChoiceField(choices=TargetType.choices, default=TargetType.VOLUME)
-    volume_ids = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=500)
+    volume_ids = serializers.ListField(child=cloud_id(), required=False, max_length=500)
     target_id = serializers.CharField(max_length=255, required=False)
     domain_id = serializers.CharField(max_length=64, required=False, default="")
 
     def validate(self, attrs):
+        if attrs["target_type"] == TargetType.VM and not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", attrs.get("target_id", "")):
+            raise serializers.ValidationError({"target_id": "give the VM's CloudStack id"})
         if attrs["target_type"] == TargetType.VOLUME:
             ids = attrs.get("volume_ids") or ([attrs["target_id"]] if attrs.get("target_id") else [])
             if not ids:
@@ -205,8 +214,8 @@ class AvailableIpsSerializer(serializers.Serializer):
 
 class RestorePlanRequestSerializer(serializers.Serializer):
     project_id = serializers.CharField(max_length=255)
-    vm_id = serializers.CharField(max_length=64)
-    restore_point_id = serializers.CharField(max_length=64)
+    vm_id = cloud_id()
+    restore_point_id = cloud_id()
     mode = serializers.ChoiceField(choices=RestoreMode.choices, default=RestoreMode.NEW)
     new_vm_name = serializers.CharField(max_length=63, required=False, allow_blank=True, default="")
     ip_strategy = serializers.ChoiceField(choices=IpStrategy.choices, default=IpStrategy.NEW_IPS)
