@@ -482,6 +482,12 @@ def execute(job: RestoreJob) -> RestoreJob:
             return _end(work, RestoreStatus.FAILED, f"{step['label']} failed: {getattr(exc, 'message', exc)}")
         set_step(job, step["key"], StepStatus.COMPLETED, message)
         restore_event(job, step["key"].lower(), message)
+        if settings.MP_RESTORE_DRY_RUN and step["key"] == "VALIDATE":
+            # RESTORE_DRY_RUN: the plan is checked against CloudStack again, nothing is created.
+            for later in job.steps:
+                if later["status"] == StepStatus.PENDING:
+                    set_step(job, later["key"], StepStatus.SKIPPED, "dry run (RESTORE_DRY_RUN): not done")
+            break
     return transition(job, RestoreStatus.COMPLETED, finished_at=timezone.now(), progress_pct=100.0)
 
 

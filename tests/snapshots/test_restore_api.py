@@ -95,3 +95,20 @@ def test_cancel_while_running_rolls_back(operator_client, cloud, web, monkeypatc
     assert job.result_vm_id == ""  # it stopped before creating the VM
     assert all(cloud.find("volume", m["volume_id"]) is None for m in job.created_volume_ids)
     assert [s["status"] for s in job.steps][:3] == ["completed", "completed", "skipped"]
+
+
+@pytest.mark.integration
+def test_dry_run_validates_and_creates_nothing(operator_client, cloud, web, settings,
+                                               django_capture_on_commit_callbacks):
+    settings.MP_RESTORE_DRY_RUN = True
+    point = cloud.create_snapshot(web.root["id"])
+    volumes = {v["id"] for v in cloud.list_volumes()}
+    planned = operator_client.post("/restore/plan", {"project_id": "admin", "vm_id": web.vm["id"],
+                                                     "restore_point_id": point["id"]}, format="json").json()
+    with django_capture_on_commit_callbacks(execute=True):
+        operator_client.post("/restore/execute", {"plan_id": planned["job_id"]}, format="json")
+    job = operator_client.get(f"/restore/jobs/{planned['job_id']}").json()
+    assert job["status"] == "COMPLETED" and job["result_vm_id"] == ""
+    assert [s["status"] for s in job["steps"]] == ["completed"] + ["skipped"] * 5
+    assert {v["id"] for v in cloud.list_volumes()} == volumes
+    assert operator_client.get("/restore/config").json()["dry_run"] is True
