@@ -89,7 +89,7 @@ class AssignmentListView(SnapshotsView):
         return page(request, rows, s.AssignmentSerializer)
 
     @extend_schema(summary="Assign a policy to volumes, a VM or a tenant (admin)", request=s.AssignmentCreateSerializer,
-                   responses={201: s.AssignmentsCreatedSerializer, **errors(409, 502, 503)})
+                   responses={201: s.AssignmentsCreatedSerializer, **errors(404, 409, 502, 503)})
     def post(self, request):
         data = _valid(s.AssignmentCreateSerializer, request.data)
         policy = services.policy_get(data["policy_set_id"])
@@ -220,7 +220,7 @@ class RestorePlanView(RestoreView):
     write_permission = "restore:write"
 
     @extend_schema(summary="Validate and plan a restore (nothing is created)", request=s.RestorePlanRequestSerializer,
-                   responses={201: s.RestoreJobSerializer, **errors(409, 502, 503)})
+                   responses={201: s.RestoreJobSerializer, **errors(404, 409, 502, 503)})
     def post(self, request):
         data = _valid(s.RestorePlanRequestSerializer, request.data)
         job = services.restore_plan(user=_user(request), **data)
@@ -231,7 +231,7 @@ class RestoreExecuteView(RestoreView):
     write_permission = "restore:write"
 
     @extend_schema(summary="Execute a planned restore", request=s.RestoreExecuteSerializer,
-                   responses={202: s.RestoreJobSerializer, **errors(409)})
+                   responses={202: s.RestoreJobSerializer, **errors(404, 409)})
     def post(self, request):
         data = _valid(s.RestoreExecuteSerializer, request.data)
         job = services.restore_execute(plan_id=data["plan_id"], confirm_destructive=data["confirm_destructive"])
