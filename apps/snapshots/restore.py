@@ -37,6 +37,8 @@ from .models import RestoreJob
 logger = logging.getLogger(__name__)
 _HOSTNAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 MAX_FREE_IPS = 200
+# The VM details a restored VM keeps (VmDetailConstants the KVM agent builds the domain from).
+VM_DETAILS = ("rootDiskController", "dataDiskController", "nicAdapter")
 
 STEPS = {
     RestoreMode.NEW: (("VALIDATE", "Validate the plan"), ("CREATE_VOLUMES", "Create volumes from the snapshots"),
@@ -229,6 +231,8 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
             raise Conflict(f"A VM named '{name}' already exists")
     offering = vm.get("serviceofferingid")
     details = vm.get("details") or {}
+    boot = {"boot_type": "UEFI", "boot_mode": str(vm.get("bootmode") or "LEGACY").upper()} \
+        if str(vm.get("boottype", "")).upper() == "UEFI" else {}
     return {
         "zone_id": vm.get("zoneid"), "config_id": config.pk,
         "vm": {"id": vm["id"], "name": vm.get("name"), "state": vm.get("state"), "project_id": project_id},
@@ -239,6 +243,8 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
         "cpu_number": int(details["cpuNumber"]) if details.get("cpuNumber") else None,
         "memory_mb": int(details["memory"]) if details.get("memory") else None,
         "cpu_speed": int(details["cpuSpeed"]) if details.get("cpuSpeed") else None,
+        # What the hypervisor builds the VM from (disk bus, NIC model, firmware): the restored disks boot as before.
+        "details": {k: str(v) for k, v in details.items() if k in VM_DETAILS}, **boot,
         "power_on": power_on, "warnings": warnings,
     }
 
@@ -330,7 +336,8 @@ class Run:
             zone_id=plan["zone_id"], service_offering_id=plan["service_offering_id"], template_id=template_id,
             nics=nics, network_ids=[n["network_id"] for n in plan["networks"]], name=plan["new_vm_name"],
             display_name=plan["new_vm_name"], start=False, cpu_number=plan.get("cpu_number"),
-            memory_mb=plan.get("memory_mb"), cpu_speed=plan.get("cpu_speed"), on_submitted=submitted)
+            memory_mb=plan.get("memory_mb"), cpu_speed=plan.get("cpu_speed"), details=plan.get("details") or None,
+            boot_type=plan.get("boot_type"), boot_mode=plan.get("boot_mode"), on_submitted=submitted)
         if not self.job.result_vm_id:
             submitted("", vm["id"])
         return f"VM {vm['id']} ('{plan['new_vm_name']}') created, stopped, addresses " + ", ".join(

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from apps.settings import cloudstack as cs
+from tests.lab.guest.conftest import guest_images  # noqa: F401 -- the lab guest's images, for the boot test
 
 MARK = 4096  # the marker's offset in each disk
 
@@ -51,3 +52,4 @@ def web(cloud, cs_lab) -> LabVm:
     lab.write(root["id"], "root-before")
     lab.write(data["id"], "data-before")
     return lab
+
