@@ -212,6 +212,8 @@ def _estimate(run: SnapshotRun) -> None:
 
 
 def finish(run: SnapshotRun, *, error: str = "") -> SnapshotRun:
+    # A snapshot whose job was never seen to end is not counted by retention; its record is the orphan sweep's.
+    PolicySnapshot.objects.filter(run=run, state=SnapshotState.CREATING).update(state=SnapshotState.FAILED)
     run.refresh_from_db()
     problems = run.failed + run.quota_blocked
     if error:

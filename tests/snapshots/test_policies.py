@@ -113,3 +113,48 @@ def test_cloudstack_lost_mid_run_records_what_was_done(admin_client_api, cloud, 
     # Its policy is due again at the next pass only after its interval; the run's history says what happened.
     listed = admin_client_api.get("/snapshot-runs?status=failed").json()
     assert listed["total"] == 1 and listed["results"][0]["snapshots_created"] == 1
+
+
+def test_retention_days_deletes_older_policy_snapshots_but_keeps_the_newest(admin_client_api, cloud, web):
+    policy = _policy(admin_client_api, name="month", retention_count=10, retention_days=1)
+    _assign(admin_client_api, policy["id"], volume_ids=[web.data["id"]])
+    tasks.run_due_policies()
+    _age(policy["id"], 61)
+    tasks.run_due_policies()
+    first, second = PolicySnapshot.objects.filter(volume_id=web.data["id"]).order_by("created_at")
+    PolicySnapshot.objects.filter(pk__in=[first.pk, second.pk]).update(created_at=timezone.now() - timedelta(days=2))
+    _age(policy["id"], 61)
+    run = SnapshotRun.objects.get(pk=tasks.run_due_policies())
+    assert run.snapshots_deleted == 2
+    left = {s["id"] for s in cloud.list_snapshots(volume_id=web.data["id"])}
+    assert first.snapshot_id not in left and second.snapshot_id not in left and len(left) == 1
+
+
+def test_a_run_whose_worker_died_is_failed_and_its_policies_run_again(admin_client_api, cloud, web):
+    policy = _policy(admin_client_api)
+    _assign(admin_client_api, policy["id"], volume_ids=[web.data["id"]])
+    stuck = SnapshotRun.objects.create(trigger="scheduled", heartbeat_at=timezone.now() - timedelta(hours=1))
+    _age(policy["id"], 61)
+    run = SnapshotRun.objects.get(pk=tasks.run_due_policies())
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "interrupted" in stuck.error
+    assert run.status == "completed" and run.snapshots_created == 1
+
+
+def test_the_pipeline_says_which_step_failed(admin_client_api, cloud, web, django_capture_on_commit_callbacks):
+    policy = _policy(admin_client_api)
+    _assign(admin_client_api, policy["id"], volume_ids=[web.data["id"]])
+    SnapshotRun.objects.create(trigger="scheduled")  # a scheduled run in progress
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client_api.post("/snapshot/run-now")
+    status = admin_client_api.get("/snapshot/run-now/status").json()
+    assert status["status"] == "failed" and "already running" in status["error"]
+    assert [s["status"] for s in status["steps"]] == ["completed", "completed", "failed", "pending"]
+
+
+def test_beat_runs_the_policies_every_minute(settings):
+    from config.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["snapshot-policies"]
+    assert entry == {"task": "apps.snapshots.tasks.run_due_policies", "schedule": 60.0}
+    assert entry["task"] in app.tasks
