@@ -199,6 +199,7 @@ class RestoreJob(models.Model):
     new_vm_name = models.CharField(max_length=63, blank=True)
     ip_strategy = models.CharField(max_length=20, choices=IpStrategy.choices, default=IpStrategy.NEW_IPS)
     manual_ips = models.JSONField(default=dict, blank=True)
+    network_map = models.JSONField(default=dict, blank=True, help_text="original network id -> restore onto")
     power_on = models.BooleanField(default=True)
     plan_json = models.JSONField(default=dict)
     steps = models.JSONField(default=list)

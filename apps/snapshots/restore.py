@@ -165,20 +165,20 @@ def _choose_ip(strategy: str, mode: str, nic: dict, network: dict, used: dict[st
         if wanted in used:
             raise Conflict(f"Address {wanted} on network {network.get('name')} is in use by VM {used[wanted]}")
         return wanted, None
-    if original and original not in used:
+    if original and original not in used and original in set(_pool(network)):
         return original, None
-    holder = used.get(original or "", "")
+    why = (f"is in use by VM {used[original]}" if original in used
+           else f"is not an address of network {network.get('name')} ({network['cidr']})")
     if strategy == IpStrategy.SAME_IPS_OR_FAIL:
-        raise Conflict(f"Address {original} on network {network.get('name')} is in use by VM {holder} "
-                       "(SAME_IPS_OR_FAIL): use REPLACE, another strategy, or free it")
-    return None, f"address {original} on network {network.get('name')} is in use by VM {holder}: a new one is used"
+        raise Conflict(f"Address {original} {why} (SAME_IPS_OR_FAIL): use REPLACE, another strategy, or free it")
+    return None, f"address {original} {why}: a new one is used"
 
 
 # -- the plan -----------------------------------------------------------------------------------
 
 
 def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, new_vm_name: str,
-              ip_strategy: str, manual_ips: dict, power_on: bool) -> dict:
+              ip_strategy: str, manual_ips: dict, power_on: bool, network_map: dict | None = None) -> dict:
     """Decide everything before touching anything; refuses (4xx) what cannot work."""
     config, client = cloud.connect()
     vm = _get_vm(client, vm_id)
@@ -211,14 +211,21 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
                             + ("it is not restored" if mode == RestoreMode.NEW else "it is kept as it is"))
             continue
         planned.append(_planned(disk, min(near, key=lambda s: abs((_when(s) - at).total_seconds()))))
-    networks = []
+    networks, network_map = [], network_map or {}
+    unknown = set(network_map) - {nic["networkid"] for nic in vm.get("nic", [])}
+    if unknown:
+        raise InvalidInput(f"network_map names network(s) VM {vm.get('name')} is not on: {', '.join(sorted(unknown))}")
     for nic in vm.get("nic", []):
-        network = _network(client, nic["networkid"])
+        try:
+            network = _network(client, network_map.get(nic["networkid"], nic["networkid"]))
+        except NotFound as exc:
+            raise InvalidInput(f"network_map: {exc.message}") from None
         used = used_addresses(client, network["id"])
         address, warning = _choose_ip(ip_strategy, mode, nic, network, used, manual_ips)
         if warning:
             warnings.append(warning)
         networks.append({"network_id": network["id"], "network_name": network.get("name", ""),
+                         "original_network_id": nic["networkid"],
                          "original_ip": nic.get("ipaddress"), "requested_ip": address,
                          "mac_address": nic.get("macaddress")})
     name = ""

@@ -133,7 +133,8 @@ def restore_plan(*, user: str, **fields) -> RestoreJob:
         status=RestoreStatus.PLANNED, mode=fields["mode"], project_id=fields["project_id"], vm_id=fields["vm_id"],
         vm_name=plan["vm"]["name"] or "", restore_point_id=fields["restore_point_id"],
         new_vm_name=plan["new_vm_name"], ip_strategy=fields["ip_strategy"], manual_ips=fields["manual_ips"],
-        power_on=fields["power_on"], plan_json=plan, steps=restore.steps_for(fields["mode"]), created_by=user)
+        network_map=fields.get("network_map") or {}, power_on=fields["power_on"], plan_json=plan,
+        steps=restore.steps_for(fields["mode"]), created_by=user)
 
 
 def _confirm(job: RestoreJob, confirm: str | None) -> None:
@@ -226,7 +227,7 @@ def restore_retry(job_id: str, *, confirm_destructive: str | None, ip_strategy_o
     fields = {"project_id": original.project_id, "vm_id": original.vm_id,
               "restore_point_id": original.restore_point_id, "mode": original.mode,
               "new_vm_name": original.new_vm_name, "ip_strategy": ip_strategy_override or original.ip_strategy,
-              "manual_ips": original.manual_ips, "power_on": original.power_on}
+              "manual_ips": original.manual_ips, "power_on": original.power_on, "network_map": original.network_map}
     plan = _cloud_call(restore.make_plan, **fields)
     _, client = cloud.connect()
     kept = {m["snapshot_id"]: m["volume_id"] for m in original.created_volume_ids
@@ -236,7 +237,8 @@ def restore_retry(job_id: str, *, confirm_destructive: str | None, ip_strategy_o
             status=RestoreStatus.PENDING, mode=original.mode, project_id=original.project_id,
             vm_id=original.vm_id, vm_name=original.vm_name, restore_point_id=original.restore_point_id,
             new_vm_name=plan["new_vm_name"], ip_strategy=fields["ip_strategy"], manual_ips=original.manual_ips,
-            power_on=original.power_on, plan_json=plan, steps=restore.steps_for(original.mode), created_by=user,
+            network_map=original.network_map, power_on=original.power_on, plan_json=plan,
+            steps=restore.steps_for(original.mode), created_by=user,
             original_job=original, resumed_from_step=original.failed_step or "VALIDATE",
             reused_resources={"volumes": kept} if kept else {})
         _busy_vm(job)

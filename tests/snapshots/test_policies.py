@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from apps.settings import volumes
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 from apps.settings.models import CloudResource
 from apps.snapshots import tasks
@@ -158,3 +159,19 @@ def test_beat_runs_the_policies_every_minute(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["snapshot-policies"]
     assert entry == {"task": "apps.snapshots.tasks.run_due_policies", "schedule": 60.0}
     assert entry["task"] in app.tasks
+
+
+def test_a_snapshot_whose_wait_was_lost_is_left_to_the_orphan_sweep(admin_client_api, cloud, web, cs_lab):
+    policy = _policy(admin_client_api)
+    _assign(admin_client_api, policy["id"], volume_ids=[web.data["id"]])
+    cs_lab.inject("queryAsyncJobResult", reset=True, count=None)  # CloudStack takes the request, then is lost
+    try:
+        run = SnapshotRun.objects.get(pk=tasks.run_due_policies())
+    finally:
+        cs_lab.clear_injections()
+    row = run.volumes.get()
+    assert run.status == "failed" and row.status == "failed" and row.snapshot_id  # recorded before the wait
+    assert PolicySnapshot.objects.get(snapshot_id=row.snapshot_id).state == "failed"  # retention does not count it
+    assert volumes.owner_is_live(run.owner) is False
+    counts = volumes.sweep()
+    assert counts["removed"] == 1 and cloud.find("snapshot", row.snapshot_id) is None

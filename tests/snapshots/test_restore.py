@@ -230,3 +230,20 @@ def test_answers_match_the_published_schema(operator_client, admin_client_api, c
     for response, path, method in checks:
         assert response.status_code < 300, (path, response.json())
         assert_matches_schema(response, path, method)
+
+
+def test_restore_onto_another_network(operator_client, cloud, snapped, django_capture_on_commit_callbacks):
+    web, root_snap, _ = snapped
+    original = web.vm["nic"][0]["networkid"]
+    other = next(n for n in cloud.list_networks() if n["id"] != original and n.get("cidr"))
+    planned = _plan(operator_client, web, root_snap, ip_strategy="TRY_SAME_IPS", network_map={original: other["id"]})
+    nic = planned.json()["plan_json"]["networks"][0]
+    assert (nic["network_id"], nic["original_network_id"], nic["requested_ip"]) == (other["id"], original, None)
+    assert any("is not an address of network" in w for w in planned.json()["plan_json"]["warnings"])
+    job = _execute(operator_client, planned.json()["job_id"], django_capture_on_commit_callbacks)
+    vm = cloud.find("vm", job["result_vm_id"])
+    assert [n["networkid"] for n in vm["nic"]] == [other["id"]]
+    strange = _plan(operator_client, web, root_snap, network_map={"nope": other["id"]})
+    assert strange.status_code == 400 and "not on: nope" in strange.json()["detail"]
+    missing = _plan(operator_client, web, root_snap, network_map={original: "gone"})
+    assert missing.status_code == 400 and "CloudStack has no network gone" in missing.json()["detail"]

@@ -221,8 +221,12 @@ class RestorePlanRequestSerializer(serializers.Serializer):
     ip_strategy = serializers.ChoiceField(choices=IpStrategy.choices, default=IpStrategy.NEW_IPS)
     manual_ips = serializers.DictField(child=serializers.IPAddressField(protocol="IPv4"), required=False, default=dict)
     power_on = serializers.BooleanField(required=False, default=True)
+    network_map = serializers.DictField(child=cloud_id(), required=False, default=dict,
+                                        help_text="NEW only: the original's network id -> the network to restore onto")
 
     def validate(self, attrs):
+        if attrs["mode"] == RestoreMode.REPLACE and attrs.get("network_map"):
+            raise serializers.ValidationError({"network_map": "a REPLACE keeps the VM's own NICs"})
         if attrs["mode"] == RestoreMode.REPLACE and attrs.get("new_vm_name"):
             raise serializers.ValidationError({"new_vm_name": "only a NEW restore creates a VM with a new name"})
         if attrs.get("manual_ips") and attrs["ip_strategy"] != IpStrategy.MANUAL_IP:
@@ -258,7 +262,8 @@ class RestoreJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = RestoreJob
         fields = ["id", "job_id", "status", "mode", "project_id", "vm_id", "vm_name", "restore_point_id",
-                  "new_vm_name", "ip_strategy", "manual_ips", "power_on", "plan_json", "steps", "current_step",
+                  "new_vm_name", "ip_strategy", "manual_ips", "network_map", "power_on", "plan_json", "steps",
+                  "current_step",
                   "failed_step", "progress_pct", "result_vm_id", "created_volume_ids", "old_volume_ids", "error",
                   "rollback", "cancel_requested", "cancel_reason", "original_job_id", "resumed_from_step",
                   "reused_resources", "created_by", "created_at", "started_at", "finished_at"]
