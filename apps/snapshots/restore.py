@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -30,7 +30,7 @@ from apps.settings.choices import CloudResourceKind, CloudResourceState
 from apps.settings.models import CloudResource, OsseaConfig
 
 from . import cloud
-from .choices import IpStrategy, RestoreMode, RestoreStatus, StepStatus
+from .choices import RESTORE_ACTIVE, IpStrategy, RestoreMode, RestoreStatus, StepStatus
 from .jobs import Cancelled, check_cancel, restore_event, set_step, transition
 from .models import RestoreJob
 
@@ -280,7 +280,8 @@ class Run:
         self.client = cloud_volumes.client_for(self.config)
 
     def _save(self, **fields) -> None:
-        RestoreJob.objects.filter(pk=self.job.pk).update(**fields)
+        # Each record is also the job's sign of life (the stale-job reaper reads updated_at).
+        RestoreJob.objects.filter(pk=self.job.pk).update(updated_at=timezone.now(), **fields)
         for key, value in fields.items():
             setattr(self.job, key, value)
 
@@ -503,6 +504,25 @@ def execute(job: RestoreJob) -> RestoreJob:
                     set_step(job, later["key"], StepStatus.SKIPPED, "dry run (RESTORE_DRY_RUN): not done")
             break
     return transition(job, RestoreStatus.COMPLETED, finished_at=timezone.now(), progress_pct=100.0)
+
+
+def reap_stale() -> int:
+    """Restore jobs whose worker stopped (no step news for MP_SNAPSHOT_RUN_STALE seconds): failed, rolled back."""
+    cutoff = timezone.now() - timedelta(seconds=settings.MP_SNAPSHOT_RUN_STALE)
+    count = 0
+    for job in RestoreJob.objects.filter(status__in=RESTORE_ACTIVE, updated_at__lt=cutoff):
+        count += 1
+        if job.status == RestoreStatus.PENDING:
+            transition(job, RestoreStatus.FAILED, error="interrupted: no worker took it up", finished_at=timezone.now())
+            continue
+        try:
+            work = Run(job)
+        except Exception as exc:  # noqa: BLE001 -- no configuration left: fail it, saying what could not be undone
+            transition(job, RestoreStatus.FAILED, error=f"interrupted; not rolled back: {exc}",
+                       finished_at=timezone.now())
+            continue
+        _end(work, RestoreStatus.FAILED, "interrupted: the worker running it stopped reporting")
+    return count
 
 
 def _end(work: Run, status: str, error: str) -> RestoreJob:

@@ -10,7 +10,9 @@ from .models import OnDemandRun, RestoreJob
 
 @shared_task(name="apps.snapshots.tasks.run_due_policies", ignore_result=True)
 def run_due_policies() -> int | None:
-    """Every minute (beat): snapshot the volumes of the policies whose interval has passed, prune by retention."""
+    """Every minute (beat): fail (and roll back) restores whose worker died, then snapshot the volumes of the policies
+    whose interval has passed and prune by retention."""
+    restore.reap_stale()
     run = runner.run_due_policies()
     return run.pk if run else None
 

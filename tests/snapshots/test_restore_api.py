@@ -1,16 +1,21 @@
 """The restore endpoints' refusals, roles, feature toggle and cancel (the seed's {"detail"} errors, never a 500)."""
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
-from apps.snapshots import restore
+import pytest
+from django.utils import timezone
+
+from apps.settings import volumes
+from apps.snapshots import restore, tasks
 from apps.snapshots.choices import RestoreStatus
 from apps.snapshots.models import RestoreJob
 
 
 def _job(**fields) -> RestoreJob:
-    return RestoreJob.objects.create(project_id="admin", vm_id="vm-1", vm_name="web-01", restore_point_id="s-1",
-                                     steps=restore.steps_for("NEW"), **fields)
+    defaults = {"project_id": "admin", "vm_id": "vm-1", "vm_name": "web-01", "restore_point_id": "s-1",
+                "steps": restore.steps_for("NEW")}
+    return RestoreJob.objects.create(**{**defaults, **fields})
 
 
 @pytest.mark.django_db
@@ -112,3 +117,22 @@ def test_dry_run_validates_and_creates_nothing(operator_client, cloud, web, sett
     assert [s["status"] for s in job["steps"]] == ["completed"] + ["skipped"] * 5
     assert {v["id"] for v in cloud.list_volumes()} == volumes
     assert operator_client.get("/restore/config").json()["dry_run"] is True
+
+
+@pytest.mark.integration
+def test_a_restore_whose_worker_died_is_failed_and_rolled_back_by_beat(cloud, web, cs_config):
+    point = cloud.create_snapshot(web.root["id"])
+    job = _job(status=RestoreStatus.RUNNING, vm_id=web.vm["id"])
+    recorded = volumes.write_ahead(config=cs_config, owner=job.owner, kind="volume", name="half-restored")
+    made = cloud.create_volume_from_snapshot(snapshot_id=point["id"], name="half-restored", on_submitted=recorded)
+    made_row = {"volume_id": made["id"], "snapshot_id": point["id"], "device_id": 0, "source_volume_id": web.root["id"]}
+    RestoreJob.objects.filter(pk=job.pk).update(created_volume_ids=[made_row],
+                                                updated_at=timezone.now() - timedelta(hours=1))
+    waiting = _job(status=RestoreStatus.PENDING)
+    RestoreJob.objects.filter(pk=waiting.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    tasks.run_due_policies()
+    job.refresh_from_db()
+    waiting.refresh_from_db()
+    assert job.status == "FAILED" and "stopped reporting" in job.error
+    assert cloud.find("volume", made["id"]) is None and any("deleted volume" in line for line in job.rollback)
+    assert waiting.status == "FAILED" and "no worker took it up" in waiting.error
