@@ -65,17 +65,36 @@ class Target:
         return in_tenant(volume, self.ident, self.domain_id)
 
 
+def list_everywhere(client: cs.CloudStackClient, command: str, **params) -> list[dict]:
+    """A list command over the caller's resources and every project's: CloudStack lists a project's resources only
+    when asked with projectid=-1 (ListProjectResourcesCriteria); a cloud that refuses -1 has no projects to add."""
+    seen: dict[str, dict] = {}
+    for item in client.list_all(command, listall=True, **params):
+        seen[item["id"]] = item
+    try:
+        for item in client.list_all(command, listall=True, projectid=-1, **params):
+            seen.setdefault(item["id"], item)
+    except cs.CloudStackAPIError:
+        pass
+    return list(seen.values())
+
+
+_LIST = {"vm": "listVirtualMachines", "volume": "listVolumes", "snapshot": "listSnapshots"}
+
+
+def find(client: cs.CloudStackClient, kind: str, ident: str) -> dict | None:
+    """A VM, volume or snapshot by id wherever it lives (a project's too); None when CloudStack has none."""
+    try:
+        found = list_everywhere(client, _LIST[kind], id=ident)
+    except cs.CloudStackNotFoundError:
+        return None
+    return found[0] if found else None
+
+
 def live_volumes(client: cs.CloudStackClient) -> list[dict]:
     """Every volume CloudStack lists (projects' too), without the ones being destroyed."""
-    seen: dict[str, dict] = {}
-    for volume in client.list_volumes():
-        seen[volume["id"]] = volume
-    try:  # a project's volumes are listed only when asked for with projectid=-1 (ListVolumesCmd)
-        for volume in client.list_all("listVolumes", listall=True, projectid=-1):
-            seen.setdefault(volume["id"], volume)
-    except cs.CloudStackAPIError:
-        pass  # a cloud without projects refuses -1
-    return [v for v in seen.values() if v.get("state") not in ("Destroy", "Expunging", "Expunged")]
+    return [v for v in list_everywhere(client, "listVolumes")
+            if v.get("state") not in ("Destroy", "Expunging", "Expunged")]
 
 
 def is_quota_refusal(exc: cs.CloudStackError) -> bool:

@@ -50,7 +50,7 @@ def _policy_assign(job: OnDemandRun, state: dict) -> str:
 def _inventory(job: OnDemandRun, state: dict) -> str:
     client = state["client"]
     volumes = cloud.live_volumes(client)
-    snapshots = client.list_snapshots()
+    snapshots = cloud.list_everywhere(client, "listSnapshots")
     state["snapshot_ids"] = {s["id"] for s in snapshots}
     return f"{len(volumes)} volume(s), {len(snapshots)} snapshot(s) in CloudStack"
 

@@ -59,10 +59,19 @@ def _ready(snapshot: dict) -> bool:
 
 
 def _get_vm(client: cs.CloudStackClient, vm_id: str) -> dict:
-    vm = client.find("vm", vm_id)
+    vm = cloud.find(client, "vm", vm_id)
     if vm is None:
         raise NotFound(f"CloudStack has no VM {vm_id}")
     return vm
+
+
+def _snapshots(client: cs.CloudStackClient, **params) -> list[dict]:
+    return cloud.list_everywhere(client, "listSnapshots", **params)
+
+
+def _disks(client: cs.CloudStackClient, vm_id: str) -> list[dict]:
+    return sorted(cloud.list_everywhere(client, "listVolumes", virtualmachineid=vm_id),
+                  key=lambda v: v.get("deviceid") or 0)
 
 
 def _check_tenant(vm: dict, project_id: str) -> None:
@@ -71,7 +80,7 @@ def _check_tenant(vm: dict, project_id: str) -> None:
 
 
 def root_volume(client: cs.CloudStackClient, vm_id: str) -> dict:
-    roots = [v for v in client.list_volumes(vm_id=vm_id) if v.get("deviceid") == 0 or v.get("type") == "ROOT"]
+    roots = [v for v in _disks(client, vm_id) if v.get("deviceid") == 0 or v.get("type") == "ROOT"]
     if not roots:
         raise Conflict(f"VM {vm_id} has no boot (ROOT) volume")
     return roots[0]
@@ -82,23 +91,13 @@ def restore_points(client: cs.CloudStackClient, *, vm_id: str, project_id: str) 
     vm = _get_vm(client, vm_id)
     _check_tenant(vm, project_id)
     root = root_volume(client, vm_id)
-    snaps = sorted(client.list_snapshots(volume_id=root["id"]), key=_when, reverse=True)
+    snaps = sorted(_snapshots(client, volumeid=root["id"]), key=_when, reverse=True)
     return vm, [{**s, "restorable": _ready(s)} for s in snaps]
 
 
 def tenant_snapshots(client: cs.CloudStackClient, tenant_name: str) -> list[dict]:
     """The tenant's volume snapshots, newest first (matched by project or account name)."""
-    snaps = client.list_snapshots()
-    try:  # projects' snapshots are listed only with projectid=-1
-        snaps += client.list_all("listSnapshots", listall=True, projectid=-1)
-    except cs.CloudStackAPIError:
-        pass
-    seen, out = set(), []
-    for s in sorted(snaps, key=_when, reverse=True):
-        if s["id"] not in seen and cloud.tenant_name(s) == tenant_name:
-            seen.add(s["id"])
-            out.append(s)
-    return out
+    return sorted((x for x in _snapshots(client) if cloud.tenant_name(x) == tenant_name), key=_when, reverse=True)
 
 
 # -- addresses ----------------------------------------------------------------------------------
@@ -117,7 +116,7 @@ def _network(client: cs.CloudStackClient, network_id: str) -> dict:
 def used_addresses(client: cs.CloudStackClient, network_id: str) -> dict[str, str]:
     """Address -> the VM holding it on this network (each VM's NICs as CloudStack lists them)."""
     used = {}
-    for vm in client.list_virtual_machines():
+    for vm in cloud.list_everywhere(client, "listVirtualMachines"):
         for nic in vm.get("nic", []):
             if nic.get("networkid") == network_id and nic.get("ipaddress"):
                 used[nic["ipaddress"]] = vm.get("name") or vm["id"]
@@ -183,11 +182,11 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
     config, client = cloud.connect()
     vm = _get_vm(client, vm_id)
     _check_tenant(vm, project_id)
-    disks = sorted(client.list_volumes(vm_id=vm_id), key=lambda v: v.get("deviceid") or 0)
+    disks = _disks(client, vm_id)
     root = next((v for v in disks if v.get("deviceid") == 0 or v.get("type") == "ROOT"), None)
     if root is None:
         raise Conflict(f"VM {vm_id} has no boot (ROOT) volume")
-    snaps = client.list_snapshots()
+    snaps = _snapshots(client)
     point = next((s for s in snaps if s["id"] == restore_point_id), None)
     if point is None:
         raise NotFound(f"CloudStack has no snapshot {restore_point_id}")
@@ -234,7 +233,7 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
         if not _HOSTNAME.match(name):
             raise InvalidInput(f"'{name}' cannot be a VM name: letters, digits and hyphens, at most 63, starting "
                                "with a letter")
-        if any(v.get("name", "").lower() == name.lower() for v in client.list_virtual_machines()):
+        if any(v.get("name", "").lower() == name.lower() for v in cloud.list_everywhere(client, "listVirtualMachines")):
             raise Conflict(f"A VM named '{name}' already exists")
     offering = vm.get("serviceofferingid")
     details = vm.get("details") or {}
@@ -290,10 +289,10 @@ class Run:
 
     def VALIDATE(self) -> str:
         for planned in self.plan["volumes"]:
-            snap = self.client.find("snapshot", planned["snapshot_id"])
+            snap = cloud.find(self.client, "snapshot", planned["snapshot_id"])
             if snap is None or not _ready(snap):
                 raise Conflict(f"Snapshot {planned['snapshot_id']} is gone or no longer BackedUp")
-        if self.job.mode == RestoreMode.REPLACE and self.client.find("vm", self.job.vm_id) is None:
+        if self.job.mode == RestoreMode.REPLACE and cloud.find(self.client, "vm", self.job.vm_id) is None:
             raise Conflict(f"VM {self.job.vm_id} no longer exists: restore it with mode NEW")
         return f"{len(self.plan['volumes'])} snapshot(s) ready"
 
@@ -307,7 +306,7 @@ class Run:
             if planned["snapshot_id"] in done:
                 continue
             kept = reused.get(planned["snapshot_id"])
-            if kept and self.client.find("volume", kept) is not None:
+            if kept and cloud.find(self.client, "volume", kept) is not None:
                 cloud_volumes.record(config=self.config, owner=self.job.owner, kind=CloudResourceKind.VOLUME,
                                      resource_id=kept, name="", reused=True)
                 volume_id = kept
@@ -354,7 +353,7 @@ class Run:
     def ATTACH_VOLUMES(self) -> str:
         vm_id = self.job.result_vm_id
         root, data = self._restored()
-        on_vm = {v["id"]: v for v in self.client.list_volumes(vm_id=vm_id)}
+        on_vm = {v["id"]: v for v in _disks(self.client, vm_id)}
         if root["volume_id"] not in on_vm:
             old = [v for v in on_vm.values() if v.get("deviceid") == 0]
             for volume in old:
@@ -383,7 +382,7 @@ class Run:
         vm_id = self.job.vm_id
         root, data = self._restored()
         old = list(self.job.old_volume_ids)
-        on_vm = {v["id"]: v for v in self.client.list_volumes(vm_id=vm_id)}
+        on_vm = {v["id"]: v for v in _disks(self.client, vm_id)}
         if root["volume_id"] not in on_vm:
             old.append({"volume_id": root["source_volume_id"], "device_id": 0})
             self._save(old_volume_ids=old)  # before the swap: a rollback puts it back
@@ -435,12 +434,12 @@ class Run:
     def _detach(self, vm_id: str, volume_ids: list[str]) -> list[str]:
         lines = []
         try:
-            vm = self.client.find("vm", vm_id)
+            vm = cloud.find(self.client, "vm", vm_id)
             if vm is None:
                 return lines
             if vm.get("state") == "Running":
                 self.client.stop_for_teardown(vm_id)
-            for volume in sorted(self.client.list_volumes(vm_id=vm_id), key=lambda v: -(v.get("deviceid") or 0)):
+            for volume in sorted(_disks(self.client, vm_id), key=lambda v: -(v.get("deviceid") or 0)):
                 if volume["id"] in volume_ids:
                     self.client.detach_volume(volume["id"])
                     lines.append(f"detached volume {volume['id']} from VM {vm_id}")
@@ -455,7 +454,7 @@ class Run:
             vm = _get_vm(self.client, vm_id)
             if vm.get("state") == "Running":
                 self.client.stop_virtual_machine(vm_id)
-            on_vm = {v["id"]: v for v in self.client.list_volumes(vm_id=vm_id)}
+            on_vm = {v["id"]: v for v in _disks(self.client, vm_id)}
             for volume in sorted(on_vm.values(), key=lambda v: -(v.get("deviceid") or 0)):
                 if volume["id"] in ours:
                     self.client.detach_volume(volume["id"])

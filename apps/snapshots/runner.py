@@ -185,7 +185,7 @@ def prune(run: SnapshotRun, row: SnapshotRunVolume, client) -> None:
         try:
             client.delete_snapshot(snap.snapshot_id)
         except cs.CloudStackError as exc:
-            if client.find("snapshot", snap.snapshot_id) is not None:
+            if cloud.find(client, "snapshot", snap.snapshot_id) is not None:
                 errors.append(f"could not delete snapshot {snap.snapshot_id}: {exc}")
                 continue
         PolicySnapshot.objects.filter(pk=snap.pk).update(state=SnapshotState.DELETED, deleted_at=timezone.now())

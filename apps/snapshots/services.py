@@ -65,7 +65,7 @@ def assignments_create(*, policy: SnapshotPolicy, target_type: str, volume_ids: 
         _, client = cloud.connect()
         kind = "volume" if target_type == TargetType.VOLUME else "vm"
         for ident in (volume_ids if target_type == TargetType.VOLUME else [target_id]):
-            found = _cloud_call(client.find, kind, ident)
+            found = _cloud_call(cloud.find, client, kind, ident)
             if found is None:
                 raise InvalidInput(f"CloudStack has no {'volume' if kind == 'volume' else 'VM'} {ident}")
             targets.append((ident, found.get("name", "")))
@@ -195,12 +195,12 @@ def restore_cleanup(job_id: str, *, delete_volume: bool) -> dict:
             cleaned["server"] = res.resource_id
         except cs.CloudStackError as exc:
             cleaned["errors"].append(f"VM {res.resource_id}: {exc}")
-    left = [m["volume_id"] for m in job.created_volume_ids if client.find("volume", m["volume_id"]) is not None]
+    left = [m["volume_id"] for m in job.created_volume_ids if cloud.find(client, "volume", m["volume_id"]) is not None]
     if left and not delete_volume:
         cleaned["volume"] = f"{', '.join(left)} (preserved — use delete_volume=true to remove)"
     for volume_id in left if delete_volume else []:
         try:
-            volume = client.find("volume", volume_id)
+            volume = cloud.find(client, "volume", volume_id)
             if volume and volume.get("virtualmachineid"):
                 raise cs.CloudStackError(f"it is attached to VM {volume['virtualmachineid']}")
             client.delete_volume(volume_id)
@@ -231,7 +231,7 @@ def restore_retry(job_id: str, *, confirm_destructive: str | None, ip_strategy_o
     plan = _cloud_call(restore.make_plan, **fields)
     _, client = cloud.connect()
     kept = {m["snapshot_id"]: m["volume_id"] for m in original.created_volume_ids
-            if _cloud_call(client.find, "volume", m["volume_id"]) is not None}
+            if _cloud_call(cloud.find, client, "volume", m["volume_id"]) is not None}
     with transaction.atomic():
         job = RestoreJob.objects.create(
             status=RestoreStatus.PENDING, mode=original.mode, project_id=original.project_id,
@@ -257,7 +257,7 @@ def restore_cleanup_storage(job_id: str, *, delete_old_volume: bool, delete_sour
         if job.mode != RestoreMode.REPLACE:
             result["skipped"].append("old volumes: a NEW restore leaves the original VM's disks in use")
         for old in job.old_volume_ids:
-            volume = _cloud_call(client.find, "volume", old["volume_id"])
+            volume = _cloud_call(cloud.find, client, "volume", old["volume_id"])
             if volume is None:
                 result["skipped"].append(f"volume {old['volume_id']}: already gone")
             elif volume.get("virtualmachineid"):
@@ -270,7 +270,7 @@ def restore_cleanup_storage(job_id: str, *, delete_old_volume: bool, delete_sour
                     result["errors"].append(f"volume {old['volume_id']}: {exc}")
     if delete_source_snapshot:
         for planned in job.plan_json.get("volumes", []):
-            snap = _cloud_call(client.find, "snapshot", planned["snapshot_id"])
+            snap = _cloud_call(cloud.find, client, "snapshot", planned["snapshot_id"])
             if snap is None or snap.get("state") != "BackedUp":
                 result["skipped"].append(f"snapshot {planned['snapshot_id']}: "
                                          + ("already gone" if snap is None else f"{snap.get('state')}, not available"))
