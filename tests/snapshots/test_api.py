@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from apps.snapshots.choices import PipelineStatus
-from apps.snapshots.models import OnDemandRun, SnapshotPolicy
+from apps.snapshots.models import OnDemandRun, SnapshotPolicy, SnapshotRun, SnapshotRunVolume
 
 POLICY = {"name": "daily_5", "interval_minutes": 1440, "retention_count": 5}
 
@@ -124,3 +124,17 @@ def test_ids_that_cannot_name_a_cloudstack_object_are_400(admin_client_api, oper
     plan = operator_client.post("/restore/plan", {"project_id": "p", "vm_id": "v~1", "restore_point_id": "s"},
                                 format="json")
     assert plan.status_code == 400 and "vm_id" in plan.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_lists_cost_a_fixed_number_of_queries(admin_client_api, django_assert_max_num_queries):
+    for n in range(20):
+        policy = SnapshotPolicy.objects.create(name=f"p{n}", interval_minutes=60, retention_count=1)
+        run = SnapshotRun.objects.create(trigger="scheduled", status="completed", total_volumes=2)
+        SnapshotRunVolume.objects.create(run=run, batch_number=1, policy=policy, policy_name=policy.name,
+                                         volume_id=f"v{n}", status="created")
+    with django_assert_max_num_queries(8):
+        runs = admin_client_api.get("/snapshot-runs").json()
+    assert runs["total"] == 20 and runs["results"][0]["progress_pct"] == 50.0
+    with django_assert_max_num_queries(8):
+        assert admin_client_api.get("/snapshot-policies").json()["results"][0]["assignment_count"] == 0

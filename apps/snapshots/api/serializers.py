@@ -34,7 +34,8 @@ class PolicySerializer(serializers.ModelSerializer):
         return due.isoformat() if due else None
 
     def get_assignment_count(self, obj) -> int:
-        return obj.assignments.count()
+        counted = getattr(obj, "assignment_total", None)  # annotated by the list (one query for the page)
+        return obj.assignments.count() if counted is None else counted
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -88,7 +89,9 @@ class RunSerializer(serializers.ModelSerializer):
     def get_progress_pct(self, obj) -> float:
         if not obj.total_volumes:
             return 100.0 if obj.finished_at else 0.0
-        done = obj.volumes.exclude(status=VolumeOutcome.PENDING).count()
+        done = getattr(obj, "volumes_done", None)  # annotated by the list (one query for the page)
+        if done is None:
+            done = obj.volumes.exclude(status=VolumeOutcome.PENDING).count()
         return round(100.0 * done / obj.total_volumes, 1)
 
 

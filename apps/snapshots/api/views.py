@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Count, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from apps.core.exceptions import InvalidInput, NotFound
 
 from .. import cloud, restore, selectors, services
+from ..choices import VolumeOutcome
 from ..models import RestoreJob, SnapshotAssignment, SnapshotPolicy, SnapshotRun
 from . import serializers as s
 from .base import RestoreView, SnapshotsView, errors, page, paged, paging_parameters
@@ -47,7 +49,8 @@ class PolicyListView(SnapshotsView):
 
     @extend_schema(summary="List snapshot policy sets", parameters=paging_parameters(), responses=paged(s.PolicySerializer))
     def get(self, request):
-        return page(request, SnapshotPolicy.objects.order_by("name"), s.PolicySerializer)
+        rows = SnapshotPolicy.objects.annotate(assignment_total=Count("assignments")).order_by("name")
+        return page(request, rows, s.PolicySerializer)
 
     @extend_schema(summary="Create a snapshot policy set (admin)", request=s.PolicySerializer,
                    responses={201: s.PolicySerializer, **errors(409)})
@@ -116,7 +119,8 @@ class RunListView(SnapshotsView):
                    parameters=[OpenApiParameter("status", str, enum=["running", "completed", "partial", "failed"]),
                                *paging_parameters(50)])
     def get(self, request):
-        rows = SnapshotRun.objects.order_by("-started_at", "-id")
+        rows = SnapshotRun.objects.annotate(
+            volumes_done=Count("volumes", filter=~Q(volumes__status=VolumeOutcome.PENDING))).order_by("-started_at", "-id")
         wanted = request.query_params.get("status")
         if wanted:
             if wanted not in ("running", "completed", "partial", "failed"):
