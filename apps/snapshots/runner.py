@@ -15,6 +15,7 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict
@@ -42,9 +43,12 @@ def reap_stale() -> int:
     count = SnapshotRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=_stale_before()).update(
         status=RunStatus.FAILED, finished_at=now, current_batch=None,
         error="interrupted: the worker running it stopped reporting")
-    count += OnDemandRun.objects.filter(status__in=PIPELINE_ACTIVE, created_at__lt=_stale_before(),
-                                        snapshot_run__isnull=True).update(
-        status=PipelineStatus.FAILED, finished_at=now, error="interrupted: no worker took it up or it stopped")
+    # A pipeline's own work is its run (reaped above by heartbeat): one still active long after it started, with no
+    # run going, lost its worker (or never had one).
+    stale = OnDemandRun.objects.filter(status__in=PIPELINE_ACTIVE, created_at__lt=_stale_before()).filter(
+        Q(snapshot_run__isnull=True) | ~Q(snapshot_run__status=RunStatus.RUNNING))
+    count += stale.update(status=PipelineStatus.FAILED, finished_at=now,
+                          error="interrupted: no worker took it up or it stopped")
     return count
 
 

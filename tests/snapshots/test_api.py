@@ -1,7 +1,10 @@
 """The policy, assignment, run and pipeline endpoints: seed 004's shapes, its {"detail"} errors, roles and paging."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from apps.snapshots.choices import PipelineStatus
 from apps.snapshots.models import OnDemandRun, SnapshotPolicy, SnapshotRun, SnapshotRunVolume
@@ -138,3 +141,15 @@ def test_lists_cost_a_fixed_number_of_queries(admin_client_api, django_assert_ma
     assert runs["total"] == 20 and runs["results"][0]["progress_pct"] == 50.0
     with django_assert_max_num_queries(8):
         assert admin_client_api.get("/snapshot-policies").json()["results"][0]["assignment_count"] == 0
+
+
+@pytest.mark.django_db
+def test_a_pipeline_whose_worker_died_no_longer_blocks_run_now(admin_client_api):
+    old = timezone.now() - timedelta(hours=2)
+    dead_run = SnapshotRun.objects.create(trigger="on_demand", heartbeat_at=old)
+    stuck = OnDemandRun.objects.create(status=PipelineStatus.RUNNING, snapshot_run=dead_run)
+    OnDemandRun.objects.filter(pk=stuck.pk).update(created_at=old)
+    assert admin_client_api.post("/snapshot/run-now").status_code == 202
+    stuck.refresh_from_db()
+    dead_run.refresh_from_db()
+    assert stuck.status == "failed" and dead_run.status == "failed"
