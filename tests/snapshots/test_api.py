@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.snapshots.choices import PipelineStatus
 from apps.snapshots.models import OnDemandRun, SnapshotPolicy, SnapshotRun, SnapshotRunVolume
+from tests.conftest import make_user
 
 POLICY = {"name": "daily_5", "interval_minutes": 1440, "retention_count": 5}
 
@@ -153,3 +154,16 @@ def test_a_pipeline_whose_worker_died_no_longer_blocks_run_now(admin_client_api)
     stuck.refresh_from_db()
     dead_run.refresh_from_db()
     assert stuck.status == "failed" and dead_run.status == "failed"
+
+
+@pytest.mark.django_db
+def test_the_console_shows_runs_to_viewers_and_changes_nothing(client):
+    viewer = make_user("console-viewer", "viewer")
+    viewer.is_staff = True
+    viewer.save()
+    run = SnapshotRun.objects.create(trigger="scheduled", status="completed")
+    client.force_login(viewer)
+    assert client.get("/admin/snapshots/snapshotrun/").status_code == 200
+    page = client.get(f"/admin/snapshots/snapshotrun/{run.pk}/change/")
+    assert page.status_code == 200 and b"Save" not in page.content
+    assert client.get("/admin/snapshots/snapshotpolicy/add/").status_code == 403
