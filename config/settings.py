@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "apps.enrollment",
     "apps.planner",
     "apps.accounts",  # users, roles, departments, branding, notifications (seed 004's portal)
+    "apps.snapshots",  # snapshot policies, on-demand runs, restore from volume snapshots (seed 004)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
@@ -349,10 +350,22 @@ MP_SCHEDULER_KEEP_EXECUTIONS = int(os.environ.get("MP_SCHEDULER_KEEP_EXECUTIONS"
 # How often the orphan sweep retries CloudStack resources no live job owns (docs/operations.md).
 MP_ORPHAN_SWEEP_INTERVAL = float(os.environ.get("MP_ORPHAN_SWEEP_INTERVAL", "300"))
 
+# Snapshot policies and restore (docs/snapshots.md): volumes per batch of a run, when a silent run counts as
+# interrupted, how far a data volume's snapshot may be from the restore point, whether the restore endpoints exist,
+# and whether a failed restore deletes the volumes it made from snapshots (off: kept for a retry or cleanup).
+MP_SNAPSHOT_BATCH_SIZE = int(os.environ.get("MP_SNAPSHOT_BATCH_SIZE", "20"))
+MP_SNAPSHOT_RUN_STALE = int(os.environ.get("MP_SNAPSHOT_RUN_STALE", "1800"))
+MP_RESTORE_MATCH_WINDOW = int(os.environ.get("MP_RESTORE_MATCH_WINDOW", "3600"))
+MP_RESTORE_ENABLED = env_bool("RESTORE_ENABLED", default=True)
+MP_RESTORE_DRY_RUN = env_bool("RESTORE_DRY_RUN", default=False)
+MP_RESTORE_CLEANUP_VOLUMES = env_bool("RESTORE_CLEANUP_VOLUMES", default=True)
+
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
     "enrollment-tunnel-seen": {"task": "apps.enrollment.tasks.refresh_tunnel_seen", "schedule": 60.0},
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
+    # Runs the snapshot policies whose interval has passed, prunes by retention (docs/snapshots.md).
+    "snapshot-policies": {"task": "apps.snapshots.tasks.run_due_policies", "schedule": 60.0},
     # Opens waves at their window and follows the running ones (docs/waves.md).
     "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
     # The notification preferences' daily digests (docs/accounts.md).

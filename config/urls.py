@@ -34,6 +34,8 @@ urlpatterns = [
     path("api-auth/", include("rest_framework.urls")),
     # Seed 004's portal paths for users, departments, branding and notifications (before the admin: /admin/user-access-log)
     path("", include("apps.accounts.api.urls")),
+    # Seed 004's snapshot policies, on-demand pipeline and restore at the root (/snapshot-policies, /restore/...).
+    path("", include("apps.snapshots.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -12,7 +12,7 @@ from apps.core.permissions import user_roles
 
 # The apps whose records a viewer reads; an operator changes the ones in OPERATED.
 VIEWED = {"platform_settings", "inventory", "replication", "failover", "scheduler", "enrollment", "core",
-          "django_celery_beat"}
+          "django_celery_beat", "snapshots"}
 OPERATED = {"platform_settings", "inventory", "replication", "failover", "scheduler", "django_celery_beat"}
 
 

@@ -30,9 +30,11 @@ ALLOWED = {
     # People and the portal's settings (seed 004): users, roles, departments, branding, notifications; it listens
     # to replication's finish signal for the replication_failed emails.
     "accounts": {"core", "enrollment", "settings", "inventory", "replication"},
+    # Snapshot policies and restore act on CloudStack through the settings app's client and resource records.
+    "snapshots": {"core", "enrollment", "settings"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves", "accounts"},
+                "planner", "waves", "accounts", "snapshots"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

@@ -74,6 +74,12 @@ ADMIN_ONLY = {
     ("get", "/api/nav/overrides/{username}"), ("post", "/api/nav/overrides/{username}"),
     ("delete", "/api/nav/overrides/{username}/{nav_item_id}"), ("put", "/api/auth/users/{username}/department"),
     ("get", "/api/logs"),
+    # Seed 004's snapshots:admin (policies, assignments, the on-demand pipeline) and restore:admin operations.
+    ("post", "/snapshot-policies"), ("put", "/snapshot-policies/{policy_id}"),
+    ("delete", "/snapshot-policies/{policy_id}"), ("post", "/snapshot-assignments"),
+    ("delete", "/snapshot-assignments/{assignment_id}"), ("post", "/snapshot/run-now"),
+    ("post", "/restore/jobs/{job_id}/cleanup"), ("post", "/restore/jobs/{job_id}/retry"),
+    ("post", "/restore/jobs/{job_id}/cleanup-storage"),
 }
 ADMIN_PREFIX = "/api/v1/admin/"
 

@@ -1,0 +1,102 @@
+"""What every snapshot and restore view shares: seed 004's permission strings, `{"detail"}` errors, limit/offset.
+
+A missing or dead token answers 401 `Not authenticated`; a role without the view's permission 403 naming it
+(`Permission denied: requires snapshots:admin`). Lists page with `limit`/`offset` (default 100, at most 1000; runs
+default to 50 as the seed says) and answer `{"total", "limit", "offset", "results"}`. With RESTORE_ENABLED off the
+restore paths answer 404, as the seed's feature toggle does.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api.detail import DetailAutoSchema
+from apps.core.api.detail import detail_exception_handler as core_detail_handler
+from apps.core.api.detail import errors as errors  # the views document their errors with it
+from apps.core.exceptions import InvalidInput, NotFound
+
+from .. import rbac
+
+MAX_LIMIT = 1000
+
+
+def detail_exception_handler(exc, context):
+    """Seed 004's shape (apps/core/api/detail.py), and a missing or dead token says only `Not authenticated`."""
+    response = core_detail_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.data = {"detail": "Not authenticated"}
+    return response
+
+
+class SeedPermission(permissions.BasePermission):
+    """The view's `permission` (reads) and `write_permission` (writes) are seed 004 permission strings."""
+
+    def has_permission(self, request, view) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        safe = request.method in permissions.SAFE_METHODS
+        needed = view.permission if safe else getattr(view, "write_permission", view.permission)
+        self.message = f"Permission denied: requires {needed}"
+        return rbac.allowed(request.user, needed)
+
+
+class SnapshotsAutoSchema(DetailAutoSchema):
+    """Components named Snapshots* (the schema's namespace is shared)."""
+
+    component_prefix = "Snapshots"
+
+
+class SnapshotsView(APIView):
+    permission_classes = [SeedPermission]
+    schema = SnapshotsAutoSchema()
+    permission = "snapshots:read"
+
+    def get_exception_handler(self):
+        return detail_exception_handler
+
+
+class RestoreView(SnapshotsView):
+    permission = "restore:read"
+
+    def initial(self, request, *args, **kwargs):
+        # The feature toggle hides the paths entirely, before authentication says anything about them.
+        if not settings.MP_RESTORE_ENABLED:
+            raise NotFound("Restore is disabled (RESTORE_ENABLED=false)")
+        super().initial(request, *args, **kwargs)
+
+
+def _number(request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be from {low} to {high}")
+    return value
+
+
+def page(request, queryset, serializer_class, *, default_limit: int = 100) -> Response:
+    limit = _number(request, "limit", default_limit, 1, MAX_LIMIT)
+    offset = _number(request, "offset", 0, 0, 10_000_000)
+    total = queryset.count()
+    rows = serializer_class(queryset[offset:offset + limit], many=True).data
+    return Response({"total": total, "limit": limit, "offset": offset, "results": rows})
+
+
+def paged(item_serializer):
+    """The schema of a page of `item_serializer`."""
+    return serializers.Serializer if item_serializer is None else type(
+        f"{item_serializer.__name__.removesuffix('Serializer')}PageSerializer", (serializers.Serializer,), {
+            "total": serializers.IntegerField(), "limit": serializers.IntegerField(),
+            "offset": serializers.IntegerField(), "results": item_serializer(many=True)})
+
+
+def paging_parameters(default_limit: int = 100) -> list:
+    return [OpenApiParameter("limit", int, description=f"Results per page (default {default_limit}, max {MAX_LIMIT})"),
+            OpenApiParameter("offset", int, description="Starting position (default 0)")]
