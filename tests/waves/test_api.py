@@ -7,6 +7,7 @@ import pytest
 
 from apps.scheduler import services as scheduler
 from apps.waves import engine
+from apps.waves import tasks as wave_tasks  # noqa: F401 (registered with the app, so an eager app runs them)
 from apps.waves.models import Wave, WaveVM
 from tests.factories import VMContextFactory
 from tests.openapi import assert_matches_schema
