@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "apps.waves",
     "apps.enrollment",
     "apps.planner",
+    "apps.portal",
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
@@ -344,10 +345,15 @@ MP_SCHEDULER_KEEP_EXECUTIONS = int(os.environ.get("MP_SCHEDULER_KEEP_EXECUTIONS"
 # How often the orphan sweep retries CloudStack resources no live job owns (docs/operations.md).
 MP_ORPHAN_SWEEP_INTERVAL = float(os.environ.get("MP_ORPHAN_SWEEP_INTERVAL", "300"))
 
+# How often the operations portal's collector reads CloudStack into its tables (docs/portal.md).
+MP_PORTAL_COLLECT_INTERVAL = float(os.environ.get("MP_PORTAL_COLLECT_INTERVAL", "300"))
+
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
     "enrollment-tunnel-seen": {"task": "apps.enrollment.tasks.refresh_tunnel_seen", "schedule": 60.0},
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
+    # The operations portal's collector: CloudStack into the portal's tables, changes as history (docs/portal.md).
+    "portal-collect": {"task": "apps.portal.tasks.collect_cloudstack", "schedule": MP_PORTAL_COLLECT_INTERVAL},
     # Opens waves at their window and follows the running ones (docs/waves.md).
     "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
 }

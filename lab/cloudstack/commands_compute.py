@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from lab.cloudstack import hypervisor, identity, responses, storage
+from lab.cloudstack import hypervisor, identity, responses, storage, tenancy
 from lab.cloudstack.commands_account import EXPUNGE_DENIED, FORCE_STOP_DENIED, denied, may_expunge, may_force_stop
 from lab.cloudstack.errors import internal, invalid
 from lab.cloudstack.registry import (
@@ -218,14 +218,17 @@ def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
                     networks=networks, macs=[r.mac or random_mac() for r in requested],
                     addresses=addresses, cpunumber=cpu, cpuspeed=speed, memory=mem)
     vm["displayname"] = p.get("displayname") or name
+    vm.update(tenancy.owner_fields(lab, p))
     vm.update(boot.fields())
     vm["details"] = {**details, **boot.details()}
     root = lab.new_volume(name=f"ROOT-{vm['seq']}", zone=zone, size=root_size, vtype="ROOT",
                           vm=vm, deviceid=0)
     root["templateid"] = template["id"]
+    root.update(tenancy.owner_fields(lab, p))
     if data_offering is not None:
-        lab.new_volume(name=f"DATA-{vm['seq']}", zone=zone, size=data_gb * GiB, vtype="DATADISK",
-                       diskofferingid=data_offering["id"], vm=vm, deviceid=1)
+        data = lab.new_volume(name=f"DATA-{vm['seq']}", zone=zone, size=data_gb * GiB, vtype="DATADISK",
+                              diskofferingid=data_offering["id"], vm=vm, deviceid=1)
+        data.update(tenancy.owner_fields(lab, p))
 
     def run() -> dict:
         if start:

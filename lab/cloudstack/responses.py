@@ -6,11 +6,14 @@ from lab.cloudstack import pools, storage
 from lab.cloudstack.state import LabState
 
 _OWNER = {"account": "admin", "domain": "ROOT", "domainid": "00000000-0000-0000-0000-000000000001"}
-_PRIVATE = ("seq", "oma", "next_host", "base_allocated")
+_PRIVATE = ("seq", "oma", "next_host", "base_allocated", "limits")
 
 
-def _public(record: dict) -> dict:
+def public(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in _PRIVATE and v is not None}
+
+
+_public = public
 
 
 def zone(lab: LabState, z: dict) -> dict:
@@ -36,9 +39,19 @@ def nic(lab: LabState, n: dict, vm: dict | None = None) -> dict:
     return out
 
 
+def owner_of(record: dict) -> dict:
+    """The record's owner: the account (and project) it was made for, else the root admin."""
+    out = dict(_OWNER)
+    out.update({k: record[k] for k in ("account", "domain", "domainid", "projectid", "project") if record.get(k)})
+    return out
+
+
 def vm(lab: LabState, v: dict) -> dict:
     out = _public(v)
-    out.update(_OWNER)
+    out.update(owner_of(v))
+    if v["state"] == "Running" and lab.hosts:
+        host = sorted(lab.hosts.values(), key=lambda h: h["name"])[v.get("seq", 0) % len(lab.hosts)]
+        out.update(hostid=host["id"], hostname=host["name"])
     out["nic"] = [nic(lab, n) for n in v["nics"]]
     out.pop("nics", None)
     out["zonename"] = lab.zones[v["zoneid"]]["name"]
@@ -59,7 +72,7 @@ def vm(lab: LabState, v: dict) -> dict:
 
 def volume(lab: LabState, v: dict) -> dict:
     out = _public(v)
-    out.update(_OWNER)
+    out.update(owner_of(v))
     out["zonename"] = lab.zones[v["zoneid"]]["name"]
     out.update(storagetype="shared", hypervisor="KVM", destroyed=v["state"] == "Destroy", isextractable=True)
     pool = lab.storage_pools.get(v.get("storageid") or "")
@@ -91,7 +104,7 @@ def storage_pool(lab: LabState, pool: dict) -> dict:
 
 def snapshot(lab: LabState, s: dict) -> dict:
     out = _public(s)
-    out.update(_OWNER)
+    out.update(owner_of(lab.volumes.get(s.get("volumeid") or "") or {}))
     out["zonename"] = lab.zones[s["zoneid"]]["name"]
     out["physicalsize"] = storage.allocated_bytes(lab.snapshot_file(s["id"]))
     return out

@@ -27,9 +27,11 @@ ALLOWED = {
     # approval turns cohorts into scheduler groups and network mappings into failover's
     "planner": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
                 "waves"},
+    # The operations portal over CloudStack (seed 004): reads CloudStack through settings' client.
+    "portal": {"core", "enrollment", "settings"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves"},
+                "planner", "waves", "portal"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")
