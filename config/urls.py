@@ -32,6 +32,9 @@ urlpatterns = [
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
+    # Seed 004's operations portal at the root; before the console so its /admin/<resource> API paths win over the
+    # admin's catch-all (the console's own pages are /admin/<app>/..., which the portal does not use).
+    path("", include("apps.portal.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

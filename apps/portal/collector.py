@@ -310,3 +310,38 @@ def collect(*, client: cs.CloudStackClient | None = None) -> models.Collection:
         collection.save()
     log.info("portal.collect ok ms=%d changes=%d", collection.duration_ms, len(changes))
     return collection
+
+
+KIND_BY_TYPE = {kind.resource_type: kind for kind in KINDS}
+
+
+@transaction.atomic
+def record_write(resource_type: str, *, obj: dict | None = None, deleted_id: str | None = None, user: str = "") -> None:
+    """Store what a portal write made or removed in CloudStack at once, with its history row (by `user`).
+
+    The next collection then finds the table already matching CloudStack: the change is recorded once.
+    """
+    kind, now = KIND_BY_TYPE[resource_type], timezone.now()
+    if deleted_id is not None:
+        row = kind.model.objects.filter(cloud_id=deleted_id).first()
+        if row is None:
+            return
+        models.Change.objects.create(
+            action=ChangeAction.DELETED, snapshot={"raw": row.raw, "last_seen": row.last_seen.isoformat()},
+            resource_type=resource_type, resource_id=row.cloud_id, resource_name=row.name, domain_name=row.domain_name,
+            tenant_id=row.tenant_id, tenant_name=row.tenant_name, detected_at=now, user=user,
+            change_hash=_hash(row.cloud_id, "deleted", now))
+        row.delete()
+        return
+    owners = Owners({(a.domain_id, a.name): a.cloud_id for a in models.Account.objects.all()})
+    columns = {"name": obj.get("name") or "", **kind.columns(obj, owners)}
+    row, created = kind.model.objects.update_or_create(
+        cloud_id=str(obj["id"]), defaults={**columns, "raw": obj, "last_seen": now}, create_defaults={
+            **columns, "raw": obj, "last_seen": now, "first_seen": now})
+    snapshot = {k: _jsonable(v) for k, v in columns.items()}
+    models.Change.objects.create(
+        action=ChangeAction.CREATED if created else ChangeAction.CHANGED, snapshot=snapshot,
+        resource_type=resource_type, resource_id=row.cloud_id, resource_name=row.name,
+        domain_name=columns.get("domain_name", ""), tenant_id=columns.get("tenant_id", ""),
+        tenant_name=columns.get("tenant_name", ""), detected_at=now, user=user,
+        change_hash=_hash(row.cloud_id, "write", snapshot, now))

@@ -153,7 +153,9 @@ class Collection(models.Model):
 class Change(models.Model):
     """A resource created, changed (fields with before and after) or deleted (its last state kept), as collected."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="change_rows")
+    # None: a change the portal itself made through CloudStack (an /admin/... write), recorded at once.
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="change_rows", null=True)
+    user = models.CharField(max_length=150, blank=True)
     resource_type = models.CharField(max_length=32, db_index=True)
     resource_id = models.CharField(max_length=64, db_index=True)
     resource_name = models.CharField(max_length=255, blank=True)

@@ -1,0 +1,585 @@
+"""Seed 004 "Infrastructure Endpoints" over the collected tables: domains, projects/tenants, servers, volumes,
+snapshots, networks, subnets, ports, security groups (and their rules), flavors, images, hypervisors; the /admin/...
+writes go through CloudStack (`services`).
+
+A CloudStack network carries its own addressing, so a subnet is the network's CIDR and gateway; a port is a VM's
+NIC; a project/tenant is a CloudStack project or account.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from django.db.models import Count, Q, Sum
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from .. import models, selectors, services
+from .base import PortalView, choice, errors, page_window
+from .serializers import FreshnessSerializer
+
+TAGS = ["portal: infrastructure"]
+
+
+def _page_serializer(name: str, item) -> serializers.Serializer:
+    return inline_serializer(name=f"Portal{name}Page", fields={
+        "total": serializers.IntegerField(), "limit": serializers.IntegerField(),
+        "offset": serializers.IntegerField(), "page": serializers.IntegerField(required=False),
+        "page_size": serializers.IntegerField(required=False), "results": item(many=True),
+        "freshness": FreshnessSerializer()})
+
+
+def _paged(request, rows, total: int, window: dict, serializer) -> Response:
+    body = {"total": total, **window, "results": serializer(rows, many=True).data, "freshness": selectors.freshness()}
+    return Response(body)
+
+
+class CollectedList(PortalView):
+    """A list of one collected table: filters (query parameter -> lookup), `sort_by`/`sort_dir`, paging."""
+
+    permission = "resources:read"
+    model = None
+    item_serializer = None
+    filters: dict[str, str] = {}
+    sort_fields: dict[str, str] = {"name": "name"}
+    default_sort = "name"
+    summary = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.model is None:
+            return
+        params = [OpenApiParameter(name, str, description=f"Filter by {name}") for name in cls.filters]
+        params += [OpenApiParameter("sort_by", str, enum=sorted(cls.sort_fields)),
+                   OpenApiParameter("sort_dir", str, enum=["asc", "desc"]),
+                   OpenApiParameter("limit", int, description="Page size (default 100, at most 1000)"),
+                   OpenApiParameter("offset", int, description="Where the page starts (default 0)"),
+                   OpenApiParameter("page", int, description="Page number, with page_size (the seed's paging)"),
+                   OpenApiParameter("page_size", int, description="Page size with page (default 50)")]
+
+        def get(self, request):
+            return self.list(request)
+
+        cls.get = extend_schema(parameters=params, tags=TAGS, summary=cls.summary, operation_id=f"portal_{cls.__name__}",
+                                responses={200: _page_serializer(cls.__name__, cls.item_serializer),
+                                           **errors(400)})(get)
+
+    def rows(self, request):
+        queryset = self.model.objects.all()
+        for name, lookup in self.filters.items():
+            value = request.query_params.get(name)
+            if value not in (None, ""):
+                queryset = queryset.filter(**{lookup: value})
+        return queryset
+
+    def ordering(self, request) -> list[str]:
+        field = choice(request, "sort_by", self.default_sort, sorted(self.sort_fields))
+        direction = choice(request, "sort_dir", "asc", ("asc", "desc"))
+        column = self.sort_fields[field]
+        return [f"-{column}" if direction == "desc" else column, "id"]
+
+    def decorate(self, rows: list) -> None:
+        """Add figures from other tables to one page's rows (grouped queries, never one per row)."""
+
+    def list(self, request):
+        window = page_window(request)
+        queryset = self.rows(request).order_by(*self.ordering(request))
+        rows = list(queryset[window["offset"]:window["offset"] + window["limit"]])
+        self.decorate(rows)
+        return _paged(request, rows, queryset.count(), window, self.item_serializer)
+
+
+# -- serializers -----------------------------------------------------------------------------------------------
+
+class OwnedSerializer(serializers.Serializer):
+    domain_id = serializers.CharField()
+    domain_name = serializers.CharField()
+    tenant_id = serializers.CharField()
+    tenant_name = serializers.CharField()
+
+
+class DomainSerializer(serializers.Serializer):
+    domain_id = serializers.CharField(source="cloud_id")
+    domain_name = serializers.CharField(source="name")
+    path = serializers.CharField()
+    parent_id = serializers.CharField()
+    state = serializers.CharField()
+    project_count = serializers.IntegerField()
+
+
+class ServerSerializer(OwnedSerializer):
+    vm_id = serializers.CharField(source="cloud_id")
+    vm_name = serializers.CharField(source="name")
+    status = serializers.CharField()
+    vm_state = serializers.CharField(source="state")
+    flavor_id = serializers.CharField()
+    flavor_name = serializers.CharField()
+    vcpus = serializers.IntegerField()
+    ram_mb = serializers.IntegerField()
+    disk_gb = serializers.IntegerField()
+    ips = serializers.CharField()
+    image_name = serializers.CharField()
+    hypervisor_hostname = serializers.CharField()
+    host_vcpus_total = serializers.IntegerField(allow_null=True)
+    host_vcpus_used = serializers.IntegerField(allow_null=True)
+    host_ram_total_mb = serializers.IntegerField(allow_null=True)
+    host_ram_used_mb = serializers.IntegerField(allow_null=True)
+    host_disk_total_gb = serializers.IntegerField(allow_null=True)
+    host_disk_used_gb = serializers.IntegerField(allow_null=True)
+    host_running_vms = serializers.IntegerField(allow_null=True)
+
+
+class VolumeSerializer(OwnedSerializer):
+    volume_id = serializers.CharField(source="cloud_id")
+    volume_name = serializers.CharField(source="name")
+    status = serializers.CharField(source="state")
+    size_gb = serializers.IntegerField()
+    volume_type = serializers.CharField()
+    server_id = serializers.CharField()
+    server_name = serializers.CharField()
+    storage_pool = serializers.CharField()
+    disk_offering = serializers.CharField()
+
+
+class SnapshotSerializer(OwnedSerializer):
+    snapshot_id = serializers.CharField(source="cloud_id")
+    snapshot_name = serializers.CharField(source="name")
+    status = serializers.CharField(source="state")
+    size_gb = serializers.IntegerField()
+    volume_id = serializers.CharField()
+    volume_name = serializers.CharField()
+    created_at = serializers.DateTimeField(source="created", allow_null=True)
+
+
+class NetworkSerializer(OwnedSerializer):
+    network_id = serializers.CharField(source="cloud_id")
+    network_name = serializers.CharField(source="name")
+    status = serializers.CharField(source="state")
+    network_type = serializers.CharField()
+    shared = serializers.BooleanField()
+    cidr = serializers.CharField()
+    gateway_ip = serializers.CharField()
+    zone_name = serializers.CharField()
+
+
+class SubnetSerializer(OwnedSerializer):
+    subnet_id = serializers.CharField(source="cloud_id")
+    network_id = serializers.CharField(source="cloud_id")
+    name = serializers.CharField()
+    cidr = serializers.CharField()
+    gateway_ip = serializers.CharField()
+    netmask = serializers.CharField()
+    enable_dhcp = serializers.SerializerMethodField()
+
+    def get_enable_dhcp(self, row) -> bool:
+        return row.network_type != "L2"
+
+
+class PortSerializer(OwnedSerializer):
+    port_id = serializers.CharField(source="cloud_id")
+    name = serializers.CharField()
+    device_id = serializers.CharField()
+    mac_address = serializers.CharField()
+    network_id = serializers.CharField()
+    ip_address = serializers.CharField()
+    status = serializers.CharField(source="state")
+
+
+class SecurityGroupSerializer(OwnedSerializer):
+    sg_id = serializers.CharField(source="cloud_id")
+    name = serializers.CharField()
+    description = serializers.CharField()
+    rule_count = serializers.SerializerMethodField()
+    attached_vm_count = serializers.IntegerField(source="vm_count")
+
+    def get_rule_count(self, row) -> int:
+        return len(row.rules)
+
+
+class RuleSerializer(serializers.Serializer):
+    rule_id = serializers.CharField()
+    security_group_id = serializers.CharField()
+    security_group_name = serializers.CharField()
+    direction = serializers.CharField()
+    protocol = serializers.CharField()
+    port_range_min = serializers.IntegerField(allow_null=True)
+    port_range_max = serializers.IntegerField(allow_null=True)
+    remote_ip_prefix = serializers.CharField(allow_null=True)
+    ethertype = serializers.CharField()
+
+
+class SecurityGroupDetailSerializer(SecurityGroupSerializer):
+    rules = RuleSerializer(many=True)
+    attached_vms = serializers.ListField(child=serializers.DictField())
+    attached_networks = serializers.ListField(child=serializers.DictField())
+
+
+class FlavorSerializer(serializers.Serializer):
+    flavor_id = serializers.CharField(source="cloud_id")
+    name = serializers.CharField()
+    description = serializers.CharField(source="display_text")
+    vcpus = serializers.IntegerField(allow_null=True)
+    ram_mb = serializers.IntegerField(allow_null=True)
+    cpu_speed_mhz = serializers.IntegerField(allow_null=True)
+    disk_gb = serializers.SerializerMethodField()
+    customized = serializers.BooleanField()
+
+    def get_disk_gb(self, row) -> int:
+        return 0  # CloudStack's compute offerings carry no disk: the template and disk offerings size it
+
+
+class ImageSerializer(serializers.Serializer):
+    image_id = serializers.CharField(source="cloud_id")
+    name = serializers.CharField()
+    status = serializers.CharField(source="state")
+    os_type = serializers.CharField()
+    size_gb = serializers.IntegerField()
+    disk_format = serializers.CharField()
+
+
+class HypervisorSerializer(serializers.Serializer):
+    hypervisor_id = serializers.CharField(source="cloud_id")
+    hostname = serializers.CharField(source="name")
+    state = serializers.CharField()
+    host_ip = serializers.CharField(source="ip_address")
+    vcpus = serializers.IntegerField(source="cpu_count")
+    vcpus_used = serializers.IntegerField()
+    cpu_percent = serializers.FloatField(source="cpu_used_percent")
+    memory_mb = serializers.IntegerField(source="memory_total_mb")
+    memory_used_mb = serializers.IntegerField()
+    local_disk_gb = serializers.IntegerField(source="disk_total_gb")
+    local_disk_used_gb = serializers.IntegerField(source="disk_used_gb")
+    running_vms = serializers.IntegerField()
+
+
+# -- host figures shared by servers and hypervisors ---------------------------------------------------------------
+
+def host_load(host_ids) -> dict[str, dict]:
+    """vCPUs, RAM and VMs running on each host, from the collected VMs (one grouped query)."""
+    rows = (models.Server.objects.filter(hypervisor_id__in=list(host_ids), status="ACTIVE")
+            .values("hypervisor_id").annotate(vcpus=Sum("vcpus"), ram=Sum("ram_mb"), vms=Count("id")))
+    return {r["hypervisor_id"]: r for r in rows}
+
+
+# -- lists -------------------------------------------------------------------------------------------------------
+
+class DomainsView(CollectedList):
+    model, item_serializer, summary = models.Domain, DomainSerializer, "Domains with their project counts"
+
+    def decorate(self, rows):
+        ids = [r.cloud_id for r in rows]
+        counts = dict(models.Project.objects.filter(domain_id__in=ids).values_list("domain_id").annotate(n=Count("id")))
+        accounts = models.Account.objects.filter(domain_id__in=ids).values_list("domain_id").annotate(n=Count("id"))
+        for domain_id, n in accounts:
+            counts[domain_id] = counts.get(domain_id, 0) + n
+        for row in rows:
+            row.project_count = counts.get(row.cloud_id, 0)
+
+
+class ServersView(CollectedList):
+    model, item_serializer = models.Server, ServerSerializer
+    summary = "Virtual machines with their allocation and their host's"
+    filters = {"domain_name": "domain_name", "tenant_id": "tenant_id", "status": "status",
+               "hypervisor_hostname": "hypervisor_hostname"}
+    sort_fields = {"vm_name": "name", "status": "status", "tenant_name": "tenant_name", "domain_name": "domain_name",
+                   "vcpus": "vcpus", "ram_mb": "ram_mb", "flavor_name": "flavor_name",
+                   "hypervisor_hostname": "hypervisor_hostname"}
+    default_sort = "vm_name"
+
+    def decorate(self, rows):
+        disks = dict(models.Volume.objects.filter(server_id__in=[r.cloud_id for r in rows])
+                     .values_list("server_id").annotate(gb=Sum("size_gb")))
+        host_ids = {r.hypervisor_id for r in rows if r.hypervisor_id}
+        hosts = {h.cloud_id: h for h in models.Host.objects.filter(cloud_id__in=host_ids)}
+        load = host_load(host_ids)
+        for row in rows:
+            row.disk_gb = disks.get(row.cloud_id, 0)
+            host, used = hosts.get(row.hypervisor_id), load.get(row.hypervisor_id, {})
+            row.host_vcpus_total = host.cpu_count if host else None
+            row.host_vcpus_used = used.get("vcpus", 0) if host else None
+            row.host_ram_total_mb = host.memory_total_mb if host else None
+            row.host_ram_used_mb = used.get("ram", 0) if host else None
+            row.host_disk_total_gb = host.disk_total_gb if host else None
+            row.host_disk_used_gb = host.disk_used_gb if host else None
+            row.host_running_vms = used.get("vms", 0) if host else None
+
+
+class VolumesView(CollectedList):
+    model, item_serializer, summary = models.Volume, VolumeSerializer, "Block storage volumes"
+    filters = {"project_id": "tenant_id", "status": "state", "server_id": "server_id"}
+    sort_fields = {"name": "name", "size_gb": "size_gb", "status": "state"}
+
+
+class SnapshotsView(CollectedList):
+    model, item_serializer, summary = models.Snapshot, SnapshotSerializer, "Volume snapshots"
+    filters = {"project_id": "tenant_id", "volume_id": "volume_id"}
+    sort_fields = {"name": "name", "created_at": "created", "size_gb": "size_gb"}
+
+
+class NetworksView(CollectedList):
+    model, item_serializer, summary = models.Network, NetworkSerializer, "Networks"
+    filters = {"project_id": "tenant_id", "domain_name": "domain_name"}
+
+
+class SubnetsView(CollectedList):
+    model, item_serializer, summary = models.Network, SubnetSerializer, "Subnets (each network's addressing)"
+    filters = {"network_id": "cloud_id"}
+
+    def rows(self, request):
+        return super().rows(request).exclude(cidr="")
+
+
+class PortsView(CollectedList):
+    model, item_serializer, summary = models.Port, PortSerializer, "Ports (VMs' NICs)"
+    filters = {"device_id": "device_id", "network_id": "network_id"}
+
+
+class SecurityGroupsView(CollectedList):
+    model, item_serializer = models.SecurityGroup, SecurityGroupSerializer
+    summary = "Security groups with their rule and VM counts"
+    filters = {"domain_name": "domain_name", "tenant_name": "tenant_name", "name": "name__icontains"}
+    sort_fields = {"name": "name", "tenant_name": "tenant_name", "domain_name": "domain_name"}
+
+
+class FlavorsView(CollectedList):
+    model, item_serializer, summary = models.ServiceOffering, FlavorSerializer, "Flavors (service offerings)"
+    sort_fields = {"name": "name", "vcpus": "vcpus", "ram_mb": "ram_mb"}
+
+
+class ImagesView(CollectedList):
+    model, item_serializer, summary = models.Template, ImageSerializer, "Images (templates)"
+
+
+class HypervisorsView(CollectedList):
+    model, item_serializer, summary = models.Host, HypervisorSerializer, "Hypervisors (hosts) with their load"
+
+    def decorate(self, rows):
+        load = host_load([r.cloud_id for r in rows])
+        for row in rows:
+            used = load.get(row.cloud_id, {})
+            row.vcpus_used, row.memory_used_mb, row.running_vms = used.get("vcpus", 0), row.memory_used_mb, \
+                used.get("vms", 0)
+
+
+# -- tenants (projects and accounts), rules, one security group -------------------------------------------------
+
+class TenantSerializer(serializers.Serializer):
+    project_id = serializers.CharField()
+    project_name = serializers.CharField()
+    kind = serializers.CharField(help_text="project (a CloudStack project) or account (a CloudStack account)")
+    domain_id = serializers.CharField()
+    domain_name = serializers.CharField()
+    server_count = serializers.IntegerField()
+    volume_count = serializers.IntegerField()
+    network_count = serializers.IntegerField()
+
+
+def _counts(model) -> dict[str, int]:
+    return dict(model.objects.values_list("tenant_id").annotate(n=Count("id")))
+
+
+class ProjectsView(PortalView):
+    permission = "resources:read"
+
+    @extend_schema(tags=TAGS, summary="Projects/tenants (CloudStack projects and accounts) with resource counts",
+                   parameters=[OpenApiParameter("domain_id", str), OpenApiParameter("limit", int),
+                               OpenApiParameter("offset", int)],
+                   responses={200: _page_serializer("Tenants", TenantSerializer), **errors(400)})
+    def get(self, request):
+        window = page_window(request)
+        domain_id = request.query_params.get("domain_id")
+        filters = Q(domain_id=domain_id) if domain_id else Q()
+        servers, volumes, networks = _counts(models.Server), _counts(models.Volume), _counts(models.Network)
+        tenants = [{"project_id": row.cloud_id, "project_name": row.name, "kind": kind, "domain_id": row.domain_id,
+                    "domain_name": row.domain_name, "server_count": servers.get(row.cloud_id, 0),
+                    "volume_count": volumes.get(row.cloud_id, 0), "network_count": networks.get(row.cloud_id, 0)}
+                   for kind, model in (("project", models.Project), ("account", models.Account))
+                   for row in model.objects.filter(filters).order_by("name")]
+        page = tenants[window["offset"]:window["offset"] + window["limit"]]
+        return _paged(request, page, len(tenants), window, TenantSerializer)
+
+
+def _rules(group: models.SecurityGroup) -> list[dict]:
+    return [{"rule_id": r.get("ruleid", ""), "security_group_id": group.cloud_id, "security_group_name": group.name,
+             "direction": r.get("direction", "ingress"), "protocol": r.get("protocol", "all"),
+             "port_range_min": r.get("startport"), "port_range_max": r.get("endport"),
+             "remote_ip_prefix": r.get("cidr"), "ethertype": "IPv6" if ":" in (r.get("cidr") or "") else "IPv4"}
+            for r in group.rules]
+
+
+class SecurityGroupRulesView(PortalView):
+    permission = "resources:read"
+
+    @extend_schema(tags=TAGS, summary="Security group rules",
+                   parameters=[OpenApiParameter("security_group_id", str), OpenApiParameter("limit", int),
+                               OpenApiParameter("offset", int)],
+                   responses={200: _page_serializer("Rules", RuleSerializer), **errors(400)})
+    def get(self, request):
+        window = page_window(request)
+        groups = models.SecurityGroup.objects.order_by("name", "id")
+        if request.query_params.get("security_group_id"):
+            groups = groups.filter(cloud_id=request.query_params["security_group_id"])
+        rules = [rule for group in groups for rule in _rules(group)]
+        page = rules[window["offset"]:window["offset"] + window["limit"]]
+        return _paged(request, page, len(rules), window, RuleSerializer)
+
+
+class SecurityGroupView(PortalView):
+    permission = "resources:read"
+
+    @extend_schema(tags=TAGS, summary="One security group: rules, attached VMs and networks",
+                   responses={200: SecurityGroupDetailSerializer, **errors(404)})
+    def get(self, request, sg_id: str):
+        group = models.SecurityGroup.objects.filter(cloud_id=sg_id).first()
+        if group is None:
+            return Response({"detail": f"Security group {sg_id} not found"}, status=status.HTTP_404_NOT_FOUND)
+        vm_ids = group.raw.get("virtualmachineids") or []
+        vms = models.Server.objects.filter(cloud_id__in=vm_ids)
+        group.rules = _rules(group)
+        group.attached_vms = [{"vm_id": vm.cloud_id, "vm_name": vm.name} for vm in vms]
+        network_ids = {nic["networkid"] for vm in vms for nic in vm.nics}
+        group.attached_networks = [{"network_id": n.cloud_id, "network_name": n.name}
+                                   for n in models.Network.objects.filter(cloud_id__in=network_ids)]
+        group.vm_count = len(vm_ids)
+        group_data = SecurityGroupDetailSerializer(group).data
+        group_data["rule_count"] = len(group.rules)
+        return Response(group_data)
+
+
+# -- /admin/... writes through CloudStack ----------------------------------------------------------------------
+
+class FlavorCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    vcpus = serializers.IntegerField(min_value=1, max_value=1024)
+    ram = serializers.IntegerField(min_value=32, max_value=16 * 1024 * 1024, help_text="RAM in MB")
+    disk = serializers.IntegerField(min_value=0, required=False, default=0,
+                                    help_text="Ignored: CloudStack's compute offerings carry no disk")
+    cpu_speed_mhz = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1000)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class NetworkCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SecurityGroupCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    project_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
+
+
+class RuleCreateSerializer(serializers.Serializer):
+    security_group_id = serializers.CharField()
+    direction = serializers.ChoiceField(choices=["ingress"], default="ingress",
+                                        help_text="CloudStack's security groups here take ingress rules")
+    protocol = serializers.ChoiceField(choices=["tcp", "udp", "icmp", "all"], default="tcp")
+    port_range_min = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
+    port_range_max = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
+    remote_ip_prefix = serializers.CharField(required=False, default="0.0.0.0/0", help_text="A CIDR")
+    ethertype = serializers.ChoiceField(choices=["IPv4", "IPv6"], default="IPv4")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_remote_ip_prefix(self, value):
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise serializers.ValidationError(f"{value!r} is not a CIDR such as 10.0.0.0/24") from None
+
+    def validate(self, data):
+        low, high = data.get("port_range_min"), data.get("port_range_max")
+        if data["protocol"] in ("tcp", "udp"):
+            if low is None or high is None:
+                raise serializers.ValidationError("tcp and udp rules need port_range_min and port_range_max")
+            if low > high:
+                raise serializers.ValidationError("port_range_min must not exceed port_range_max")
+        return data
+
+
+def _user(request) -> str:
+    return request.user.get_username()
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class AdminView(PortalView):
+    permission = "resources:admin"
+
+
+class AdminFlavorsView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a flavor (a CloudStack service offering)", request=FlavorCreateSerializer,
+                   responses={201: FlavorSerializer, **errors(400, 502, 503)})
+    def post(self, request):
+        data = _valid(FlavorCreateSerializer, request)
+        offering = services.flavor_create(name=data["name"], vcpus=data["vcpus"], ram_mb=data["ram"],
+                                          cpu_speed_mhz=data["cpu_speed_mhz"], description=data["description"],
+                                          user=_user(request))
+        return Response(FlavorSerializer(models.ServiceOffering.objects.get(cloud_id=offering["id"])).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class AdminFlavorView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a flavor", responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, flavor_id: str):
+        services.flavor_delete(flavor_id=flavor_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminNetworksView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a network in the configured zone", request=NetworkCreateSerializer,
+                   responses={201: NetworkSerializer, **errors(400, 502, 503)})
+    def post(self, request):
+        data = _valid(NetworkCreateSerializer, request)
+        network = services.network_create(name=data["name"], description=data["description"], user=_user(request))
+        return Response(NetworkSerializer(models.Network.objects.get(cloud_id=network["id"])).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class AdminNetworkView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a network", responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, network_id: str):
+        services.network_delete(network_id=network_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminSecurityGroupsView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a security group", request=SecurityGroupCreateSerializer,
+                   responses={201: SecurityGroupSerializer, **errors(400, 404, 502, 503)})
+    def post(self, request):
+        data = _valid(SecurityGroupCreateSerializer, request)
+        group = services.security_group_create(name=data["name"], description=data["description"],
+                                               project_id=data["project_id"], user=_user(request))
+        return Response(SecurityGroupSerializer(models.SecurityGroup.objects.get(cloud_id=group["id"])).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class AdminSecurityGroupView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a security group and its rules",
+                   responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, sg_id: str):
+        services.security_group_delete(group_id=sg_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminRulesView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a security group rule (ingress)", request=RuleCreateSerializer,
+                   responses={201: RuleSerializer, **errors(400, 404, 502, 503)})
+    def post(self, request):
+        data = _valid(RuleCreateSerializer, request)
+        rule = services.security_group_rule_create(
+            group_id=data["security_group_id"], protocol=data["protocol"], port_min=data.get("port_range_min"),
+            port_max=data.get("port_range_max"), cidr=data["remote_ip_prefix"], user=_user(request))
+        group = models.SecurityGroup.objects.get(cloud_id=data["security_group_id"])
+        made = next(r for r in _rules(group) if r["rule_id"] == rule["ruleid"])
+        return Response(RuleSerializer(made).data, status=status.HTTP_201_CREATED)
+
+
+class AdminRuleView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a security group rule", responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, rule_id: str):
+        services.security_group_rule_delete(rule_id=rule_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,33 @@
+"""Seed 004's operations-portal paths, at the root as the seed has them (included before the console's /admin/)."""
+from django.urls import path
+
+from . import auth
+from . import infrastructure as infra
+
+urlpatterns = [
+    path("auth/login", auth.LoginView.as_view(), name="portal-login"),
+    path("domains", infra.DomainsView.as_view(), name="portal-domains"),
+    path("projects", infra.ProjectsView.as_view(), name="portal-projects"),
+    path("tenants", infra.ProjectsView.as_view(), name="portal-tenants"),
+    path("servers", infra.ServersView.as_view(), name="portal-servers"),
+    path("volumes", infra.VolumesView.as_view(), name="portal-volumes"),
+    path("snapshots", infra.SnapshotsView.as_view(), name="portal-snapshots"),
+    path("networks", infra.NetworksView.as_view(), name="portal-networks"),
+    path("subnets", infra.SubnetsView.as_view(), name="portal-subnets"),
+    path("ports", infra.PortsView.as_view(), name="portal-ports"),
+    path("security-groups", infra.SecurityGroupsView.as_view(), name="portal-security-groups"),
+    path("security-groups/<str:sg_id>", infra.SecurityGroupView.as_view(), name="portal-security-group"),
+    path("security-group-rules", infra.SecurityGroupRulesView.as_view(), name="portal-security-group-rules"),
+    path("flavors", infra.FlavorsView.as_view(), name="portal-flavors"),
+    path("images", infra.ImagesView.as_view(), name="portal-images"),
+    path("hypervisors", infra.HypervisorsView.as_view(), name="portal-hypervisors"),
+    path("admin/flavors", infra.AdminFlavorsView.as_view(), name="portal-admin-flavors"),
+    path("admin/flavors/<str:flavor_id>", infra.AdminFlavorView.as_view(), name="portal-admin-flavor"),
+    path("admin/networks", infra.AdminNetworksView.as_view(), name="portal-admin-networks"),
+    path("admin/networks/<str:network_id>", infra.AdminNetworkView.as_view(), name="portal-admin-network"),
+    path("admin/security-groups", infra.AdminSecurityGroupsView.as_view(), name="portal-admin-security-groups"),
+    path("admin/security-groups/<str:sg_id>", infra.AdminSecurityGroupView.as_view(),
+         name="portal-admin-security-group"),
+    path("admin/security-group-rules", infra.AdminRulesView.as_view(), name="portal-admin-rules"),
+    path("admin/security-group-rules/<str:rule_id>", infra.AdminRuleView.as_view(), name="portal-admin-rule"),
+]
