@@ -30,6 +30,7 @@ ROLES = ("anonymous", "agent", "viewer", "operator", "admin")
 PUBLIC = {
     ("post", "/api/v1/auth/login"), ("get", "/api/v1/health"), ("get", "/health"),
     ("post", "/api/v1/vma/enroll"), ("post", "/api/v1/vma/enroll/verify"), ("get", "/api/v1/vma/enroll/result"),
+    ("post", "/auth/login"),  # the operations portal's login (seed 004)
 }
 # Everything the real agent calls once logged in (agent/omaclient.py); agents are refused everything else.
 AGENT = {
@@ -58,7 +59,8 @@ ADMIN_ONLY = {
     ("delete", "/api/migration/projects/{project_id}/network-mappings/{mapping_id}"),
     ("post", "/api/migration/projects/{project_id}/approve"),
 }
-ADMIN_PREFIX = "/api/v1/admin/"
+# The operations portal's /admin/... writes (seed 004: "Admin only") go to CloudStack: admins only.
+ADMIN_PREFIX = ("/api/v1/admin/", "/admin/")
 
 # Bodies where an empty one would be acted on, or where the refusal depends on the body.
 BODIES = {

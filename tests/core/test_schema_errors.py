@@ -8,7 +8,7 @@ from tests.openapi import assert_matches_schema, openapi
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"/health", "/api/v1/health", "/api/v1/auth/login", "/api/v1/vma/enroll", "/api/v1/vma/enroll/verify",
-          "/api/v1/vma/enroll/result"}
+          "/api/v1/vma/enroll/result", "/auth/login"}
 
 
 def operations():

@@ -12,7 +12,7 @@ from rest_framework import exceptions, permissions, serializers
 from rest_framework.views import APIView
 
 from apps.core.api.serializers import ErrorResponseSerializer
-from apps.core.exceptions import exception_handler
+from apps.core.exceptions import InvalidInput, exception_handler
 from apps.core.schema import PlatformAutoSchema
 
 from .. import rbac
@@ -87,16 +87,16 @@ def number(request, name: str, default: int | None, lowest: int, highest: int) -
     try:
         value = int(raw)
     except ValueError:
-        raise exceptions.ValidationError(f"Invalid parameter: {name} must be a whole number") from None
+        raise InvalidInput(f"Invalid parameter: {name} must be a whole number") from None
     if not lowest <= value <= highest:
-        raise exceptions.ValidationError(f"Invalid parameter: {name} must be between {lowest} and {highest}")
+        raise InvalidInput(f"Invalid parameter: {name} must be between {lowest} and {highest}")
     return value
 
 
 def choice(request, name: str, default: str | None, options) -> str | None:
     value = request.query_params.get(name) or default
     if value is not None and value not in options:
-        raise exceptions.ValidationError(f"Invalid parameter: {name} must be one of {', '.join(options)}")
+        raise InvalidInput(f"Invalid parameter: {name} must be one of {', '.join(options)}")
     return value
 
 
@@ -108,7 +108,7 @@ def flag(request, name: str) -> bool | None:
         return True
     if raw.lower() in ("false", "0", "no"):
         return False
-    raise exceptions.ValidationError(f"Invalid parameter: {name} must be true or false")
+    raise InvalidInput(f"Invalid parameter: {name} must be true or false")
 
 
 def page_window(request, *, default_limit: int = 100) -> dict:

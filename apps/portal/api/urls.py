@@ -2,10 +2,22 @@
 from django.urls import path
 
 from . import auth
+from . import dashboard as dash
 from . import infrastructure as infra
 
 urlpatterns = [
     path("auth/login", auth.LoginView.as_view(), name="portal-login"),
+    path("dashboard/health-summary", dash.HealthSummaryView.as_view(), name="portal-health-summary"),
+    path("dashboard/snapshot-sla-compliance", dash.SnapshotSlaView.as_view(), name="portal-snapshot-sla"),
+    path("dashboard/top-hosts-utilization", dash.TopHostsView.as_view(), name="portal-top-hosts"),
+    path("dashboard/recent-changes", dash.RecentChangesView.as_view(), name="portal-dashboard-changes"),
+    path("dashboard/coverage-risks", dash.CoverageRisksView.as_view(), name="portal-coverage-risks"),
+    path("dashboard/capacity-pressure", dash.CapacityPressureView.as_view(), name="portal-capacity-pressure"),
+    path("dashboard/vm-hotspots", dash.VmHotspotsView.as_view(), name="portal-vm-hotspots"),
+    path("dashboard/tenant-risk-scores", dash.TenantRiskView.as_view(), name="portal-tenant-risk"),
+    path("dashboard/compliance-drift", dash.ComplianceDriftView.as_view(), name="portal-compliance-drift"),
+    path("dashboard/capacity-trends", dash.CapacityTrendsView.as_view(), name="portal-capacity-trends"),
+    path("dashboard/trendlines", dash.TrendlinesView.as_view(), name="portal-trendlines"),
     path("domains", infra.DomainsView.as_view(), name="portal-domains"),
     path("projects", infra.ProjectsView.as_view(), name="portal-projects"),
     path("tenants", infra.ProjectsView.as_view(), name="portal-tenants"),
