@@ -1,7 +1,8 @@
 """OpenAPI schemas of the portal's answers, written as an example answer (the seed's own way of showing them).
 
 `shape(example)` turns an example into a JSON schema: each key required, its type the example value's, null
-allowed where the example shows `None`; a list's items are its first element's shape.
+allowed where the example is `(value, "nullable")`; a list's items are its first element's shape; `{"*": v}` is a
+map whose values are shaped like `v`.
 """
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def shape(example):
         return {"type": "array", "items": shape(example[0]) if example else {}}
     if isinstance(example, tuple):  # (example, "nullable"): a value that may be null
         return {**shape(example[0]), "nullable": True}
+    if not example:  # anything
+        return {}
+    if set(example) == {"*"}:  # a map: any key, each value of the one shape
+        return {"type": "object", "additionalProperties": shape(example["*"])}
     return {"type": "object", "required": sorted(example),
             "properties": {key: shape(value) for key, value in example.items()}}
 

@@ -1,7 +1,7 @@
 """Seed 004's operations-portal paths, at the root as the seed has them (included before the console's /admin/)."""
 from django.urls import path
 
-from . import auth
+from . import auth, drift, history, tenants
 from . import dashboard as dash
 from . import infrastructure as infra
 
@@ -18,6 +18,29 @@ urlpatterns = [
     path("dashboard/compliance-drift", dash.ComplianceDriftView.as_view(), name="portal-compliance-drift"),
     path("dashboard/capacity-trends", dash.CapacityTrendsView.as_view(), name="portal-capacity-trends"),
     path("dashboard/trendlines", dash.TrendlinesView.as_view(), name="portal-trendlines"),
+    path("history/recent-changes", history.RecentView.as_view(), name="portal-history-recent"),
+    path("history/most-changed", history.MostChangedView.as_view(), name="portal-history-most-changed"),
+    path("history/by-timeframe", history.ByTimeframeView.as_view(), name="portal-history-by-timeframe"),
+    path("history/resource/<str:resource_type>/<str:resource_id>", history.ResourceHistoryView.as_view(),
+         name="portal-history-resource"),
+    path("history/compare/<str:resource_type>/<str:resource_id>", history.CompareView.as_view(),
+         name="portal-history-compare"),
+    path("history/details/<str:resource_type>/<str:resource_id>", history.DetailsView.as_view(),
+         name="portal-history-details"),
+    path("audit/resource-timeline/<str:resource_type>", history.TimelineView.as_view(), name="portal-audit-timeline"),
+    path("audit/compliance-report", history.ComplianceReportView.as_view(), name="portal-audit-compliance"),
+    path("drift/summary", drift.SummaryView.as_view(), name="portal-drift-summary"),
+    path("drift/events", drift.EventsView.as_view(), name="portal-drift-events"),
+    path("drift/events/bulk-acknowledge", drift.BulkAcknowledgeView.as_view(), name="portal-drift-bulk-ack"),
+    path("drift/events/<int:id>", drift.EventView.as_view(), name="portal-drift-event"),
+    path("drift/events/<int:id>/acknowledge", drift.AcknowledgeView.as_view(), name="portal-drift-ack"),
+    path("drift/rules", drift.RulesView.as_view(), name="portal-drift-rules"),
+    path("drift/rules/<int:id>", drift.RuleView.as_view(), name="portal-drift-rule"),
+    path("tenant-health/overview", tenants.OverviewView.as_view(), name="portal-tenant-health-overview"),
+    path("tenant-health/heatmap", tenants.HeatmapView.as_view(), name="portal-tenant-health-heatmap"),
+    path("tenant-health/trends/<str:project_id>", tenants.TrendsView.as_view(), name="portal-tenant-health-trends"),
+    path("tenant-health/quota/<str:project_id>", tenants.QuotaView.as_view(), name="portal-tenant-health-quota"),
+    path("tenant-health/<str:project_id>", tenants.DetailView.as_view(), name="portal-tenant-health"),
     path("domains", infra.DomainsView.as_view(), name="portal-domains"),
     path("projects", infra.ProjectsView.as_view(), name="portal-projects"),
     path("tenants", infra.ProjectsView.as_view(), name="portal-tenants"),
