@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.http import JsonResponse
-from django.urls import include, path
+from django.http import HttpResponseRedirect
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.core.api.views import ApiRootView, HealthView
@@ -32,11 +33,20 @@ urlpatterns = [
     path("swagger/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api-auth/", include("rest_framework.urls")),
-    # Seed 004's operations portal at the root; before the console so its /admin/<resource> API paths win over the
-    # admin's catch-all (the console's own pages are /admin/<app>/..., which the portal does not use).
+    # Seed 004's operations portal at the root; its /admin/<resource> API paths are the seed's, so the console
+    # (Django's admin) lives at /console/ and an old /admin/ link from a browser is sent there (docs/portal.md).
     path("", include("apps.portal.api.urls")),
-    path("admin/", admin.site.urls),
+    path("console/", admin.site.urls),
+    re_path(r"^admin/(?P<rest>.*)$", lambda request, rest: console_redirect(request, rest)),
 ]
+
+
+def console_redirect(request, rest: str):
+    """A browser's /admin/... (the console's old place) goes to /console/...; anything else is not found."""
+    if "text/html" not in request.headers.get("Accept", ""):
+        return json_404(request)
+    query = request.META.get("QUERY_STRING", "")
+    return HttpResponseRedirect(f"/console/{rest}" + (f"?{query}" if query else ""))
 
 def json_404(request, exception=None):
     return JsonResponse({"success": False, "error": "Not found", "details": request.path}, status=404)

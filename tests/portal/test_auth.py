@@ -51,3 +51,12 @@ def test_the_seeds_permissions_map_onto_our_roles(viewer_client, operator_client
     refused = viewer_client.post("/admin/flavors", {"name": "x", "vcpus": 1, "ram": 512}, format="json")
     assert refused.status_code == 403
     assert refused.json() == {"detail": "Permission denied: requires resources:admin"}
+
+
+def test_the_console_moved_to_console_and_browsers_are_sent_there(admin_client):
+    page = admin_client.get("/admin/console/agents/?x=1", HTTP_ACCEPT="text/html,application/xhtml+xml")
+    assert page.status_code == 302 and page["Location"] == "/console/console/agents/?x=1"
+    assert admin_client.get("/console/").status_code == 200
+    assert APIClient().get("/admin/anything", HTTP_ACCEPT="application/json").status_code == 404
+    # The seed's /admin/<resource> API paths are the portal's, not a redirect.
+    assert APIClient().post("/admin/flavors", {}, format="json").status_code == 401
