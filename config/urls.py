@@ -1,6 +1,5 @@
 from django.contrib import admin
-from django.http import JsonResponse
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -24,6 +23,14 @@ def _api_urls():
     return patterns
 
 
+def console_redirect(request, rest: str):
+    """A browser's /admin/... (the console's old place) goes to /console/...; anything else is not found."""
+    if "text/html" not in request.headers.get("Accept", ""):
+        return json_404(request)
+    query = request.META.get("QUERY_STRING", "")
+    return HttpResponseRedirect(f"/console/{rest}" + (f"?{query}" if query else ""))
+
+
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("api/v1/", ApiRootView.as_view(), name="api-root"),
@@ -37,16 +44,9 @@ urlpatterns = [
     # (Django's admin) lives at /console/ and an old /admin/ link from a browser is sent there (docs/portal.md).
     path("", include("apps.portal.api.urls")),
     path("console/", admin.site.urls),
-    re_path(r"^admin/(?P<rest>.*)$", lambda request, rest: console_redirect(request, rest)),
+    re_path(r"^admin/(?P<rest>.*)$", console_redirect),
 ]
 
-
-def console_redirect(request, rest: str):
-    """A browser's /admin/... (the console's old place) goes to /console/...; anything else is not found."""
-    if "text/html" not in request.headers.get("Accept", ""):
-        return json_404(request)
-    query = request.META.get("QUERY_STRING", "")
-    return HttpResponseRedirect(f"/console/{rest}" + (f"?{query}" if query else ""))
 
 def json_404(request, exception=None):
     return JsonResponse({"success": False, "error": "Not found", "details": request.path}, status=404)
