@@ -24,12 +24,12 @@ def level(*percents) -> str:
     return "critical" if top >= HOT else "warning" if top >= WARM else "ok"
 
 
-def _pct(part, whole, digits: int = 1) -> float:
+def percent(part, whole, digits: int = 1) -> float:
     return round(100.0 * part / whole, digits) if whole else 0.0
 
 
-def _memory_pct(host: models.Host) -> float:
-    return _pct(host.memory_used_mb, host.memory_total_mb)
+def _memorypercent(host: models.Host) -> float:
+    return percent(host.memory_used_mb, host.memory_total_mb)
 
 
 def tenants() -> dict[str, dict]:
@@ -52,7 +52,7 @@ def health_summary() -> dict:
         "total_vms": servers["total"], "vms_running": servers["running"],
         "total_volumes": models.Volume.objects.count(), "total_networks": models.Network.objects.count(),
         "avg_cpu_utilization": round(sum(h.cpu_used_percent for h in hosts) / len(hosts), 1) if hosts else 0.0,
-        "avg_memory_utilization": round(sum(_memory_pct(h) for h in hosts) / len(hosts), 1) if hosts else 0.0,
+        "avg_memory_utilization": round(sum(_memorypercent(h) for h in hosts) / len(hosts), 1) if hosts else 0.0,
         "alerts": {s: alerts.get(s, 0) for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)},
         "metrics_last_update": last,
     }
@@ -83,16 +83,16 @@ def snapshot_sla(days: int) -> dict:
                                   "message": f"No snapshot in last {days} days" if taken else "Never snapshotted"})
     rows = sorted(by_tenant.values(), key=lambda t: t["tenant_name"])
     for row in rows:
-        row["compliance_percentage"] = _pct(row["compliant"], row["total_volumes"])
+        row["compliance_percentage"] = percent(row["compliant"], row["total_volumes"])
     total = sum(r["total_volumes"] for r in rows)
-    return {"overall_compliance": _pct(sum(r["compliant"] for r in rows), total), "period_days": days,
+    return {"overall_compliance": percent(sum(r["compliant"] for r in rows), total), "period_days": days,
             "tenants": rows}
 
 
 def top_hosts(limit: int, sort: str) -> dict:
     load = dict(models.Server.objects.filter(status="ACTIVE").values_list("hypervisor_id").annotate(n=Count("id")))
-    hosts = [{"hostname": h.name, "cpu_percent": h.cpu_used_percent, "memory_percent": _memory_pct(h),
-              "vm_count": load.get(h.cloud_id, 0), "status": level(h.cpu_used_percent, _memory_pct(h))}
+    hosts = [{"hostname": h.name, "cpu_percent": h.cpu_used_percent, "memory_percent": _memorypercent(h),
+              "vm_count": load.get(h.cloud_id, 0), "status": level(h.cpu_used_percent, _memorypercent(h))}
              for h in models.Host.objects.all()]
     key = "cpu_percent" if sort == "cpu" else "memory_percent"
     hosts.sort(key=lambda h: (-h[key], h["hostname"]))
@@ -137,7 +137,7 @@ def coverage_risks() -> dict:
                         "recommendation": "Create a daily recurring snapshot policy for this volume in CloudStack"})
     at_risk.sort(key=lambda v: (-v["risk_score"], v["volume_name"]))
     return {"total_at_risk": len(at_risk), "total_volumes": len(volumes),
-            "risk_percentage": _pct(len(at_risk), len(volumes)), "volumes": at_risk}
+            "risk_percentage": percent(len(at_risk), len(volumes)), "volumes": at_risk}
 
 
 def _growth_per_day(samples: list[dict], field: str) -> float | None:
@@ -162,13 +162,13 @@ def capacity_pressure() -> dict:
     slope = _growth_per_day(samples, "storage_used_gb")
     storage = []
     for pool in models.StoragePool.objects.all():
-        used = _pct(pool.used_gb, pool.total_gb)
+        used = percent(pool.used_gb, pool.total_gb)
         days = _days_until(pool.used_gb, pool.total_gb, slope)
         storage.append({"pool_name": pool.name, "used_percent": used, "available_gb": pool.total_gb - pool.used_gb,
                         "allocated_gb": pool.allocated_gb, "status": level(used),
                         "forecast_full": f"{days} days" if days is not None else None})
-    compute = [{"hostname": h.name, "cpu_used_percent": h.cpu_used_percent, "memory_used_percent": _memory_pct(h),
-                "cpu_allocated_percent": h.cpu_allocated_percent, "status": level(h.cpu_used_percent, _memory_pct(h))}
+    compute = [{"hostname": h.name, "cpu_used_percent": h.cpu_used_percent, "memory_used_percent": _memorypercent(h),
+                "cpu_allocated_percent": h.cpu_allocated_percent, "status": level(h.cpu_used_percent, _memorypercent(h))}
                for h in models.Host.objects.all()]
     return {"storage_pressure": storage, "compute_pressure": compute}
 
@@ -206,9 +206,9 @@ def tenant_risk_scores() -> dict:
         total = vms.get("total", 0)
         if not total and not vols:
             continue
-        factors = {"overutilization": round(_pct(vms.get("hot", 0) + vms.get("error", 0), total)),
+        factors = {"overutilization": round(percent(vms.get("hot", 0) + vms.get("error", 0), total)),
                    "missing_snapshots": round(100 - vols["compliance_percentage"]) if vols else 0,
-                   "cost_trend": round(min(100.0, _pct(created.get(tenant_id, 0), total)))}
+                   "cost_trend": round(min(100.0, percent(created.get(tenant_id, 0), total)))}
         score = round(sum(factors.values()) / len(factors))
         recommendations = []
         if vms.get("hot") or vms.get("error"):
@@ -239,10 +239,10 @@ def compliance_drift(days: int) -> dict:
         end = today - timedelta(days=back)
         alive = [v for v, first in volumes if first <= end]
         ok = sum(1 for v in alive if any(end - timedelta(days=2) <= t <= end for t in snaps.get(v, ())))
-        percent = _pct(ok, len(alive))
-        points.append({"date": end.date(), "compliance_percent": percent, "violations": len(alive) - ok,
-                       "trend": _trend(percent, previous)})
-        previous = percent
+        share = percent(ok, len(alive))
+        points.append({"date": end.date(), "compliance_percent": share, "violations": len(alive) - ok,
+                       "trend": _trend(share, previous)})
+        previous = share
     current = points[-1]["compliance_percent"] if points else 0.0
     return {"period_days": days, "drift_events": points, "current_compliance": current,
             "trend": _trend(current, points[0]["compliance_percent"] if len(points) > 1 else None)}
@@ -264,7 +264,7 @@ def capacity_trends(days: int) -> dict:
         "date", "storage_used_gb", "storage_total_gb", "cpu_avg_percent"))
     return {
         "period_days": days,
-        "storage_trend": [{"date": s["date"], "used_percent": _pct(s["storage_used_gb"], s["storage_total_gb"]),
+        "storage_trend": [{"date": s["date"], "used_percent": percent(s["storage_used_gb"], s["storage_total_gb"]),
                            "available_gb": s["storage_total_gb"] - s["storage_used_gb"]} for s in samples],
         "cpu_trend": [{"date": s["date"], "avg_utilization": s["cpu_avg_percent"]} for s in samples],
         "forecast": {"storage_full_date": _forecast_date(samples, "storage_used_gb", "storage_total_gb", None),
@@ -283,6 +283,6 @@ def trendlines(period: int) -> dict:
         change = current[name] - start
         velocity = round(change / span, 1)
         metrics[name] = {"current": current[name], "start": start, "change": change,
-                         "change_percent": _pct(change, start), "velocity_per_day": velocity}
+                         "change_percent": percent(change, start), "velocity_per_day": velocity}
         forecast[name] = max(0, round(current[name] + velocity * 30))
     return {"period_days": period, "metrics": metrics, "forecast_30_days": forecast}

@@ -78,7 +78,7 @@ def overview(*, domain_id: str | None = None) -> list[dict]:
             "total_vcpus": s.get("cpu_sum") or 0, "total_ram_mb": s.get("ram_sum") or 0,
             "total_flavor_disk_gb": flavor_disk, "active_vcpus": s.get("active_cpu_sum") or 0,
             "active_ram_mb": s.get("active_ram_sum") or 0, "hypervisor_count": s.get("hosts", 0),
-            "power_on_pct": dashboards._pct(s.get("active", 0), total, 2),
+            "power_on_pct": dashboards.percent(s.get("active", 0), total, 2),
             "total_volumes": v.get("total", 0), "error_volumes": v.get("error", 0), "total_volume_gb": v.get("gb") or 0,
             "attached_volumes": v.get("attached", 0), "total_networks": networks.get(tenant_id, {}).get("total", 0),
             "total_snapshots": sn.get("total", 0), "error_snapshots": sn.get("error", 0), "compliance_pct": compliance,
@@ -98,7 +98,7 @@ def summary(rows: list[dict]) -> dict:
 
 def utilization(row: dict) -> float:
     """The heatmap's weighted score: 60% VM activity (power-on share) and 40% volume use (attached share)."""
-    volume_use = dashboards._pct(row["attached_volumes"], row["total_volumes"])
+    volume_use = dashboards.percent(row["attached_volumes"], row["total_volumes"])
     return round(0.6 * row["power_on_pct"] + 0.4 * volume_use, 1)
 
 

@@ -157,3 +157,16 @@ def test_a_rule_for_an_unknown_group_is_404(collected, admin_client_api):
 def test_writes_without_cloudstack_are_503(admin_client_api):
     answer = admin_client_api.post("/admin/networks", {"name": "n"}, format="json")
     assert answer.status_code == 503 and "not configured" in answer.json()["detail"]
+
+
+def test_volume_snapshot_metadata_and_compliance(collected, viewer_client):
+    root = models.Snapshot.objects.get().volume_id
+    one = results(viewer_client, f"/volumes/{root}/metadata")
+    assert one["snapshot_count"] == 1 and one["compliant"] is True and one["last_snapshot"]
+    bulk = results(viewer_client, "/volumes/metadata/bulk", limit=500)
+    assert bulk["total"] == models.Volume.objects.count() and sum(v["compliant"] for v in bulk["results"]) == 1
+    assert viewer_client.get("/volumes/nope/metadata").status_code == 404
+    report = results(viewer_client, "/snapshot/compliance", tenant_id=collected.accounts["acme"]["id"], days=7)
+    assert (report["total_volumes"], report["compliant"], report["critical"]) == (4, 1, 3)
+    assert report["overall_compliance"] == 25.0 and [t["tenant_name"] for t in report["tenants"]] == ["acme"]
+    assert viewer_client.get("/snapshot/compliance", {"days": 0}).status_code == 400

@@ -24,7 +24,8 @@ def test_every_portal_read_answers_as_its_schema(collected, admin_client_api):
     db = collected.vms["acme-db-1"]["id"]
     changes = list(models.Change.objects.filter(resource_id=db).order_by("-detected_at", "-id"))
     ids = {"sg_id": models.SecurityGroup.objects.get().cloud_id, "resource_type": "server", "resource_id": db,
-           "id": str(models.DriftEvent.objects.first().pk), "project_id": collected.accounts["acme"]["id"]}
+           "id": str(models.DriftEvent.objects.first().pk), "project_id": collected.accounts["acme"]["id"],
+           "volume_id": models.Volume.objects.get(name="acme-data-1").cloud_id}
     query = {"/history/compare/{resource_type}/{resource_id}": {"current_hash": changes[0].change_hash,
                                                                "previous_hash": changes[1].change_hash}}
     paths = portal_reads()

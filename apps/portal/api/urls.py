@@ -1,7 +1,7 @@
-"""Seed 004's operations-portal paths, at the root as the seed has them (included before the console's /admin/)."""
+"""Seed 004's operations-portal paths, at the root as the seed has them (their /admin/... win over the console's old place)."""
 from django.urls import path
 
-from . import auth, drift, history, tenants
+from . import auth, drift, history, snapshots, tenants
 from . import dashboard as dash
 from . import infrastructure as infra
 
@@ -46,7 +46,10 @@ urlpatterns = [
     path("tenants", infra.ProjectsView.as_view(), name="portal-tenants"),
     path("servers", infra.ServersView.as_view(), name="portal-servers"),
     path("volumes", infra.VolumesView.as_view(), name="portal-volumes"),
+    path("volumes/metadata/bulk", snapshots.BulkMetadataView.as_view(), name="portal-volumes-metadata"),
+    path("volumes/<str:volume_id>/metadata", snapshots.VolumeMetadataView.as_view(), name="portal-volume-metadata"),
     path("snapshots", infra.SnapshotsView.as_view(), name="portal-snapshots"),
+    path("snapshot/compliance", snapshots.ComplianceView.as_view(), name="portal-snapshot-compliance"),
     path("networks", infra.NetworksView.as_view(), name="portal-networks"),
     path("subnets", infra.SubnetsView.as_view(), name="portal-subnets"),
     path("ports", infra.PortsView.as_view(), name="portal-ports"),
