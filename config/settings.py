@@ -262,6 +262,8 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "apps.core.selectors.client_ip"
 AXES_WHITELIST_CALLABLE = "apps.core.throttling.lockout_exempt"
+# API logins besides /api/v1/auth/login that the login throttle counts instead of django-axes (apps/portal's).
+MP_API_LOGIN_PATHS = ("/auth/login",)
 AXES_LOCKOUT_CALLABLE = "apps.core.throttling.lockout_response"
 AXES_VERBOSE = False
 

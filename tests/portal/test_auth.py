@@ -60,3 +60,12 @@ def test_the_console_moved_to_console_and_browsers_are_sent_there(admin_client):
     assert APIClient().get("/admin/anything", HTTP_ACCEPT="application/json").status_code == 404
     # The seed's /admin/<resource> API paths are the portal's, not a redirect.
     assert APIClient().post("/admin/flavors", {}, format="json").status_code == 401
+
+
+def test_failed_logins_are_throttled_in_the_seeds_shape(settings):
+    make_user("ops", Role.OPERATOR, password="S3cure-pass-123")
+    client = APIClient()
+    answers = [client.post("/auth/login", {"username": "ops", "password": "wrong"}, format="json")
+               for _ in range(11)]
+    assert [a.status_code for a in answers[:10]] == [401] * 10
+    assert answers[10].status_code == 429 and set(answers[10].json()) == {"detail"}

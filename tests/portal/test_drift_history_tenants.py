@@ -188,3 +188,9 @@ def test_an_unknown_tenant_is_404(drifted, viewer_client):
     for path in ("/tenant-health/nope", "/tenant-health/trends/nope", "/tenant-health/quota/nope"):
         answer = viewer_client.get(path)
         assert answer.status_code == 404 and answer.json() == {"detail": "Tenant nope not found"}
+
+
+@pytest.mark.parametrize("path", ["/drift/events/-4", "/drift/events/abc", "/drift/events/99999999999999999999999"])
+def test_odd_event_ids_are_404_in_the_seeds_shape(db, viewer_client, path):
+    answer = viewer_client.get(path)
+    assert answer.status_code == 404 and set(answer.json()) == {"detail"}

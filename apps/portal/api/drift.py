@@ -94,8 +94,13 @@ class EventsView(DriftView):
                          "events": [_event(r) for r in rows]})
 
 
-def _get_event(event_id: int) -> models.DriftEvent:
-    event = models.DriftEvent.objects.select_related("rule").filter(pk=event_id).first()
+def _number(text: str) -> int | None:
+    """A path's numeric id (any text reaches the view, so a bad one is this API's 404, not the site's)."""
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def _get_event(event_id: str) -> models.DriftEvent:
+    event = models.DriftEvent.objects.select_related("rule").filter(pk=_number(event_id)).first()
     if event is None:
         raise NotFound(f"Drift event {event_id} not found")
     return event
@@ -104,7 +109,7 @@ def _get_event(event_id: int) -> models.DriftEvent:
 class EventView(DriftView):
     @extend_schema(tags=TAGS, summary="One drift event with its rule",
                    responses={200: shape({**EVENT, "rule_id": 1, "rule_description": "d"}), **errors(404)})
-    def get(self, request, id: int):  # noqa: A002 (the path's name, as the role matrix's other numeric ids)
+    def get(self, request, id: str):  # noqa: A002 (the path's name, as the role matrix's other numeric ids)
         event = _get_event(id)
         body = {k: getattr(event, k) for k in EVENT_FIELDS}
         return Response({**body, "rule_id": event.rule_id, "rule_name": event.rule.rule_name,
@@ -124,7 +129,7 @@ def _acknowledge(request, ids) -> tuple[int, dict]:
 class AcknowledgeView(DriftView):
     @extend_schema(tags=TAGS, summary="Acknowledge one drift event", request=None,
                    responses={200: shape({"id": 1, "acknowledged": True, **ACK}), **errors(404)})
-    def put(self, request, id: int):  # noqa: A002
+    def put(self, request, id: str):  # noqa: A002
         event = _get_event(id)
         if not event.acknowledged:
             _acknowledge(request, [event.pk])
@@ -169,11 +174,11 @@ class RuleView(DriftView):
     @extend_schema(tags=TAGS, summary="Turn a drift rule on or off", request=RuleUpdateSerializer,
                    responses={200: shape({"id": 1, "rule_name": "r", "enabled": True, "updated_by": "u",
                                           "updated_at": "t"}), **errors(400, 404)})
-    def put(self, request, id: int):  # noqa: A002
+    def put(self, request, id: str):  # noqa: A002
         serializer = RuleUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         drift.ensure_rules()
-        rule = models.DriftRule.objects.filter(pk=id).first()
+        rule = models.DriftRule.objects.filter(pk=_number(id)).first()
         if rule is None:
             raise NotFound(f"Drift rule {id} not found")
         rule.enabled = serializer.validated_data["enabled"]
