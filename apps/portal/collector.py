@@ -236,16 +236,18 @@ def _apply(kind: Kind, objects: list[dict], owners: Owners, collection: models.C
             changes.append(models.Change(action=ChangeAction.CREATED, snapshot=snapshot,
                                          change_hash=_hash(cloud_id, "created", snapshot, now), **common))
             continue
-        diff = {}
+        diff, columns_changed = {}, False
         for name, value in columns.items():
             before = getattr(row, name)
             if before != value:
                 setattr(row, name, value)
                 columns_touched.add(name)
+                columns_changed = True
                 if name not in kind.untracked:
                     diff[name] = {"before": _jsonable(before), "after": _jsonable(value)}
-        row.raw, row.last_seen = raw, now
-        updated.append(row)
+        if diff or columns_changed or row.raw != raw:
+            row.raw = raw
+            updated.append(row)
         if diff:
             snapshot = {k: _jsonable(v) for k, v in columns.items()}
             changes.append(models.Change(action=ChangeAction.CHANGED, fields=diff, snapshot=snapshot,
@@ -258,10 +260,12 @@ def _apply(kind: Kind, objects: list[dict], owners: Owners, collection: models.C
             resource_name=row.name, domain_name=row.domain_name, tenant_id=row.tenant_id, tenant_name=row.tenant_name,
             detected_at=now, collection=collection, change_hash=_hash(row.cloud_id, "deleted", now)))
     kind.model.objects.bulk_create(new_rows, batch_size=500)
+    # Only rows that differ are rewritten; every row still there was seen now (one UPDATE for them all).
     if updated:
-        kind.model.objects.bulk_update(updated, ["raw", "last_seen", *sorted(columns_touched)], batch_size=500)
+        kind.model.objects.bulk_update(updated, ["raw", *sorted(columns_touched)], batch_size=500)
     if gone:
         kind.model.objects.filter(pk__in=[row.pk for row in gone]).delete()
+    kind.model.objects.exclude(last_seen=now).update(last_seen=now)
     return changes
 
 

@@ -110,8 +110,8 @@ def list_virtual_machines(lab: LabState, p: Params) -> dict:
                 or (state and v["state"].lower() != state.lower()) or not _matches(v, p)
                 or v["state"] in hidden):
             continue
-        items.append(_vm(lab, v))
-    return list_response("virtualmachine", items, p)
+        items.append(v)
+    return list_response("virtualmachine", items, p, lambda v: _vm(lab, v))
 
 
 @command("listNics")

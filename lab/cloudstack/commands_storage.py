@@ -54,8 +54,8 @@ def list_volumes(lab: LabState, p: Params) -> dict:
         keyword = p.get("keyword")
         if keyword and keyword.lower() not in v["name"].lower():
             continue
-        items.append(responses.volume(lab, v))
-    return list_response("volume", items, p)
+        items.append(v)
+    return list_response("volume", items, p, lambda v: responses.volume(lab, v))
 
 
 @command("listStoragePools")

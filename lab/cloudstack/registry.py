@@ -173,11 +173,15 @@ class Params:
         return (size * (page - 1) if page and page > 0 else 0), size
 
 
-def list_response(key: str, items: list[dict], params: Params) -> dict:
-    """CloudStack's list shape: {"count": n, key: [...]}, or {} when nothing matched."""
+def list_response(key: str, items: list[dict], params: Params, render: Callable[[dict], dict] | None = None) -> dict:
+    """CloudStack's list shape: {"count": n, key: [...]}, or {} when nothing matched.
+
+    With `render`, `items` are records and only the page shown is rendered (a list of thousands stays linear)."""
     start, size = params.page_window()
     if not items:
         return {}
     shown = items[start:] if size is None else items[start : start + size]
+    if render is not None:
+        shown = [render(item) for item in shown]
     # A page past the end still tells the total, as the server's ListResponse does.
     return {"count": len(items), key: shown} if shown else {"count": len(items)}

@@ -46,11 +46,18 @@ def owner_of(record: dict) -> dict:
     return out
 
 
+def host_of(lab: LabState, v: dict) -> dict | None:
+    """The host a running VM is on: spread over the hosts by the VM's sequence number."""
+    if v["state"] != "Running" or not lab.hosts:
+        return None
+    return sorted(lab.hosts.values(), key=lambda h: h["name"])[v.get("seq", 0) % len(lab.hosts)]
+
+
 def vm(lab: LabState, v: dict) -> dict:
     out = _public(v)
     out.update(owner_of(v))
-    if v["state"] == "Running" and lab.hosts:
-        host = sorted(lab.hosts.values(), key=lambda h: h["name"])[v.get("seq", 0) % len(lab.hosts)]
+    host = host_of(lab, v)
+    if host is not None:
         out.update(hostid=host["id"], hostname=host["name"])
     out["nic"] = [nic(lab, n) for n in v["nics"]]
     out.pop("nics", None)

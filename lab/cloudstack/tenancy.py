@@ -165,7 +165,7 @@ def list_hosts(lab: LabState, p: Params) -> dict:
     for h in sorted(lab.hosts.values(), key=lambda h: h["name"]):
         if wanted not in (None, h) or p.get("type") not in (None, h["type"]):
             continue
-        running = [v for v in lab.vms.values() if responses.vm(lab, v).get("hostid") == h["id"]]
+        running = [v for v in lab.vms.values() if (responses.host_of(lab, v) or {}).get("id") == h["id"]]
         cores = h["cpunumber"] * h["cpuspeed"]
         used_mhz = sum(v["cpunumber"] * v["cpuspeed"] for v in running)
         items.append({**responses.public(h), "cpuallocated": f"{100 * used_mhz / cores:.2f}%",

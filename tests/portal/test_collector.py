@@ -60,9 +60,13 @@ def test_changes_in_cloudstack_become_history_and_drift(collected):
 
 
 def test_an_unchanged_cloud_records_no_changes(collected):
+    first_seen = models.Server.objects.get(name="acme-web-1").last_seen
     again = collector.collect()
     assert again.changes == 0
     assert not models.Change.objects.filter(collection=again).exists()
+    # Every row still in CloudStack was seen by the new run.
+    assert models.Server.objects.get(name="acme-web-1").last_seen > first_seen
+    assert models.Server.objects.exclude(last_seen=again.started_at).count() == 0
 
 
 def test_an_outage_keeps_the_last_data_and_records_why(collected, cs_config):
