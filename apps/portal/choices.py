@@ -22,4 +22,4 @@ class CollectionStatus(models.TextChoices):
 
 # The seed's resource type names (history paths, drift events) for what the collector reads.
 RESOURCE_TYPES = ("domain", "account", "project", "hypervisor", "flavor", "image", "server", "volume", "snapshot",
-                  "network", "security_group", "port", "storage_pool")
+                  "network", "security_group", "port", "floating_ip", "storage_pool")

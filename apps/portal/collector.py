@@ -163,6 +163,14 @@ def _port(o: dict, owners: Owners) -> dict:
             "ip_address": o.get("ipaddress") or ""}
 
 
+def _floating_ip(o: dict, owners: Owners) -> dict:
+    return {**owners.of(o), "name": o.get("ipaddress", ""), "ip_address": o.get("ipaddress", ""),
+            "state": "ACTIVE" if o.get("isstaticnat") or o.get("issourcenat") else "DOWN",
+            "network_id": o.get("associatednetworkid", ""), "network_name": o.get("associatednetworkname", ""),
+            "is_source_nat": bool(o.get("issourcenat")), "port_id": o.get("virtualmachineid") or "",
+            "server_name": o.get("virtualmachinename") or ""}
+
+
 def _pool(o: dict, owners: Owners) -> dict:
     return {"state": o.get("state", ""), "total_gb": int(o.get("disksizetotal") or 0) // GiB,
             "used_gb": int(o.get("disksizeused") or 0) // GiB,
@@ -189,6 +197,7 @@ KINDS = (
     Kind("network", models.Network, lambda c: c.list_networks(), _network),
     Kind("security_group", models.SecurityGroup, lambda c: c.list_security_groups(), _security_group),
     Kind("port", models.Port, None, _port),
+    Kind("floating_ip", models.FloatingIP, lambda c: c.list_public_ip_addresses(), _floating_ip),
     Kind("storage_pool", models.StoragePool, lambda c: c.list_storage_pools(), _pool,
          frozenset({"used_gb", "allocated_gb"})),
 )
@@ -225,7 +234,7 @@ def _apply(kind: Kind, objects: list[dict], owners: Owners, collection: models.C
             continue
         seen.add(cloud_id)
         columns = {"name": obj.get("name") or obj.get("displayname") or "", **kind.columns(obj, owners)}
-        raw = {k: v for k, v in obj.items() if k != "vm"}
+        raw = {k: v for k, v in obj.items() if k != "vm"}  # a port's VM is its own row
         row = stored.get(cloud_id)
         common = {"resource_type": kind.resource_type, "resource_id": cloud_id, "resource_name": columns["name"],
                   "domain_name": columns.get("domain_name", ""), "tenant_id": columns.get("tenant_id", ""),

@@ -2,7 +2,8 @@
 
 The seed's 24 built-in rules, named by the seed's fields; `COLUMN` says which collected column each reads
 (CloudStack's VM state is the seed's `vm_state`, a volume's size is `size_gb`...). Subnet rules read a network's
-addressing (a CloudStack network carries its subnet). Two more rules watch deletions (`deleted`): a VM or a volume
+addressing (a CloudStack network carries its subnet); a floating IP's `port_id` is its static-NAT VM, and CloudStack
+has no router on it (that rule never fires). Two more rules watch deletions (`deleted`): a VM or a volume
 removed in CloudStack behind the platform's back. Rules are rows (enable/disable persists); `ensure_rules` adds the
 built-in ones the first time they are needed.
 """
@@ -54,6 +55,7 @@ COLUMN = {
     ("port", "status"): ("port", "state"),
     ("snapshot", "status"): ("snapshot", "state"),
     ("snapshot", "size"): ("snapshot", "size_gb"),
+    ("floating_ip", "status"): ("floating_ip", "state"),
 }
 
 

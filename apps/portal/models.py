@@ -126,6 +126,17 @@ class Port(CloudRecord):
     ip_address = models.CharField(max_length=64, blank=True)
 
 
+class FloatingIP(CloudRecord):
+    """A CloudStack public IP address: a network's source NAT, or static NAT to a VM (the seed's floating IP)."""
+
+    ip_address = models.CharField(max_length=64, db_index=True)
+    network_id = models.CharField(max_length=64, blank=True)
+    network_name = models.CharField(max_length=255, blank=True)
+    is_source_nat = models.BooleanField(default=False)
+    port_id = models.CharField(max_length=64, blank=True)  # the static-NAT VM: CloudStack binds the address to it
+    server_name = models.CharField(max_length=255, blank=True)
+
+
 class StoragePool(CloudRecord):
     total_gb = models.BigIntegerField(default=0)
     used_gb = models.BigIntegerField(default=0)

@@ -18,7 +18,7 @@ STATE_FILE = "cloudstack-state.json"
 TABLES = (
     "zones", "networks", "service_offerings", "disk_offerings", "templates",
     "vms", "volumes", "snapshots", "vm_snapshots", "jobs", "os_types", "storage_pools",
-    "domains", "accounts", "projects", "hosts", "security_groups",
+    "domains", "accounts", "projects", "hosts", "security_groups", "public_ips",
 )
 MAX_KEPT_JOBS = 2000
 # Tables whose deleted rows CloudStack keeps (with `removed` set): their ids still resolve, as in
@@ -261,6 +261,11 @@ class LabState:
         self._add("accounts", {"name": "admin", "accounttype": 1, "roletype": "Admin", "domainid": root["id"],
                                "domain": "ROOT", "state": "enabled"})
         zone = next(iter(self.zones.values()))
+        # Each isolated network's source NAT address (CloudStack gives one when the network is implemented).
+        for index, net in enumerate(n for n in self.networks.values() if n["type"] == "Isolated"):
+            self._add("public_ips", {"ipaddress": f"203.0.113.{10 + index}", "state": "Allocated",
+                                     "associatednetworkid": net["id"], "issourcenat": True, "isstaticnat": False,
+                                     "zoneid": zone["id"], "allocated": now()})
         for index in (1, 2):
             self._add("hosts", {"name": f"kvm-host-0{index}", "type": "Routing", "hypervisor": "KVM",
                                 "state": "Up", "resourcestate": "Enabled", "zoneid": zone["id"],

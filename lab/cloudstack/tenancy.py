@@ -1,10 +1,12 @@
-"""Who owns what, and the cloud around the VMs: domains, accounts, projects, hosts, security groups, resource limits.
+"""Who owns what, and the cloud around the VMs: domains, accounts, projects, hosts, security groups, resource limits,
+public IP addresses.
 
 Enough of CloudStack's tenancy for the operations portal to read a cloud with several tenants: an admin deploys
 a VM or creates a volume for an account (`account` + `domainid`) or a project (`projectid`), and lists show that
-owner. Also what the portal changes through CloudStack: networks, service offerings, security groups and their
-ingress rules, a VM's offering (changeServiceForVirtualMachine, only when the VM is stopped, as CloudStack
-insists).
+owner. Public IP addresses: each isolated network's source NAT, and addresses associated to a network and bound to
+a VM by static NAT. Also what the portal changes through CloudStack: networks, service offerings, security groups
+and their ingress rules, a VM's offering (changeServiceForVirtualMachine, only when the VM is stopped, as
+CloudStack insists).
 """
 
 from __future__ import annotations
@@ -320,3 +322,70 @@ def revoke_ingress(lab: LabState, p: Params) -> AsyncSpec:
         return {"success": True}
 
     return AsyncSpec("SecurityGroup", group["id"], run)
+
+
+# -- public IP addresses (the seed's floating IPs) -------------------------------------------------------------
+
+def _public_ip(lab: LabState, ip: dict) -> dict:
+    net = lab.networks.get(ip.get("associatednetworkid") or "")
+    vm = lab.vms.get(ip.get("virtualmachineid") or "")
+    out = {**responses.public(ip), **responses.owner_of(ip), "zonename": lab.zones[ip["zoneid"]]["name"]}
+    if net:
+        out["associatednetworkname"] = net["name"]
+    if vm:
+        out.update(virtualmachinename=vm["name"], virtualmachinedisplayname=vm["displayname"])
+    return out
+
+
+@command("listPublicIpAddresses")
+def list_public_ip_addresses(lab: LabState, p: Params) -> dict:
+    wanted = p.entity("id", lab.public_ips)
+    network = p.entity("associatednetworkid", lab.networks)
+    items = [ip for ip in lab.public_ips.values() if wanted in (None, ip)
+             and (network is None or ip.get("associatednetworkid") == network["id"])]
+    return list_response("publicipaddress", items, p, lambda ip: _public_ip(lab, ip))
+
+
+@command("associateIpAddress", ASYNC, "address.AssociateIPAddrCmd")
+def associate_ip_address(lab: LabState, p: Params) -> AsyncSpec:
+    network = p.entity("networkid", lab.networks, required=True)
+    taken = {ip["ipaddress"] for ip in lab.public_ips.values()}
+    address = next(f"203.0.113.{n}" for n in range(10, 255) if f"203.0.113.{n}" not in taken)
+    ip = lab._add("public_ips", {"ipaddress": address, "state": "Allocated", "associatednetworkid": network["id"],
+                                 "issourcenat": False, "isstaticnat": False, "zoneid": network["zoneid"],
+                                 "allocated": now(), **owner_fields(lab, p)})
+    return AsyncSpec("IpAddress", ip["id"], lambda: {"ipaddress": _public_ip(lab, ip)})
+
+
+@command("disassociateIpAddress", ASYNC, "address.DisassociateIPAddrCmd")
+def disassociate_ip_address(lab: LabState, p: Params) -> AsyncSpec:
+    ip = p.entity("id", lab.public_ips, required=True)
+    if ip["issourcenat"]:
+        raise invalid(f"IP address id={ip['id']} is a source nat ip address, releasing it is not allowed")
+
+    def run() -> dict:
+        lab.public_ips.pop(ip["id"], None)
+        return {"success": True}
+
+    return AsyncSpec("IpAddress", ip["id"], run)
+
+
+@command("enableStaticNat", SYNC, "nat.EnableStaticNatCmd")
+def enable_static_nat(lab: LabState, p: Params) -> dict:
+    ip = p.entity("ipaddressid", lab.public_ips, required=True)
+    vm = p.entity("virtualmachineid", lab.vms, required=True)
+    if ip["issourcenat"]:
+        raise invalid("Can't enable static nat on a source nat ip address")
+    ip.update(isstaticnat=True, virtualmachineid=vm["id"])
+    return {"success": "true"}
+
+
+@command("disableStaticNat", ASYNC, "nat.DisableStaticNatCmd")
+def disable_static_nat(lab: LabState, p: Params) -> AsyncSpec:
+    ip = p.entity("ipaddressid", lab.public_ips, required=True)
+
+    def run() -> dict:
+        ip.update(isstaticnat=False, virtualmachineid=None)
+        return {"success": True}
+
+    return AsyncSpec("IpAddress", ip["id"], run)

@@ -170,3 +170,22 @@ def test_volume_snapshot_metadata_and_compliance(collected, viewer_client):
     assert (report["total_volumes"], report["compliant"], report["critical"]) == (4, 1, 3)
     assert report["overall_compliance"] == 25.0 and [t["tenant_name"] for t in report["tenants"]] == ["acme"]
     assert viewer_client.get("/snapshot/compliance", {"days": 0}).status_code == 400
+
+
+def test_floating_ips_are_cloudstacks_public_addresses_and_their_drift(collected, viewer_client):
+    client = collected.client
+    sources = results(viewer_client, "/floatingips")["results"]
+    assert sources and all(ip["is_source_nat"] and ip["status"] == "ACTIVE" for ip in sources)
+    net = models.Network.objects.get(name="migration-net")
+    ip = client.run_job("associateIpAddress", "ipaddress", networkid=net.cloud_id)
+    web = collected.vms["acme-web-1"]
+    client.call("enableStaticNat", ipaddressid=ip["id"], virtualmachineid=web["id"])
+    collector.collect()
+    bound = results(viewer_client, "/floatingips", network_id=net.cloud_id, status="ACTIVE")["results"]
+    nat = next(b for b in bound if b["floating_ip_address"] == ip["ipaddress"])
+    assert (nat["port_id"], nat["server_name"], nat["network_name"]) == (web["id"], "acme-web-1", "migration-net")
+    client.run_job("disableStaticNat", None, ipaddressid=ip["id"])
+    collector.collect()
+    moved = models.DriftEvent.objects.get(resource_type="floating_ip", field_name="port_id")
+    assert (moved.old_value, moved.new_value) == (web["id"], "")
+    assert models.DriftEvent.objects.filter(resource_type="floating_ip", field_name="status").exists()

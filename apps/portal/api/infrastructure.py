@@ -185,6 +185,17 @@ class PortSerializer(OwnedSerializer):
     status = serializers.CharField(source="state")
 
 
+class FloatingIPSerializer(OwnedSerializer):
+    floating_ip_id = serializers.CharField(source="cloud_id")
+    floating_ip_address = serializers.CharField(source="ip_address")
+    status = serializers.CharField(source="state")
+    network_id = serializers.CharField()
+    network_name = serializers.CharField()
+    is_source_nat = serializers.BooleanField()
+    port_id = serializers.CharField(help_text="The VM the address is bound to by static NAT ('' when none)")
+    server_name = serializers.CharField()
+
+
 class SecurityGroupSerializer(OwnedSerializer):
     sg_id = serializers.CharField(source="cloud_id")
     name = serializers.CharField()
@@ -332,6 +343,13 @@ class SubnetsView(CollectedList):
 class PortsView(CollectedList):
     model, item_serializer, summary = models.Port, PortSerializer, "Ports (VMs' NICs)"
     filters = {"device_id": "device_id", "network_id": "network_id"}
+
+
+class FloatingIPsView(CollectedList):
+    model, item_serializer = models.FloatingIP, FloatingIPSerializer
+    summary = "Floating IPs (CloudStack public IP addresses: source NAT, static NAT to a VM)"
+    filters = {"project_id": "tenant_id", "network_id": "network_id", "status": "state"}
+    sort_fields = {"name": "ip_address"}
 
 
 class SecurityGroupsView(CollectedList):

@@ -53,6 +53,7 @@ urlpatterns = [
     path("networks", infra.NetworksView.as_view(), name="portal-networks"),
     path("subnets", infra.SubnetsView.as_view(), name="portal-subnets"),
     path("ports", infra.PortsView.as_view(), name="portal-ports"),
+    path("floatingips", infra.FloatingIPsView.as_view(), name="portal-floatingips"),
     path("security-groups", infra.SecurityGroupsView.as_view(), name="portal-security-groups"),
     path("security-groups/<str:sg_id>", infra.SecurityGroupView.as_view(), name="portal-security-group"),
     path("security-group-rules", infra.SecurityGroupRulesView.as_view(), name="portal-security-group-rules"),

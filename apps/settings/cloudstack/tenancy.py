@@ -32,6 +32,9 @@ class TenancyOperations(CloudStackTransport):
     def list_all_snapshots(self) -> list[dict]:
         return self.list_all("listSnapshots", listall=True)
 
+    def list_public_ip_addresses(self) -> list[dict]:
+        return self.list_all("listPublicIpAddresses", listall=True)
+
     def list_resource_limits(self, *, account: str | None = None, domain_id: str | None = None,
                              project_id: str | None = None) -> list[dict]:
         return self.list_all("listResourceLimits", account=account, domainid=domain_id, projectid=project_id)
