@@ -1,21 +1,35 @@
 """Seed 004 "Infrastructure Endpoints" over the collected tables: domains, projects/tenants, servers, volumes,
 snapshots, networks, subnets, ports, security groups (and their rules), flavors, images, hypervisors; the /admin/...
-writes go through CloudStack (`services`).
+writes are in `writes`.
 
 A CloudStack network carries its own addressing, so a subnet is the network's CIDR and gateway; a port is a VM's
 NIC; a project/tenant is a CloudStack project or account.
 """
 from __future__ import annotations
 
-import ipaddress
-
 from django.db.models import Count, Q, Sum
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from .. import models, selectors, services
+from .. import models, selectors
 from .base import PortalView, choice, errors, page_window
+from .resources import (
+    DomainSerializer,
+    FlavorSerializer,
+    FloatingIPSerializer,
+    HypervisorSerializer,
+    ImageSerializer,
+    NetworkSerializer,
+    PortSerializer,
+    RuleSerializer,
+    SecurityGroupDetailSerializer,
+    SecurityGroupSerializer,
+    ServerSerializer,
+    SnapshotSerializer,
+    SubnetSerializer,
+    VolumeSerializer,
+)
 from .serializers import FreshnessSerializer
 
 TAGS = ["portal: infrastructure"]
@@ -87,180 +101,6 @@ class CollectedList(PortalView):
         rows = list(queryset[window["offset"]:window["offset"] + window["limit"]])
         self.decorate(rows)
         return _paged(request, rows, queryset.count(), window, self.item_serializer)
-
-
-# -- serializers -----------------------------------------------------------------------------------------------
-
-class OwnedSerializer(serializers.Serializer):
-    domain_id = serializers.CharField()
-    domain_name = serializers.CharField()
-    tenant_id = serializers.CharField()
-    tenant_name = serializers.CharField()
-
-
-class DomainSerializer(serializers.Serializer):
-    domain_id = serializers.CharField(source="cloud_id")
-    domain_name = serializers.CharField(source="name")
-    path = serializers.CharField()
-    parent_id = serializers.CharField()
-    state = serializers.CharField()
-    project_count = serializers.IntegerField()
-
-
-class ServerSerializer(OwnedSerializer):
-    vm_id = serializers.CharField(source="cloud_id")
-    vm_name = serializers.CharField(source="name")
-    status = serializers.CharField()
-    vm_state = serializers.CharField(source="state")
-    flavor_id = serializers.CharField()
-    flavor_name = serializers.CharField()
-    vcpus = serializers.IntegerField()
-    ram_mb = serializers.IntegerField()
-    disk_gb = serializers.IntegerField()
-    ips = serializers.CharField()
-    image_name = serializers.CharField()
-    hypervisor_hostname = serializers.CharField()
-    host_vcpus_total = serializers.IntegerField(allow_null=True)
-    host_vcpus_used = serializers.IntegerField(allow_null=True)
-    host_ram_total_mb = serializers.IntegerField(allow_null=True)
-    host_ram_used_mb = serializers.IntegerField(allow_null=True)
-    host_disk_total_gb = serializers.IntegerField(allow_null=True)
-    host_disk_used_gb = serializers.IntegerField(allow_null=True)
-    host_running_vms = serializers.IntegerField(allow_null=True)
-
-
-class VolumeSerializer(OwnedSerializer):
-    volume_id = serializers.CharField(source="cloud_id")
-    volume_name = serializers.CharField(source="name")
-    status = serializers.CharField(source="state")
-    size_gb = serializers.IntegerField()
-    volume_type = serializers.CharField()
-    server_id = serializers.CharField()
-    server_name = serializers.CharField()
-    storage_pool = serializers.CharField()
-    disk_offering = serializers.CharField()
-
-
-class SnapshotSerializer(OwnedSerializer):
-    snapshot_id = serializers.CharField(source="cloud_id")
-    snapshot_name = serializers.CharField(source="name")
-    status = serializers.CharField(source="state")
-    size_gb = serializers.IntegerField()
-    volume_id = serializers.CharField()
-    volume_name = serializers.CharField()
-    created_at = serializers.DateTimeField(source="created", allow_null=True)
-
-
-class NetworkSerializer(OwnedSerializer):
-    network_id = serializers.CharField(source="cloud_id")
-    network_name = serializers.CharField(source="name")
-    status = serializers.CharField(source="state")
-    network_type = serializers.CharField()
-    shared = serializers.BooleanField()
-    cidr = serializers.CharField()
-    gateway_ip = serializers.CharField()
-    zone_name = serializers.CharField()
-
-
-class SubnetSerializer(OwnedSerializer):
-    subnet_id = serializers.CharField(source="cloud_id")
-    network_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    cidr = serializers.CharField()
-    gateway_ip = serializers.CharField()
-    netmask = serializers.CharField()
-    enable_dhcp = serializers.SerializerMethodField()
-
-    def get_enable_dhcp(self, row) -> bool:
-        return row.network_type != "L2"
-
-
-class PortSerializer(OwnedSerializer):
-    port_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    device_id = serializers.CharField()
-    mac_address = serializers.CharField()
-    network_id = serializers.CharField()
-    ip_address = serializers.CharField()
-    status = serializers.CharField(source="state")
-
-
-class FloatingIPSerializer(OwnedSerializer):
-    floating_ip_id = serializers.CharField(source="cloud_id")
-    floating_ip_address = serializers.CharField(source="ip_address")
-    status = serializers.CharField(source="state")
-    network_id = serializers.CharField()
-    network_name = serializers.CharField()
-    is_source_nat = serializers.BooleanField()
-    port_id = serializers.CharField(help_text="The VM the address is bound to by static NAT ('' when none)")
-    server_name = serializers.CharField()
-
-
-class SecurityGroupSerializer(OwnedSerializer):
-    sg_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    description = serializers.CharField()
-    rule_count = serializers.SerializerMethodField()
-    attached_vm_count = serializers.IntegerField(source="vm_count")
-
-    def get_rule_count(self, row) -> int:
-        return len(row.rules)
-
-
-class RuleSerializer(serializers.Serializer):
-    rule_id = serializers.CharField()
-    security_group_id = serializers.CharField()
-    security_group_name = serializers.CharField()
-    direction = serializers.CharField()
-    protocol = serializers.CharField()
-    port_range_min = serializers.IntegerField(allow_null=True)
-    port_range_max = serializers.IntegerField(allow_null=True)
-    remote_ip_prefix = serializers.CharField(allow_null=True)
-    ethertype = serializers.CharField()
-
-
-class SecurityGroupDetailSerializer(SecurityGroupSerializer):
-    rules = RuleSerializer(many=True)
-    attached_vms = serializers.ListField(child=serializers.DictField())
-    attached_networks = serializers.ListField(child=serializers.DictField())
-
-
-class FlavorSerializer(serializers.Serializer):
-    flavor_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    description = serializers.CharField(source="display_text")
-    vcpus = serializers.IntegerField(allow_null=True)
-    ram_mb = serializers.IntegerField(allow_null=True)
-    cpu_speed_mhz = serializers.IntegerField(allow_null=True)
-    disk_gb = serializers.SerializerMethodField()
-    customized = serializers.BooleanField()
-
-    def get_disk_gb(self, row) -> int:
-        return 0  # CloudStack's compute offerings carry no disk: the template and disk offerings size it
-
-
-class ImageSerializer(serializers.Serializer):
-    image_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    status = serializers.CharField(source="state")
-    os_type = serializers.CharField()
-    size_gb = serializers.IntegerField()
-    disk_format = serializers.CharField()
-
-
-class HypervisorSerializer(serializers.Serializer):
-    hypervisor_id = serializers.CharField(source="cloud_id")
-    hostname = serializers.CharField(source="name")
-    state = serializers.CharField()
-    host_ip = serializers.CharField(source="ip_address")
-    vcpus = serializers.IntegerField(source="cpu_count")
-    vcpus_used = serializers.IntegerField()
-    cpu_percent = serializers.FloatField(source="cpu_used_percent")
-    memory_mb = serializers.IntegerField(source="memory_total_mb")
-    memory_used_mb = serializers.IntegerField()
-    local_disk_gb = serializers.IntegerField(source="disk_total_gb")
-    local_disk_used_gb = serializers.IntegerField(source="disk_used_gb")
-    running_vms = serializers.IntegerField()
 
 
 # -- host figures shared by servers and hypervisors ---------------------------------------------------------------
@@ -417,7 +257,7 @@ class ProjectsView(PortalView):
         return _paged(request, page, len(tenants), window, TenantSerializer)
 
 
-def _rules(group: models.SecurityGroup) -> list[dict]:
+def rules_of(group: models.SecurityGroup) -> list[dict]:
     return [{"rule_id": r.get("ruleid", ""), "security_group_id": group.cloud_id, "security_group_name": group.name,
              "direction": r.get("direction", "ingress"), "protocol": r.get("protocol", "all"),
              "port_range_min": r.get("startport"), "port_range_max": r.get("endport"),
@@ -437,7 +277,7 @@ class SecurityGroupRulesView(PortalView):
         groups = models.SecurityGroup.objects.order_by("name", "id")
         if request.query_params.get("security_group_id"):
             groups = groups.filter(cloud_id=request.query_params["security_group_id"])
-        rules = [rule for group in groups for rule in _rules(group)]
+        rules = [rule for group in groups for rule in rules_of(group)]
         page = rules[window["offset"]:window["offset"] + window["limit"]]
         return _paged(request, page, len(rules), window, RuleSerializer)
 
@@ -453,7 +293,7 @@ class SecurityGroupView(PortalView):
             return Response({"detail": f"Security group {sg_id} not found"}, status=status.HTTP_404_NOT_FOUND)
         vm_ids = group.raw.get("virtualmachineids") or []
         vms = models.Server.objects.filter(cloud_id__in=vm_ids)
-        group.rules = _rules(group)
+        group.rules = rules_of(group)
         group.attached_vms = [{"vm_id": vm.cloud_id, "vm_name": vm.name} for vm in vms]
         network_ids = {nic["networkid"] for vm in vms for nic in vm.nics}
         group.attached_networks = [{"network_id": n.cloud_id, "network_name": n.name}
@@ -462,142 +302,3 @@ class SecurityGroupView(PortalView):
         group_data = SecurityGroupDetailSerializer(group).data
         group_data["rule_count"] = len(group.rules)
         return Response(group_data)
-
-
-# -- /admin/... writes through CloudStack ----------------------------------------------------------------------
-
-class FlavorCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
-    vcpus = serializers.IntegerField(min_value=1, max_value=1024)
-    ram = serializers.IntegerField(min_value=32, max_value=16 * 1024 * 1024, help_text="RAM in MB")
-    disk = serializers.IntegerField(min_value=0, required=False, default=0,
-                                    help_text="Ignored: CloudStack's compute offerings carry no disk")
-    cpu_speed_mhz = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1000)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class NetworkCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-
-
-class SecurityGroupCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=255)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    project_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
-
-
-class RuleCreateSerializer(serializers.Serializer):
-    security_group_id = serializers.CharField()
-    direction = serializers.ChoiceField(choices=["ingress"], default="ingress",
-                                        help_text="CloudStack's security groups here take ingress rules")
-    protocol = serializers.ChoiceField(choices=["tcp", "udp", "icmp", "all"], default="tcp")
-    port_range_min = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
-    port_range_max = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
-    remote_ip_prefix = serializers.CharField(required=False, default="0.0.0.0/0", help_text="A CIDR")
-    ethertype = serializers.ChoiceField(choices=["IPv4", "IPv6"], default="IPv4")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-
-    def validate_remote_ip_prefix(self, value):
-        try:
-            return str(ipaddress.ip_network(value, strict=False))
-        except ValueError:
-            raise serializers.ValidationError(f"{value!r} is not a CIDR such as 10.0.0.0/24") from None
-
-    def validate(self, data):
-        low, high = data.get("port_range_min"), data.get("port_range_max")
-        if data["protocol"] in ("tcp", "udp"):
-            if low is None or high is None:
-                raise serializers.ValidationError("tcp and udp rules need port_range_min and port_range_max")
-            if low > high:
-                raise serializers.ValidationError("port_range_min must not exceed port_range_max")
-        return data
-
-
-def _user(request) -> str:
-    return request.user.get_username()
-
-
-def _valid(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class AdminView(PortalView):
-    permission = "resources:admin"
-
-
-class AdminFlavorsView(AdminView):
-    @extend_schema(tags=TAGS, summary="Create a flavor (a CloudStack service offering)", request=FlavorCreateSerializer,
-                   responses={201: FlavorSerializer, **errors(400, 502, 503)})
-    def post(self, request):
-        data = _valid(FlavorCreateSerializer, request)
-        offering = services.flavor_create(name=data["name"], vcpus=data["vcpus"], ram_mb=data["ram"],
-                                          cpu_speed_mhz=data["cpu_speed_mhz"], description=data["description"],
-                                          user=_user(request))
-        return Response(FlavorSerializer(models.ServiceOffering.objects.get(cloud_id=offering["id"])).data,
-                        status=status.HTTP_201_CREATED)
-
-
-class AdminFlavorView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a flavor", responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, flavor_id: str):
-        services.flavor_delete(flavor_id=flavor_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class AdminNetworksView(AdminView):
-    @extend_schema(tags=TAGS, summary="Create a network in the configured zone", request=NetworkCreateSerializer,
-                   responses={201: NetworkSerializer, **errors(400, 502, 503)})
-    def post(self, request):
-        data = _valid(NetworkCreateSerializer, request)
-        network = services.network_create(name=data["name"], description=data["description"], user=_user(request))
-        return Response(NetworkSerializer(models.Network.objects.get(cloud_id=network["id"])).data,
-                        status=status.HTTP_201_CREATED)
-
-
-class AdminNetworkView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a network", responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, network_id: str):
-        services.network_delete(network_id=network_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class AdminSecurityGroupsView(AdminView):
-    @extend_schema(tags=TAGS, summary="Create a security group", request=SecurityGroupCreateSerializer,
-                   responses={201: SecurityGroupSerializer, **errors(400, 404, 502, 503)})
-    def post(self, request):
-        data = _valid(SecurityGroupCreateSerializer, request)
-        group = services.security_group_create(name=data["name"], description=data["description"],
-                                               project_id=data["project_id"], user=_user(request))
-        return Response(SecurityGroupSerializer(models.SecurityGroup.objects.get(cloud_id=group["id"])).data,
-                        status=status.HTTP_201_CREATED)
-
-
-class AdminSecurityGroupView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a security group and its rules",
-                   responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, sg_id: str):
-        services.security_group_delete(group_id=sg_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class AdminRulesView(AdminView):
-    @extend_schema(tags=TAGS, summary="Create a security group rule (ingress)", request=RuleCreateSerializer,
-                   responses={201: RuleSerializer, **errors(400, 404, 502, 503)})
-    def post(self, request):
-        data = _valid(RuleCreateSerializer, request)
-        rule = services.security_group_rule_create(
-            group_id=data["security_group_id"], protocol=data["protocol"], port_min=data.get("port_range_min"),
-            port_max=data.get("port_range_max"), cidr=data["remote_ip_prefix"], user=_user(request))
-        group = models.SecurityGroup.objects.get(cloud_id=data["security_group_id"])
-        made = next(r for r in _rules(group) if r["rule_id"] == rule["ruleid"])
-        return Response(RuleSerializer(made).data, status=status.HTTP_201_CREATED)
-
-
-class AdminRuleView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a security group rule", responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, rule_id: str):
-        services.security_group_rule_delete(rule_id=rule_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,7 +1,7 @@
 """Seed 004's operations-portal paths, at the root as the seed has them (their /admin/... win over the console's old place)."""
 from django.urls import path
 
-from . import auth, drift, history, snapshots, tenants
+from . import auth, drift, history, snapshots, tenants, writes
 from . import dashboard as dash
 from . import infrastructure as infra
 
@@ -60,13 +60,13 @@ urlpatterns = [
     path("flavors", infra.FlavorsView.as_view(), name="portal-flavors"),
     path("images", infra.ImagesView.as_view(), name="portal-images"),
     path("hypervisors", infra.HypervisorsView.as_view(), name="portal-hypervisors"),
-    path("admin/flavors", infra.AdminFlavorsView.as_view(), name="portal-admin-flavors"),
-    path("admin/flavors/<str:flavor_id>", infra.AdminFlavorView.as_view(), name="portal-admin-flavor"),
-    path("admin/networks", infra.AdminNetworksView.as_view(), name="portal-admin-networks"),
-    path("admin/networks/<str:network_id>", infra.AdminNetworkView.as_view(), name="portal-admin-network"),
-    path("admin/security-groups", infra.AdminSecurityGroupsView.as_view(), name="portal-admin-security-groups"),
-    path("admin/security-groups/<str:sg_id>", infra.AdminSecurityGroupView.as_view(),
+    path("admin/flavors", writes.AdminFlavorsView.as_view(), name="portal-admin-flavors"),
+    path("admin/flavors/<str:flavor_id>", writes.AdminFlavorView.as_view(), name="portal-admin-flavor"),
+    path("admin/networks", writes.AdminNetworksView.as_view(), name="portal-admin-networks"),
+    path("admin/networks/<str:network_id>", writes.AdminNetworkView.as_view(), name="portal-admin-network"),
+    path("admin/security-groups", writes.AdminSecurityGroupsView.as_view(), name="portal-admin-security-groups"),
+    path("admin/security-groups/<str:sg_id>", writes.AdminSecurityGroupView.as_view(),
          name="portal-admin-security-group"),
-    path("admin/security-group-rules", infra.AdminRulesView.as_view(), name="portal-admin-rules"),
-    path("admin/security-group-rules/<str:rule_id>", infra.AdminRuleView.as_view(), name="portal-admin-rule"),
+    path("admin/security-group-rules", writes.AdminRulesView.as_view(), name="portal-admin-rules"),
+    path("admin/security-group-rules/<str:rule_id>", writes.AdminRuleView.as_view(), name="portal-admin-rule"),
 ]
