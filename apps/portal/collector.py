@@ -213,13 +213,23 @@ def _hash(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def fetch_all(client: cs.CloudStackClient) -> dict[str, list[dict]]:
-    """Every kind's CloudStack objects; any failure raises (the run then writes nothing)."""
+def fetch_all(client: cs.CloudStackClient, unavailable: dict[str, str] | None = None) -> dict[str, list[dict]]:
+    """Every kind's CloudStack objects; any failure raises (the run then writes nothing).
+
+    A kind whose list command the keys' role may not call (hosts, storage pools and domains are the root admin's)
+    is left out and named in `unavailable`, so its stored rows stay as they were instead of all looking deleted.
+    """
     fetched: dict[str, list[dict]] = {}
     for kind in KINDS:
-        if kind.fetch is not None:
+        if kind.fetch is None:
+            continue
+        try:
             fetched[kind.resource_type] = kind.fetch(client)
-    fetched["port"] = _ports(fetched["server"])
+        except cs.CloudStackCommandUnavailableError as exc:
+            if unavailable is None:
+                raise
+            unavailable[kind.resource_type] = str(exc)
+    fetched["port"] = _ports(fetched.get("server", []))
     return fetched
 
 
@@ -298,8 +308,11 @@ def collect(*, client: cs.CloudStackClient | None = None) -> models.Collection:
         client = client_for(config)
     started, clock = timezone.now(), time.monotonic()
     collection = models.Collection.objects.create(started_at=started)
+    unavailable: dict[str, str] = {}
     try:
-        fetched = fetch_all(client)
+        fetched = fetch_all(client, unavailable)
+        if "server" in unavailable:  # without the VMs there is nothing worth serving
+            raise cs.CloudStackError(unavailable["server"])
     except cs.CloudStackError as exc:
         collection.status, collection.error = CollectionStatus.FAILED, str(exc)
         collection.finished_at = timezone.now()
@@ -307,16 +320,20 @@ def collect(*, client: cs.CloudStackClient | None = None) -> models.Collection:
         collection.save(update_fields=["status", "error", "finished_at", "duration_ms"])
         log.warning("portal.collect failed error=%s", exc)
         return collection
-    owners = Owners({(a.get("domainid", ""), a.get("name", "")): a["id"] for a in fetched["account"]})
+    owners = Owners({(a.get("domainid", ""), a.get("name", "")): a["id"] for a in fetched.get("account", [])})
     with transaction.atomic():
         changes: list[models.Change] = []
         for kind in KINDS:
-            changes += _apply(kind, fetched[kind.resource_type], owners, collection, started)
+            if kind.resource_type in fetched:
+                changes += _apply(kind, fetched[kind.resource_type], owners, collection, started)
         models.Change.objects.bulk_create(changes, batch_size=500)
         drift.detect(collection)
         _daily_figures(started)
         collection.status = CollectionStatus.SUCCEEDED
         collection.counts = {kind: len(items) for kind, items in fetched.items()}
+        if unavailable:
+            collection.counts["unavailable"] = sorted(unavailable)
+            collection.error = "; ".join(f"{kind}: {why}" for kind, why in sorted(unavailable.items()))
         collection.changes = len(changes)
         collection.finished_at = timezone.now()
         collection.duration_ms = int((time.monotonic() - clock) * 1000)

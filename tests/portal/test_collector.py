@@ -91,3 +91,14 @@ def test_without_cloudstack_the_task_says_so():
 
     assert collect_cloudstack.apply().get() == {"status": "skipped",
                                                 "reason": "No CloudStack is configured (POST /api/v1/ossea/config)"}
+
+
+def test_keys_without_the_root_admins_commands_collect_what_they_may(collected, cs_config, cs_lab):
+    cs_config.api_key, cs_config.secret_key = cs_lab.user_api_key, cs_lab.user_secret_key
+    cs_config.save()
+    run = collector.collect()
+    assert run.status == "succeeded"
+    assert set(run.counts["unavailable"]) >= {"hypervisor", "storage_pool"} and "listHosts" in run.error
+    # What the keys may not list is kept as collected, not recorded as deleted.
+    assert models.Host.objects.count() == 2
+    assert not models.Change.objects.filter(collection=run, resource_type="hypervisor").exists()
