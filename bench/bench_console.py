@@ -92,13 +92,13 @@ def _child(vms: int, running: int, repeats: int, database_url: str) -> dict:
         client.force_login(get_user_model().objects.create_superuser("bench", password="Bench-pass-123"))
         results = {}
         for name, headers in (("page", {}), ("htmx poll", {"HTTP_HX_REQUEST": "true"})):
-            client.get("/admin/", **headers)  # warm: templates compiled, connection open
+            client.get("/console/", **headers)  # warm: templates compiled, connection open
             timings, counts = [], []
             for _ in range(repeats):
                 reset_queries()
                 with CaptureQueriesContext(connection) as queries:
                     started = time.perf_counter()
-                    answer = client.get("/admin/", **headers)
+                    answer = client.get("/console/", **headers)
                     timings.append(time.perf_counter() - started)
                 assert answer.status_code == 200 and b"Running syncs" in answer.content
                 counts.append(len(queries))
@@ -138,7 +138,7 @@ def run(quick: bool) -> str:
         lines.append(f"Not measured: {type(exc).__name__}: {exc}")
         return "\n".join(lines) + "\n"
     lines += [
-        (f"`GET /admin/` as a logged-in operator with {vms:,} VMs (spread over every state), {running} running syncs, "
+        (f"`GET /console/` as a logged-in operator with {vms:,} VMs (spread over every state), {running} running syncs, "
          "20 failed syncs and failovers and 5 agents: the whole request through the middleware, the admin's login "
          "check and the template; \"htmx poll\" is the same request from the page's 3-second poll, answered with "
          f"the dashboard panel alone. Median and slowest of {repeats} requests, on a 2-core machine shared with "

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "apps.planner",
     "apps.accounts",  # users, roles, departments, branding, notifications (seed 004's portal)
     "apps.snapshots",  # snapshot policies, on-demand runs, restore from volume snapshots (seed 004)
+    "apps.portal",
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
@@ -267,6 +268,8 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "apps.core.selectors.client_ip"
 AXES_WHITELIST_CALLABLE = "apps.core.throttling.lockout_exempt"
+# API logins besides /api/v1/auth/login that the login throttle counts instead of django-axes (apps/portal's).
+MP_API_LOGIN_PATHS = ("/auth/login",)
 AXES_LOCKOUT_CALLABLE = "apps.core.throttling.lockout_response"
 AXES_VERBOSE = False
 
@@ -359,6 +362,8 @@ MP_RESTORE_MATCH_WINDOW = int(os.environ.get("MP_RESTORE_MATCH_WINDOW", "3600"))
 MP_RESTORE_ENABLED = env_bool("RESTORE_ENABLED", default=True)
 MP_RESTORE_DRY_RUN = env_bool("RESTORE_DRY_RUN", default=False)
 MP_RESTORE_CLEANUP_VOLUMES = env_bool("RESTORE_CLEANUP_VOLUMES", default=True)
+# How often the operations portal's collector reads CloudStack into its tables (docs/portal.md).
+MP_PORTAL_COLLECT_INTERVAL = float(os.environ.get("MP_PORTAL_COLLECT_INTERVAL", "300"))
 
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
@@ -366,6 +371,8 @@ CELERY_BEAT_SCHEDULE = {
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
     # Runs the snapshot policies whose interval has passed, prunes by retention (docs/snapshots.md).
     "snapshot-policies": {"task": "apps.snapshots.tasks.run_due_policies", "schedule": 60.0},
+    # The operations portal's collector: CloudStack into the portal's tables, changes as history (docs/portal.md).
+    "portal-collect": {"task": "apps.portal.tasks.collect_cloudstack", "schedule": MP_PORTAL_COLLECT_INTERVAL},
     # Opens waves at their window and follows the running ones (docs/waves.md).
     "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
     # The notification preferences' daily digests (docs/accounts.md).

@@ -1,6 +1,6 @@
 from django.contrib import admin
-from django.http import JsonResponse
-from django.urls import include, path
+from django.http import HttpResponseRedirect, JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from apps.core.api.views import ApiRootView, HealthView
@@ -23,6 +23,14 @@ def _api_urls():
     return patterns
 
 
+def console_redirect(request, rest: str):
+    """A browser's /admin/... (the console's old place) goes to /console/...; anything else is not found."""
+    if "text/html" not in request.headers.get("Accept", ""):
+        return json_404(request)
+    query = request.META.get("QUERY_STRING", "")
+    return HttpResponseRedirect(f"/console/{rest}" + (f"?{query}" if query else ""))
+
+
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("api/v1/", ApiRootView.as_view(), name="api-root"),
@@ -36,8 +44,13 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     # Seed 004's snapshot policies, on-demand pipeline and restore at the root (/snapshot-policies, /restore/...).
     path("", include("apps.snapshots.api.urls")),
-    path("admin/", admin.site.urls),
+    # Seed 004's operations portal at the root; its /admin/<resource> API paths are the seed's, so the console
+    # (Django's admin) lives at /console/ and an old /admin/ link from a browser is sent there (docs/portal.md).
+    path("", include("apps.portal.api.urls")),
+    path("console/", admin.site.urls),
+    re_path(r"^admin/(?P<rest>.*)$", console_redirect),
 ]
+
 
 def json_404(request, exception=None):
     return JsonResponse({"success": False, "error": "Not found", "details": request.path}, status=404)

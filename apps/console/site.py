@@ -1,5 +1,5 @@
 """The admin site of the operations console: Django's admin (its look, login and permissions), with the dashboard
-as its home and the console's pages under /admin/console/. "View site" leads back to the dashboard."""
+as its home and the console's pages under /console/console/. "View site" leads back to the dashboard."""
 from __future__ import annotations
 
 from django.contrib import admin
@@ -12,7 +12,7 @@ class ConsoleSite(admin.AdminSite):
     site_header = "Migration Platform operations console"
     site_title = "Migration Platform"
     index_title = "Dashboard"
-    site_url = "/admin/"
+    site_url = "/console/"
     index_template = "console/dashboard.html"
 
     def index(self, request, extra_context=None):

@@ -33,8 +33,10 @@ class LoginRateThrottle(ClientAddressThrottle):
 
 
 def lockout_exempt(request, credentials=None) -> bool:
-    """django-axes leaves the API login alone: LoginRateThrottle counts it, and answers 429 in the error shape."""
-    return request.path == reverse("auth-login")
+    """django-axes leaves the API logins alone: LoginRateThrottle counts them, and answers 429 in the error shape.
+
+    The API logins are ours and the ones settings name in MP_API_LOGIN_PATHS (seed 004's `/auth/login`)."""
+    return request.path == reverse("auth-login") or request.path in settings.MP_API_LOGIN_PATHS
 
 
 def lockout_response(request, original_response=None, credentials=None) -> JsonResponse:

@@ -54,3 +54,8 @@ def health() -> Health:
     """For `GET /api/v1/debug/health`: whether an active CloudStack configuration exists."""
     configured = OsseaConfig.objects.filter(is_active=True).exists()
     return Health(components={"ossea_client": "configured" if configured else "not_configured"})
+
+
+def active_ossea_config() -> OsseaConfig | None:
+    """The CloudStack the platform works with (the newest active configuration), None when none is set up."""
+    return OsseaConfig.objects.filter(is_active=True).order_by("-id").first()

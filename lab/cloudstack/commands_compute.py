@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from lab.cloudstack import hypervisor, identity, responses, storage
+from lab.cloudstack import hypervisor, identity, responses, storage, tenancy
 from lab.cloudstack.commands_account import EXPUNGE_DENIED, FORCE_STOP_DENIED, denied, may_expunge, may_force_stop
 from lab.cloudstack.errors import internal, invalid
 from lab.cloudstack.registry import (
@@ -58,23 +58,24 @@ def list_networks(lab: LabState, p: Params) -> dict:
     return list_response("network", items, p)
 
 
-def _list_offerings(lab: LabState, p: Params, offerings: dict, kind: str) -> dict:
-    wanted = p.entity("id", offerings)
-    name = p.get("name")
-    items = [responses.offering(lab, o) for o in _by_created(offerings.values())
-             if (wanted is None or o is wanted) and (name is None or o["name"] == name)
-             and _matches(o, p)]
-    return list_response(kind, items, p)
-
-
 @command("listServiceOfferings")
 def list_service_offerings(lab: LabState, p: Params) -> dict:
-    return _list_offerings(lab, p, lab.service_offerings, "serviceoffering")
+    wanted = p.entity("id", lab.service_offerings)
+    name = p.get("name")
+    items = [responses.offering(lab, o) for o in _by_created(lab.service_offerings.values())
+             if (wanted is None or o is wanted) and (name is None or o["name"] == name)
+             and _matches(o, p)]
+    return list_response("serviceoffering", items, p)
 
 
 @command("listDiskOfferings")
 def list_disk_offerings(lab: LabState, p: Params) -> dict:
-    return _list_offerings(lab, p, lab.disk_offerings, "diskoffering")
+    wanted = p.entity("id", lab.disk_offerings)
+    name = p.get("name")
+    items = [responses.offering(lab, o) for o in _by_created(lab.disk_offerings.values())
+             if (wanted is None or o is wanted) and (name is None or o["name"] == name)
+             and _matches(o, p)]
+    return list_response("diskoffering", items, p)
 
 
 @command("listTemplates")
@@ -111,7 +112,7 @@ def list_virtual_machines(lab: LabState, p: Params) -> dict:
             continue
         items.append(v)
     roots = responses.root_volumes(lab)
-    return list_response("virtualmachine", items, p, render=lambda v: _vm(lab, v, roots))
+    return list_response("virtualmachine", items, p, lambda v: _vm(lab, v, roots))
 
 
 @command("listNics")
@@ -218,14 +219,17 @@ def deploy_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
                     networks=networks, macs=[r.mac or random_mac() for r in requested],
                     addresses=addresses, cpunumber=cpu, cpuspeed=speed, memory=mem)
     vm["displayname"] = p.get("displayname") or name
+    vm.update(tenancy.owner_fields(lab, p))
     vm.update(boot.fields())
     vm["details"] = {**details, **boot.details()}
     root = lab.new_volume(name=f"ROOT-{vm['seq']}", zone=zone, size=root_size, vtype="ROOT",
                           vm=vm, deviceid=0)
     root["templateid"] = template["id"]
+    root.update(tenancy.owner_fields(lab, p))
     if data_offering is not None:
-        lab.new_volume(name=f"DATA-{vm['seq']}", zone=zone, size=data_gb * GiB, vtype="DATADISK",
-                       diskofferingid=data_offering["id"], vm=vm, deviceid=1)
+        data = lab.new_volume(name=f"DATA-{vm['seq']}", zone=zone, size=data_gb * GiB, vtype="DATADISK",
+                              diskofferingid=data_offering["id"], vm=vm, deviceid=1)
+        data.update(tenancy.owner_fields(lab, p))
 
     def run() -> dict:
         if start:

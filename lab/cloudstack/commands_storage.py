@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lab.cloudstack import pools, responses, storage
+from lab.cloudstack import pools, responses, storage, tenancy
 from lab.cloudstack.commands_account import admin_only
 from lab.cloudstack.errors import invalid
 from lab.cloudstack.registry import (
@@ -54,8 +54,8 @@ def list_volumes(lab: LabState, p: Params) -> dict:
         keyword = p.get("keyword")
         if keyword and keyword.lower() not in v["name"].lower():
             continue
-        items.append(responses.volume(lab, v))
-    return list_response("volume", items, p)
+        items.append(v)
+    return list_response("volume", items, p, lambda v: responses.volume(lab, v))
 
 
 @command("listStoragePools")
@@ -104,6 +104,7 @@ def create_volume(lab: LabState, p: Params) -> AsyncSpec:
     name = p.get("name") or f"DATA-{lab.next_seq()}"
     volume = lab.new_volume(name=name, zone=zone, size=size, vtype="DATADISK",
                             diskofferingid=offering["id"] if offering else None)
+    volume.update(tenancy.owner_fields(lab, p))
 
     def run() -> dict:
         if snapshot is not None:  # a volume made from a snapshot is created on primary at once

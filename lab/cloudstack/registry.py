@@ -173,9 +173,10 @@ class Params:
         return (size * (page - 1) if page and page > 0 else 0), size
 
 
-def list_response(key: str, items: list[dict], params: Params, render=None) -> dict:
-    """CloudStack's list shape: {"count": n, key: [...]}, or {} when nothing matched. With `render`, `items` are the
-    matching records and only the page shown is rendered (a large estate's pages stay linear, not quadratic)."""
+def list_response(key: str, items: list[dict], params: Params, render: Callable[[dict], dict] | None = None) -> dict:
+    """CloudStack's list shape: {"count": n, key: [...]}, or {} when nothing matched.
+
+    With `render`, `items` are records and only the page shown is rendered (a list of thousands stays linear)."""
     start, size = params.page_window()
     if not items:
         return {}

@@ -6,11 +6,14 @@ from lab.cloudstack import pools, storage
 from lab.cloudstack.state import LabState
 
 _OWNER = {"account": "admin", "domain": "ROOT", "domainid": "00000000-0000-0000-0000-000000000001"}
-_PRIVATE = ("seq", "oma", "next_host", "base_allocated")
+_PRIVATE = ("seq", "oma", "next_host", "base_allocated", "limits")
 
 
-def _public(record: dict) -> dict:
+def public(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in _PRIVATE and v is not None}
+
+
+_public = public
 
 
 def zone(lab: LabState, z: dict) -> dict:
@@ -36,6 +39,20 @@ def nic(lab: LabState, n: dict, vm: dict | None = None) -> dict:
     return out
 
 
+def owner_of(record: dict) -> dict:
+    """The record's owner: the account (and project) it was made for, else the root admin."""
+    out = dict(_OWNER)
+    out.update({k: record[k] for k in ("account", "domain", "domainid", "projectid", "project") if record.get(k)})
+    return out
+
+
+def host_of(lab: LabState, v: dict) -> dict | None:
+    """The host a running VM is on: spread over the hosts by the VM's sequence number."""
+    if v["state"] != "Running" or not lab.hosts:
+        return None
+    return sorted(lab.hosts.values(), key=lambda h: h["name"])[v.get("seq", 0) % len(lab.hosts)]
+
+
 def root_volumes(lab: LabState) -> dict[str, dict]:
     """VM id -> its ROOT volume (device id 0), built once for a list call instead of a scan per VM."""
     return {vol["virtualmachineid"]: vol for vol in lab.volumes.values()
@@ -44,7 +61,10 @@ def root_volumes(lab: LabState) -> dict[str, dict]:
 
 def vm(lab: LabState, v: dict, roots: dict[str, dict] | None = None) -> dict:
     out = _public(v)
-    out.update(_OWNER)
+    out.update(owner_of(v))
+    host = host_of(lab, v)
+    if host is not None:
+        out.update(hostid=host["id"], hostname=host["name"])
     out["nic"] = [nic(lab, n) for n in v["nics"]]
     out.pop("nics", None)
     out["zonename"] = lab.zones[v["zoneid"]]["name"]
@@ -64,7 +84,7 @@ def vm(lab: LabState, v: dict, roots: dict[str, dict] | None = None) -> dict:
 
 def volume(lab: LabState, v: dict) -> dict:
     out = _public(v)
-    out.update(_OWNER)
+    out.update(owner_of(v))
     out["zonename"] = lab.zones[v["zoneid"]]["name"]
     out.update(storagetype="shared", hypervisor="KVM", destroyed=v["state"] == "Destroy", isextractable=True)
     pool = lab.storage_pools.get(v.get("storageid") or "")
@@ -96,7 +116,7 @@ def storage_pool(lab: LabState, pool: dict) -> dict:
 
 def snapshot(lab: LabState, s: dict) -> dict:
     out = _public(s)
-    out.update(_OWNER)
+    out.update(owner_of(lab.volumes.get(s.get("volumeid") or "") or {}))
     out["zonename"] = lab.zones[s["zoneid"]]["name"]
     out["physicalsize"] = storage.allocated_bytes(lab.snapshot_file(s["id"]))
     return out

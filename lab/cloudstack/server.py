@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # Imported for their @command registrations.
-from lab.cloudstack import commands_account, commands_compute, commands_storage, hypervisor  # noqa: F401
+from lab.cloudstack import commands_account, commands_compute, commands_storage, hypervisor, tenancy  # noqa: F401
 from lab.cloudstack.errors import AUTH_TEXT, PARAM_ERROR, UNAUTHORIZED, ApiError, internal
 from lab.cloudstack.jobs import Injection, Injections, JobRunner
 from lab.cloudstack.registry import COMMANDS, CREATE, SYNC, Params

@@ -18,12 +18,15 @@ STATE_FILE = "cloudstack-state.json"
 TABLES = (
     "zones", "networks", "service_offerings", "disk_offerings", "templates",
     "vms", "volumes", "snapshots", "vm_snapshots", "jobs", "os_types", "storage_pools",
+    "domains", "accounts", "projects", "hosts", "security_groups", "public_ips",
 )
 MAX_KEPT_JOBS = 2000
 # Tables whose deleted rows CloudStack keeps (with `removed` set): their ids still resolve, as in
 # ParamProcessWorker's findByUuidIncludingRemoved, so a second delete fails the way CloudStack's does.
 KEPT_WHEN_REMOVED = ("vms", "volumes", "snapshots")
 ADMIN, USER = "admin", "user"
+# The id every seeded record's owner (admin in ROOT) shows as `domainid` (responses._OWNER).
+ROOT_DOMAIN_ID = "00000000-0000-0000-0000-000000000001"
 # The global settings the emulator honours, with CloudStack's defaults (UserVmManager's ConfigKeys).
 CONFIG_DEFAULTS = {"allow.user.expunge.recover.vm": "false", "allow.user.force.stop.vm": "true"}
 
@@ -84,7 +87,11 @@ class LabState:
             for table in TABLES:
                 self.data[table] = {}
             self._seed()
-        # State files written before removed rows, the user account and the settings existed.
+        # State files written before removed rows, the user account, the settings and the tenancy tables existed.
+        for table in TABLES:
+            self.data.setdefault(table, {})
+        if not self.domains:
+            self._seed_tenancy()
         self.data.setdefault("removed", {table: {} for table in KEPT_WHEN_REMOVED})
         self.data.setdefault("user_account", _new_keys())
         self.data.setdefault("config", dict(CONFIG_DEFAULTS))
@@ -246,6 +253,25 @@ class LabState:
         oma = self._seed_vm("oma", zone, medium, template, [nets[0]], [random_mac()], running=True)
         oma["oma"] = True
         self._seed_vm("web-01", zone, medium, template, [nets[1]], [random_mac()], running=True)
+
+    def _seed_tenancy(self) -> None:
+        """The ROOT domain and its admin account (what every record without an owner belongs to), two KVM hosts."""
+        root = self._add("domains", {"name": "ROOT", "path": "ROOT", "level": 0, "parentdomainid": None,
+                                     "haschild": False, "state": "Active"}, ROOT_DOMAIN_ID)
+        self._add("accounts", {"name": "admin", "accounttype": 1, "roletype": "Admin", "domainid": root["id"],
+                               "domain": "ROOT", "state": "enabled"})
+        zone = next(iter(self.zones.values()))
+        # Each isolated network's source NAT address (CloudStack gives one when the network is implemented).
+        for index, net in enumerate(n for n in self.networks.values() if n["type"] == "Isolated"):
+            self._add("public_ips", {"ipaddress": f"203.0.113.{10 + index}", "state": "Allocated",
+                                     "associatednetworkid": net["id"], "issourcenat": True, "isstaticnat": False,
+                                     "zoneid": zone["id"], "allocated": now()})
+        for index in (1, 2):
+            self._add("hosts", {"name": f"kvm-host-0{index}", "type": "Routing", "hypervisor": "KVM",
+                                "state": "Up", "resourcestate": "Enabled", "zoneid": zone["id"],
+                                "zonename": zone["name"], "ipaddress": f"10.0.0.{10 + index}",
+                                "cpunumber": 32, "cpuspeed": 2400, "memorytotal": 128 * GiB,
+                                "localstoragetotal": 2000 * GiB})
 
     def _seed_os_types(self) -> dict[str, dict]:
         """A slice of CloudStack's guest OS catalogue (listOsTypes), by description."""

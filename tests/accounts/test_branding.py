@@ -100,12 +100,12 @@ def test_the_console_shows_the_branding(admin_client_api, client):
     url = admin_client_api.post("/settings/branding/logo", {"file": SimpleUploadedFile("logo.png", PNG)},
                                 format="multipart").json()["logo_url"]
     client.force_login(admin)
-    page = client.get("/admin/").content.decode()
+    page = client.get("/console/").content.decode()
     assert "Acme Cloud Moves" in page and "VMware exit" in page
     assert "--header-bg: #123456" in page and f'src="{url}"' in page
     admin_client_api.put("/settings/branding", {"login_hero_title": "Welcome aboard",
                                                 "login_hero_features": ["Replicate <b>safely</b>"]}, format="json")
-    login = client.__class__().get("/admin/login/").content.decode()
+    login = client.__class__().get("/console/login/").content.decode()
     assert "Acme Cloud Moves" in login and "Welcome aboard" in login  # before anyone logs in, too
     assert "Replicate &lt;b&gt;safely&lt;/b&gt;" in login  # the branding is text, never markup
 
@@ -134,7 +134,7 @@ def test_the_console_lists_departments_and_emails_for_admins_only(client):
         user.is_staff = True
         user.save()
     client.force_login(admin)
-    assert client.get("/admin/accounts/department/").status_code == 200
-    assert client.get("/admin/accounts/notification/").status_code == 200
+    assert client.get("/console/accounts/department/").status_code == 200
+    assert client.get("/console/accounts/notification/").status_code == 200
     client.force_login(viewer)
-    assert client.get("/admin/accounts/department/").status_code == 403
+    assert client.get("/console/accounts/department/").status_code == 403

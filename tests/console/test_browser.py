@@ -44,7 +44,7 @@ def log_in(browser, base: str, username: str):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(30_000)
     page = context.new_page()
-    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.goto(f"{base}/console/login/?next=/console/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
@@ -163,15 +163,15 @@ def test_a_whole_lab_migration_from_the_console(stack, live_server, browser):
     assert context.current_status == "failed_over"
     assert set(FailoverJob.objects.values_list("requested_by", flat=True)) == {"ops"}
 
-    page.goto(f"{base}/admin/")
+    page.goto(f"{base}/console/")
     assert re.search(r"1\s+Failed over", page.inner_text("#vm-states"))
     shot(page, "dashboard.png")
 
     # A viewer sees it all and no action.
     viewer = log_in(browser, base, "watcher")
     assert viewer.locator(".console-action").count() == 0
-    viewer.goto(f"{base}/admin/console/vm/{context.pk}/")
+    viewer.goto(f"{base}/console/console/vm/{context.pk}/")
     assert "Failed over" in viewer.inner_text("#vm-state")
     assert viewer.locator(".console-action").count() == 0 and viewer.locator("#vm-actions").count() == 0
-    viewer.goto(f"{base}/admin/console/vm/{context.pk}/live_failover/")
+    viewer.goto(f"{base}/console/console/vm/{context.pk}/live_failover/")
     assert "403" in viewer.content() or "Forbidden" in viewer.content()

@@ -32,9 +32,11 @@ ALLOWED = {
     "accounts": {"core", "enrollment", "settings", "inventory", "replication"},
     # Snapshot policies and restore act on CloudStack through the settings app's client and resource records.
     "snapshots": {"core", "enrollment", "settings"},
+    # The operations portal over CloudStack (seed 004): reads CloudStack through settings' client.
+    "portal": {"core", "enrollment", "settings"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves", "accounts", "snapshots"},
+                "planner", "waves", "accounts", "snapshots", "portal"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

@@ -44,7 +44,7 @@ def _form_login(path: str, password: str, **extra):
     return Client().post(path, {"username": "console-admin", "password": password}, **extra)
 
 
-@pytest.mark.parametrize("path", ["/admin/login/", "/api-auth/login/"])
+@pytest.mark.parametrize("path", ["/console/login/", "/api-auth/login/"])
 def test_console_and_browsable_api_logins_lock_out_after_repeated_failures(path, settings):
     user = make_user("console-admin", "admin", password=PASSWORD)
     user.is_staff = user.is_superuser = True

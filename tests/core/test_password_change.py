@@ -34,7 +34,7 @@ def test_password_changed_in_the_console_revokes_the_users_tokens():
 
     console = Client()
     console.force_login(root)  # the console's login form goes through django-axes, which needs a real request
-    response = console.post(f"/admin/auth/user/{alice.pk}/password/",
+    response = console.post(f"/console/auth/user/{alice.pk}/password/",
                             {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"})
     assert response.status_code == 302, response.content[:500]
 

@@ -32,6 +32,7 @@ PUBLIC = {
     ("post", "/api/v1/vma/enroll"), ("post", "/api/v1/vma/enroll/verify"), ("get", "/api/v1/vma/enroll/result"),
     # The portal's branding, for the login page (seed 004, apps/accounts).
     ("get", "/settings/branding"), ("get", "/settings/branding/logo/{name}"), ("get", "/metrics"),
+    ("post", "/auth/login"),  # the operations portal's login (seed 004)
 }
 # Everything the real agent calls once logged in (agent/omaclient.py); agents are refused everything else.
 AGENT = {
@@ -81,7 +82,8 @@ ADMIN_ONLY = {
     ("post", "/restore/jobs/{job_id}/cleanup"), ("post", "/restore/jobs/{job_id}/retry"),
     ("post", "/restore/jobs/{job_id}/cleanup-storage"),
 }
-ADMIN_PREFIX = "/api/v1/admin/"
+# The operations portal's /admin/... writes (seed 004: "Admin only") go to CloudStack: admins only.
+ADMIN_PREFIX = ("/api/v1/admin/", "/admin/")
 
 # Bodies where an empty one would be acted on, or where the refusal depends on the body.
 BODIES = {

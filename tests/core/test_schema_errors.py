@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"/health", "/api/v1/health", "/api/v1/auth/login", "/api/v1/vma/enroll", "/api/v1/vma/enroll/verify",
           "/api/v1/vma/enroll/result",
           # Seed 004's portal: the branding for the login page (its write is admin-only), the public metrics.
-          "/settings/branding", "/settings/branding/logo/{name}", "/metrics"}
+          "/settings/branding", "/settings/branding/logo/{name}", "/metrics", "/auth/login"}
 
 
 def operations():

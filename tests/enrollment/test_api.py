@@ -437,8 +437,8 @@ def test_admin_console_revoke_action(tunnel_files, anon_client, admin):
     pk = Appliance.objects.get(appliance_id=appliance_id).pk
     for page in ("appliance/", f"appliance/{pk}/change/", "enrollment/",
                  f"enrollment/{Enrollment.objects.get().pk}/change/", "pairingcode/", "enrollmentauditevent/"):
-        assert console.get(f"/admin/enrollment/{page}").status_code == 200, page
-    response = console.post("/admin/enrollment/appliance/", {"action": "revoke", "_selected_action": [pk]},
+        assert console.get(f"/console/enrollment/{page}").status_code == 200, page
+    response = console.post("/console/enrollment/appliance/", {"action": "revoke", "_selected_action": [pk]},
                             follow=True)
     assert response.status_code == 200
     assert Appliance.objects.get(pk=pk).status == ApplianceStatus.REVOKED

@@ -146,9 +146,9 @@ def test_console_refuses_what_the_api_refuses(db):
     client = Client()  # the module's `client` is the CloudStack one
     client.force_login(get_user_model().objects.create_superuser("root", password="Console-pass-42"))
     config = OsseaConfig.objects.create(name="c", api_url="http://cs", api_key="k", secret_key="s", zone="z")
-    url = "/admin/platform_settings/storagemapping/add/"
+    url = "/console/platform_settings/storagemapping/add/"
     refused = client.post(url, {"ossea_config": config.pk, "datastore": "ds1"})
     assert refused.status_code == 200 and b"disk_offering_id (createVolume diskofferingid)" in refused.content
     saved = client.post(url, {"ossea_config": config.pk, "datastore": "ds1", "storage_id": "pool-1"})
     assert saved.status_code == 302 and StorageMapping.objects.get().storage_id == "pool-1"
-    assert b"ds1" in client.get("/admin/platform_settings/storagemapping/").content
+    assert b"ds1" in client.get("/console/platform_settings/storagemapping/").content

@@ -163,7 +163,7 @@ def test_the_console_shows_runs_to_viewers_and_changes_nothing(client):
     viewer.save()
     run = SnapshotRun.objects.create(trigger="scheduled", status="completed")
     client.force_login(viewer)
-    assert client.get("/admin/snapshots/snapshotrun/").status_code == 200
-    page = client.get(f"/admin/snapshots/snapshotrun/{run.pk}/change/")
+    assert client.get("/console/snapshots/snapshotrun/").status_code == 200
+    page = client.get(f"/console/snapshots/snapshotrun/{run.pk}/change/")
     assert page.status_code == 200 and b"Save" not in page.content
-    assert client.get("/admin/snapshots/snapshotpolicy/add/").status_code == 403
+    assert client.get("/console/snapshots/snapshotpolicy/add/").status_code == 403

@@ -226,9 +226,9 @@ def test_the_console_lists_and_shows_waves_and_acts(admin_client, operator_clien
     wave_id = create(operator_client, vms=no_power("a-01", "b-01"), hooks=[
         {"name": "gate", "stage": "before_final_sync", "kind": "webhook", "url": "http://hooks.example/x",
          "secret": "never-shown"}]).json()["wave"]["id"]
-    listing = admin_client.get("/admin/waves/wave/")
+    listing = admin_client.get("/console/waves/wave/")
     assert listing.status_code == 200 and b"w1" in listing.content
-    page = admin_client.get(f"/admin/waves/wave/{wave_id}/change/")
+    page = admin_client.get(f"/console/waves/wave/{wave_id}/change/")
     assert page.status_code == 200 and b"a-01" in page.content and b"never-shown" not in page.content
-    acted = admin_client.post("/admin/waves/wave/", {"action": "cancel", "_selected_action": [wave_id]}, follow=True)
+    acted = admin_client.post("/console/waves/wave/", {"action": "cancel", "_selected_action": [wave_id]}, follow=True)
     assert acted.status_code == 200 and Wave.objects.get().status == "cancelled"

@@ -3,7 +3,7 @@
 documents it. The status codes are the platform's own (apps/core/exceptions.py)."""
 from __future__ import annotations
 
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 
 from ..exceptions import exception_handler
 from ..schema import PlatformAutoSchema
@@ -22,9 +22,12 @@ def errors(*codes: int) -> dict:
 
 
 def detail_exception_handler(exc, context):
+    """The common handler's message as ``{"detail"}``; a missing or dead token says only ``Not authenticated``, as
+    seed 004's 401 does."""
     response = exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" in response.data:
-        response.data = {"detail": response.data["error"]}
+        unauthenticated = isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed)
+        response.data = {"detail": "Not authenticated" if unauthenticated else response.data["error"]}
     return response
 
 

@@ -63,7 +63,7 @@ class LogoutView(APIView):
             services.token_revoke(token=request.auth)
             return Response(SuccessMessageSerializer({"success": True,
                                                       "message": "Logged out; the session token is revoked"}).data)
-        refusal = "No bearer token to revoke (log out of the console at /admin/logout/)"
+        refusal = "No bearer token to revoke (log out of the console at /console/logout/)"
         return Response(ErrorResponseSerializer({"success": False, "error": refusal, "details": None}).data,
                         status=status.HTTP_400_BAD_REQUEST)
 
@@ -164,4 +164,4 @@ class ApiRootView(APIView):
                          "schema": request.build_absolute_uri("/api/schema/"),
                          "swagger-ui": request.build_absolute_uri("/swagger/"),
                          "redoc": request.build_absolute_uri("/redoc/"),
-                         "console": request.build_absolute_uri("/admin/")})
+                         "console": request.build_absolute_uri("/console/")})

@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import CloudStackDeviceError, CloudStackError, CloudStackJobError, CloudStackNotFoundError, OmaVmDetectionError
 from .helpers import PRODUCTION_DEV_ROOT, _wait_for_path, local_macs, size_bytes_to_gb, volume_device_path, volume_name_for_disk
 from .storage import StorageOperations
+from .tenancy import TenancyOperations
 from .transport import Submitted
 
 # One logger name for the whole client, as when it was one module.
@@ -74,7 +75,7 @@ class AttachedVolume:
 _LIST_BY_KIND = {"vm": "listVirtualMachines", "volume": "listVolumes", "snapshot": "listSnapshots"}
 
 
-class CloudStackClient(StorageOperations):
+class CloudStackClient(StorageOperations, TenancyOperations):
     """A signed-request client for one CloudStack endpoint.
 
     Lists are fetched whole (paged) and retried on connection errors; async commands are polled

@@ -9,26 +9,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import exceptions, permissions, serializers
+from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema
-from apps.core.api.detail import detail_exception_handler as core_detail_handler
+from apps.core.api.detail import DetailAutoSchema, detail_exception_handler
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import InvalidInput, NotFound
 
 from .. import rbac
 
 MAX_LIMIT = 1000
-
-
-def detail_exception_handler(exc, context):
-    """Seed 004's shape (apps/core/api/detail.py), and a missing or dead token says only `Not authenticated`."""
-    response = core_detail_handler(exc, context)
-    if response is not None and isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        response.data = {"detail": "Not authenticated"}
-    return response
 
 
 class SeedPermission(permissions.BasePermission):

@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         User = get_user_model()
         if User.objects.filter(is_superuser=True, is_active=True).exists():
-            self.stdout.write("An admin account exists; log in at http://127.0.0.1:8000/admin/")
+            self.stdout.write("An admin account exists; log in at http://127.0.0.1:8000/console/")
             return
         password = os.environ.get("MP_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=options["username"], email="", password=password)
@@ -27,5 +27,5 @@ class Command(BaseCommand):
         # Printed once, on purpose: this is the only place the generated password appears.
         self.stdout.write(self.style.SUCCESS(
             f"Created console account '{user.username}' with password: {password}\n"
-            f"Log in at http://127.0.0.1:8000/admin/ and http://127.0.0.1:8000/swagger/ "
+            f"Log in at http://127.0.0.1:8000/console/ and http://127.0.0.1:8000/swagger/ "
             f"(API: POST /api/v1/auth/login with username and password)."))

@@ -105,7 +105,7 @@ class Command(BaseCommand):
         }
         group = Supervisor(commands, env=env, cwd=settings.BASE_DIR, say=self.stderr.write)
         group.start()
-        self.stdout.write(self.style.SUCCESS(f"console: http://{bind}/admin/  API docs: http://{bind}/swagger/"))
+        self.stdout.write(self.style.SUCCESS(f"console: http://{bind}/console/  API docs: http://{bind}/swagger/"))
         stopping = False
 
         def stop(*_):

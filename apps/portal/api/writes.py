@@ -1,0 +1,151 @@
+"""Seed 004's /admin/... infrastructure writes (admins only), through CloudStack: flavors (service offerings),
+networks, security groups and their ingress rules. Each answers the collected row, stored at once."""
+from __future__ import annotations
+
+import ipaddress
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from .. import models, services
+from .base import PortalView, errors
+from .infrastructure import TAGS, rules_of
+from .resources import FlavorSerializer, NetworkSerializer, RuleSerializer, SecurityGroupSerializer
+
+
+class FlavorCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    vcpus = serializers.IntegerField(min_value=1, max_value=1024)
+    ram = serializers.IntegerField(min_value=32, max_value=16 * 1024 * 1024, help_text="RAM in MB")
+    disk = serializers.IntegerField(min_value=0, required=False, default=0,
+                                    help_text="Ignored: CloudStack's compute offerings carry no disk")
+    cpu_speed_mhz = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1000)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class NetworkCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SecurityGroupCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    project_id = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None)
+
+
+class RuleCreateSerializer(serializers.Serializer):
+    security_group_id = serializers.CharField()
+    direction = serializers.ChoiceField(choices=["ingress"], default="ingress",
+                                        help_text="CloudStack's security groups here take ingress rules")
+    protocol = serializers.ChoiceField(choices=["tcp", "udp", "icmp", "all"], default="tcp")
+    port_range_min = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
+    port_range_max = serializers.IntegerField(min_value=0, max_value=65535, required=False, allow_null=True)
+    remote_ip_prefix = serializers.CharField(required=False, default="0.0.0.0/0", help_text="A CIDR")
+    ethertype = serializers.ChoiceField(choices=["IPv4", "IPv6"], default="IPv4")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_remote_ip_prefix(self, value):
+        try:
+            return str(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise serializers.ValidationError(f"{value!r} is not a CIDR such as 10.0.0.0/24") from None
+
+    def validate(self, data):
+        low, high = data.get("port_range_min"), data.get("port_range_max")
+        if data["protocol"] in ("tcp", "udp"):
+            if low is None or high is None:
+                raise serializers.ValidationError("tcp and udp rules need port_range_min and port_range_max")
+            if low > high:
+                raise serializers.ValidationError("port_range_min must not exceed port_range_max")
+        return data
+
+
+def _user(request) -> str:
+    return request.user.get_username()
+
+
+def _valid(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class AdminView(PortalView):
+    permission = "resources:admin"
+
+
+class AdminFlavorsView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a flavor (a CloudStack service offering)", request=FlavorCreateSerializer,
+                   responses={201: FlavorSerializer, **errors(400, 502, 503)})
+    def post(self, request):
+        data = _valid(FlavorCreateSerializer, request)
+        offering = services.flavor_create(name=data["name"], vcpus=data["vcpus"], ram_mb=data["ram"],
+                                          cpu_speed_mhz=data["cpu_speed_mhz"], description=data["description"],
+                                          user=_user(request))
+        return Response(FlavorSerializer(models.ServiceOffering.objects.get(cloud_id=offering["id"])).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class AdminFlavorView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a flavor", responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, flavor_id: str):
+        services.flavor_delete(flavor_id=flavor_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminNetworksView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a network in the configured zone", request=NetworkCreateSerializer,
+                   responses={201: NetworkSerializer, **errors(400, 502, 503)})
+    def post(self, request):
+        data = _valid(NetworkCreateSerializer, request)
+        network = services.network_create(name=data["name"], description=data["description"], user=_user(request))
+        return Response(NetworkSerializer(models.Network.objects.get(cloud_id=network["id"])).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class AdminNetworkView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a network", responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, network_id: str):
+        services.network_delete(network_id=network_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminSecurityGroupsView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a security group", request=SecurityGroupCreateSerializer,
+                   responses={201: SecurityGroupSerializer, **errors(400, 404, 502, 503)})
+    def post(self, request):
+        data = _valid(SecurityGroupCreateSerializer, request)
+        group = services.security_group_create(name=data["name"], description=data["description"],
+                                               project_id=data["project_id"], user=_user(request))
+        return Response(SecurityGroupSerializer(models.SecurityGroup.objects.get(cloud_id=group["id"])).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class AdminSecurityGroupView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a security group and its rules",
+                   responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, sg_id: str):
+        services.security_group_delete(group_id=sg_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AdminRulesView(AdminView):
+    @extend_schema(tags=TAGS, summary="Create a security group rule (ingress)", request=RuleCreateSerializer,
+                   responses={201: RuleSerializer, **errors(400, 404, 502, 503)})
+    def post(self, request):
+        data = _valid(RuleCreateSerializer, request)
+        rule = services.security_group_rule_create(
+            group_id=data["security_group_id"], protocol=data["protocol"], port_min=data.get("port_range_min"),
+            port_max=data.get("port_range_max"), cidr=data["remote_ip_prefix"], user=_user(request))
+        group = models.SecurityGroup.objects.get(cloud_id=data["security_group_id"])
+        made = next(r for r in rules_of(group) if r["rule_id"] == rule["ruleid"])
+        return Response(RuleSerializer(made).data, status=status.HTTP_201_CREATED)
+
+
+class AdminRuleView(AdminView):
+    @extend_schema(tags=TAGS, summary="Delete a security group rule", responses={204: None, **errors(404, 409, 502, 503)})
+    def delete(self, request, rule_id: str):
+        services.security_group_rule_delete(rule_id=rule_id, user=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,77 @@
+"""The CloudStack client's tenancy and cloud operations: domains, accounts, projects, hosts, security groups,
+resource limits, and the writes the operations portal makes (networks, service offerings, security groups).
+
+A mixin of `CloudStackClient` on the same transport. Lists are paged (`list_all`) and ask for every owner's
+records (`listall`), which needs the root admin's keys.
+"""
+
+from __future__ import annotations
+
+from .transport import CloudStackTransport
+
+
+class TenancyOperations(CloudStackTransport):
+    def list_domains(self) -> list[dict]:
+        return self.list_all("listDomains", listall=True)
+
+    def list_accounts(self) -> list[dict]:
+        return self.list_all("listAccounts", listall=True)
+
+    def list_projects(self) -> list[dict]:
+        return self.list_all("listProjects", listall=True)
+
+    def list_hosts(self) -> list[dict]:
+        return self.list_all("listHosts", type="Routing")
+
+    def list_security_groups(self) -> list[dict]:
+        return self.list_all("listSecurityGroups", listall=True)
+
+    def list_all_volumes(self) -> list[dict]:
+        return self.list_all("listVolumes", listall=True)
+
+    def list_all_snapshots(self) -> list[dict]:
+        return self.list_all("listSnapshots", listall=True)
+
+    def list_public_ip_addresses(self) -> list[dict]:
+        return self.list_all("listPublicIpAddresses", listall=True)
+
+    def list_resource_limits(self, *, account: str | None = None, domain_id: str | None = None,
+                             project_id: str | None = None) -> list[dict]:
+        return self.list_all("listResourceLimits", account=account, domainid=domain_id, projectid=project_id)
+
+    # -- the portal's writes ------------------------------------------------------------------
+
+    def create_network(self, *, name: str, zone_id: str, display_text: str | None = None,
+                       network_offering_id: str | None = None) -> dict:
+        return self.call("createNetwork", name=name, displaytext=display_text or name, zoneid=zone_id,
+                         networkofferingid=network_offering_id)["network"]
+
+    def delete_network(self, network_id: str) -> None:
+        self.run_job("deleteNetwork", None, id=network_id)
+
+    def create_service_offering(self, *, name: str, display_text: str, cpu_number: int, cpu_speed: int,
+                                memory_mb: int) -> dict:
+        return self.call("createServiceOffering", name=name, displaytext=display_text, cpunumber=cpu_number,
+                         cpuspeed=cpu_speed, memory=memory_mb)["serviceoffering"]
+
+    def delete_service_offering(self, offering_id: str) -> None:
+        self.call("deleteServiceOffering", id=offering_id)
+
+    def change_service_offering(self, vm_id: str, offering_id: str) -> dict:
+        """A stopped VM's offering (CloudStack refuses a running VM's)."""
+        return self.call("changeServiceForVirtualMachine", id=vm_id, serviceofferingid=offering_id)["virtualmachine"]
+
+    def create_security_group(self, *, name: str, description: str = "", project_id: str | None = None) -> dict:
+        return self.call("createSecurityGroup", name=name, description=description,
+                         projectid=project_id)["securitygroup"]
+
+    def delete_security_group(self, group_id: str) -> None:
+        self.call("deleteSecurityGroup", id=group_id)
+
+    def authorize_ingress(self, *, group_id: str, protocol: str, start_port: int | None, end_port: int | None,
+                          cidr: str) -> dict:
+        return self.run_job("authorizeSecurityGroupIngress", "securitygroup", securitygroupid=group_id,
+                            protocol=protocol, startport=start_port, endport=end_port, cidrlist=cidr)
+
+    def revoke_ingress(self, rule_id: str) -> None:
+        self.run_job("revokeSecurityGroupIngress", None, id=rule_id)
