@@ -365,6 +365,10 @@ MP_RESTORE_CLEANUP_VOLUMES = env_bool("RESTORE_CLEANUP_VOLUMES", default=True)
 # How often the operations portal's collector reads CloudStack into its tables (docs/portal.md).
 MP_PORTAL_COLLECT_INTERVAL = float(os.environ.get("MP_PORTAL_COLLECT_INTERVAL", "300"))
 
+# Seed 004's rate limit on its paths (portal, accounts, snapshots, planner): requests per user (per address before
+# login) and period, answered in X-RateLimit-* headers and 429 past it (apps/core/api/detail.py).
+MP_SEED_API_RATE = os.environ.get("SEED_API_RATE", "100/min")
+
 CELERY_BEAT_SCHEDULE = {
     "replication-reaper": {"task": "apps.replication.tasks.reap_stale_jobs", "schedule": 60.0},
     "enrollment-tunnel-seen": {"task": "apps.enrollment.tasks.refresh_tunnel_seen", "schedule": 60.0},

@@ -1,7 +1,10 @@
 """Shared fixtures: API clients per role, and the lab peers (started lazily, skipped only when a binary is missing)."""
 from __future__ import annotations
 
+import os
+
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
@@ -9,6 +12,12 @@ from rest_framework.test import APIClient
 
 from apps.core.choices import Role, TokenKind
 from apps.core.services import token_issue
+
+# Seed 004's per-user rate limit (100 a minute) would cut the tests that sweep every path as one user, and the live
+# servers they start (the fuzzer's, the e2e stack's): lifted for them; tests/core/test_seed_rate_limit.py sets it low.
+# (pytest-django configured the settings before this file: this process's are set here, the servers' by the env.)
+os.environ["SEED_API_RATE"] = "1000000/min"
+django_settings.MP_SEED_API_RATE = os.environ["SEED_API_RATE"]
 
 
 def pytest_unconfigure(config):

@@ -6,7 +6,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import InvalidInput
 from apps.core.pagination import MAX_OFFSET
@@ -20,7 +20,7 @@ class AccountsAutoSchema(DetailAutoSchema):
     component_prefix = "Portal"
 
 
-class AccountsView(APIView):
+class AccountsView(SeedRateLimited, APIView):
     permission_classes = [SeedPermission]
     schema = AccountsAutoSchema()
     requires: dict[str, str] = {}

@@ -3,7 +3,9 @@
 documents it. The status codes are the platform's own (apps/core/exceptions.py)."""
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import exceptions, serializers
+from rest_framework.throttling import UserRateThrottle
 
 from ..exceptions import exception_handler
 from ..schema import PlatformAutoSchema
@@ -54,3 +56,39 @@ class DetailAutoSchema(PlatformAutoSchema):
         # Components share one namespace with every app's ("Check", "User"...): the app's say whose they are.
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
         return name if name.startswith(self.component_prefix) else f"{self.component_prefix}{name}"
+
+
+class SeedRateThrottle(UserRateThrottle):
+    """Seed 004's "100 requests per minute per user" (SEED_API_RATE), counted per user (per address before login)
+    in the shared cache; what is left goes out in the seed's X-RateLimit-* headers (`SeedRateLimited`)."""
+
+    scope = "seed"
+
+    def get_rate(self) -> str:
+        # Read at each request (not frozen at import as DRF's rates are), so a deployment or a test can set it.
+        return settings.MP_SEED_API_RATE
+
+    def allow_request(self, request, view) -> bool:
+        allowed = super().allow_request(request, view)
+        if self.rate is not None and self.key is not None:
+            # The history is newest first; the window frees its oldest request first.
+            oldest = self.history[-1] if self.history else self.now
+            request.rate_limit = (self.num_requests, max(0, self.num_requests - len(self.history)),
+                                  int(oldest + self.duration))
+        return allowed
+
+
+class SeedRateLimited:
+    """A view mixin: seed 004's rate limit and its headers on every answer it counted (429 included)."""
+
+    throttle_classes = [SeedRateThrottle]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        figures = getattr(request, "rate_limit", None)
+        if figures is not None:
+            limit, remaining, reset = figures
+            response["X-RateLimit-Limit"] = str(limit)
+            response["X-RateLimit-Remaining"] = str(remaining)
+            response["X-RateLimit-Reset"] = str(reset)
+        return response

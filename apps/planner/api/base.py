@@ -12,7 +12,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
 from apps.core.api.detail import errors as errors  # the planner's views document their errors with it
 from apps.core.choices import Role
 from apps.core.permissions import RolePermission, user_roles
@@ -37,7 +37,7 @@ class PlannerAutoSchema(DetailAutoSchema):
     component_prefix = "Migration"
 
 
-class PlannerView(APIView):
+class PlannerView(SeedRateLimited, APIView):
     permission_classes = [MigrationPermission]
     schema = PlannerAutoSchema()
     access: dict[str, str] = {}

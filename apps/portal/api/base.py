@@ -11,7 +11,7 @@ from __future__ import annotations
 from rest_framework import permissions
 from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
 from apps.core.api.detail import errors as errors  # the portal's views document their errors with it
 from apps.core.exceptions import InvalidInput
 
@@ -38,7 +38,7 @@ class PortalAutoSchema(DetailAutoSchema):
     component_prefix = "Portal"
 
 
-class PortalView(APIView):
+class PortalView(SeedRateLimited, APIView):
     permission_classes = [SeedPermission]
     schema = PortalAutoSchema()
     permission = "dashboard:read"

@@ -13,7 +13,7 @@ from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import InvalidInput, NotFound
 
@@ -40,7 +40,7 @@ class SnapshotsAutoSchema(DetailAutoSchema):
     component_prefix = "Snapshots"
 
 
-class SnapshotsView(APIView):
+class SnapshotsView(SeedRateLimited, APIView):
     permission_classes = [SeedPermission]
     schema = SnapshotsAutoSchema()
     permission = "snapshots:read"
