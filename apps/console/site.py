@@ -37,6 +37,7 @@ class ConsoleSite(admin.AdminSite):
             path("console/plan/<uuid:project_id>/", wrap(pages.project), name="console-project"),
             path("console/plan/<uuid:project_id>/cohort/<int:pk>/", wrap(pages.cohort), name="console-cohort"),
             path("console/waves/", wrap(pages.waves), name="console-waves"),
+            path("console/cloud/", wrap(pages.cloud), name="console-cloud"),
             path("console/wave/<int:pk>/", wrap(pages.wave), name="console-wave"),
             path("console/<str:target>/<str:key>/<str:name>/", wrap(pages.operation), name="console-operation"),
         ]

@@ -27,7 +27,7 @@ from apps.replication.models import ReplicationJob
 from apps.settings.models import VMwareCredential
 from apps.waves import services as wave_services
 
-from . import operations, pages, plans, selectors
+from . import cloud, operations, pages, plans, selectors
 from .forms import MappingForm
 
 
@@ -203,6 +203,10 @@ class ConsolePages:
         wave = fetched(wave_services.wave_get, pk, "wave")
         return self.render(request, "console/wave.html", plans.wave_page(wave), panel="console/wave_panel.html",
                            title=wave.name)
+
+    def cloud(self, request):
+        require(request, Role.VIEWER)
+        return self.render(request, "console/cloud.html", cloud.page(), title="Destination cloud")
 
     # -- agents and the inventory --------------------------------------------------------------------------
 
