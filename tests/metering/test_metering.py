@@ -75,6 +75,14 @@ def test_totals_are_the_sums_of_the_collected_samples(collected, admin_client_ap
     assert len(rows_of(admin_client_api.get("/api/metering/export/snapshots"))) == 2
     assert len(rows_of(admin_client_api.get("/api/metering/export/efficiency", {"hours": 1}))) == 14
 
+    # The chargeback's usage columns are the samples' sums: a running VM's vCPUs for each round's quarter hour.
+    charged = {r["project_name"]: r for r in rows_of(admin_client_api.get("/api/metering/export/chargeback"))}
+    for tenant, row in charged.items():
+        samples = ResourceSample.objects.filter(project_name=tenant, power_state="running")
+        assert float(row["vcpu_hours"]) == pytest.approx(sum(s.vcpus_allocated * HOUR_SHARE for s in samples), abs=1e-6)
+        volumes = portal.Volume.objects.filter(tenant_name=tenant).aggregate(n=Sum("size_gb"))["n"] or 0
+        assert float(row["storage_gb_months"]) == pytest.approx(2 * volumes * HOUR_SHARE / 730, abs=1e-6)
+
     filters = admin_client_api.get("/api/metering/filters").json()
     assert {"acme", "globex", "payroll"} <= set(filters["projects"]) and "Finance" in filters["domains"]
     assert {"project": "acme", "domain": "ROOT"} in filters["all_tenants"]
