@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.metering import sampler
 from apps.metering.models import MeteringSettings, ResourceSample
 from apps.portal import models as portal
-from apps.snapshots.models import RestoreJob
+from apps.snapshots.models import PolicySnapshot, RestoreJob, SnapshotPolicy
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 HOUR_SHARE = 15 / 60  # each round stands for the default 15-minute interval
@@ -27,6 +27,11 @@ def rows_of(answer) -> list[dict]:
 
 @pytest.mark.integration
 def test_totals_are_the_sums_of_the_collected_samples(collected, admin_client_api):
+    # The collected snapshot as a daily policy's: compliant while its volume has one from the last day.
+    policy = SnapshotPolicy.objects.create(name="daily_5", interval_minutes=1440, retention_count=5)
+    made = portal.Snapshot.objects.get()
+    PolicySnapshot.objects.create(policy=policy, policy_name="daily_5", volume_id=made.volume_id,
+                                  snapshot_id=made.cloud_id, state="available")
     now = timezone.now()
     assert sampler.sample(now=now - timedelta(minutes=15), force=True)
     assert not sampler.sample(now=now - timedelta(minutes=10))  # inside the interval: no round
@@ -59,8 +64,8 @@ def test_totals_are_the_sums_of_the_collected_samples(collected, admin_client_ap
 
     snaps = admin_client_api.get("/api/metering/snapshots", {"project": "acme"}).json()
     assert snaps["total"] == 2 and snaps["data"][0]["snapshot_name"] == "acme-web-1-daily"
-    assert snaps["data"][0]["status"] == "available" and snaps["data"][0]["policy"] is None
-    assert snaps["data"][0]["is_compliant"] is False  # no policy covers it
+    assert snaps["data"][0]["status"] == "available" and snaps["data"][0]["policy"] == "daily_5"
+    assert snaps["data"][0]["is_compliant"] is True and overview["snapshots"]["compliant_count"] == 1
 
     # The emulator reports no guest statistics: every VM is idle (running at 0% CPU, or stopped).
     idle = admin_client_api.get("/api/metering/efficiency", {"classification": "idle", "hours": 1}).json()
