@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "apps.accounts",  # users, roles, departments, branding, notifications (seed 004's portal)
     "apps.snapshots",  # snapshot policies, on-demand runs, restore from volume snapshots (seed 004)
     "apps.portal",
+    "apps.metering",  # usage, pricing and chargeback sampled from the portal's collection (seed 004)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]
@@ -377,6 +378,8 @@ CELERY_BEAT_SCHEDULE = {
     "snapshot-policies": {"task": "apps.snapshots.tasks.run_due_policies", "schedule": 60.0},
     # The operations portal's collector: CloudStack into the portal's tables, changes as history (docs/portal.md).
     "portal-collect": {"task": "apps.portal.tasks.collect_cloudstack", "schedule": MP_PORTAL_COLLECT_INTERVAL},
+    # Metering samples the collected tables when its configured interval has passed (docs/metering.md).
+    "metering-sample": {"task": "apps.metering.tasks.sample_usage", "schedule": 60.0},
     # Opens waves at their window and follows the running ones (docs/waves.md).
     "waves-sweep": {"task": "apps.waves.tasks.sweep_waves", "schedule": 30.0, "options": {"queue": "scheduler"}},
     # The notification preferences' daily digests (docs/accounts.md).

@@ -34,9 +34,12 @@ ALLOWED = {
     "snapshots": {"core", "enrollment", "settings"},
     # The operations portal over CloudStack (seed 004): reads CloudStack through settings' client.
     "portal": {"core", "enrollment", "settings"},
+    # Metering samples the portal's collected tables, snapshots' runs and restores and accounts' request counters.
+    "metering": {"core", "enrollment", "settings", "inventory", "replication", "accounts", "snapshots", "portal"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves", "accounts", "snapshots", "portal"},
+                "planner", "waves", "accounts", "snapshots", "portal",
+                "metering"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

@@ -82,6 +82,9 @@ ADMIN_ONLY = {
     ("post", "/restore/jobs/{job_id}/cleanup"), ("post", "/restore/jobs/{job_id}/retry"),
     ("post", "/restore/jobs/{job_id}/cleanup-storage"),
 }
+# Seed 004's metering:read and metering:write are admin (and superadmin) only: every tenant's usage and costs.
+ADMIN_ONLY |= {(method, path) for path, ops in openapi()["paths"].items() if path.startswith("/api/metering/")
+               for method in ops if method in ("get", "post", "put", "patch", "delete")}
 # The operations portal's /admin/... writes (seed 004: "Admin only") go to CloudStack: admins only.
 ADMIN_PREFIX = ("/api/v1/admin/", "/admin/")
 

@@ -4,7 +4,7 @@ documents it. The status codes are the platform's own (apps/core/exceptions.py).
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.throttling import UserRateThrottle
 
 from ..exceptions import exception_handler
@@ -21,6 +21,23 @@ class DetailErrorSerializer(serializers.Serializer):
 def errors(*codes: int) -> dict:
     """``responses={200: X, **errors(409)}`` in seed 004's error shape."""
     return {code: DetailErrorSerializer for code in codes}
+
+
+def seed_permission(allowed):
+    """A permission class for views whose `permission` (reads) and `write_permission` (writes) are seed 004
+    permission strings, which `allowed(user, permission)` (the app's rbac module) maps onto our roles. A refusal
+    names what was needed (`Permission denied: requires metering:read`)."""
+
+    class SeedPermission(permissions.BasePermission):
+        def has_permission(self, request, view) -> bool:
+            if not request.user or not request.user.is_authenticated:
+                return False
+            safe = request.method in permissions.SAFE_METHODS
+            needed = view.permission if safe else getattr(view, "write_permission", view.permission)
+            self.message = f"Permission denied: requires {needed}"
+            return allowed(request.user, needed)
+
+    return SeedPermission
 
 
 def detail_exception_handler(exc, context):

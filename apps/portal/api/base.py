@@ -8,10 +8,9 @@ was collected (`freshness`).
 """
 from __future__ import annotations
 
-from rest_framework import permissions
 from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
 from apps.core.api.detail import errors as errors  # the portal's views document their errors with it
 from apps.core.exceptions import InvalidInput
 
@@ -20,16 +19,7 @@ from .. import rbac
 MAX_LIMIT = 1000
 
 
-class SeedPermission(permissions.BasePermission):
-    """The view's `permission` (reads) and `write_permission` (writes) are seed 004 permission strings."""
-
-    def has_permission(self, request, view) -> bool:
-        if not request.user or not request.user.is_authenticated:
-            return False
-        safe = request.method in permissions.SAFE_METHODS
-        needed = view.permission if safe else getattr(view, "write_permission", view.permission)
-        self.message = f"Permission denied: requires {needed}"
-        return rbac.allowed(request.user, needed)
+SeedPermission = seed_permission(rbac.allowed)
 
 
 class PortalAutoSchema(DetailAutoSchema):
