@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "apps.accounts",  # users, roles, departments, branding, notifications (seed 004's portal)
     "apps.snapshots",  # snapshot policies, on-demand runs, restore from volume snapshots (seed 004)
     "apps.portal",
+    "apps.runbooks",  # remediation and report procedures on CloudStack with dry runs and approvals (seed 004)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]

@@ -81,6 +81,9 @@ ADMIN_ONLY = {
     ("delete", "/snapshot-assignments/{assignment_id}"), ("post", "/snapshot/run-now"),
     ("post", "/restore/jobs/{job_id}/cleanup"), ("post", "/restore/jobs/{job_id}/retry"),
     ("post", "/restore/jobs/{job_id}/cleanup-storage"),
+    # Seed 004's runbooks:admin: approve or reject, the pending approvals, approval policy changes.
+    ("post", "/api/runbooks/executions/{execution_id}/approve"), ("get", "/api/runbooks/approvals/pending"),
+    ("put", "/api/runbooks/policies/{runbook_name}"), ("delete", "/api/runbooks/policies/{runbook_name}"),
 }
 # The operations portal's /admin/... writes (seed 004: "Admin only") go to CloudStack: admins only.
 ADMIN_PREFIX = ("/api/v1/admin/", "/admin/")

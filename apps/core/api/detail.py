@@ -3,9 +3,11 @@
 documents it. The status codes are the platform's own (apps/core/exceptions.py)."""
 from __future__ import annotations
 
-from rest_framework import exceptions, serializers
+from collections.abc import Callable
 
-from ..exceptions import exception_handler
+from rest_framework import exceptions, permissions, serializers
+
+from ..exceptions import InvalidInput, exception_handler
 from ..schema import PlatformAutoSchema
 from .serializers import ErrorResponseSerializer
 
@@ -54,3 +56,33 @@ class DetailAutoSchema(PlatformAutoSchema):
         # Components share one namespace with every app's ("Check", "User"...): the app's say whose they are.
         name = super()._get_serializer_name(serializer, direction, bypass_extensions)
         return name if name.startswith(self.component_prefix) else f"{self.component_prefix}{name}"
+
+
+def seed_permission(allowed: Callable[[object, str], bool]) -> type[permissions.BasePermission]:
+    """A permission class reading the view's `permission` (reads) and `write_permission` (writes), seed 004
+    permission strings that `allowed(user, permission)` (the app's rbac) answers; a refusal names what is needed."""
+
+    class SeedPermission(permissions.BasePermission):
+        def has_permission(self, request, view) -> bool:
+            if not request.user or not request.user.is_authenticated:
+                return False
+            safe = request.method in permissions.SAFE_METHODS
+            needed = view.permission if safe else getattr(view, "write_permission", view.permission)
+            self.message = f"Permission denied: requires {needed}"
+            return allowed(request.user, needed)
+
+    return SeedPermission
+
+
+def query_number(request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high` (`default` when absent); else 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be from {low} to {high}")
+    return value
