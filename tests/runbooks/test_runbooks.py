@@ -198,3 +198,39 @@ def test_bad_paths_and_queries(viewer_client, admin_client_api, anon_client):
     assert admin_client_api.post("/api/runbooks/executions/00000000-0000-0000-0000-000000000000/approve",
                                  {"decision": "maybe"}, format="json").status_code == 404
     assert viewer_client.get("/api/runbooks/executions/history").json() == {"executions": [], "total": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_health_quickfix_restarts_a_stopped_vm_and_names_an_unknown_one(cloud, operator_client, admin_client_api):
+    vm = next(v for v in cloud.list_virtual_machines() if v["state"] == "Running")
+    cloud.stop_virtual_machine(vm["id"])
+    request = {"runbook_name": "vm_health_quickfix", "dry_run": True,
+               "parameters": {"server_id": vm["id"], "auto_restart": True}}
+    dry = operator_client.post("/api/runbooks/trigger", request, format="json").json()
+    assert dry["result"]["issues"] == ["VM is Stopped, not Running"] and dry["result"]["restart"] == "would_soft_restart"
+    assert cloud.get_vm(vm["id"])["state"] == "Stopped"
+    real = operator_client.post("/api/runbooks/trigger", {**request, "dry_run": False}, format="json").json()
+    admin_client_api.post(f"/api/runbooks/executions/{real['execution_id']}/approve", {"decision": "approved"},
+                          format="json")
+    done = admin_client_api.get(f"/api/runbooks/executions/{real['execution_id']}").json()
+    assert done["status"] == "completed" and done["result"]["state_after"] == "Running"
+    assert cloud.get_vm(vm["id"])["state"] == "Running"
+
+    unknown = operator_client.post("/api/runbooks/trigger", {
+        **request, "parameters": {"server_id": "0f0e0d0c-0000-0000-0000-000000000000"}}, format="json")
+    assert unknown.status_code == 400 and "no VM" in unknown.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_an_executing_run_before_its_next_change(cloud, operator_client):
+    from apps.runbooks import runner
+
+    orphan = _volume(cloud, "left-behind")
+    execution = Execution.objects.create(runbook_name="orphan_resource_cleanup", status="executing", dry_run=False,
+                                         parameters={"resource_types": ["volumes"], "age_threshold_days": 0,
+                                                     "target_project": ""}, triggered_by="operator1")
+    answer = operator_client.post(f"/api/runbooks/executions/{execution.execution_id}/cancel").json()
+    assert answer["status"] == "executing" and answer["cancel_requested"] is True
+    runner.run(execution, cloud)  # the worker, at its first change
+    execution.refresh_from_db()
+    assert execution.status == "cancelled" and orphan["id"] in _volume_ids(cloud)
