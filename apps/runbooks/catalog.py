@@ -303,6 +303,41 @@ def cost_leakage_report(run: Run) -> tuple[dict, int, int]:
             len(stopped) + len(detached), 0)
 
 
+SENSITIVE_PORTS = {22: "SSH", 3389: "RDP", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis", 27017: "MongoDB"}
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+
+
+def _rule_findings(rule: dict, wide_span: int, flag_wide: bool) -> list[str]:
+    if rule.get("cidr") not in OPEN_CIDRS:
+        return []
+    protocol = (rule.get("protocol") or "all").lower()
+    if protocol == "all":
+        return ["all traffic open to the internet"]
+    if protocol == "icmp":
+        return []
+    start, end = int(rule.get("startport") or 0), int(rule.get("endport") or 0)
+    found = [f"{name} ({port}/{protocol}) open to the internet"
+             for port, name in SENSITIVE_PORTS.items() if start <= port <= end]
+    if flag_wide and end - start + 1 >= wide_span:
+        found.append(f"ports {start}-{end}/{protocol} open to the internet")
+    return found
+
+
+def security_group_audit(run: Run) -> tuple[dict, int, int]:
+    p = run.params
+    lines = []
+    for group in run.client.list_everywhere("listSecurityGroups"):
+        if not cloud.in_scope(group, p["target_project"]):
+            continue
+        for rule in group.get("ingressrule") or []:
+            for finding in _rule_findings(rule, p["wide_port_range_min"], p["flag_wide_port_ranges"]):
+                lines.append({"security_group_id": group["id"], "security_group": group.get("name", ""),
+                              "project": group.get("project") or group.get("account") or "",
+                              "rule_id": rule.get("ruleid", ""), "vm_count": group.get("virtualmachinecount", 0),
+                              "finding": finding})
+    return {"findings": lines}, len(lines), 0
+
+
 _SERVER = {"type": "string", "maxLength": 64, "description": "CloudStack VM id"}
 
 CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
@@ -351,6 +386,15 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "price_per_gb_volume_month": {"type": "number", "default": 2.0, "minimum": 0, "maximum": 1000000},
          "price_per_floating_ip_month": {"type": "number", "default": 5.0, "minimum": 0, "maximum": 1000000}},
         cost_leakage_report),
+    Runbook(
+        "security_group_audit", "Security Group Audit",
+        "Lists ingress rules open to the internet (0.0.0.0/0, ::/0): all traffic, sensitive ports (SSH, RDP, "
+        "databases) and, when asked, wide port ranges. Reads only.",
+        "security", "low",
+        {"flag_wide_port_ranges": {"type": "boolean", "default": True},
+         "wide_port_range_min": {"type": "integer", "default": 100, "minimum": 2, "maximum": 65536},
+         "target_project": {"type": "string", "default": ""}},
+        security_group_audit),
 )}
 
 

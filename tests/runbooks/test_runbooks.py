@@ -234,3 +234,20 @@ def test_cancel_stops_an_executing_run_before_its_next_change(cloud, operator_cl
     runner.run(execution, cloud)  # the worker, at its first change
     execution.refresh_from_db()
     assert execution.status == "cancelled" and orphan["id"] in _volume_ids(cloud)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_security_group_audit_flags_rules_open_to_the_internet(cloud, viewer_client, operator_client):
+    group = cloud.create_security_group(name="web-sg")
+    cloud.authorize_ingress(group_id=group["id"], protocol="tcp", start_port=22, end_port=22, cidr="0.0.0.0/0")
+    cloud.authorize_ingress(group_id=group["id"], protocol="tcp", start_port=443, end_port=443, cidr="0.0.0.0/0")
+    cloud.authorize_ingress(group_id=group["id"], protocol="tcp", start_port=1000, end_port=2000, cidr="0.0.0.0/0")
+    cloud.authorize_ingress(group_id=group["id"], protocol="tcp", start_port=3306, end_port=3306, cidr="10.0.0.0/8")
+    answer = operator_client.post("/api/runbooks/trigger", {"runbook_name": "security_group_audit", "dry_run": False},
+                                  format="json").json()
+    assert answer["status"] == "completed" and answer["items_actioned"] == 0
+    assert sorted(f["finding"] for f in answer["result"]["findings"] if f["security_group"] == "web-sg") == [
+        "SSH (22/tcp) open to the internet", "ports 1000-2000/tcp open to the internet"]
+    history = viewer_client.get("/api/runbooks/executions/history?status=completed").json()["executions"]
+    assert (history[0]["category"], history[0]["risk_level"], history[0]["display_name"]) == (
+        "security", "low", "Security Group Audit")

@@ -3,7 +3,7 @@ the medium and high risk runbooks wait for an admin other than the trigger; the 
 from django.db import migrations
 
 RISKY = ("stuck_vm_remediation", "orphan_resource_cleanup", "vm_health_quickfix")
-AUTO = ("snapshot_before_escalation", "cost_leakage_report")
+AUTO = ("snapshot_before_escalation", "cost_leakage_report", "security_group_audit")
 
 
 def add(apps, schema_editor):
