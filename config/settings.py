@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "apps.snapshots",  # snapshot policies, on-demand runs, restore from volume snapshots (seed 004)
     "apps.portal",
     "apps.metering",  # usage, pricing and chargeback sampled from the portal's collection (seed 004)
+    "apps.runbooks",  # remediation and report procedures on CloudStack with dry runs and approvals (seed 004)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]

@@ -47,6 +47,7 @@ urlpatterns = [
     # Seed 004's operations portal at the root; its /admin/<resource> API paths are the seed's, so the console
     # (Django's admin) lives at /console/ and an old /admin/ link from a browser is sent there (docs/portal.md).
     path("", include("apps.metering.api.urls")),  # seed 004's /api/metering/... (usage, pricing, chargeback)
+    path("", include("apps.runbooks.api.urls")),  # seed 004's /api/runbooks (catalog, executions, approvals)
     path("", include("apps.portal.api.urls")),
     path("console/", admin.site.urls),
     re_path(r"^admin/(?P<rest>.*)$", console_redirect),

@@ -69,15 +69,7 @@ class Target:
 def list_everywhere(client: cs.CloudStackClient, command: str, **params) -> list[dict]:
     """A list command over the caller's resources and every project's: CloudStack lists a project's resources only
     when asked with projectid=-1 (ListProjectResourcesCriteria); a cloud that refuses -1 has no projects to add."""
-    seen: dict[str, dict] = {}
-    for item in client.list_all(command, listall=True, **params):
-        seen[item["id"]] = item
-    try:
-        for item in client.list_all(command, listall=True, projectid=-1, **params):
-            seen.setdefault(item["id"], item)
-    except cs.CloudStackAPIError:
-        pass
-    return list(seen.values())
+    return client.list_everywhere(command, **params)
 
 
 _LIST = {"vm": "listVirtualMachines", "volume": "listVolumes", "snapshot": "listSnapshots"}

@@ -29,6 +29,10 @@ _HOSTNAME_TEXT = (
 )
 
 
+# States a VM passes through during a job; one a lost job leaves behind stays until a forced stop.
+TRANSITIONAL = ("Starting", "Stopping", "Migrating")
+
+
 def _matches(record: dict, p: Params, *, name_key: str = "name") -> bool:
     keyword = p.get("keyword")
     return keyword is None or keyword.lower() in str(record.get(name_key, "")).lower()
@@ -139,6 +143,7 @@ def _start(lab: LabState, vm: dict) -> None:
         lab.materialize(volume)
     hypervisor.power_on(lab, vm)  # lab: a bootable root runs as QEMU (--run-guests)
     vm["state"] = "Running"
+    vm["lastupdated"] = now()
 
 
 def _custom_compute(offering: dict, details: dict[str, str]) -> tuple[int, int, int]:
@@ -290,10 +295,28 @@ def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
     def run() -> dict:
         if forced_denied:
             raise denied(FORCE_STOP_DENIED)
-        if vm["state"] not in ("Running", "Stopped"):
+        # VirtualMachineManagerImpl.advanceStop: a VM left Starting/Stopping/Migrating (its work item lost with a
+        # management server) stops only when forced (cleanUpEvenIfUnableToStop); CloudStack then marks it Stopped.
+        if vm["state"] not in ("Running", "Stopped") and not (p.flag("forced") and vm["state"] in TRANSITIONAL):
             raise invalid(f"Unable to stop VM {vm['id']} in state {vm['state']}")
         hypervisor.power_off(lab, vm)  # lab: its QEMU process, if any, ends
         vm["state"] = "Stopped"  # stopping a stopped VM succeeds, as it does on CloudStack
+        vm["lastupdated"] = now()
+        return {"virtualmachine": _vm(lab, vm)}
+
+    return AsyncSpec("VirtualMachine", vm["id"], run)
+
+
+@command("rebootVirtualMachine", ASYNC, "vm.RebootVMCmd")
+def reboot_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
+    vm = p.entity("id", lab.vms, required=True)
+
+    def run() -> dict:
+        # UserVmManagerImpl.rebootVirtualMachine: only a Running VM reboots.
+        if vm["state"] != "Running":
+            raise invalid(f"Unable to reboot VM {vm['id']} in state {vm['state']}: it is not Running")
+        hypervisor.power_off(lab, vm)
+        _start(lab, vm)
         return {"virtualmachine": _vm(lab, vm)}
 
     return AsyncSpec("VirtualMachine", vm["id"], run)

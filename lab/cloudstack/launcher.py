@@ -181,6 +181,10 @@ class LabCloudStack:
     def clear_injections(self) -> None:
         self._admin("DELETE", "/inject")
 
+    def leave_stuck(self, vm_id: str, *, state: str = "Starting", since: str | None = None) -> dict:
+        """Leave a VM in a transitional state, as a management server that died during its job does."""
+        return self._admin("POST", f"/vms/{vm_id}/stuck", {"state": state, "since": since})
+
     def guests(self) -> list[dict]:
         """The VMs running as QEMU processes (emulator started with run_guests=True)."""
         return self._admin("GET", "/guests")["guests"]

@@ -155,10 +155,27 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"injections": []})
         elif path == "/lab/inject":
             self._send_json(200, {"injections": self.lab.injections.list()})
+        elif path.startswith("/lab/vms/") and path.endswith("/stuck") and method == "POST":
+            self._stuck(path.removeprefix("/lab/vms/").removesuffix("/stuck"), json.loads(body or b"{}"))
         elif path.startswith("/lab/guests") and method == "GET":
             self._guests(path.removeprefix("/lab/guests").strip("/"))
         else:
             self._send_json(404, {"error": f"no such lab endpoint {path}"})
+
+    def _stuck(self, vm_id: str, spec: dict) -> None:
+        """A VM left mid-transition (Starting/Stopping/Migrating) since `since` (ISO time): what CloudStack shows
+        after a management server died during the VM's job; its DB keeps the state until a forced stop."""
+        state = self.lab.state
+        with state.lock:
+            vm = state.vms.get(vm_id)
+            wanted = spec.get("state", "Starting")
+            if vm is None or wanted not in ("Starting", "Stopping", "Migrating"):
+                self._send_json(400, {"error": f"no VM {vm_id} or state {wanted!r} is not transitional"})
+                return
+            vm["state"] = wanted
+            vm["lastupdated"] = spec.get("since") or vm.get("lastupdated") or vm["created"]
+            state.save()
+        self._send_json(200, {"id": vm_id, "state": wanted, "lastupdated": vm["lastupdated"]})
 
     def _guests(self, rest: str) -> None:
         """GET /lab/guests, /lab/guests/<vm id>, /lab/guests/<vm id>/serial?tail=N (QEMU guests)."""

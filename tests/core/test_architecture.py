@@ -36,10 +36,11 @@ ALLOWED = {
     "portal": {"core", "enrollment", "settings"},
     # Metering samples the portal's collected tables, snapshots' runs and restores and accounts' request counters.
     "metering": {"core", "enrollment", "settings", "inventory", "replication", "accounts", "snapshots", "portal"},
+    # Runbooks act on CloudStack through settings' client and read its resource records (seed 004).
+    "runbooks": {"core", "enrollment", "settings"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves", "accounts", "snapshots", "portal",
-                "metering"},
+                "planner", "waves", "accounts", "snapshots", "portal", "metering", "runbooks"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

@@ -81,6 +81,9 @@ ADMIN_ONLY = {
     ("delete", "/snapshot-assignments/{assignment_id}"), ("post", "/snapshot/run-now"),
     ("post", "/restore/jobs/{job_id}/cleanup"), ("post", "/restore/jobs/{job_id}/retry"),
     ("post", "/restore/jobs/{job_id}/cleanup-storage"),
+    # Seed 004's runbooks:admin: approve or reject, the pending approvals, approval policy changes.
+    ("post", "/api/runbooks/executions/{execution_id}/approve"), ("get", "/api/runbooks/approvals/pending"),
+    ("put", "/api/runbooks/policies/{runbook_name}"), ("delete", "/api/runbooks/policies/{runbook_name}"),
 }
 # Seed 004's metering:read and metering:write are admin (and superadmin) only: every tenant's usage and costs.
 ADMIN_ONLY |= {(method, path) for path, ops in openapi()["paths"].items() if path.startswith("/api/metering/")

@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from apps.core.choices import Role, TokenKind
 from apps.core.services import token_issue
 from apps.enrollment.services.appliances import appliance_create
+from apps.runbooks.models import Execution
 from apps.scheduler import services as scheduler_services
 from tests.conftest import make_user
 from tests.factories import CredentialFactory, OsseaConfigFactory, vm_with_disks
@@ -130,7 +131,14 @@ def seed_objects(base_url: str) -> dict[str, dict[str, str]]:
     scheduler_services.group_assign_vms(group=group, vm_contexts=[vm], assigned_by="fuzz")
     vm_names = {"vm_id": vm.vm_name, "vm_name": vm.vm_name, "vm": vm.context_id, "context_id": vm.context_id,
                 "source_network_name": "VM Network"}
+    # A run waiting for an approver: approve, reject and cancel act on it (the trigger is nobody fuzzing).
+    pending = Execution.objects.create(runbook_name="orphan_resource_cleanup", status="pending_approval",
+                                       dry_run=False, triggered_by="fuzz-trigger", approver_role="admin",
+                                       parameters={"resource_types": ["volumes"], "age_threshold_days": 7,
+                                                   "target_project": ""})
     return {
+        "/api/runbooks/executions/": {"execution_id": str(pending.execution_id)},
+        "/api/runbooks/": {"runbook_name": "orphan_resource_cleanup"},
         "/api/v1/vmware-credentials/": {"id": str(credential.pk)},
         "/api/v1/schedules/": {"id": str(schedule.pk)},
         "/api/v1/machine-groups/": {"id": str(group.pk), "vm": vm.context_id},

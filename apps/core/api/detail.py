@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.throttling import UserRateThrottle
 
-from ..exceptions import exception_handler
+from ..exceptions import InvalidInput, exception_handler
 from ..schema import PlatformAutoSchema
 from .serializers import ErrorResponseSerializer
 
@@ -109,3 +109,17 @@ class SeedRateLimited:
             response["X-RateLimit-Remaining"] = str(remaining)
             response["X-RateLimit-Reset"] = str(reset)
         return response
+
+
+def query_number(request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high` (`default` when absent); else 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be from {low} to {high}")
+    return value

@@ -7,10 +7,24 @@ records (`listall`), which needs the root admin's keys.
 
 from __future__ import annotations
 
+from .errors import CloudStackAPIError
 from .transport import CloudStackTransport
 
 
 class TenancyOperations(CloudStackTransport):
+    def list_everywhere(self, command: str, **params) -> list[dict]:
+        """A list command over the caller's resources and every project's: CloudStack lists a project's resources
+        only when asked with projectid=-1 (ListProjectResourcesCriteria); a cloud that refuses -1 has no projects."""
+        seen: dict[str, dict] = {}
+        for item in self.list_all(command, listall=True, **params):
+            seen[item["id"]] = item
+        try:
+            for item in self.list_all(command, listall=True, projectid=-1, **params):
+                seen.setdefault(item["id"], item)
+        except CloudStackAPIError:
+            pass
+        return list(seen.values())
+
     def list_domains(self) -> list[dict]:
         return self.list_all("listDomains", listall=True)
 

@@ -13,9 +13,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, query_number, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
-from apps.core.exceptions import InvalidInput, NotFound
+from apps.core.exceptions import NotFound
 
 from .. import rbac
 
@@ -50,17 +50,7 @@ class RestoreView(SnapshotsView):
         super().initial(request, *args, **kwargs)
 
 
-def _number(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be from {low} to {high}")
-    return value
+_number = query_number  # the shared whole-number query parameter
 
 
 def page(request, queryset, serializer_class, *, default_limit: int = 100) -> Response:

@@ -102,3 +102,19 @@ def test_destroy_and_expunge(api, world):
     assert api.listVirtualMachines(id=guest["id"]) == {}
     assert api.listVolumes(type="ROOT", virtualmachineid=world.oma_vm_id)["count"] == 1
     assert [v["name"] for v in api.listVolumes(type="DATADISK")["volume"]] == ["data"]
+
+
+def test_a_vm_left_mid_transition_stops_only_when_forced_and_reboots_only_running(cloudstack_lab, api, world):
+    guest = world.vm(api, name="stuck")
+    cloudstack_lab.leave_stuck(guest["id"], state="Starting", since="2026-01-01T00:00:00+0000")
+    [vm] = api.listVirtualMachines(id=guest["id"])["virtualmachine"]
+    assert (vm["state"], vm["lastupdated"]) == ("Starting", "2026-01-01T00:00:00+0000")
+    with pytest.raises(CloudStackApiException) as info:
+        api.stopVirtualMachine(id=guest["id"], fetch_result=True)
+    assert "in state Starting" in info.value.error["errortext"]
+    with pytest.raises(CloudStackApiException):
+        api.rebootVirtualMachine(id=guest["id"], fetch_result=True)
+    assert api.stopVirtualMachine(id=guest["id"], forced=True, fetch_result=True)["virtualmachine"]["state"] == "Stopped"
+    api.startVirtualMachine(id=guest["id"], fetch_result=True)
+    rebooted = api.rebootVirtualMachine(id=guest["id"], fetch_result=True)["virtualmachine"]
+    assert rebooted["state"] == "Running"

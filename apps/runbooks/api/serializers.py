@@ -1,0 +1,128 @@
+"""Seed 004's runbook shapes."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .. import catalog
+from ..choices import ApprovalMode, Decision, ExecutionStatus, PolicyRole
+from ..models import ApprovalPolicy, Execution
+
+
+class RunbookSerializer(serializers.Serializer):
+    runbook_id = serializers.UUIDField()
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+    description = serializers.CharField()
+    category = serializers.CharField()
+    risk_level = serializers.ChoiceField(choices=["low", "medium", "high"])
+    supports_dry_run = serializers.BooleanField()
+    enabled = serializers.BooleanField()
+    parameters_schema = serializers.JSONField(help_text="JSON Schema of the trigger's `parameters`")
+
+
+class TriggerSerializer(serializers.Serializer):
+    runbook_name = serializers.CharField(max_length=64)
+    dry_run = serializers.BooleanField(default=True, help_text="Report what the run would do, change nothing")
+    parameters = serializers.JSONField(required=False, default=dict,
+                                       help_text="An object matching the runbook's parameters_schema")
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    """The trigger's answer."""
+
+    execution_id = serializers.UUIDField(read_only=True)
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    parameters = serializers.JSONField()
+    result = serializers.JSONField()
+
+    class Meta:
+        model = Execution
+        fields = ["execution_id", "runbook_name", "status", "dry_run", "parameters", "result", "error",
+                  "triggered_by", "triggered_at", "items_found", "items_actioned"]
+
+
+class ExecutionSummarySerializer(serializers.ModelSerializer):
+    """A history row: the execution with its runbook's name, category and risk."""
+
+    execution_id = serializers.UUIDField(read_only=True)
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    display_name = serializers.SerializerMethodField()
+    category = serializers.SerializerMethodField()
+    risk_level = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Execution
+        fields = ["execution_id", "runbook_name", "display_name", "category", "risk_level", "status", "dry_run",
+                  "triggered_by", "triggered_at", "items_found", "items_actioned"]
+
+    def _runbook(self, obj):
+        return catalog.get(obj.runbook_name)
+
+    def get_display_name(self, obj) -> str:
+        runbook = self._runbook(obj)
+        return runbook.display_name if runbook else obj.runbook_name
+
+    def get_category(self, obj) -> str:
+        runbook = self._runbook(obj)
+        return runbook.category if runbook else ""
+
+    def get_risk_level(self, obj) -> str:
+        runbook = self._runbook(obj)
+        return runbook.risk_level if runbook else ""
+
+
+class ApprovalEventSerializer(serializers.Serializer):
+    action = serializers.CharField(help_text="approved, rejected or cancelled")
+    by = serializers.CharField()
+    at = serializers.DateTimeField()
+    comment = serializers.CharField(allow_blank=True)
+
+
+class ExecutionDetailSerializer(ExecutionSummarySerializer):
+    parameters = serializers.JSONField()
+    result = serializers.JSONField()
+    approval_history = ApprovalEventSerializer(many=True)
+
+    class Meta(ExecutionSummarySerializer.Meta):
+        fields = [*ExecutionSummarySerializer.Meta.fields, "parameters", "result", "error", "approver_role",
+                  "approved_by", "approved_at", "approval_comment", "approval_history", "cancel_requested",
+                  "started_at", "completed_at"]
+
+
+class HistorySerializer(serializers.Serializer):
+    executions = ExecutionSummarySerializer(many=True)
+    total = serializers.IntegerField()
+
+
+class DecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    policy_id = serializers.UUIDField(read_only=True)
+    runbook_name = serializers.CharField(read_only=True)
+    trigger_role = serializers.ChoiceField(choices=PolicyRole.choices)
+    approver_role = serializers.ChoiceField(choices=PolicyRole.choices, default=PolicyRole.ADMIN)
+    approval_mode = serializers.ChoiceField(choices=ApprovalMode.choices, default=ApprovalMode.SINGLE_APPROVAL)
+    escalation_timeout_minutes = serializers.IntegerField(min_value=1, max_value=100000, default=60)
+    max_auto_executions_per_day = serializers.IntegerField(min_value=0, max_value=100000, default=50)
+    enabled = serializers.BooleanField(default=True)
+
+    class Meta:
+        model = ApprovalPolicy
+        fields = ["policy_id", "runbook_name", "trigger_role", "approver_role", "approval_mode",
+                  "escalation_timeout_minutes", "max_auto_executions_per_day", "enabled"]
+        validators = []  # one per runbook and trigger role: the PUT updates the existing row
+
+
+class StatsSerializer(serializers.Serializer):
+    runbook_name = serializers.CharField()
+    total_executions = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    total_items_found = serializers.IntegerField()
+    total_items_actioned = serializers.IntegerField()
+    last_run = serializers.DateTimeField(allow_null=True)

@@ -1,0 +1,402 @@
+"""The runbook catalog: each runbook's definition (seed 004's fields) and its procedure against CloudStack.
+
+A procedure gets a `Run` (the client, the validated parameters, whether it is a dry run, a cancel check) and returns
+its result with the counts of items found and actioned. A dry run reads CloudStack and reports what the real run
+would do; it never calls a command that changes anything.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from apps.core.exceptions import InvalidInput
+from apps.settings import cloudstack as cs
+
+from . import cloud
+
+_NAMESPACE = uuid.UUID("6d1f0a52-3c1e-4f43-9d0c-2f5b1e7a9c10")
+
+
+class Cancelled(Exception):
+    """The execution was cancelled between two items."""
+
+
+@dataclass
+class Run:
+    client: cs.CloudStackClient
+    params: dict
+    dry_run: bool
+    cancelled: Callable[[], bool] = lambda: False
+
+    def checkpoint(self) -> None:
+        if self.cancelled():
+            raise Cancelled
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    display_name: str
+    description: str
+    category: str
+    risk_level: str  # low | medium | high: medium and high real runs wait for an approver by default
+    properties: dict
+    procedure: Callable[[Run], tuple[dict, int, int]]
+    required: tuple[str, ...] = ()
+    supports_dry_run: bool = True
+    enabled: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def runbook_id(self) -> str:
+        return str(uuid.uuid5(_NAMESPACE, self.name))
+
+    @property
+    def parameters_schema(self) -> dict:
+        schema = {"type": "object", "properties": self.properties}
+        if self.required:
+            schema["required"] = list(self.required)
+        return schema
+
+    @property
+    def risky(self) -> bool:
+        return self.risk_level in ("medium", "high")
+
+
+def validate(runbook: Runbook, given) -> dict:
+    """The parameters with defaults filled in, checked against the runbook's schema; 400 naming the first wrong one."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise InvalidInput("parameters must be an object")
+    unknown = sorted(set(given) - set(runbook.properties))
+    if unknown:
+        raise InvalidInput(f"parameters.{unknown[0]} is not a parameter of {runbook.name}")
+    out = {}
+    for name, spec in runbook.properties.items():
+        if name not in given:
+            if name in runbook.required:
+                raise InvalidInput(f"parameters.{name} is required")
+            if "default" in spec:
+                out[name] = spec["default"]
+            continue
+        out[name] = _check(f"parameters.{name}", spec, given[name])
+    return out
+
+
+def _check(where: str, spec: dict, value):
+    kind = spec["type"]
+    if kind == "integer" and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise InvalidInput(f"{where} must be a whole number")
+    if kind == "number" and not (isinstance(value, int | float) and not isinstance(value, bool)):
+        raise InvalidInput(f"{where} must be a number")
+    if kind == "boolean" and not isinstance(value, bool):
+        raise InvalidInput(f"{where} must be true or false")
+    if kind == "string" and not isinstance(value, str):
+        raise InvalidInput(f"{where} must be a string")
+    if kind == "string" and len(value) > spec.get("maxLength", 255):
+        raise InvalidInput(f"{where} is longer than {spec.get('maxLength', 255)} characters")
+    if kind in ("integer", "number"):
+        if value < spec.get("minimum", value) or value > spec.get("maximum", value):
+            raise InvalidInput(f"{where} must be from {spec.get('minimum')} to {spec.get('maximum')}")
+    if kind == "array":
+        if not isinstance(value, list):
+            raise InvalidInput(f"{where} must be a list")
+        return [_check(f"{where}[{i}]", spec["items"], item) for i, item in enumerate(value)]
+    if "enum" in spec and value not in spec["enum"]:
+        raise InvalidInput(f"{where} must be one of {', '.join(map(str, spec['enum']))}")
+    return value
+
+
+# -- procedures -------------------------------------------------------------------------------------
+
+STUCK_STATES = ("Error", "Starting", "Stopping", "Migrating")
+
+
+def _vm_line(vm: dict, minutes: float) -> dict:
+    return {"id": vm["id"], "name": vm.get("name", ""), "state": vm.get("state", ""),
+            "minutes_in_state": int(minutes), "project": vm.get("project") or vm.get("account") or "",
+            "domain": vm.get("domain", "")}
+
+
+def _hard_reboot(client: cs.CloudStackClient, vm_id: str) -> None:
+    # A VM whose job was lost stops only when forced (CloudStack then marks it Stopped); it starts from there.
+    client.stop_virtual_machine(vm_id, forced=True)
+    client.start_virtual_machine(vm_id)
+
+
+def _soft_reboot(client: cs.CloudStackClient, vm: dict) -> None:
+    if vm.get("state") == "Running":
+        client.run_job("rebootVirtualMachine", "virtualmachine", id=vm["id"])
+        return
+    client.stop_virtual_machine(vm["id"])  # CloudStack refuses this for a VM stuck mid-transition: use hard_reboot
+    client.start_virtual_machine(vm["id"])
+
+
+def stuck_vm_remediation(run: Run) -> tuple[dict, int, int]:
+    p = run.params
+    lines, actioned = [], 0
+    for vm in run.client.list_everywhere("listVirtualMachines"):
+        if vm.get("state") not in STUCK_STATES or not cloud.in_scope(vm, p["target_project"], p["target_domain"]):
+            continue
+        minutes = cloud.age_minutes(vm, "lastupdated", "created")
+        if minutes < p["stuck_threshold_minutes"]:
+            continue
+        line = _vm_line(vm, minutes)
+        line["action"] = p["action"]
+        if vm["state"] == "Error":
+            # A failed deployment: CloudStack neither starts nor reboots it; it is destroyed and deployed again.
+            line["outcome"] = "needs_redeploy"
+        elif p["action"] == "report_only" or run.dry_run:
+            line["outcome"] = "would_" + p["action"] if p["action"] != "report_only" else "reported"
+        else:
+            run.checkpoint()
+            try:
+                (_hard_reboot(run.client, vm["id"]) if p["action"] == "hard_reboot"
+                 else _soft_reboot(run.client, vm))
+                line["outcome"] = "remediated"
+                line["state_after"] = run.client.get_vm(vm["id"]).get("state", "")
+                actioned += 1
+            except cs.CloudStackError as exc:
+                line.update(outcome="failed", error=str(exc))
+        lines.append(line)
+    return {"stuck_vms": lines}, len(lines), actioned
+
+
+def orphan_resource_cleanup(run: Run) -> tuple[dict, int, int]:
+    p = run.params
+    known = cloud.known_resource_ids()
+    threshold = p["age_threshold_days"] * 24 * 60
+    result: dict[str, list] = {}
+    found = actioned = 0
+    volumes = run.client.list_everywhere("listVolumes")
+    if "volumes" in p["resource_types"]:
+        orphans = [v for v in volumes
+                   if v.get("type") == "DATADISK" and not v.get("virtualmachineid") and v["id"] not in known
+                   and v.get("state") not in ("Destroy", "Expunging", "Expunged")
+                   and cloud.in_scope(v, p["target_project"]) and cloud.age_minutes(v, "created") >= threshold]
+        result["orphan_volumes"] = [_remove(run, v, "volume") for v in orphans]
+    if "snapshots" in p["resource_types"]:
+        live = {v["id"] for v in volumes if v.get("state") not in ("Destroy", "Expunging", "Expunged")}
+        orphans = [s for s in run.client.list_everywhere("listSnapshots")
+                   if s.get("volumeid") not in live and s["id"] not in known
+                   and cloud.in_scope(s, p["target_project"]) and cloud.age_minutes(s, "created") >= threshold]
+        result["orphan_snapshots"] = [_remove(run, s, "snapshot") for s in orphans]
+    for lines in result.values():
+        found += len(lines)
+        actioned += sum(1 for line in lines if line["outcome"] == "deleted")
+    return result, found, actioned
+
+
+def _remove(run: Run, record: dict, kind: str) -> dict:
+    line = {"id": record["id"], "name": record.get("name", ""), "project": record.get("project") or
+            record.get("account") or "", "created": record.get("created", ""),
+            "age_days": round(cloud.age_minutes(record, "created") / 1440, 1)}
+    if kind == "volume":
+        line["size_gb"] = int(record.get("size") or 0) // 2**30
+    if run.dry_run:
+        line["outcome"] = "would_delete"
+        return line
+    run.checkpoint()
+    try:
+        if kind == "volume":
+            run.client.delete_volume(record["id"])
+        else:
+            run.client.delete_snapshot(record["id"])
+        line["outcome"] = "deleted"
+    except cs.CloudStackNotFoundError:
+        line["outcome"] = "already_gone"
+    except cs.CloudStackError as exc:
+        line.update(outcome="failed", error=str(exc))
+    return line
+
+
+def _server(run: Run) -> dict:
+    try:
+        return run.client.get_vm(run.params["server_id"])
+    except cs.CloudStackNotFoundError:
+        raise InvalidInput(f"parameters.server_id: no VM {run.params['server_id']} in CloudStack") from None
+
+
+def vm_health_quickfix(run: Run) -> tuple[dict, int, int]:
+    vm = _server(run)
+    volumes = run.client.list_volumes(vm_id=vm["id"])
+    issues = []
+    if vm.get("state") != "Running":
+        issues.append(f"VM is {vm.get('state')}, not Running")
+    if vm.get("state") == "Running" and not vm.get("hostid"):
+        issues.append("VM is Running on no host")
+    for volume in volumes:
+        if volume.get("state") != "Ready":
+            issues.append(f"volume {volume.get('name')} is {volume.get('state')}")
+    if not vm.get("nic"):
+        issues.append("VM has no NIC")
+    result = {"server_id": vm["id"], "name": vm.get("name", ""), "state": vm.get("state", ""),
+              "host": vm.get("hostname", ""), "volumes": [{"id": v["id"], "name": v.get("name", ""),
+                                                            "state": v.get("state", "")} for v in volumes],
+              "issues": issues, "restart": "not_requested"}
+    actioned = 0
+    if issues and run.params["auto_restart"]:
+        if vm.get("state") == "Error":
+            result["restart"] = "not_possible: a VM in Error is redeployed, not restarted"
+        elif run.dry_run:
+            result["restart"] = f"would_{run.params['restart_type']}_restart"
+        else:
+            try:
+                if run.params["restart_type"] == "hard" or vm.get("state") in STUCK_STATES:
+                    _hard_reboot(run.client, vm["id"])
+                elif vm.get("state") == "Stopped":
+                    run.client.start_virtual_machine(vm["id"])
+                else:
+                    _soft_reboot(run.client, vm)
+                result["restart"] = "done"
+                result["state_after"] = run.client.get_vm(vm["id"]).get("state", "")
+                actioned = 1
+            except cs.CloudStackError as exc:
+                result["restart"] = f"failed: {exc}"
+    return result, len(issues), actioned
+
+
+def snapshot_before_escalation(run: Run) -> tuple[dict, int, int]:
+    vm = _server(run)
+    p = run.params
+    stem = "-".join(part for part in (p["tag_prefix"], p["reference_id"]) if part)
+    lines, actioned = [], 0
+    for volume in run.client.list_volumes(vm_id=vm["id"]):
+        name = f"{stem}-{volume.get('name', volume['id'])}"[:255]
+        line = {"volume_id": volume["id"], "volume_name": volume.get("name", ""), "snapshot_name": name}
+        if run.dry_run:
+            line["outcome"] = "would_snapshot"
+        else:
+            run.checkpoint()
+            try:
+                snap = run.client.create_snapshot(volume["id"], name=name)
+                line.update(outcome="created", snapshot_id=snap.get("id", ""))
+                actioned += 1
+            except cs.CloudStackError as exc:
+                line.update(outcome="failed", error=str(exc))
+        lines.append(line)
+    return {"server_id": vm["id"], "reference_id": p["reference_id"], "snapshots": lines}, len(lines), actioned
+
+
+def cost_leakage_report(run: Run) -> tuple[dict, int, int]:
+    p = run.params
+    stopped = []
+    for vm in run.client.list_everywhere("listVirtualMachines", state="Stopped"):
+        days = cloud.age_minutes(vm, "lastupdated", "created") / 1440
+        if days >= p["shutoff_days_threshold"]:
+            stopped.append({**_vm_line(vm, days * 1440), "days_stopped": round(days, 1), "cpu": vm.get("cpunumber", 0),
+                            "monthly_cost": round(float(vm.get("cpunumber") or 0) * p["price_per_vcpu_month"], 2)})
+    detached = []
+    for volume in run.client.list_everywhere("listVolumes"):
+        days = cloud.age_minutes(volume, "created") / 1440
+        if volume.get("virtualmachineid") or volume.get("state") in ("Destroy", "Expunging") \
+                or days < p["detached_volume_days"]:
+            continue
+        size_gb = int(volume.get("size") or 0) // 2**30
+        detached.append({"id": volume["id"], "name": volume.get("name", ""), "size_gb": size_gb,
+                         "days_detached": round(days, 1),
+                         "monthly_cost": round(size_gb * p["price_per_gb_volume_month"], 2)})
+    total = sum(line["monthly_cost"] for line in stopped + detached)
+    return ({"shutoff_vms": stopped, "detached_volumes": detached, "monthly_leakage": round(total, 2)},
+            len(stopped) + len(detached), 0)
+
+
+SENSITIVE_PORTS = {22: "SSH", 3389: "RDP", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis", 27017: "MongoDB"}
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+
+
+def _rule_findings(rule: dict, wide_span: int, flag_wide: bool) -> list[str]:
+    if rule.get("cidr") not in OPEN_CIDRS:
+        return []
+    protocol = (rule.get("protocol") or "all").lower()
+    if protocol == "all":
+        return ["all traffic open to the internet"]
+    if protocol == "icmp":
+        return []
+    start, end = int(rule.get("startport") or 0), int(rule.get("endport") or 0)
+    found = [f"{name} ({port}/{protocol}) open to the internet"
+             for port, name in SENSITIVE_PORTS.items() if start <= port <= end]
+    if flag_wide and end - start + 1 >= wide_span:
+        found.append(f"ports {start}-{end}/{protocol} open to the internet")
+    return found
+
+
+def security_group_audit(run: Run) -> tuple[dict, int, int]:
+    p = run.params
+    lines = []
+    for group in run.client.list_everywhere("listSecurityGroups"):
+        if not cloud.in_scope(group, p["target_project"]):
+            continue
+        for rule in group.get("ingressrule") or []:
+            for finding in _rule_findings(rule, p["wide_port_range_min"], p["flag_wide_port_ranges"]):
+                lines.append({"security_group_id": group["id"], "security_group": group.get("name", ""),
+                              "project": group.get("project") or group.get("account") or "",
+                              "rule_id": rule.get("ruleid", ""), "vm_count": group.get("virtualmachinecount", 0),
+                              "finding": finding})
+    return {"findings": lines}, len(lines), 0
+
+
+_SERVER = {"type": "string", "maxLength": 64, "description": "CloudStack VM id"}
+
+CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
+    Runbook(
+        "stuck_vm_remediation", "Stuck VM Remediation",
+        "Detects VMs stuck in Error or a transitional state (Starting, Stopping, Migrating) longer than the threshold "
+        "and reboots them (hard: forced stop, then start) or only reports them. An Error VM is reported for redeploy.",
+        "vm", "medium",
+        {"stuck_threshold_minutes": {"type": "integer", "default": 30, "minimum": 1, "maximum": 100000},
+         "action": {"type": "string", "enum": ["soft_reboot", "hard_reboot", "report_only"], "default": "report_only"},
+         "target_project": {"type": "string", "default": ""},
+         "target_domain": {"type": "string", "default": ""}},
+        stuck_vm_remediation),
+    Runbook(
+        "orphan_resource_cleanup", "Orphan Resource Cleanup",
+        "Finds detached data volumes and snapshots of deleted volumes that the platform did not create or keep, "
+        "older than the threshold, and deletes them in CloudStack.",
+        "cleanup", "high",
+        {"resource_types": {"type": "array", "items": {"type": "string", "enum": ["volumes", "snapshots"]},
+                            "default": ["volumes"]},
+         "age_threshold_days": {"type": "integer", "default": 7, "minimum": 0, "maximum": 3650},
+         "target_project": {"type": "string", "default": ""}},
+        orphan_resource_cleanup),
+    Runbook(
+        "vm_health_quickfix", "VM Health Quick Fix",
+        "Diagnoses one VM (state, host, volumes, NICs) and, when asked, restarts it if it is unhealthy.",
+        "vm", "medium",
+        {"server_id": _SERVER, "auto_restart": {"type": "boolean", "default": False},
+         "restart_type": {"type": "string", "enum": ["soft", "hard"], "default": "soft"}},
+        vm_health_quickfix, required=("server_id",)),
+    Runbook(
+        "snapshot_before_escalation", "Snapshot Before Escalation",
+        "Takes a named snapshot of each of a VM's volumes before a ticket is handed to the next support tier.",
+        "vm", "low",
+        {"server_id": _SERVER, "tag_prefix": {"type": "string", "default": "Pre-T2-escalation", "maxLength": 100},
+         "reference_id": {"type": "string", "default": "", "maxLength": 100}},
+        snapshot_before_escalation, required=("server_id",)),
+    Runbook(
+        "cost_leakage_report", "Cost Leakage Report",
+        "Lists VMs stopped longer than the threshold and detached volumes, with what they cost per month.",
+        "cost", "low",
+        {"idle_cpu_threshold_pct": {"type": "integer", "default": 5, "minimum": 0, "maximum": 100},
+         "shutoff_days_threshold": {"type": "integer", "default": 30, "minimum": 0, "maximum": 3650},
+         "detached_volume_days": {"type": "integer", "default": 7, "minimum": 0, "maximum": 3650},
+         "price_per_vcpu_month": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
+         "price_per_gb_volume_month": {"type": "number", "default": 2.0, "minimum": 0, "maximum": 1000000},
+         "price_per_floating_ip_month": {"type": "number", "default": 5.0, "minimum": 0, "maximum": 1000000}},
+        cost_leakage_report),
+    Runbook(
+        "security_group_audit", "Security Group Audit",
+        "Lists ingress rules open to the internet (0.0.0.0/0, ::/0): all traffic, sensitive ports (SSH, RDP, "
+        "databases) and, when asked, wide port ranges. Reads only.",
+        "security", "low",
+        {"flag_wide_port_ranges": {"type": "boolean", "default": True},
+         "wide_port_range_min": {"type": "integer", "default": 100, "minimum": 2, "maximum": 65536},
+         "target_project": {"type": "string", "default": ""}},
+        security_group_audit),
+)}
+
+
+def get(name: str) -> Runbook | None:
+    return CATALOG.get(name)
