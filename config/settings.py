@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "apps.accounts",  # users, roles, departments, branding, notifications (seed 004's portal)
     "apps.snapshots",  # snapshot policies, on-demand runs, restore from volume snapshots (seed 004)
     "apps.portal",
+    "apps.copilot",  # the ops copilot: questions answered from the portal's and migrations' data (seed 004)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]

@@ -34,9 +34,11 @@ ALLOWED = {
     "snapshots": {"core", "enrollment", "settings"},
     # The operations portal over CloudStack (seed 004): reads CloudStack through settings' client.
     "portal": {"core", "enrollment", "settings"},
+    # The ops copilot (seed 004) reads the portal's collected tables and the migrations' VM contexts and jobs.
+    "copilot": {"core", "enrollment", "settings", "inventory", "replication", "failover", "portal"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves", "accounts", "snapshots", "portal"},
+                "planner", "waves", "accounts", "snapshots", "portal", "copilot"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

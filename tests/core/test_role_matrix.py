@@ -54,6 +54,8 @@ VIEWER_WRITES = {
     # One's own notification preferences (seed 004's notifications:write, any signed-in user: apps/accounts).
     ("put", "/notifications/preferences"), ("delete", "/notifications/preferences/{pref_id}"),
     ("put", "/user-preferences"),
+    # The ops copilot (seed 004, copilot:read): asking reads our data; feedback marks one's own answer.
+    ("post", "/api/copilot/ask"), ("post", "/api/copilot/feedback"),
 }
 # Reads for operators and up: the route list maps the attack surface.
 OPERATOR_READS = {("get", "/api/v1/debug/endpoints")}
@@ -81,6 +83,8 @@ ADMIN_ONLY = {
     ("delete", "/snapshot-assignments/{assignment_id}"), ("post", "/snapshot/run-now"),
     ("post", "/restore/jobs/{job_id}/cleanup"), ("post", "/restore/jobs/{job_id}/retry"),
     ("post", "/restore/jobs/{job_id}/cleanup-storage"),
+    # The copilot's configuration decides whether questions and data leave the platform (copilot:admin).
+    ("get", "/api/copilot/config"), ("put", "/api/copilot/config"), ("post", "/api/copilot/test-connection"),
 }
 # The operations portal's /admin/... writes (seed 004: "Admin only") go to CloudStack: admins only.
 ADMIN_PREFIX = ("/api/v1/admin/", "/admin/")
