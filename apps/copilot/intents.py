@@ -475,7 +475,9 @@ INTENTS: tuple[Intent, ...] = (
     Intent("failed_failovers", (r"\bfailovers\b", r"\bfailed\b|\berror\b"), failed_failovers, portal=False),
     Intent("failover_summary", (r"\bfailovers\b",), failover_summary, portal=False),
     Intent("replication_summary", (r"\breplications\b",), replication_summary, portal=False),
-    Intent("migration_vms", (r"\bmigrat\w*\b|\bvmware\b|\bvcenter\b|\bsource vms\b",), migration_vms, portal=False),
+    # "Should we migrate X?" is advice, not a count: the subject needs VMs, a status or a count.
+    Intent("migration_vms", (r"\bmigrat\w*\b|\bvmware\b|\bvcenter\b", r"\bvms\b|\bstatus\b|\bhowmany\b|\blist\b"),
+           migration_vms, portal=False),
     Intent("collection_status", (r"\bcollect\w*\b|\bfresh\w*\b|\blast updated?\b",), collection_status),
     Intent("error_vms", (VMS, r"\berror\b|\bfailed\b"), _vms_in("ERROR", "VM in error", "VMs in error")),
     Intent("powered_on_vms", (VMS, r"\bactive\b"), _vms_in("ACTIVE", "powered-on (active) VM", "powered-on (active) VMs")),

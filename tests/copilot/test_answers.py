@@ -116,6 +116,9 @@ def test_migration_questions_read_the_platforms_jobs(db, viewer_client):
     assert "**2** failovers failed." in ask(viewer_client, "Which failovers failed?")["answer"]
     scoped = ask(viewer_client, "How many VMs are replicating on tenant acme?")["answer"]
     assert "belong to no CloudStack tenant" in scoped
+    tracked = ask(viewer_client, "Migration status")
+    assert tracked["intent"] == "migration_vms" and "The platform tracks **3** VMware VMs" in tracked["answer"]
+    assert ask(viewer_client, "Should we migrate the database first?")["intent"] == "unknown"
 
 
 def test_every_regular_chip_is_answered(collected, viewer_client):
