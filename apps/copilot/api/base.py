@@ -29,6 +29,9 @@ class CopilotAutoSchema(DetailAutoSchema):
 
     component_prefix = "Copilot"
 
+    def get_tags(self) -> list[str]:
+        return ["copilot"]
+
 
 class CopilotView(SeedRateLimited, APIView):
     permission_classes = [SeedPermission]

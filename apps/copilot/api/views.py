@@ -18,6 +18,9 @@ def _valid(serializer_class, data):
 
 
 class AskView(CopilotView):
+    """The built-in intent matcher answers from the collected CloudStack tables and the migrations' jobs; what it
+    cannot answer goes to the LLM backend if an admin configured one (then `data_sent_external` is true)."""
+
     @extend_schema(summary="Ask a question (answered from the platform's data; nothing is executed)",
                    request=s.AskRequestSerializer, responses={200: s.AskSerializer})
     def post(self, request):
@@ -29,12 +32,16 @@ class AskView(CopilotView):
 
 
 class SuggestionsView(CopilotView):
+    """Quick-start questions in 8 categories; `template` chips need a name added."""
+
     @extend_schema(summary="Suggestion chips in categories, and tips", responses=s.SuggestionsSerializer)
     def get(self, request):
         return Response(suggestions())
 
 
 class HistoryView(CopilotView):
+    """Your own questions and answers, newest first (at most 200)."""
+
     @extend_schema(summary="The current user's conversation history (newest 200)",
                    responses=s.HistorySerializer(many=True))
     def get(self, request):
@@ -42,6 +49,10 @@ class HistoryView(CopilotView):
 
 
 class ConfigView(CopilotView):
+    """Which engine answers what the built-in matcher cannot. Any backend but `builtin` sends questions and a
+    summary of the platform's figures out of the platform. The API key is write-only (`api_key_set` says whether
+    one is stored, encrypted)."""
+
     permission = "copilot:admin"
 
     @extend_schema(summary="The copilot's backend configuration (admin)", responses=s.ConfigSerializer)
@@ -58,6 +69,8 @@ class ConfigView(CopilotView):
 
 
 class TestConnectionView(CopilotView):
+    """Calls the backend the body describes (the saved configuration for what it leaves out); saves nothing."""
+
     permission = "copilot:admin"
 
     @extend_schema(summary="Test the LLM backend (admin): a one-word chat completion",
@@ -67,6 +80,8 @@ class TestConnectionView(CopilotView):
 
 
 class FeedbackView(CopilotView):
+    """Thumbs up or down on one of your own answers (its `history_id`)."""
+
     @extend_schema(summary="Thumbs up or down on one of your answers", request=s.FeedbackRequestSerializer,
                    responses={200: s.StatusSerializer, **errors(404)})
     def post(self, request):
