@@ -151,6 +151,10 @@ def unknown_scope(scope: Scope) -> str | None:
 # -- wording --------------------------------------------------------------------------------------------------------
 
 
+def _n(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
 def _count(n: int, singular: str, plural: str | None = None) -> str:
     plural = plural or singular + "s"
     return f"There {'is' if n == 1 else 'are'} **{n}** {singular if n == 1 else plural}."
@@ -250,7 +254,7 @@ def busiest_hosts(scope, text):
         "hypervisor_id").annotate(n=Count("id")).order_by())
     return "Busiest hosts by CPU:\n\n" + "\n".join(
         f"{rank}. **{h.name}**: CPU {h.cpu_used_percent:.1f}%, memory {_memory_percent(h):.1f}%, "
-        f"{vms.get(h.cloud_id, 0)} VMs" for rank, h in enumerate(hosts, 1))
+        f"{_n(vms.get(h.cloud_id, 0), 'VM')}" for rank, h in enumerate(hosts, 1))
 
 
 def volume_count(scope, text):
@@ -319,7 +323,7 @@ def tenant_list(scope, text):
     if "howmany" in text:
         return _count(len(names), "tenant/project", "tenants/projects")
     return f"Tenants/projects (**{len(names)}**):\n\n" + "\n".join(
-        f"- **{name}** ({vms.get(name, 0)} VMs)" for name in names[:LIST_LIMIT * 5])
+        f"- **{name}** ({_n(vms.get(name, 0), 'VM')})" for name in names[:LIST_LIMIT * 5])
 
 
 def networks(scope, text):
@@ -336,7 +340,7 @@ def floating_ips(scope, text):
 
 def security_groups(scope, text):
     return _listing(scope.owned(cloud.SecurityGroup).order_by("name"), "Security groups",
-                    lambda g: f"**{g.name}** ({len(g.rules)} rules, {g.vm_count} VMs)",
+                    lambda g: f"**{g.name}** ({_n(len(g.rules), 'rule')}, {_n(g.vm_count, 'VM')})",
                     "There are no security groups.")
 
 

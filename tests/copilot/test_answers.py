@@ -130,3 +130,14 @@ def test_every_regular_chip_is_answered(collected, viewer_client):
                 assert ask(viewer_client, chip["question"], schema=False)["intent"] != "unknown", chip
             else:
                 assert ask(viewer_client, chip["question"] + "acme", schema=False)["intent"] != "unknown", chip
+
+
+def test_host_scope_reaches_volumes_and_says_what_it_cannot_narrow(collected, viewer_client):
+    host = cloud.Server.objects.get(name="acme-web-1").hypervisor_hostname
+    vms = cloud.Server.objects.filter(hypervisor_hostname=host).values("cloud_id")
+    attached = cloud.Volume.objects.filter(server_id__in=vms).count()
+    body = ask(viewer_client, f"How many volumes on host {host}?")
+    assert body["intent"] == "volume_count" and f"There are **{attached}** volumes." in body["answer"]
+    hosts = ask(viewer_client, "which hosts are busiest on tenant acme")["answer"]
+    assert "Hosts are not owned by a tenant: this counts all of them." in hosts
+    assert "No host named **nowhere-7**" in ask(viewer_client, "List VMs on host nowhere-7")["answer"]
