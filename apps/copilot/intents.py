@@ -16,7 +16,9 @@ from datetime import timedelta
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from apps.failover.choices import ACTIVE as FAILOVER_ACTIVE
 from apps.failover.models import FailoverJob
+from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
 from apps.portal import models as cloud
 from apps.portal import selectors as portal_selectors
@@ -224,12 +226,14 @@ def _vms_in(status: str, singular: str, plural: str):
     return answer
 
 
-def vms_by_tenant(scope, text):
-    rows = scope.servers().values("tenant_name").annotate(n=Count("id")).order_by("-n", "tenant_name")
-    if not rows:
-        return "There are no VMs."
-    return "VMs per tenant/project:\n\n" + "\n".join(
-        f"- **{row['tenant_name'] or 'no owner'}**: {row['n']}" for row in rows[:LIST_LIMIT])
+def _vms_per(column: str, heading: str, blank: str):
+    def answer(scope, text):
+        rows = scope.servers().values(column).annotate(n=Count("id")).order_by("-n", column)
+        if not rows:
+            return "There are no VMs."
+        return f"VMs per {heading}:\n\n" + "\n".join(
+            f"- **{row[column] or blank}**: {row['n']}" for row in rows[:LIST_LIMIT])
+    return answer
 
 
 def host_count(scope, text):
@@ -454,6 +458,59 @@ def migration_vms(scope, text):
         "\n\n" + "\n".join(f"- {status}: **{n}**" for status, n in sorted(counts.items())) if total else "")
 
 
+def largest_vms(scope, text):
+    rows = scope.servers().order_by("-ram_mb", "-vcpus", "name")
+    return _listing(rows, "VMs, largest first", lambda v: f"**{v.name}** ({v.vcpus} vCPU, {v.ram_mb} MB, "
+                                                           f"{v.flavor_name or 'custom'})", "There are no VMs.")
+
+
+def largest_volumes(scope, text):
+    rows = scope.volumes().order_by("-size_gb", "name")
+    return _listing(rows, "Volumes, largest first", lambda v: f"**{v.name}** ({v.size_gb} GB, "
+                                                              f"{v.server_name or 'not attached'})",
+                    "There are no volumes.")
+
+
+def vms_without_ip(scope, text):
+    rows = scope.servers().filter(ips="").order_by("name")
+    total = rows.count()
+    return _count(total, "VM without an IP address", "VMs without an IP address") + (
+        "\n\n" + _bullets(rows, _vm, total) if total else "")
+
+
+def domains(scope, text):
+    return _listing(cloud.Domain.objects.order_by("path", "name"), "Domains",
+                    lambda d: f"**{d.name}** ({d.path or '/'})", "There are no domains.")
+
+
+def storage_capacity(scope, text):
+    pools = cloud.StoragePool.objects.aggregate(total=Sum("total_gb"), used=Sum("used_gb"), allocated=Sum("allocated_gb"))
+    volumes = scope.volumes().aggregate(gb=Sum("size_gb"))["gb"] or 0
+    total, used = pools["total"] or 0, pools["used"] or 0
+    share = f" ({round(100 * used / total, 1)}%)" if total else ""
+    return (f"Primary storage: **{used} GB** used of **{total} GB**{share}, {pools['allocated'] or 0} GB "
+            f"allocated.\n\nVolumes{' in scope' if scope.tenant or scope.host else ''} hold **{volumes} GB**.")
+
+
+def _contexts_in(status: str, singular: str, plural: str):
+    def answer(scope, text):
+        _migration_scope(scope)
+        rows = VMContext.objects.filter(current_status=status).order_by("vm_name")
+        total = rows.count()
+        return _count(total, singular, plural) + (
+            "\n\n" + _bullets(rows, lambda c: f"**{c.vm_name}**", total) if total else "")
+    return answer
+
+
+def running_failovers(scope, text):
+    _migration_scope(scope)
+    rows = FailoverJob.objects.filter(status__in=FAILOVER_ACTIVE).select_related("vm_context").order_by("-created_at")
+    total = rows.count()
+    return _count(total, "failover in progress", "failovers in progress") + (
+        "\n\n" + _bullets(rows, lambda j: f"**{j.vm_context.vm_name}** ({j.job_type}, {j.status}, "
+                                            f"{j.progress:.0f}%)", total) if total else "")
+
+
 def help_answer(scope, text):
     return ("I answer questions about the collected CloudStack data (VMs, hosts, volumes, snapshots, tenants, "
             "networks, changes, drift) and the migrations (replications, failovers). Add \"on tenant <name>\" or "
@@ -477,8 +534,14 @@ INTENTS: tuple[Intent, ...] = (
            replicating_vms, portal=False),
     Intent("failed_replications", (r"\breplications\b", r"\bfailed\b|\berror\b"), failed_replications, portal=False),
     Intent("failed_failovers", (r"\bfailovers\b", r"\bfailed\b|\berror\b"), failed_failovers, portal=False),
+    Intent("running_failovers", (r"\bfailovers\b", r"\bactive\b|\bin progress\b|\bongoing\b"), running_failovers,
+           portal=False),
+    Intent("ready_for_failover", (r"\bready\b", r"\bfailovers\b|\bcutover\b|\bmigrat\w*\b"),
+           _contexts_in(VMContextStatus.READY_FOR_FAILOVER, "VM ready for failover", "VMs ready for failover"), portal=False),
     Intent("failover_summary", (r"\bfailovers\b",), failover_summary, portal=False),
     Intent("replication_summary", (r"\breplications\b",), replication_summary, portal=False),
+    Intent("failed_migrations", (r"\bmigrat\w*\b", r"\bfailed\b|\berror\b"),
+           _contexts_in(VMContextStatus.FAILED, "VM whose migration failed", "VMs whose migration failed"), portal=False),
     # "Should we migrate X?" is advice, not a count: the subject needs VMs, a status or a count.
     Intent("migration_vms", (r"\bmigrat\w*\b|\bvmware\b|\bvcenter\b", r"\bvms\b|\bstatus\b|\bhowmany\b|\blist\b"),
            migration_vms, portal=False),
@@ -486,13 +549,20 @@ INTENTS: tuple[Intent, ...] = (
     Intent("error_vms", (VMS, r"\berror\b|\bfailed\b"), _vms_in("ERROR", "VM in error", "VMs in error")),
     Intent("powered_on_vms", (VMS, r"\bactive\b"), _vms_in("ACTIVE", "powered-on (active) VM", "powered-on (active) VMs")),
     Intent("powered_off_vms", (VMS, r"\bshutoff\b"), _vms_in("SHUTOFF", "powered-off (shutoff) VM", "powered-off (shutoff) VMs")),
+    Intent("largest_vms", (VMS, r"\blargest\b|\bbiggest\b|\bmost (?:memory|ram|cpus?|vcpus?)\b"), largest_vms),
+    Intent("vms_without_ip", (VMS, r"\bwithout\b|\bno\b|\bmissing\b", r"\bips?\b|\baddress\w*\b"),
+           vms_without_ip),
+    Intent("flavor_usage", (r"\bflavou?rs?\b|\bofferings?\b", r"\bused\b|\bmost\b|\bpopular\b|\bper\b|\bby\b"),
+           _vms_per("flavor_name", "service offering (flavor)", "custom")),
     Intent("busiest_hosts", (HOSTS, r"\bbusiest\b|\butili[sz]\w*\b|\bload\w*\b|\bcpu\b|\bmemory\b"), busiest_hosts),
     Intent("host_count", (HOSTS, r"\bhowmany\b"), host_count),
     Intent("host_list", (HOSTS,), host_list),
-    Intent("vms_by_tenant", (VMS, r"\b(?:per|by|each|every)\s+projects?\b|\bprojects?\b.*\bmost\b"), vms_by_tenant),
+    Intent("vms_by_tenant", (VMS, r"\b(?:per|by|each|every)\s+projects?\b|\bprojects?\b.*\bmost\b"),
+           _vms_per("tenant_name", "tenant/project", "no owner")),
     Intent("tenant_usage", (r"\busage\b|\bquotas?\b|\bconsum\w*\b|\bresources?\b|\bfootprint\b",), tenant_usage),
     Intent("volumes_without_snapshots", (VOLUMES, SNAPSHOTS, r"\bwithout\b|\bno\b|\bmissing\b|\bnever\b|\bnot\b"),
            volumes_without_snapshots),
+    Intent("largest_volumes", (VOLUMES, r"\blargest\b|\bbiggest\b"), largest_volumes),
     Intent("old_snapshots", (SNAPSHOTS, r"\bolder\b|\bold\b|\bstale\b|\bover\b|\bmore than\b"), old_snapshots),
     Intent("snapshot_count", (SNAPSHOTS,), snapshot_count),
     Intent("unattached_volumes", (VOLUMES, r"\bunattached\b"), unattached_volumes),
@@ -505,6 +575,8 @@ INTENTS: tuple[Intent, ...] = (
     Intent("offerings", (r"\bflavou?rs?\b|\bofferings?\b|\bsizes?\b",), offerings),
     Intent("templates", (r"\btemplates?\b|\bimages?\b",), templates),
     Intent("storage_pools", (r"\bstorage pools?\b|\bprimary storage\b|\bdatastores?\b|\bpools?\b",), storage_pools),
+    Intent("storage_capacity", (r"\bcapacity\b|\bstorage\b",), storage_capacity),
+    Intent("domains", (r"\bdomains?\b",), domains),
     Intent("recent_changes", (r"\bchange[sd]?\b|\bmodified\b|\bcreated\b|\bdeleted\b",), recent_changes),
     Intent("drift", (r"\bdrift\w*\b",), drift),
     Intent("vm_list", (VMS, r"\blist\b"), vm_list),

@@ -22,7 +22,8 @@ CATEGORIES = [
         _chip("VMs per tenant", "How many VMs per tenant?"), _chip("List tenants")]},
     {"name": "Hosts & Capacity", "icon": "📊", "chips": [
         _chip("Busiest hosts", "Which hosts are busiest?"), _chip("VMs on host …", "VMs on host ", True),
-        _chip("Storage pools", "Show storage pools")]},
+        _chip("Storage pools", "Show storage pools"), _chip("Storage capacity"),
+        _chip("Largest VMs", "Which VMs are the largest?")]},
     {"name": "Storage", "icon": "💾", "chips": [
         _chip("Volumes not attached", "Which volumes are not attached?"),
         _chip("Volumes without snapshots", "Volumes without snapshots"),
@@ -35,7 +36,8 @@ CATEGORIES = [
     {"name": "Migrations", "icon": "🚚", "chips": [
         _chip("Replicating VMs", "How many VMs are replicating?"),
         _chip("Failed failovers today", "Which failovers failed today?"),
-        _chip("Failed replications", "Which replications failed?"), _chip("Migration status", "Migration VMs")]},
+        _chip("Failed replications", "Which replications failed?"), _chip("Migration status", "Migration VMs"),
+        _chip("Ready for failover", "Which VMs are ready for failover?")]},
 ]
 
 TIPS = [

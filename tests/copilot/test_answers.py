@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from apps.failover.models import FailoverJob
+from apps.inventory.models import VMContext
 from apps.portal import collector
 from apps.portal import models as cloud
 from apps.replication.models import ReplicationJob
@@ -116,6 +117,15 @@ def test_migration_questions_read_the_platforms_jobs(db, viewer_client):
     assert "**2** failovers failed." in ask(viewer_client, "Which failovers failed?")["answer"]
     scoped = ask(viewer_client, "How many VMs are replicating on tenant acme?")["answer"]
     assert "belong to no CloudStack tenant" in scoped
+    VMContext.objects.filter(pk=web.pk).update(current_status="ready_for_failover")
+    VMContext.objects.filter(pk=db_vm.pk).update(current_status="failed")
+    ready = ask(viewer_client, "Which VMs are ready for failover?")
+    assert ready["intent"] == "ready_for_failover" and "There is **1** VM ready for failover.\n\n- **pgweb1**" in \
+        ready["answer"]
+    assert "**1** VM whose migration failed.\n\n- **pgdb1**" in ask(viewer_client, "Which migrations failed?")["answer"]
+    FailoverJob.objects.create(job_id="test-2", vm_context=web, job_type="test", status="creating_vm", progress=45)
+    running = ask(viewer_client, "Show active failovers")
+    assert running["intent"] == "running_failovers" and "**pgweb1** (test, creating_vm, 45%)" in running["answer"]
     tracked = ask(viewer_client, "Migration status")
     assert tracked["intent"] == "migration_vms" and "The platform tracks **3** VMware VMs" in tracked["answer"]
     assert ask(viewer_client, "Should we migrate the database first?")["intent"] == "unknown"
@@ -141,3 +151,17 @@ def test_host_scope_reaches_volumes_and_says_what_it_cannot_narrow(collected, vi
     hosts = ask(viewer_client, "which hosts are busiest on tenant acme")["answer"]
     assert "Hosts are not owned by a tenant: this counts all of them." in hosts
     assert "No host named **nowhere-7**" in ask(viewer_client, "List VMs on host nowhere-7")["answer"]
+
+
+def test_largest_flavors_and_capacity(collected, viewer_client):
+    largest = ask(viewer_client, "What are the largest volumes?")["answer"]
+    biggest = cloud.Volume.objects.order_by("-size_gb", "name").first()
+    assert largest.index(f"**{biggest.name}** ({biggest.size_gb} GB") < largest.index("**payroll-data-1** (3 GB")
+    flavors = ask(viewer_client, "Which flavors are used most?")
+    small = cloud.Server.objects.filter(flavor_name="Small Instance").count()
+    assert flavors["intent"] == "flavor_usage" and f"- **Small Instance**: {small}" in flavors["answer"]
+    big = ask(viewer_client, "VMs with most memory on tenant globex")["answer"]
+    assert "VMs, largest first (**1**)" in big and "**globex-app-1**" in big
+    capacity = ask(viewer_client, "Storage capacity")["answer"]
+    total = sum(cloud.StoragePool.objects.values_list("total_gb", flat=True))
+    assert f"used of **{total} GB**" in capacity
