@@ -545,7 +545,8 @@ INTENTS: tuple[Intent, ...] = (
     # "Should we migrate X?" is advice, not a count: the subject needs VMs, a status or a count.
     Intent("migration_vms", (r"\bmigrat\w*\b|\bvmware\b|\bvcenter\b", r"\bvms\b|\bstatus\b|\bhowmany\b|\blist\b"),
            migration_vms, portal=False),
-    Intent("collection_status", (r"\bcollect\w*\b|\bfresh\w*\b|\blast updated?\b",), collection_status),
+    # Its answer is the freshness note itself.
+    Intent("collection_status", (r"\bcollect\w*\b|\bfresh\w*\b|\blast updated?\b",), collection_status, portal=False),
     Intent("error_vms", (VMS, r"\berror\b|\bfailed\b"), _vms_in("ERROR", "VM in error", "VMs in error")),
     Intent("powered_on_vms", (VMS, r"\bactive\b"), _vms_in("ACTIVE", "powered-on (active) VM", "powered-on (active) VMs")),
     Intent("powered_off_vms", (VMS, r"\bshutoff\b"), _vms_in("SHUTOFF", "powered-off (shutoff) VM", "powered-off (shutoff) VMs")),

@@ -184,3 +184,11 @@ def test_viewer_history_after_role_change_is_kept(db):
     client = client_for(user)
     ask(client, "How many VMs?")
     assert len(client.get("/api/copilot/history").json()) == 1
+
+
+def test_before_any_collection_an_answer_says_the_tables_are_empty(viewer_client):
+    body = ask(viewer_client, "How many VMs?")
+    assert body["intent"] == "vm_count" and "There are **0** VMs across all tenants." in body["answer"]
+    assert "No collection of CloudStack has succeeded yet" in body["answer"]
+    assert ask(viewer_client, "When was the data last collected?")["answer"] == \
+        "No collection of CloudStack has succeeded yet."
