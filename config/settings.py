@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "apps.portal",
     "apps.metering",  # usage, pricing and chargeback sampled from the portal's collection (seed 004)
     "apps.runbooks",  # remediation and report procedures on CloudStack with dry runs and approvals (seed 004)
+    "apps.copilot",  # the ops copilot: questions answered from the portal's and migrations' data (seed 004)
     "apps.console",  # the operations console: reads every app, nothing imports it
     "apps.devlab",  # development equipment: the lab and `make run` (manage.py run_platform)
 ]

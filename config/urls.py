@@ -44,6 +44,8 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     # Seed 004's snapshot policies, on-demand pipeline and restore at the root (/snapshot-policies, /restore/...).
     path("", include("apps.snapshots.api.urls")),
+    # Seed 004's Ops Copilot (/api/copilot/ask...): questions answered from our data, never acted on.
+    path("api/copilot/", include("apps.copilot.api.urls")),
     # Seed 004's operations portal at the root; its /admin/<resource> API paths are the seed's, so the console
     # (Django's admin) lives at /console/ and an old /admin/ link from a browser is sent there (docs/portal.md).
     path("", include("apps.metering.api.urls")),  # seed 004's /api/metering/... (usage, pricing, chargeback)

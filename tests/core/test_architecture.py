@@ -38,9 +38,11 @@ ALLOWED = {
     "metering": {"core", "enrollment", "settings", "inventory", "replication", "accounts", "snapshots", "portal"},
     # Runbooks act on CloudStack through settings' client and read its resource records (seed 004).
     "runbooks": {"core", "enrollment", "settings"},
+    # The ops copilot (seed 004) reads the portal's collected tables and the migrations' VM contexts and jobs.
+    "copilot": {"core", "enrollment", "settings", "inventory", "replication", "failover", "portal"},
     # The operations console's pages span every app it shows; nothing imports it.
     "console": {"core", "enrollment", "settings", "inventory", "replication", "failover", "scheduler",
-                "planner", "waves", "accounts", "snapshots", "portal", "metering", "runbooks"},
+                "planner", "waves", "accounts", "snapshots", "portal", "metering", "runbooks", "copilot"},
 }
 DEVLAB = "devlab"  # development equipment: may import every app and the lab; nothing imports it
 PROJECT = ("apps", "lab", "agent", "datamover", "config", "bench")

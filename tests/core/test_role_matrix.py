@@ -54,6 +54,8 @@ VIEWER_WRITES = {
     # One's own notification preferences (seed 004's notifications:write, any signed-in user: apps/accounts).
     ("put", "/notifications/preferences"), ("delete", "/notifications/preferences/{pref_id}"),
     ("put", "/user-preferences"),
+    # The ops copilot (seed 004, copilot:read): asking reads our data; feedback marks one's own answer.
+    ("post", "/api/copilot/ask"), ("post", "/api/copilot/feedback"),
 }
 # Reads for operators and up: the route list maps the attack surface.
 OPERATOR_READS = {("get", "/api/v1/debug/endpoints")}
@@ -84,6 +86,8 @@ ADMIN_ONLY = {
     # Seed 004's runbooks:admin: approve or reject, the pending approvals, approval policy changes.
     ("post", "/api/runbooks/executions/{execution_id}/approve"), ("get", "/api/runbooks/approvals/pending"),
     ("put", "/api/runbooks/policies/{runbook_name}"), ("delete", "/api/runbooks/policies/{runbook_name}"),
+    # The copilot's configuration decides whether questions and data leave the platform (copilot:admin).
+    ("get", "/api/copilot/config"), ("put", "/api/copilot/config"), ("post", "/api/copilot/test-connection"),
 }
 # Seed 004's metering:read and metering:write are admin (and superadmin) only: every tenant's usage and costs.
 ADMIN_ONLY |= {(method, path) for path, ops in openapi()["paths"].items() if path.startswith("/api/metering/")
