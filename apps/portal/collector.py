@@ -328,7 +328,8 @@ def fetch_events(client: cs.CloudStackClient) -> list[dict]:
 
 def _store_events(events: list[dict], owners: Owners, collection: models.Collection) -> list[models.CloudEvent]:
     rows = []
-    for e in events:
+    # Stored oldest first, so the key orders events of one second as CloudStack did (it answers newest first).
+    for _, _, e in sorted((parse_time(e["created"]), -n, e) for n, e in enumerate(events)):
         owner = owners.of(e)
         rows.append(models.CloudEvent(
             cloud_id=str(e["id"]), collection=collection, type=e.get("type", ""), level=e.get("level", ""),

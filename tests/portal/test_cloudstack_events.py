@@ -79,3 +79,21 @@ def test_a_failed_job_is_an_error_in_the_history(collected, cs_lab, viewer_clien
     assert get(viewer_client, "/audit/compliance-report")["cloudstack_events"]["errors"] == 1
     timeline = get(viewer_client, "/audit/resource-timeline/volume")["timeline"]
     assert sum(day["cloudstack_errors"] for day in timeline) == 1
+
+
+def test_the_audit_lists_who_did_what_in_cloudstack(collected, cs_lab, viewer_client):
+    cs_lab.inject("attachVolume", fail=True, errortext="storage pool full")
+    with pytest.raises(cs.CloudStackJobError):
+        collected.client.attach_volume(collected.volumes["acme-data-1"]["id"], collected.vms["acme-db-1"]["id"])
+    collected.client.stop_virtual_machine(collected.vms["acme-web-1"]["id"])
+    collector.collect()
+    audit = get(viewer_client, "/audit/cloudstack-events", limit=2)
+    assert [e["type"] for e in audit["events"]] == ["VM.STOP", "VOLUME.ATTACH"] and audit["total"] >= 14
+    assert audit["events"][0]["username"] == "admin" and audit["events"][0]["tenant_name"] == "acme"
+    assert get(viewer_client, "/audit/cloudstack-events", level="ERROR")["total"] == 1
+    assert get(viewer_client, "/audit/cloudstack-events", type="VM.STOP", all_states="true")["total"] == 3
+    assert get(viewer_client, "/audit/cloudstack-events", username="nobody")["total"] == 0
+    assert get(viewer_client, "/audit/cloudstack-events", status=400, level="LOUD") == {
+        "detail": "Invalid parameter: level must be one of INFO, WARN, ERROR"}
+    assert viewer_client.get("/audit/cloudstack-events", {"offset": 1, "limit": 1}).json()["events"][0]["type"] == \
+        "VOLUME.ATTACH"

@@ -16,7 +16,7 @@ from apps.core.exceptions import InvalidInput, NotFound
 
 from .. import dashboards, models
 from ..choices import RESOURCE_TYPES, ChangeAction
-from .base import PortalView, choice, errors, number
+from .base import PortalView, choice, errors, flag, number, page_window
 from .shapes import TEXT, shape
 
 ANY = {"*": {}}  # a record's fields as collected: any names, any values
@@ -312,3 +312,33 @@ class ComplianceReportView(HistoryView):
                          "compliance_percentage": t["compliance_percentage"],
                          "drift_events": drift_by_tenant.get(t["tenant_id"], 0)} for t in sla["tenants"]],
         })
+
+
+class CloudStackEventsView(HistoryView):
+    permission = "audit:read"
+
+    @extend_schema(tags=TAGS, summary="Who did what in CloudStack: its event log as collected, newest first",
+                   parameters=[OpenApiParameter("username", str, description="who acted (CloudStack's user)"),
+                               OpenApiParameter("type", str, description="CloudStack's event type, e.g. VM.STOP"),
+                               OpenApiParameter("level", str, enum=["INFO", "WARN", "ERROR"]),
+                               OpenApiParameter("resource_type", str), OpenApiParameter("resource_id", str),
+                               OpenApiParameter("tenant_id", str),
+                               OpenApiParameter("all_states", bool, description="also the Scheduled and Started "
+                                                "events of async actions (default: finished actions only)"),
+                               OpenApiParameter("days", int, description="1-365 (default 30)"),
+                               OpenApiParameter("limit", int, description="1-1000 (default 100)"),
+                               OpenApiParameter("offset", int)],
+                   responses={200: shape({"events": [EVENT], "total": 1, "period_days": 1}), **errors(400)})
+    def get(self, request):
+        days, window = number(request, "days", 30, 1, 365), page_window(request)
+        level = choice(request, "level", None, ("INFO", "WARN", "ERROR"))
+        events = models.CloudEvent.objects.filter(created__gte=timezone.now() - timedelta(days=days))
+        if flag(request, "all_states") is not True:
+            events = events.filter(state="Completed")
+        if level:
+            events = events.filter(level=level)
+        for name in ("username", "type", "resource_type", "resource_id", "tenant_id"):
+            if request.query_params.get(name):
+                events = events.filter(**{name: request.query_params[name]})
+        shown = events.order_by("-created", "-id")[window["offset"]:window["offset"] + window["limit"]]
+        return Response({"events": [_event(e) for e in shown], "total": events.count(), "period_days": days})
