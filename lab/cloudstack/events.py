@@ -9,7 +9,7 @@ job fails; a sync action records one `Completed` event. The event belongs to the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from lab.cloudstack import responses
@@ -73,6 +73,8 @@ ACTIONS = {
                                "public_ips"),
     "createProject": Action("PROJECT.CREATE", "creating project. Project Id: {id}", "Project", "projects"),
 }
+# destroyVirtualMachine expunge=true: the expunge is an action of its own once the destroy succeeded.
+EXPUNGE = Action("VM.EXPUNGE", "expunging Vm. Vm Id: {id}", *_VM)
 
 
 @dataclass(frozen=True)
@@ -83,13 +85,16 @@ class Context:
     resource_id: str
     owner: dict
     username: str
+    # A second action recorded as completed when this one succeeds (VM.EXPUNGE after VM.DESTROY expunge=true).
+    then: Action | None = None
 
     @property
     def description(self) -> str:
         return self.action.describe.format(id=self.resource_id)
 
 
-def context(lab: LabState, command_name: str, resource_id: str | None) -> Context | None:
+def context(lab: LabState, command_name: str, resource_id: str | None, params: Params | None = None
+            ) -> Context | None:
     """The event context of an action on `resource_id` by the current caller; None for a command without events."""
     action = ACTIONS.get(command_name)
     if action is None or not resource_id:
@@ -100,7 +105,8 @@ def context(lab: LabState, command_name: str, resource_id: str | None) -> Contex
         owner, username = responses.owner_of(record), "admin"
     else:  # a user acts on its own account's resources
         owner, username = {"account": USER_ACCOUNT, "domain": "ROOT", "domainid": ROOT_DOMAIN_ID}, USER_ACCOUNT
-    return Context(action, resource_id, owner, username)
+    then = EXPUNGE if command_name == "destroyVirtualMachine" and params and params.flag("expunge") else None
+    return Context(action, resource_id, owner, username, then)
 
 
 def sync_resource_id(params: Params, result: dict) -> str | None:
@@ -133,7 +139,10 @@ def completed(lab: LabState, ctx: Context, *, error: str | None = None, parent_i
     if error is not None:
         return record(lab, ctx, COMPLETED, level=ERROR, parent_id=parent_id,
                       description=f"Error while {ctx.description}: {error}")
-    return record(lab, ctx, COMPLETED, parent_id=parent_id, description=f"Successfully completed {ctx.description}")
+    event = record(lab, ctx, COMPLETED, parent_id=parent_id, description=f"Successfully completed {ctx.description}")
+    if ctx.then is not None:
+        completed(lab, replace(ctx, action=ctx.then, then=None))
+    return event
 
 
 def _date(p: Params, name: str) -> datetime | None:

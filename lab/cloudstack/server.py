@@ -81,7 +81,7 @@ class Lab:
                     request.page_window()  # the dispatch chain refuses bad paging before the command runs
                 result = cmd.handler(self.state, request)
                 if cmd.kind != SYNC:
-                    ctx = events.context(self.state, cmd.name, result.instance_id or request.get("id"))
+                    ctx = events.context(self.state, cmd.name, result.instance_id or request.get("id"), request)
                     job = self.jobs.submit(cmd.name, cmd.java_class, result, injection, ctx)
                     body = {"jobid": job["jobid"]}
                     if cmd.kind == CREATE:

@@ -26,6 +26,10 @@ def test_an_async_action_is_scheduled_started_and_completed_by_its_caller(api, w
     assert done["resourceid"] == vm["id"] and done["resourcetype"] == "VirtualMachine"
     assert {"domainid", "domain", "created"} <= set(done)
     assert _events(api, type="VM.CREATE")[0]["state"] == "Completed"
+    api.destroyVirtualMachine(id=vm["id"], expunge=True)
+    (expunged,) = _events(api, type="VM.EXPUNGE")
+    assert expunged["description"] == f"Successfully completed expunging Vm. Vm Id: {vm['id']}"
+    assert _events(api, type="VM.DESTROY")[0]["state"] == "Completed"
 
 
 def test_a_sync_delete_is_one_completed_event_and_filters_apply(api, world):
