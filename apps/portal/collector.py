@@ -303,19 +303,22 @@ EVENT_RESOURCE_TYPES = {"VirtualMachine": "server", "Volume": "volume", "Snapsho
                         "Account": "account", "Host": "hypervisor", "StoragePool": "storage_pool"}
 # How far back the first collection reads CloudStack's event log (later runs read from the newest event seen).
 FIRST_EVENTS_DAYS = 7
+# Time zones run from UTC-12 to UTC+14: a startdate this much earlier covers the newest event's second in any.
+EVENT_OVERLAP = timedelta(hours=14)
 
 
 def fetch_events(client: cs.CloudStackClient) -> list[dict]:
     """CloudStack's events since the newest one stored (paged, every account's), without those already stored.
 
-    `startdate` has second resolution and includes its second, so the events of the last stored second come again
-    and are told apart by id.
+    `startdate` is read in the management server's own time zone, which we do not know: asking from
+    `EVENT_OVERLAP` before the newest stored event (in UTC) misses nothing whatever its zone, and what comes again
+    is told apart by id.
     """
     last = models.CloudEvent.objects.order_by("-created", "-id").first()
-    since = last.created if last else timezone.now() - timedelta(days=FIRST_EVENTS_DAYS)
-    events = client.list_all("listEvents", listall=True,
-                             startdate=since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
-    known = set(models.CloudEvent.objects.filter(created__gte=since.replace(microsecond=0)).values_list(
+    since = (last.created - EVENT_OVERLAP) if last else timezone.now() - timedelta(days=FIRST_EVENTS_DAYS)
+    since = since.astimezone(UTC).replace(microsecond=0)
+    events = client.list_all("listEvents", listall=True, startdate=since.strftime("%Y-%m-%d %H:%M:%S"))
+    known = set(models.CloudEvent.objects.filter(created__gte=since - EVENT_OVERLAP).values_list(
         "cloud_id", flat=True))
     fresh, seen = [], set()
     for event in events:

@@ -97,3 +97,13 @@ def test_the_audit_lists_who_did_what_in_cloudstack(collected, cs_lab, viewer_cl
         "detail": "Invalid parameter: level must be one of INFO, WARN, ERROR"}
     assert viewer_client.get("/audit/cloudstack-events", {"offset": 1, "limit": 1}).json()["events"][0]["type"] == \
         "VOLUME.ATTACH"
+
+
+def test_keys_whose_role_lacks_list_events_still_collect(collected, cs_lab):
+    cs_lab.inject("listEvents", fail=True, errorcode=401, count=None,
+                  errortext="The given command 'listEvents' either does not exist, is not available for user.")
+    collected.client.stop_virtual_machine(collected.vms["acme-web-1"]["id"])
+    run = collector.collect()
+    assert run.status == "succeeded" and "event" in run.counts["unavailable"] and "listEvents" in run.error
+    stopped = models.Change.objects.get(collection=run, resource_id=collected.vms["acme-web-1"]["id"])
+    assert stopped.event is None and stopped.fields["status"] == {"before": "ACTIVE", "after": "SHUTOFF"}
