@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Avg, Sum
@@ -296,6 +296,67 @@ def _daily_figures(now) -> None:
         "cpu_avg_percent": round(models.Host.objects.aggregate(avg=Avg("cpu_used_percent"))["avg"] or 0, 2)})
 
 
+# CloudStack's resourcetype of an event -> the seed's resource type of our history.
+EVENT_RESOURCE_TYPES = {"VirtualMachine": "server", "Volume": "volume", "Snapshot": "snapshot", "Network": "network",
+                        "SecurityGroup": "security_group", "ServiceOffering": "flavor", "Template": "image",
+                        "PublicIpAddress": "floating_ip", "Project": "project", "Domain": "domain",
+                        "Account": "account", "Host": "hypervisor", "StoragePool": "storage_pool"}
+# How far back the first collection reads CloudStack's event log (later runs read from the newest event seen).
+FIRST_EVENTS_DAYS = 7
+# Time zones run from UTC-12 to UTC+14: a startdate this much earlier covers the newest event's second in any.
+EVENT_OVERLAP = timedelta(hours=14)
+
+
+def fetch_events(client: cs.CloudStackClient) -> list[dict]:
+    """CloudStack's events since the newest one stored (paged, every account's), without those already stored.
+
+    `startdate` is read in the management server's own time zone, which we do not know: asking from
+    `EVENT_OVERLAP` before the newest stored event (in UTC) misses nothing whatever its zone, and what comes again
+    is told apart by id.
+    """
+    last = models.CloudEvent.objects.order_by("-created", "-id").first()
+    since = (last.created - EVENT_OVERLAP) if last else timezone.now() - timedelta(days=FIRST_EVENTS_DAYS)
+    since = since.astimezone(UTC).replace(microsecond=0)
+    events = client.list_all("listEvents", listall=True, startdate=since.strftime("%Y-%m-%d %H:%M:%S"))
+    known = set(models.CloudEvent.objects.filter(created__gte=since - EVENT_OVERLAP).values_list(
+        "cloud_id", flat=True))
+    fresh, seen = [], set()
+    for event in events:
+        event_id = str(event.get("id") or "")
+        if event_id and event_id not in known and event_id not in seen and parse_time(event.get("created")):
+            seen.add(event_id)
+            fresh.append(event)
+    return fresh
+
+
+def _store_events(events: list[dict], owners: Owners, collection: models.Collection) -> list[models.CloudEvent]:
+    rows = []
+    # Stored oldest first, so the key orders events of one second as CloudStack did (it answers newest first).
+    for _, _, e in sorted((parse_time(e["created"]), -n, e) for n, e in enumerate(events)):
+        owner = owners.of(e)
+        rows.append(models.CloudEvent(
+            cloud_id=str(e["id"]), collection=collection, type=e.get("type", ""), level=e.get("level", ""),
+            state=e.get("state", ""), description=e.get("description", ""), username=e.get("username", ""),
+            account=owner["account"], domain_id=owner["domain_id"], domain_name=owner["domain_name"],
+            tenant_id=owner["tenant_id"], tenant_name=owner["tenant_name"],
+            resource_type=EVENT_RESOURCE_TYPES.get(e.get("resourcetype") or "", ""),
+            resource_id=e.get("resourceid") or "", parent_id=e.get("parentid") or "",
+            created=parse_time(e["created"]), raw=e))
+    models.CloudEvent.objects.bulk_create(rows, batch_size=500)
+    # Read back for their keys (MariaDB's bulk insert does not return them).
+    return list(models.CloudEvent.objects.filter(collection=collection))
+
+
+def _link_events(changes: list[models.Change], events: list[models.CloudEvent]) -> None:
+    """Each collected change gets the newest finished CloudStack event on its resource read in the same run."""
+    latest: dict[tuple[str, str], models.CloudEvent] = {}
+    for event in sorted(events, key=lambda e: (e.created, e.pk)):
+        if event.state == "Completed" and event.resource_id:
+            latest[(event.resource_type, event.resource_id)] = event
+    for change in changes:
+        change.event = latest.get((change.resource_type, change.resource_id))
+
+
 def collect(*, client: cs.CloudStackClient | None = None) -> models.Collection:
     """Read CloudStack into the portal's tables once; the run's row (failed, with the reason, on an outage).
 
@@ -313,6 +374,10 @@ def collect(*, client: cs.CloudStackClient | None = None) -> models.Collection:
         fetched = fetch_all(client, unavailable)
         if "server" in unavailable:  # without the VMs there is nothing worth serving
             raise cs.CloudStackError(unavailable["server"])
+        try:
+            events = fetch_events(client)
+        except cs.CloudStackCommandUnavailableError as exc:
+            events, unavailable["event"] = [], str(exc)
     except cs.CloudStackError as exc:
         collection.status, collection.error = CollectionStatus.FAILED, str(exc)
         collection.finished_at = timezone.now()
@@ -326,11 +391,13 @@ def collect(*, client: cs.CloudStackClient | None = None) -> models.Collection:
         for kind in KINDS:
             if kind.resource_type in fetched:
                 changes += _apply(kind, fetched[kind.resource_type], owners, collection, started)
+        _link_events(changes, _store_events(events, owners, collection) if events else [])
         models.Change.objects.bulk_create(changes, batch_size=500)
         drift.detect(collection)
         _daily_figures(started)
         collection.status = CollectionStatus.SUCCEEDED
         collection.counts = {kind: len(items) for kind, items in fetched.items()}
+        collection.counts["event"] = len(events)
         if unavailable:
             collection.counts["unavailable"] = sorted(unavailable)
             collection.error = "; ".join(f"{kind}: {why}" for kind, why in sorted(unavailable.items()))

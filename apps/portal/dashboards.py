@@ -103,7 +103,18 @@ def change_type(change: models.Change) -> str:
     return f"{'vm' if change.resource_type == 'server' else change.resource_type}_{change.action}"
 
 
+def change_user(change: models.Change) -> str:
+    """Who made the change: the portal user, else CloudStack's user from its event, else just "cloudstack"."""
+    return change.user or (change.event.username if change.event else "") or "cloudstack"
+
+
 def change_details(change: models.Change) -> str:
+    """What changed, with CloudStack's own description of the action when its event was found."""
+    said = f" ({change.event.description})" if change.event and change.event.description else ""
+    return _what_changed(change) + said
+
+
+def _what_changed(change: models.Change) -> str:
     if change.action == ChangeAction.CHANGED:
         return "; ".join(f"{field}: {values['before']} -> {values['after']}" for field, values in change.fields.items())
     if change.action == ChangeAction.DELETED:
@@ -116,8 +127,9 @@ def recent_changes(hours: int, limit: int) -> dict:
     since = timezone.now() - timedelta(hours=hours)
     window = models.Change.objects.filter(detected_at__gte=since)
     rows = [{"timestamp": c.detected_at, "type": change_type(c), "resource_id": c.resource_id,
-             "resource_name": c.resource_name, "project_name": c.tenant_name, "user": c.user or "cloudstack",
-             "details": change_details(c)} for c in window.order_by("-detected_at", "-id")[:limit]]
+             "resource_name": c.resource_name, "project_name": c.tenant_name, "user": change_user(c),
+             "details": change_details(c)}
+            for c in window.select_related("event").order_by("-detected_at", "-id")[:limit]]
     return {"changes": rows, "total_changes": window.count(), "period_hours": hours}
 
 

@@ -161,6 +161,35 @@ class Collection(models.Model):
         return f"collection {self.started_at:%Y-%m-%d %H:%M:%S} {self.status}"
 
 
+class CloudEvent(models.Model):
+    """One entry of CloudStack's own event log (`listEvents`): who did what in CloudStack, as CloudStack said it."""
+
+    cloud_id = models.CharField(max_length=64, unique=True)
+    collection = models.ForeignKey(Collection, on_delete=models.SET_NULL, related_name="events", null=True)
+    type = models.CharField(max_length=64, db_index=True)  # CloudStack's: VM.STOP, VOLUME.DELETE...
+    level = models.CharField(max_length=16, db_index=True)  # INFO, WARN, ERROR
+    state = models.CharField(max_length=16)  # Created, Scheduled, Started, Completed
+    description = models.TextField(blank=True)
+    username = models.CharField(max_length=255, blank=True, db_index=True)
+    account = models.CharField(max_length=255, blank=True)
+    domain_id = models.CharField(max_length=64, blank=True)
+    domain_name = models.CharField(max_length=255, blank=True)
+    tenant_id = models.CharField(max_length=64, blank=True, db_index=True)
+    tenant_name = models.CharField(max_length=255, blank=True)
+    # The seed's resource type (server, volume...) and CloudStack's id, where the event names its resource.
+    resource_type = models.CharField(max_length=32, blank=True, db_index=True)
+    resource_id = models.CharField(max_length=64, blank=True, db_index=True)
+    parent_id = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(db_index=True)
+    raw = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.state} by {self.username}"
+
+
 class Change(models.Model):
     """A resource created, changed (fields with before and after) or deleted (its last state kept), as collected."""
 
@@ -178,6 +207,8 @@ class Change(models.Model):
     tenant_name = models.CharField(max_length=255, blank=True)
     detected_at = models.DateTimeField(db_index=True)
     change_hash = models.CharField(max_length=64, db_index=True)
+    # The CloudStack event that made this change (its user and description), when the collector found one.
+    event = models.ForeignKey(CloudEvent, on_delete=models.SET_NULL, related_name="changes", null=True)
 
     class Meta:
         ordering = ["-detected_at", "-id"]

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
+from lab.cloudstack import events
 from lab.cloudstack.errors import INTERNAL_ERROR, ApiError
 from lab.cloudstack.registry import AsyncSpec
 from lab.cloudstack.state import LabState, new_id, now
@@ -84,7 +85,7 @@ class JobRunner:
             record["state"] = "Error"
 
     def submit(self, command_name: str, java_class: str, spec: AsyncSpec,
-               injection: Injection | None) -> dict:
+               injection: Injection | None, ctx: events.Context | None = None) -> dict:
         job = {
             "jobid": new_id(), "seq": self.lab.next_seq(), "command": command_name,
             "cmd": f"org.apache.cloudstack.api.command.user.{java_class}",
@@ -95,17 +96,20 @@ class JobRunner:
         if spec.instance_id:
             job["jobinstanceid"] = spec.instance_id
         self.lab.jobs[job["jobid"]] = job
+        if ctx is not None:
+            events.record(self.lab, ctx, events.SCHEDULED)
         delay = self.lab.options.job_delay + (injection.delay if injection else 0.0)
-        thread = threading.Thread(target=self._run, args=(job["jobid"], spec, delay, injection),
+        thread = threading.Thread(target=self._run, args=(job["jobid"], spec, delay, injection, ctx),
                                   name=f"job-{command_name}", daemon=True)
         thread.start()
         return job
 
     def _run(self, jobid: str, spec: AsyncSpec, delay: float,
-             injection: Injection | None) -> None:
+             injection: Injection | None, ctx: events.Context | None = None) -> None:
         time.sleep(delay)  # outside the lock: other calls go on while a job "works"
         with self.lab.lock:
             job = self.lab.jobs[jobid]
+            started = events.record(self.lab, ctx, events.STARTED) if ctx is not None else None
             try:
                 if injection is not None and injection.fail:
                     raise ApiError(injection.errorcode, injection.errortext)
@@ -113,19 +117,23 @@ class JobRunner:
             except ApiError as exc:
                 if spec.on_fail:
                     spec.on_fail()
-                self._finish(job, FAILED, {"errorcode": exc.errorcode, "errortext": exc.errortext})
+                self._finish(job, FAILED, {"errorcode": exc.errorcode, "errortext": exc.errortext}, ctx, started)
             except Exception as exc:  # a bug in the emulator still answers like CloudStack
                 log.exception("job %s (%s) crashed", jobid, job["command"])
                 if spec.on_fail:
                     spec.on_fail()
-                self._finish(job, FAILED, {"errorcode": INTERNAL_ERROR, "errortext": str(exc)})
+                self._finish(job, FAILED, {"errorcode": INTERNAL_ERROR, "errortext": str(exc)}, ctx, started)
             else:
-                self._finish(job, SUCCEEDED, result)
+                self._finish(job, SUCCEEDED, result, ctx, started)
             self.lab.save()
 
-    def _finish(self, job: dict, status: int, result: dict) -> None:
+    def _finish(self, job: dict, status: int, result: dict, ctx: events.Context | None = None,
+                started: dict | None = None) -> None:
         # ApiAsyncJobDispatcher completes a failed job with the ServerApiException's HTTP code as its
         # result code and an ExceptionResponse of the same code (no cserrorcode) as its result.
         job.update(jobstatus=status, jobresult=result, completed=now(),
                    jobresultcode=0 if status == SUCCEEDED else result["errorcode"])
+        if ctx is not None:
+            events.completed(self.lab, ctx, error=None if status == SUCCEEDED else result["errortext"],
+                             parent_id=started["id"] if started else None)
         log.info("job=%s command=%s status=%s", job["jobid"], job["command"], status)

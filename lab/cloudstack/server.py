@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # Imported for their @command registrations.
-from lab.cloudstack import commands_account, commands_compute, commands_storage, hypervisor, tenancy  # noqa: F401
+from lab.cloudstack import commands_account, commands_compute, commands_storage, events, hypervisor, tenancy  # noqa: F401
 from lab.cloudstack.errors import AUTH_TEXT, PARAM_ERROR, UNAUTHORIZED, ApiError, internal
 from lab.cloudstack.jobs import Injection, Injections, JobRunner
 from lab.cloudstack.registry import COMMANDS, CREATE, SYNC, Params
@@ -81,11 +81,16 @@ class Lab:
                     request.page_window()  # the dispatch chain refuses bad paging before the command runs
                 result = cmd.handler(self.state, request)
                 if cmd.kind != SYNC:
-                    job = self.jobs.submit(cmd.name, cmd.java_class, result, injection)
+                    ctx = events.context(self.state, cmd.name, result.instance_id or request.get("id"), request)
+                    job = self.jobs.submit(cmd.name, cmd.java_class, result, injection, ctx)
                     body = {"jobid": job["jobid"]}
                     if cmd.kind == CREATE:
                         body = {"id": result.instance_id, "jobid": job["jobid"]}
                     result = body
+                elif cmd.name in events.ACTIONS:
+                    ctx = events.context(self.state, cmd.name, events.sync_resource_id(request, result))
+                    if ctx is not None:
+                        events.completed(self.state, ctx)
                 if not cmd.name.startswith(("list", "query")):
                     self.state.save()
             return 200, {key: result}

@@ -21,6 +21,8 @@ TABLES = (
     "domains", "accounts", "projects", "hosts", "security_groups", "public_ips",
 )
 MAX_KEPT_JOBS = 2000
+# Events kept (the oldest go first), as CloudStack purges them after event.purge.delay.
+MAX_KEPT_EVENTS = 20000
 # Tables whose deleted rows CloudStack keeps (with `removed` set): their ids still resolve, as in
 # ParamProcessWorker's findByUuidIncludingRemoved, so a second delete fails the way CloudStack's does.
 KEPT_WHEN_REMOVED = ("vms", "volumes", "snapshots")
@@ -171,6 +173,10 @@ class LabState:
                 done = [j for j in jobs.values() if j["jobstatus"] != 0]
                 for job in sorted(done, key=lambda j: j["seq"])[: len(jobs) - MAX_KEPT_JOBS]:
                     del jobs[job["jobid"]]
+            events = self.data.get("events", {})
+            if len(events) > MAX_KEPT_EVENTS:
+                for event in sorted(events.values(), key=lambda e: e["seq"])[: len(events) - MAX_KEPT_EVENTS]:
+                    del events[event["id"]]
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
             os.replace(tmp, self.path)  # a crash mid-write never leaves half a state file

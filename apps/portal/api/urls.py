@@ -29,6 +29,7 @@ urlpatterns = [
          name="portal-history-details"),
     path("audit/resource-timeline/<str:resource_type>", history.TimelineView.as_view(), name="portal-audit-timeline"),
     path("audit/compliance-report", history.ComplianceReportView.as_view(), name="portal-audit-compliance"),
+    path("audit/cloudstack-events", history.CloudStackEventsView.as_view(), name="portal-audit-cloudstack-events"),
     path("drift/summary", drift.SummaryView.as_view(), name="portal-drift-summary"),
     path("drift/events", drift.EventsView.as_view(), name="portal-drift-events"),
     path("drift/events/bulk-acknowledge", drift.BulkAcknowledgeView.as_view(), name="portal-drift-bulk-ack"),
