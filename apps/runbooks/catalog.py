@@ -46,6 +46,7 @@ class Runbook:
     required: tuple[str, ...] = ()
     supports_dry_run: bool = True
     enabled: bool = True
+    secret_params: tuple[str, ...] = ()  # shown masked in every answer, masked in the record once the run is over
     extra: dict = field(default_factory=dict)
 
     @property
@@ -338,6 +339,53 @@ def security_group_audit(run: Run) -> tuple[dict, int, int]:
     return {"findings": lines}, len(lines), 0
 
 
+MASK = "********"
+
+
+def password_reset_console(run: Run) -> tuple[dict, int, int]:
+    """Stops the VM if it runs (CloudStack resets a password only on a Stopped VM), resets its password through
+    resetPasswordForVirtualMachine, starts it again if it was running, and names its console's address."""
+    vm = _server(run)
+    p = run.params
+    template = run.client.list_all("listTemplates", templatefilter="all", id=vm.get("templateid")) \
+        if vm.get("templateid") else []
+    enabled = bool(template and template[0].get("passwordenabled"))
+    state = vm.get("state", "")
+    result = {"server_id": vm["id"], "name": vm.get("name", ""), "state_before": state,
+              "template": vm.get("templatename", ""), "password_enabled": enabled, "steps": []}
+    if not enabled:
+        result["password_reset"] = "not_possible: the VM's template is not password enabled"
+    elif state not in ("Running", "Stopped"):
+        result["password_reset"] = f"not_possible: the VM is {state}; CloudStack resets a Stopped VM's password"
+    if p["enable_console"]:
+        base = run.client.api_url.rsplit("/api", 1)[0]
+        result["console"] = {"url": f"{base}/console?cmd=access&vm={vm['id']}",
+                             "expiry_minutes": p["console_expiry_minutes"],
+                             "note": "CloudStack's console proxy opens it for a signed-in CloudStack session"}
+    if "password_reset" in result:
+        return result, 1, 0
+    steps = (["stop"] if state == "Running" else []) + ["reset_password"] + (["start"] if state == "Running" else [])
+    if run.dry_run:
+        result.update(steps=["would_" + step for step in steps], password_reset="would_reset")
+        return result, 1, 0
+    run.checkpoint()
+    try:
+        if state == "Running":
+            run.client.stop_virtual_machine(vm["id"])
+            result["steps"].append("stopped")
+        password = run.client.reset_vm_password(vm["id"], p["new_password"] or None)
+        result["steps"].append("password_reset")
+        if state == "Running":
+            run.client.start_virtual_machine(vm["id"])
+            result["steps"].append("started")
+    except cs.CloudStackError as exc:
+        result.update(password_reset=f"failed: {exc}", state_after=run.client.get_vm(vm["id"]).get("state", ""))
+        return result, 1, 0
+    # Shown once: the first answer that carries it (trigger, approval or detail) blanks it in the record.
+    result.update(password_reset="done", password=password, state_after=run.client.get_vm(vm["id"]).get("state", ""))
+    return result, 1, 1
+
+
 _SERVER = {"type": "string", "maxLength": 64, "description": "CloudStack VM id"}
 
 CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
@@ -395,6 +443,17 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "wide_port_range_min": {"type": "integer", "default": 100, "minimum": 2, "maximum": 65536},
          "target_project": {"type": "string", "default": ""}},
         security_group_audit),
+    Runbook(
+        "password_reset_console", "Password Reset + Console Access",
+        "Resets a VM's password through CloudStack (its template must be password enabled; a running VM is "
+        "stopped, reset and started again) and gives its console address. The new password is shown once.",
+        "vm", "high",
+        {"server_id": _SERVER,
+         "new_password": {"type": "string", "default": "", "maxLength": 128,
+                          "description": "Empty: CloudStack generates one"},
+         "enable_console": {"type": "boolean", "default": True},
+         "console_expiry_minutes": {"type": "integer", "default": 30, "minimum": 1, "maximum": 1440}},
+        password_reset_console, required=("server_id",), secret_params=("new_password",)),
 )}
 
 

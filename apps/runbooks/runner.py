@@ -63,10 +63,15 @@ def _finish(execution: Execution, status: str, *, result: dict | None = None, fo
             error: str = "") -> None:
     execution.status = status
     execution.result = result or {}
+    runbook = catalog.CATALOG.get(execution.runbook_name)
+    for name in runbook.secret_params if runbook else ():
+        if execution.parameters.get(name):  # used: the record keeps only that one was given
+            execution.parameters = {**execution.parameters, name: catalog.MASK}
     execution.items_found = found
     execution.items_actioned = actioned
     execution.error = error
     execution.completed_at = timezone.now()
-    execution.save(update_fields=["status", "result", "items_found", "items_actioned", "error", "completed_at"])
+    execution.save(update_fields=["status", "result", "parameters", "items_found", "items_actioned", "error",
+                                  "completed_at"])
     logger.info("runbook finished name=%s execution=%s status=%s found=%d actioned=%d", execution.runbook_name,
                 execution.execution_id, status, found, actioned)

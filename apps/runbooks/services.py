@@ -87,6 +87,17 @@ def trigger(*, user, runbook_name: str, dry_run: bool, parameters) -> Execution:
     return execution
 
 
+def shown_once(execution: Execution, data: dict) -> dict:
+    """The answer as serialized; a password in the result goes out in this answer and is blanked in the record,
+    so no later read (detail, another admin) sees it."""
+    if (execution.result or {}).get("password"):
+        result = dict(execution.result)
+        result["password"] = ""
+        result["password_shown"] = True
+        Execution.objects.filter(pk=execution.pk).update(result=result)
+    return data
+
+
 def _enqueue(execution: Execution) -> None:
     transaction.on_commit(lambda: tasks.run_execution.delay(str(execution.execution_id)))
 
