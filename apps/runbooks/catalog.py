@@ -9,8 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from apps.core.exceptions import InvalidInput
+from apps.portal import models as portal
 from apps.settings import cloudstack as cs
 
 from . import cloud
@@ -339,6 +344,41 @@ def security_group_audit(run: Run) -> tuple[dict, int, int]:
     return {"findings": lines}, len(lines), 0
 
 
+def security_compliance_audit(run: Run) -> tuple[dict, int, int]:
+    """The security group audit over the portal's last collection of every tenant, platform users who have not
+    signed in for `stale_user_days`, and volumes CloudStack does not encrypt. Reads only."""
+    p = run.params
+    open_rules = []
+    for group in portal.SecurityGroup.objects.order_by("tenant_name", "name"):
+        for rule in group.rules:
+            if rule.get("direction", "ingress") != "ingress":
+                continue
+            for finding in _rule_findings(rule, 100, p["flag_wide_port_ranges"]):
+                open_rules.append({"security_group_id": group.cloud_id, "security_group": group.name,
+                                   "tenant": group.tenant_name, "domain": group.domain_name,
+                                   "rule_id": rule.get("ruleid", ""), "vm_count": group.vm_count,
+                                   "finding": finding, "severity": "critical" if "all traffic" in finding
+                                   or finding.startswith(("SSH", "RDP")) else "high"})
+    cutoff = timezone.now() - timedelta(days=p["stale_user_days"])
+    stale = []
+    for user in get_user_model().objects.filter(is_active=True).order_by("username"):
+        seen = user.last_login or user.date_joined
+        if seen < cutoff:
+            stale.append({"username": user.username, "last_login": user.last_login.isoformat()
+                          if user.last_login else None, "days_inactive": (timezone.now() - seen).days})
+    result = {"open_rules": open_rules, "stale_users": stale}
+    if p["check_volume_encryption"]:
+        # VolumeResponse.encryptformat (CloudStack 4.18+): present only on a volume CloudStack encrypts.
+        result["unencrypted_volumes"] = [
+            {"id": v.cloud_id, "name": v.name, "tenant": v.tenant_name, "size_gb": v.size_gb,
+             "disk_offering": v.disk_offering}
+            for v in portal.Volume.objects.order_by("tenant_name", "name") if not v.raw.get("encryptformat")]
+    collection = portal.Collection.objects.filter(status="succeeded").order_by("-started_at").first()
+    result["collected_at"] = collection.started_at.isoformat() if collection else None
+    result["summary"] = {key: len(value) for key, value in result.items() if isinstance(value, list)}
+    return result, sum(result["summary"].values()), 0
+
+
 MASK = "********"
 
 
@@ -454,6 +494,16 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "enable_console": {"type": "boolean", "default": True},
          "console_expiry_minutes": {"type": "integer", "default": 30, "minimum": 1, "maximum": 1440}},
         password_reset_console, required=("server_id",), secret_params=("new_password",)),
+    Runbook(
+        "security_compliance_audit", "Security & Compliance Audit",
+        "Over the portal's last collection of every tenant: ingress rules open to the internet (all traffic, "
+        "admin and database ports, wide ranges), platform users who have not signed in for stale_user_days, and "
+        "volumes CloudStack does not encrypt. Reads only.",
+        "security", "low",
+        {"stale_user_days": {"type": "integer", "default": 90, "minimum": 1, "maximum": 3650},
+         "flag_wide_port_ranges": {"type": "boolean", "default": True},
+         "check_volume_encryption": {"type": "boolean", "default": True}},
+        security_compliance_audit),
 )}
 
 

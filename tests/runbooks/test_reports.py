@@ -1,0 +1,55 @@
+"""The read-only reports over the portal's collection of the emulator (tests/portal's world): what each finds is
+what the test made in CloudStack."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from apps.portal import collector
+from tests.openapi import assert_matches_schema
+from tests.portal.conftest import cloud, collected  # noqa: F401 -- the portal's collected world, as fixtures
+
+
+@pytest.fixture(autouse=True)
+def eager(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+
+def _run(client, name: str, dry_run: bool = False, **params) -> dict:
+    answer = client.post("/api/runbooks/trigger", {"runbook_name": name, "dry_run": dry_run, "parameters": params},
+                         format="json")
+    assert answer.status_code == 200, answer.content
+    assert_matches_schema(answer, "/api/runbooks/trigger", "post")
+    body = answer.json()
+    assert body["status"] == "completed", body
+    return body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compliance_audit_finds_the_open_ssh_rule_the_stale_user_and_unencrypted_volumes(
+        collected, admin_client_api):  # noqa: F811
+    client = collected.client
+    group = client.call("createSecurityGroup", name="bastion", description="jump host", account="globex",
+                        domainid=collected.accounts["globex"]["domainid"])["securitygroup"]
+    client.run_job("authorizeSecurityGroupIngress", "securitygroup", securitygroupid=group["id"], protocol="tcp",
+                   startport=22, endport=22, cidrlist="0.0.0.0/0")
+    client.run_job("authorizeSecurityGroupIngress", "securitygroup", securitygroupid=group["id"], protocol="tcp",
+                   startport=443, endport=443, cidrlist="10.0.0.0/8")  # private: not a finding
+    assert collector.collect().status == "succeeded"
+    get_user_model().objects.create_user("dormant", last_login=timezone.now() - timedelta(days=200))
+
+    body = _run(admin_client_api, "security_compliance_audit", stale_user_days=90)
+    result = body["result"]
+    assert [(r["security_group"], r["tenant"], r["finding"], r["severity"]) for r in result["open_rules"]] == [
+        ("bastion", "globex", "SSH (22/tcp) open to the internet", "critical")]
+    assert [u["username"] for u in result["stale_users"]] == ["dormant"]
+    assert result["stale_users"][0]["days_inactive"] >= 199
+    names = {v["name"] for v in result["unencrypted_volumes"]}
+    assert {"acme-data-1", "globex-data-1", "payroll-data-1"} <= names
+    assert body["items_found"] == sum(result["summary"].values()) and body["items_actioned"] == 0
+
+    quiet = _run(admin_client_api, "security_compliance_audit", True, check_volume_encryption=False)["result"]
+    assert "unencrypted_volumes" not in quiet and quiet["summary"]["open_rules"] == 1
