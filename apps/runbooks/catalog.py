@@ -379,6 +379,98 @@ def security_compliance_audit(run: Run) -> tuple[dict, int, int]:
     return result, sum(result["summary"].values()), 0
 
 
+GONE = ("Destroyed", "Expunging", "Expunged", "Destroy")
+
+
+def _tenants() -> dict[str, dict]:
+    """The tenants (accounts and projects) that own collected VMs or volumes, with their usage in CloudStack's
+    resource types; the root admin's resources are left out (its limits are unlimited)."""
+    tenants: dict[str, dict] = {}
+
+    def tenant(row) -> dict | None:
+        if not row.tenant_id or (row.account == "admin" and not portal.Project.objects.filter(
+                cloud_id=row.tenant_id).exists()):
+            return None
+        return tenants.setdefault(row.tenant_id, {
+            "tenant_id": row.tenant_id, "tenant": row.tenant_name, "account": row.account, "domain_id": row.domain_id,
+            "domain": row.domain_name, "project": portal.Project.objects.filter(cloud_id=row.tenant_id).exists(),
+            "usage": {"user_vm": 0, "cpu": 0, "memory": 0, "volume": 0, "primary_storage": 0, "snapshot": 0}})
+
+    for server in portal.Server.objects.exclude(state__in=GONE):
+        if (t := tenant(server)) is not None:
+            t["usage"]["user_vm"] += 1
+            t["usage"]["cpu"] += server.vcpus
+            t["usage"]["memory"] += server.ram_mb
+    for volume in portal.Volume.objects.exclude(state__in=GONE):
+        if (t := tenant(volume)) is not None:
+            t["usage"]["volume"] += 1
+            t["usage"]["primary_storage"] += volume.size_gb
+    for snap in portal.Snapshot.objects.all():
+        if (t := tenant(snap)) is not None:
+            t["usage"]["snapshot"] += 1
+    return tenants
+
+
+def _limits(client: cs.CloudStackClient, tenant: dict) -> dict[str, int]:
+    """CloudStack's limits for the tenant by resource type name (listResourceLimits); -1 is unlimited."""
+    owner = ({"projectid": tenant["tenant_id"]} if tenant["project"]
+             else {"account": tenant["account"], "domainid": tenant["domain_id"]})
+    return {row.get("resourcetypename", ""): int(row.get("max", -1))
+            for row in client.list_all("listResourceLimits", **owner)}
+
+
+EOL_OS = ("centos 6", "centos 7", "centos 8", "ubuntu 14.04", "ubuntu 16.04", "ubuntu 18.04", "debian 8",
+          "debian 9", "debian 10", "windows server 2008", "windows server 2012", "rhel 6", "red hat enterprise linux 6")
+
+
+def upgrade_opportunity_detector(run: Run) -> tuple[dict, int, int]:
+    """Upsell signals from the collected cloud: tenants near a CloudStack limit, VMs on the smallest offering with
+    the next one up and what it adds per month, VMs on an operating system past its end of life. Reads only."""
+    p = run.params
+    pressure = []
+    for tenant in _tenants().values():
+        for kind, limit in _limits(run.client, tenant).items():
+            used = tenant["usage"].get(kind)
+            if used is None or limit <= 0:
+                continue
+            pct = round(100 * used / limit, 1)
+            if pct >= p["quota_threshold_pct"]:
+                pressure.append({"tenant": tenant["tenant"], "tenant_id": tenant["tenant_id"],
+                                 "domain": tenant["domain"], "resource": kind, "used": used, "limit": limit,
+                                 "used_pct": pct, "suggestion": f"raise the {kind} limit"})
+    result: dict = {"quota_pressure": pressure}
+    revenue = 0.0
+    if p["include_flavor_analysis"]:
+        fixed = sorted((o for o in portal.ServiceOffering.objects.filter(customized=False)
+                        if o.vcpus and o.ram_mb), key=lambda o: (o.vcpus, o.ram_mb))
+        lines = []
+        for smallest, bigger in zip(fixed, fixed[1:], strict=False):
+            if (smallest.vcpus, smallest.ram_mb) == (fixed[0].vcpus, fixed[0].ram_mb):
+                for server in portal.Server.objects.filter(flavor_id=smallest.cloud_id).exclude(state__in=GONE):
+                    delta = round((bigger.vcpus - smallest.vcpus) * p["price_per_vcpu"]
+                                  + (bigger.ram_mb - smallest.ram_mb) / 1024 * p["price_per_gb_ram"], 2)
+                    lines.append({"server_id": server.cloud_id, "name": server.name, "tenant": server.tenant_name,
+                                  "current_offering": smallest.name, "suggested_offering": bigger.name,
+                                  "monthly_delta": delta})
+                    revenue += delta
+                break
+        result["flavor_upgrades"] = lines
+    if p["include_image_analysis"]:
+        templates = {t.cloud_id: t for t in portal.Template.objects.all()}
+        lines = []
+        for server in portal.Server.objects.exclude(state__in=GONE).order_by("tenant_name", "name"):
+            template = templates.get(server.image_id)
+            os_name = (template.os_type if template else "").lower()
+            if any(os_name.startswith(old) for old in EOL_OS):
+                lines.append({"server_id": server.cloud_id, "name": server.name, "tenant": server.tenant_name,
+                              "image": server.image_name, "os": template.os_type,
+                              "suggestion": "move to a supported release"})
+        result["outdated_images"] = lines
+    result["estimated_monthly_revenue"] = round(revenue, 2)
+    found = sum(len(v) for v in result.values() if isinstance(v, list))
+    return result, found, 0
+
+
 MASK = "********"
 
 
@@ -504,6 +596,18 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "flag_wide_port_ranges": {"type": "boolean", "default": True},
          "check_volume_encryption": {"type": "boolean", "default": True}},
         security_compliance_audit),
+    Runbook(
+        "upgrade_opportunity_detector", "Upgrade Opportunity Detector",
+        "Upsell signals from the portal's collection and CloudStack's limits: tenants using quota_threshold_pct "
+        "of a limit or more, VMs on the smallest offering (with the next one up and its monthly price), VMs on "
+        "an operating system past its end of life. Reads only.",
+        "cost", "low",
+        {"quota_threshold_pct": {"type": "integer", "default": 80, "minimum": 1, "maximum": 100},
+         "include_flavor_analysis": {"type": "boolean", "default": True},
+         "include_image_analysis": {"type": "boolean", "default": True},
+         "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
+         "price_per_gb_ram": {"type": "number", "default": 5.0, "minimum": 0, "maximum": 1000000}},
+        upgrade_opportunity_detector),
 )}
 
 

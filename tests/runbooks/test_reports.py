@@ -53,3 +53,30 @@ def test_compliance_audit_finds_the_open_ssh_rule_the_stale_user_and_unencrypted
 
     quiet = _run(admin_client_api, "security_compliance_audit", True, check_volume_encryption=False)["result"]
     assert "unencrypted_volumes" not in quiet and quiet["summary"]["open_rules"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrade_detector_names_the_tenant_at_its_limit_small_vms_and_end_of_life_images(
+        collected, admin_client_api):  # noqa: F811
+    from apps.portal.models import ServiceOffering, Template
+
+    acme = collected.accounts["acme"]
+    collected.client.call("updateResourceLimit", resourcetype=0, max=3, account="acme", domainid=acme["domainid"])
+    Template.objects.filter(name="lab-template").update(os_type="CentOS 7")  # as collected from an old image
+
+    result = _run(admin_client_api, "upgrade_opportunity_detector", quota_threshold_pct=80)["result"]
+    assert [(q["tenant"], q["resource"], q["used"], q["limit"], q["used_pct"]) for q in result["quota_pressure"]] \
+        == [("acme", "user_vm", 3, 3, 100.0)]
+    small = ServiceOffering.objects.get(name="Small Instance")
+    upgrades = {u["name"]: u for u in result["flavor_upgrades"]}
+    assert {"acme-web-1", "acme-db-1", "payroll-1"} <= set(upgrades) and "acme-web-2" not in upgrades
+    line = upgrades["acme-web-1"]
+    bigger = ServiceOffering.objects.get(name=line["suggested_offering"])
+    assert line["monthly_delta"] == round((bigger.vcpus - small.vcpus) * 15 + (bigger.ram_mb - small.ram_mb) / 1024 * 5,
+                                          2)
+    assert {o["name"] for o in result["outdated_images"]} >= {"acme-web-1", "globex-app-1", "payroll-1"}
+    assert result["estimated_monthly_revenue"] == round(sum(u["monthly_delta"] for u in upgrades.values()), 2)
+
+    relaxed = _run(admin_client_api, "upgrade_opportunity_detector", True, quota_threshold_pct=100,
+                   include_flavor_analysis=False, include_image_analysis=False)["result"]
+    assert len(relaxed["quota_pressure"]) == 1 and "flavor_upgrades" not in relaxed
