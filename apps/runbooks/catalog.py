@@ -344,21 +344,27 @@ def security_group_audit(run: Run) -> tuple[dict, int, int]:
     return {"findings": lines}, len(lines), 0
 
 
-def security_compliance_audit(run: Run) -> tuple[dict, int, int]:
-    """The security group audit over the portal's last collection of every tenant, platform users who have not
-    signed in for `stale_user_days`, and volumes CloudStack does not encrypt. Reads only."""
-    p = run.params
+def _open_rules(flag_wide: bool) -> list[dict]:
+    """Ingress rules open to the internet in the portal's collection of every tenant, with a severity."""
     open_rules = []
     for group in portal.SecurityGroup.objects.order_by("tenant_name", "name"):
         for rule in group.rules:
             if rule.get("direction", "ingress") != "ingress":
                 continue
-            for finding in _rule_findings(rule, 100, p["flag_wide_port_ranges"]):
+            for finding in _rule_findings(rule, 100, flag_wide):
                 open_rules.append({"security_group_id": group.cloud_id, "security_group": group.name,
                                    "tenant": group.tenant_name, "domain": group.domain_name,
                                    "rule_id": rule.get("ruleid", ""), "vm_count": group.vm_count,
                                    "finding": finding, "severity": "critical" if "all traffic" in finding
                                    or finding.startswith(("SSH", "RDP")) else "high"})
+    return open_rules
+
+
+def security_compliance_audit(run: Run) -> tuple[dict, int, int]:
+    """The security group audit over the portal's last collection of every tenant, platform users who have not
+    signed in for `stale_user_days`, and volumes CloudStack does not encrypt. Reads only."""
+    p = run.params
+    open_rules = _open_rules(p["flag_wide_port_ranges"])
     cutoff = timezone.now() - timedelta(days=p["stale_user_days"])
     stale = []
     for user in get_user_model().objects.filter(is_active=True).order_by("username"):
@@ -469,6 +475,53 @@ def upgrade_opportunity_detector(run: Run) -> tuple[dict, int, int]:
     result["estimated_monthly_revenue"] = round(revenue, 2)
     found = sum(len(v) for v in result.values() if isinstance(v, list))
     return result, found, 0
+
+
+def monthly_executive_snapshot(run: Run) -> tuple[dict, int, int]:
+    """One page for the month from the portal's collection: the estate's totals and monthly cost, what changed in
+    the last 30 days, and the risk_top_n tenants most at risk (VMs in Error, critical open rules, limits at 90%+)."""
+    p = run.params
+    servers = portal.Server.objects.exclude(state__in=GONE)
+    volumes = portal.Volume.objects.exclude(state__in=GONE)
+    vcpus = sum(servers.values_list("vcpus", flat=True))
+    storage_gb = sum(volumes.values_list("size_gb", flat=True))
+    states = {state: servers.filter(state=state).count() for state in ("Running", "Stopped", "Error")}
+    totals = {"tenants": len({s.tenant_id for s in servers} | {v.tenant_id for v in volumes}),
+              "vms": servers.count(), "vms_running": states["Running"], "vms_stopped": states["Stopped"],
+              "vms_error": states["Error"], "vcpus": vcpus,
+              "ram_gb": round(sum(servers.values_list("ram_mb", flat=True)) / 1024, 1), "volumes": volumes.count(),
+              "storage_gb": storage_gb, "snapshots": portal.Snapshot.objects.count()}
+    cost = {"compute": round(vcpus * p["price_per_vcpu"], 2), "storage": round(storage_gb * p["price_per_gb_storage"], 2)}
+    cost["total"] = round(cost["compute"] + cost["storage"], 2)
+    scores: dict[str, dict] = {}
+
+    def risk(tenant: str, points: int, reason: str) -> None:
+        entry = scores.setdefault(tenant, {"tenant": tenant, "score": 0, "reasons": []})
+        entry["score"] += points
+        entry["reasons"].append(reason)
+
+    for server in servers.filter(state="Error"):
+        risk(server.tenant_name, 3, f"VM {server.name} is in Error")
+    for rule in _open_rules(False):
+        if rule["severity"] == "critical":
+            risk(rule["tenant"], 2, f"{rule['security_group']}: {rule['finding']}")
+    for tenant in _tenants().values():
+        for kind, limit in _limits(run.client, tenant).items():
+            used = tenant["usage"].get(kind)
+            if used is not None and limit > 0 and used >= 0.9 * limit:
+                risk(tenant["tenant"], 1, f"{kind} at {round(100 * used / limit)}% of its limit")
+    top = sorted(scores.values(), key=lambda e: (-e["score"], e["tenant"]))[:p["risk_top_n"]]
+    collection = portal.Collection.objects.filter(status="succeeded").order_by("-started_at").first()
+    result = {"period_end": timezone.now().isoformat(),
+              "collected_at": collection.started_at.isoformat() if collection else None,
+              "totals": totals, "monthly_cost": cost, "top_risks": top}
+    if p["include_deltas"]:
+        since = timezone.now() - timedelta(days=30)
+        changes = portal.Change.objects.filter(detected_at__gte=since, resource_type__in=("server", "volume", "snapshot"))
+        result["deltas_30d"] = {kind: {action: changes.filter(resource_type=kind, action=action).count()
+                                       for action in ("created", "deleted")}
+                                for kind in ("server", "volume", "snapshot")}
+    return result, len(top), 0
 
 
 MASK = "********"
@@ -608,6 +661,16 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
          "price_per_gb_ram": {"type": "number", "default": 5.0, "minimum": 0, "maximum": 1000000}},
         upgrade_opportunity_detector),
+    Runbook(
+        "monthly_executive_snapshot", "Monthly Executive Snapshot",
+        "The estate for an executive report, from the portal's collection: totals, monthly cost at the given "
+        "prices, the last 30 days' created and deleted VMs, volumes and snapshots, and the tenants most at risk.",
+        "reporting", "low",
+        {"risk_top_n": {"type": "integer", "default": 5, "minimum": 1, "maximum": 100},
+         "include_deltas": {"type": "boolean", "default": True},
+         "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
+         "price_per_gb_storage": {"type": "number", "default": 2.0, "minimum": 0, "maximum": 1000000}},
+        monthly_executive_snapshot),
 )}
 
 

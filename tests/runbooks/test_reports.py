@@ -80,3 +80,33 @@ def test_upgrade_detector_names_the_tenant_at_its_limit_small_vms_and_end_of_lif
     relaxed = _run(admin_client_api, "upgrade_opportunity_detector", True, quota_threshold_pct=100,
                    include_flavor_analysis=False, include_image_analysis=False)["result"]
     assert len(relaxed["quota_pressure"]) == 1 and "flavor_upgrades" not in relaxed
+
+
+@pytest.mark.django_db(transaction=True)
+def test_executive_snapshot_totals_costs_deltas_and_the_riskiest_tenants(
+        collected, cs_lab, admin_client_api):  # noqa: F811
+    from apps.portal.models import Server, Volume
+    from apps.settings import cloudstack as cs
+
+    acme = collected.accounts["acme"]
+    cs_lab.inject("deployVirtualMachine", fail=True, errortext="Unable to create a deployment for VM")
+    with pytest.raises(cs.CloudStackError):
+        collected.deploy("acme-broken", owner={"account": "acme", "domainid": acme["domainid"]})
+    group = collected.client.call("createSecurityGroup", name="rdp", account="globex",
+                                  domainid=collected.accounts["globex"]["domainid"])["securitygroup"]
+    collected.client.run_job("authorizeSecurityGroupIngress", "securitygroup", securitygroupid=group["id"],
+                             protocol="tcp", startport=3389, endport=3389, cidrlist="0.0.0.0/0")
+    assert collector.collect().status == "succeeded"
+
+    body = _run(admin_client_api, "monthly_executive_snapshot", risk_top_n=2, price_per_vcpu=10.0,
+                price_per_gb_storage=1.0)
+    result = body["result"]
+    live = Server.objects.exclude(state__in=("Destroyed", "Expunging"))
+    assert result["totals"]["vms"] == live.count() and result["totals"]["vms_error"] == 1
+    vcpus = sum(live.values_list("vcpus", flat=True))
+    storage = sum(Volume.objects.exclude(state__in=("Destroy", "Expunging")).values_list("size_gb", flat=True))
+    assert result["monthly_cost"] == {"compute": vcpus * 10.0, "storage": storage * 1.0,
+                                      "total": vcpus * 10.0 + storage * 1.0}
+    assert [(r["tenant"], r["score"]) for r in result["top_risks"]] == [("acme", 3), ("globex", 2)]
+    assert result["top_risks"][0]["reasons"] == ["VM acme-broken is in Error"]
+    assert result["deltas_30d"]["server"]["created"] >= 1 and body["items_found"] == 2
