@@ -6,6 +6,7 @@ would do; it never calls a command that changes anything.
 """
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from django.utils import timezone
 from apps.core.exceptions import InvalidInput
 from apps.portal import models as portal
 from apps.settings import cloudstack as cs
+from apps.snapshots import cloud as snap_cloud
+from apps.snapshots.models import SnapshotPolicy
 
 from . import cloud
 
@@ -524,6 +527,69 @@ def monthly_executive_snapshot(run: Run) -> tuple[dict, int, int]:
     return result, len(top), 0
 
 
+def snapshot_quota_forecast(run: Run) -> tuple[dict, int, int]:
+    """Per tenant: its snapshots in CloudStack against its snapshot limit (listResourceLimits) less the safety
+    margin, the daily growth the snapshot policies assigned to its volumes add, the days until the limit and the
+    steady state once retention deletes as fast as the policies create. Reads only."""
+    p = run.params
+    policies = SnapshotPolicy.objects.filter(enabled=True).prefetch_related("assignments")
+    if not p["include_pending_policies"]:
+        policies = policies.exclude(last_run_at=None)  # pending: enabled but never run yet
+    volumes = snap_cloud.live_volumes(run.client)
+    tenants: dict[tuple[str, str], dict] = {}
+
+    def tenant(record: dict) -> dict:
+        key = (snap_cloud.tenant_id(record), record.get("domainid", ""))
+        return tenants.setdefault(key, {
+            "tenant": snap_cloud.tenant_name(record), "domain": record.get("domain", ""), "project":
+            bool(record.get("projectid")), "snapshots": 0, "daily_growth": 0.0, "retained_by_policies": 0,
+            "policies": set(), "_owner": ({"projectid": record["projectid"]} if record.get("projectid") else
+                                          {"account": record.get("account"), "domainid": record.get("domainid")})})
+
+    for snap in run.client.list_everywhere("listSnapshots"):
+        if snap.get("state") not in ("Destroyed", "Error"):
+            tenant(snap)["snapshots"] += 1
+    for policy in policies:
+        targets = [snap_cloud.Target(a.target_type, a.target_id, a.domain_id) for a in policy.assignments.all()]
+        per_day = 1440 / policy.interval_minutes
+        kept = policy.retention_count
+        if policy.retention_days:
+            kept = min(kept, math.ceil(policy.retention_days * per_day))
+        for volume in volumes:
+            if any(t.covers(volume) for t in targets):
+                entry = tenant(volume)
+                entry["daily_growth"] += per_day
+                entry["retained_by_policies"] += kept
+                entry["policies"].add(policy.name)
+    lines = []
+    for entry in tenants.values():
+        owner = entry.pop("_owner")
+        if not owner.get("projectid") and owner.get("account") in (None, "", "admin"):
+            continue  # the root admin: no limit
+        limit = next((int(r.get("max", -1)) for r in run.client.list_all("listResourceLimits", resourcetype=3,
+                                                                          **owner)), -1)
+        entry["policies"] = sorted(entry["policies"])
+        entry["daily_growth"] = round(entry["daily_growth"], 2)
+        entry["limit"] = limit
+        entry["projected_total"] = entry["snapshots"] + entry["retained_by_policies"]
+        if limit < 0:
+            entry.update(effective_limit=None, days_to_limit=None, status="unlimited")
+        else:
+            effective = math.floor(limit * (100 - p["safety_margin_pct"]) / 100)
+            room = effective - entry["snapshots"]
+            entry["effective_limit"] = effective
+            entry["days_to_limit"] = (round(room / entry["daily_growth"], 1)
+                                      if entry["daily_growth"] and room > 0 else (0 if room <= 0 else None))
+            entry["status"] = ("over_limit" if room <= 0 else "will_exceed" if entry["projected_total"] > effective
+                               else "ok")
+        lines.append(entry)
+    lines.sort(key=lambda e: ({"over_limit": 0, "will_exceed": 1, "ok": 2, "unlimited": 3}[e["status"]],
+                              e["days_to_limit"] if e["days_to_limit"] is not None else 1e9, e["tenant"]))
+    at_risk = [e for e in lines if e["status"] in ("over_limit", "will_exceed")]
+    return {"tenants": lines, "at_risk": len(at_risk), "policies_counted": [x.name for x in policies]}, \
+        len(at_risk), 0
+
+
 MASK = "********"
 
 
@@ -671,6 +737,15 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
          "price_per_gb_storage": {"type": "number", "default": 2.0, "minimum": 0, "maximum": 1000000}},
         monthly_executive_snapshot),
+    Runbook(
+        "snapshot_quota_forecast", "Snapshot Quota Forecast",
+        "Per tenant, its snapshots against CloudStack's snapshot limit less a safety margin, the daily growth its "
+        "snapshot policies add, the days until the limit and whether retention keeps it under. Reads only.",
+        "snapshots", "low",
+        {"include_pending_policies": {"type": "boolean", "default": True,
+                                      "description": "Count enabled policies that have not run yet"},
+         "safety_margin_pct": {"type": "integer", "default": 10, "minimum": 0, "maximum": 90}},
+        snapshot_quota_forecast),
 )}
 
 

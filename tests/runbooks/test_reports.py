@@ -110,3 +110,34 @@ def test_executive_snapshot_totals_costs_deltas_and_the_riskiest_tenants(
     assert [(r["tenant"], r["score"]) for r in result["top_risks"]] == [("acme", 3), ("globex", 2)]
     assert result["top_risks"][0]["reasons"] == ["VM acme-broken is in Error"]
     assert result["deltas_30d"]["server"]["created"] >= 1 and body["items_found"] == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_quota_forecast_counts_days_to_the_limit_from_the_snapshots_and_the_policy(
+        collected, admin_client_api):  # noqa: F811
+    from apps.snapshots.models import SnapshotAssignment, SnapshotPolicy
+
+    client, acme = collected.client, collected.accounts["acme"]
+    client.call("updateResourceLimit", resourcetype=3, max=10, account="acme", domainid=acme["domainid"])
+    volume = next(v for v in client.list_all_volumes() if v.get("vmname") == "acme-web-1" and v["type"] == "ROOT")
+    for n in range(4):
+        client.create_snapshot(volume["id"], name=f"manual-{n}")
+    have = sum(1 for s in client.list_everywhere("listSnapshots") if s.get("account") == "acme"
+               and not s.get("projectid"))
+    assert have == 5  # the portal world's root snapshot and these four
+    policy = SnapshotPolicy.objects.create(name="every-6h", interval_minutes=360, retention_count=7)
+    SnapshotAssignment.objects.create(policy=policy, target_type="volume", target_id=volume["id"])
+
+    body = _run(admin_client_api, "snapshot_quota_forecast", True, safety_margin_pct=10)
+    lines = {t["tenant"]: t for t in body["result"]["tenants"]}
+    acme_line = lines["acme"]
+    assert (acme_line["snapshots"], acme_line["limit"], acme_line["effective_limit"]) == (5, 10, 9)
+    assert acme_line["daily_growth"] == 4.0 and acme_line["days_to_limit"] == 1.0  # (9 - 5) / 4 a day
+    assert acme_line["projected_total"] == 12 and acme_line["status"] == "will_exceed"
+    assert acme_line["policies"] == ["every-6h"]
+    assert body["result"]["at_risk"] == 1 and body["items_found"] == 1
+    assert all(t["status"] == "ok" for name, t in lines.items() if name != "acme")
+
+    # A policy that never ran is left out when asked: acme's snapshots then stay where they are.
+    settled = _run(admin_client_api, "snapshot_quota_forecast", include_pending_policies=False)["result"]
+    assert settled["policies_counted"] == [] and settled["at_risk"] == 0
