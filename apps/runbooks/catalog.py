@@ -749,5 +749,12 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
 )}
 
 
+def without_secrets(runbook_name: str, params: dict) -> dict:
+    """The parameters to keep once a run is over (done, rejected, cancelled): a secret given shows only as set."""
+    runbook = CATALOG.get(runbook_name)
+    secret = runbook.secret_params if runbook else ()
+    return {k: (MASK if k in secret and v else v) for k, v in params.items()}
+
+
 def get(name: str) -> Runbook | None:
     return CATALOG.get(name)

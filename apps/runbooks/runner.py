@@ -63,10 +63,7 @@ def _finish(execution: Execution, status: str, *, result: dict | None = None, fo
             error: str = "") -> None:
     execution.status = status
     execution.result = result or {}
-    runbook = catalog.CATALOG.get(execution.runbook_name)
-    for name in runbook.secret_params if runbook else ():
-        if execution.parameters.get(name):  # used: the record keeps only that one was given
-            execution.parameters = {**execution.parameters, name: catalog.MASK}
+    execution.parameters = catalog.without_secrets(execution.runbook_name, execution.parameters)
     execution.items_found = found
     execution.items_actioned = actioned
     execution.error = error

@@ -126,6 +126,7 @@ def decide(*, user, execution: Execution, decision: str, comment: str) -> Execut
         else:
             execution.status = ExecutionStatus.REJECTED
             execution.completed_at = timezone.now()
+            execution.parameters = catalog.without_secrets(execution.runbook_name, execution.parameters)
         execution.save()
     logger.info("runbook %s execution=%s by=%s", decision, execution.execution_id, user.get_username())
     if execution.status == ExecutionStatus.APPROVED:
@@ -145,6 +146,7 @@ def cancel(*, user, execution: Execution) -> Execution:
         else:
             execution.status = ExecutionStatus.CANCELLED
             execution.completed_at = timezone.now()
+            execution.parameters = catalog.without_secrets(execution.runbook_name, execution.parameters)
         execution.save()
     return execution
 

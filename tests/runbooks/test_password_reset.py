@@ -71,3 +71,18 @@ def test_reset_waits_for_another_admin_shows_the_password_once_and_never_logs_it
 def test_an_unknown_vm_is_a_400(cloud, admin_client_api):
     answer = _trigger(admin_client_api, "no-such-vm", True)
     assert answer.status_code == 400 and "no VM no-such-vm" in answer.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rejected_reset_keeps_no_password_and_the_vm_is_untouched(cloud, admin_client_api, second_admin):
+    from apps.runbooks.models import Execution
+
+    vm = _web(cloud)
+    cloud.call("updateTemplate", id=vm["templateid"], passwordenabled=True)
+    pending = _trigger(admin_client_api, vm["id"], False, new_password="Never-Used-1").json()
+    assert Execution.objects.get(execution_id=pending["execution_id"]).parameters["new_password"] == "Never-Used-1"
+    rejected = second_admin.post(f"/api/runbooks/executions/{pending['execution_id']}/approve",
+                                 {"decision": "rejected", "comment": "not today"}, format="json").json()
+    assert rejected["status"] == "rejected" and rejected["result"] == {}
+    assert Execution.objects.get(execution_id=pending["execution_id"]).parameters["new_password"] == "********"
+    assert cloud.get_vm(vm["id"])["state"] == "Running"

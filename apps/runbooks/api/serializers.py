@@ -29,10 +29,8 @@ class TriggerSerializer(serializers.Serializer):
 
 def masked(data: dict, runbook_name: str) -> dict:
     """A secret parameter (a password asked for) never leaves in an answer: it shows as set, masked."""
-    runbook = catalog.get(runbook_name)
-    params = data.get("parameters")
-    if runbook and isinstance(params, dict):
-        data["parameters"] = {k: (catalog.MASK if k in runbook.secret_params and v else v) for k, v in params.items()}
+    if isinstance(data.get("parameters"), dict):
+        data["parameters"] = catalog.without_secrets(runbook_name, data["parameters"])
     return data
 
 
