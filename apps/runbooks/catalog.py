@@ -6,12 +6,20 @@ would do; it never calls a command that changes anything.
 """
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from apps.core.exceptions import InvalidInput
+from apps.portal import models as portal
 from apps.settings import cloudstack as cs
+from apps.snapshots import cloud as snap_cloud
+from apps.snapshots.models import SnapshotPolicy
 
 from . import cloud
 
@@ -46,6 +54,7 @@ class Runbook:
     required: tuple[str, ...] = ()
     supports_dry_run: bool = True
     enabled: bool = True
+    secret_params: tuple[str, ...] = ()  # shown masked in every answer, masked in the record once the run is over
     extra: dict = field(default_factory=dict)
 
     @property
@@ -338,6 +347,296 @@ def security_group_audit(run: Run) -> tuple[dict, int, int]:
     return {"findings": lines}, len(lines), 0
 
 
+def _open_rules(flag_wide: bool) -> list[dict]:
+    """Ingress rules open to the internet in the portal's collection of every tenant, with a severity."""
+    open_rules = []
+    for group in portal.SecurityGroup.objects.order_by("tenant_name", "name"):
+        for rule in group.rules:
+            if rule.get("direction", "ingress") != "ingress":
+                continue
+            for finding in _rule_findings(rule, 100, flag_wide):
+                open_rules.append({"security_group_id": group.cloud_id, "security_group": group.name,
+                                   "tenant": group.tenant_name, "domain": group.domain_name,
+                                   "rule_id": rule.get("ruleid", ""), "vm_count": group.vm_count,
+                                   "finding": finding, "severity": "critical" if "all traffic" in finding
+                                   or finding.startswith(("SSH", "RDP")) else "high"})
+    return open_rules
+
+
+def security_compliance_audit(run: Run) -> tuple[dict, int, int]:
+    """The security group audit over the portal's last collection of every tenant, platform users who have not
+    signed in for `stale_user_days`, and volumes CloudStack does not encrypt. Reads only."""
+    p = run.params
+    open_rules = _open_rules(p["flag_wide_port_ranges"])
+    cutoff = timezone.now() - timedelta(days=p["stale_user_days"])
+    stale = []
+    for user in get_user_model().objects.filter(is_active=True).order_by("username"):
+        seen = user.last_login or user.date_joined
+        if seen < cutoff:
+            stale.append({"username": user.username, "last_login": user.last_login.isoformat()
+                          if user.last_login else None, "days_inactive": (timezone.now() - seen).days})
+    result = {"open_rules": open_rules, "stale_users": stale}
+    if p["check_volume_encryption"]:
+        # VolumeResponse.encryptformat (CloudStack 4.18+): present only on a volume CloudStack encrypts.
+        result["unencrypted_volumes"] = [
+            {"id": v.cloud_id, "name": v.name, "tenant": v.tenant_name, "size_gb": v.size_gb,
+             "disk_offering": v.disk_offering}
+            for v in portal.Volume.objects.order_by("tenant_name", "name") if not v.raw.get("encryptformat")]
+    collection = portal.Collection.objects.filter(status="succeeded").order_by("-started_at").first()
+    result["collected_at"] = collection.started_at.isoformat() if collection else None
+    result["summary"] = {key: len(value) for key, value in result.items() if isinstance(value, list)}
+    return result, sum(result["summary"].values()), 0
+
+
+GONE = ("Destroyed", "Expunging", "Expunged", "Destroy")
+
+
+def _tenants() -> dict[str, dict]:
+    """The tenants (accounts and projects) that own collected VMs or volumes, with their usage in CloudStack's
+    resource types; the root admin's resources are left out (its limits are unlimited)."""
+    tenants: dict[str, dict] = {}
+
+    def tenant(row) -> dict | None:
+        if not row.tenant_id or (row.account == "admin" and not portal.Project.objects.filter(
+                cloud_id=row.tenant_id).exists()):
+            return None
+        return tenants.setdefault(row.tenant_id, {
+            "tenant_id": row.tenant_id, "tenant": row.tenant_name, "account": row.account, "domain_id": row.domain_id,
+            "domain": row.domain_name, "project": portal.Project.objects.filter(cloud_id=row.tenant_id).exists(),
+            "usage": {"user_vm": 0, "cpu": 0, "memory": 0, "volume": 0, "primary_storage": 0, "snapshot": 0}})
+
+    for server in portal.Server.objects.exclude(state__in=GONE):
+        if (t := tenant(server)) is not None:
+            t["usage"]["user_vm"] += 1
+            t["usage"]["cpu"] += server.vcpus
+            t["usage"]["memory"] += server.ram_mb
+    for volume in portal.Volume.objects.exclude(state__in=GONE):
+        if (t := tenant(volume)) is not None:
+            t["usage"]["volume"] += 1
+            t["usage"]["primary_storage"] += volume.size_gb
+    for snap in portal.Snapshot.objects.all():
+        if (t := tenant(snap)) is not None:
+            t["usage"]["snapshot"] += 1
+    return tenants
+
+
+def _limits(client: cs.CloudStackClient, tenant: dict) -> dict[str, int]:
+    """CloudStack's limits for the tenant by resource type name (listResourceLimits); -1 is unlimited."""
+    owner = ({"projectid": tenant["tenant_id"]} if tenant["project"]
+             else {"account": tenant["account"], "domainid": tenant["domain_id"]})
+    return {row.get("resourcetypename", ""): int(row.get("max", -1))
+            for row in client.list_all("listResourceLimits", **owner)}
+
+
+EOL_OS = ("centos 6", "centos 7", "centos 8", "ubuntu 14.04", "ubuntu 16.04", "ubuntu 18.04", "debian 8",
+          "debian 9", "debian 10", "windows server 2008", "windows server 2012", "rhel 6", "red hat enterprise linux 6")
+
+
+def upgrade_opportunity_detector(run: Run) -> tuple[dict, int, int]:
+    """Upsell signals from the collected cloud: tenants near a CloudStack limit, VMs on the smallest offering with
+    the next one up and what it adds per month, VMs on an operating system past its end of life. Reads only."""
+    p = run.params
+    pressure = []
+    for tenant in _tenants().values():
+        for kind, limit in _limits(run.client, tenant).items():
+            used = tenant["usage"].get(kind)
+            if used is None or limit <= 0:
+                continue
+            pct = round(100 * used / limit, 1)
+            if pct >= p["quota_threshold_pct"]:
+                pressure.append({"tenant": tenant["tenant"], "tenant_id": tenant["tenant_id"],
+                                 "domain": tenant["domain"], "resource": kind, "used": used, "limit": limit,
+                                 "used_pct": pct, "suggestion": f"raise the {kind} limit"})
+    result: dict = {"quota_pressure": pressure}
+    revenue = 0.0
+    if p["include_flavor_analysis"]:
+        fixed = sorted((o for o in portal.ServiceOffering.objects.filter(customized=False)
+                        if o.vcpus and o.ram_mb), key=lambda o: (o.vcpus, o.ram_mb))
+        lines = []
+        for smallest, bigger in zip(fixed, fixed[1:], strict=False):
+            if (smallest.vcpus, smallest.ram_mb) == (fixed[0].vcpus, fixed[0].ram_mb):
+                for server in portal.Server.objects.filter(flavor_id=smallest.cloud_id).exclude(state__in=GONE):
+                    delta = round((bigger.vcpus - smallest.vcpus) * p["price_per_vcpu"]
+                                  + (bigger.ram_mb - smallest.ram_mb) / 1024 * p["price_per_gb_ram"], 2)
+                    lines.append({"server_id": server.cloud_id, "name": server.name, "tenant": server.tenant_name,
+                                  "current_offering": smallest.name, "suggested_offering": bigger.name,
+                                  "monthly_delta": delta})
+                    revenue += delta
+                break
+        result["flavor_upgrades"] = lines
+    if p["include_image_analysis"]:
+        templates = {t.cloud_id: t for t in portal.Template.objects.all()}
+        lines = []
+        for server in portal.Server.objects.exclude(state__in=GONE).order_by("tenant_name", "name"):
+            template = templates.get(server.image_id)
+            os_name = (template.os_type if template else "").lower()
+            if any(os_name.startswith(old) for old in EOL_OS):
+                lines.append({"server_id": server.cloud_id, "name": server.name, "tenant": server.tenant_name,
+                              "image": server.image_name, "os": template.os_type,
+                              "suggestion": "move to a supported release"})
+        result["outdated_images"] = lines
+    result["estimated_monthly_revenue"] = round(revenue, 2)
+    found = sum(len(v) for v in result.values() if isinstance(v, list))
+    return result, found, 0
+
+
+def monthly_executive_snapshot(run: Run) -> tuple[dict, int, int]:
+    """One page for the month from the portal's collection: the estate's totals and monthly cost, what changed in
+    the last 30 days, and the risk_top_n tenants most at risk (VMs in Error, critical open rules, limits at 90%+)."""
+    p = run.params
+    servers = portal.Server.objects.exclude(state__in=GONE)
+    volumes = portal.Volume.objects.exclude(state__in=GONE)
+    vcpus = sum(servers.values_list("vcpus", flat=True))
+    storage_gb = sum(volumes.values_list("size_gb", flat=True))
+    states = {state: servers.filter(state=state).count() for state in ("Running", "Stopped", "Error")}
+    totals = {"tenants": len({s.tenant_id for s in servers} | {v.tenant_id for v in volumes}),
+              "vms": servers.count(), "vms_running": states["Running"], "vms_stopped": states["Stopped"],
+              "vms_error": states["Error"], "vcpus": vcpus,
+              "ram_gb": round(sum(servers.values_list("ram_mb", flat=True)) / 1024, 1), "volumes": volumes.count(),
+              "storage_gb": storage_gb, "snapshots": portal.Snapshot.objects.count()}
+    cost = {"compute": round(vcpus * p["price_per_vcpu"], 2), "storage": round(storage_gb * p["price_per_gb_storage"], 2)}
+    cost["total"] = round(cost["compute"] + cost["storage"], 2)
+    scores: dict[str, dict] = {}
+
+    def risk(tenant: str, points: int, reason: str) -> None:
+        entry = scores.setdefault(tenant, {"tenant": tenant, "score": 0, "reasons": []})
+        entry["score"] += points
+        entry["reasons"].append(reason)
+
+    for server in servers.filter(state="Error"):
+        risk(server.tenant_name, 3, f"VM {server.name} is in Error")
+    for rule in _open_rules(False):
+        if rule["severity"] == "critical":
+            risk(rule["tenant"], 2, f"{rule['security_group']}: {rule['finding']}")
+    for tenant in _tenants().values():
+        for kind, limit in _limits(run.client, tenant).items():
+            used = tenant["usage"].get(kind)
+            if used is not None and limit > 0 and used >= 0.9 * limit:
+                risk(tenant["tenant"], 1, f"{kind} at {round(100 * used / limit)}% of its limit")
+    top = sorted(scores.values(), key=lambda e: (-e["score"], e["tenant"]))[:p["risk_top_n"]]
+    collection = portal.Collection.objects.filter(status="succeeded").order_by("-started_at").first()
+    result = {"period_end": timezone.now().isoformat(),
+              "collected_at": collection.started_at.isoformat() if collection else None,
+              "totals": totals, "monthly_cost": cost, "top_risks": top}
+    if p["include_deltas"]:
+        since = timezone.now() - timedelta(days=30)
+        changes = portal.Change.objects.filter(detected_at__gte=since, resource_type__in=("server", "volume", "snapshot"))
+        result["deltas_30d"] = {kind: {action: changes.filter(resource_type=kind, action=action).count()
+                                       for action in ("created", "deleted")}
+                                for kind in ("server", "volume", "snapshot")}
+    return result, len(top), 0
+
+
+def snapshot_quota_forecast(run: Run) -> tuple[dict, int, int]:
+    """Per tenant: its snapshots in CloudStack against its snapshot limit (listResourceLimits) less the safety
+    margin, the daily growth the snapshot policies assigned to its volumes add, the days until the limit and the
+    steady state once retention deletes as fast as the policies create. Reads only."""
+    p = run.params
+    policies = SnapshotPolicy.objects.filter(enabled=True).prefetch_related("assignments")
+    if not p["include_pending_policies"]:
+        policies = policies.exclude(last_run_at=None)  # pending: enabled but never run yet
+    volumes = snap_cloud.live_volumes(run.client)
+    tenants: dict[tuple[str, str], dict] = {}
+
+    def tenant(record: dict) -> dict:
+        key = (snap_cloud.tenant_id(record), record.get("domainid", ""))
+        return tenants.setdefault(key, {
+            "tenant": snap_cloud.tenant_name(record), "domain": record.get("domain", ""), "project":
+            bool(record.get("projectid")), "snapshots": 0, "daily_growth": 0.0, "retained_by_policies": 0,
+            "policies": set(), "_owner": ({"projectid": record["projectid"]} if record.get("projectid") else
+                                          {"account": record.get("account"), "domainid": record.get("domainid")})})
+
+    for snap in run.client.list_everywhere("listSnapshots"):
+        if snap.get("state") not in ("Destroyed", "Error"):
+            tenant(snap)["snapshots"] += 1
+    for policy in policies:
+        targets = [snap_cloud.Target(a.target_type, a.target_id, a.domain_id) for a in policy.assignments.all()]
+        per_day = 1440 / policy.interval_minutes
+        kept = policy.retention_count
+        if policy.retention_days:
+            kept = min(kept, math.ceil(policy.retention_days * per_day))
+        for volume in volumes:
+            if any(t.covers(volume) for t in targets):
+                entry = tenant(volume)
+                entry["daily_growth"] += per_day
+                entry["retained_by_policies"] += kept
+                entry["policies"].add(policy.name)
+    lines = []
+    for entry in tenants.values():
+        owner = entry.pop("_owner")
+        if not owner.get("projectid") and owner.get("account") in (None, "", "admin"):
+            continue  # the root admin: no limit
+        limit = next((int(r.get("max", -1)) for r in run.client.list_all("listResourceLimits", resourcetype=3,
+                                                                          **owner)), -1)
+        entry["policies"] = sorted(entry["policies"])
+        entry["daily_growth"] = round(entry["daily_growth"], 2)
+        entry["limit"] = limit
+        entry["projected_total"] = entry["snapshots"] + entry["retained_by_policies"]
+        if limit < 0:
+            entry.update(effective_limit=None, days_to_limit=None, status="unlimited")
+        else:
+            effective = math.floor(limit * (100 - p["safety_margin_pct"]) / 100)
+            room = effective - entry["snapshots"]
+            entry["effective_limit"] = effective
+            entry["days_to_limit"] = (round(room / entry["daily_growth"], 1)
+                                      if entry["daily_growth"] and room > 0 else (0 if room <= 0 else None))
+            entry["status"] = ("over_limit" if room <= 0 else "will_exceed" if entry["projected_total"] > effective
+                               else "ok")
+        lines.append(entry)
+    lines.sort(key=lambda e: ({"over_limit": 0, "will_exceed": 1, "ok": 2, "unlimited": 3}[e["status"]],
+                              e["days_to_limit"] if e["days_to_limit"] is not None else 1e9, e["tenant"]))
+    at_risk = [e for e in lines if e["status"] in ("over_limit", "will_exceed")]
+    return {"tenants": lines, "at_risk": len(at_risk), "policies_counted": [x.name for x in policies]}, \
+        len(at_risk), 0
+
+
+MASK = "********"
+
+
+def password_reset_console(run: Run) -> tuple[dict, int, int]:
+    """Stops the VM if it runs (CloudStack resets a password only on a Stopped VM), resets its password through
+    resetPasswordForVirtualMachine, starts it again if it was running, and names its console's address."""
+    vm = _server(run)
+    p = run.params
+    template = run.client.list_all("listTemplates", templatefilter="all", id=vm.get("templateid")) \
+        if vm.get("templateid") else []
+    enabled = bool(template and template[0].get("passwordenabled"))
+    state = vm.get("state", "")
+    result = {"server_id": vm["id"], "name": vm.get("name", ""), "state_before": state,
+              "template": vm.get("templatename", ""), "password_enabled": enabled, "steps": []}
+    if not enabled:
+        result["password_reset"] = "not_possible: the VM's template is not password enabled"
+    elif state not in ("Running", "Stopped"):
+        result["password_reset"] = f"not_possible: the VM is {state}; CloudStack resets a Stopped VM's password"
+    if p["enable_console"]:
+        base = run.client.api_url.rsplit("/api", 1)[0]
+        result["console"] = {"url": f"{base}/console?cmd=access&vm={vm['id']}",
+                             "expiry_minutes": p["console_expiry_minutes"],
+                             "note": "CloudStack's console proxy opens it for a signed-in CloudStack session"}
+    if "password_reset" in result:
+        return result, 1, 0
+    steps = (["stop"] if state == "Running" else []) + ["reset_password"] + (["start"] if state == "Running" else [])
+    if run.dry_run:
+        result.update(steps=["would_" + step for step in steps], password_reset="would_reset")
+        return result, 1, 0
+    run.checkpoint()
+    try:
+        if state == "Running":
+            run.client.stop_virtual_machine(vm["id"])
+            result["steps"].append("stopped")
+        password = run.client.reset_vm_password(vm["id"], p["new_password"] or None)
+        result["steps"].append("password_reset")
+        if state == "Running":
+            run.client.start_virtual_machine(vm["id"])
+            result["steps"].append("started")
+    except cs.CloudStackError as exc:
+        result.update(password_reset=f"failed: {exc}", state_after=run.client.get_vm(vm["id"]).get("state", ""))
+        return result, 1, 0
+    # Shown once: the first answer that carries it (trigger, approval or detail) blanks it in the record.
+    result.update(password_reset="done", password=password, state_after=run.client.get_vm(vm["id"]).get("state", ""))
+    return result, 1, 1
+
+
 _SERVER = {"type": "string", "maxLength": 64, "description": "CloudStack VM id"}
 
 CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
@@ -395,7 +694,66 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "wide_port_range_min": {"type": "integer", "default": 100, "minimum": 2, "maximum": 65536},
          "target_project": {"type": "string", "default": ""}},
         security_group_audit),
+    Runbook(
+        "password_reset_console", "Password Reset + Console Access",
+        "Resets a VM's password through CloudStack (its template must be password enabled; a running VM is "
+        "stopped, reset and started again) and gives its console address. The new password is shown once.",
+        "vm", "high",
+        {"server_id": _SERVER,
+         "new_password": {"type": "string", "default": "", "maxLength": 128,
+                          "description": "Empty: CloudStack generates one"},
+         "enable_console": {"type": "boolean", "default": True},
+         "console_expiry_minutes": {"type": "integer", "default": 30, "minimum": 1, "maximum": 1440}},
+        password_reset_console, required=("server_id",), secret_params=("new_password",)),
+    Runbook(
+        "security_compliance_audit", "Security & Compliance Audit",
+        "Over the portal's last collection of every tenant: ingress rules open to the internet (all traffic, "
+        "admin and database ports, wide ranges), platform users who have not signed in for stale_user_days, and "
+        "volumes CloudStack does not encrypt. Reads only.",
+        "security", "low",
+        {"stale_user_days": {"type": "integer", "default": 90, "minimum": 1, "maximum": 3650},
+         "flag_wide_port_ranges": {"type": "boolean", "default": True},
+         "check_volume_encryption": {"type": "boolean", "default": True}},
+        security_compliance_audit),
+    Runbook(
+        "upgrade_opportunity_detector", "Upgrade Opportunity Detector",
+        "Upsell signals from the portal's collection and CloudStack's limits: tenants using quota_threshold_pct "
+        "of a limit or more, VMs on the smallest offering (with the next one up and its monthly price), VMs on "
+        "an operating system past its end of life. Reads only.",
+        "cost", "low",
+        {"quota_threshold_pct": {"type": "integer", "default": 80, "minimum": 1, "maximum": 100},
+         "include_flavor_analysis": {"type": "boolean", "default": True},
+         "include_image_analysis": {"type": "boolean", "default": True},
+         "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
+         "price_per_gb_ram": {"type": "number", "default": 5.0, "minimum": 0, "maximum": 1000000}},
+        upgrade_opportunity_detector),
+    Runbook(
+        "monthly_executive_snapshot", "Monthly Executive Snapshot",
+        "The estate for an executive report, from the portal's collection: totals, monthly cost at the given "
+        "prices, the last 30 days' created and deleted VMs, volumes and snapshots, and the tenants most at risk.",
+        "reporting", "low",
+        {"risk_top_n": {"type": "integer", "default": 5, "minimum": 1, "maximum": 100},
+         "include_deltas": {"type": "boolean", "default": True},
+         "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
+         "price_per_gb_storage": {"type": "number", "default": 2.0, "minimum": 0, "maximum": 1000000}},
+        monthly_executive_snapshot),
+    Runbook(
+        "snapshot_quota_forecast", "Snapshot Quota Forecast",
+        "Per tenant, its snapshots against CloudStack's snapshot limit less a safety margin, the daily growth its "
+        "snapshot policies add, the days until the limit and whether retention keeps it under. Reads only.",
+        "snapshots", "low",
+        {"include_pending_policies": {"type": "boolean", "default": True,
+                                      "description": "Count enabled policies that have not run yet"},
+         "safety_margin_pct": {"type": "integer", "default": 10, "minimum": 0, "maximum": 90}},
+        snapshot_quota_forecast),
 )}
+
+
+def without_secrets(runbook_name: str, params: dict) -> dict:
+    """The parameters to keep once a run is over (done, rejected, cancelled): a secret given shows only as set."""
+    runbook = CATALOG.get(runbook_name)
+    secret = runbook.secret_params if runbook else ()
+    return {k: (MASK if k in secret and v else v) for k, v in params.items()}
 
 
 def get(name: str) -> Runbook | None:

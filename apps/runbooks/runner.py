@@ -63,10 +63,12 @@ def _finish(execution: Execution, status: str, *, result: dict | None = None, fo
             error: str = "") -> None:
     execution.status = status
     execution.result = result or {}
+    execution.parameters = catalog.without_secrets(execution.runbook_name, execution.parameters)
     execution.items_found = found
     execution.items_actioned = actioned
     execution.error = error
     execution.completed_at = timezone.now()
-    execution.save(update_fields=["status", "result", "items_found", "items_actioned", "error", "completed_at"])
+    execution.save(update_fields=["status", "result", "parameters", "items_found", "items_actioned", "error",
+                                  "completed_at"])
     logger.info("runbook finished name=%s execution=%s status=%s found=%d actioned=%d", execution.runbook_name,
                 execution.execution_id, status, found, actioned)

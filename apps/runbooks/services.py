@@ -87,6 +87,17 @@ def trigger(*, user, runbook_name: str, dry_run: bool, parameters) -> Execution:
     return execution
 
 
+def shown_once(execution: Execution, data: dict) -> dict:
+    """The answer as serialized; a password in the result goes out in this answer and is blanked in the record,
+    so no later read (detail, another admin) sees it."""
+    if (execution.result or {}).get("password"):
+        result = dict(execution.result)
+        result["password"] = ""
+        result["password_shown"] = True
+        Execution.objects.filter(pk=execution.pk).update(result=result)
+    return data
+
+
 def _enqueue(execution: Execution) -> None:
     transaction.on_commit(lambda: tasks.run_execution.delay(str(execution.execution_id)))
 
@@ -115,6 +126,7 @@ def decide(*, user, execution: Execution, decision: str, comment: str) -> Execut
         else:
             execution.status = ExecutionStatus.REJECTED
             execution.completed_at = timezone.now()
+            execution.parameters = catalog.without_secrets(execution.runbook_name, execution.parameters)
         execution.save()
     logger.info("runbook %s execution=%s by=%s", decision, execution.execution_id, user.get_username())
     if execution.status == ExecutionStatus.APPROVED:
@@ -134,6 +146,7 @@ def cancel(*, user, execution: Execution) -> Execution:
         else:
             execution.status = ExecutionStatus.CANCELLED
             execution.completed_at = timezone.now()
+            execution.parameters = catalog.without_secrets(execution.runbook_name, execution.parameters)
         execution.save()
     return execution
 

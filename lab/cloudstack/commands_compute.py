@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime
 
 from lab.cloudstack import hypervisor, identity, responses, storage, tenancy
@@ -303,6 +304,39 @@ def stop_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
         vm["state"] = "Stopped"  # stopping a stopped VM succeeds, as it does on CloudStack
         vm["lastupdated"] = now()
         return {"virtualmachine": _vm(lab, vm)}
+
+    return AsyncSpec("VirtualMachine", vm["id"], run)
+
+
+@command("updateTemplate", SYNC, "template.UpdateTemplateCmd")
+def update_template(lab: LabState, p: Params) -> dict:
+    template = p.entity("id", lab.templates, required=True)
+    if p.get("passwordenabled") is not None:
+        template["passwordenabled"] = p.flag("passwordenabled")
+    for key in ("name", "displaytext"):
+        if p.get(key) is not None:
+            template[key] = p.get(key)
+    return {"template": responses.template(lab, template)}
+
+
+@command("resetPasswordForVirtualMachine", ASYNC, "vm.ResetVMPasswordCmd")
+def reset_password_for_virtual_machine(lab: LabState, p: Params) -> AsyncSpec:
+    vm = p.entity("id", lab.vms, required=True)
+    given = p.get("password")
+
+    def run() -> dict:
+        # UserVmManagerImpl.resetVMPassword: the template must be password enabled, the VM Stopped.
+        template = lab.templates.get(vm["templateid"])
+        if template is None or not template.get("passwordenabled"):
+            raise invalid("Fail to reset password for the virtual machine, the template is not password enabled")
+        if vm["state"] in ("Error", "Expunging"):
+            raise invalid(f"Vm with id {vm['id']} is not in the right state")
+        if vm["state"] != "Stopped":
+            raise invalid(f"Vm {vm['name']} should be stopped to do password reset")
+        # ResetVMPasswordCmd: the caller's password, else one the management server generates.
+        vm["password"] = given or secrets.token_urlsafe(9)
+        vm["lastupdated"] = now()
+        return {"virtualmachine": {**_vm(lab, vm), "password": vm["password"], "passwordenabled": True}}
 
     return AsyncSpec("VirtualMachine", vm["id"], run)
 

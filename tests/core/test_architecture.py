@@ -37,7 +37,8 @@ ALLOWED = {
     # Metering samples the portal's collected tables, snapshots' runs and restores and accounts' request counters.
     "metering": {"core", "enrollment", "settings", "inventory", "replication", "accounts", "snapshots", "portal"},
     # Runbooks act on CloudStack through settings' client and read its resource records (seed 004).
-    "runbooks": {"core", "enrollment", "settings"},
+    # The runbooks read the portal's collected tables and the snapshot policies and runs (reports, forecasts).
+    "runbooks": {"core", "enrollment", "settings", "portal", "snapshots"},
     # The ops copilot (seed 004) reads the portal's collected tables and the migrations' VM contexts and jobs.
     "copilot": {"core", "enrollment", "settings", "inventory", "replication", "failover", "portal"},
     # The operations console's pages span every app it shows; nothing imports it.

@@ -27,8 +27,18 @@ class TriggerSerializer(serializers.Serializer):
                                        help_text="An object matching the runbook's parameters_schema")
 
 
+def masked(data: dict, runbook_name: str) -> dict:
+    """A secret parameter (a password asked for) never leaves in an answer: it shows as set, masked."""
+    if isinstance(data.get("parameters"), dict):
+        data["parameters"] = catalog.without_secrets(runbook_name, data["parameters"])
+    return data
+
+
 class ExecutionSerializer(serializers.ModelSerializer):
     """The trigger's answer."""
+
+    def to_representation(self, instance):
+        return masked(super().to_representation(instance), instance.runbook_name)
 
     execution_id = serializers.UUIDField(read_only=True)
     status = serializers.ChoiceField(choices=ExecutionStatus.choices)
@@ -79,6 +89,9 @@ class ApprovalEventSerializer(serializers.Serializer):
 
 
 class ExecutionDetailSerializer(ExecutionSummarySerializer):
+    def to_representation(self, instance):
+        return masked(super().to_representation(instance), instance.runbook_name)
+
     parameters = serializers.JSONField()
     result = serializers.JSONField()
     approval_history = ApprovalEventSerializer(many=True)

@@ -49,7 +49,7 @@ class TriggerView(RunbooksView):
         execution = services.trigger(user=request.user, runbook_name=data["runbook_name"], dry_run=data["dry_run"],
                                      parameters=data.get("parameters"))
         execution.refresh_from_db()  # an eager worker may have run it already
-        return Response(s.ExecutionSerializer(execution).data)
+        return Response(services.shown_once(execution, s.ExecutionSerializer(execution).data))
 
 
 class ApproveView(RunbooksView):
@@ -63,7 +63,7 @@ class ApproveView(RunbooksView):
         execution = services.decide(user=request.user, execution=execution, decision=data["decision"],
                                     comment=data["comment"])
         execution.refresh_from_db()
-        return Response(s.ExecutionDetailSerializer(execution).data)
+        return Response(services.shown_once(execution, s.ExecutionDetailSerializer(execution).data))
 
 
 class CancelView(RunbooksView):
@@ -101,7 +101,8 @@ class ExecutionDetailView(RunbooksView):
     @extend_schema(summary="An execution with its parameters, result and approval history",
                    responses={200: s.ExecutionDetailSerializer, **errors(404)})
     def get(self, request, execution_id: str):
-        return Response(s.ExecutionDetailSerializer(services.execution_get(execution_id)).data)
+        execution = services.execution_get(execution_id)
+        return Response(services.shown_once(execution, s.ExecutionDetailSerializer(execution).data))
 
 
 class PendingApprovalsView(RunbooksView):

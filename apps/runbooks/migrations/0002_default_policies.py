@@ -7,8 +7,13 @@ AUTO = ("snapshot_before_escalation", "cost_leakage_report", "security_group_aud
 
 
 def add(apps, schema_editor):
+    install(apps, RISKY, AUTO)
+
+
+def install(apps, risky, auto):
+    """Single approval by an admin for the risky ones, auto approval for the others, for operators and admins."""
     policy = apps.get_model("runbooks", "ApprovalPolicy")
-    for names, mode in ((RISKY, "single_approval"), (AUTO, "auto_approve")):
+    for names, mode in ((risky, "single_approval"), (auto, "auto_approve")):
         for name in names:
             for role in ("operator", "admin"):
                 policy.objects.get_or_create(runbook_name=name, trigger_role=role,

@@ -163,6 +163,12 @@ class CloudStackClient(StorageOperations, TenancyOperations):
     def stop_virtual_machine(self, vm_id: str, *, forced: bool = False) -> dict:
         return self.run_job("stopVirtualMachine", "virtualmachine", id=vm_id, forced=forced)
 
+    def reset_vm_password(self, vm_id: str, password: str | None = None) -> str:
+        """The VM's new password (CloudStack generates one when none is given); the VM must be Stopped and its
+        template password enabled. The password is the caller's to show once: it is never logged here."""
+        vm = self.run_job("resetPasswordForVirtualMachine", "virtualmachine", id=vm_id, password=password or None)
+        return str(vm.get("password") or "")
+
     def destroy_virtual_machine(self, vm_id: str, *, expunge: bool = True) -> None:
         """Destroy (and by default expunge) a VM; its data volumes are detached, not deleted."""
         self.run_job("destroyVirtualMachine", None, id=vm_id, expunge=expunge)
