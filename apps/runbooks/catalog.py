@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from apps.core import crypto
 from apps.core.exceptions import InvalidInput
 from apps.portal import models as portal
 from apps.settings import cloudstack as cs
@@ -747,6 +748,26 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
          "safety_margin_pct": {"type": "integer", "default": 10, "minimum": 0, "maximum": 90}},
         snapshot_quota_forecast),
 )}
+
+
+SEALED = "fernet:"  # a secret parameter as stored while its run waits: encrypted with the platform's secrets key
+
+
+def sealed(runbook_name: str, params: dict) -> dict:
+    """The parameters to store: a secret given (a chosen password) encrypted at rest, never in the clear in the
+    database while the run waits for approval or a worker."""
+    runbook = CATALOG.get(runbook_name)
+    secret = runbook.secret_params if runbook else ()
+    return {k: (SEALED + crypto.encrypt(v) if k in secret and isinstance(v, str) and v else v)
+            for k, v in params.items()}
+
+
+def opened(runbook_name: str, params: dict) -> dict:
+    """The parameters the procedure runs with: the sealed secrets decrypted, in memory only."""
+    runbook = CATALOG.get(runbook_name)
+    secret = runbook.secret_params if runbook else ()
+    return {k: (crypto.decrypt(v[len(SEALED):]) if k in secret and isinstance(v, str) and v.startswith(SEALED)
+                else v) for k, v in params.items()}
 
 
 def without_secrets(runbook_name: str, params: dict) -> dict:

@@ -39,7 +39,8 @@ def run(execution: Execution, client) -> None:
     def cancelled() -> bool:
         return Execution.objects.filter(pk=execution.pk, cancel_requested=True).exists()
 
-    context = catalog.Run(client=client, params=execution.parameters, dry_run=execution.dry_run,
+    context = catalog.Run(client=client, params=catalog.opened(execution.runbook_name, execution.parameters),
+                          dry_run=execution.dry_run,
                           cancelled=cancelled)
     try:
         result, found, actioned = runbook.procedure(context)

@@ -68,7 +68,7 @@ def trigger(*, user, runbook_name: str, dry_run: bool, parameters) -> Execution:
         raise Conflict(f"Runbook {runbook.name} is disabled")
     params = catalog.validate(runbook, parameters)
     role = rbac.top_role(user)
-    execution = Execution(runbook_name=runbook.name, dry_run=dry_run, parameters=params,
+    execution = Execution(runbook_name=runbook.name, dry_run=dry_run, parameters=catalog.sealed(runbook.name, params),
                           triggered_by=user.get_username(), trigger_role=role)
     if dry_run:
         client = cloud.connect()  # 503 before anything is recorded when no cloud is configured

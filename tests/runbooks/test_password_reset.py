@@ -80,7 +80,11 @@ def test_a_rejected_reset_keeps_no_password_and_the_vm_is_untouched(cloud, admin
     vm = _web(cloud)
     cloud.call("updateTemplate", id=vm["templateid"], passwordenabled=True)
     pending = _trigger(admin_client_api, vm["id"], False, new_password="Never-Used-1").json()
-    assert Execution.objects.get(execution_id=pending["execution_id"]).parameters["new_password"] == "Never-Used-1"
+    # While it waits, the chosen password is stored encrypted (the platform's secrets key), never in the clear.
+    stored = Execution.objects.get(execution_id=pending["execution_id"]).parameters["new_password"]
+    assert stored.startswith("fernet:") and "Never-Used-1" not in stored
+    from apps.core import crypto
+    assert crypto.decrypt(stored[len("fernet:"):]) == "Never-Used-1"
     rejected = second_admin.post(f"/api/runbooks/executions/{pending['execution_id']}/approve",
                                  {"decision": "rejected", "comment": "not today"}, format="json").json()
     assert rejected["status"] == "rejected" and rejected["result"] == {}
