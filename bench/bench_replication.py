@@ -126,7 +126,7 @@ def run(quick: bool = False) -> str:
 
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        lab = Lab(var / "lab", web_url=base)
+        lab = Lab(var / "lab", web_url=base, guests=False)
         env = {**os.environ, **lab.start(), "MP_CLOUDSTACK_POLL_INTERVAL": "0.05"}
         if not getattr(lab, "sim", None):
             return "## Replication through the whole stack\n\nSkipped: the lab could not start (vcsim, emulator or agent).\n"

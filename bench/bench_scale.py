@@ -100,7 +100,8 @@ def _measure(vm_count: int, limit: int, workers: int, var: Path, backend: str) -
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    lab = Lab(var / "lab", web_url=base, cloudstack_options={"max_data_volumes": vm_count + 10, "job_delay": 0.05})
+    lab = Lab(var / "lab", web_url=base, guests=False,
+              cloudstack_options={"max_data_volumes": vm_count + 10, "job_delay": 0.05})
     procs: list[subprocess.Popen] = []
     try:
         env = {**os.environ, **lab.start(), "MP_CLOUDSTACK_POLL_INTERVAL": "0.1",

@@ -40,7 +40,7 @@ RUN_ONCE = (
     "tests/e2e/test_discovery_e2e.py", "tests/e2e/test_https_e2e.py", "tests/e2e/test_identity_failover_e2e.py",
     "tests/e2e/test_waves_e2e.py", "tests/e2e/test_guest_failover_e2e.py", "tests/e2e/test_replication_tunnel_e2e.py",
     "tests/e2e/test_faults_outages.py", "tests/e2e/test_faults_platform.py", "tests/e2e/test_faults_resume.py",
-    "tests/enrollment/test_tunnel_e2e.py", "tests/snapshots/test_restore_boot.py",
+    "tests/enrollment/test_tunnel_e2e.py", "tests/snapshots/test_restore_boot.py", "tests/devlab/test_lab_guests.py",
 )
 
 

@@ -1,8 +1,11 @@
 """The lab `make run` starts beside the platform: stand-ins for CloudStack, vCenter and the agent.
 
 - CloudStack: our wire-level emulator (`lab.cloudstack`), state kept under var/lab/cloudstack.
-- vCenter: govmomi's vcsim built from Debian packages (`lab.vcsim`), with two demo VMs holding data, and with
-  `LAB_RUN_GUESTS=1` a third, `demo-guest`, holding the bootable lab guest (the emulator then runs it as QEMU).
+- vCenter: govmomi's vcsim built from Debian packages (`lab.vcsim`), with two demo VMs holding data and, once the
+  lab guest image is built (in the background, minutes the first time, then cached under var/lab-guest), two more:
+  `demo-guest` and `demo-guest-efi`, the bootable lab guest as built on VMware (BIOS and UEFI). The emulator runs
+  started guests as QEMU, so a test failover of either reaches a converted guest that answers on SSH. On by
+  default where the machine has the tools (.ci/system-deps.sh installs them); `LAB_RUN_GUESTS=0` turns it off.
 - the agent: `python -m agent serve` talking to vcsim and calling the control plane back.
 
 The platform is wired to them: an OSSEA configuration "lab" and VMware credentials "lab-vcenter" are created or
@@ -15,9 +18,11 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,11 +35,28 @@ from apps.settings.cloudstack import local_macs
 from apps.settings.models import OsseaConfig, VMwareCredential
 from lab.cloudstack import hypervisor, launch
 from lab.guest import images as guest_images
+from lab.guest import missing_tools as guest_build_tools_missing
 from lab.guest.vsphere import guest_vm
 from lab.vcsim import Vcsim, create_vm, find_datacenter, flat_file_path, write_random
 
 DEMO_VMS = {"demo-web": (2, "VM Network"), "demo-db": (1, "VM Network")}
-GUEST_VM = "demo-guest"
+GUEST_VMS = {"demo-guest": "bios", "demo-guest-efi": "efi"}
+
+
+def guests_missing() -> list[str]:
+    """The tools this machine lacks for the bootable lab guest (empty: it can build, convert and run it): those that
+    build its image, QEMU and OVMF that run it (BIOS and UEFI), virt-v2v-in-place that converts it at failover."""
+    missing = guest_build_tools_missing()
+    missing += [tool for tool in (hypervisor.QEMU, "virt-v2v-in-place") if shutil.which(tool) is None]
+    if not hypervisor.OVMF_CODE.exists():
+        missing.append(str(hypervisor.OVMF_CODE))
+    return missing
+
+
+def guests_wanted() -> bool:
+    """`LAB_RUN_GUESTS` when set, else on wherever the machine has the tools."""
+    chosen = os.environ.get("LAB_RUN_GUESTS", "").strip()
+    return hypervisor.truthy(chosen) if chosen else not guests_missing()
 
 
 def _free_port(preferred: int) -> int:
@@ -49,8 +71,12 @@ def _free_port(preferred: int) -> int:
 
 class Lab:
     def __init__(self, root: Path, stdout=None, web_url: str = "http://127.0.0.1:8000",
-                 cloudstack_options: dict | None = None):
+                 cloudstack_options: dict | None = None, guests: bool | None = None):
         self.cloudstack_options = cloudstack_options or {}  # e.g. max_data_volumes for a benchmark of many VMs
+        # The bootable guests: `None` decides by LAB_RUN_GUESTS and the machine's tools (guests_wanted).
+        self.guests = guests_wanted() if guests is None else guests
+        self.guest_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.stdout = stdout
@@ -73,13 +99,25 @@ class Lab:
         return env
 
     def stop(self) -> None:
+        self._stopping.set()
         self._stack.close()
+        if self.guest_thread is not None:
+            self.guest_thread.join(timeout=30)
+
+    def wait_for_guests(self, timeout: float) -> bool:
+        """True once the guest VMs are on vCenter (or there are none to place); for tests and scripts."""
+        if self.guest_thread is None:
+            return True
+        self.guest_thread.join(timeout)
+        return not self.guest_thread.is_alive()
 
     # -- peers -----------------------------------------------------------------------------------
 
     def _cloudstack(self, env: dict) -> dict[str, str]:
+        options = {"run_guests": self.guests, **self.cloudstack_options}
         lab = self._stack.enter_context(launch(self.root / "cloudstack", oma_vm_macs=",".join(sorted(local_macs())),
-                                               **self.cloudstack_options))
+                                               **options))
+        self.cloudstack = lab
         # The emulator's port and keys change at every start: refresh the "lab" configuration to match.
         data = {"api_url": lab.url, "api_key": lab.api_key, "secret_key": lab.secret_key, "oma_vm_id": lab.oma_vm_id}
         config = OsseaConfig.objects.filter(name="lab").first()
@@ -105,11 +143,10 @@ class Lab:
                 for n, offset in enumerate((0, 64 << 20, 512 << 20)):
                     write_random(flat, offset, 2 << 20, seed=hash((name, index, n)) & 0xFFFF)
         self.sim, self.si = sim, si
-        if hypervisor.truthy(os.environ.get("LAB_RUN_GUESTS")):
-            # The bootable guest (docs/lab-guest.md): built once into var/lab-guest, then on a vCenter VM's disks, so
-            # a test failover reaches a converted, booted guest (the emulator runs it: LAB_RUN_GUESTS).
-            guest_vm(sim, si, GUEST_VM, guest_images())
-            self._say(f"lab: VM {GUEST_VM} holds the lab guest (Debian as built on VMware, a data disk)")
+        if self.guests:
+            self._start_guests(sim)
+        elif missing := guests_missing():
+            self._say(f"lab: no bootable guest: this machine lacks {', '.join(missing)} (.ci/system-deps.sh)")
         data = {"vcenter_host": f"{sim.host}:{sim.port}", "username": sim.username, "password": sim.password,
                 "datacenter": sim.datacenter, "is_default": True}
         credential = VMwareCredential.objects.filter(name="lab-vcenter").first()
@@ -119,6 +156,40 @@ class Lab:
             settings_services.credential_update(credential=credential, data=data)
         self._say(f"lab: vCenter simulator at {sim.url} with VMs {', '.join(DEMO_VMS)} (credentials 'lab-vcenter')")
         return {}
+
+    def _start_guests(self, sim) -> None:
+        """Build the lab guest image in a child process (minutes the first time; the console does not wait), then
+        put it on vCenter VMs. The build is a process so that stopping the lab stops it too."""
+        log_path = self.root / "guest-build.log"
+        log = open(log_path, "ab")
+        proc = subprocess.Popen([sys.executable, "-m", "lab.guest", "build"], cwd=settings.BASE_DIR,
+                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        self._stack.callback(self._stop_process, proc, log)
+        self._say(f"lab: the bootable guest is being prepared in the background (first time: minutes; {log_path})")
+        self.guest_thread = threading.Thread(target=self._place_guests, args=(sim, proc, log_path),
+                                             name="lab-guests", daemon=True)
+        self.guest_thread.start()
+
+    def _place_guests(self, sim, proc: subprocess.Popen, log_path: Path) -> None:
+        proc.wait()
+        if self._stopping.is_set():
+            return
+        if proc.returncode != 0:
+            self._say(f"lab: the bootable guest was not built (exit {proc.returncode}; see {log_path})")
+            return
+        try:
+            guest = guest_images()  # built: answered from the cache
+            si = sim.connect()  # its own session: the start-up thread may still be using the first one
+            for name, firmware in GUEST_VMS.items():
+                if self._stopping.is_set():
+                    return
+                guest_vm(sim, si, name, guest, firmware=firmware)
+        except Exception as exc:  # the lab goes on without its guests; the operator is told why
+            if not self._stopping.is_set():
+                self._say(f"lab: the bootable guest VMs were not created: {exc}")
+            return
+        self._say(f"lab: VMs {', '.join(GUEST_VMS)} hold the lab guest (Debian as built on VMware, BIOS and UEFI, "
+                  "a data disk); discover them, sync, and a test failover boots the converted guest")
 
     def _agent(self, env: dict) -> dict[str, str]:
         token_file = self.root / "agent-token"

@@ -61,11 +61,18 @@ def install_bios(disk: Path, rootfs: Path, core: Path, first_partition_sector: i
         fh.write(image)
 
 
-def make_esp(path: Path, size_mib: int, efi_binary: Path, volume_id: str) -> None:
+def make_esp(path: Path, size_mib: int, efi_binary: Path, volume_id: str, root_uuid: str) -> None:
+    """The ESP as a Debian install leaves it: GRUB at EFI/debian with the small grub.cfg that grub-install writes
+    beside it (find the root file system, read /boot/grub/grub.cfg there), and the same binary at the removable-media
+    path OVMF boots without an NVRAM entry. The stub matters to converters: virt-v2v looks for the UEFI guest's
+    grub.cfg under /boot/efi/EFI and says "no bootloader detected" without one."""
     path.unlink(missing_ok=True)
     subprocess.run(["mkfs.vfat", "-C", "-i", volume_id, "-n", "EFI", str(path), str(size_mib * 1024)],
                    check=True, capture_output=True)
-    for directory in ("::/EFI", "::/EFI/BOOT"):
+    for directory in ("::/EFI", "::/EFI/BOOT", "::/EFI/debian"):
         subprocess.run(["mmd", "-i", str(path), directory], check=True, capture_output=True)
-    subprocess.run(["mcopy", "-i", str(path), str(efi_binary), "::/EFI/BOOT/BOOTX64.EFI"],
-                   check=True, capture_output=True)
+    stub = efi_binary.with_name("grub.cfg")
+    stub.write_text(f"search.fs_uuid {root_uuid} root\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n")
+    for source, target in ((efi_binary, "::/EFI/BOOT/BOOTX64.EFI"), (efi_binary, "::/EFI/debian/grubx64.efi"),
+                           (stub, "::/EFI/debian/grub.cfg")):
+        subprocess.run(["mcopy", "-i", str(path), str(source), target], check=True, capture_output=True)

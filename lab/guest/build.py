@@ -187,7 +187,7 @@ def build_efi(rootfs: Path, out: Path, work: Path) -> dict:
     efi = bootloader.mkimage(rootfs, "x86_64-efi", bootloader.EFI_MODULES, root_uuid,
                              work / "BOOTX64.EFI")
     esp = work / "esp.vfat"
-    bootloader.make_esp(esp, recipe.ESP_MIB, efi, esp_serial)
+    bootloader.make_esp(esp, recipe.ESP_MIB, efi, esp_serial, root_uuid)
     _place(esp, out, esp_start)
     part = work / "efi-root.ext4"
     _ext4(part, root_size, rootfs, root_uuid, "root")

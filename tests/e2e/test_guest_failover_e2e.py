@@ -2,9 +2,9 @@
 and replication -> a test failover that converts it with virt-v2v-in-place and verifies its boot -> the test ended
 (the replica is the unconverted guest again) -> an incremental sync of a change -> a second test failover on the
 synced replica (converted again, it boots and shows the change) -> a live failover that boots with the source's MAC
-and shows the change.
+and shows the change. The UEFI variant goes through a test failover too: converted, it boots with OVMF.
 
-Slow (three conversions and three boots under TCG) and marked `guest`; docs/lab-guest.md.
+Slow (four conversions and three boots under TCG) and marked `guest`; docs/lab-guest.md.
 """
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ def _wait(stack, model, job_id, done, timeout=FAILOVER_TIMEOUT):
     return wait_for(finished, timeout, f"job {job_id}", logs)
 
 
-def _sync(stack, client, kind: str) -> ReplicationJob:
-    started = client.post("/api/v1/replications", {"vm_name": "lab-guest", "replication_type": kind}, format="json")
+def _sync(stack, client, kind: str, vm_name: str = "lab-guest") -> ReplicationJob:
+    started = client.post("/api/v1/replications", {"vm_name": vm_name, "replication_type": kind}, format="json")
     assert started.status_code == 202, started.json()
     job = _wait(stack, ReplicationJob, started.json()["job_id"], lambda j: j.status in ("completed", "failed"), 600)
     assert job.status == "completed", job.error_message
@@ -168,3 +168,31 @@ def test_guest_converted_at_test_and_live_failover_boots_and_keeps_its_data(stac
     readiness = operator_client.get(f"/api/v1/failover/{context.vm_id}/readiness?failover_type=test").json()
     check = next(c for c in readiness["validation_result"]["checks"] if c["check_name"] == "Guest Conversion")
     assert check["details"]["history"][0]["booted"] is True
+
+
+def test_efi_guest_converted_at_test_failover_boots_with_ovmf(stack, operator_client, guest_images):  # noqa: F811
+    """The UEFI variant (an EFI system partition, GRUB for EFI) through the platform: discovered with its firmware,
+    replicated, created in CloudStack with boottype UEFI, converted on its snapshots, booted by OVMF on virtio."""
+    from lab.guest.vsphere import guest_vm
+
+    guest_vm(stack.sim, stack.si, "lab-guest-efi", guest_images, firmware="efi", data_disk=False)
+    assert operator_client.post("/api/v1/discovery/add-vms", {"vm_names": ["lab-guest-efi"]},
+                                format="json").status_code == 201
+    context = VMContext.objects.get(vm_name="lab-guest-efi")
+    assert context.firmware == "efi"
+    _sync(stack, operator_client, "initial", vm_name="lab-guest-efi")
+    client = cs.CloudStackClient(stack.cs.url, stack.cs.api_key, stack.cs.secret_key, poll_interval=0.05)
+    test_net = next(n for n in client.list_networks() if n["name"] == "test-failover-net")
+    NetworkMapping.objects.create(vm_context=context, source_network_name="VM Network", is_test_network=True,
+                                  destination_network_id=test_net["id"], destination_network_name=test_net["name"])
+
+    job = _failover(stack, operator_client, "test", {"vm_id": context.vm_id, "test_duration": "1h"})
+    guest = _assert_converted_and_booted(stack, operator_client, job)
+    assert any("OVMF" in arg for arg in guest["command"]), guest["command"]  # UEFI firmware, as CloudStack's KVM
+    [created] = client.list_all("listVirtualMachines", id=job.destination_vm_id)
+    assert created["boottype"] == "UEFI", created
+    with ssh(stack.cs, job.destination_vm_id, guest_images.key) as shell:
+        assert run(shell, "test -d /sys/firmware/efi && echo uefi").strip() == "uefi"
+        assert run(shell, "findmnt -n -o SOURCE /").startswith("/dev/vda")
+        assert "virtio_blk" in run(shell, "lsmod")
+    _end_test(stack, operator_client, job)

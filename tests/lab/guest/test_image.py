@@ -54,3 +54,16 @@ def test_the_lab_key_stays_out_of_the_repository(guest_images):
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(guest_images.key)],
                              cwd=hypervisor.Path(__file__).parent, capture_output=True)
     assert tracked.returncode != 0
+
+
+def test_the_efi_variant_has_debians_esp_layout(guest_images):
+    """GRUB where Debian's grub-install puts it, with its grub.cfg stub (what virt-v2v looks for on a UEFI guest),
+    and the removable-media fallback OVMF boots without an NVRAM entry."""
+    esp = f"{guest_images.efi}@@1M"  # the ESP is the first partition, at 1 MiB
+    listing = subprocess.run(["mdir", "-b", "-i", esp, "::/EFI/debian", "::/EFI/BOOT"], capture_output=True,
+                             text=True, check=True).stdout
+    assert {"::/EFI/debian/grub.cfg", "::/EFI/debian/grubx64.efi", "::/EFI/BOOT/BOOTX64.EFI"} <= set(listing.split())
+    stub = subprocess.run(["mtype", "-i", esp, "::/EFI/debian/grub.cfg"], capture_output=True, text=True,
+                          check=True).stdout
+    assert f"search.fs_uuid {guest_images.manifest['efi']['root_uuid']} root" in stub
+    assert "configfile $prefix/grub.cfg" in stub
