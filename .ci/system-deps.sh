@@ -11,6 +11,7 @@ PACKAGES=(
   qemu-system-x86 ovmf                                # the emulator runs lab guests as QEMU processes
   chromium                                            # the console's browser tests (Playwright drives it)
   virt-v2v libguestfs-tools linux-image-amd64         # guest conversion at failover (virt-v2v-in-place); a kernel for libguestfs's appliance
+  python3-guestfs                                     # the conversion keeps the guest's NIC names (apps/failover/nicnames.py)
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

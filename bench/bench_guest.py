@@ -27,7 +27,7 @@ if __package__ in (None, ""):
 
 from cs import CloudStack  # noqa: E402
 
-from apps.failover import bootcheck, conversion  # noqa: E402 (neither reads Django's settings)
+from apps.failover import bootcheck, conversion, nicnames  # noqa: E402 (none reads Django's settings here)
 from lab.cloudstack import launch, storage  # noqa: E402
 from lab.guest import GuestImages, cache_root, images  # noqa: E402
 from lab.guest.reach import copy_onto_volumes, ssh, wait_serial  # noqa: E402
@@ -72,6 +72,13 @@ def _converted_boot(lab, guest: GuestImages, workdir: Path, accel: str) -> dict:
     if accel != "kvm":
         env["LIBGUESTFS_BACKEND_SETTINGS"] = "force_tcg"
     started = time.monotonic()
+    # As the failover's convert step does: the NIC keeps its VMware name (ens192) on the virtio NIC, then virt-v2v.
+    pinned = nicnames.pin((str(root), str(data)), [{"mac": None}], backend="direct",
+                          backend_settings=env.get("LIBGUESTFS_BACKEND_SETTINGS", ""))
+    if not pinned.links:
+        raise RuntimeError(f"the NIC names were not kept: {pinned.note}")
+    names_kept = time.monotonic() - started
+    started = time.monotonic()
     done = subprocess.run([shutil.which("virt-v2v-in-place") or "virt-v2v-in-place", "-i", "libvirtxml", "--root",
                            "first", str(xml)], env=env, capture_output=True, text=True, timeout=3600)
     converted = time.monotonic() - started
@@ -96,7 +103,8 @@ def _converted_boot(lab, guest: GuestImages, workdir: Path, accel: str) -> dict:
     api.destroyVirtualMachine(id=vm["id"], expunge=True)
     if not answer.answered:
         raise RuntimeError(f"the converted guest did not answer: {answer.last_lines}")
-    return {"convert": converted, "boot": booted, "convert_accel": "kvm" if accel == "kvm" else "tcg"}
+    return {"convert": converted, "names": names_kept, "boot": booted,
+            "convert_accel": "kvm" if accel == "kvm" else "tcg"}
 
 
 def _measure(quick: bool, workdir: Path) -> tuple[GuestImages, str, float, list[tuple[str, dict]]]:
@@ -150,6 +158,8 @@ def run(quick: bool) -> str:
     else:
         lines += ["", "| guest conversion (virt-v2v-in-place, BIOS guest and data disk) | seconds | accelerator |",
                   "|---|---:|---|",
+                  f"| NIC names kept (libguestfs inspection, one .link file) | {converted['names']:.0f} | "
+                  f"libguestfs appliance: {converted['convert_accel']} |",
                   f"| conversion | {converted['convert']:.0f} | libguestfs appliance: {converted['convert_accel']} |",
                   f"| converted guest, power on to boot verification (SSH greeting) on virtio | "
                   f"{converted['boot']:.0f} | {accel['accel']} |"]

@@ -63,6 +63,11 @@ def convert_guests() -> bool:
     return _flag("MP_FAILOVER_CONVERT", True)
 
 
+def keep_nic_names() -> bool:
+    """Whether the conversion gives the guest's NICs on KVM the names its configuration uses (nicnames.py)."""
+    return _flag("MP_FAILOVER_KEEP_NIC_NAMES", True)
+
+
 def virt_v2v_command() -> str:
     return _text("MP_VIRT_V2V_IN_PLACE", "virt-v2v-in-place")
 

@@ -121,12 +121,8 @@ def tail(text: str, lines: int = 15) -> str:
     return "\n".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
-def convert(guest: Guest, workdir: Path, *, heartbeat: Callable[[str], None] | None = None) -> Result:
-    """Run virt-v2v-in-place over the guest's disks; its output goes to `workdir/convert.log` as it runs.
-
-    Raises ConversionFailed (with the log) when the tool is missing, a Windows guest has no virtio-win, the tool
-    fails, or it runs past `conf.convert_timeout()` (its process group is ended).
-    """
+def preflight(guest: Guest) -> str:
+    """The tool's path, or ConversionFailed when it is missing or a Windows guest has no virtio-win drivers."""
     command_name = conf.virt_v2v_command()
     binary = shutil.which(command_name)
     if binary is None:
@@ -136,6 +132,16 @@ def convert(guest: Guest, workdir: Path, *, heartbeat: Callable[[str], None] | N
     if guest.windows and not conf.virtio_win():
         raise ConversionFailed("A Windows guest needs the virtio-win drivers to boot on KVM: set MP_VIRTIO_WIN to "
                                "the virtio-win ISO or directory on the control plane")
+    return binary
+
+
+def convert(guest: Guest, workdir: Path, *, heartbeat: Callable[[str], None] | None = None) -> Result:
+    """Run virt-v2v-in-place over the guest's disks; its output goes to `workdir/convert.log` as it runs.
+
+    Raises ConversionFailed (with the log) when the tool is missing, a Windows guest has no virtio-win, the tool
+    fails, or it runs past `conf.convert_timeout()` (its process group is ended).
+    """
+    binary = preflight(guest)
     workdir.mkdir(parents=True, exist_ok=True)
     xml = workdir / "guest.xml"
     xml.write_text(domain_xml(guest))

@@ -63,8 +63,11 @@ DISK_BUSES: dict[str, tuple[str | None, str]] = {
 NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "e1000e": "e1000e",
               "vmxnet3": "vmxnet3", "rtl8139": "rtl8139"}
 # vSphere puts NICs behind PCIe root ports numbered 192, 224, ...; udev names them ens192, ... A
-# guest configured on vSphere finds its NIC by that name; what breaks on arrival is the disk.
+# guest configured on vSphere finds its NIC by that name. A KVM host (CloudStack's, through libvirt)
+# puts a virtio NIC behind a root port with no slot number: udev names it by its bus, enp1s0, ...,
+# so a guest configured on vSphere does not find its NIC unless the conversion kept the name.
 NIC_SLOT_BASE, NIC_SLOT_STEP = 192, 32
+VSPHERE_NICS = ("vmxnet3", "e1000", "e1000e")  # the adapters a VMware host offers: placed as vSphere does
 
 
 def truthy(value: str | None) -> bool:
@@ -242,13 +245,14 @@ def qemu_command(lab, vm: dict, volumes: list[dict], accel: str, ssh_port: int) 
         if index == 0:
             device += ",bootindex=0"
         args += ["-device", device]
-    model = NIC_MODELS.get((_detail(vm, "nicAdapter") or "virtio").lower(), "virtio-net-pci")
+    adapter = (_detail(vm, "nicAdapter") or "virtio").lower()
+    model = NIC_MODELS.get(adapter, "virtio-net-pci")
     nics = vm.get("nics") or []
     reachable = next((i for i, nic in enumerate(nics) if nic.get("isdefault")), 0)
     for index, nic in enumerate(nics):
         port = f"rp{index}"
-        args += ["-device", f"pcie-root-port,id={port},bus=pcie.0,chassis={index + 1},"
-                            f"slot={NIC_SLOT_BASE + NIC_SLOT_STEP * index}"]
+        slot = f",slot={NIC_SLOT_BASE + NIC_SLOT_STEP * index}" if adapter in VSPHERE_NICS else ""
+        args += ["-device", f"pcie-root-port,id={port},bus=pcie.0,chassis={index + 1}{slot}"]
         netdev = f"user,id=net{index}"
         if index == reachable:
             netdev += f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22"

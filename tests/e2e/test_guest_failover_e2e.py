@@ -124,7 +124,13 @@ def test_guest_converted_at_test_and_live_failover_boots_and_keeps_its_data(stac
     test_job = _failover(stack, operator_client, "test", {"vm_id": context.vm_id, "test_duration": "1h"})
     _assert_converted_and_booted(stack, operator_client, test_job)
     manifest = guest_images.manifest
+    nic = manifest["nic_name"]
+    assert [(link["name"], link["match"]) for link in test_job.conversion["nic_names"]["links"]] == [
+        (nic, "Driver=virtio_net")]  # a test VM gets a new MAC: its one NIC is pinned by its driver
     with ssh(stack.cs, test_job.destination_vm_id, guest_images.key) as guest:
+        # The NIC kept its VMware name: on KVM's PCI address udev would have named it by its path (enp1s0).
+        assert run(guest, f"basename $(readlink /sys/class/net/{nic}/device/driver)").strip() == "virtio_net"
+        assert "ID_NET_NAME_PATH=enp1s0" in run(guest, f"udevadm info /sys/class/net/{nic}")
         assert "virtio_blk" in run(guest, "lsmod")
         assert run(guest, "findmnt -n -o SOURCE /").startswith("/dev/vda")  # root on the virtio disk
         assert run(guest, "dpkg-query -W -f='${Status}' open-vm-tools 2>/dev/null || echo absent").strip() != \
@@ -160,6 +166,7 @@ def test_guest_converted_at_test_and_live_failover_boots_and_keeps_its_data(stac
     _assert_converted_and_booted(stack, operator_client, live_job)
     [live_vm] = client.list_all("listVirtualMachines", id=live_job.destination_vm_id)
     assert live_vm["nic"][0]["macaddress"] == source_mac
+    assert [link["match"] for link in live_job.conversion["nic_names"]["links"]] == [f"MACAddress={source_mac}"]
     with ssh(stack.cs, live_job.destination_vm_id, guest_images.key) as guest:
         assert source_mac in run(guest, f"ip -br link show {manifest['nic_name']}").lower()
         run(guest, f"mount -o ro UUID={manifest['data']['fs_uuid']} /mnt")

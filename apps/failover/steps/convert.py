@@ -24,7 +24,7 @@ from apps.replication.choices import VolumeStatus
 from apps.settings import cloudstack as cs
 from apps.settings import volumes
 
-from .. import conf, conversion
+from .. import conf, conversion, nicnames
 from ..choices import VolumePlace
 from ..jobs import Outcome, StepFailed, check_cancel, event, oma, touch
 from ..models import FailoverJob, FailoverVolume
@@ -76,6 +76,23 @@ def detach(ctx: Context, job: FailoverJob) -> list[str]:
     return done
 
 
+def keep_nic_names(job: FailoverJob, guest: conversion.Guest) -> None:
+    """Before virt-v2v (whose initramfs rebuild then carries them): .link files giving the KVM NICs the names the
+    guest's configuration expects (`nicnames.py`). A failure here is told, not fatal: the guest may still boot, and
+    the boot verification says whether it answers."""
+    touch(job, "Converting the guest: keeping its NIC names")
+    try:
+        pinning = nicnames.pin(guest.disks, (job.plan or {}).get("nics") or [])
+    except nicnames.PinFailed as exc:
+        record(job, nic_names={"error": str(exc)})
+        event(job, "convert", f"NIC names not kept: {exc}", level="warning")
+        return
+    record(job, nic_names=pinning.as_dict())
+    kept = ", ".join(f"{link['name']} ({link['match']})" for link in pinning.links)
+    event(job, "convert", f"NIC names kept: {kept}" if kept else f"NIC names not kept: {pinning.note}",
+          **({} if kept else {"level": "warning"}))
+
+
 class Convert(Step):
     name = "convert"
     status = None  # runs under `snapshotting`: the job statuses (seed 003) have no conversion of their own
@@ -111,9 +128,12 @@ class Convert(Step):
         guest = guest_for(job, paths)
         record(job, status="converting", disks=paths, windows=guest.windows,
                backend=conf.libguestfs_backend(), backend_settings=conf.libguestfs_backend_settings())
-        touch(job, f"Converting the guest with virt-v2v-in-place ({len(paths)} disk(s))")
-        event(job, "convert", f"converting the guest on {len(paths)} volume(s) with virt-v2v-in-place")
         try:
+            conversion.preflight(guest)  # a missing tool fails before anything is written
+            if conf.keep_nic_names() and not guest.windows:
+                keep_nic_names(job, guest)
+            touch(job, f"Converting the guest with virt-v2v-in-place ({len(paths)} disk(s))")
+            event(job, "convert", f"converting the guest on {len(paths)} volume(s) with virt-v2v-in-place")
             result = conversion.convert(guest, workdir(job), heartbeat=lambda line: touch(
                 job, f"Converting the guest: {line}" if line else "Converting the guest"))
         except conversion.ConversionFailed as exc:
