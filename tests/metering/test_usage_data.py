@@ -128,3 +128,20 @@ def test_api_usage_is_per_endpoint_and_method(admin_client_api):
     newest = ApiUsageSample.objects.order_by("-collected_at").first().collected_at
     assert {(r.endpoint, r.method, r.total_calls) for r in ApiUsageSample.objects.filter(collected_at=newest)} == {
         ("/api/metering/api-usage", "GET", 1), ("/api/metering/overview", "GET", 1)}
+
+
+@pytest.mark.parametrize("path, endpoint", [
+    ("/api/metering/pricing/12", "/api/metering/pricing/<str:pricing_id>"),
+    ("/api/v1/vmware-credentials/7/test", "/api/v1/vmware-credentials/<pk>/test"),  # a router's regex route
+    ("/admin/users/3/", "/admin/<rest>"),
+    ("/metrics", "/metrics"),
+])
+def test_an_endpoint_is_its_route_not_its_path(path, endpoint):
+    from types import SimpleNamespace
+
+    from django.urls import resolve
+
+    from apps.accounts.middleware import UNMATCHED, endpoint_of
+
+    assert endpoint_of(SimpleNamespace(resolver_match=resolve(path))) == endpoint
+    assert endpoint_of(SimpleNamespace()) == UNMATCHED
