@@ -5,7 +5,8 @@ its counts to the cache at most once a second, so a request costs no round trip.
 An endpoint is the route the request resolved to (`/api/metering/pricing/<str:pricing_id>`, ids left as the
 pattern's), not the raw path, so ids do not multiply the counters; a request no route matched counts under
 `UNMATCHED`. Per endpoint, an error is an answer >= 400 (the caller's call failed); /metrics' error rate counts
-server errors (>= 500) only, as before.
+server errors (>= 500) only, as before. Each endpoint also counts its requests by time taken in `BUCKETS_MS`
+(the last bucket: slower than the last bound), from which metering estimates p95/p99.
 """
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ import hashlib
 import re
 import threading
 import time
+from bisect import bisect_left
 from collections import defaultdict
 
 from django.core.cache import cache
 
 STARTED = time.time()
 KEYS = ("requests", "errors", "total_ms")
+# Upper bounds (ms) of the latency buckets each endpoint counts in, and one more for anything slower.
+BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+BUCKET_KEYS = tuple(f"le{bound}" for bound in BUCKETS_MS) + ("slower",)
+ENDPOINT_KEYS = KEYS + BUCKET_KEYS
 PREFIX = "accounts:metrics:"
 ENDPOINTS_KEY = PREFIX + "endpoints"  # the "METHOD endpoint" names counted so far, for the sampler to read
 FLUSH_SECONDS = 1.0
@@ -28,7 +34,7 @@ _REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 
 _lock = threading.Lock()
 _pending = dict.fromkeys(KEYS, 0)
-_pending_endpoints: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+_pending_endpoints: dict[str, list[int]] = defaultdict(lambda: [0] * len(ENDPOINT_KEYS))
 _registered: set[str] = set()
 _last_flush = 0.0
 
@@ -80,7 +86,7 @@ def _flush() -> None:
     if _registered:
         _register(_registered)
     for name, counts in _pending_endpoints.items():
-        for field, amount in zip(KEYS, counts, strict=True):
+        for field, amount in zip(ENDPOINT_KEYS, counts, strict=True):
             if amount:
                 _add(_key(name, field), amount)
     _pending_endpoints.clear()
@@ -96,6 +102,7 @@ def record(elapsed_ms: float, status: int, endpoint: str = UNMATCHED, method: st
         counts[0] += 1
         counts[1] += status >= 400
         counts[2] += round(elapsed_ms)
+        counts[len(KEYS) + bisect_left(BUCKETS_MS, elapsed_ms)] += 1
         if time.monotonic() - _last_flush >= FLUSH_SECONDS:
             _flush()
 
@@ -109,15 +116,16 @@ def figures() -> dict[str, int]:
 
 
 def endpoint_figures() -> dict[tuple[str, str], dict[str, int]]:
-    """(endpoint, method) -> requests, errors (>= 400) and total_ms so far, every web process's."""
+    """(endpoint, method) -> requests, errors (>= 400), total_ms and the latency buckets' counts so far, every web
+    process's."""
     with _lock:
         _flush()
     names = list(cache.get(ENDPOINTS_KEY) or ())
-    values = cache.get_many([_key(name, field) for name in names for field in KEYS])
+    values = cache.get_many([_key(name, field) for name in names for field in ENDPOINT_KEYS])
     found = {}
     for name in names:
         method, _, endpoint = name.partition(" ")
-        found[(endpoint, method)] = {field: int(values.get(_key(name, field), 0)) for field in KEYS}
+        found[(endpoint, method)] = {field: int(values.get(_key(name, field), 0)) for field in ENDPOINT_KEYS}
     return found
 
 

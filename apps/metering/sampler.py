@@ -113,10 +113,27 @@ def _restores(now, period: int) -> list[RestoreSample]:
     return rows
 
 
+def percentile(buckets: list[int], share: float) -> float | None:
+    """The latency under which `share` of the requests finished, from the counts per bucket of
+    request_metrics.BUCKETS_MS (plus one slower): linear within the bucket holding that rank, as Prometheus's
+    histogram_quantile estimates; the last bound where the rank is among the slower ones."""
+    total = sum(buckets)
+    if not total:
+        return None
+    rank, seen = share * total, 0
+    bounds = request_metrics.BUCKETS_MS
+    for index, count in enumerate(buckets[:len(bounds)]):
+        if count and seen + count >= rank:
+            lower = bounds[index - 1] if index else 0
+            return round(lower + (bounds[index] - lower) * (rank - seen) / count, 1)
+        seen += count
+    return float(bounds[-1])
+
+
 def _api_usage(now, period: int, config: MeteringSettings) -> list[ApiUsageSample]:
     """One row per endpoint (route pattern) and method called since the last round: the web's request counters'
     deltas. The counters live in the cache: one lower than last round's was reset (cache flushed), so all of it is
-    new. p95/p99 are not known (the counters keep sums, not each request's time): null."""
+    new. p95/p99 are estimated from the latency buckets' deltas."""
     current = request_metrics.endpoint_figures()
     before = (config.api_counters or {}).get("endpoints", {})
     rows = []
@@ -129,9 +146,11 @@ def _api_usage(now, period: int, config: MeteringSettings) -> list[ApiUsageSampl
         if calls <= 0:
             continue
         spent = now_counts["total_ms"] - was.get("total_ms", 0)
+        buckets = [now_counts.get(k, 0) - was.get(k, 0) for k in request_metrics.BUCKET_KEYS]
         rows.append(ApiUsageSample(collected_at=now, period_min=period, endpoint=endpoint, method=method,
                                    total_calls=calls, error_count=now_counts["errors"] - was.get("errors", 0),
-                                   avg_latency_ms=round(spent / calls, 1)))
+                                   avg_latency_ms=round(spent / calls, 1), p95_latency_ms=percentile(buckets, 0.95),
+                                   p99_latency_ms=percentile(buckets, 0.99)))
     config.api_counters = {"endpoints": {f"{m} {e}": counts for (e, m), counts in current.items()}}
     return rows
 

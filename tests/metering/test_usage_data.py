@@ -9,6 +9,7 @@ import pytest
 from django.db.models import Avg
 from django.utils import timezone
 
+from apps.accounts import middleware as request_metrics
 from apps.metering import efficiency, sampler
 from apps.metering.models import ApiUsageSample, EfficiencySample, ResourceSample
 from apps.portal import collector
@@ -113,7 +114,7 @@ def test_api_usage_is_per_endpoint_and_method(admin_client_api):
     assert calls[("/api/metering/resources", "GET")] == (2, 1)  # the bad `hours` counted on its endpoint
     assert calls[("/api/metering/pricing/<str:pricing_id>", "DELETE")] == (3, 3)
     assert calls[("(unmatched)", "GET")] == (1, 1)
-    assert all(r.avg_latency_ms > 0 and r.p95_latency_ms is None for r in rows.values())
+    assert all(r.avg_latency_ms > 0 and 0 < r.p95_latency_ms <= r.p99_latency_ms for r in rows.values())
 
     # The seed's answer: rows by endpoint (partial match), newest first; the overview sums every retained row.
     answer = admin_client_api.get("/api/metering/api-usage", {"endpoint": "pricing"}).json()
@@ -145,3 +146,19 @@ def test_an_endpoint_is_its_route_not_its_path(path, endpoint):
 
     assert endpoint_of(SimpleNamespace(resolver_match=resolve(path))) == endpoint
     assert endpoint_of(SimpleNamespace()) == UNMATCHED
+
+
+@pytest.mark.django_db
+def test_latency_percentiles_come_from_the_latency_buckets():
+    sampler.sample(force=True)
+    for _ in range(19):  # nineteen quick answers and one slow one
+        request_metrics.record(3.0, 200, "/api/drill", "GET")
+    request_metrics.record(700.0, 500, "/api/drill", "GET")
+    sampler.sample(force=True)
+    row = ApiUsageSample.objects.get(endpoint="/api/drill")
+    assert (row.total_calls, row.error_count, row.avg_latency_ms) == (20, 1, round((19 * 3 + 700) / 20, 1))
+    # p95: the 19th of 20 is in the first bucket (0-5 ms), at its top; p99: the 19.8th is 0.8 into the slow one's
+    # bucket (500-1000 ms).
+    assert (row.p95_latency_ms, row.p99_latency_ms) == (5.0, 900.0)
+    assert sampler.percentile([0] * 11 + [4], 0.5) == 10000.0  # all slower than the last bound: that bound
+    assert sampler.percentile([0] * 12, 0.95) is None
