@@ -188,8 +188,8 @@ elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "mp_cache"}}
-# Django's default of 300 entries would cull the request counters (three per endpoint and method, apps/accounts
-# middleware) once the API is well used; Redis has no such limit.
+# Django's default of 300 entries would cull the request counters (fifteen per endpoint and method called,
+# apps/accounts/middleware.py) once the API is well used; Redis has no such limit.
 CACHES["default"].setdefault("OPTIONS", {})
 if "Redis" not in CACHES["default"]["BACKEND"]:
     CACHES["default"]["OPTIONS"]["MAX_ENTRIES"] = 20000
