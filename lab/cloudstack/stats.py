@@ -100,6 +100,8 @@ def process_stats(pid: int, vcpus: int) -> tuple[float, float, dict[str, float]]
     try:
         cpu, age, rss, disk = _read_process(pid)
     except (OSError, ValueError, IndexError):
+        with _lock:
+            _last_cpu.pop(pid, None)  # ended: its pid may come back as another process
         return None
     moment = time.monotonic()
     with _lock:
