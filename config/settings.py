@@ -188,6 +188,11 @@ elif CACHE_URL == "locmem://":
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "mp_cache"}}
+# Django's default of 300 entries would cull the request counters (fifteen per endpoint and method called,
+# apps/accounts/middleware.py) once the API is well used; Redis has no such limit.
+CACHES["default"].setdefault("OPTIONS", {})
+if "Redis" not in CACHES["default"]["BACKEND"]:
+    CACHES["default"]["OPTIONS"]["MAX_ENTRIES"] = 20000
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

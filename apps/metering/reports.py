@@ -6,7 +6,7 @@ from the configuration. Storage (every volume, attached or not) and snapshots co
 the first `storage_gb` / `snapshot_gb` entry's cost_per_month, else the configuration's rate. A `volume` entry's
 cost_per_month is charged per volume-month, a `restore` entry's cost_per_hour per hour a restore ran, a `network`
 entry's cost_per_month per GB the tenant's VMs moved in the window. API calls are not a tenant's (the web's request
-counters are global), so they are in the overview, not the chargeback.
+counters are per endpoint, not per tenant), so they are in the overview, not the chargeback.
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """One sampling round: the portal's collected tables (what CloudStack last said), the snapshot runs' policies, the
 finished restore jobs and the web's request counters, into metering's samples, all stamped with the same time.
 
-CloudStack reports a VM's usage (`cpuused`, `memorykbs`/`memoryintfreekbs`, `networkkbsread`/`networkkbswrite`)
-only where its hypervisor gives statistics; a VM without them is sampled at 0% used. A stopped VM is sampled too
-(its storage is still charged) with power_state `stopped`.
+CloudStack reports a VM's usage (`cpuused` "12.5%", `memorykbs` its RAM and `memoryintfreekbs` the guest's free
+memory in KiB, `networkkbsread`/`networkkbswrite` KiB totals) only where its hypervisor gives statistics; a VM without
+them is sampled at 0% used, and RAM use is 0 where the guest gives no free memory (-1). A stopped VM is sampled too
+(its storage is still charged) with power_state `stopped`. API usage is one row per endpoint (route pattern) and
+method called in the round.
 """
 from __future__ import annotations
 
@@ -54,8 +56,9 @@ def _resources(now, period: int) -> list[ResourceSample]:
         raw, volumes = vm.raw or {}, disks.get(vm.cloud_id, [])
         allocated = sum(v.size_gb for v in volumes)
         used = sum(_number((v.raw or {}).get("physicalsize")) for v in volumes) / GiB
-        total_kb, free_kb = _number(raw.get("memorykbs")), _number(raw.get("memoryintfreekbs"))
-        ram_used_mb = max(total_kb - free_kb, 0) / 1024 if total_kb else 0.0
+        total_kb, free_kb = _number(raw.get("memorykbs")), _number(raw.get("memoryintfreekbs", -1))
+        # Free memory -1: the guest gave none (no balloon driver's statistics), so its use is not known: 0.
+        ram_used_mb = max(total_kb - free_kb, 0) / 1024 if total_kb and free_kb >= 0 else 0.0
         rows.append(ResourceSample(
             collected_at=now, period_min=period, vm_id=vm.cloud_id, vm_name=vm.name, project_name=vm.tenant_name,
             domain=vm.domain_name, host=vm.hypervisor_hostname, flavor=vm.flavor_name, vcpus_allocated=vm.vcpus,
@@ -110,18 +113,46 @@ def _restores(now, period: int) -> list[RestoreSample]:
     return rows
 
 
+def percentile(buckets: list[int], share: float) -> float | None:
+    """The latency under which `share` of the requests finished, from the counts per bucket of
+    request_metrics.BUCKETS_MS (plus one slower): linear within the bucket holding that rank, as Prometheus's
+    histogram_quantile estimates; the last bound where the rank is among the slower ones."""
+    total = sum(buckets)
+    if not total:
+        return None
+    rank, seen = share * total, 0
+    bounds = request_metrics.BUCKETS_MS
+    for index, count in enumerate(buckets[:len(bounds)]):
+        if count and seen + count >= rank:
+            lower = bounds[index - 1] if index else 0
+            return round(lower + (bounds[index] - lower) * (rank - seen) / count, 1)
+        seen += count
+    return float(bounds[-1])
+
+
 def _api_usage(now, period: int, config: MeteringSettings) -> list[ApiUsageSample]:
-    """The web's request counters since the last round (apps/accounts counts all requests, not per path)."""
-    current = request_metrics.figures()
-    before = config.api_counters or {}
-    if any(current[k] < before.get(k, 0) for k in current):  # the counters were reset (cache flushed)
-        before = {}
-    calls = current["requests"] - before.get("requests", 0)
-    errors = current["errors"] - before.get("errors", 0)
-    spent = current["total_ms"] - before.get("total_ms", 0)
-    config.api_counters = current
-    return [ApiUsageSample(collected_at=now, period_min=period, endpoint="*", method="*", total_calls=calls,
-                           error_count=errors, avg_latency_ms=round(spent / calls, 1) if calls else 0.0)]
+    """One row per endpoint (route pattern) and method called since the last round: the web's request counters'
+    deltas. The counters live in the cache: one lower than last round's was reset (cache flushed), so all of it is
+    new. p95/p99 are estimated from the latency buckets' deltas."""
+    current = request_metrics.endpoint_figures()
+    before = (config.api_counters or {}).get("endpoints", {})
+    rows = []
+    for (endpoint, method), now_counts in sorted(current.items()):
+        name = f"{method} {endpoint}"
+        was = before.get(name, {})
+        if any(now_counts[k] < was.get(k, 0) for k in now_counts):
+            was = {}
+        calls = now_counts["requests"] - was.get("requests", 0)
+        if calls <= 0:
+            continue
+        spent = now_counts["total_ms"] - was.get("total_ms", 0)
+        buckets = [now_counts.get(k, 0) - was.get(k, 0) for k in request_metrics.BUCKET_KEYS]
+        rows.append(ApiUsageSample(collected_at=now, period_min=period, endpoint=endpoint, method=method,
+                                   total_calls=calls, error_count=now_counts["errors"] - was.get("errors", 0),
+                                   avg_latency_ms=round(spent / calls, 1), p95_latency_ms=percentile(buckets, 0.95),
+                                   p99_latency_ms=percentile(buckets, 0.99)))
+    config.api_counters = {"endpoints": {f"{m} {e}": counts for (e, m), counts in current.items()}}
+    return rows
 
 
 def sample(*, now=None, force: bool = False) -> bool:

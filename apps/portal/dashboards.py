@@ -192,7 +192,8 @@ def vm_hotspots(sort: str, limit: int) -> dict:
         cpu = vm["raw"].get("cpuused")
         cpu = float(str(cpu).rstrip("%")) if cpu not in (None, "") else None
         free, total = vm["raw"].get("memoryintfreekbs"), vm["raw"].get("memorykbs")
-        memory = round(100 - 100 * free / total, 1) if free is not None and total else None
+        # Free memory -1: the guest reports none (no balloon driver's statistics), so its use is not known.
+        memory = round(100 - 100 * free / total, 1) if free is not None and free >= 0 and total else None
         rows.append({"vm_id": vm["cloud_id"], "vm_name": vm["name"], "tenant_name": vm["tenant_name"],
                      "cpu_percent": cpu, "memory_percent": memory, "storage_gb": storage.get(vm["cloud_id"], 0),
                      "status": level(cpu, memory)})

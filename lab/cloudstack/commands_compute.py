@@ -6,7 +6,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-from lab.cloudstack import hypervisor, identity, responses, storage, tenancy
+from lab.cloudstack import hypervisor, identity, responses, stats, storage, tenancy
 from lab.cloudstack.commands_account import EXPUNGE_DENIED, FORCE_STOP_DENIED, denied, may_expunge, may_force_stop
 from lab.cloudstack.errors import internal, invalid
 from lab.cloudstack.registry import (
@@ -129,10 +129,12 @@ def list_nics(lab: LabState, p: Params) -> dict:
 
 
 def _vm(lab: LabState, v: dict, roots: dict[str, dict] | None = None) -> dict:
-    """The VM as CloudStack shows it: its details are every detail it was deployed or updated with."""
+    """The VM as CloudStack shows it: its details are every detail it was deployed or updated with, and its
+    statistics where the hypervisor gives some (stats.py)."""
     out = responses.vm(lab, v, roots)
     if v.get("details") or out.get("details"):
         out["details"] = {**v.get("details", {}), **out.get("details", {})}
+    out.update(stats.of(v))
     return out
 
 

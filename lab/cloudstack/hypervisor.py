@@ -351,6 +351,11 @@ class Guests:
         except (OSError, ValueError):
             return None
 
+    def pid(self, vm_id: str) -> int | None:
+        """The live QEMU process of a VM this emulator started (for its statistics), else None."""
+        process = self._processes.get(vm_id)
+        return process.pid if process is not None and process.poll() is None else None
+
     def describe(self, lab, vm_id: str) -> dict | None:
         info = self._info(lab, vm_id)
         if info is None:

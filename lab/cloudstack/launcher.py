@@ -185,6 +185,12 @@ class LabCloudStack:
         """Leave a VM in a transitional state, as a management server that died during its job does."""
         return self._admin("POST", f"/vms/{vm_id}/stuck", {"state": state, "since": since})
 
+    def set_workload(self, vm_id: str, **figures) -> dict:
+        """What a record-only VM's guest does, reported as its statistics in listVirtualMachines while it runs:
+        cpu_percent, memory_used_mb, network_kbs_read/write, disk_kbs_read/write, disk_io_read/write (totals).
+        No figures clears it."""
+        return self._admin("POST", f"/vms/{vm_id}/workload", figures)["workload"]
+
     def guests(self) -> list[dict]:
         """The VMs running as QEMU processes (emulator started with run_guests=True)."""
         return self._admin("GET", "/guests")["guests"]

@@ -6,7 +6,7 @@ from lab.cloudstack import pools, storage
 from lab.cloudstack.state import LabState
 
 _OWNER = {"account": "admin", "domain": "ROOT", "domainid": "00000000-0000-0000-0000-000000000001"}
-_PRIVATE = ("seq", "oma", "next_host", "base_allocated", "limits", "password")
+_PRIVATE = ("seq", "oma", "next_host", "base_allocated", "limits", "password", "lab_workload")
 
 
 def public(record: dict) -> dict:

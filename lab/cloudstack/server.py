@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 # Imported for their @command registrations.
-from lab.cloudstack import commands_account, commands_compute, commands_storage, events, hypervisor, tenancy  # noqa: F401
+from lab.cloudstack import commands_account, commands_compute, commands_storage, events, hypervisor, stats, tenancy  # noqa: F401
 from lab.cloudstack.errors import AUTH_TEXT, PARAM_ERROR, UNAUTHORIZED, ApiError, internal
 from lab.cloudstack.jobs import Injection, Injections, JobRunner
 from lab.cloudstack.registry import COMMANDS, CREATE, SYNC, Params
@@ -162,6 +162,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"injections": self.lab.injections.list()})
         elif path.startswith("/lab/vms/") and path.endswith("/stuck") and method == "POST":
             self._stuck(path.removeprefix("/lab/vms/").removesuffix("/stuck"), json.loads(body or b"{}"))
+        elif path.startswith("/lab/vms/") and path.endswith("/workload") and method == "POST":
+            self._workload(path.removeprefix("/lab/vms/").removesuffix("/workload"), body)
         elif path.startswith("/lab/guests") and method == "GET":
             self._guests(path.removeprefix("/lab/guests").strip("/"))
         else:
@@ -181,6 +183,27 @@ class Handler(BaseHTTPRequestHandler):
             vm["lastupdated"] = spec.get("since") or vm.get("lastupdated") or vm["created"]
             state.save()
         self._send_json(200, {"id": vm_id, "state": wanted, "lastupdated": vm["lastupdated"]})
+
+    def _workload(self, vm_id: str, body: bytes) -> None:
+        """What a record-only VM's guest is doing, for its statistics in listVirtualMachines (stats.py): CPU %,
+        memory used, network and disk totals. `{}` clears it (the VM reports no statistics again)."""
+        state = self.lab.state
+        try:
+            workload = stats.validate(json.loads(body or b"{}"))
+        except ValueError as exc:
+            self._send_json(400, {"error": str(exc)})
+            return
+        with state.lock:
+            vm = state.vms.get(vm_id)
+            if vm is None:
+                self._send_json(404, {"error": f"no VM {vm_id}"})
+                return
+            if workload:
+                vm[stats.WORKLOAD] = workload
+            else:
+                vm.pop(stats.WORKLOAD, None)
+            state.save()
+        self._send_json(200, {"id": vm_id, "workload": workload})
 
     def _guests(self, rest: str) -> None:
         """GET /lab/guests, /lab/guests/<vm id>, /lab/guests/<vm id>/serial?tail=N (QEMU guests)."""

@@ -56,6 +56,18 @@ def test_hosts_hotspots_and_pressure(collected, viewer_client):
     assert len(pressure["compute_pressure"]) == 2
 
 
+def test_vm_hotspots_are_cloudstacks_vm_statistics(cloud, cs_lab, viewer_client):
+    # acme-web-2 busy with its memory known; globex-app-1 busy but its guest reports no free memory (-1).
+    cs_lab.set_workload(cloud.vms["acme-web-2"]["id"], cpu_percent=91.5, memory_used_mb=1024)
+    cs_lab.set_workload(cloud.vms["globex-app-1"]["id"], cpu_percent=40)
+    assert collector.collect().status == "succeeded"
+    spots = {h["vm_name"]: h for h in get(viewer_client, "vm-hotspots", sort="cpu", limit=10)["hotspots"]}
+    assert list(spots)[:2] == ["acme-web-2", "globex-app-1"]
+    assert (spots["acme-web-2"]["cpu_percent"], spots["acme-web-2"]["memory_percent"]) == (91.5, 25.0)
+    assert (spots["globex-app-1"]["cpu_percent"], spots["globex-app-1"]["memory_percent"]) == (40.0, None)
+    assert spots["acme-web-1"]["cpu_percent"] is None  # no workload: CloudStack has no statistics for it
+
+
 def test_recent_changes_and_trends_follow_the_collections(collected, viewer_client):
     collected.client.destroy_virtual_machine(collected.vms["payroll-1"]["id"])
     collector.collect()
