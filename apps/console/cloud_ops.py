@@ -193,7 +193,10 @@ def _result_rows(result: dict) -> list[tuple[str, object]]:
 
 def metering_page(hours: str, project: str) -> dict:
     hours = hours if hours in PERIODS else "720"
-    rows = reports.chargeback(project=project or None, hours=int(hours))
+    # The page's columns group the chargeback's categories (the CSV keeps each one).
+    rows = [{**r, "compute_total": r["compute_cost"] + r["flavor_cost"],
+             "storage_total": r["storage_cost"] + r["volume_cost"], "other_total": r["restore_cost"] + r["network_cost"]}
+            for r in reports.chargeback(project=project or None, hours=int(hours))]
     totals = {key: sum(r[key] for r in rows) for key in ("total_cost", "vm_hours", "storage_gb_months",
                                                          "snapshot_gb_months")}
     return {"hours": hours, "periods": PERIODS, "project": project, "rows": rows, "totals": totals,

@@ -195,6 +195,8 @@ def test_metering_chargeback_per_tenant_with_the_exports_for_admins_only(collect
     rows = {r["project_name"]: r for r in reports.chargeback(hours=24)}
     acme = re.search(r'data-tenant="acme">(.*?)</tr>', html, re.S).group(1)
     assert f"<strong>{rows['acme']['total_cost']:.2f}</strong>" in acme and rows["acme"]["total_cost"] > 0
+    cells = re.findall(r"<td>([^<]*)</td>", acme)  # tenant, domain, 6 usages, compute, storage, snapshots, other
+    assert cells[8] == f"{rows['acme']['compute_cost'] + rows['acme']['flavor_cost']:.2f}" != "0.00"
     total = sum(r["total_cost"] for r in rows.values())
     assert f"{total:.2f} USD" in re.search(r'id="grand-total">(.*?)</td>', html).group(1)
     assert re.search(r'id="vms-metered">(\d+)<', html).group(1) == "7"
@@ -221,7 +223,7 @@ def test_copilot_answers_keeps_history_and_takes_feedback(collected):  # noqa: F
     assert "No question yet." in html and 'value="How many VMs?"' in html and "Busiest hosts" in html
     asked = _html(viewer.post(COPILOT, {"question": "How many VMs?"}))
     answer = re.search(r'<div class="copilot-answer">(.*?)</div>', asked, re.S).group(1)
-    assert "7" in answer  # the collected cloud's seven VMs
+    assert "<strong>7</strong> VMs" in answer  # the collected cloud's seven VMs, the answer's markdown drawn
     assert "How many VMs?" in re.search(r'id="history">(.*)', asked, re.S).group(1)
     from apps.copilot.models import Exchange
     exchange = Exchange.objects.get()
@@ -236,3 +238,10 @@ def test_copilot_answers_keeps_history_and_takes_feedback(collected):  # noqa: F
     assert "1 to 1000 characters" in _messages(viewer.post(COPILOT, {"question": " "}))
     stranger = console_client(console_user("nobody"))
     assert stranger.get(COPILOT).status_code in (302, 403)
+
+
+def test_an_answers_markdown_is_drawn_and_anything_else_escaped():
+    from apps.console.templatetags.console import answer_html
+
+    assert answer_html("**7** VMs on `acme_web` <b>x</b> _collected 7 s ago_") == \
+        "<strong>7</strong> VMs on <code>acme_web</code> &lt;b&gt;x&lt;/b&gt; <em>collected 7 s ago</em>"
