@@ -3,6 +3,7 @@ and copilot apps): rows read through each app's selectors and services, so the c
 figures. Nothing here calls our own API; the pages act through the same services the API does."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -129,7 +130,8 @@ def _typed(spec: dict, raw: str):
         if kind == "integer":
             return int(raw)
         if kind == "number":
-            return float(raw)
+            value = float(raw)
+            return value if math.isfinite(value) else raw  # "nan" would slip past the schema's minimum and maximum
     except ValueError:
         return raw
     if kind == "array":

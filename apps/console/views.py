@@ -28,6 +28,7 @@ from apps.inventory.models import VMContext
 from apps.metering import rbac as metering_rbac
 from apps.planner import services as planner_services
 from apps.replication.models import ReplicationJob
+from apps.runbooks import catalog
 from apps.runbooks import rbac as runbook_rbac
 from apps.runbooks import services as runbook_services
 from apps.runbooks.choices import Decision, ExecutionStatus
@@ -374,13 +375,14 @@ class ConsolePages:
             return HttpResponseRedirect(back)
         comment = request.POST.get("comment", "")[:2000]
         if request.POST.get("confirm") != "yes":
-            runbook = runbook_services.runbook_get(execution.runbook_name)
+            runbook = catalog.get(execution.runbook_name)
+            name, risk = (runbook.display_name, runbook.risk_level) if runbook else (execution.runbook_name, "unknown")
             verb = "Approve" if decision == Decision.APPROVED else "Reject"
-            lines = [f"{runbook.display_name} ({runbook.risk_level} risk), triggered by {execution.triggered_by}.",
+            lines = [f"{name} ({risk} risk), triggered by {execution.triggered_by}.",
                      "Approved, it runs for real at once: it changes CloudStack as its dry run reported."
                      if decision == Decision.APPROVED else "Rejected, it never runs; the trigger sees your comment.",
                      "Your name, the time and your comment go into its audit trail."]
-            return self.confirm(request, title=f"{verb} {runbook.display_name}", explanation=lines, back=back,
+            return self.confirm(request, title=f"{verb} {name}", explanation=lines, back=back,
                                 label=f"Yes, {verb.lower()} it", danger=decision == Decision.APPROVED,
                                 hidden={"decision": decision, "comment": comment})
         try:

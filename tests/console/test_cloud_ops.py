@@ -245,3 +245,41 @@ def test_an_answers_markdown_is_drawn_and_anything_else_escaped():
 
     assert answer_html("**7** VMs on `acme_web` <b>x</b> _collected 7 s ago_") == \
         "<strong>7</strong> VMs on <code>acme_web</code> &lt;b&gt;x&lt;/b&gt; <em>collected 7 s ago</em>"
+
+
+PAGES = (SNAPSHOTS, RUNBOOKS, RUNBOOKS + "cost_leakage_report/", METERING, COPILOT)
+
+
+@pytest.mark.parametrize(("role", "statuses"), [
+    (Role.VIEWER, (200, 200, 200, 403, 200)),
+    (Role.OPERATOR, (200, 200, 200, 403, 200)),
+    (Role.ADMIN, (200, 200, 200, 200, 200)),
+    (None, (403, 403, 403, 403, 403)),
+])
+def test_each_page_opens_to_the_roles_its_app_names(role, statuses):
+    client = console_client(console_user(f"u-{role}", *([role] if role else [])))
+    assert tuple(client.get(page).status_code for page in PAGES) == statuses
+    dashboard = client.get("/console/")
+    if role:
+        links = [page for page in (SNAPSHOTS, RUNBOOKS, METERING, COPILOT) if page in dashboard.content.decode()]
+        assert links == [page for page, status in zip(PAGES[:2] + PAGES[3:], statuses[:2] + statuses[3:],
+                                                     strict=True) if status == 200]
+
+
+def test_what_names_nothing_is_404_and_a_viewer_acts_on_nothing():
+    viewer = console_client(console_user("watcher", Role.VIEWER))
+    for path in (f"{SNAPSHOTS}run/99999999999999999999/", f"{SNAPSHOTS}run/5/", f"{RUNBOOKS}no_such_runbook/",
+                 f"{RUNBOOKS}execution/not-a-uuid/", f"{RUNBOOKS}execution/00000000-0000-0000-0000-000000000000/"):
+        assert viewer.get(path).status_code == 404, path
+    for path in (f"{SNAPSHOTS}run-now/", f"{RUNBOOKS}cost_leakage_report/"):
+        assert viewer.post(path, {"confirm": "yes", "dry_run": "on"}).status_code == 403, path
+    assert not Execution.objects.exists() and not OnDemandRun.objects.exists()
+    assert "No snapshot policy yet." in _html(viewer.get(SNAPSHOTS))
+    operator = console_client(console_user("op", Role.OPERATOR))
+    # A number the form cannot hold is refused by the runbook's own check, naming the parameter.
+    refused = operator.post(RUNBOOKS + "cost_leakage_report/", {"dry_run": "on", "p_price_per_vcpu_month": "nan"})
+    assert "parameters.price_per_vcpu_month must be a number" in _messages(refused)
+    refused = operator.post(RUNBOOKS + "cost_leakage_report/", {"dry_run": "on", "p_shutoff_days_threshold": "99999"})
+    assert "parameters.shutoff_days_threshold must be from 0 to 3650" in _messages(refused)
+    assert 'value="99999"' in refused.content.decode()  # what was typed stays in the form
+    assert not Execution.objects.exists()
