@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.db.models import Count, Q
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 
 from apps.copilot import services as copilot_services
 from apps.copilot import suggestions as copilot_suggestions
@@ -175,7 +176,9 @@ def execution_page(execution: Execution) -> dict:
     return {"execution": execution, "runbook": runbook,
             # A secret given (a chosen password) shows only as set, as the API's answers show it.
             "parameters": catalog.without_secrets(execution.runbook_name, execution.parameters or {}),
-            "result": result, "result_rows": _result_rows(result), "cancellable": execution.status in CANCELLABLE}
+            "result": result, "result_rows": _result_rows(result), "cancellable": execution.status in CANCELLABLE,
+            # The history keeps ISO times (JSON); the page shows them as its other times.
+            "history": [{**h, "at": parse_datetime(h.get("at") or "")} for h in execution.approval_history or []]}
 
 
 def _result_rows(result: dict) -> list[tuple[str, object]]:
