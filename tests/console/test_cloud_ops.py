@@ -15,7 +15,7 @@ from apps.metering import sampler
 from apps.metering.models import MeteringSettings
 from apps.runbooks.models import Execution
 from apps.snapshots import services as snapshot_services
-from apps.snapshots.models import OnDemandRun, RestoreJob, SnapshotRun
+from apps.snapshots.models import OnDemandRun, PolicySnapshot, RestoreJob, SnapshotRun
 from tests.console.conftest import console_client, console_user
 from tests.portal.conftest import Cloud, cloud, collected  # noqa: F401 -- the portal's emulator world
 
@@ -83,6 +83,12 @@ def test_snapshots_page_run_now_makes_a_run_shown_per_volume(collected, eager): 
     assert "On demand (boss)" in row and f"{run.total_volumes} / {run.total_volumes}" in row
     compliance = re.search(r'data-policy="hourly_2">.*?<td class="compliance">(.*?)</td>', html, re.S).group(1)
     assert f"{run.total_volumes} / {run.total_volumes} volume" in compliance and "100.0 %" in compliance
+
+    # Older than the policy's interval, its snapshots no longer make the volumes compliant.
+    PolicySnapshot.objects.filter(policy=policy).update(created_at=timezone.now() - timedelta(minutes=61))
+    compliance = re.search(r'data-policy="hourly_2">.*?<td class="compliance">(.*?)</td>', _html(viewer.get(SNAPSHOTS)),
+                           re.S).group(1)
+    assert f"0 / {run.total_volumes} volume" in compliance
 
     page = _html(viewer.get(f"{SNAPSHOTS}run/{run.pk}/"))
     outcomes = re.findall(r'<tr class="volume" data-outcome="(\w+)">', page)
