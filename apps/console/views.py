@@ -9,6 +9,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from apps.copilot import rbac as copilot_rbac
+from apps.copilot import services as copilot_services
+from apps.copilot.choices import Feedback
 from apps.core.choices import Role
 from apps.core.exceptions import ApplicationError
 from apps.core.permissions import user_roles
@@ -22,12 +25,19 @@ from apps.failover.choices import FailoverType
 from apps.inventory import selectors as inventory_selectors
 from apps.inventory import services as inventory_services
 from apps.inventory.models import VMContext
+from apps.metering import rbac as metering_rbac
 from apps.planner import services as planner_services
 from apps.replication.models import ReplicationJob
+from apps.runbooks import catalog
+from apps.runbooks import rbac as runbook_rbac
+from apps.runbooks import services as runbook_services
+from apps.runbooks.choices import Decision, ExecutionStatus
 from apps.settings.models import VMwareCredential
+from apps.snapshots import rbac as snapshot_rbac
+from apps.snapshots import services as snapshot_services
 from apps.waves import services as wave_services
 
-from . import cloud, operations, pages, plans, selectors
+from . import cloud, cloud_ops, operations, pages, plans, selectors
 from .forms import MappingForm
 
 
@@ -39,6 +49,25 @@ def roles_context(request) -> dict:
 def require(request, role: str) -> None:
     if role not in user_roles(request.user):
         raise PermissionDenied("Your role does not allow this")
+
+
+def require_permission(request, rbac, permission: str) -> None:
+    """Seed 004's apps name their permissions (`runbooks:admin`...) on our roles in their rbac.py: the console asks
+    the app, as its API does."""
+    if not rbac.allowed(request.user, permission):
+        raise PermissionDenied(f"Your role does not allow this (it needs {permission})")
+
+
+def cloud_ops_context(request) -> dict:
+    """What the dashboard links and the pages' buttons show: each app's permissions as the user holds them."""
+    user = request.user
+    return {"can_snapshots": snapshot_rbac.allowed(user, "snapshots:read"),
+            "can_run_snapshots": snapshot_rbac.allowed(user, "snapshots:admin"),
+            "can_runbooks": runbook_rbac.allowed(user, "runbooks:read"),
+            "can_trigger": runbook_rbac.allowed(user, "runbooks:write"),
+            "can_approve": runbook_rbac.allowed(user, "runbooks:admin"),
+            "can_metering": metering_rbac.allowed(user, "metering:read"),
+            "can_copilot": copilot_rbac.allowed(user, "copilot:read")}
 
 
 def actor(request) -> Actor:
@@ -67,14 +96,15 @@ class ConsolePages:
         self.site = site
 
     def render(self, request, template: str, context: dict, *, panel: str = "", title: str = ""):
-        context = {**self.site.each_context(request), **roles_context(request), "title": title, **context}
+        context = {**self.site.each_context(request), **roles_context(request), **cloud_ops_context(request),
+                   "title": title, **context}
         if panel and request.htmx:
             return TemplateResponse(request, panel, context)
         return TemplateResponse(request, template, context)
 
     def dashboard_context(self, request) -> dict:
         require(request, Role.VIEWER)
-        return {"dashboard": selectors.dashboard(), **roles_context(request)}
+        return {"dashboard": selectors.dashboard(), **roles_context(request), **cloud_ops_context(request)}
 
     # -- VM page -------------------------------------------------------------------------------------------
 
@@ -252,3 +282,158 @@ class ConsolePages:
         return self.render(request, "console/add_vms.html",
                            {"credentials": credentials, "chosen": chosen, "rows": rows, "error": error},
                            title="Add VMs from vCenter")
+
+    # -- the destination cloud's operations (seed 004: snapshots, runbooks, metering, copilot) ----------------
+
+    def confirm(self, request, *, title: str, explanation: list[str], label: str, back: str, hidden: dict | None = None,
+                danger: bool = True):
+        """The page that asks before a change: what will happen, "yes" posts again with confirm=yes."""
+        return self.render(request, "console/ops_confirm.html",
+                           {"heading": title, "explanation": explanation, "confirm_label": label, "back": back,
+                            "hidden": (hidden or {}).items(), "danger": danger}, title=title)
+
+    def _listing(self, request, rbac, permission: str, name: str, title: str):
+        """A page that only reads: the app's permission, then ``cloud_ops.<name>_page()`` in its template."""
+        require_permission(request, rbac, permission)
+        return self.render(request, f"console/{name}.html", getattr(cloud_ops, f"{name}_page")(), title=title)
+
+    def snapshots(self, request):
+        return self._listing(request, snapshot_rbac, "snapshots:read", "snapshots", "Snapshots")
+
+    def snapshot_run(self, request, pk: int):
+        require_permission(request, snapshot_rbac, "snapshot_runs:read")
+        run = fetched(snapshot_services.run_get, pk, "snapshot run")
+        return self.render(request, "console/snapshot_run.html", cloud_ops.snapshot_run_page(run),
+                           title=f"Snapshot run {run.pk}")
+
+    def snapshots_run_now(self, request):
+        require_permission(request, snapshot_rbac, "snapshots:admin")
+        back = reverse("admin:console-snapshots")
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if request.POST.get("confirm") != "yes":
+            return self.confirm(request, title="Run the snapshot pipeline now", label="Yes, snapshot now", back=back,
+                                danger=False, explanation=[
+                                    "Assigns the policies, syncs the inventory, then snapshots every volume the "
+                                    "enabled policies cover, whether or not they are due.",
+                                    "Retention then deletes each volume's policy snapshots beyond its policy's count.",
+                                    "It runs in the background; this page shows its steps and the run it makes."])
+        try:
+            job = snapshot_services.pipeline_trigger(user=request.user.get_username())
+        except ApplicationError as exc:
+            messages.error(request, f"Not started: {exc.message}")
+        else:
+            messages.success(request, f"Snapshot pipeline {job.job_id} queued")
+        return HttpResponseRedirect(back + "#pipeline")
+
+    def runbooks(self, request):
+        return self._listing(request, runbook_rbac, "runbooks:read", "runbooks", "Runbooks")
+
+    def runbook(self, request, name: str):
+        require_permission(request, runbook_rbac, "runbooks:read")
+        runbook = fetched(runbook_services.runbook_get, name, "runbook")
+        if request.method != "POST":
+            return self.render(request, "console/runbook.html", cloud_ops.runbook_page(runbook),
+                               title=runbook.display_name)
+        require_permission(request, runbook_rbac, "runbooks:write")
+        dry_run = request.POST.get("dry_run") == "on"
+        if not dry_run and request.POST.get("confirm") != "yes":
+            messages.warning(request, "Nothing was done: a real run changes CloudStack. Tick \"I confirm\" to run it "
+                                      "for real, or keep the dry run.")
+            return self.render(request, "console/runbook.html", {**cloud_ops.runbook_page(runbook, request.POST),
+                                                                 "confirming": True}, title=runbook.display_name)
+        try:
+            execution = runbook_services.trigger(user=request.user, runbook_name=runbook.name, dry_run=dry_run,
+                                                 parameters=cloud_ops.parameters_from(runbook, request.POST))
+        except ApplicationError as exc:
+            messages.error(request, f"Not run: {exc.message}")
+            return self.render(request, "console/runbook.html", cloud_ops.runbook_page(runbook, request.POST),
+                               title=runbook.display_name)
+        execution.refresh_from_db()  # an eager worker may have run it already
+        messages.success(request, {
+            ExecutionStatus.PENDING_APPROVAL: f"Waiting for an approver ({execution.approver_role}) other than you",
+            ExecutionStatus.APPROVED: "Approved by its policy: queued for the worker",
+        }.get(execution.status, f"{'Dry run' if dry_run else 'Run'} {execution.get_status_display().lower()}"))
+        return HttpResponseRedirect(reverse("admin:console-execution", args=[execution.execution_id]))
+
+    def execution(self, request, execution_id: str):
+        require_permission(request, runbook_rbac, "runbooks:read")
+        execution = fetched(runbook_services.execution_get, execution_id, "execution")
+        response = self.render(request, "console/execution.html", cloud_ops.execution_page(execution),
+                               title=f"{execution.runbook_name} {execution.execution_id}")
+        response.render()
+        # A generated password goes out in this page once and is blanked in the record, as the API answers it.
+        runbook_services.shown_once(execution, {})
+        return response
+
+    def execution_decide(self, request, execution_id: str):
+        require_permission(request, runbook_rbac, "runbooks:admin")
+        execution = fetched(runbook_services.execution_get, execution_id, "execution")
+        back = reverse("admin:console-execution", args=[execution.execution_id])
+        decision = request.POST.get("decision", "")
+        if request.method != "POST" or decision not in Decision.values:
+            return HttpResponseRedirect(back)
+        comment = request.POST.get("comment", "")[:2000]
+        if request.POST.get("confirm") != "yes":
+            runbook = catalog.get(execution.runbook_name)
+            name, risk = (runbook.display_name, runbook.risk_level) if runbook else (execution.runbook_name, "unknown")
+            verb = "Approve" if decision == Decision.APPROVED else "Reject"
+            lines = [f"{name} ({risk} risk), triggered by {execution.triggered_by}.",
+                     "Approved, it runs for real at once: it changes CloudStack as its dry run reported."
+                     if decision == Decision.APPROVED else "Rejected, it never runs; the trigger sees your comment.",
+                     "Your name, the time and your comment go into its audit trail."]
+            return self.confirm(request, title=f"{verb} {name}", explanation=lines, back=back,
+                                label=f"Yes, {verb.lower()} it", danger=decision == Decision.APPROVED,
+                                hidden={"decision": decision, "comment": comment})
+        try:
+            runbook_services.decide(user=request.user, execution=execution, decision=decision, comment=comment)
+        except ApplicationError as exc:
+            messages.error(request, f"Not {decision}: {exc.message}")
+        else:
+            messages.success(request, f"Execution {decision}")
+        return HttpResponseRedirect(back)
+
+    def execution_cancel(self, request, execution_id: str):
+        require_permission(request, runbook_rbac, "runbooks:write")
+        execution = fetched(runbook_services.execution_get, execution_id, "execution")
+        back = reverse("admin:console-execution", args=[execution.execution_id])
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        try:
+            execution = runbook_services.cancel(user=request.user, execution=execution)
+        except ApplicationError as exc:
+            messages.error(request, f"Not cancelled: {exc.message}")
+        else:
+            messages.success(request, "Cancel requested: the run stops before its next change"
+                             if execution.cancel_requested else "Cancelled")
+        return HttpResponseRedirect(back)
+
+    def metering(self, request):
+        require_permission(request, metering_rbac, "metering:read")
+        project = request.GET.get("project", "")[:255]
+        context = cloud_ops.metering_page(request.GET.get("hours", ""), project)
+        return self.render(request, "console/metering.html", context, title="Metering and chargeback")
+
+    def copilot(self, request):
+        require_permission(request, copilot_rbac, "copilot:read")
+        exchange = None
+        if request.method == "POST":
+            question = request.POST.get("question", "").strip()
+            if not question or len(question) > 1000:
+                messages.error(request, "Ask a question of 1 to 1000 characters.")
+            else:
+                exchange = copilot_services.ask(request.user, question)
+        return self.render(request, "console/copilot.html", {**cloud_ops.copilot_page(request.user),
+                                                              "exchange": exchange}, title="Ops copilot")
+
+    def copilot_feedback(self, request, pk: int):
+        require_permission(request, copilot_rbac, "copilot:read")
+        verdict = request.POST.get("feedback", "")
+        if request.method == "POST" and verdict in Feedback.values:
+            try:
+                copilot_services.feedback(request.user, pk, verdict)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, "Thank you: your feedback is recorded")
+        return HttpResponseRedirect(reverse("admin:console-copilot") + "#history")

@@ -1,11 +1,15 @@
 """Reads for the endpoints: a run's progress by batch, its quota blocks, the restore pages' snapshots."""
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import groupby
 
+from django.db.models import Max
+from django.utils import timezone
+
 from . import cloud
-from .choices import RunStatus, VolumeOutcome
-from .models import SnapshotRun
+from .choices import RunStatus, SnapshotState, VolumeOutcome
+from .models import PolicySnapshot, SnapshotRun, SnapshotRunVolume
 
 _QUOTA_TEXT = "Insufficient snapshot or storage quota"
 
@@ -53,3 +57,19 @@ def snapshot_row(snapshot: dict, **extra) -> dict:
     return {**snapshot, "volumeid": snapshot.get("volumeid"), "volumename": snapshot.get("volumename", ""),
             "volumetype": snapshot.get("volumetype", ""), "size_gb": cloud.size_gb(snapshot),
             "tenant_name": cloud.tenant_name(snapshot), "name": snapshot.get("name", ""), **extra}
+
+
+def policy_compliance(policies, now=None) -> dict[int, dict]:
+    """Per policy (by id): the volumes its runs covered and how many of them have one of its snapshots younger than
+    its interval (the metering sampler's and the dashboard's sense of compliant), for the console's policy table."""
+    now = now or timezone.now()
+    out = {}
+    for policy in policies:
+        covered = set(SnapshotRunVolume.objects.filter(policy=policy).values_list("volume_id", flat=True))
+        newest = dict(PolicySnapshot.objects.filter(policy=policy, state=SnapshotState.AVAILABLE)
+                      .values_list("volume_id").annotate(last=Max("created_at")))
+        since = now - timedelta(minutes=policy.interval_minutes)
+        compliant = sum(1 for volume in covered if newest.get(volume) and newest[volume] >= since)
+        out[policy.pk] = {"volumes": len(covered), "compliant": compliant,
+                          "percent": round(100.0 * compliant / len(covered), 1) if covered else None}
+    return out
