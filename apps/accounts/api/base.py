@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedView
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import InvalidInput
 from apps.core.pagination import MAX_OFFSET
@@ -20,7 +19,7 @@ class AccountsAutoSchema(DetailAutoSchema):
     component_prefix = "Portal"
 
 
-class AccountsView(SeedRateLimited, APIView):
+class AccountsView(SeedView):
     permission_classes = [SeedPermission]
     schema = AccountsAutoSchema()
     requires: dict[str, str] = {}
@@ -30,9 +29,6 @@ class AccountsView(SeedRateLimited, APIView):
         if self.request is not None and requirement(self, self.request.method) == PUBLIC:
             return [permissions.AllowAny()]
         return super().get_permissions()
-
-    def get_exception_handler(self):
-        return detail_exception_handler
 
 
 def _number(request, name: str, default: int, low: int, high: int) -> int:

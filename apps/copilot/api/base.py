@@ -5,9 +5,7 @@ A missing or dead token answers 401 `Not authenticated`; a role without the view
 """
 from __future__ import annotations
 
-from rest_framework.views import APIView
-
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 
 from .. import rbac
@@ -25,10 +23,7 @@ class CopilotAutoSchema(DetailAutoSchema):
         return ["copilot"]
 
 
-class CopilotView(SeedRateLimited, APIView):
+class CopilotView(SeedView):
     permission_classes = [SeedPermission]
     schema = CopilotAutoSchema()
     permission = "copilot:read"
-
-    def get_exception_handler(self):
-        return detail_exception_handler

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
 
 from ..exceptions import InvalidInput, exception_handler
 from ..schema import PlatformAutoSchema
@@ -109,6 +110,15 @@ class SeedRateLimited:
             response["X-RateLimit-Remaining"] = str(remaining)
             response["X-RateLimit-Reset"] = str(reset)
         return response
+
+
+class SeedView(SeedRateLimited, APIView):
+    # A view of a seed 004 app: its rate limit and its `{"detail"}` errors; the app's subclass names its permission
+    # class and its schema (a DetailAutoSchema with the app's component prefix). A comment, not a docstring: the
+    # schema describes an operation without a docstring of its own by the first one in its view's ancestry.
+
+    def get_exception_handler(self):
+        return detail_exception_handler
 
 
 def query_number(request, name: str, default: int, low: int, high: int) -> int:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
-from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import InvalidInput
 
@@ -26,14 +25,11 @@ class MeteringAutoSchema(DetailAutoSchema):
     component_prefix = "Metering"
 
 
-class MeteringView(SeedRateLimited, APIView):
+class MeteringView(SeedView):
     permission_classes = [SeedPermission]
     schema = MeteringAutoSchema()
     permission = "metering:read"
     write_permission = "metering:write"
-
-    def get_exception_handler(self):
-        return detail_exception_handler
 
 
 def number(request, name: str, default: int, low: int, high: int) -> int:

@@ -10,9 +10,8 @@ import math
 
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedView
 from apps.core.api.detail import errors as errors  # the planner's views document their errors with it
 from apps.core.choices import Role
 from apps.core.permissions import RolePermission, user_roles
@@ -37,13 +36,10 @@ class PlannerAutoSchema(DetailAutoSchema):
     component_prefix = "Migration"
 
 
-class PlannerView(SeedRateLimited, APIView):
+class PlannerView(SeedView):
     permission_classes = [MigrationPermission]
     schema = PlannerAutoSchema()
     access: dict[str, str] = {}
-
-    def get_exception_handler(self):
-        return detail_exception_handler
 
 
 def ok(body: dict, status: int = 200) -> Response:

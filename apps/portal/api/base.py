@@ -8,9 +8,7 @@ was collected (`freshness`).
 """
 from __future__ import annotations
 
-from rest_framework.views import APIView
-
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 from apps.core.api.detail import errors as errors  # the portal's views document their errors with it
 from apps.core.exceptions import InvalidInput
 
@@ -28,13 +26,10 @@ class PortalAutoSchema(DetailAutoSchema):
     component_prefix = "Portal"
 
 
-class PortalView(SeedRateLimited, APIView):
+class PortalView(SeedView):
     permission_classes = [SeedPermission]
     schema = PortalAutoSchema()
     permission = "dashboard:read"
-
-    def get_exception_handler(self):
-        return detail_exception_handler
 
 
 def number(request, name: str, default: int | None, lowest: int, highest: int) -> int | None:

@@ -11,9 +11,8 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, query_number, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, query_number, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import NotFound
 
@@ -31,13 +30,10 @@ class SnapshotsAutoSchema(DetailAutoSchema):
     component_prefix = "Snapshots"
 
 
-class SnapshotsView(SeedRateLimited, APIView):
+class SnapshotsView(SeedView):
     permission_classes = [SeedPermission]
     schema = SnapshotsAutoSchema()
     permission = "snapshots:read"
-
-    def get_exception_handler(self):
-        return detail_exception_handler
 
 
 class RestoreView(SnapshotsView):
