@@ -32,19 +32,6 @@ class MeteringView(SeedView):
     write_permission = "metering:write"
 
 
-def number(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"Invalid parameter: {name} must be a whole number from {low} to {high}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"Invalid parameter: {name} must be from {low} to {high}")
-    return value
-
-
 def text(request, name: str) -> str | None:
     value = request.query_params.get(name)
     if value and len(value) > 255:

@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import query_number, query_page
 from apps.core.exceptions import Conflict, InvalidInput, NotFound
 from apps.portal import models as portal
 
@@ -18,7 +19,7 @@ from .. import reports
 from ..choices import PricingCategory
 from ..models import ApiUsageSample, EfficiencySample, MeteringSettings, Pricing, ResourceSample, RestoreSample, SnapshotSample
 from . import serializers as s
-from .base import MeteringView, errors, listing, number, tenant_parameters, text, window_parameters
+from .base import MeteringView, errors, listing, tenant_parameters, text, window_parameters
 
 MAX_HOURS = 2160
 
@@ -62,7 +63,7 @@ class SampleList:
         self.tenant, self.extra = tenant, extra
 
     def rows(self, request, *, paged: bool):
-        hours = number(request, "hours", self.hours, 1, MAX_HOURS)
+        hours = query_number(request, "hours", self.hours, 1, MAX_HOURS)
         tenant = {"project": text(request, "project"), "domain": text(request, "domain")} if self.tenant else {}
         rows = reports.scoped(self.model, hours=hours, **tenant)
         if "vm_id" in self.extra and text(request, "vm_id"):
@@ -76,7 +77,7 @@ class SampleList:
             rows = rows.filter(classification=wanted)
         if not paged:
             return rows[:self.max_limit]
-        return rows, number(request, "limit", self.limit, 1, self.max_limit), number(request, "offset", 0, 0, 10**9)
+        return rows, *query_page(request, default_limit=self.limit, max_limit=self.max_limit)
 
     def parameters(self, *, paged: bool = True) -> list:
         found = tenant_parameters() if self.tenant else []
@@ -150,7 +151,7 @@ class ChargebackExportView(MeteringView):
                    responses={(200, "text/csv"): OpenApiTypes.STR, **errors(400)})
     def get(self, request):
         rows = reports.chargeback(project=text(request, "project"), domain=text(request, "domain"),
-                                  hours=number(request, "hours", 24, 1, MAX_HOURS))
+                                  hours=query_number(request, "hours", 24, 1, MAX_HOURS))
         return csv_response("Chargeback", list(reports.CHARGEBACK_COLUMNS), rows)
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import serializers
-from rest_framework.response import Response
 
-from apps.core.api.detail import DetailAutoSchema, SeedView, query_number, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import NotFound
 
@@ -44,25 +42,6 @@ class RestoreView(SnapshotsView):
         if not settings.MP_RESTORE_ENABLED:
             raise NotFound("Restore is disabled (RESTORE_ENABLED=false)")
         super().initial(request, *args, **kwargs)
-
-
-_number = query_number  # the shared whole-number query parameter
-
-
-def page(request, queryset, serializer_class, *, default_limit: int = 100) -> Response:
-    limit = _number(request, "limit", default_limit, 1, MAX_LIMIT)
-    offset = _number(request, "offset", 0, 0, 10_000_000)
-    total = queryset.count()
-    rows = serializer_class(queryset[offset:offset + limit], many=True).data
-    return Response({"total": total, "limit": limit, "offset": offset, "results": rows})
-
-
-def paged(item_serializer):
-    """The schema of a page of `item_serializer`."""
-    return serializers.Serializer if item_serializer is None else type(
-        f"{item_serializer.__name__.removesuffix('Serializer')}PageSerializer", (serializers.Serializer,), {
-            "total": serializers.IntegerField(), "limit": serializers.IntegerField(),
-            "offset": serializers.IntegerField(), "results": item_serializer(many=True)})
 
 
 def paging_parameters(default_limit: int = 100) -> list:
