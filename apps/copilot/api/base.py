@@ -11,7 +11,7 @@ from apps.core.api.detail import errors as errors  # the views document their er
 from .. import rbac
 
 # Reads and writes alike need the view's `permission` (no view sets a `write_permission`).
-SeedPermission = seed_permission(rbac.allowed)
+SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class CopilotAutoSchema(DetailAutoSchema):

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from ..exceptions import InvalidInput, exception_handler
 from ..pagination import MAX_OFFSET
+from ..permissions import PermissionTable
 from ..schema import PlatformAutoSchema
 from .serializers import ErrorResponseSerializer
 
@@ -26,10 +27,10 @@ def errors(*codes: int) -> dict:
     return {code: DetailErrorSerializer for code in codes}
 
 
-def seed_permission(allowed):
+def seed_permission(table: PermissionTable):
     """A permission class for views whose `permission` (reads) and `write_permission` (writes) are seed 004
-    permission strings, which `allowed(user, permission)` (the app's rbac module) maps onto our roles. A refusal
-    names what was needed (`Permission denied: requires metering:read`)."""
+    permission strings, which the app's table (its `rbac.PERMISSIONS`) maps onto our roles. A refusal names what was
+    needed (`Permission denied: requires metering:read`)."""
 
     class SeedPermission(permissions.BasePermission):
         def has_permission(self, request, view) -> bool:
@@ -38,7 +39,7 @@ def seed_permission(allowed):
             safe = request.method in permissions.SAFE_METHODS
             needed = view.permission if safe else getattr(view, "write_permission", view.permission)
             self.message = f"Permission denied: requires {needed}"
-            return allowed(request.user, needed)
+            return table.allowed(request.user, needed)
 
     return SeedPermission
 

@@ -16,7 +16,7 @@ from apps.core.exceptions import InvalidInput
 
 from .. import rbac
 
-SeedPermission = seed_permission(rbac.allowed)
+SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class MeteringAutoSchema(DetailAutoSchema):

@@ -13,11 +13,9 @@ from rest_framework.response import Response
 
 from apps.core.api.detail import DetailAutoSchema, SeedView
 from apps.core.api.detail import errors as errors  # the planner's views document their errors with it
-from apps.core.choices import Role
-from apps.core.permissions import RolePermission, user_roles
+from apps.core.permissions import LEVEL_ROLE, RolePermission, holds
 
 READ, WRITE, ADMIN = "read", "write", "admin"
-LEVEL_ROLE = {READ: Role.VIEWER, WRITE: Role.OPERATOR, ADMIN: Role.ADMIN}
 
 
 class MigrationPermission(RolePermission):
@@ -29,7 +27,7 @@ class MigrationPermission(RolePermission):
         method = "get" if request.method in permissions.SAFE_METHODS else request.method.lower()
         level = getattr(view, "access", {}).get(method, READ if method == "get" else WRITE)
         self.message = f"Permission denied: requires migration:{level}"
-        return LEVEL_ROLE[level] in user_roles(request.user) - {Role.AGENT}
+        return holds(request.user, LEVEL_ROLE[level])
 
 
 class PlannerAutoSchema(DetailAutoSchema):

@@ -15,6 +15,6 @@ class RunbooksAutoSchema(DetailAutoSchema):
 
 
 class RunbooksView(SeedView):
-    permission_classes = [seed_permission(rbac.allowed)]
+    permission_classes = [seed_permission(rbac.PERMISSIONS)]
     schema = RunbooksAutoSchema()
     permission = "runbooks:read"

@@ -19,7 +19,7 @@ from .. import rbac
 MAX_LIMIT = 1000
 
 
-SeedPermission = seed_permission(rbac.allowed)
+SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class SnapshotsAutoSchema(DetailAutoSchema):
