@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 
-from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -12,7 +11,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from apps.core.api.detail import query_number, query_page
-from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.core.exceptions import InvalidInput, NotFound
+from apps.core.utils import unique_or_conflict
 from apps.portal import models as portal
 
 from .. import reports
@@ -166,14 +166,10 @@ def _pricing(raw: str) -> Pricing:
 
 
 def _save(serializer) -> Pricing:
-    try:
-        with transaction.atomic():
-            return serializer.save()
-    except IntegrityError:
-        data = serializer.validated_data
-        raise Conflict(f"A {data.get('category', serializer.instance and serializer.instance.category)} pricing "
-                       f"entry named {data.get('item_name', serializer.instance and serializer.instance.item_name)!r} "
-                       "already exists") from None
+    data, entry = serializer.validated_data, serializer.instance
+    with unique_or_conflict(f"A {data.get('category', entry and entry.category)} pricing entry named "
+                            f"{data.get('item_name', entry and entry.item_name)!r} already exists"):
+        return serializer.save()
 
 
 class PricingListView(MeteringView):
