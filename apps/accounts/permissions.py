@@ -10,11 +10,10 @@ from __future__ import annotations
 from rest_framework import permissions
 
 from apps.core.choices import Role
-from apps.core.permissions import user_roles
+from apps.core.permissions import LEVEL_ROLE, holds, user_roles
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
-LEVEL_ROLE = {"read": Role.VIEWER, "write": Role.OPERATOR, "admin": Role.ADMIN}
 OVERRIDES = {
     "notifications:write": Role.VIEWER,  # one's own preferences
     "logs:read": Role.ADMIN,  # the seed: "Admin only"
@@ -32,19 +31,13 @@ def role_for(permission: str) -> str:
 
 
 def has_permission(user, permission: str) -> bool:
-    return role_for(permission) in user_roles(user) - {Role.AGENT}
+    return holds(user, role_for(permission))
 
 
 def permissions_of(user) -> list[str]:
     """Every permission string of this app's resources the user holds."""
     held = [f"{resource}:{level}" for resource in RESOURCES for level in LEVEL_ROLE]
     return [permission for permission in held if has_permission(user, permission)]
-
-
-def primary_role(user) -> str | None:
-    """The highest of the user's roles (admin > operator > viewer), as the seed shows one ``role`` per user."""
-    roles = user_roles(user)
-    return next((role for role in (Role.ADMIN, Role.OPERATOR, Role.VIEWER) if role in roles), None)
 
 
 class SeedPermission(permissions.BasePermission):

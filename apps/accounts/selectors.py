@@ -205,7 +205,7 @@ def navigation_for(user) -> dict:
         if shown:
             tree.append({"id": group.pk, "key": group.key, "label": group.label, "icon": group.icon,
                          "sort_order": group.sort_order, "items": shown})
-    return {"user": {"username": user.username, "role": permissions.primary_role(user),
+    return {"user": {"username": user.username, "role": highest_role(user),
                      "department": {"id": dept.pk, "name": dept.name} if dept else None},
             "nav_groups": tree, "permissions": permissions.permissions_of(user)}
 

@@ -8,11 +8,12 @@ import re
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.core.choices import Role
 from apps.core.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from apps.core.utils import unique_or_conflict
 
 from . import selectors
 from .choices import SEVERITY_RANK, DeliveryMode, EventType
@@ -107,11 +108,8 @@ def access_log_record(*, actor, username: str, action: str, resource: str = "", 
 def _save_unique(row, **fields):
     for key, value in fields.items():
         setattr(row, key, value)
-    try:
-        with transaction.atomic():
-            row.save()
-    except IntegrityError:
-        raise Conflict(f"A {row._meta.verbose_name} with this name or key already exists") from None
+    with unique_or_conflict(f"A {row._meta.verbose_name} with this name or key already exists"):
+        row.save()
     return row
 
 

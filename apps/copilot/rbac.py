@@ -4,13 +4,9 @@ it decides whether questions and data leave the platform."""
 from __future__ import annotations
 
 from apps.core.choices import Role
-from apps.core.permissions import user_roles
+from apps.core.permissions import PermissionTable
 
-PERMISSIONS: dict[str, str] = {
+PERMISSIONS = PermissionTable({
     "copilot:read": Role.VIEWER,
     "copilot:admin": Role.ADMIN,
-}
-
-
-def allowed(user, permission: str) -> bool:
-    return PERMISSIONS[permission] in user_roles(user) - {Role.AGENT}
+})

@@ -33,6 +33,35 @@ def user_roles(user) -> set[str]:
     return cached
 
 
+# Seed 004's roles, highest first, and its permission strings' levels (`users:read`, `drift:write`, `restore:admin`)
+# with the least of our roles that holds each.
+PEOPLE_ROLES = (Role.ADMIN, Role.OPERATOR, Role.VIEWER)
+LEVEL_ROLE = {"read": Role.VIEWER, "write": Role.OPERATOR, "admin": Role.ADMIN}
+
+
+def holds(user, role: str) -> bool:
+    """Whether the user holds `role` or outranks it. Seed 004's permissions are for people: an agent holds none."""
+    return role in user_roles(user) - {Role.AGENT}
+
+
+def highest_role(user) -> str | None:
+    """The highest of the user's roles (admin > operator > viewer), as seed 004 shows one role per user."""
+    roles = user_roles(user)
+    return next((role for role in PEOPLE_ROLES if role in roles), None)
+
+
+class PermissionTable(dict):
+    """One app's seed 004 permission strings, each mapped to the least of our roles that holds it; the app's
+    `rbac.PERMISSIONS`, which its views' permission class (apps.core.api.detail.seed_permission) reads."""
+
+    def allowed(self, user, permission: str) -> bool:
+        return holds(user, self[permission])
+
+    def granted(self, user) -> list[str]:
+        """The permission strings the user holds, sorted."""
+        return sorted(permission for permission in self if self.allowed(user, permission))
+
+
 def agent_may(view, method: str) -> bool:
     """Whether the view opens this HTTP method to agents (HEAD goes with GET)."""
     method = method.lower()

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
+
+from django.db import IntegrityError, transaction
+
+from .exceptions import Conflict
 
 GiB = 1024 ** 3
 
@@ -34,3 +39,14 @@ def by_pk(queryset, value, *, missing: Exception):
     if row is None:
         raise missing
     return row
+
+
+@contextmanager
+def unique_or_conflict(message: str):
+    """The block's writes in one transaction; a unique constraint they break is a 409 saying `message` (two writers
+    racing for one name both pass a check made beforehand: the database has the last word)."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise Conflict(message) from None

@@ -6,13 +6,9 @@ tenant are an administrator's business, so both are our admin role.
 from __future__ import annotations
 
 from apps.core.choices import Role
-from apps.core.permissions import user_roles
+from apps.core.permissions import PermissionTable
 
-PERMISSIONS: dict[str, str] = {
+PERMISSIONS = PermissionTable({
     "metering:read": Role.ADMIN,  # configuration, usage, efficiency, chargeback, pricing, exports
     "metering:write": Role.ADMIN,  # configuration and pricing changes, flavor sync
-}
-
-
-def allowed(user, permission: str) -> bool:
-    return PERMISSIONS[permission] in user_roles(user) - {Role.AGENT}
+})

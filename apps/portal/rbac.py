@@ -2,14 +2,14 @@
 
 The seed's roles are viewer, operator, admin and superadmin; ours are Django groups (apps/core/permissions.py):
 viewer reads, operator changes, admin manages. A permission string names the least role that holds it; a role
-holds everything its rank implies (`user_roles`). Superusers show as the seed's `superadmin`.
+holds everything its rank implies (apps.core.permissions.PermissionTable). Superusers show as the seed's `superadmin`.
 """
 from __future__ import annotations
 
 from apps.core.choices import Role
-from apps.core.permissions import user_roles
+from apps.core.permissions import PermissionTable, highest_role
 
-PERMISSIONS: dict[str, str] = {
+PERMISSIONS = PermissionTable({
     "dashboard:read": Role.VIEWER,
     "resources:read": Role.VIEWER,  # the infrastructure lists
     "resources:admin": Role.ADMIN,  # /admin/flavors, /admin/networks, /admin/security-groups...: writes to CloudStack
@@ -19,20 +19,10 @@ PERMISSIONS: dict[str, str] = {
     "drift:write": Role.OPERATOR,  # acknowledge events, enable or disable rules
     "tenant_health:read": Role.VIEWER,
     "tenant_health:admin": Role.ADMIN,
-}
+})
 
-
-def allowed(user, permission: str) -> bool:
-    return PERMISSIONS[permission] in user_roles(user) - {Role.AGENT}
 
 
 def seed_role(user) -> str:
     """The seed's name for the user's highest role."""
-    if user.is_superuser:
-        return "superadmin"
-    roles = user_roles(user)
-    return next((role for role in (Role.ADMIN, Role.OPERATOR, Role.VIEWER) if role in roles), "none")
-
-
-def granted(user) -> list[str]:
-    return sorted(p for p in PERMISSIONS if allowed(user, p))
+    return "superadmin" if user.is_superuser else highest_role(user) or "none"

@@ -49,11 +49,18 @@ def flavor_create(*, name: str, vcpus: int, ram_mb: int, cpu_speed_mhz: int, des
     return offering
 
 
-def flavor_delete(*, flavor_id: str, user: str) -> None:
-    _known(models.ServiceOffering, flavor_id, "Flavor")
+def _delete(model, cloud_id: str, what: str, *, remove: str, resource_type: str, user: str) -> None:
+    """Delete a collected resource in CloudStack with the client's `remove` method and record it; a refusal (still
+    in use) is a 409."""
+    _known(model, cloud_id, what)
     _, client = _target()
-    _call(client.delete_service_offering, flavor_id, refused=Conflict)
-    collector.record_write("flavor", deleted_id=flavor_id, user=user)
+    _call(getattr(client, remove), cloud_id, refused=Conflict)
+    collector.record_write(resource_type, deleted_id=cloud_id, user=user)
+
+
+def flavor_delete(*, flavor_id: str, user: str) -> None:
+    _delete(models.ServiceOffering, flavor_id, "Flavor", remove="delete_service_offering", resource_type="flavor",
+            user=user)
 
 
 def network_create(*, name: str, description: str, user: str) -> dict:
@@ -65,10 +72,7 @@ def network_create(*, name: str, description: str, user: str) -> dict:
 
 
 def network_delete(*, network_id: str, user: str) -> None:
-    _known(models.Network, network_id, "Network")
-    _, client = _target()
-    _call(client.delete_network, network_id, refused=Conflict)
-    collector.record_write("network", deleted_id=network_id, user=user)
+    _delete(models.Network, network_id, "Network", remove="delete_network", resource_type="network", user=user)
 
 
 def security_group_create(*, name: str, description: str, project_id: str | None, user: str) -> dict:
@@ -81,10 +85,8 @@ def security_group_create(*, name: str, description: str, project_id: str | None
 
 
 def security_group_delete(*, group_id: str, user: str) -> None:
-    _known(models.SecurityGroup, group_id, "Security group")
-    _, client = _target()
-    _call(client.delete_security_group, group_id, refused=Conflict)
-    collector.record_write("security_group", deleted_id=group_id, user=user)
+    _delete(models.SecurityGroup, group_id, "Security group", remove="delete_security_group",
+            resource_type="security_group", user=user)
 
 
 def security_group_rule_create(*, group_id: str, protocol: str, port_min: int | None, port_max: int | None,

@@ -6,25 +6,18 @@ change policies. A permission names the least role that holds it.
 from __future__ import annotations
 
 from apps.core.choices import Role
-from apps.core.permissions import user_roles
+from apps.core.permissions import PermissionTable, highest_role, user_roles
 
-PERMISSIONS: dict[str, str] = {
+PERMISSIONS = PermissionTable({
     "runbooks:read": Role.VIEWER,
     "runbooks:write": Role.OPERATOR,
     "runbooks:admin": Role.ADMIN,
-}
-
-RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
-
-
-def allowed(user, permission: str) -> bool:
-    return PERMISSIONS[permission] in user_roles(user) - {Role.AGENT}
+})
 
 
 def top_role(user) -> str:
     """The user's highest role: the policy row that applies when they trigger."""
-    roles = [r for r in user_roles(user) if r in RANK]
-    return max(roles, key=RANK.__getitem__) if roles else ""
+    return highest_role(user) or ""
 
 
 def holds(user, role: str) -> bool:

@@ -8,17 +8,13 @@ and retry `restore:admin`.
 from __future__ import annotations
 
 from apps.core.choices import Role
-from apps.core.permissions import user_roles
+from apps.core.permissions import PermissionTable
 
-PERMISSIONS: dict[str, str] = {
+PERMISSIONS = PermissionTable({
     "snapshots:read": Role.VIEWER,  # policies, assignments, runs, the pipeline's status
     "snapshots:admin": Role.ADMIN,  # change policies and assignments, start the pipeline
     "snapshot_runs:read": Role.VIEWER,  # a run's live progress
     "restore:read": Role.VIEWER,  # configuration, snapshots, restore points, free addresses, jobs
     "restore:write": Role.OPERATOR,  # plan, execute, cancel
     "restore:admin": Role.ADMIN,  # cleanup, retry, cleanup-storage
-}
-
-
-def allowed(user, permission: str) -> bool:
-    return PERMISSIONS[permission] in user_roles(user) - {Role.AGENT}
+})

@@ -5,10 +5,11 @@ row is committed (`transaction.on_commit`).
 """
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.core.utils import unique_or_conflict
 from apps.settings import cloudstack as cs
 from apps.settings import volumes as cloud_volumes
 from apps.settings.choices import SWEPT, CloudResourceKind, CloudResourceState
@@ -35,11 +36,8 @@ def policy_save(policy: SnapshotPolicy | None, data: dict, *, user: str = "") ->
     policy = policy or SnapshotPolicy(created_by=user)
     for key, value in data.items():
         setattr(policy, key, value)
-    try:
-        with transaction.atomic():
-            policy.save()
-    except IntegrityError:
-        raise Conflict(f"A snapshot policy named '{data.get('name')}' already exists") from None
+    with unique_or_conflict(f"A snapshot policy named '{data.get('name')}' already exists"):
+        policy.save()
     return policy
 
 
@@ -70,14 +68,11 @@ def assignments_create(*, policy: SnapshotPolicy, target_type: str, volume_ids: 
                 raise InvalidInput(f"CloudStack has no {'volume' if kind == 'volume' else 'VM'} {ident}")
             targets.append((ident, found.get("name", "")))
     made = []
-    try:
-        with transaction.atomic():
-            for ident, name in targets:
-                made.append(SnapshotAssignment.objects.create(
-                    policy=policy, target_type=target_type, target_id=ident, target_name=name,
-                    domain_id=domain_id if target_type == TargetType.TENANT else "", created_by=user))
-    except IntegrityError:
-        raise Conflict(f"Policy '{policy.name}' is already assigned to one of these targets") from None
+    with unique_or_conflict(f"Policy '{policy.name}' is already assigned to one of these targets"):
+        for ident, name in targets:
+            made.append(SnapshotAssignment.objects.create(
+                policy=policy, target_type=target_type, target_id=ident, target_name=name,
+                domain_id=domain_id if target_type == TargetType.TENANT else "", created_by=user))
     return made
 
 

@@ -46,8 +46,8 @@ def test_no_token_is_401_not_authenticated():
 def test_the_seeds_permissions_map_onto_our_roles(viewer_client, operator_client):
     viewer = make_user("v2", Role.VIEWER)
     admin = make_user("a2", Role.ADMIN)
-    assert rbac.allowed(viewer, "dashboard:read") and not rbac.allowed(viewer, "drift:write")
-    assert rbac.seed_role(admin) == "admin" and rbac.allowed(admin, "tenant_health:admin")
+    assert rbac.PERMISSIONS.allowed(viewer, "dashboard:read") and not rbac.PERMISSIONS.allowed(viewer, "drift:write")
+    assert rbac.seed_role(admin) == "admin" and rbac.PERMISSIONS.allowed(admin, "tenant_health:admin")
     refused = viewer_client.post("/admin/flavors", {"name": "x", "vcpus": 1, "ram": 512}, format="json")
     assert refused.status_code == 403
     assert refused.json() == {"detail": "Permission denied: requires resources:admin"}

@@ -192,7 +192,7 @@ def test_bad_paths_and_queries(viewer_client, admin_client_api, anon_client):
     assert anon_client.get("/api/runbooks").json() == {"detail": "Not authenticated"}
     assert viewer_client.get("/api/runbooks/executions/not-a-uuid").status_code == 404
     assert viewer_client.get("/api/runbooks/executions/history?limit=0").json() == {
-        "detail": "limit must be from 1 to 1000"}
+        "detail": "Invalid parameter: limit must be between 1 and 1000"}
     assert viewer_client.get("/api/runbooks/executions/history?status=weird").status_code == 400
     assert viewer_client.get("/api/runbooks/policies/nope").status_code == 404
     assert admin_client_api.post("/api/runbooks/executions/00000000-0000-0000-0000-000000000000/approve",

@@ -55,7 +55,8 @@ def test_roles_and_errors(admin_client_api, operator_client, viewer_client, anon
     assert again.status_code == 409 and "already exists" in again.json()["detail"]
     assert admin_client_api.get("/snapshot/runs/999/progress").status_code == 404
     assert admin_client_api.get("/snapshot-runs?status=weird").status_code == 400
-    assert admin_client_api.get("/snapshot-runs?limit=0").json() == {"detail": "limit must be from 1 to 1000"}
+    assert admin_client_api.get("/snapshot-runs?limit=0").json() == {
+        "detail": "Invalid parameter: limit must be between 1 and 1000"}
     assert admin_client_api.get("/snapshot-assignments?policy_set_id=x").status_code == 400
 
 

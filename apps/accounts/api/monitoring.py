@@ -7,6 +7,7 @@ import time
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import query_number
 from apps.core.exceptions import InvalidInput
 from apps.core.logging import RingBufferHandler
 
@@ -58,9 +59,7 @@ class LogsView(AccountsView):
                    summary="Recent log records of the answering web process (admin)")
     def get(self, request):
         params = request.query_params
-        raw = params.get("limit", "100")
-        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 1000:
-            raise InvalidInput("Invalid parameter: limit must be between 1 and 1000")
+        limit = query_number(request, "limit", 100, 1, 1000)
         level = params.get("level", "").upper()
         if level and level not in LEVELS:
             raise InvalidInput(f"Invalid parameter: level must be one of {', '.join(LEVELS)}")
@@ -70,5 +69,5 @@ class LogsView(AccountsView):
         source = params.get("source", "")
         if source:
             records = [r for r in records if r["logger"] == source or r["logger"].startswith(source + ".")]
-        records = records[-int(raw):]
-        return Response(s.LogsSerializer({"logs": records, "total": len(records), "limit": int(raw)}).data)
+        records = records[-limit:]
+        return Response(s.LogsSerializer({"logs": records, "total": len(records), "limit": limit}).data)

@@ -5,17 +5,18 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.response import Response
 
+from apps.core.api.detail import page_answer, page_of
 from apps.core.api.validation import validated
 
 from .. import selectors, services
 from ..permissions import AUTHENTICATED
 from . import serializers as s
-from .base import AccountsView, errors, page_of, paged
+from .base import AccountsView, errors
 
 TAGS = ["portal: departments and navigation"]
-DepartmentPage = page_of(s.DepartmentSerializer, "DepartmentPageSerializer")
-NavGroupPage = page_of(s.NavGroupSerializer, "NavGroupPageSerializer")
-NavItemPage = page_of(s.NavItemSerializer, "NavItemPageSerializer")
+DepartmentPage = page_of(s.DepartmentSerializer)
+NavGroupPage = page_of(s.NavGroupSerializer)
+NavItemPage = page_of(s.NavItemSerializer)
 
 
 class DepartmentListView(AccountsView):
@@ -24,7 +25,7 @@ class DepartmentListView(AccountsView):
     @extend_schema(responses={200: DepartmentPage}, tags=TAGS, operation_id="portal_departments_list",
                    summary="The active departments")
     def get(self, request):
-        return paged(s.DepartmentSerializer, request, selectors.departments())
+        return page_answer(s.DepartmentSerializer, request, selectors.departments())
 
     @extend_schema(request=s.DepartmentSerializer, responses={201: s.DepartmentSerializer, **errors(409)},
                    tags=TAGS, summary="Create a department (admin)")
@@ -84,7 +85,7 @@ class _NavListView(AccountsView):
     save = staticmethod(services.nav_group_save)
 
     def get(self, request):
-        return paged(self.serializer, request, self.serializer.Meta.model.objects.all())
+        return page_answer(self.serializer, request, self.serializer.Meta.model.objects.all())
 
     def post(self, request):
         row = self.save(**validated(self.serializer, request.data))

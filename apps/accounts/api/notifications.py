@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import page_slice
 from apps.core.api.validation import validated
 from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.utils import by_pk
@@ -12,7 +13,7 @@ from apps.core.utils import by_pk
 from .. import permissions, selectors, services
 from ..choices import EventType, NotificationStatus
 from . import serializers as s
-from .base import AccountsView, errors, page
+from .base import AccountsView, errors
 
 TAGS = ["portal: notifications"]
 
@@ -86,7 +87,7 @@ class HistoryView(AccountsView):
         if event_type and event_type not in EventType.values:
             raise InvalidInput("Invalid parameter: event_type is not a known event type")
         everyone = permissions.has_permission(request.user, "notifications:admin")
-        rows, meta = page(request, selectors.notification_history(request.user, everyone=everyone, status=status,
+        rows, meta = page_slice(request, selectors.notification_history(request.user, everyone=everyone, status=status,
                                                                   event_type=event_type), default_limit=50)
         return Response(s.NotificationHistorySerializer({"items": rows, **meta}).data)
 

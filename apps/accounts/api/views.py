@@ -5,6 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import page_answer, page_of, query_flag, query_number
 from apps.core.api.validation import validated
 from apps.core.exceptions import InvalidInput
 from apps.core.selectors import client_ip
@@ -12,24 +13,13 @@ from apps.core.utils import is_pk
 
 from .. import selectors, services
 from . import serializers as s
-from .base import AccountsView, errors, page_of, paged
+from .base import AccountsView, errors
 
 TAGS = ["portal: users"]
-UserPage = page_of(s.UserSerializer, "UserPageSerializer")
-AssignmentPage = page_of(s.RoleAssignmentSerializer, "RoleAssignmentPageSerializer")
+UserPage = page_of(s.UserSerializer)
+AssignmentPage = page_of(s.RoleAssignmentSerializer)
 PAGING = [OpenApiParameter("limit", int, description="Rows per page (default 100, at most 1000)"),
           OpenApiParameter("offset", int, description="Rows to skip (default 0)")]
-
-
-def _flag(request, name: str) -> bool | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    if raw.lower() in ("true", "1", "yes"):
-        return True
-    if raw.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"Invalid parameter: {name} must be true or false")
 
 
 class UserListView(AccountsView):
@@ -40,13 +30,13 @@ class UserListView(AccountsView):
                    summary="List users (our Django users, agents left out)")
     def get(self, request):
         users = selectors.people()
-        enabled = _flag(request, "enabled")
+        enabled = query_flag(request, "enabled")
         if enabled is not None:
             users = users.filter(is_active=enabled)
         domain = request.query_params.get("domain_id")
         if domain and domain != selectors.DEFAULT_DOMAIN:
             users = users.none()
-        return paged(s.UserSerializer, request, users)
+        return page_answer(s.UserSerializer, request, users)
 
     @extend_schema(request=s.UserWriteSerializer, responses={201: s.UserSerializer, **errors(409)}, tags=TAGS,
                    summary="Create a user with a role (admin)")
@@ -104,7 +94,7 @@ class RoleAssignmentListView(AccountsView):
             raise InvalidInput("Invalid parameter: user_id must be a user's numeric id")
         rows = selectors.role_assignments(user_id=int(user_id) if user_id else None,
                                           role_id=request.query_params.get("role_id", ""))
-        return paged(s.RoleAssignmentSerializer, request, rows)
+        return page_answer(s.RoleAssignmentSerializer, request, rows)
 
 
 class UserActivitySummaryView(AccountsView):
@@ -114,14 +104,12 @@ class UserActivitySummaryView(AccountsView):
                    responses={200: s.UserActivitySummarySerializer}, tags=TAGS,
                    summary="Per user: logins, sessions, console actions, audit and access events")
     def get(self, request):
-        raw = request.query_params.get("days", "30")
-        if not is_pk(raw) or not 1 <= int(raw) <= 365:
-            raise InvalidInput("Invalid parameter: days must be between 1 and 365")
-        rows = selectors.activity_summary(days=int(raw))
+        days = query_number(request, "days", 30, 1, 365)
+        rows = selectors.activity_summary(days=days)
         active = sum(1 for r in rows if r["sessions_started"] or r["console_actions"] or r["audit_events"]
                      or r["access_events"] or r["replications_started"])
         return Response(s.UserActivitySummarySerializer(
-            {"period_days": int(raw), "total_users": len(rows), "active_users": active, "users": rows}).data)
+            {"period_days": days, "total_users": len(rows), "active_users": active, "users": rows}).data)
 
 
 class UserAccessLogView(AccountsView):

@@ -5,15 +5,13 @@ A missing or dead token answers 401 `Not authenticated`; a role without the view
 """
 from __future__ import annotations
 
-from rest_framework.views import APIView
-
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 
 from .. import rbac
 
 # Reads and writes alike need the view's `permission` (no view sets a `write_permission`).
-SeedPermission = seed_permission(rbac.allowed)
+SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class CopilotAutoSchema(DetailAutoSchema):
@@ -25,10 +23,7 @@ class CopilotAutoSchema(DetailAutoSchema):
         return ["copilot"]
 
 
-class CopilotView(SeedRateLimited, APIView):
+class CopilotView(SeedView):
     permission_classes = [SeedPermission]
     schema = CopilotAutoSchema()
     permission = "copilot:read"
-
-    def get_exception_handler(self):
-        return detail_exception_handler

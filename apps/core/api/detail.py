@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import exceptions, permissions, serializers
+from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
 
 from ..exceptions import InvalidInput, exception_handler
+from ..pagination import MAX_OFFSET
+from ..permissions import PermissionTable
 from ..schema import PlatformAutoSchema
 from .serializers import ErrorResponseSerializer
 
@@ -23,10 +27,10 @@ def errors(*codes: int) -> dict:
     return {code: DetailErrorSerializer for code in codes}
 
 
-def seed_permission(allowed):
+def seed_permission(table: PermissionTable):
     """A permission class for views whose `permission` (reads) and `write_permission` (writes) are seed 004
-    permission strings, which `allowed(user, permission)` (the app's rbac module) maps onto our roles. A refusal
-    names what was needed (`Permission denied: requires metering:read`)."""
+    permission strings, which the app's table (its `rbac.PERMISSIONS`) maps onto our roles. A refusal names what was
+    needed (`Permission denied: requires metering:read`)."""
 
     class SeedPermission(permissions.BasePermission):
         def has_permission(self, request, view) -> bool:
@@ -35,7 +39,7 @@ def seed_permission(allowed):
             safe = request.method in permissions.SAFE_METHODS
             needed = view.permission if safe else getattr(view, "write_permission", view.permission)
             self.message = f"Permission denied: requires {needed}"
-            return allowed(request.user, needed)
+            return table.allowed(request.user, needed)
 
     return SeedPermission
 
@@ -111,15 +115,66 @@ class SeedRateLimited:
         return response
 
 
+class SeedView(SeedRateLimited, APIView):
+    # A view of a seed 004 app: its rate limit and its `{"detail"}` errors; the app's subclass names its permission
+    # class and its schema (a DetailAutoSchema with the app's component prefix). A comment, not a docstring: the
+    # schema describes an operation without a docstring of its own by the first one in its view's ancestry.
+
+    def get_exception_handler(self):
+        return detail_exception_handler
+
+
 def query_number(request, name: str, default: int, low: int, high: int) -> int:
-    """A whole-number query parameter from `low` to `high` (`default` when absent); else 400 naming it."""
+    """A whole-number query parameter from `low` to `high` (`default` when absent); else 400 in the seed's words
+    (`Invalid parameter: limit must be between 1 and 20`)."""
     raw = request.query_params.get(name)
     if raw in (None, ""):
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be from {low} to {high}")
+        value = None
+    if value is None or not low <= value <= high:
+        raise InvalidInput(f"Invalid parameter: {name} must be between {low} and {high}")
     return value
+
+
+def query_flag(request, name: str, default: bool | None = None) -> bool | None:
+    """A true/false query parameter (`default` when absent); else 400 naming it."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() in ("true", "1", "yes"):
+        return True
+    if raw.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"Invalid parameter: {name} must be true or false")
+
+
+def query_page(request, *, default_limit: int = 100, max_limit: int = 1000) -> tuple[int, int]:
+    """The seed's `limit` (rows, 1 to `max_limit`) and `offset` (rows skipped) query parameters."""
+    return (query_number(request, "limit", default_limit, 1, max_limit),
+            query_number(request, "offset", 0, 0, MAX_OFFSET))
+
+
+def page_slice(request, rows, *, default_limit: int = 100) -> tuple[list, dict]:
+    """The requested slice of `rows` (a queryset, or anything with `count()` or a length) and the seed's page fields
+    (`total`, `limit`, `offset`)."""
+    limit, offset = query_page(request, default_limit=default_limit)
+    total = rows.count() if hasattr(rows, "count") and not isinstance(rows, list) else len(rows)
+    return list(rows[offset:offset + limit]), {"total": total, "limit": limit, "offset": offset}
+
+
+def page_answer(serializer_class, request, rows, **kwargs) -> Response:
+    """A seed page: `{"total", "limit", "offset", "results": [...]}`."""
+    rows, meta = page_slice(request, rows, **kwargs)
+    return Response({**meta, "results": serializer_class(rows, many=True).data})
+
+
+def page_of(item: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The schema of a seed page of `item` rows (`page_answer`)."""
+    name = item.__name__.removesuffix("Serializer")
+    return type(f"{name}PageSerializer", (serializers.Serializer,), {
+        "__doc__": f"A page of {name} rows (limit/offset, with the total).",
+        "total": serializers.IntegerField(), "limit": serializers.IntegerField(),
+        "offset": serializers.IntegerField(), "results": item(many=True)})

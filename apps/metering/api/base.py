@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
-from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import InvalidInput
 
 from .. import rbac
 
-SeedPermission = seed_permission(rbac.allowed)
+SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class MeteringAutoSchema(DetailAutoSchema):
@@ -26,27 +25,11 @@ class MeteringAutoSchema(DetailAutoSchema):
     component_prefix = "Metering"
 
 
-class MeteringView(SeedRateLimited, APIView):
+class MeteringView(SeedView):
     permission_classes = [SeedPermission]
     schema = MeteringAutoSchema()
     permission = "metering:read"
     write_permission = "metering:write"
-
-    def get_exception_handler(self):
-        return detail_exception_handler
-
-
-def number(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"Invalid parameter: {name} must be a whole number from {low} to {high}") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"Invalid parameter: {name} must be from {low} to {high}")
-    return value
 
 
 def text(request, name: str) -> str | None:

@@ -4,21 +4,22 @@ from __future__ import annotations
 import csv
 import io
 
-from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.core.api.detail import query_number, query_page
+from apps.core.exceptions import InvalidInput, NotFound
+from apps.core.utils import unique_or_conflict
 from apps.portal import models as portal
 
 from .. import reports
 from ..choices import PricingCategory
 from ..models import ApiUsageSample, EfficiencySample, MeteringSettings, Pricing, ResourceSample, RestoreSample, SnapshotSample
 from . import serializers as s
-from .base import MeteringView, errors, listing, number, tenant_parameters, text, window_parameters
+from .base import MeteringView, errors, listing, tenant_parameters, text, window_parameters
 
 MAX_HOURS = 2160
 
@@ -62,7 +63,7 @@ class SampleList:
         self.tenant, self.extra = tenant, extra
 
     def rows(self, request, *, paged: bool):
-        hours = number(request, "hours", self.hours, 1, MAX_HOURS)
+        hours = query_number(request, "hours", self.hours, 1, MAX_HOURS)
         tenant = {"project": text(request, "project"), "domain": text(request, "domain")} if self.tenant else {}
         rows = reports.scoped(self.model, hours=hours, **tenant)
         if "vm_id" in self.extra and text(request, "vm_id"):
@@ -76,7 +77,7 @@ class SampleList:
             rows = rows.filter(classification=wanted)
         if not paged:
             return rows[:self.max_limit]
-        return rows, number(request, "limit", self.limit, 1, self.max_limit), number(request, "offset", 0, 0, 10**9)
+        return rows, *query_page(request, default_limit=self.limit, max_limit=self.max_limit)
 
     def parameters(self, *, paged: bool = True) -> list:
         found = tenant_parameters() if self.tenant else []
@@ -150,7 +151,7 @@ class ChargebackExportView(MeteringView):
                    responses={(200, "text/csv"): OpenApiTypes.STR, **errors(400)})
     def get(self, request):
         rows = reports.chargeback(project=text(request, "project"), domain=text(request, "domain"),
-                                  hours=number(request, "hours", 24, 1, MAX_HOURS))
+                                  hours=query_number(request, "hours", 24, 1, MAX_HOURS))
         return csv_response("Chargeback", list(reports.CHARGEBACK_COLUMNS), rows)
 
 
@@ -165,14 +166,10 @@ def _pricing(raw: str) -> Pricing:
 
 
 def _save(serializer) -> Pricing:
-    try:
-        with transaction.atomic():
-            return serializer.save()
-    except IntegrityError:
-        data = serializer.validated_data
-        raise Conflict(f"A {data.get('category', serializer.instance and serializer.instance.category)} pricing "
-                       f"entry named {data.get('item_name', serializer.instance and serializer.instance.item_name)!r} "
-                       "already exists") from None
+    data, entry = serializer.validated_data, serializer.instance
+    with unique_or_conflict(f"A {data.get('category', entry and entry.category)} pricing entry named "
+                            f"{data.get('item_name', entry and entry.item_name)!r} already exists"):
+        return serializer.save()
 
 
 class PricingListView(MeteringView):

@@ -10,15 +10,12 @@ import math
 
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler
+from apps.core.api.detail import DetailAutoSchema, SeedView
 from apps.core.api.detail import errors as errors  # the planner's views document their errors with it
-from apps.core.choices import Role
-from apps.core.permissions import RolePermission, user_roles
+from apps.core.permissions import LEVEL_ROLE, RolePermission, holds
 
 READ, WRITE, ADMIN = "read", "write", "admin"
-LEVEL_ROLE = {READ: Role.VIEWER, WRITE: Role.OPERATOR, ADMIN: Role.ADMIN}
 
 
 class MigrationPermission(RolePermission):
@@ -30,20 +27,17 @@ class MigrationPermission(RolePermission):
         method = "get" if request.method in permissions.SAFE_METHODS else request.method.lower()
         level = getattr(view, "access", {}).get(method, READ if method == "get" else WRITE)
         self.message = f"Permission denied: requires migration:{level}"
-        return LEVEL_ROLE[level] in user_roles(request.user) - {Role.AGENT}
+        return holds(request.user, LEVEL_ROLE[level])
 
 
 class PlannerAutoSchema(DetailAutoSchema):
     component_prefix = "Migration"
 
 
-class PlannerView(SeedRateLimited, APIView):
+class PlannerView(SeedView):
     permission_classes = [MigrationPermission]
     schema = PlannerAutoSchema()
     access: dict[str, str] = {}
-
-    def get_exception_handler(self):
-        return detail_exception_handler
 
 
 def ok(body: dict, status: int = 200) -> Response:

@@ -2,24 +2,12 @@
 from __future__ import annotations
 
 from rest_framework import pagination
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+
+from apps.core.api.detail import query_number
 
 MAX_LIMIT = 500
 MAX_PAGE = 1_000_000
-
-
-def _number(request, name: str, default: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError({name: f"must be a whole number from 1 to {maximum}"}) from None
-    if not 1 <= value <= maximum:
-        raise ValidationError({name: f"must be from 1 to {maximum}"})
-    return value
 
 
 class PagePagination(pagination.BasePagination):
@@ -27,8 +15,8 @@ class PagePagination(pagination.BasePagination):
     default_limit = 50
 
     def paginate_queryset(self, queryset, request, view=None):
-        self.page = _number(request, "page", 1, MAX_PAGE)
-        self.limit = _number(request, "limit", self.default_limit, MAX_LIMIT)
+        self.page = query_number(request, "page", 1, 1, MAX_PAGE)
+        self.limit = query_number(request, "limit", self.default_limit, 1, MAX_LIMIT)
         self.total = queryset.count()
         start = (self.page - 1) * self.limit
         return list(queryset[start:start + self.limit])

@@ -34,5 +34,5 @@ class LoginView(PortalView):
             "access_token": issued.raw, "token_type": "bearer",
             "expires_in": max(0, int((expires_at - timezone.now()).total_seconds())), "expires_at": expires_at,
             "user": {"username": user.get_username(), "role": rbac.seed_role(user), "is_active": user.is_active,
-                     "permissions": rbac.granted(user)},
+                     "permissions": rbac.PERMISSIONS.granted(user)},
         }).data)

@@ -8,9 +8,7 @@ was collected (`freshness`).
 """
 from __future__ import annotations
 
-from rest_framework.views import APIView
-
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, query_number, query_page, seed_permission
 from apps.core.api.detail import errors as errors  # the portal's views document their errors with it
 from apps.core.exceptions import InvalidInput
 
@@ -19,7 +17,7 @@ from .. import rbac
 MAX_LIMIT = 1000
 
 
-SeedPermission = seed_permission(rbac.allowed)
+SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class PortalAutoSchema(DetailAutoSchema):
@@ -28,27 +26,10 @@ class PortalAutoSchema(DetailAutoSchema):
     component_prefix = "Portal"
 
 
-class PortalView(SeedRateLimited, APIView):
+class PortalView(SeedView):
     permission_classes = [SeedPermission]
     schema = PortalAutoSchema()
     permission = "dashboard:read"
-
-    def get_exception_handler(self):
-        return detail_exception_handler
-
-
-def number(request, name: str, default: int | None, lowest: int, highest: int) -> int | None:
-    """A whole-number query parameter within bounds, else 400 naming it."""
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidInput(f"Invalid parameter: {name} must be a whole number") from None
-    if not lowest <= value <= highest:
-        raise InvalidInput(f"Invalid parameter: {name} must be between {lowest} and {highest}")
-    return value
 
 
 def choice(request, name: str, default: str | None, options) -> str | None:
@@ -58,22 +39,11 @@ def choice(request, name: str, default: str | None, options) -> str | None:
     return value
 
 
-def flag(request, name: str) -> bool | None:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    if raw.lower() in ("true", "1", "yes"):
-        return True
-    if raw.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"Invalid parameter: {name} must be true or false")
-
-
 def page_window(request, *, default_limit: int = 100) -> dict:
     """`limit`/`offset`, or the seed's `page`/`page_size` where given: the slice and how to report it."""
     if "page" in request.query_params or "page_size" in request.query_params:
-        page = number(request, "page", 1, 1, 1_000_000)
-        size = number(request, "page_size", 50, 1, MAX_LIMIT)
+        page = query_number(request, "page", 1, 1, 1_000_000)
+        size = query_number(request, "page_size", 50, 1, MAX_LIMIT)
         return {"offset": (page - 1) * size, "limit": size, "page": page, "page_size": size}
-    return {"offset": number(request, "offset", 0, 0, 10**9), "limit": number(request, "limit", default_limit, 1,
-                                                                              MAX_LIMIT)}
+    limit, offset = query_page(request, default_limit=default_limit, max_limit=MAX_LIMIT)
+    return {"offset": offset, "limit": limit}

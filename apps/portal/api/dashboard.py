@@ -4,8 +4,10 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import query_number
+
 from .. import dashboards, selectors
-from .base import PortalView, choice, errors, number
+from .base import PortalView, choice, errors
 from .shapes import FRESHNESS, NUM, TEXT, shape
 
 TAGS = ["portal: dashboard"]
@@ -42,7 +44,7 @@ class SnapshotSlaView(PortalView):
                        "tenant_id": "t", "tenant_name": "n", "domain_name": "d", "total_volumes": 1, "compliant": 1,
                        "warning": 1, "critical": 1, "compliance_percentage": 1.5, "warnings": [VOLUME_WARNING]}]}))
     def get(self, request):
-        return _answer(dashboards.snapshot_sla(number(request, "days", 2, 1, 365)))
+        return _answer(dashboards.snapshot_sla(query_number(request, "days", 2, 1, 365)))
 
 
 class TopHostsView(PortalView):
@@ -51,7 +53,7 @@ class TopHostsView(PortalView):
                    responses=_schema({"hosts": [{"hostname": "h", "cpu_percent": 1.5, "memory_percent": 1.5,
                                                  "vm_count": 1, "status": "ok"}], "total_hosts": 1, "timestamp": "t"}))
     def get(self, request):
-        return _answer(dashboards.top_hosts(number(request, "limit", 10, 1, 20),
+        return _answer(dashboards.top_hosts(query_number(request, "limit", 10, 1, 20),
                                             choice(request, "sort", "cpu", ("cpu", "memory"))))
 
 
@@ -62,8 +64,8 @@ class RecentChangesView(PortalView):
                                                    "resource_name": "n", "project_name": "p", "user": "u",
                                                    "details": "d"}], "total_changes": 1, "period_hours": 1}))
     def get(self, request):
-        return _answer(dashboards.recent_changes(number(request, "hours", 24, 1, 720),
-                                                 number(request, "limit", 20, 1, 1000)))
+        return _answer(dashboards.recent_changes(query_number(request, "hours", 24, 1, 720),
+                                                 query_number(request, "limit", 20, 1, 1000)))
 
 
 class CoverageRisksView(PortalView):
@@ -94,7 +96,7 @@ class VmHotspotsView(PortalView):
                                                     "status": "ok"}], "sort_by": "cpu", "total_vms": 1}))
     def get(self, request):
         return _answer(dashboards.vm_hotspots(choice(request, "sort", "cpu", ("cpu", "memory", "storage")),
-                                              number(request, "limit", 10, 1, 100)))
+                                              query_number(request, "limit", 10, 1, 100)))
 
 
 class TenantRiskView(PortalView):
@@ -111,7 +113,7 @@ class ComplianceDriftView(PortalView):
                        "date": "d", "compliance_percent": 1.5, "violations": 1, "trend": "stable"}],
                        "current_compliance": 1.5, "trend": "stable"}))
     def get(self, request):
-        return _answer(dashboards.compliance_drift(number(request, "days", 7, 1, 90)))
+        return _answer(dashboards.compliance_drift(query_number(request, "days", 7, 1, 90)))
 
 
 class CapacityTrendsView(PortalView):
@@ -122,7 +124,7 @@ class CapacityTrendsView(PortalView):
                                       "cpu_trend": [{"date": "d", "avg_utilization": 1.5}],
                                       "forecast": {"storage_full_date": TEXT, "cpu_saturation_date": TEXT}}))
     def get(self, request):
-        return _answer(dashboards.capacity_trends(number(request, "days", 7, 1, 365)))
+        return _answer(dashboards.capacity_trends(query_number(request, "days", 7, 1, 365)))
 
 
 GROWTH = {"current": 1, "start": 1, "change": 1, "change_percent": 1.5, "velocity_per_day": 1.5}

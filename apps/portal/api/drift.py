@@ -8,11 +8,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from apps.core.api.detail import query_flag
 from apps.core.exceptions import NotFound
 
 from .. import drift, models
 from ..choices import Severity
-from .base import PortalView, choice, errors, flag, page_window
+from .base import PortalView, choice, errors, page_window
 from .shapes import TEXT, shape
 
 TAGS = ["portal: drift"]
@@ -75,7 +76,7 @@ class EventsView(DriftView):
         events = _scoped(request, models.DriftEvent.objects.all())
         resource_type = choice(request, "resource_type", None, RESOURCE_TYPES)
         severity = choice(request, "severity", None, Severity.values)
-        acknowledged = flag(request, "acknowledged")
+        acknowledged = query_flag(request, "acknowledged")
         if resource_type:
             events = events.filter(resource_type=resource_type)
         if severity:

@@ -12,11 +12,12 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import query_flag, query_number
 from apps.core.exceptions import InvalidInput, NotFound
 
 from .. import dashboards, models
 from ..choices import RESOURCE_TYPES, ChangeAction
-from .base import PortalView, choice, errors, flag, number, page_window
+from .base import PortalView, choice, errors, page_window
 from .shapes import TEXT, shape
 
 ANY = {"*": {}}  # a record's fields as collected: any names, any values
@@ -71,7 +72,7 @@ class RecentView(HistoryView):
                                           "cloudstack_events": [EVENT], "cloudstack_events_total": 1}),
                               **errors(400)})
     def get(self, request):
-        hours, limit = number(request, "hours", 24, 1, 168), number(request, "limit", 100, 1, 1000)
+        hours, limit = query_number(request, "hours", 24, 1, 168), query_number(request, "limit", 100, 1, 1000)
         since = timezone.now() - timedelta(hours=hours)
         window = models.Change.objects.filter(detected_at__gte=since)
         rows = [_change(c) for c in window.select_related("event").order_by("-detected_at", "-id")[:limit]]
@@ -90,7 +91,7 @@ class MostChangedView(HistoryView):
                                                          "resource_name": "n", "change_count": 1,
                                                          "last_change": "t"}], "period_hours": 1}), **errors(400)})
     def get(self, request):
-        hours, limit = number(request, "hours", 24, 1, 8760), number(request, "limit", 20, 1, 1000)
+        hours, limit = query_number(request, "hours", 24, 1, 8760), query_number(request, "limit", 20, 1, 1000)
         rows = (models.Change.objects.filter(detected_at__gte=timezone.now() - timedelta(hours=hours))
                 .values("resource_type", "resource_id").annotate(change_count=Count("id"), last_change=Max(
                     "detected_at"), resource_name=Max("resource_name"))
@@ -107,7 +108,7 @@ class ByTimeframeView(HistoryView):
                        "by_resource_type": {"*": 1}}]}), **errors(400)})
     def get(self, request):
         timeframe = choice(request, "timeframe", "day", ("hour", "day"))
-        days = number(request, "days", 7, 1, 90)
+        days = query_number(request, "days", 7, 1, 90)
         since = timezone.now() - timedelta(days=days)
         periods: dict[str, dict] = {}
         for at, action, rtype in models.Change.objects.filter(detected_at__gte=since).values_list(
@@ -151,7 +152,7 @@ class ResourceHistoryView(HistoryView):
                               **errors(400, 404)})
     def get(self, request, resource_type: str, resource_id: str):
         _resource_type(resource_type)
-        limit = number(request, "limit", 100, 1, 1000)
+        limit = query_number(request, "limit", 100, 1, 1000)
         rows = _history(resource_type, resource_id)
         history = []
         for change in rows.select_related("event").order_by("-detected_at", "-id")[:limit]:
@@ -231,7 +232,7 @@ class TimelineView(HistoryView):
                                                         "cloudstack_errors": 1}]}), **errors(400)})
     def get(self, request, resource_type: str):
         _resource_type(resource_type)
-        days = number(request, "days", 30, 1, 365)
+        days = query_number(request, "days", 30, 1, 365)
         rows = models.Change.objects.filter(detected_at__gte=timezone.now() - timedelta(days=days))
         rows = rows.filter(action=ChangeAction.DELETED) if resource_type == "deletion" else rows.filter(
             resource_type=resource_type)
@@ -330,10 +331,10 @@ class CloudStackEventsView(HistoryView):
                                OpenApiParameter("offset", int)],
                    responses={200: shape({"events": [EVENT], "total": 1, "period_days": 1}), **errors(400)})
     def get(self, request):
-        days, window = number(request, "days", 30, 1, 365), page_window(request)
+        days, window = query_number(request, "days", 30, 1, 365), page_window(request)
         level = choice(request, "level", None, ("INFO", "WARN", "ERROR"))
         events = models.CloudEvent.objects.filter(created__gte=timezone.now() - timedelta(days=days))
-        if flag(request, "all_states") is not True:
+        if query_flag(request, "all_states") is not True:
             events = events.filter(state="Completed")
         if level:
             events = events.filter(level=level)

@@ -12,10 +12,11 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import query_number
 from apps.core.exceptions import NotFound
 
 from .. import dashboards, models, selectors
-from .base import PortalView, errors, number, page_window
+from .base import PortalView, errors, page_window
 from .shapes import FRESHNESS, TEXT, shape
 
 TAGS = ["portal: infrastructure"]
@@ -80,7 +81,7 @@ class ComplianceView(PortalView):
                                           "warning": 1, "critical": 1, "tenants": [TENANT],
                                           "freshness": FRESHNESS}), **errors(400)})
     def get(self, request):
-        days = number(request, "days", 2, 1, 365)
+        days = query_number(request, "days", 2, 1, 365)
         wanted = {request.query_params.get(n) for n in ("tenant_id", "project_id")} - {None, ""}
         tenants = [t for t in dashboards.snapshot_sla(days)["tenants"] if not wanted or t["tenant_id"] in wanted]
         totals = {k: sum(t[k] for t in tenants) for k in ("total_volumes", "compliant", "warning", "critical")}

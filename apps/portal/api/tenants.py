@@ -4,10 +4,11 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import query_number
 from apps.core.exceptions import NotFound
 
 from .. import selectors, tenant_health
-from .base import PortalView, choice, errors, number
+from .base import PortalView, choice, errors
 from .shapes import FRESHNESS, TEXT, shape
 
 TAGS = ["portal: tenant health"]
@@ -92,7 +93,7 @@ class TrendsView(TenantHealthView):
                        "date": "d", "drift_events": 1, "snapshots_created": 1, "compliance_pct": 1.5,
                        "health_score": 1}]}), **errors(400, 404)})
     def get(self, request, project_id: str):
-        days = number(request, "days", 30, 1, 365)
+        days = query_number(request, "days", 30, 1, 365)
         row = self.tenant(project_id)
         return Response({"project_id": project_id, "project_name": row["project_name"], "period_days": days,
                          "trends": tenant_health.trends(row, days)})

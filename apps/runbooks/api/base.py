@@ -5,9 +5,7 @@ A missing or dead token answers 401 `Not authenticated`; a role without the view
 """
 from __future__ import annotations
 
-from rest_framework.views import APIView
-
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 
 from .. import rbac
 
@@ -16,10 +14,7 @@ class RunbooksAutoSchema(DetailAutoSchema):
     component_prefix = "Runbooks"
 
 
-class RunbooksView(SeedRateLimited, APIView):
-    permission_classes = [seed_permission(rbac.allowed)]
+class RunbooksView(SeedView):
+    permission_classes = [seed_permission(rbac.PERMISSIONS)]
     schema = RunbooksAutoSchema()
     permission = "runbooks:read"
-
-    def get_exception_handler(self):
-        return detail_exception_handler

@@ -5,7 +5,7 @@ from django.db.models import Count, Max, Q, Sum
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from apps.core.api.detail import errors, query_number
+from apps.core.api.detail import errors, query_page
 from apps.core.exceptions import InvalidInput
 
 from .. import catalog, services
@@ -83,8 +83,7 @@ class HistoryView(RunbooksView):
                                OpenApiParameter("limit", int, description="Results per page (default 25, max 1000)"),
                                OpenApiParameter("offset", int, description="Starting position (default 0)")])
     def get(self, request):
-        limit = query_number(request, "limit", 25, 1, 1000)
-        offset = query_number(request, "offset", 0, 0, 10_000_000)
+        limit, offset = query_page(request, default_limit=25)
         rows = Execution.objects.all()
         if request.query_params.get("runbook_name"):
             rows = rows.filter(runbook_name=request.query_params["runbook_name"])

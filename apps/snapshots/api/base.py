@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import serializers
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from apps.core.api.detail import DetailAutoSchema, SeedRateLimited, detail_exception_handler, query_number, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import NotFound
 
@@ -22,7 +19,7 @@ from .. import rbac
 MAX_LIMIT = 1000
 
 
-SeedPermission = seed_permission(rbac.allowed)
+SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class SnapshotsAutoSchema(DetailAutoSchema):
@@ -31,13 +28,10 @@ class SnapshotsAutoSchema(DetailAutoSchema):
     component_prefix = "Snapshots"
 
 
-class SnapshotsView(SeedRateLimited, APIView):
+class SnapshotsView(SeedView):
     permission_classes = [SeedPermission]
     schema = SnapshotsAutoSchema()
     permission = "snapshots:read"
-
-    def get_exception_handler(self):
-        return detail_exception_handler
 
 
 class RestoreView(SnapshotsView):
@@ -48,25 +42,6 @@ class RestoreView(SnapshotsView):
         if not settings.MP_RESTORE_ENABLED:
             raise NotFound("Restore is disabled (RESTORE_ENABLED=false)")
         super().initial(request, *args, **kwargs)
-
-
-_number = query_number  # the shared whole-number query parameter
-
-
-def page(request, queryset, serializer_class, *, default_limit: int = 100) -> Response:
-    limit = _number(request, "limit", default_limit, 1, MAX_LIMIT)
-    offset = _number(request, "offset", 0, 0, 10_000_000)
-    total = queryset.count()
-    rows = serializer_class(queryset[offset:offset + limit], many=True).data
-    return Response({"total": total, "limit": limit, "offset": offset, "results": rows})
-
-
-def paged(item_serializer):
-    """The schema of a page of `item_serializer`."""
-    return serializers.Serializer if item_serializer is None else type(
-        f"{item_serializer.__name__.removesuffix('Serializer')}PageSerializer", (serializers.Serializer,), {
-            "total": serializers.IntegerField(), "limit": serializers.IntegerField(),
-            "offset": serializers.IntegerField(), "results": item_serializer(many=True)})
 
 
 def paging_parameters(default_limit: int = 100) -> list:

@@ -6,13 +6,14 @@ from django.db.models import Count, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.api.detail import page_answer, page_of, query_flag
 from apps.core.exceptions import InvalidInput, NotFound
 
 from .. import cloud, restore, selectors, services
 from ..choices import VolumeOutcome
 from ..models import RestoreJob, SnapshotAssignment, SnapshotPolicy, SnapshotRun
 from . import serializers as s
-from .base import RestoreView, SnapshotsView, errors, page, paged, paging_parameters
+from .base import RestoreView, SnapshotsView, errors, paging_parameters
 
 
 def _user(request) -> str:
@@ -47,10 +48,10 @@ def _int(request, name: str) -> int | None:
 class PolicyListView(SnapshotsView):
     write_permission = "snapshots:admin"
 
-    @extend_schema(summary="List snapshot policy sets", parameters=paging_parameters(), responses=paged(s.PolicySerializer))
+    @extend_schema(summary="List snapshot policy sets", parameters=paging_parameters(), responses=page_of(s.PolicySerializer))
     def get(self, request):
         rows = SnapshotPolicy.objects.annotate(assignment_total=Count("assignments")).order_by("name")
-        return page(request, rows, s.PolicySerializer)
+        return page_answer(s.PolicySerializer, request, rows)
 
     @extend_schema(summary="Create a snapshot policy set (admin)", request=s.PolicySerializer,
                    responses={201: s.PolicySerializer, **errors(409)})
@@ -79,7 +80,7 @@ class PolicyDetailView(SnapshotsView):
 class AssignmentListView(SnapshotsView):
     write_permission = "snapshots:admin"
 
-    @extend_schema(summary="List snapshot policy assignments", responses=paged(s.AssignmentSerializer),
+    @extend_schema(summary="List snapshot policy assignments", responses=page_of(s.AssignmentSerializer),
                    parameters=[OpenApiParameter("volume_id", str), OpenApiParameter("policy_set_id", int),
                                *paging_parameters()])
     def get(self, request):
@@ -89,7 +90,7 @@ class AssignmentListView(SnapshotsView):
         policy_id = _int(request, "policy_set_id")
         if policy_id is not None:
             rows = rows.filter(policy_id=policy_id)
-        return page(request, rows, s.AssignmentSerializer)
+        return page_answer(s.AssignmentSerializer, request, rows)
 
     @extend_schema(summary="Assign a policy to volumes, a VM or a tenant (admin)", request=s.AssignmentCreateSerializer,
                    responses={201: s.AssignmentsCreatedSerializer, **errors(404, 409, 502, 503)})
@@ -115,7 +116,7 @@ class AssignmentDetailView(SnapshotsView):
 
 
 class RunListView(SnapshotsView):
-    @extend_schema(summary="History of snapshot runs", responses=paged(s.RunSerializer),
+    @extend_schema(summary="History of snapshot runs", responses=page_of(s.RunSerializer),
                    parameters=[OpenApiParameter("status", str, enum=["running", "completed", "partial", "failed"]),
                                *paging_parameters(50)])
     def get(self, request):
@@ -126,7 +127,7 @@ class RunListView(SnapshotsView):
             if wanted not in ("running", "completed", "partial", "failed"):
                 raise InvalidInput("status must be one of running, completed, partial, failed")
             rows = rows.filter(status=wanted)
-        return page(request, rows, s.RunSerializer, default_limit=50)
+        return page_answer(s.RunSerializer, request, rows, default_limit=50)
 
 
 class RunProgressView(SnapshotsView):
@@ -180,7 +181,7 @@ class RestoreConfigView(RestoreView):
 
 
 class RestoreSnapshotsView(RestoreView):
-    @extend_schema(summary="A tenant's volume snapshots (newest first)", responses={200: paged(s.CloudSnapshotSerializer),
+    @extend_schema(summary="A tenant's volume snapshots (newest first)", responses={200: page_of(s.CloudSnapshotSerializer),
                                                                                     **errors(502, 503)},
                    parameters=[OpenApiParameter("tenant_name", str, required=True), *paging_parameters()])
     def get(self, request):
@@ -189,14 +190,7 @@ class RestoreSnapshotsView(RestoreView):
             raise InvalidInput("tenant_name is required")
         _, client = cloud.connect()
         rows = [selectors.snapshot_row(x) for x in services._cloud_call(restore.tenant_snapshots, client, tenant)]
-        return page(request, _ListPage(rows), s.CloudSnapshotSerializer)
-
-
-class _ListPage(list):
-    """A plain list with a queryset's count(), for `page`."""
-
-    def count(self, *args):
-        return len(self)
+        return page_answer(s.CloudSnapshotSerializer, request, rows)
 
 
 class RestorePointsView(RestoreView):
@@ -243,7 +237,7 @@ class RestoreExecuteView(RestoreView):
 
 
 class RestoreJobListView(RestoreView):
-    @extend_schema(summary="Restore jobs, newest first", responses=paged(s.RestoreJobSerializer),
+    @extend_schema(summary="Restore jobs, newest first", responses=page_of(s.RestoreJobSerializer),
                    operation_id="restore_jobs_list",
                    parameters=[OpenApiParameter("status", str), OpenApiParameter("vm_id", str),
                                *paging_parameters()])
@@ -256,7 +250,7 @@ class RestoreJobListView(RestoreView):
             rows = rows.filter(status=wanted.upper())
         if request.query_params.get("vm_id"):
             rows = rows.filter(vm_id=request.query_params["vm_id"])
-        return page(request, rows, s.RestoreJobSerializer)
+        return page_answer(s.RestoreJobSerializer, request, rows)
 
 
 class RestoreJobDetailView(RestoreView):
@@ -308,14 +302,6 @@ class RestoreStorageView(RestoreView):
                    parameters=[OpenApiParameter("delete_old_volume", bool), OpenApiParameter("delete_source_snapshot", bool)])
     def post(self, request, job_id: str):
         return Response(services.restore_cleanup_storage(
-            job_id, delete_old_volume=_flag(request, "delete_old_volume", True),
-            delete_source_snapshot=_flag(request, "delete_source_snapshot", False)))
+            job_id, delete_old_volume=query_flag(request, "delete_old_volume", default=True),
+            delete_source_snapshot=query_flag(request, "delete_source_snapshot", default=False)))
 
-
-def _flag(request, name: str, default: bool) -> bool:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    if raw.lower() not in ("true", "false", "1", "0"):
-        raise InvalidInput(f"{name} must be true or false")
-    return raw.lower() in ("true", "1")
