@@ -9,9 +9,9 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from apps.copilot import rbac as copilot_rbac
 from apps.copilot import services as copilot_services
 from apps.copilot.choices import Feedback
+from apps.copilot.rbac import PERMISSIONS as copilot_rbac
 from apps.core.choices import Role
 from apps.core.exceptions import ApplicationError
 from apps.core.permissions import user_roles
@@ -25,16 +25,16 @@ from apps.failover.choices import FailoverType
 from apps.inventory import selectors as inventory_selectors
 from apps.inventory import services as inventory_services
 from apps.inventory.models import VMContext
-from apps.metering import rbac as metering_rbac
+from apps.metering.rbac import PERMISSIONS as metering_rbac
 from apps.planner import services as planner_services
 from apps.replication.models import ReplicationJob
 from apps.runbooks import catalog
-from apps.runbooks import rbac as runbook_rbac
 from apps.runbooks import services as runbook_services
 from apps.runbooks.choices import Decision, ExecutionStatus
+from apps.runbooks.rbac import PERMISSIONS as runbook_rbac
 from apps.settings.models import VMwareCredential
-from apps.snapshots import rbac as snapshot_rbac
 from apps.snapshots import services as snapshot_services
+from apps.snapshots.rbac import PERMISSIONS as snapshot_rbac
 from apps.waves import services as wave_services
 
 from . import cloud, cloud_ops, operations, pages, plans, selectors

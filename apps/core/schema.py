@@ -6,8 +6,11 @@ path names an object, 429 where a throttle counts. All of them in the common err
 """
 from __future__ import annotations
 
+import inspect
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from rest_framework import permissions
 
 from .api.serializers import ErrorResponseSerializer
@@ -21,6 +24,9 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer",
                 "description": "Session token from POST /api/v1/auth/login"}
+
+
+SHARED_MACHINERY = ("rest_framework", "django", "drf_spectacular", "django_filters", "builtins")
 
 
 class PlatformAutoSchema(AutoSchema):
@@ -37,6 +43,22 @@ class PlatformAutoSchema(AutoSchema):
                 responses[str(code)] = self._get_response_for_code(ErrorResponseSerializer, str(code))
         operation["responses"] = dict(sorted(responses.items()))
         return operation
+
+    def get_description(self) -> str:
+        """The action's docstring, else the first docstring of the view's own classes. drf-spectacular would fall
+        back to any ancestor's, so every view built on a shared mixin of `apps.core` (rate limits, error shapes)
+        described its operations by that mixin's docstring, which tells how the code works, not what the call does."""
+        action = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        action_doc = get_doc(action)
+        if action_doc:
+            return action_doc
+        for cls in type(self.view).__mro__:
+            if cls.__module__.split(".")[0] in SHARED_MACHINERY or cls.__module__.startswith("apps.core."):
+                continue
+            own = cls.__dict__.get("__doc__")
+            if own:
+                return "\n".join(line.rstrip() for line in inspect.cleandoc(own).split("\n"))
+        return ""
 
     def get_paginated_name(self, serializer_name: str) -> str:
         # A list that pages only on request answers its own schema (an array or a page): its component must not share

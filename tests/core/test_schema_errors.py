@@ -75,3 +75,24 @@ def test_a_group_without_schedule_and_an_agent_made_by_hand_answer_their_nulls(o
     active = admin_client_api.get("/api/v1/admin/vma/active")
     assert active.status_code == 200 and active.json()["appliances"][0]["approved_by"] is None
     assert_matches_schema(active, "/api/v1/admin/vma/active", "get")
+
+
+def test_no_operation_is_described_by_shared_machinery():
+    """An operation without a docstring of its own is not described by a core mixin's docstring (how the code works,
+    e.g. "A view mixin: seed 004's rate limit ..."): a reader of /swagger/ would take it for what the call does."""
+    import inspect
+    import pkgutil
+    from importlib import import_module
+
+    import apps.core
+
+    machinery = set()
+    for module in pkgutil.walk_packages(apps.core.__path__, "apps.core."):
+        if ".migrations" in module.name or module.name.endswith(".tests"):
+            continue
+        for _, cls in inspect.getmembers(import_module(module.name), inspect.isclass):
+            if cls.__module__.startswith("apps.core.") and cls.__doc__:
+                machinery.add(inspect.cleandoc(cls.__doc__).split("\n")[0])
+    described = [f"{method.upper()} {path}" for path, method, operation in operations()
+                 if operation.get("description", "").split("\n")[0] in machinery]
+    assert not described, described[:10]

@@ -161,7 +161,8 @@ def test_restores_and_api_usage_are_metered(admin_client_api):
     assert (newest["endpoint"], newest["method"], newest["total_calls"]) == ("/api/metering/config", "GET", 3)
     assert overview["api_usage"]["total_api_calls"] >= 3
     assert rows_of(admin_client_api.get("/api/metering/export/restores"))[0]["restore_job_id"] == row["restore_job_id"]
-    assert len(rows_of(admin_client_api.get("/api/metering/export/api-usage"))) == usage["total"]
+    exported = rows_of(admin_client_api.get("/api/metering/export/api-usage", {"endpoint": "metering/config"}))
+    assert len(exported) == usage["total"]  # the export takes the list's filters
 
 
 @pytest.mark.django_db
