@@ -378,6 +378,8 @@ CELERY_BEAT_SCHEDULE = {
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
     # Runs the snapshot policies whose interval has passed, prunes by retention (docs/snapshots.md).
     "snapshot-policies": {"task": "apps.snapshots.tasks.run_due_policies", "schedule": 60.0},
+    # Escalates the runbook executions left waiting for an approver past their policy's timeout (docs/runbooks.md).
+    "runbook-escalations": {"task": "apps.runbooks.tasks.escalate_overdue", "schedule": 60.0},
     # The operations portal's collector: CloudStack into the portal's tables, changes as history (docs/portal.md).
     "portal-collect": {"task": "apps.portal.tasks.collect_cloudstack", "schedule": MP_PORTAL_COLLECT_INTERVAL},
     # Metering samples the collected tables when its configured interval has passed (docs/metering.md).
