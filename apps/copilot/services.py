@@ -63,7 +63,7 @@ def config_update(data: dict, *, user: str) -> CopilotSettings:
     config.updated_by = user
     config.save()
     log.info("copilot configuration changed by %s: backend %s (%s)", user, config.backend,
-             ", ".join(sorted(k for k in data if k != "api_key")) + (", api_key" if "api_key" in data else ""))
+             ", ".join(sorted(data)))  # the names of what changed, never a key's value
     return config
 
 
@@ -74,7 +74,7 @@ def test_connection(data: dict) -> dict:
         setattr(config, name, value)  # not saved: a test of settings not yet applied
     if config.backend == Backend.BUILTIN:
         return {"success": True, "message": "The built-in engine needs no connection", "latency_ms": 0}
-    label = Backend(config.backend).name.capitalize() if config.backend != Backend.OPENAI else "OpenAI"
+    label = {Backend.OPENAI: "OpenAI"}.get(config.backend, Backend(config.backend).name.capitalize())
     try:
         reply = llm.chat(config, [{"role": "user", "content": "Reply with the single word: pong"}], max_tokens=8)
     except llm.LLMError as exc:
