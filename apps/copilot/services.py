@@ -1,8 +1,11 @@
-"""The copilot's writes: answer a question (and keep it in the asker's history), feedback, the configuration."""
+"""The copilot's writes: answer a question (and keep it in the asker's history), feedback, the configuration, the
+history's retention."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.core.exceptions import NotFound
@@ -45,6 +48,18 @@ def ask(user, question: str) -> Exchange:
 
 def history(user):
     return Exchange.objects.filter(user=user).order_by("-created_at", "-id")[:HISTORY_LIMIT]
+
+
+def prune_history(now: datetime | None = None) -> int:
+    """Delete the questions and answers asked more than MP_COPILOT_HISTORY_RETENTION_DAYS ago (0 keeps them all):
+    what was asked, and by whom, is not kept for ever. How many went."""
+    days = settings.MP_COPILOT_HISTORY_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    deleted, _ = Exchange.objects.filter(created_at__lt=(now or timezone.now()) - timedelta(days=days)).delete()
+    if deleted:
+        log.info("copilot history pruned=%d older_than_days=%d", deleted, days)
+    return deleted
 
 
 def feedback(user, history_id: int, verdict: str) -> Exchange:
