@@ -44,6 +44,11 @@ def _plan(client, project_vm, **extra):
 def test_a_project_vm_is_restored_into_its_project_within_its_quota(operator_client, cloud, project_vm,
                                                                    django_capture_on_commit_callbacks):
     project = project_vm["project"]
+    points = operator_client.get(f"/restore/vm/{project_vm['vm']['id']}/restore-points",
+                                 {"project_id": project["id"]}).json()
+    assert [p["id"] for p in points["restore_points"]] == [project_vm["root_snap"]["id"]]
+    listed = operator_client.get("/restore/snapshots", {"tenant_name": "payroll"}).json()
+    assert {x["id"] for x in listed["results"]} == {project_vm["root_snap"]["id"], project_vm["data_snap"]["id"]}
     planned = _plan(operator_client, project_vm)
     assert planned.status_code == 201, planned.json()
     assert_matches_schema(planned, "/restore/plan", "post")
@@ -119,3 +124,26 @@ def test_quota_blocks_carry_the_owners_figures(admin_client_api, cloud, project_
         "payroll", 5, used, 2)
     assert (block["snapshot_limit"], block["snapshots_used"]) == (2, 2)
     assert "type 'snapshot'" in block["block_reason"]
+
+
+def test_replace_of_a_project_vm_swaps_in_disks_of_the_project(operator_client, admin_client_api, cloud, project_vm,
+                                                               django_capture_on_commit_callbacks):
+    project, vm = project_vm["project"], project_vm["vm"]
+    planned = _plan(operator_client, project_vm, mode="REPLACE", new_vm_name="")
+    assert planned.status_code == 201, planned.json()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = operator_client.post("/restore/execute", {"plan_id": planned.json()["job_id"],
+                                                            "confirm_destructive": "DELETE AND RESTORE payroll-01"},
+                                       format="json")
+    assert started.status_code == 202, started.json()
+    job = operator_client.get(f"/restore/jobs/{planned.json()['job_id']}").json()
+    assert job["status"] == "COMPLETED", job
+    disks = cloud.list_everywhere("listVolumes", virtualmachineid=vm["id"])
+    assert {d["id"] for d in disks} == {m["volume_id"] for m in job["created_volume_ids"]}
+    assert {d.get("projectid") for d in disks} == {project["id"]}
+    assert cloud.find("vm", vm["id"])["state"] == "Running"
+    # The originals, kept detached, are the project's too until cleanup-storage deletes them.
+    old = [o["volume_id"] for o in job["old_volume_ids"]]
+    assert {cloud.find("volume", v).get("projectid") for v in old} == {project["id"]}
+    result = admin_client_api.post(f"/restore/jobs/{job['job_id']}/cleanup-storage?delete_old_volume=true").json()
+    assert sorted(result["result"]["deleted_volumes"]) == sorted(old)
