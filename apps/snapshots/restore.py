@@ -332,6 +332,16 @@ class Run:
                 raise Conflict(f"Snapshot {planned['snapshot_id']} is gone or no longer BackedUp")
         if self.job.mode == RestoreMode.REPLACE and cloud.find(self.client, "vm", self.job.vm_id) is None:
             raise Conflict(f"VM {self.job.vm_id} no longer exists: restore it with mode NEW")
+        # Room again, now: the owner may have used storage since the plan. A retry taking up kept volumes already
+        # holds them (CloudStack counts them as used), so it is not checked twice.
+        if self.plan.get("owner") and not self.job.reused_resources and not self.job.created_volume_ids:
+            tenant = (self.plan.get("quota") or {}).get("tenant_name", "")
+            owner = dict(self.plan["owner"])
+            if "projectid" in owner:
+                owner["project"] = tenant  # the name the check's reason gives
+            _, checks = quota_check(self.client, owner, self.plan["volumes"])
+            if checks[0]["check_status"] == "fail":
+                raise Conflict(checks[0]["notes"])
         return f"{len(self.plan['volumes'])} snapshot(s) ready"
 
     def CREATE_VOLUMES(self) -> str:

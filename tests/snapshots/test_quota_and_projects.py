@@ -76,7 +76,8 @@ def test_a_project_vm_is_restored_into_its_project_within_its_quota(operator_cli
     assert (shown["volumetotal"], shown["primarystoragetotal"]) == (4, 2 * needed)
 
 
-def test_a_restore_past_the_projects_storage_limit_says_so_and_is_not_executed(operator_client, cloud, project_vm):
+def test_a_restore_past_the_projects_storage_limit_says_so_and_is_not_executed(
+        operator_client, cloud, project_vm, django_capture_on_commit_callbacks):
     project = project_vm["project"]
     cloud.call("updateResourceLimit", resourcetype=10, max=4, projectid=project["id"])  # primary storage, GiB
     planned = _plan(operator_client, project_vm)
@@ -97,8 +98,19 @@ def test_a_restore_past_the_projects_storage_limit_says_so_and_is_not_executed(o
     assert not any(v["name"] == "payroll-01-restored" for v in cloud.list_everywhere("listVirtualMachines"))
 
     cloud.call("updateResourceLimit", resourcetype=10, max=-1, projectid=project["id"])  # unlimited again
-    again = _plan(operator_client, project_vm).json()["plan_json"]
-    assert again["checks"][0]["check_status"] == "pass" and again["quota"]["quota_limit_gb"] is None
+    again = _plan(operator_client, project_vm).json()
+    assert again["plan_json"]["checks"][0]["check_status"] == "pass"
+    assert again["plan_json"]["quota"]["quota_limit_gb"] is None
+
+    # The limit drops between plan and execution: the job's first step checks again and creates nothing.
+    cloud.call("updateResourceLimit", resourcetype=10, max=4, projectid=project["id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert operator_client.post("/restore/execute", {"plan_id": again["job_id"]},
+                                    format="json").status_code == 202
+    job = operator_client.get(f"/restore/jobs/{again['job_id']}").json()
+    assert (job["status"], job["failed_step"]) == ("FAILED", "VALIDATE")
+    assert "Insufficient quota for tenant payroll: primary storage" in job["error"]
+    assert job["created_volume_ids"] == [] and job["result_vm_id"] in (None, "")
 
 
 def test_quota_blocks_carry_the_owners_figures(admin_client_api, cloud, project_vm, cs_lab):
