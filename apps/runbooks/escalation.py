@@ -23,8 +23,8 @@ from .models import ApprovalPolicy, Execution
 
 logger = logging.getLogger(__name__)
 
-# A run that waits without a policy row (a medium or high risk runbook, services._needs_approval) escalates after
-# the policy's default.
+# A run that waits without an enabled policy row (a medium or high risk runbook, services._needs_approval)
+# escalates after the policy's default.
 DEFAULT_TIMEOUT_MINUTES = ApprovalPolicy._meta.get_field("escalation_timeout_minutes").default
 
 
@@ -40,7 +40,8 @@ def escalate_overdue(now: datetime | None = None) -> list[Execution]:
     if not waiting:
         return []
     policies = {(p.runbook_name, p.trigger_role): p
-                for p in ApprovalPolicy.objects.filter(runbook_name__in={e.runbook_name for e in waiting})}
+                for p in ApprovalPolicy.objects.filter(runbook_name__in={e.runbook_name for e in waiting},
+                                                       enabled=True)}  # a disabled one applies no more than at trigger
     escalated = []
     for execution in waiting:
         minutes = timeout_minutes(execution, policies)
