@@ -372,6 +372,12 @@ MP_RESTORE_DRY_RUN = env_bool("RESTORE_DRY_RUN", default=False)
 MP_RESTORE_CLEANUP_VOLUMES = env_bool("RESTORE_CLEANUP_VOLUMES", default=True)
 # How often the operations portal's collector reads CloudStack into its tables (docs/portal.md).
 MP_PORTAL_COLLECT_INTERVAL = float(os.environ.get("MP_PORTAL_COLLECT_INTERVAL", "300"))
+# CloudStack events the collector stored are deleted this many days after they happened (0 keeps them all; the
+# newest is always kept), by the collection task.
+MP_PORTAL_EVENT_RETENTION_DAYS = int(os.environ.get("MP_PORTAL_EVENT_RETENTION_DAYS", "90"))
+# The copilot's questions and answers are deleted this many days after they were asked (0 keeps them all), by its
+# hourly task; a user's history shows at most the newest 200 anyway.
+MP_COPILOT_HISTORY_RETENTION_DAYS = int(os.environ.get("MP_COPILOT_HISTORY_RETENTION_DAYS", "90"))
 
 # Seed 004's rate limit on its paths (portal, accounts, snapshots, planner): requests per user (per address before
 # login) and period, answered in X-RateLimit-* headers and 429 past it (apps/core/api/detail.py).
@@ -383,8 +389,12 @@ CELERY_BEAT_SCHEDULE = {
     "cloudstack-orphan-sweep": {"task": "apps.settings.tasks.sweep_orphans", "schedule": MP_ORPHAN_SWEEP_INTERVAL},
     # Runs the snapshot policies whose interval has passed, prunes by retention (docs/snapshots.md).
     "snapshot-policies": {"task": "apps.snapshots.tasks.run_due_policies", "schedule": 60.0},
+    # Escalates the runbook executions left waiting for an approver past their policy's timeout (docs/runbooks.md).
+    "runbook-escalations": {"task": "apps.runbooks.tasks.escalate_overdue", "schedule": 60.0},
     # The operations portal's collector: CloudStack into the portal's tables, changes as history (docs/portal.md).
     "portal-collect": {"task": "apps.portal.tasks.collect_cloudstack", "schedule": MP_PORTAL_COLLECT_INTERVAL},
+    # Deletes the copilot's questions and answers past MP_COPILOT_HISTORY_RETENTION_DAYS (docs/copilot.md).
+    "copilot-history-retention": {"task": "apps.copilot.tasks.prune_history", "schedule": 3600.0},
     # Metering samples the collected tables when its configured interval has passed (docs/metering.md).
     "metering-sample": {"task": "apps.metering.tasks.sample_usage", "schedule": 60.0},
     # Opens waves at their window and follows the running ones (docs/waves.md).

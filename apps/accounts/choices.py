@@ -28,6 +28,7 @@ class EventType(models.TextChoices):
     COMPLIANCE_VIOLATION = "compliance_violation", "Compliance violation"
     HEALTH_SCORE_DROP = "health_score_drop", "Tenant health score drop"
     REPLICATION_FAILED = "replication_failed", "Replication failed"
+    RUNBOOK_ESCALATION = "runbook_escalation", "Runbook approval overdue"
     TEST_EMAIL = "test_email", "Test email"
     DIGEST = "digest", "Daily digest"
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.core.choices import Role
 from apps.core.exceptions import Conflict, InvalidInput, NotFound, ServiceUnavailable
+from apps.core.permissions import user_roles
 from apps.core.utils import unique_or_conflict
 
 from . import selectors
@@ -255,16 +256,20 @@ def test_email(*, actor, recipient: str) -> Notification:
     return row
 
 
-def notify(*, event_type: str, severity: str, subject: str, body: str, event_id: str = "") -> list[Notification]:
+def notify(*, event_type: str, severity: str, subject: str, body: str, event_id: str = "",
+           role: str = "") -> list[Notification]:
     """Queue an email for everyone who asked for ``event_type`` from ``severity`` up; returns what was queued.
 
     Apps above call this when something worth telling happens; the request or task that calls it never waits for
-    the SMTP server.
+    the SMTP server. With ``role``, only users who hold that role hear of it (an overdue approval is for the
+    admins who may decide it, not for every viewer who subscribed).
     """
     queued = []
     prefs = NotificationPreference.objects.filter(event_type=event_type, enabled=True).select_related("user")
     for pref in prefs:
         if SEVERITY_RANK[severity] < SEVERITY_RANK[pref.severity_min]:
+            continue
+        if role and role not in user_roles(pref.user):
             continue
         for_digest = pref.delivery_mode == DeliveryMode.DIGEST
         row = Notification.objects.create(user=pref.user, username=pref.user.username, event_type=event_type,

@@ -6,6 +6,7 @@ class Backend(models.TextChoices):
     BUILTIN = "builtin", "Built-in intent matcher (nothing leaves the platform)"
     OLLAMA = "ollama", "Ollama (its OpenAI-compatible API)"
     OPENAI = "openai", "OpenAI or any OpenAI-compatible server"
+    ANTHROPIC = "anthropic", "Anthropic (its Messages API)"
 
 
 class Feedback(models.TextChoices):

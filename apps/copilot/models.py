@@ -1,7 +1,8 @@
 """What the copilot keeps: each user's questions and answers (with their feedback), and its one configuration.
 
-The configuration's API key is encrypted at rest (apps/core/fields.EncryptedTextField) and never leaves through the
-API or the logs; the API says only whether one is set.
+The configuration's API keys are encrypted at rest (apps/core/fields.EncryptedTextField) and never leaves through the
+API or the logs; the API says only whether one is set. The OpenAI-compatible and the Anthropic backends each
+have their own key, so choosing one never sends the other vendor's key.
 """
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ class CopilotSettings(models.Model):
     ollama_model = models.CharField(max_length=128, default="llama3")
     openai_url = models.URLField(max_length=512, default="https://api.openai.com")
     openai_model = models.CharField(max_length=128, default="gpt-4o-mini")
+    anthropic_url = models.URLField(max_length=512, default="https://api.anthropic.com")
     anthropic_model = models.CharField(max_length=128, default="claude-sonnet-4-20250514")
     api_key = EncryptedTextField(blank=True, default="", help_text="Encrypted at rest; never returned by the API.")
+    anthropic_api_key = EncryptedTextField(blank=True, default="",
+                                           help_text="Encrypted at rest; never returned by the API.")
     redact_sensitive = models.BooleanField(default=True)
     system_prompt = models.TextField(default=DEFAULT_SYSTEM_PROMPT)
     timeout_seconds = models.IntegerField(default=30)

@@ -1,8 +1,11 @@
-"""The copilot's writes: answer a question (and keep it in the asker's history), feedback, the configuration."""
+"""The copilot's writes: answer a question (and keep it in the asker's history), feedback, the configuration, the
+history's retention."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from apps.core.exceptions import NotFound
@@ -47,6 +50,18 @@ def history(user):
     return Exchange.objects.filter(user=user).order_by("-created_at", "-id")[:HISTORY_LIMIT]
 
 
+def prune_history(now: datetime | None = None) -> int:
+    """Delete the questions and answers asked more than MP_COPILOT_HISTORY_RETENTION_DAYS ago (0 keeps them all):
+    what was asked, and by whom, is not kept for ever. How many went."""
+    days = settings.MP_COPILOT_HISTORY_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    deleted, _ = Exchange.objects.filter(created_at__lt=(now or timezone.now()) - timedelta(days=days)).delete()
+    if deleted:
+        log.info("copilot history pruned=%d older_than_days=%d", deleted, days)
+    return deleted
+
+
 def feedback(user, history_id: int, verdict: str) -> Exchange:
     exchange = Exchange.objects.filter(user=user, pk=history_id).first()
     if exchange is None:
@@ -63,7 +78,7 @@ def config_update(data: dict, *, user: str) -> CopilotSettings:
     config.updated_by = user
     config.save()
     log.info("copilot configuration changed by %s: backend %s (%s)", user, config.backend,
-             ", ".join(sorted(k for k in data if k != "api_key")) + (", api_key" if "api_key" in data else ""))
+             ", ".join(sorted(data)))  # the names of what changed, never a key's value
     return config
 
 
@@ -74,7 +89,7 @@ def test_connection(data: dict) -> dict:
         setattr(config, name, value)  # not saved: a test of settings not yet applied
     if config.backend == Backend.BUILTIN:
         return {"success": True, "message": "The built-in engine needs no connection", "latency_ms": 0}
-    label = Backend(config.backend).name.capitalize() if config.backend != Backend.OPENAI else "OpenAI"
+    label = {Backend.OPENAI: "OpenAI"}.get(config.backend, Backend(config.backend).name.capitalize())
     try:
         reply = llm.chat(config, [{"role": "user", "content": "Reply with the single word: pong"}], max_tokens=8)
     except llm.LLMError as exc:

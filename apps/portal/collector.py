@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Avg, Sum
 from django.utils import timezone
@@ -327,6 +328,27 @@ def fetch_events(client: cs.CloudStackClient) -> list[dict]:
             seen.add(event_id)
             fresh.append(event)
     return fresh
+
+
+def prune_events(now: datetime | None = None) -> int:
+    """Delete the CloudStack events older than MP_PORTAL_EVENT_RETENTION_DAYS (0 keeps them all); how many went.
+
+    The events near the newest one are always kept, whatever their age: `fetch_events` reads again from
+    EVENT_OVERLAP before the newest and tells what it already has by id, so pruning inside that window would have
+    the next collection store the pruned events again (and a table emptied entirely would make it read the first
+    FIRST_EVENTS_DAYS again). A change linked to a pruned event keeps its row (its `event` becomes null).
+    """
+    days = settings.MP_PORTAL_EVENT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    newest = models.CloudEvent.objects.order_by("-created", "-id").values_list("created", flat=True).first()
+    if newest is None:
+        return 0
+    cutoff = min((now or timezone.now()) - timedelta(days=days), newest - 2 * EVENT_OVERLAP)
+    deleted, _ = models.CloudEvent.objects.filter(created__lt=cutoff).delete()
+    if deleted:
+        log.info("portal.events pruned=%d older_than_days=%d", deleted, days)
+    return deleted
 
 
 def _store_events(events: list[dict], owners: Owners, collection: models.Collection) -> list[models.CloudEvent]:

@@ -28,6 +28,9 @@ class Execution(models.Model):
     approval_comment = models.TextField(blank=True, default="")
     # Every decision and cancel, oldest first: {"action", "by", "at", "comment"}.
     approval_history = models.JSONField(default=list, blank=True)
+    # When the run had waited for its approver longer than its policy's escalation_timeout_minutes and the admins
+    # were told (runner.escalate_overdue); it still waits, and is escalated only once.
+    escalated_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -93,3 +93,66 @@ def live_volumes(client: cs.CloudStackClient) -> list[dict]:
 def is_quota_refusal(exc: cs.CloudStackError) -> bool:
     """CloudStack's ResourceAllocationException (error 535): the owner's snapshot or storage limit is reached."""
     return getattr(exc, "errorcode", None) == 535 or "Maximum number of resources" in str(exc)
+
+
+def owner_params(record: dict) -> dict[str, str]:
+    """How a create names the record's owner: its project, else its account in its domain (CloudStack gives what
+    an admin creates without them to the admin)."""
+    if record.get("projectid"):
+        return {"projectid": record["projectid"]}
+    if record.get("account") and record.get("domainid"):
+        return {"account": record["account"], "domainid": record["domainid"]}
+    return {}
+
+
+def _figure(raw) -> float | None:
+    """A limit or available as listAccounts/listProjects give it: a number as a string, "Unlimited" for none."""
+    if raw is None or str(raw).strip().lower() == "unlimited":
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return None if value < 0 else value
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The owner's resource limits and use as CloudStack counts them (None: unlimited). Storage in GiB: volumes
+    count against primary storage, snapshots against secondary storage (ResourceType.primary_storage,
+    secondary_storage)."""
+
+    tenant: str
+    primary_limit_gb: float | None
+    primary_used_gb: float
+    volume_limit: float | None
+    volume_used: float
+    secondary_limit_gb: float | None
+    secondary_used_gb: float
+    snapshot_limit: float | None
+    snapshot_used: float
+
+
+def owner_quota(client: cs.CloudStackClient, record: dict) -> Quota | None:
+    """The limits and use of the project or account owning `record` (listProjects / listAccounts: the
+    primarystoragelimit, primarystoragetotal, volumelimit, ... fields); None when CloudStack does not say."""
+    try:
+        if record.get("projectid"):
+            rows = client.list_all("listProjects", id=record["projectid"], listall=True)
+        elif record.get("account"):
+            rows = client.list_all("listAccounts", name=record["account"], domainid=record.get("domainid"),
+                                   listall=True)
+        else:
+            return None
+    except cs.CloudStackError:
+        return None
+    if not rows or "primarystoragetotal" not in rows[0]:
+        return None
+    row = rows[0]
+    return Quota(tenant=tenant_name(record) or row.get("name", ""),
+                 primary_limit_gb=_figure(row.get("primarystoragelimit")),
+                 primary_used_gb=float(row.get("primarystoragetotal") or 0),
+                 volume_limit=_figure(row.get("volumelimit")), volume_used=float(row.get("volumetotal") or 0),
+                 secondary_limit_gb=_figure(row.get("secondarystoragelimit")),
+                 secondary_used_gb=float(row.get("secondarystoragetotal") or 0),
+                 snapshot_limit=_figure(row.get("snapshotlimit")), snapshot_used=float(row.get("snapshottotal") or 0))

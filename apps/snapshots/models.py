@@ -134,6 +134,12 @@ class SnapshotRunVolume(models.Model):
     cloudstack_job_id = models.CharField(max_length=64, blank=True)
     deleted_snapshot_ids = models.JSONField(default=list)
     error = models.TextField(blank=True)
+    # A quota-blocked volume's owner figures when CloudStack refused it (listAccounts/listProjects): secondary
+    # storage in GiB, where snapshots count, and the snapshot count; null when CloudStack gave none or unlimited.
+    quota_limit_gb = models.PositiveIntegerField(null=True, blank=True)
+    quota_used_gb = models.PositiveIntegerField(null=True, blank=True)
+    snapshot_limit = models.PositiveIntegerField(null=True, blank=True)
+    snapshots_used = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "snapshot_run_volumes"

@@ -235,6 +235,9 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
                                "with a letter")
         if any(v.get("name", "").lower() == name.lower() for v in cloud.list_everywhere(client, "listVirtualMachines")):
             raise Conflict(f"A VM named '{name}' already exists")
+    quota, checks = quota_check(client, vm, planned)
+    if checks[0]["check_status"] == "fail":
+        warnings.append(checks[0]["notes"])
     offering = vm.get("serviceofferingid")
     details = vm.get("details") or {}
     boot = {"boot_type": "UEFI", "boot_mode": str(vm.get("bootmode") or "LEGACY").upper()} \
@@ -242,6 +245,8 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
     return {
         "zone_id": vm.get("zoneid"), "config_id": config.pk,
         "vm": {"id": vm["id"], "name": vm.get("name"), "state": vm.get("state"), "project_id": project_id},
+        # Who the restored volumes (and a NEW VM) belong to: the original's project or account, not the admin.
+        "owner": cloud.owner_params(vm), "quota": quota, "checks": checks,
         "mode": mode, "restore_point": {"id": point["id"], "name": point.get("name"), "created": point.get("created"),
                                         "volume_id": root["id"]},
         "volumes": planned, "skipped_volumes": skipped, "networks": networks, "ip_strategy": ip_strategy,
@@ -253,6 +258,39 @@ def make_plan(*, project_id: str, vm_id: str, restore_point_id: str, mode: str, 
         "details": {k: str(v) for k, v in details.items() if k in VM_DETAILS}, **boot,
         "power_on": power_on, "warnings": warnings,
     }
+
+
+def quota_check(client: cs.CloudStackClient, vm: dict, planned: list[dict]) -> tuple[dict, list[dict]]:
+    """Whether the VM's owner has room for the restored volumes (both modes create them all; REPLACE keeps the
+    originals detached until cleanup-storage): primary storage in GiB and the volume count, from CloudStack's own
+    figures for the project or account. The check is `quota_sufficient`; figures CloudStack did not give pass
+    with a note."""
+    needed_gb = sum(int(p.get("size_gb") or 0) for p in planned)
+    quota = cloud.owner_quota(client, vm)
+    figures = {"tenant_name": cloud.tenant_name(vm), "quota_needed_gb": needed_gb, "volumes_needed": len(planned),
+               "quota_limit_gb": None, "quota_used_gb": None, "volume_limit": None, "volumes_used": None}
+    if quota is None:
+        return figures, [{"check_name": "quota_sufficient", "check_status": "pass",
+                          "notes": "CloudStack gave no resource figures for the owner: not checked"}]
+    figures.update(quota_limit_gb=_whole(quota.primary_limit_gb), quota_used_gb=_whole(quota.primary_used_gb),
+                   volume_limit=_whole(quota.volume_limit), volumes_used=_whole(quota.volume_used))
+    problems = []
+    if quota.primary_limit_gb is not None and quota.primary_used_gb + needed_gb > quota.primary_limit_gb:
+        problems.append(f"primary storage: {needed_gb} GiB needed, {_whole(quota.primary_used_gb)} of "
+                        f"{_whole(quota.primary_limit_gb)} GiB used "
+                        f"({max(0, _whole(quota.primary_limit_gb - quota.primary_used_gb))} GiB left)")
+    if quota.volume_limit is not None and quota.volume_used + len(planned) > quota.volume_limit:
+        problems.append(f"volumes: {len(planned)} needed, {_whole(quota.volume_used)} of "
+                        f"{_whole(quota.volume_limit)} used")
+    if problems:
+        return figures, [{"check_name": "quota_sufficient", "check_status": "fail",
+                          "notes": f"Insufficient quota for tenant {figures['tenant_name']}: " + "; ".join(problems)
+                                   + ". Raise its resource limit in CloudStack or free storage, then plan again"}]
+    return figures, [{"check_name": "quota_sufficient", "check_status": "pass"}]
+
+
+def _whole(value: float | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _planned(volume: dict, snap: dict) -> dict:
@@ -294,6 +332,16 @@ class Run:
                 raise Conflict(f"Snapshot {planned['snapshot_id']} is gone or no longer BackedUp")
         if self.job.mode == RestoreMode.REPLACE and cloud.find(self.client, "vm", self.job.vm_id) is None:
             raise Conflict(f"VM {self.job.vm_id} no longer exists: restore it with mode NEW")
+        # Room again, now: the owner may have used storage since the plan. A retry taking up kept volumes already
+        # holds them (CloudStack counts them as used), so it is not checked twice.
+        if self.plan.get("owner") and not self.job.reused_resources and not self.job.created_volume_ids:
+            tenant = (self.plan.get("quota") or {}).get("tenant_name", "")
+            owner = dict(self.plan["owner"])
+            if "projectid" in owner:
+                owner["project"] = tenant  # the name the check's reason gives
+            _, checks = quota_check(self.client, owner, self.plan["volumes"])
+            if checks[0]["check_status"] == "fail":
+                raise Conflict(checks[0]["notes"])
         return f"{len(self.plan['volumes'])} snapshot(s) ready"
 
     def CREATE_VOLUMES(self) -> str:
@@ -313,7 +361,7 @@ class Run:
             else:
                 name = f"{base}-restored-{planned['device_id']}"[:255]
                 volume_id = self.client.create_volume_from_snapshot(
-                    snapshot_id=planned["snapshot_id"], name=name,
+                    snapshot_id=planned["snapshot_id"], name=name, owner=self.plan.get("owner") or None,
                     on_submitted=self._record(CloudResourceKind.VOLUME, name,
                                               snapshot_id=planned["snapshot_id"]))["id"]
             made.append({"snapshot_id": planned["snapshot_id"], "volume_id": volume_id,
@@ -344,7 +392,8 @@ class Run:
             nics=nics, network_ids=[n["network_id"] for n in plan["networks"]], name=plan["new_vm_name"],
             display_name=plan["new_vm_name"], start=False, cpu_number=plan.get("cpu_number"),
             memory_mb=plan.get("memory_mb"), cpu_speed=plan.get("cpu_speed"), details=plan.get("details") or None,
-            boot_type=plan.get("boot_type"), boot_mode=plan.get("boot_mode"), on_submitted=submitted)
+            boot_type=plan.get("boot_type"), boot_mode=plan.get("boot_mode"), owner=plan.get("owner") or None,
+            on_submitted=submitted)
         if not self.job.result_vm_id:
             submitted("", vm["id"])
         return f"VM {vm['id']} ('{plan['new_vm_name']}') created, stopped, addresses " + ", ".join(

@@ -158,7 +158,8 @@ def snapshot_volume(run: SnapshotRun, row: SnapshotRunVolume, volume: dict, conf
         PolicySnapshot.objects.filter(run=run, volume_id=row.volume_id, state=SnapshotState.CREATING).update(
             state=SnapshotState.FAILED)
         quota = cloud.is_quota_refusal(exc)
-        _outcome(row, VolumeOutcome.QUOTA_BLOCKED if quota else VolumeOutcome.FAILED, error=str(exc))
+        _outcome(row, VolumeOutcome.QUOTA_BLOCKED if quota else VolumeOutcome.FAILED, error=str(exc),
+                 **(_quota_figures(client, volume) if quota else {}))
         bump(run, **({"quota_blocked": 1} if quota else {"failed": 1}))
         run_event(run, "snapshot", f"volume {row.volume_name or row.volume_id}: {exc}", level="warning",
                   volume_id=row.volume_id)
@@ -171,6 +172,19 @@ def snapshot_volume(run: SnapshotRun, row: SnapshotRunVolume, volume: dict, conf
         _outcome(row, VolumeOutcome.CREATED, snapshot_id=snap["id"])
     bump(run, snapshots_created=1)
     prune(run, row, client)
+
+
+def _quota_figures(client, volume: dict) -> dict:
+    """The owner's snapshot limits and use as CloudStack counts them when it refused (one read per refusal)."""
+    quota = cloud.owner_quota(client, volume)
+    if quota is None:
+        return {}
+
+    def whole(value: float | None) -> int | None:
+        return None if value is None else round(value)
+
+    return {"quota_limit_gb": whole(quota.secondary_limit_gb), "quota_used_gb": whole(quota.secondary_used_gb),
+            "snapshot_limit": whole(quota.snapshot_limit), "snapshots_used": whole(quota.snapshot_used)}
 
 
 def prune(run: SnapshotRun, row: SnapshotRunVolume, client) -> None:

@@ -37,9 +37,11 @@ def batches(run: SnapshotRun) -> list[dict]:
 
 
 def quota_blocks(run: SnapshotRun) -> list[dict]:
-    """Volumes CloudStack refused for their owner's resource limit; the limit and use when its error said them."""
+    """Volumes CloudStack refused for their owner's resource limit, with the owner's figures read at the refusal
+    (secondary storage in GiB, where snapshots count, and the snapshot count; null: unlimited or not given)."""
     return [{"volume_id": r.volume_id, "volume_name": r.volume_name or r.volume_id, "tenant_name": r.tenant_name,
-             "quota_limit_gb": None, "quota_used_gb": None, "quota_needed_gb": r.size_gb,
+             "quota_limit_gb": r.quota_limit_gb, "quota_used_gb": r.quota_used_gb, "quota_needed_gb": r.size_gb,
+             "snapshot_limit": r.snapshot_limit, "snapshots_used": r.snapshots_used,
              "block_reason": f"{_QUOTA_TEXT}: {r.error}"}
             for r in run.volumes.filter(status=VolumeOutcome.QUOTA_BLOCKED)]
 

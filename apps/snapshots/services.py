@@ -154,6 +154,9 @@ def restore_execute(*, plan_id: str, confirm_destructive: str | None) -> Restore
     if job.status != RestoreStatus.PLANNED:
         raise Conflict(f"Restore job {plan_id} is {job.status}, not PLANNED")
     _confirm(job, confirm_destructive)
+    failed = [c for c in (job.plan_json or {}).get("checks", []) if c.get("check_status") == "fail"]
+    if failed:
+        raise Conflict(f"Restore plan {plan_id} failed its {failed[0]['check_name']} check: {failed[0]['notes']}")
     with transaction.atomic():
         _busy_vm(job)
         job = transition(job, RestoreStatus.PENDING)

@@ -20,7 +20,10 @@ from lab.cloudstack.state import LabState, new_id, now
 # Resource.ResourceType ordinals listResourceLimits answers with, and a new account's defaults
 # (max.account.* global settings); the root admin is unlimited (-1).
 RESOURCE_TYPES = {0: ("user_vm", 20), 1: ("public_ip", 20), 2: ("volume", 20), 3: ("snapshot", 20),
-                  4: ("template", 20), 8: ("cpu", 40), 9: ("memory", 40960), 10: ("primary_storage", 200)}
+                  4: ("template", 20), 8: ("cpu", 40), 9: ("memory", 40960), 10: ("primary_storage", 200),
+                  11: ("secondary_storage", 400)}
+GiB = 1024 ** 3
+_GONE = ("Destroy", "Expunging", "Expunged", "Error")
 
 
 def owner_fields(lab: LabState, p: Params) -> dict:
@@ -74,7 +77,7 @@ def create_domain(lab: LabState, p: Params) -> dict:
 def list_accounts(lab: LabState, p: Params) -> dict:
     wanted = p.entity("id", lab.accounts)
     domain = p.entity("domainid", lab.domains)
-    items = [responses.public(a) for a in lab.accounts.values()
+    items = [{**responses.public(a), **limits_and_counts(lab, a)} for a in lab.accounts.values()
              if wanted in (None, a) and (domain is None or a["domainid"] == domain["id"])
              and p.get("name") in (None, a["name"])]
     return list_response("account", items, p)
@@ -99,7 +102,7 @@ def create_account(lab: LabState, p: Params) -> dict:
 def list_projects(lab: LabState, p: Params) -> dict:
     wanted = p.entity("id", lab.projects)
     domain = p.entity("domainid", lab.domains)
-    items = [responses.public(pr) for pr in lab.projects.values()
+    items = [{**responses.public(pr), **limits_and_counts(lab, pr, project=True)} for pr in lab.projects.values()
              if wanted in (None, pr) and (domain is None or pr["domainid"] == domain["id"])]
     return list_response("project", items, p)
 
@@ -120,6 +123,38 @@ def _limits_of(lab: LabState, owner: dict) -> dict:
     admin = owner.get("account") == "admin" and not owner.get("projectid")
     defaults = {str(t): (-1 if admin else limit) for t, (_, limit) in RESOURCE_TYPES.items()}
     return {**defaults, **owner.get("limits", {})}
+
+
+def _owns(owner: dict, record: dict, project: bool) -> bool:
+    shown = responses.owner_of(record)
+    if project:
+        return shown.get("projectid") == owner["id"]
+    return not shown.get("projectid") and (shown["account"], shown["domainid"]) == (owner["name"], owner["domainid"])
+
+
+def limits_and_counts(lab: LabState, owner: dict, *, project: bool = False) -> dict:
+    """The limit/total/available fields listAccounts and listProjects answer with (ResourceLimitAndCountResponse,
+    AccountJoinDaoImpl/ProjectJoinDaoImpl): limits and available as strings, "Unlimited" for -1 (and for the root
+    admin); storage in GiB, the primary total whole (bytes / GiB), the secondary one a float. Counted here from
+    what the owner holds: its volumes (not destroyed) on primary storage, its snapshots on secondary."""
+    # The max.account.* / max.project.* defaults under what updateResourceLimit set; the root admin is unlimited
+    # (the fullView of its own account).
+    root_admin = not project and owner.get("name") == "admin"
+    limits = {**{str(t): limit for t, (_, limit) in RESOURCE_TYPES.items()}, **owner.get("limits", {})}
+    volumes = [v for v in lab.volumes.values() if v.get("state") not in _GONE and _owns(owner, v, project)]
+    # A snapshot's owner is its volume's, as responses.snapshot shows it.
+    snaps = [s for s in lab.snapshots.values() if s.get("state") not in _GONE
+             and _owns(owner, lab.volumes.get(s.get("volumeid") or "") or {}, project)]
+    totals = {"volume": len(volumes), "snapshot": len(snaps),
+              "primarystorage": sum(int(v.get("size") or 0) for v in volumes) // GiB,
+              "secondarystorage": round(sum(int(s.get("virtualsize") or 0) for s in snaps) / GiB, 2)}
+    out = {}
+    for name, kind in (("volume", 2), ("snapshot", 3), ("primarystorage", 10), ("secondarystorage", 11)):
+        limit = -1 if root_admin else int(limits[str(kind)])
+        out[f"{name}limit"] = "Unlimited" if limit == -1 else str(limit)
+        out[f"{name}total"] = totals[name]
+        out[f"{name}available"] = "Unlimited" if limit == -1 else str(limit - totals[name])
+    return out
 
 
 @command("listResourceLimits")

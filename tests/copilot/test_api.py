@@ -192,3 +192,33 @@ def test_before_any_collection_an_answer_says_the_tables_are_empty(viewer_client
     assert "No collection of CloudStack has succeeded yet" in body["answer"]
     assert ask(viewer_client, "When was the data last collected?")["answer"] == \
         "No collection of CloudStack has succeeded yet."
+
+
+def test_history_past_its_retention_is_pruned_by_the_periodic_task(viewer_client, operator_client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.copilot import services, tasks
+
+    old = ask(viewer_client, "How many VMs?")
+    ask(operator_client, "How many hosts?")
+    newer = ask(viewer_client, "Volumes not attached")
+    now = timezone.now()
+    Exchange.objects.filter(pk=old["history_id"]).update(created_at=now - timedelta(days=40))
+    settings.MP_COPILOT_HISTORY_RETENTION_DAYS = 30
+    assert services.prune_history(now=now) == 1
+    assert services.prune_history(now=now) == 0  # idempotent
+    assert [h["id"] for h in viewer_client.get("/api/copilot/history").json()] == [newer["history_id"]]
+    # Thirty-one days on, everything asked today is past it too.
+    assert services.prune_history(now=now + timedelta(days=31)) == 2
+    assert viewer_client.get("/api/copilot/history").json() == []
+    assert operator_client.get("/api/copilot/history").json() == []
+
+    # The hourly task applies it; 0 keeps everything.
+    Exchange.objects.filter(pk=ask(viewer_client, "How many VMs?")["history_id"]).update(
+        created_at=now - timedelta(days=400))
+    settings.MP_COPILOT_HISTORY_RETENTION_DAYS = 0
+    assert tasks.prune_history() == 0
+    settings.MP_COPILOT_HISTORY_RETENTION_DAYS = 30
+    assert tasks.prune_history() == 1 and not Exchange.objects.exists()

@@ -38,7 +38,8 @@ ALLOWED = {
     "metering": {"core", "enrollment", "settings", "inventory", "replication", "accounts", "snapshots", "portal"},
     # Runbooks act on CloudStack through settings' client and read its resource records (seed 004).
     # The runbooks read the portal's collected tables and the snapshot policies and runs (reports, forecasts).
-    "runbooks": {"core", "enrollment", "settings", "portal", "snapshots"},
+    # An approval left waiting past its policy's timeout is told to the admins through accounts' notifications.
+    "runbooks": {"core", "enrollment", "settings", "portal", "snapshots", "accounts"},
     # The ops copilot (seed 004) reads the portal's collected tables and the migrations' VM contexts and jobs.
     "copilot": {"core", "enrollment", "settings", "inventory", "replication", "failover", "portal"},
     # The operations console's pages span every app it shows; nothing imports it.

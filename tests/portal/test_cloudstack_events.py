@@ -107,3 +107,52 @@ def test_keys_whose_role_lacks_list_events_still_collect(collected, cs_lab):
     assert run.status == "succeeded" and "event" in run.counts["unavailable"] and "listEvents" in run.error
     stopped = models.Change.objects.get(collection=run, resource_id=collected.vms["acme-web-1"]["id"])
     assert stopped.event is None and stopped.fields["status"] == {"before": "ACTIVE", "after": "SHUTOFF"}
+
+
+
+def test_events_past_their_retention_are_pruned_by_the_collection(collected, viewer_client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.portal import tasks
+
+    vm_id = collected.vms["acme-web-2"]["id"]
+    collected.client.stop_virtual_machine(vm_id)
+    assert collector.collect().status == "succeeded"
+    recent = models.CloudEvent.objects.count()
+    now = timezone.now()
+    # Events of an older past (CloudStack's own are all from this test's minute), one linked to a change.
+    for days in (100, 45, 20):
+        models.CloudEvent.objects.create(cloud_id=f"old-{days}", type="VM.START", level="INFO", state="Completed",
+                                         resource_type="server", resource_id=vm_id,
+                                         created=now - timedelta(days=days))
+    change = models.Change.objects.filter(resource_id=vm_id).order_by("id").first()
+    models.Change.objects.filter(pk=change.pk).update(event=models.CloudEvent.objects.get(cloud_id="old-100"))
+    assert models.CloudEvent.objects.count() == recent + 3
+    assert "old-20" in {e["id"] for e in get(viewer_client, "/audit/cloudstack-events", all_states="true",
+                                             limit=500)["events"]}
+
+    settings.MP_PORTAL_EVENT_RETENTION_DAYS = 30
+    assert collector.prune_events(now=now) == 2  # 100 and 45 days old
+    assert collector.prune_events(now=now) == 0  # idempotent
+    assert collector.prune_events(now=now + timedelta(days=11)) == 1  # the 20-day-old one is now 31 days old
+    assert models.CloudEvent.objects.count() == recent
+    assert "old-20" not in {e["id"] for e in get(viewer_client, "/audit/cloudstack-events", all_states="true",
+                                                 limit=500)["events"]}
+    models.Change.objects.get(pk=change.pk)  # the change stays, without its pruned event
+    # However far the clock moves, the newest events are kept: the next collection reads on from them and would
+    # otherwise store them again.
+    assert collector.prune_events(now=now + timedelta(days=400)) == 0
+    assert collector.collect().status == "succeeded"
+    assert models.CloudEvent.objects.count() == recent
+
+    # The periodic collection task applies it; 0 keeps everything.
+    models.CloudEvent.objects.create(cloud_id="old-again", type="VM.STOP", level="INFO", state="Completed",
+                                     created=now - timedelta(days=100))
+    settings.MP_PORTAL_EVENT_RETENTION_DAYS = 0
+    assert tasks.collect_cloudstack()["events_pruned"] == 0
+    settings.MP_PORTAL_EVENT_RETENTION_DAYS = 30
+    summary = tasks.collect_cloudstack()
+    assert summary["status"] == "succeeded" and summary["events_pruned"] == 1
+    assert not models.CloudEvent.objects.filter(cloud_id="old-again").exists()

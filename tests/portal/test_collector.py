@@ -90,7 +90,8 @@ def test_without_cloudstack_the_task_says_so():
     from apps.portal.tasks import collect_cloudstack
 
     assert collect_cloudstack.apply().get() == {"status": "skipped",
-                                                "reason": "No CloudStack is configured (POST /api/v1/ossea/config)"}
+                                                "reason": "No CloudStack is configured (POST /api/v1/ossea/config)",
+                                                "events_pruned": 0}
 
 
 def test_keys_without_the_root_admins_commands_collect_what_they_may(collected, cs_config, cs_lab):

@@ -42,6 +42,12 @@ class ConfigSerializer(serializers.ModelSerializer):
     api_key = serializers.CharField(max_length=1024, write_only=True, required=False, allow_blank=True,
                                     help_text="Encrypted at rest, never returned; blank clears it")
     api_key_set = serializers.SerializerMethodField()
+    anthropic_url = serializers.CharField(max_length=512, validators=[_HTTP], required=False,
+                                          help_text="Base URL of Anthropic's Messages API (ours; the seed has none)")
+    anthropic_api_key = serializers.CharField(max_length=1024, write_only=True, required=False, allow_blank=True,
+                                              help_text="The anthropic backend's key: encrypted at rest, never "
+                                                        "returned; blank clears it")
+    anthropic_api_key_set = serializers.SerializerMethodField()
     data_leaves_platform = serializers.SerializerMethodField()
     notice = serializers.SerializerMethodField()
     system_prompt = serializers.CharField(max_length=8000, required=False)
@@ -50,12 +56,16 @@ class ConfigSerializer(serializers.ModelSerializer):
     class Meta:
         model = CopilotSettings
         fields = ["backend", "ollama_url", "ollama_model", "openai_model", "anthropic_model", "redact_sensitive",
-                  "system_prompt", "openai_url", "api_key", "api_key_set", "timeout_seconds", "data_leaves_platform",
+                  "system_prompt", "openai_url", "api_key", "api_key_set", "anthropic_url", "anthropic_api_key",
+                  "anthropic_api_key_set", "timeout_seconds", "data_leaves_platform",
                   "notice", "updated_by", "updated_at"]
         read_only_fields = ["updated_by", "updated_at"]
 
     def get_api_key_set(self, config) -> bool:
         return bool(config.api_key)
+
+    def get_anthropic_api_key_set(self, config) -> bool:
+        return bool(config.anthropic_api_key)
 
     def get_data_leaves_platform(self, config) -> bool:
         return config.backend != Backend.BUILTIN
@@ -63,7 +73,8 @@ class ConfigSerializer(serializers.ModelSerializer):
     def get_notice(self, config) -> str:
         if config.backend == Backend.BUILTIN:
             return NOTICE_BUILTIN
-        url = config.ollama_url if config.backend == Backend.OLLAMA else config.openai_url
+        url = {Backend.OLLAMA: config.ollama_url, Backend.ANTHROPIC: config.anthropic_url}.get(config.backend,
+                                                                                            config.openai_url)
         return NOTICE_EXTERNAL.format(backend=config.backend, url=url)
 
 
@@ -76,6 +87,9 @@ class TestConnectionRequestSerializer(serializers.Serializer):
     openai_url = serializers.CharField(max_length=512, validators=[_HTTP], required=False)
     openai_model = serializers.CharField(max_length=128, required=False)
     api_key = serializers.CharField(max_length=1024, required=False, write_only=True)
+    anthropic_url = serializers.CharField(max_length=512, validators=[_HTTP], required=False)
+    anthropic_model = serializers.CharField(max_length=128, required=False)
+    anthropic_api_key = serializers.CharField(max_length=1024, required=False, write_only=True)
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=300, required=False)
 
 

@@ -82,7 +82,8 @@ class ExecutionSummarySerializer(serializers.ModelSerializer):
 
 
 class ApprovalEventSerializer(serializers.Serializer):
-    action = serializers.CharField(help_text="approved, rejected or cancelled")
+    action = serializers.CharField(help_text="approved, rejected, cancelled or escalated (by system, past the "
+                                             "policy's escalation_timeout_minutes)")
     by = serializers.CharField()
     at = serializers.DateTimeField()
     comment = serializers.CharField(allow_blank=True)
@@ -98,7 +99,7 @@ class ExecutionDetailSerializer(ExecutionSummarySerializer):
 
     class Meta(ExecutionSummarySerializer.Meta):
         fields = [*ExecutionSummarySerializer.Meta.fields, "parameters", "result", "error", "approver_role",
-                  "approved_by", "approved_at", "approval_comment", "approval_history", "cancel_requested",
+                  "approved_by", "approved_at", "approval_comment", "approval_history", "escalated_at", "cancel_requested",
                   "started_at", "completed_at"]
 
 

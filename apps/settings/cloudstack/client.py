@@ -132,13 +132,16 @@ class CloudStackClient(StorageOperations, TenancyOperations):
                                nics: Sequence[DeployNic] = (), boot_type: str | None = None,
                                boot_mode: str | None = None,
                                details: dict[str, str] | None = None,
+                               owner: dict[str, str] | None = None,
                                on_submitted: Submitted | None = None) -> dict:
         """Deploy a VM (stopped by default).
 
         cpu_number/memory_mb/cpu_speed are for a customized offering (cpuSpeed only where the
         offering has no speed: CloudStack refuses it otherwise). `nics` (instead of `network_ids`)
         keeps a NIC's MAC or address; `details` are VM details such as rootDiskController.
-        `on_submitted(jobid, vm_id)` runs before the wait (write-ahead, `run_job`).
+        `owner` ({"projectid"} or {"account", "domainid"}) deploys it for a project or an account instead of
+        the caller (the admin whose keys these are). `on_submitted(jobid, vm_id)` runs before the wait
+        (write-ahead, `run_job`).
         """
         extra = {k: v for k, v in (("cpuNumber", cpu_number), ("memory", memory_mb),
                                    ("cpuSpeed", cpu_speed)) if v is not None}
@@ -147,7 +150,7 @@ class CloudStackClient(StorageOperations, TenancyOperations):
                             serviceofferingid=service_offering_id, templateid=template_id,
                             name=name, displayname=display_name, startvm=start,
                             details=extra or None, rootdisksize=root_disk_size_gb,
-                            boottype=boot_type, bootmode=boot_mode,
+                            boottype=boot_type, bootmode=boot_mode, **(owner or {}),
                             **nic_parameters(nics, network_ids))
 
     def update_virtual_machine(self, vm_id: str, *, os_type_id: str | None = None) -> dict:

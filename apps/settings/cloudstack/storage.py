@@ -56,11 +56,12 @@ class StorageOperations(CloudStackTransport):
                             zoneid=zone_id, diskofferingid=disk_offering_id, size=size_gb,
                             storageid=storage_id)
 
-    def create_volume_from_snapshot(self, *, snapshot_id: str, name: str,
+    def create_volume_from_snapshot(self, *, snapshot_id: str, name: str, owner: dict[str, str] | None = None,
                                     on_submitted: Submitted | None = None) -> dict:
-        """A new volume holding a snapshot's data (Ready at once), e.g. to boot a test VM from."""
+        """A new volume holding a snapshot's data (Ready at once), e.g. to boot a test VM from. Without `owner`
+        ({"projectid"} or {"account", "domainid"}) CloudStack gives it to the caller, not the snapshot's owner."""
         return self.run_job("createVolume", "volume", on_submitted=on_submitted,
-                            snapshotid=snapshot_id, name=name)
+                            snapshotid=snapshot_id, name=name, **(owner or {}))
 
     def attach_volume(self, volume_id: str, vm_id: str, *, device_id: int | None = None) -> dict:
         return self.run_job("attachVolume", "volume", id=volume_id, virtualmachineid=vm_id,

@@ -115,9 +115,12 @@ class QuotaBlockSerializer(serializers.Serializer):
     volume_id = serializers.CharField()
     volume_name = serializers.CharField()
     tenant_name = serializers.CharField()
-    quota_limit_gb = serializers.IntegerField(allow_null=True)
-    quota_used_gb = serializers.IntegerField(allow_null=True)
+    quota_limit_gb = serializers.IntegerField(allow_null=True, help_text="The owner's secondary storage limit (GiB) "
+                                              "when CloudStack refused; null: unlimited or not given")
+    quota_used_gb = serializers.IntegerField(allow_null=True, help_text="Its secondary storage in use (GiB)")
     quota_needed_gb = serializers.IntegerField()
+    snapshot_limit = serializers.IntegerField(allow_null=True, help_text="The owner's snapshot count limit")
+    snapshots_used = serializers.IntegerField(allow_null=True)
     block_reason = serializers.CharField()
 
 
