@@ -39,17 +39,26 @@ def check_cancel(job: RestoreJob) -> None:
         raise Cancelled(reason or "cancelled by the operator")
 
 
+def locked_step(job, key: str, status: str, message: str = "", *, stamp: bool = False):
+    """The job's row, locked (call inside `transaction.atomic`), with step `key` set to `status` (and `message`).
+
+    Restore jobs and on-demand pipeline runs keep their steps the same way, as a JSON list of dicts; `stamp` also
+    records when the step started or finished (restore jobs show it, pipeline runs do not)."""
+    row = type(job).objects.select_for_update().get(pk=job.pk)
+    for step in row.steps:
+        if step["key"] == key:
+            step["status"] = status
+            if message:
+                step["message"] = message
+            if stamp:
+                step["started_at" if status == StepStatus.RUNNING else "finished_at"] = timezone.now().isoformat()
+    return row
+
+
 def set_step(job: RestoreJob, key: str, status: str, message: str = "") -> None:
     """One step's status, the job's current step and its progress (finished steps over all), saved at once."""
     with transaction.atomic():
-        row = RestoreJob.objects.select_for_update().get(pk=job.pk)
-        for step in row.steps:
-            if step["key"] == key:
-                step["status"] = status
-                if message:
-                    step["message"] = message
-                stamp = timezone.now().isoformat()
-                step["started_at" if status == StepStatus.RUNNING else "finished_at"] = stamp
+        row = locked_step(job, key, status, message, stamp=True)
         done = sum(s["status"] in (StepStatus.COMPLETED, StepStatus.SKIPPED) for s in row.steps)
         row.progress_pct = round(100.0 * done / max(1, len(row.steps)), 1)
         row.current_step = key

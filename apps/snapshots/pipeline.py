@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from . import cloud, runner
 from .choices import PipelineStatus, RunStatus, RunTrigger, StepStatus
+from .jobs import locked_step
 from .models import OnDemandRun, SnapshotAssignment, SnapshotPolicy, SnapshotRunVolume
 
 
@@ -21,12 +22,7 @@ class StepFailed(Exception):
 
 def _step(job: OnDemandRun, key: str, status: str, message: str = "") -> None:
     with transaction.atomic():
-        row = OnDemandRun.objects.select_for_update().get(pk=job.pk)
-        for step in row.steps:
-            if step["key"] == key:
-                step["status"] = status
-                if message:
-                    step["message"] = message
+        row = locked_step(job, key, status, message)
         row.save(update_fields=["steps"])
     job.steps = row.steps
 
