@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
 
-from .exceptions import Conflict
+from .exceptions import ApplicationError, Conflict
 
 GiB = 1024 ** 3
 
@@ -42,11 +42,14 @@ def by_pk(queryset, value, *, missing: Exception):
 
 
 @contextmanager
-def unique_or_conflict(message: str):
+def unique_or_conflict(message: str | ApplicationError, *, error_code: str = ""):
     """The block's writes in one transaction; a unique constraint they break is a 409 saying `message` (two writers
-    racing for one name both pass a check made beforehand: the database has the last word)."""
+    racing for one name both pass a check made beforehand: the database has the last word). `message` may also be
+    the whole error to answer, where an API wants another shape than a plain Conflict."""
     try:
         with transaction.atomic():
             yield
     except IntegrityError:
-        raise Conflict(message) from None
+        if isinstance(message, ApplicationError):
+            raise message from None
+        raise Conflict(message, error_code=error_code) from None

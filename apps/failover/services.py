@@ -10,9 +10,10 @@ import logging
 import re
 import time
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from apps.core.exceptions import ApplicationError, Conflict, InvalidInput, NotFound
+from apps.core.utils import unique_or_conflict
 from apps.inventory.choices import VMContextStatus
 from apps.inventory.models import VMContext
 from apps.inventory.selectors import credential_for
@@ -88,15 +89,13 @@ def mapping_create(*, vm_context: VMContext, source_network_name: str, destinati
     """Map one source network of a VM to an existing CloudStack network (checked) for live or test failovers."""
     check_sources(vm_context, [source_network_name])
     found = _destination(_cloud_networks(vm_context), destination_network_id)
-    try:
-        with transaction.atomic():
-            return NetworkMapping.objects.create(
-                vm_context=vm_context, source_network_name=source_network_name, destination_network_id=found["id"],
-                destination_network_name=found.get("name") or destination_network_name, is_test_network=is_test_network)
-    except IntegrityError as exc:
-        kind = "test" if is_test_network else "production"
-        raise Conflict(f"VM '{vm_context.vm_name}' already has a {kind} mapping for '{source_network_name}'; change it "
-                       f"with PUT /api/v1/network-mappings/{vm_context.vm_id}", error_code="MAPPING_EXISTS") from exc
+    kind = "test" if is_test_network else "production"
+    with unique_or_conflict(f"VM '{vm_context.vm_name}' already has a {kind} mapping for '{source_network_name}'; "
+                            f"change it with PUT /api/v1/network-mappings/{vm_context.vm_id}",
+                            error_code="MAPPING_EXISTS"):
+        return NetworkMapping.objects.create(
+            vm_context=vm_context, source_network_name=source_network_name, destination_network_id=found["id"],
+            destination_network_name=found.get("name") or destination_network_name, is_test_network=is_test_network)
 
 
 def mappings_put(*, vm_context: VMContext, items: list[dict]) -> list[NetworkMapping]:
@@ -241,33 +240,30 @@ def failover_start(*, vm_context: VMContext, failover_type: str, options: dict, 
             raise refusal("Failover refused", f"No {kind} network mapping for " + ", ".join(repr(n) for n in unmapped),
                           error_code="NETWORK_MAPPING_MISSING", status=400,
                           actions=[f"Create network mapping for '{n}' (POST /api/v1/network-mappings)" for n in unmapped])
-    try:
-        with transaction.atomic():
-            context = VMContext.objects.select_for_update().get(pk=vm_context.pk)
-            if context.current_status != VMContextStatus.READY_FOR_FAILOVER:
-                raise Conflict(f"VM '{context.vm_name}' changed to '{context.current_status}' meanwhile",
-                               error_code="ACTIVE_JOBS")
-            job = FailoverJob.objects.create(
-                job_id=_new_job_id(failover_type, context), vm_context=context, ossea_config=config,
-                job_type=failover_type, skip_validation=bool(options.get("skip_validation")),
-                test_duration=options.get("test_duration", "") if not live else "",
-                test_duration_seconds=options.get("test_duration_seconds") if not live else None,
-                auto_cleanup=bool(options.get("auto_cleanup")) and not live,
-                power_off_source=live and options.get("power_off_source", True),
-                final_sync=live and options.get("final_sync", True),
-                shutdown_timeout_seconds=options.get("shutdown_timeout", 300),
-                network_overrides=overrides, custom_config=options.get("custom_config") or {},
-                notification_config=options.get("notification_config") or {}, requested_by=requested_by,
-                validation_result=result or {}, current_step="Queued")
-            if not live:
-                jobs.context_status(context, VMContextStatus.TEST_FAILOVER)
-            event(job, "created", f"{failover_type} failover queued", requested_by=requested_by,
-                  skip_validation=job.skip_validation)
-            _enqueue(job)
-    except IntegrityError as exc:
-        # Lost a race with another start for the same VM: the unique active slot caught it.
-        raise refusal("Failover refused", f"VM '{vm_context.vm_name}' already has an active failover job",
-                      error_code="ACTIVE_JOBS") from exc
+    # A start that lost a race with another for the same VM breaks the unique active slot: the refusal answers it.
+    with unique_or_conflict(refusal("Failover refused", f"VM '{vm_context.vm_name}' already has an active failover job",
+                                    error_code="ACTIVE_JOBS")):
+        context = VMContext.objects.select_for_update().get(pk=vm_context.pk)
+        if context.current_status != VMContextStatus.READY_FOR_FAILOVER:
+            raise Conflict(f"VM '{context.vm_name}' changed to '{context.current_status}' meanwhile",
+                           error_code="ACTIVE_JOBS")
+        job = FailoverJob.objects.create(
+            job_id=_new_job_id(failover_type, context), vm_context=context, ossea_config=config,
+            job_type=failover_type, skip_validation=bool(options.get("skip_validation")),
+            test_duration=options.get("test_duration", "") if not live else "",
+            test_duration_seconds=options.get("test_duration_seconds") if not live else None,
+            auto_cleanup=bool(options.get("auto_cleanup")) and not live,
+            power_off_source=live and options.get("power_off_source", True),
+            final_sync=live and options.get("final_sync", True),
+            shutdown_timeout_seconds=options.get("shutdown_timeout", 300),
+            network_overrides=overrides, custom_config=options.get("custom_config") or {},
+            notification_config=options.get("notification_config") or {}, requested_by=requested_by,
+            validation_result=result or {}, current_step="Queued")
+        if not live:
+            jobs.context_status(context, VMContextStatus.TEST_FAILOVER)
+        event(job, "created", f"{failover_type} failover queued", requested_by=requested_by,
+              skip_validation=job.skip_validation)
+        _enqueue(job)
     return job
 
 

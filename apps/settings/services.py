@@ -1,10 +1,11 @@
 """Writes for CloudStack configurations, VMware credentials, guest OS mappings and storage mappings."""
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from apps.core.exceptions import Conflict, InvalidInput, NotFound
+from apps.core.exceptions import InvalidInput, NotFound
+from apps.core.utils import unique_or_conflict
 
 from .models import GuestOsMapping, OsseaConfig, StorageMapping, VMwareCredential
 
@@ -21,11 +22,8 @@ def ossea_config_get(config_id) -> OsseaConfig:
 
 
 def _save_unique(instance, *, what: str, **kwargs) -> None:
-    try:
-        with transaction.atomic():
-            instance.save(**kwargs)
-    except IntegrityError as exc:
-        raise Conflict(f"{what} named '{instance.name}' already exists") from exc
+    with unique_or_conflict(f"{what} named '{instance.name}' already exists"):
+        instance.save(**kwargs)
 
 
 def ossea_config_create(*, data: dict) -> OsseaConfig:
@@ -130,11 +128,8 @@ def guest_os_mapping_save(*, mapping: GuestOsMapping, data: dict) -> GuestOsMapp
         setattr(mapping, key, value)
     if not (mapping.os_type_description or mapping.os_type_id):
         raise InvalidInput("A guest OS mapping needs os_type_description or os_type_id")
-    try:
-        with transaction.atomic():
-            mapping.save()
-    except IntegrityError as exc:
-        raise Conflict(f"VMware guest OS '{mapping.vmware_guest_id}' is already mapped") from exc
+    with unique_or_conflict(f"VMware guest OS '{mapping.vmware_guest_id}' is already mapped"):
+        mapping.save()
     return mapping
 
 
@@ -144,10 +139,7 @@ def storage_mapping_save(*, mapping: StorageMapping, data: dict) -> StorageMappi
         setattr(mapping, key, value)
     if mapping.problem():
         raise InvalidInput(mapping.problem())
-    try:
-        with transaction.atomic():
-            mapping.save()
-    except IntegrityError as exc:
-        source = f"datastore '{mapping.datastore}'" if mapping.datastore else f"disk {mapping.disk_id} of {mapping.vm_id}"
-        raise Conflict(f"The {source} is already mapped in this CloudStack configuration") from exc
+    source = f"datastore '{mapping.datastore}'" if mapping.datastore else f"disk {mapping.disk_id} of {mapping.vm_id}"
+    with unique_or_conflict(f"The {source} is already mapped in this CloudStack configuration"):
+        mapping.save()
     return mapping

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import collections
 
-from django.db import IntegrityError, transaction
-
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.utils import unique_or_conflict
 
 from ..models import Project, SourceVM, VMDependency
 from .text import child_get
@@ -34,16 +33,13 @@ def dependency_create(*, project: Project, vm: SourceVM, data: dict) -> VMDepend
         raise InvalidInput(f"depends_on_vm_id {data['depends_on_vm_id']} is not a VM of this project") from None
     if other.pk == vm.pk:
         raise InvalidInput("A VM cannot depend on itself")
-    try:
-        with transaction.atomic():
-            # One writer at a time per project: two crossing dependencies could otherwise both pass the check.
-            Project.objects.select_for_update().filter(pk=project.pk).exists()
-            if _reaches(project, other.pk, vm.pk):
-                raise Conflict(f"Circular dependency: {other.vm_name} already comes before {vm.vm_name}")
-            return VMDependency.objects.create(project=project, vm=vm, depends_on_vm=other,
-                                               dependency_type=data["dependency_type"], notes=data.get("notes", ""))
-    except IntegrityError:
-        raise Conflict(f"{vm.vm_name} -> {other.vm_name} exists already") from None
+    with unique_or_conflict(f"{vm.vm_name} -> {other.vm_name} exists already"):
+        # One writer at a time per project: two crossing dependencies could otherwise both pass the check.
+        Project.objects.select_for_update().filter(pk=project.pk).exists()
+        if _reaches(project, other.pk, vm.pk):
+            raise Conflict(f"Circular dependency: {other.vm_name} already comes before {vm.vm_name}")
+        return VMDependency.objects.create(project=project, vm=vm, depends_on_vm=other,
+                                           dependency_type=data["dependency_type"], notes=data.get("notes", ""))
 
 
 def dependency_delete(*, vm: SourceVM, dep_id) -> None:

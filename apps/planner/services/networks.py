@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import re
 
-from django.db import IntegrityError, transaction
-
-from apps.core.exceptions import Conflict
+from apps.core.utils import unique_or_conflict
 
 from ..choices import VMStatus
 from ..models import NetworkMapping, Project, SourceNIC
@@ -42,12 +40,9 @@ def network_mapping_get(project: Project, mapping_id) -> NetworkMapping:
 def network_mapping_upsert(*, project: Project, data: dict) -> tuple[NetworkMapping, bool]:
     defaults = {k: v for k, v in data.items() if k != "source_network_name"}
     defaults.setdefault("vlan_id", parse_vlan(data["source_network_name"]))
-    try:
-        with transaction.atomic():
-            return NetworkMapping.objects.update_or_create(
-                project=project, source_network_name=data["source_network_name"], defaults=defaults)
-    except IntegrityError:
-        raise Conflict("The mapping changed at the same time; try again") from None
+    with unique_or_conflict("The mapping changed at the same time; try again"):
+        return NetworkMapping.objects.update_or_create(
+            project=project, source_network_name=data["source_network_name"], defaults=defaults)
 
 
 def network_mapping_update(*, mapping: NetworkMapping, data: dict) -> NetworkMapping:
