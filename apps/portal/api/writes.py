@@ -72,6 +72,11 @@ def _valid(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
+def _created(serializer_class, model, made: dict) -> Response:
+    """201 with the row the write collected at once (by CloudStack's id), as the list endpoints show it."""
+    return Response(serializer_class(model.objects.get(cloud_id=made["id"])).data, status=status.HTTP_201_CREATED)
+
+
 class AdminView(PortalView):
     permission = "resources:admin"
 
@@ -84,8 +89,7 @@ class AdminFlavorsView(AdminView):
         offering = services.flavor_create(name=data["name"], vcpus=data["vcpus"], ram_mb=data["ram"],
                                           cpu_speed_mhz=data["cpu_speed_mhz"], description=data["description"],
                                           user=_user(request))
-        return Response(FlavorSerializer(models.ServiceOffering.objects.get(cloud_id=offering["id"])).data,
-                        status=status.HTTP_201_CREATED)
+        return _created(FlavorSerializer, models.ServiceOffering, offering)
 
 
 class AdminFlavorView(AdminView):
@@ -101,8 +105,7 @@ class AdminNetworksView(AdminView):
     def post(self, request):
         data = _valid(NetworkCreateSerializer, request)
         network = services.network_create(name=data["name"], description=data["description"], user=_user(request))
-        return Response(NetworkSerializer(models.Network.objects.get(cloud_id=network["id"])).data,
-                        status=status.HTTP_201_CREATED)
+        return _created(NetworkSerializer, models.Network, network)
 
 
 class AdminNetworkView(AdminView):
@@ -119,8 +122,7 @@ class AdminSecurityGroupsView(AdminView):
         data = _valid(SecurityGroupCreateSerializer, request)
         group = services.security_group_create(name=data["name"], description=data["description"],
                                                project_id=data["project_id"], user=_user(request))
-        return Response(SecurityGroupSerializer(models.SecurityGroup.objects.get(cloud_id=group["id"])).data,
-                        status=status.HTTP_201_CREATED)
+        return _created(SecurityGroupSerializer, models.SecurityGroup, group)
 
 
 class AdminSecurityGroupView(AdminView):
