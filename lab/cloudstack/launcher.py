@@ -68,6 +68,10 @@ class LabCloudStack:
         """What production calls /dev: the client finds devices at <dev_root>/disk/by-id/."""
         return self.lab_root / "dev"
 
+    def volume_file(self, volume_id: str) -> Path:
+        """A volume's backing file (LabState.volume_file): what a test writes to stands for what a guest wrote."""
+        return self.state_dir / "volumes" / f"{volume_id}.img"
+
     @property
     def oma_vm_id(self) -> str:
         return self.info["oma_vm_id"]

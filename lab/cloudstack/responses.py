@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 from lab.cloudstack import pools, storage
-from lab.cloudstack.state import LabState
+from lab.cloudstack.state import ADMIN, LabState
 
 _OWNER = {"account": "admin", "domain": "ROOT", "domainid": "00000000-0000-0000-0000-000000000001"}
 _PRIVATE = ("seq", "oma", "next_host", "base_allocated", "limits", "password", "lab_workload")
@@ -102,6 +104,37 @@ def volume(lab: LabState, v: dict) -> dict:
                    vmstate=owner["state"])
         if v["type"] == "ROOT":
             out["serviceofferingid"] = owner["serviceofferingid"]
+    out.update(volume_stats(lab, v))
+    return out
+
+
+def utilization_text(physical: int, virtual: int) -> str:
+    """Java's DecimalFormat("0.0%") of physical/virtual: times 100 as a double, HALF_EVEN, one decimal always."""
+    value = Decimal(physical / virtual * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN)
+    return f"{value:f}%"
+
+
+def volume_stats(lab: LabState, v: dict) -> dict:
+    """The StatsCollector's figures for a volume, as ViewResponseHelper.createVolumeResponse adds them.
+
+    CloudStack's VolumeStatsTask asks a KVM host about the volumes on each primary storage pool; the agent answers
+    with the disk's allocation (qemu-img's "disk size": what the file holds on the pool) and its virtual size.
+    Every volume response (listVolumes, createVolume, attach/detach, resize) then carries `utilization`
+    (physical/virtual as DecimalFormat "0.0%"), and, in the root admin's (Full) view only, `physicalsize` and
+    `virtualsize` in bytes. A volume on no pool yet (Allocated) has no statistics: no fields. The emulator's
+    backing file is the disk: st_blocks*512 allocated, its length the virtual size, read at each answer (no
+    collection interval, so a test sees what it wrote at once).
+    """
+    if v["state"] == "Allocated" or not v.get("storageid"):
+        return {}
+    path = lab.volume_file(v["id"])
+    virtual = storage.virtual_bytes(path)
+    if not virtual:  # no backing file (a record-only volume): nothing for a host to report
+        return {}
+    physical = storage.allocated_bytes(path)
+    out = {"utilization": utilization_text(physical, virtual)}
+    if lab.caller == ADMIN:
+        out.update(physicalsize=physical, virtualsize=virtual)
     return out
 
 

@@ -92,6 +92,14 @@ def allocated_bytes(path: Path) -> int:
         return 0
 
 
+def virtual_bytes(path: Path) -> int | None:
+    """The size the guest sees (qemu-img's "virtual size"): the sparse file's length; None without a file."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
 def link_device(lab_root: Path, volume_id: str, target: Path) -> Path:
     link = device_link(lab_root, volume_id)
     link.parent.mkdir(parents=True, exist_ok=True)

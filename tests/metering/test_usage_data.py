@@ -3,6 +3,7 @@ and sampled with those figures, scored in efficiency's bands and charged for the
 endpoint (route pattern) and method counts the calls a test made."""
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -63,7 +64,7 @@ def test_driven_usage_is_sampled_scored_and_charged(cloud, cs_lab, admin_client_
     assert rows["payroll-1"]["cpu_usage_percent"] == rows["payroll-1"]["ram_usage_mb"] == 0
     assert rows["acme-db-1"]["power_state"] == "stopped" and rows["acme-db-1"]["cpu_usage_percent"] == 0
 
-    # Efficiency's bands, worked out from the driven usage (the emulator's volumes report no physical size: disk 0).
+    # Efficiency's bands, worked out from the driven usage (nothing was written to the sparse disks: disk 0).
     scores = {r["vm_name"]: r for r in admin_client_api.get("/api/metering/efficiency").json()["data"]
               if r["collected_at"] == rows["acme-web-1"]["collected_at"]}
     assert scores["acme-web-1"]["classification"] == expected_class(70, 70, 0) == "good"
@@ -92,6 +93,38 @@ def test_driven_usage_is_sampled_scored_and_charged(cloud, cs_lab, admin_client_
     columns = admin_client_api.get("/api/metering/export/chargeback").content.decode().splitlines()[0].split(",")
     acme_row = dict(zip(columns, acme.split(","), strict=True))
     assert float(acme_row["network_gb"]) == 1.0 and float(acme_row["network_cost"]) == 0.5
+
+
+@pytest.mark.integration
+def test_a_vm_well_used_in_cpu_ram_and_disk_is_excellent(cloud, cs_lab, admin_client_api):
+    vm = cloud.vms["acme-web-1"]  # 1 vCPU, 1024 MB, a 2 GiB ROOT volume
+    root = next(v for v in cloud.client.list_all_volumes()
+                if v.get("virtualmachineid") == vm["id"] and v["type"] == "ROOT")
+    cs_lab.set_workload(vm["id"], cpu_percent=70, memory_used_mb=717)
+    # The guest has filled 70% of its disk: blocks allocated in the volume's file, which is what CloudStack's
+    # volume statistics (qemu-img's "disk size") report as its physical size.
+    path = cs_lab.volume_file(root["id"])
+    with open(path, "r+b") as disk:
+        os.posix_fallocate(disk.fileno(), 0, int(0.7 * 2 * GiB) // 4096 * 4096)
+    allocated = path.stat().st_blocks * 512
+    collect()
+    raw = portal.Volume.objects.get(cloud_id=root["id"]).raw
+    assert (raw["physicalsize"], raw["virtualsize"], raw["utilization"]) == (allocated, 2 * GiB, "70.0%")
+    assert sampler.sample(now=timezone.now(), force=True)
+
+    row = next(r for r in admin_client_api.get("/api/metering/resources").json()["data"]
+               if r["vm_name"] == "acme-web-1")
+    assert (row["disk_allocated_gb"], row["disk_used_gb"], row["disk_usage_percent"]) == \
+        (2, round(allocated / GiB, 2), round(100 * allocated / GiB / 2, 1)) == (2, 1.4, 70.0)
+    assert (row["cpu_usage_percent"], row["ram_usage_percent"]) == (70.0, 70.0)
+    score = next(r for r in admin_client_api.get("/api/metering/efficiency").json()["data"]
+                 if r["vm_name"] == "acme-web-1")
+    assert (score["cpu_score"], score["ram_score"], score["disk_score"]) == (100.0, 100.0, 100.0)
+    assert score["classification"] == expected_class(70, 70, 70) == "excellent"
+    assert score["recommendation"] == "Well sized"
+    excellent = admin_client_api.get("/api/metering/efficiency", {"classification": "excellent"}).json()
+    assert [r["vm_name"] for r in excellent["data"]] == ["acme-web-1"]
+    assert admin_client_api.get("/api/metering/overview").json()["efficiency"]["excellent_count"] == 1
 
 
 @pytest.mark.django_db

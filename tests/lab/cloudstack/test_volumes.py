@@ -7,8 +7,9 @@ import os
 import pytest
 from cs import CloudStackApiException
 
+from lab.cloudstack import responses
 from lab.cloudstack.storage import device_link
-from tests.lab.cloudstack.helpers import api_error
+from tests.lab.cloudstack.helpers import api_error, make_api
 
 pytestmark = pytest.mark.integration
 GiB = 1024**3
@@ -179,3 +180,42 @@ def test_resize_grows_the_backing_file(cloudstack_lab, api, world):
     assert os.path.getsize(device_link(cloudstack_lab.lab_root, volume["id"])) == 3 * GiB
     error = job_error(api.resizeVolume, id=volume["id"], size=2)
     assert "would shrink the volume" in error["errortext"]
+
+
+def test_volume_stats_report_what_the_disk_holds(cloudstack_lab, api, world):
+    # CloudStack's StatsCollector reports a volume on a pool; an Allocated one is on none yet: no figures.
+    volume = world.volume(api, size_gb=1)
+    assert not {"physicalsize", "virtualsize", "utilization"} & set(volume)
+    attached = api.attachVolume(id=volume["id"], virtualmachineid=world.oma_vm_id)["volume"]
+    assert (attached["physicalsize"], attached["virtualsize"], attached["utilization"]) == (0, GiB, "0.0%")
+
+    # The guest writes 256 MiB: qemu-img's "disk size" grows by the blocks written, the virtual size stays.
+    with open(device_link(cloudstack_lab.lab_root, volume["id"]), "r+b") as disk:
+        disk.write(b"\xab" * (256 * 1024**2))
+        os.fsync(disk.fileno())
+    listed = api.listVolumes(id=volume["id"])["volume"][0]
+    # What the file system allocated: the data's blocks, and now and then an extent-tree block of ext4's.
+    allocated = cloudstack_lab.volume_file(volume["id"]).stat().st_blocks * 512
+    assert (listed["physicalsize"], listed["virtualsize"]) == (allocated, GiB)
+    assert 256 * 1024**2 <= allocated < 257 * 1024**2
+    assert listed["utilization"] == "25.0%"  # DecimalFormat("0.0%")
+    assert listed["size"] == GiB
+
+
+@pytest.mark.parametrize(("physical", "virtual", "text"), [
+    (0, GiB, "0.0%"), (GiB, GiB, "100.0%"), (1, 3, "33.3%"), (2, 3, "66.7%"), (1, 8, "12.5%"),
+    (1, 16, "6.2%"), (3, 16, "18.8%"), (1, 1000, "0.1%"), (21, 20, "105.0%"),
+])
+def test_utilization_is_java_decimal_format_percent(physical, virtual, text):
+    assert responses.utilization_text(physical, virtual) == text
+
+
+def test_a_user_key_sees_utilization_but_not_the_byte_figures(cloudstack_lab, api, world):
+    # CloudStack gives physicalsize/virtualsize in the root admin's (Full) view only; utilization to every caller.
+    user = make_api(cloudstack_lab, key=cloudstack_lab.user_api_key, secret=cloudstack_lab.user_secret_key)
+    vm = world.vm(user, name="users")
+    root = user.listVolumes(virtualmachineid=vm["id"], type="ROOT")["volume"][0]
+    assert root["utilization"] == "0.0%"
+    assert "physicalsize" not in root and "virtualsize" not in root
+    as_admin = api.listVolumes(id=root["id"])["volume"][0]
+    assert (as_admin["physicalsize"], as_admin["virtualsize"]) == (0, root["size"])
