@@ -145,11 +145,11 @@ def _api_usage(now, period: int, config: MeteringSettings) -> list[ApiUsageSampl
         calls = now_counts["requests"] - was.get("requests", 0)
         if calls <= 0:
             continue
-        spent = now_counts["total_ms"] - was.get("total_ms", 0)
+        spent_ms = (now_counts["total_us"] - was.get("total_us", 0)) / 1000
         buckets = [now_counts.get(k, 0) - was.get(k, 0) for k in request_metrics.BUCKET_KEYS]
         rows.append(ApiUsageSample(collected_at=now, period_min=period, endpoint=endpoint, method=method,
                                    total_calls=calls, error_count=now_counts["errors"] - was.get("errors", 0),
-                                   avg_latency_ms=round(spent / calls, 1), p95_latency_ms=percentile(buckets, 0.95),
+                                   avg_latency_ms=round(spent_ms / calls, 2), p95_latency_ms=percentile(buckets, 0.95),
                                    p99_latency_ms=percentile(buckets, 0.99)))
     config.api_counters = {"endpoints": {f"{m} {e}": counts for (e, m), counts in current.items()}}
     return rows
