@@ -5,9 +5,56 @@
 """
 from __future__ import annotations
 
+import sys
+
 from rest_framework import serializers
 
 from .fields import IsoDateTimeField, TrueField
+
+# --- plain answers, written as words -------------------------------------------------------------------------------
+
+# The kinds a plain field may have: ``name:kind`` (no kind: text); a trailing ``?`` lets it be null.
+PLAIN_KINDS = {"": serializers.CharField, "int": serializers.IntegerField, "float": serializers.FloatField,
+               "bool": serializers.BooleanField, "datetime": IsoDateTimeField, "date": serializers.DateField,
+               "json": serializers.JSONField, "dict": serializers.DictField}
+
+
+def plain_fields(words: str) -> dict[str, serializers.Field]:
+    """The fields ``words`` names: ``"vm_name capacity_gb:float thin:bool? created_at:datetime"``."""
+    fields = {}
+    for word in words.split():
+        name, _, kind = word.partition(":")
+        nullable = kind.endswith("?") or name.endswith("?")
+        name, kind = name.rstrip("?"), kind.rstrip("?")
+        if kind not in PLAIN_KINDS or not name.isidentifier() or name in fields:
+            raise ValueError(f"plain field {word!r}: a new identifier, then one of :{', :'.join(filter(None, PLAIN_KINDS))}")
+        fields[name] = PLAIN_KINDS[kind](allow_null=True) if nullable else PLAIN_KINDS[kind]()
+    return fields
+
+
+class PlainSerializer(serializers.Serializer):
+    """An answer whose plain fields (no source, no help text) are written once as words in ``plain``.
+
+    Answers mirror the seeds' field lists; a line per field made the same column of ``serializers.IntegerField()``
+    again in every app. ``plain`` fields follow the inherited and the explicitly declared ones, which stay for what
+    needs more than a kind (a source, a help text, a nested answer).
+    """
+
+    plain = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = plain_fields(cls.__dict__.get("plain", ""))
+        clash = set(own) & set(cls._declared_fields)
+        if clash:
+            raise TypeError(f"{cls.__name__}: {sorted(clash)} declared twice")
+        # A new dict: the base class keeps its own fields.
+        cls._declared_fields = {**cls._declared_fields, **own}
+
+
+def plain_answer(name: str, words: str, base: type[serializers.Serializer] = PlainSerializer):
+    """A serializer class of plain fields only: ``Disk = plain_answer("Disk", "label capacity_gb:float")``."""
+    return type(base)(name, (base,), {"plain": words, "__module__": sys._getframe(1).f_globals["__name__"]})
 
 # --- shared ------------------------------------------------------------------------------------------------------
 
