@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.utils import timezone
+from rest_framework import serializers
 
 from apps.core.api.fields import BlankAsNullCharField, IsoDateTimeField, RoundedFloatField
+from apps.core.api.serializers import PlainSerializer, plain_answer, plain_fields
 from apps.core.utils import iso
 
 
@@ -23,3 +26,38 @@ def test_rounded_float_and_blank_as_null():
     assert RoundedFloatField(decimals=1).to_representation(0.06) == 0.1
     assert BlankAsNullCharField().to_representation("") is None
     assert BlankAsNullCharField().to_representation("disk changed") == "disk changed"
+
+
+class _Owned(PlainSerializer):
+    id = serializers.CharField(source="cloud_id")
+    plain = "tenant_name"
+
+
+class _Volume(_Owned):
+    plain = "size_gb:int usage:float? thin:bool created_at:datetime?"
+
+
+def test_plain_fields_render_their_kinds_after_the_inherited_and_explicit_ones():
+    row = {"cloud_id": "v-1", "tenant_name": "acme", "size_gb": "20", "usage": None, "thin": 1,
+           "created_at": dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)}
+    assert list(_Volume(row).data.items()) == [("id", "v-1"), ("tenant_name", "acme"), ("size_gb", 20), ("usage", None),
+                                               ("thin", True), ("created_at", "2026-01-02T00:00:00Z")]
+    # The base keeps its own fields.
+    assert list(_Owned(row).data) == ["id", "tenant_name"]
+    # Null only where the word says so.
+    assert not _Volume().fields["size_gb"].allow_null and _Volume().fields["usage"].allow_null
+
+
+def test_plain_answer_builds_a_named_class_of_this_module():
+    disk = plain_answer("DiskAnswer", "label capacity_gb:float")
+    assert (disk.__name__, disk.__module__) == ("DiskAnswer", __name__)
+    assert disk({"label": "Hard disk 1", "capacity_gb": 2}).data == {"label": "Hard disk 1", "capacity_gb": 2.0}
+
+
+def test_a_bad_plain_word_or_a_field_declared_twice_is_refused_at_import():
+    with pytest.raises(ValueError, match="size:gb"):
+        plain_fields("size:gb")
+    with pytest.raises(ValueError, match="name"):
+        plain_fields("name name")
+    with pytest.raises(TypeError, match="declared twice"):
+        type(_Owned)("_Twice", (_Owned,), {"plain": "id", "__module__": __name__})
