@@ -58,6 +58,15 @@ class JobAdminMixin:
                 self.message_user(request, f"{job.job_id}: {exc.message}", level="warning")
 
 
+def each_action(description: str, func, verb: str):
+    """A console action that runs `func` for each selected row through the admin's `run_for_each`, which says how
+    each row went (JobAdminMixin's for jobs)."""
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        modeladmin.run_for_each(request, queryset, func, verb)
+    return action
+
+
 class SecretPreservingAdmin(admin.ModelAdmin):
     """A model with encrypted fields in the console: they are write-only (blank keeps the stored secret)."""
 
