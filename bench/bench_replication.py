@@ -60,6 +60,22 @@ def _wait_http(url: str, timeout: float = 30) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
+def platform_api(base: str, vm_names: list[str]):
+    """Once the platform answers: an API session of a new superuser, with `vm_names` added from vCenter."""
+    import requests
+    from django.contrib.auth import get_user_model
+
+    _wait_http(f"{base}/health")
+    get_user_model().objects.create_superuser("bench", password="bench-password-1")
+    api = requests.Session()
+    token = api.post(f"{base}/api/v1/auth/login", json={"username": "bench", "password": "bench-password-1"}).json()
+    api.headers["Authorization"] = f"Bearer {token['session_token']}"
+    added = api.post(f"{base}/api/v1/discovery/add-vms", json={"vm_names": vm_names})
+    if added.status_code != 201:
+        raise RuntimeError(f"add-vms failed: {added.text}")
+    return api
+
+
 def _sync(api, base: str, vm: str, kind: str, timeout: float = 600) -> tuple[float, dict]:
     started = time.monotonic()
     job_id = api.post(f"{base}/api/v1/replications", json={"vm_name": vm, "replication_type": kind}).json()["job_id"]
@@ -119,8 +135,6 @@ def run(quick: bool = False) -> str:
     lab = None
     try:
         _setup_django(var)
-        from django.contrib.auth import get_user_model
-
         from apps.devlab.lab import Lab
         from lab.vcsim import create_vm, flat_file_path, write_random
 
@@ -143,16 +157,7 @@ def run(quick: bool = False) -> str:
         procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
                                        "-Q", "celery,replication", "--without-gossip", "--without-mingle"],
                                       cwd=REPO, env=env, stdout=logs, stderr=logs, start_new_session=True))
-        _wait_http(f"{base}/health")
-        get_user_model().objects.create_superuser("bench", password="bench-password-1")
-        import requests
-
-        api = requests.Session()
-        token = api.post(f"{base}/api/v1/auth/login", json={"username": "bench", "password": "bench-password-1"}).json()
-        api.headers["Authorization"] = f"Bearer {token['session_token']}"
-        added = api.post(f"{base}/api/v1/discovery/add-vms", json={"vm_names": ["bench-vm"]})
-        if added.status_code != 201:
-            raise RuntimeError(f"add-vms failed: {added.text}")
+        api = platform_api(base, ["bench-vm"])
 
         data_bytes = 2 * data_mib * MiB
         full_s, full_job = _sync(api, base, "bench-vm", "initial")

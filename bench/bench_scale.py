@@ -89,11 +89,9 @@ def _statements() -> int:
 
 
 def _measure(vm_count: int, limit: int, workers: int, var: Path, backend: str) -> dict:
-    from bench.bench_replication import _free_port, _setup_django, _wait_http, stop_platform
+    from bench.bench_replication import _free_port, _setup_django, platform_api, stop_platform
 
     _setup_django(var, _mariadb_backend() if backend == "mariadb" else None)
-    import requests
-    from django.contrib.auth import get_user_model
 
     from apps.devlab.lab import Lab
     from lab.vcsim import create_vm, flat_file_path, write_random
@@ -121,14 +119,7 @@ def _measure(vm_count: int, limit: int, workers: int, var: Path, backend: str) -
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-n", f"w{n}@%h",
                  "-Q", "celery,replication,scheduler", "--without-gossip", "--without-mingle"],
                 cwd=REPO, env=env, stdout=logs, stderr=logs, start_new_session=True))
-        _wait_http(f"{base}/health")
-        get_user_model().objects.create_superuser("bench", password="bench-password-1")
-        api = requests.Session()
-        token = api.post(f"{base}/api/v1/auth/login", json={"username": "bench", "password": "bench-password-1"}).json()
-        api.headers["Authorization"] = f"Bearer {token['session_token']}"
-        added = api.post(f"{base}/api/v1/discovery/add-vms", json={"vm_names": names})
-        if added.status_code != 201:
-            raise RuntimeError(f"add-vms failed: {added.text}")
+        api = platform_api(base, names)
         schedule = api.post(f"{base}/api/v1/schedules", json={"name": "scale", "interval_seconds": 86400,
                                                               "max_concurrent_jobs": limit, "max_retries": 0}).json()
         group = api.post(f"{base}/api/v1/machine-groups", json={"name": "scale", "schedule_id": schedule["id"]}).json()

@@ -153,7 +153,10 @@ class VCenterSession:
         with self._lock:
             ep = self.endpoint
             # Login on the same stub keeps every managed object reference we hold usable.
-            self._content.sessionManager.Login(ep.username, ep.password)
+            try:
+                self._content.sessionManager.Login(ep.username, ep.password)
+            except vim.fault.InvalidLogin as exc:
+                raise VCenterError(f"vCenter {ep.display} session expired and re-login was rejected") from exc
             self.relogins += 1
             log.info("vcenter session renewed host=%s user=%s", ep.display, ep.username)
 
@@ -167,12 +170,7 @@ class VCenterSession:
             except vim.fault.NotAuthenticated as exc:
                 if attempt == 2:
                     raise VCenterError(f"{what} failed: session not authenticated after re-login") from exc
-                try:
-                    self._relogin()
-                except vim.fault.InvalidLogin as login_exc:
-                    raise VCenterError(
-                        f"vCenter {self.endpoint.display} session expired and re-login was rejected"
-                    ) from login_exc
+                self._relogin()
             except vmodl.MethodFault as exc:
                 raise VCenterError(f"{what} failed: {_fault_text(exc)}") from exc
             except TimeoutError as exc:

@@ -24,7 +24,6 @@ from .models import (
     Department,
     NavGroup,
     NavItem,
-    NavOverride,
     Notification,
     NotificationPreference,
     SmtpSettings,
@@ -191,7 +190,7 @@ def navigation_for(user) -> dict:
     else:
         item_ids = {i.pk for g in groups for i in g.items.all()}
         group_ids = {g.pk for g in groups}
-    overrides = {o.nav_item_id: o.override_type for o in NavOverride.objects.filter(user=user)}
+    overrides = {o.nav_item_id: o.override_type for o in user.nav_overrides.all()}
     tree = []
     for group in groups:
         shown = []

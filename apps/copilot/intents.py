@@ -69,35 +69,28 @@ class Scope:
     notes: list[str] = field(default_factory=list)
 
     def servers(self, rows=None):
-        rows = cloud.Server.objects.all() if rows is None else rows
-        if self.tenant:
-            rows = rows.filter(_tenant_q(self.tenant))
-        if self.host:
-            rows = rows.filter(Q(hypervisor_hostname__iexact=self.host) | Q(hypervisor_id=self.host))
-        return rows
+        return self._narrowed(rows, cloud.Server,
+                              lambda: Q(hypervisor_hostname__iexact=self.host) | Q(hypervisor_id=self.host))
 
     def volumes(self, rows=None):
-        rows = cloud.Volume.objects.all() if rows is None else rows
-        if self.tenant:
-            rows = rows.filter(_tenant_q(self.tenant))
-        if self.host:
-            rows = rows.filter(server_id__in=self.servers().values("cloud_id"))
-        return rows
+        return self._narrowed(rows, cloud.Volume, lambda: Q(server_id__in=self.servers().values("cloud_id")))
 
     def snapshots(self, rows=None):
-        rows = cloud.Snapshot.objects.all() if rows is None else rows
-        if self.tenant:
-            rows = rows.filter(_tenant_q(self.tenant))
-        if self.host:
-            rows = rows.filter(volume_id__in=self.volumes().values("cloud_id"))
-        return rows
+        return self._narrowed(rows, cloud.Snapshot, lambda: Q(volume_id__in=self.volumes().values("cloud_id")))
 
     def owned(self, model):
         """A collected table whose rows have an owner but no host."""
-        rows = model.objects.all()
+        self.unscoped("host", model._meta.verbose_name_plural)
+        return self._narrowed(None, model)
+
+    def _narrowed(self, rows, model, on_host: Callable[[], Q] | None = None):
+        """`rows` (else all of `model`) narrowed to the tenant asked for, and to the host asked for where the rows
+        know their host: `on_host` builds that condition (only when a host was asked for)."""
+        rows = model.objects.all() if rows is None else rows
         if self.tenant:
             rows = rows.filter(_tenant_q(self.tenant))
-        self.unscoped("host", model._meta.verbose_name_plural)
+        if self.host and on_host:
+            rows = rows.filter(on_host())
         return rows
 
     def hosts(self):

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 
 from .exceptions import ApplicationError
+from .forms import SecretPreservingForm
 from .models import ApiToken, JobEvent
 
 
@@ -55,6 +56,21 @@ class JobAdminMixin:
                 self.message_user(request, f"{verb} {job.job_id}")
             except ApplicationError as exc:
                 self.message_user(request, f"{job.job_id}: {exc.message}", level="warning")
+
+
+def each_action(description: str, func, verb: str):
+    """A console action that runs `func` for each selected row through the admin's `run_for_each`, which says how
+    each row went (JobAdminMixin's for jobs)."""
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        modeladmin.run_for_each(request, queryset, func, verb)
+    return action
+
+
+class SecretPreservingAdmin(admin.ModelAdmin):
+    """A model with encrypted fields in the console: they are write-only (blank keeps the stored secret)."""
+
+    form = SecretPreservingForm
 
 
 class PlatformRecordAdmin(admin.ModelAdmin):

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from apps.core.exceptions import ApplicationError
 from apps.core.registry import Health
-from apps.core.utils import iso
+from apps.core.utils import filter_given, iso
 
 from . import conf, sshd
 from .agent_client import AgentClient, agent_api_url
@@ -53,16 +53,8 @@ def probe_agent_api(appliance: Appliance, timeout: float = 3.0) -> dict:
 
 def audit_events(*, action: str = "", appliance_id: str = "", enrollment_id: str = "",
                  success: bool | None = None) -> QuerySet[EnrollmentAuditEvent]:
-    events = EnrollmentAuditEvent.objects.select_related("actor").order_by("-id")
-    if action:
-        events = events.filter(action=action)
-    if appliance_id:
-        events = events.filter(appliance_id=appliance_id)
-    if enrollment_id:
-        events = events.filter(enrollment_id=enrollment_id)
-    if success is not None:
-        events = events.filter(success=success)
-    return events
+    return filter_given(EnrollmentAuditEvent.objects.select_related("actor").order_by("-id"), action=action,
+                        appliance_id=appliance_id, enrollment_id=enrollment_id, success=success)
 
 
 def tunnel_state(appliance: Appliance, sessions: list[sshd.TunnelSession]) -> dict:

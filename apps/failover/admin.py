@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.admin import JobAdminMixin
+from apps.core.admin import JobAdminMixin, each_action
 
 from .models import FailoverJob, FailoverVolume, NetworkMapping
 from .services import rollback, test_end
@@ -29,13 +29,9 @@ class FailoverJobAdmin(JobAdminMixin, admin.ModelAdmin):
     inlines = [FailoverVolumeInline]
     actions = ["end_tests", "rollback_jobs"]
 
-    @admin.action(description="End selected test failovers (destroy the test VM, revert, reattach)")
-    def end_tests(self, request, queryset):
-        self.run_for_each(request, queryset, test_end, "Cleanup queued for")
-
-    @admin.action(description="Roll back selected jobs")
-    def rollback_jobs(self, request, queryset):
-        self.run_for_each(request, queryset, rollback, "Rollback requested for")
+    end_tests = each_action("End selected test failovers (destroy the test VM, revert, reattach)", test_end,
+                            "Cleanup queued for")
+    rollback_jobs = each_action("Roll back selected jobs", rollback, "Rollback requested for")
 
 
 @admin.register(NetworkMapping)

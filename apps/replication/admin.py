@@ -1,7 +1,7 @@
 """Replication in the console: jobs (cancel, retry), replica volumes, exports, change ids; syncs from the VM list."""
 from django.contrib import admin
 
-from apps.core.admin import JobAdminMixin, PlatformRecordAdmin, add_action
+from apps.core.admin import JobAdminMixin, PlatformRecordAdmin, add_action, each_action
 from apps.core.exceptions import ApplicationError
 from apps.inventory.admin import VMContextAdmin
 from apps.inventory.models import VMContext
@@ -20,13 +20,9 @@ class ReplicationJobAdmin(JobAdminMixin, admin.ModelAdmin):
     readonly_fields = [f.name for f in ReplicationJob._meta.fields] + ["events"]
     actions = ["cancel_jobs", "retry_jobs"]
 
-    @admin.action(description="Cancel selected jobs")
-    def cancel_jobs(self, request, queryset):
-        self.run_for_each(request, queryset, services.replication_cancel, "Cancel requested for")
-
-    @admin.action(description="Retry selected failed jobs (resumes the copy)")
-    def retry_jobs(self, request, queryset):
-        self.run_for_each(request, queryset, services.replication_retry, "Retry queued for")
+    cancel_jobs = each_action("Cancel selected jobs", services.replication_cancel, "Cancel requested for")
+    retry_jobs = each_action("Retry selected failed jobs (resumes the copy)", services.replication_retry,
+                             "Retry queued for")
 
 
 @admin.register(ReplicaVolume)

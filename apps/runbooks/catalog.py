@@ -638,6 +638,27 @@ def password_reset_console(run: Run) -> tuple[dict, int, int]:
     return result, 1, 1
 
 
+# The parameters' JSON schema, one builder a kind (the keys in the order the answers have always shown them).
+def _whole(default: int, minimum: int, maximum: int) -> dict:
+    return {"type": "integer", "default": default, "minimum": minimum, "maximum": maximum}
+
+
+def _price(default: float) -> dict:
+    return {"type": "number", "default": default, "minimum": 0, "maximum": 1000000}
+
+
+def _flag(default: bool, **extra) -> dict:
+    return {"type": "boolean", "default": default, **extra}
+
+
+def _text(default: str = "", **extra) -> dict:
+    return {"type": "string", "default": default, **extra}
+
+
+def _one_of(words: list[str], default: str) -> dict:
+    return {"type": "string", "enum": words, "default": default}
+
+
 _SERVER = {"type": "string", "maxLength": 64, "description": "CloudStack VM id"}
 
 CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
@@ -646,10 +667,10 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
         "Detects VMs stuck in Error or a transitional state (Starting, Stopping, Migrating) longer than the threshold "
         "and reboots them (hard: forced stop, then start) or only reports them. An Error VM is reported for redeploy.",
         "vm", "medium",
-        {"stuck_threshold_minutes": {"type": "integer", "default": 30, "minimum": 1, "maximum": 100000},
-         "action": {"type": "string", "enum": ["soft_reboot", "hard_reboot", "report_only"], "default": "report_only"},
-         "target_project": {"type": "string", "default": ""},
-         "target_domain": {"type": "string", "default": ""}},
+        {"stuck_threshold_minutes": _whole(30, 1, 100000),
+         "action": _one_of(["soft_reboot", "hard_reboot", "report_only"], "report_only"),
+         "target_project": _text(),
+         "target_domain": _text()},
         stuck_vm_remediation),
     Runbook(
         "orphan_resource_cleanup", "Orphan Resource Cleanup",
@@ -658,42 +679,42 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
         "cleanup", "high",
         {"resource_types": {"type": "array", "items": {"type": "string", "enum": ["volumes", "snapshots"]},
                             "default": ["volumes"]},
-         "age_threshold_days": {"type": "integer", "default": 7, "minimum": 0, "maximum": 3650},
-         "target_project": {"type": "string", "default": ""}},
+         "age_threshold_days": _whole(7, 0, 3650),
+         "target_project": _text()},
         orphan_resource_cleanup),
     Runbook(
         "vm_health_quickfix", "VM Health Quick Fix",
         "Diagnoses one VM (state, host, volumes, NICs) and, when asked, restarts it if it is unhealthy.",
         "vm", "medium",
-        {"server_id": _SERVER, "auto_restart": {"type": "boolean", "default": False},
-         "restart_type": {"type": "string", "enum": ["soft", "hard"], "default": "soft"}},
+        {"server_id": _SERVER, "auto_restart": _flag(False),
+         "restart_type": _one_of(["soft", "hard"], "soft")},
         vm_health_quickfix, required=("server_id",)),
     Runbook(
         "snapshot_before_escalation", "Snapshot Before Escalation",
         "Takes a named snapshot of each of a VM's volumes before a ticket is handed to the next support tier.",
         "vm", "low",
-        {"server_id": _SERVER, "tag_prefix": {"type": "string", "default": "Pre-T2-escalation", "maxLength": 100},
-         "reference_id": {"type": "string", "default": "", "maxLength": 100}},
+        {"server_id": _SERVER, "tag_prefix": _text("Pre-T2-escalation", maxLength=100),
+         "reference_id": _text("", maxLength=100)},
         snapshot_before_escalation, required=("server_id",)),
     Runbook(
         "cost_leakage_report", "Cost Leakage Report",
         "Lists VMs stopped longer than the threshold and detached volumes, with what they cost per month.",
         "cost", "low",
-        {"idle_cpu_threshold_pct": {"type": "integer", "default": 5, "minimum": 0, "maximum": 100},
-         "shutoff_days_threshold": {"type": "integer", "default": 30, "minimum": 0, "maximum": 3650},
-         "detached_volume_days": {"type": "integer", "default": 7, "minimum": 0, "maximum": 3650},
-         "price_per_vcpu_month": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
-         "price_per_gb_volume_month": {"type": "number", "default": 2.0, "minimum": 0, "maximum": 1000000},
-         "price_per_floating_ip_month": {"type": "number", "default": 5.0, "minimum": 0, "maximum": 1000000}},
+        {"idle_cpu_threshold_pct": _whole(5, 0, 100),
+         "shutoff_days_threshold": _whole(30, 0, 3650),
+         "detached_volume_days": _whole(7, 0, 3650),
+         "price_per_vcpu_month": _price(15.0),
+         "price_per_gb_volume_month": _price(2.0),
+         "price_per_floating_ip_month": _price(5.0)},
         cost_leakage_report),
     Runbook(
         "security_group_audit", "Security Group Audit",
         "Lists ingress rules open to the internet (0.0.0.0/0, ::/0): all traffic, sensitive ports (SSH, RDP, "
         "databases) and, when asked, wide port ranges. Reads only.",
         "security", "low",
-        {"flag_wide_port_ranges": {"type": "boolean", "default": True},
-         "wide_port_range_min": {"type": "integer", "default": 100, "minimum": 2, "maximum": 65536},
-         "target_project": {"type": "string", "default": ""}},
+        {"flag_wide_port_ranges": _flag(True),
+         "wide_port_range_min": _whole(100, 2, 65536),
+         "target_project": _text()},
         security_group_audit),
     Runbook(
         "password_reset_console", "Password Reset + Console Access",
@@ -701,10 +722,9 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
         "stopped, reset and started again) and gives its console address. The new password is shown once.",
         "vm", "high",
         {"server_id": _SERVER,
-         "new_password": {"type": "string", "default": "", "maxLength": 128,
-                          "description": "Empty: CloudStack generates one"},
-         "enable_console": {"type": "boolean", "default": True},
-         "console_expiry_minutes": {"type": "integer", "default": 30, "minimum": 1, "maximum": 1440}},
+         "new_password": _text("", maxLength=128, description="Empty: CloudStack generates one"),
+         "enable_console": _flag(True),
+         "console_expiry_minutes": _whole(30, 1, 1440)},
         password_reset_console, required=("server_id",), secret_params=("new_password",)),
     Runbook(
         "security_compliance_audit", "Security & Compliance Audit",
@@ -712,9 +732,9 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
         "admin and database ports, wide ranges), platform users who have not signed in for stale_user_days, and "
         "volumes CloudStack does not encrypt. Reads only.",
         "security", "low",
-        {"stale_user_days": {"type": "integer", "default": 90, "minimum": 1, "maximum": 3650},
-         "flag_wide_port_ranges": {"type": "boolean", "default": True},
-         "check_volume_encryption": {"type": "boolean", "default": True}},
+        {"stale_user_days": _whole(90, 1, 3650),
+         "flag_wide_port_ranges": _flag(True),
+         "check_volume_encryption": _flag(True)},
         security_compliance_audit),
     Runbook(
         "upgrade_opportunity_detector", "Upgrade Opportunity Detector",
@@ -722,30 +742,29 @@ CATALOG: dict[str, Runbook] = {rb.name: rb for rb in (
         "of a limit or more, VMs on the smallest offering (with the next one up and its monthly price), VMs on "
         "an operating system past its end of life. Reads only.",
         "cost", "low",
-        {"quota_threshold_pct": {"type": "integer", "default": 80, "minimum": 1, "maximum": 100},
-         "include_flavor_analysis": {"type": "boolean", "default": True},
-         "include_image_analysis": {"type": "boolean", "default": True},
-         "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
-         "price_per_gb_ram": {"type": "number", "default": 5.0, "minimum": 0, "maximum": 1000000}},
+        {"quota_threshold_pct": _whole(80, 1, 100),
+         "include_flavor_analysis": _flag(True),
+         "include_image_analysis": _flag(True),
+         "price_per_vcpu": _price(15.0),
+         "price_per_gb_ram": _price(5.0)},
         upgrade_opportunity_detector),
     Runbook(
         "monthly_executive_snapshot", "Monthly Executive Snapshot",
         "The estate for an executive report, from the portal's collection: totals, monthly cost at the given "
         "prices, the last 30 days' created and deleted VMs, volumes and snapshots, and the tenants most at risk.",
         "reporting", "low",
-        {"risk_top_n": {"type": "integer", "default": 5, "minimum": 1, "maximum": 100},
-         "include_deltas": {"type": "boolean", "default": True},
-         "price_per_vcpu": {"type": "number", "default": 15.0, "minimum": 0, "maximum": 1000000},
-         "price_per_gb_storage": {"type": "number", "default": 2.0, "minimum": 0, "maximum": 1000000}},
+        {"risk_top_n": _whole(5, 1, 100),
+         "include_deltas": _flag(True),
+         "price_per_vcpu": _price(15.0),
+         "price_per_gb_storage": _price(2.0)},
         monthly_executive_snapshot),
     Runbook(
         "snapshot_quota_forecast", "Snapshot Quota Forecast",
         "Per tenant, its snapshots against CloudStack's snapshot limit less a safety margin, the daily growth its "
         "snapshot policies add, the days until the limit and whether retention keeps it under. Reads only.",
         "snapshots", "low",
-        {"include_pending_policies": {"type": "boolean", "default": True,
-                                      "description": "Count enabled policies that have not run yet"},
-         "safety_margin_pct": {"type": "integer", "default": 10, "minimum": 0, "maximum": 90}},
+        {"include_pending_policies": _flag(True, description="Count enabled policies that have not run yet"),
+         "safety_margin_pct": _whole(10, 0, 90)},
         snapshot_quota_forecast),
 )}
 

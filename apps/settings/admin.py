@@ -1,33 +1,16 @@
 """CloudStack configurations, VMware credentials and recorded CloudStack resources in the console (secrets kept)."""
 from django.contrib import admin
 
+from apps.core.admin import SecretPreservingAdmin
 from apps.core.exceptions import ApplicationError
-from apps.core.forms import SecretPreservingForm
 
 from . import volumes
 from .cloudstack_service import connection_details
 from .models import CloudResource, GuestOsMapping, OsseaConfig, StorageMapping, VMwareCredential
 
 
-class OsseaConfigForm(SecretPreservingForm):
-    secret_fields = ("secret_key",)
-
-    class Meta:
-        model = OsseaConfig
-        fields = "__all__"
-
-
-class VMwareCredentialForm(SecretPreservingForm):
-    secret_fields = ("password",)
-
-    class Meta:
-        model = VMwareCredential
-        fields = "__all__"
-
-
 @admin.register(OsseaConfig)
-class OsseaConfigAdmin(admin.ModelAdmin):
-    form = OsseaConfigForm
+class OsseaConfigAdmin(SecretPreservingAdmin):
     list_display = ("name", "api_url", "zone", "domain", "oma_vm_id", "is_active", "updated_at")
     list_filter = ("is_active", "zone")
     search_fields = ("name", "api_url", "zone", "oma_vm_id")
@@ -46,8 +29,7 @@ class OsseaConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(VMwareCredential)
-class VMwareCredentialAdmin(admin.ModelAdmin):
-    form = VMwareCredentialForm
+class VMwareCredentialAdmin(SecretPreservingAdmin):
     list_display = ("name", "vcenter_host", "username", "datacenter", "is_default", "last_used_at", "updated_at")
     list_filter = ("is_default", "datacenter")
     search_fields = ("name", "vcenter_host", "username", "datacenter")

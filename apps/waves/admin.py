@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from apps.core.admin import each_action
 from apps.core.exceptions import ApplicationError
 
 from . import services
@@ -51,7 +52,7 @@ class WaveAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def _each(self, request, queryset, service, done: str) -> None:
+    def run_for_each(self, request, queryset, service, done: str) -> None:
         for wave in queryset:
             try:
                 service(wave=wave, requested_by=request.user.username)
@@ -60,14 +61,7 @@ class WaveAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{wave.name}: {done}")
 
-    @admin.action(description="Start the selected waves now")
-    def start_now(self, request, queryset):
-        self._each(request, queryset, services.wave_start_now, "starts now")
-
-    @admin.action(description="Cancel the selected waves (running failovers go on)")
-    def cancel(self, request, queryset):
-        self._each(request, queryset, services.wave_cancel, "cancelled")
-
-    @admin.action(description="Roll back the selected waves (what is still reversible, last first)")
-    def rollback(self, request, queryset):
-        self._each(request, queryset, services.wave_rollback, "rolling back")
+    start_now = each_action("Start the selected waves now", services.wave_start_now, "starts now")
+    cancel = each_action("Cancel the selected waves (running failovers go on)", services.wave_cancel, "cancelled")
+    rollback = each_action("Roll back the selected waves (what is still reversible, last first)",
+                           services.wave_rollback, "rolling back")

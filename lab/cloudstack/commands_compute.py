@@ -63,24 +63,24 @@ def list_networks(lab: LabState, p: Params) -> dict:
     return list_response("network", items, p)
 
 
-@command("listServiceOfferings")
-def list_service_offerings(lab: LabState, p: Params) -> dict:
-    wanted = p.entity("id", lab.service_offerings)
+def _list_offerings(lab: LabState, p: Params, offerings: dict, kind: str) -> dict:
+    """listServiceOfferings and listDiskOfferings: the same filters (id, name) over their own table."""
+    wanted = p.entity("id", offerings)
     name = p.get("name")
-    items = [responses.offering(lab, o) for o in _by_created(lab.service_offerings.values())
+    items = [responses.offering(lab, o) for o in _by_created(offerings.values())
              if (wanted is None or o is wanted) and (name is None or o["name"] == name)
              and _matches(o, p)]
-    return list_response("serviceoffering", items, p)
+    return list_response(kind, items, p)
+
+
+@command("listServiceOfferings")
+def list_service_offerings(lab: LabState, p: Params) -> dict:
+    return _list_offerings(lab, p, lab.service_offerings, "serviceoffering")
 
 
 @command("listDiskOfferings")
 def list_disk_offerings(lab: LabState, p: Params) -> dict:
-    wanted = p.entity("id", lab.disk_offerings)
-    name = p.get("name")
-    items = [responses.offering(lab, o) for o in _by_created(lab.disk_offerings.values())
-             if (wanted is None or o is wanted) and (name is None or o["name"] == name)
-             and _matches(o, p)]
-    return list_response("diskoffering", items, p)
+    return _list_offerings(lab, p, lab.disk_offerings, "diskoffering")
 
 
 @command("listTemplates")

@@ -34,17 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
 
-    sim = Vcsim(
-        vms=args.vms,
-        hosts=args.hosts,
-        clusters=args.clusters,
-        cluster_hosts=args.cluster_hosts,
-        datastores=args.datastores,
-        dvportgroups=args.dvportgroups,
-        username=args.username,
-        password=args.password,
-        autostart=not args.no_autostart,
-    )
+    # The options are named as Vcsim's parameters, but for the one that says no.
+    options = vars(args)
+    autostart = not options.pop("no_autostart")
+    sim = Vcsim(**options, autostart=autostart)
     try:
         sim.start()
     except VcsimError as exc:

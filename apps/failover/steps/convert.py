@@ -99,8 +99,7 @@ class Convert(Step):
     requires = ("FailoverVolume.snapshot_state", "FailoverVolume.place")
     records = ("conversion", "FailoverVolume.place", "ReplicaVolume.status")
     in_cloudstack = True
-    undoes = ("takes the volumes it attached off the control plane (the snapshots' revert removes the conversion "
-              "itself)")
+    undoes = "takes the volumes it attached off the control plane (the snapshots' revert removes the conversion itself)"
 
     def recorded(self, job: FailoverJob) -> bool:
         return job.conversion.get("status") not in (None, "", "skipped") and job.volumes.filter(

@@ -7,8 +7,17 @@ records (`listall`), which needs the root admin's keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .errors import CloudStackAPIError
 from .transport import CloudStackTransport
+
+
+def _lister(command: str, **params) -> Callable[[CloudStackTransport], list[dict]]:
+    """A client method that returns every page of one list command, asked with these parameters."""
+    def method(self: CloudStackTransport) -> list[dict]:
+        return self.list_all(command, **params)
+    return method
 
 
 class TenancyOperations(CloudStackTransport):
@@ -25,29 +34,14 @@ class TenancyOperations(CloudStackTransport):
             pass
         return list(seen.values())
 
-    def list_domains(self) -> list[dict]:
-        return self.list_all("listDomains", listall=True)
-
-    def list_accounts(self) -> list[dict]:
-        return self.list_all("listAccounts", listall=True)
-
-    def list_projects(self) -> list[dict]:
-        return self.list_all("listProjects", listall=True)
-
-    def list_hosts(self) -> list[dict]:
-        return self.list_all("listHosts", type="Routing")
-
-    def list_security_groups(self) -> list[dict]:
-        return self.list_all("listSecurityGroups", listall=True)
-
-    def list_all_volumes(self) -> list[dict]:
-        return self.list_all("listVolumes", listall=True)
-
-    def list_all_snapshots(self) -> list[dict]:
-        return self.list_all("listSnapshots", listall=True)
-
-    def list_public_ip_addresses(self) -> list[dict]:
-        return self.list_all("listPublicIpAddresses", listall=True)
+    list_domains = _lister("listDomains", listall=True)
+    list_accounts = _lister("listAccounts", listall=True)
+    list_projects = _lister("listProjects", listall=True)
+    list_hosts = _lister("listHosts", type="Routing")
+    list_security_groups = _lister("listSecurityGroups", listall=True)
+    list_all_volumes = _lister("listVolumes", listall=True)
+    list_all_snapshots = _lister("listSnapshots", listall=True)
+    list_public_ip_addresses = _lister("listPublicIpAddresses", listall=True)
 
     def list_resource_limits(self, *, account: str | None = None, domain_id: str | None = None,
                              project_id: str | None = None) -> list[dict]:
