@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass, field, fields
 
+
+@dataclass(eq=False, repr=False)  # an exception: compared by identity, shown as Exception shows it
 class CopyError(Exception):
     """A copy or verification could not complete.
 
@@ -12,37 +15,24 @@ class CopyError(Exception):
     "connect".
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        offset: int | None = None,
-        length: int | None = None,
-        server_message: str | None = None,
-        operation: str | None = None,
-        uri: str | None = None,
-        attempts: int | None = None,
-    ):
-        super().__init__(message)
-        self.offset = offset
-        self.length = length
-        self.server_message = server_message
-        self.operation = operation
-        self.uri = uri
-        self.attempts = attempts
+    message: str
+    _: KW_ONLY
+    offset: int | None = None
+    length: int | None = None
+    server_message: str | None = None
+    operation: str | None = None
+    uri: str | None = None
+    attempts: int | None = None
+
+    def __post_init__(self):
+        super().__init__(self.message)
 
     def to_dict(self) -> dict:
-        return {
-            "error": str(self),
-            "offset": self.offset,
-            "length": self.length,
-            "server_message": self.server_message,
-            "operation": self.operation,
-            "uri": self.uri,
-            "attempts": self.attempts,
-        }
+        """The error and where it happened, as the agent reports it (a subclass's own fields stay out)."""
+        return {"error": str(self), **{f.name: getattr(self, f.name) for f in fields(CopyError) if f.name != "message"}}
 
 
+@dataclass(eq=False, repr=False)
 class VerificationError(CopyError):
     """``copy(verify=True)`` found the target different from the source.
 
@@ -50,6 +40,4 @@ class VerificationError(CopyError):
     :class:`datamover.VerifyResult`.
     """
 
-    def __init__(self, message: str, *, result, **kwargs):
-        super().__init__(message, **kwargs)
-        self.result = result
+    result: object = field(kw_only=True)

@@ -24,6 +24,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 
 log = logging.getLogger("datamover.nbdkit")
 
@@ -59,6 +60,7 @@ def _plugin_args(args: Sequence[str] | Mapping[str, object]) -> list[str]:
     return [str(arg) for arg in args]
 
 
+@dataclass(eq=False, repr=False)  # a running process: compared by identity, its own __repr__
 class NbdkitServer:
     """One nbdkit process serving one export.
 
@@ -72,40 +74,29 @@ class NbdkitServer:
     rely on ``stop()``.
     """
 
-    def __init__(
-        self,
-        plugin: str,
-        args: Sequence[str] | Mapping[str, object] = (),
-        *,
-        filters: Sequence[str] = (),
-        readonly: bool = False,
-        tcp: bool = False,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        export: str = "",
-        threads: int | None = None,
-        options: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        exit_with_parent: bool = True,
-        nbdkit: str = "nbdkit",
-        startup_timeout: float = 15.0,
-        stop_timeout: float = 5.0,
-    ):
-        self.plugin = plugin
-        self.args = _plugin_args(args)
-        self.filters = list(filters)
-        self.readonly = readonly
-        self.tcp = tcp
-        self.host = host
-        self.port = port
-        self.export = export
-        self.threads = threads
-        self.options = list(options)
-        self.env = dict(env) if env is not None else None
-        self.exit_with_parent = exit_with_parent
-        self.nbdkit = nbdkit
-        self.startup_timeout = startup_timeout
-        self.stop_timeout = stop_timeout
+    plugin: str
+    args: Sequence[str] | Mapping[str, object] = ()
+    _: KW_ONLY
+    filters: Sequence[str] = ()
+    readonly: bool = False
+    tcp: bool = False
+    host: str = "127.0.0.1"
+    port: int = 0
+    export: str = ""
+    threads: int | None = None
+    options: Sequence[str] = ()
+    env: Mapping[str, str] | None = None
+    exit_with_parent: bool = True
+    nbdkit: str = "nbdkit"
+    startup_timeout: float = 15.0
+    stop_timeout: float = 5.0
+
+    def __post_init__(self):
+        # Copies: the caller's sequences and mappings may change after the server is made.
+        self.args = _plugin_args(self.args)
+        self.filters = list(self.filters)
+        self.options = list(self.options)
+        self.env = dict(self.env) if self.env is not None else None
         self.proc: subprocess.Popen | None = None
         self.workdir: str | None = None
         self.socket_path: str | None = None
