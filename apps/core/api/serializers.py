@@ -19,6 +19,14 @@ PLAIN_KINDS = {"": serializers.CharField, "int": serializers.IntegerField, "floa
                "json": serializers.JSONField, "dict": serializers.DictField}
 
 
+def text_list(**kwargs) -> serializers.ListField:
+    """A list of text: ``name:texts`` (the seeds' tags, permissions, names)."""
+    return serializers.ListField(child=serializers.CharField(), **kwargs)
+
+
+PLAIN_KINDS["texts"] = text_list
+
+
 def plain_fields(words: str) -> dict[str, serializers.Field]:
     """The fields ``words`` names: ``"vm_name capacity_gb:float thin:bool? created_at:datetime"``."""
     fields = {}
@@ -32,14 +40,13 @@ def plain_fields(words: str) -> dict[str, serializers.Field]:
     return fields
 
 
+# An answer whose plain fields (no source, no help text) are written once as words in ``plain``.
+#
+# Answers mirror the seeds' field lists; a line per field made the same column of ``serializers.IntegerField()``
+# again in every app. ``plain`` fields follow the inherited and the explicitly declared ones, which stay for what
+# needs more than a kind (a source, a help text, a nested answer).
+# (A comment, not a docstring: the schema would show a docstring as every subclass's description.)
 class PlainSerializer(serializers.Serializer):
-    """An answer whose plain fields (no source, no help text) are written once as words in ``plain``.
-
-    Answers mirror the seeds' field lists; a line per field made the same column of ``serializers.IntegerField()``
-    again in every app. ``plain`` fields follow the inherited and the explicitly declared ones, which stay for what
-    needs more than a kind (a source, a help text, a nested answer).
-    """
-
     plain = ""
 
     def __init_subclass__(cls, **kwargs):
