@@ -80,11 +80,10 @@ class ErrorResponseSerializer(serializers.Serializer):
                                        help_text="Present with error_code: names the request in the platform's logs")
 
 
-class SuccessMessageSerializer(serializers.Serializer):
+class SuccessMessageSerializer(PlainSerializer):
     """Base of the ``{"success": true, "message": ...}`` answers."""
 
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+    plain = "success:bool message"
 
 
 class MessageField(serializers.CharField):
@@ -112,14 +111,13 @@ class SucceededSerializer(serializers.Serializer):
     success = TrueField()
 
 
-class JobEventSerializer(serializers.Serializer):
+class JobEventSerializer(PlainSerializer):
     """One step of a long-running job (a ``JobEvent`` row)."""
 
     step = serializers.CharField(help_text='e.g. "plan", "snapshot", "rollback"')
     level = serializers.CharField(help_text="info, warning or error")
-    message = serializers.CharField()
     data = serializers.DictField(help_text="The step's details; keys depend on the step")
-    created_at = IsoDateTimeField()
+    plain = "message created_at:datetime"
 
 
 def errors(*codes: int) -> dict:
@@ -157,24 +155,19 @@ class LoginSerializer(serializers.Serializer):
 
 
 class LoginResponseSerializer(SuccessMessageSerializer):
-    session_token = serializers.CharField()
-    expires_at = IsoDateTimeField()
+    plain = "session_token expires_at:datetime"
 
 
 # --- health and debug --------------------------------------------------------------------------------------------
 
 
-class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()
+class HealthSerializer(PlainSerializer):
     service = serializers.CharField(help_text="Which service answers (seed 004 names it)")
-    timestamp = IsoDateTimeField()
-    database = serializers.CharField()
-    version = serializers.CharField()
+    plain = "status timestamp:datetime database version"
 
 
-class DebugComponentsSerializer(serializers.Serializer):
-    database = serializers.CharField()
-    api_server = serializers.CharField()
+class DebugComponentsSerializer(PlainSerializer):
+    plain = "database api_server"
     ossea_client = serializers.CharField(required=False, help_text="configured or not_configured; absent when the "
                                                                    "database is down")
     failover_engines = serializers.CharField(required=False, help_text="initialized when failover is installed")
@@ -195,26 +188,20 @@ class DebugHealthSerializer(SuccessMessageSerializer):
     metrics = DebugMetricsSerializer(help_text="Empty when the database is down")
 
 
-class EndpointSerializer(serializers.Serializer):
-    path = serializers.CharField()
-    name = serializers.CharField()
-    methods = serializers.ListField(child=serializers.CharField())
-    view = serializers.CharField()
+EndpointSerializer = plain_answer("EndpointSerializer", "path name methods:texts view")
 
 
 class CountedSerializer(SuccessMessageSerializer):
-    count = serializers.IntegerField()
+    plain = "count:int"
 
 
 class DebugEndpointsSerializer(CountedSerializer):
     endpoints = EndpointSerializer(many=True)
 
 
-class LogRecordSerializer(serializers.Serializer):
+class LogRecordSerializer(PlainSerializer):
     timestamp = serializers.FloatField(help_text="Unix time")
-    level = serializers.CharField()
-    logger = serializers.CharField()
-    message = serializers.CharField()
+    plain = "level logger message"
 
 
 class DebugLogsSerializer(CountedSerializer):
