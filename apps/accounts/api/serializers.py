@@ -345,13 +345,13 @@ MyNavItemSerializer = plain_answer("MyNavItemSerializer", "id:int key label rout
 
 
 class MyNavGroupSerializer(PlainSerializer):
-    items = MyNavItemSerializer(many=True)
     plain = "id:int key label icon sort_order:int"
+    items = MyNavItemSerializer(many=True)
 
 
 class MyProfileSerializer(PlainSerializer):
-    department = DepartmentRefSerializer(allow_null=True)
     plain = "username role?"
+    department = DepartmentRefSerializer(allow_null=True)
 
 
 class MyNavigationSerializer(PlainSerializer):

@@ -105,13 +105,13 @@ StatusSerializer = plain_answer("StatusSerializer", "status")
 
 
 class ChipSerializer(PlainSerializer):
-    template = serializers.BooleanField(required=False, help_text="Fills the input for the user to finish")
     plain = "label question"
+    template = serializers.BooleanField(required=False, help_text="Fills the input for the user to finish")
 
 
 class CategorySerializer(PlainSerializer):
-    chips = ChipSerializer(many=True)
     plain = "name icon"
+    chips = ChipSerializer(many=True)
 
 
 class SuggestionBodySerializer(PlainSerializer):
