@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.fields import IsoDateTimeField
+from apps.core.api.serializers import PlainSerializer, plain_answer
 
 from .. import selectors
 from ..choices import DeliveryMode, EventType, OverrideType, Severity
@@ -18,31 +19,25 @@ HUMAN_ROLES = [str(r) for r in selectors.HUMAN_ROLES]
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class StatusSerializer(serializers.Serializer):
+class StatusSerializer(PlainSerializer):
     """The seed's acknowledgement: ``{"status": "saved" | "deleted" | ...}``."""
 
-    status = serializers.CharField()
+    plain = "status"
 
 
 class SavedSerializer(StatusSerializer):
-    id = serializers.IntegerField()
+    plain = "id:int"
 
 
 # --- users and roles -------------------------------------------------------------------------------------------------
 
-class DepartmentRefSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+DepartmentRefSerializer = plain_answer("DepartmentRefSerializer", "id:int name")
 
 
-class UserSerializer(serializers.Serializer):
+class UserSerializer(PlainSerializer):
     """One of our Django users as the portal shows them."""
 
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    email = serializers.CharField()
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
+    plain = "id:int username email first_name last_name"
     enabled = serializers.BooleanField(source="is_active")
     role = serializers.SerializerMethodField(help_text="The highest role: admin, operator or viewer (null: none)")
     roles = serializers.SerializerMethodField()
@@ -96,47 +91,35 @@ class UserWriteSerializer(serializers.Serializer):
         return attrs
 
 
-class RoleSerializer(serializers.Serializer):
+class RoleSerializer(PlainSerializer):
     id = serializers.CharField(help_text="The role's name: viewer, operator or admin")
-    name = serializers.CharField()
-    description = serializers.CharField()
     permissions = serializers.ListField(child=serializers.CharField(), help_text="Seed 004 permission strings held")
-    user_count = serializers.IntegerField()
+    plain = "name description user_count:int"
 
 
-class RoleListSerializer(serializers.Serializer):
+class RoleListSerializer(PlainSerializer):
     roles = RoleSerializer(many=True)
-    total = serializers.IntegerField()
+    plain = "total:int"
 
 
-class RoleAssignmentSerializer(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    username = serializers.CharField()
-    role_id = serializers.CharField()
-    role_name = serializers.CharField()
+class RoleAssignmentSerializer(PlainSerializer):
     project_id = serializers.CharField(allow_null=True, help_text="Always null: our roles hold platform-wide")
-    domain_id = serializers.CharField()
     scope = serializers.CharField(help_text='"platform"')
+    plain = "user_id:int username role_id role_name domain_id"
 
 
-class UserActivitySerializer(serializers.Serializer):
-    user_id = serializers.IntegerField()
-    username = serializers.CharField()
-    role = serializers.CharField(allow_null=True)
-    enabled = serializers.BooleanField()
-    last_login = IsoDateTimeField(allow_null=True)
+class UserActivitySerializer(PlainSerializer):
+    plain = "user_id:int username role? enabled:bool last_login:datetime? active_sessions:int"
     last_activity = IsoDateTimeField(allow_null=True, help_text="Latest of login, API use and reported access")
     sessions_started = serializers.IntegerField(help_text="Bearer sessions started in the period")
-    active_sessions = serializers.IntegerField()
     console_actions = serializers.IntegerField(help_text="Changes made in the console in the period")
     audit_events = serializers.IntegerField(help_text="Agent enrollment actions (approve, revoke...) in the period")
     access_events = serializers.IntegerField(help_text="Accesses reported with POST /admin/user-access-log")
     replications_started = serializers.IntegerField(help_text="Replication jobs they started in the period")
 
 
-class UserActivitySummarySerializer(serializers.Serializer):
-    period_days = serializers.IntegerField()
-    total_users = serializers.IntegerField()
+class UserActivitySummarySerializer(PlainSerializer):
+    plain = "period_days:int total_users:int"
     active_users = serializers.IntegerField(help_text="Users with any activity in the period")
     users = UserActivitySerializer(many=True)
 
@@ -149,8 +132,7 @@ class AccessLogWriteSerializer(serializers.Serializer):
 
 
 class AccessLogAnswerSerializer(StatusSerializer):
-    id = serializers.IntegerField()
-    timestamp = IsoDateTimeField()
+    plain = "id:int timestamp:datetime"
 
 
 # --- notifications ---------------------------------------------------------------------------------------------------
@@ -227,11 +209,9 @@ class NotificationSerializer(serializers.ModelSerializer):
                   "attempts", "created_at", "sent_at", "error_message"]
 
 
-class NotificationHistorySerializer(serializers.Serializer):
+class NotificationHistorySerializer(PlainSerializer):
     items = NotificationSerializer(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
+    plain = "total:int limit:int offset:int"
 
 
 class TestEmailSerializer(serializers.Serializer):
@@ -239,31 +219,23 @@ class TestEmailSerializer(serializers.Serializer):
 
 
 class TestEmailAnswerSerializer(StatusSerializer):
-    message = serializers.CharField()
+    plain = "message"
     id = serializers.IntegerField(help_text="The notification; GET /notifications/history shows its outcome")
 
 
-class NotificationStatsSerializer(serializers.Serializer):
-    total_sent = serializers.IntegerField()
-    total_failed = serializers.IntegerField()
-    total_pending = serializers.IntegerField()
-    total_preferences = serializers.IntegerField()
+class NotificationStatsSerializer(PlainSerializer):
+    plain = "total_sent:int total_failed:int total_pending:int total_preferences:int last_sent_at:datetime?"
     active_users = serializers.IntegerField(help_text="Users with at least one enabled preference")
-    last_sent_at = IsoDateTimeField(allow_null=True)
     events_by_type = serializers.DictField(child=serializers.IntegerField())
 
 
 # --- branding and preferences ----------------------------------------------------------------------------------------
 
-class BrandingSerializer(serializers.Serializer):
-    company_name = serializers.CharField()
-    company_subtitle = serializers.CharField()
+class BrandingSerializer(PlainSerializer):
+    plain = "company_name company_subtitle login_hero_title login_hero_description login_hero_features:texts"
     company_logo_url = serializers.CharField(allow_null=True, help_text="null until a logo is uploaded")
     primary_color = serializers.CharField(help_text="#rrggbb")
     secondary_color = serializers.CharField(help_text="#rrggbb")
-    login_hero_title = serializers.CharField()
-    login_hero_description = serializers.CharField()
-    login_hero_features = serializers.ListField(child=serializers.CharField())
 
 
 class BrandingWriteSerializer(serializers.Serializer):
@@ -283,12 +255,11 @@ class LogoUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="PNG, JPEG, GIF, SVG or WebP, at most 2 MB")
 
 
-class LogoAnswerSerializer(serializers.Serializer):
-    logo_url = serializers.CharField()
+LogoAnswerSerializer = plain_answer("LogoAnswerSerializer", "logo_url")
 
 
 class PreferencesSavedSerializer(StatusSerializer):
-    username = serializers.CharField()
+    plain = "username"
 
 
 # --- departments and navigation --------------------------------------------------------------------------------------
@@ -331,19 +302,13 @@ class VisibilitySerializer(serializers.Serializer):
     nav_item_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=1000)
 
 
-class MatrixRowSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
+# A row of the matrix is a department, shown as everywhere else (its own class: the schema's component name).
+class MatrixRowSerializer(DepartmentRefSerializer):
+    pass
 
 
-class MatrixGroupSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    key = serializers.CharField()
-    label = serializers.CharField()
-
-
-class MatrixItemSerializer(MatrixGroupSerializer):
-    nav_group_id = serializers.IntegerField()
+MatrixGroupSerializer = plain_answer("MatrixGroupSerializer", "id:int key label")
+MatrixItemSerializer = plain_answer("MatrixItemSerializer", "nav_group_id:int", base=MatrixGroupSerializer)
 
 
 class VisibilityMatrixSerializer(serializers.Serializer):
@@ -363,8 +328,8 @@ class OverrideSerializer(serializers.Serializer):
     created_at = IsoDateTimeField(read_only=True)
 
 
-class UserOverridesSerializer(serializers.Serializer):
-    username = serializers.CharField()
+class UserOverridesSerializer(PlainSerializer):
+    plain = "username"
     overrides = OverrideSerializer(many=True)
 
 
@@ -373,38 +338,26 @@ class DepartmentAssignSerializer(serializers.Serializer):
 
 
 class DepartmentAssignedSerializer(StatusSerializer):
-    username = serializers.CharField()
-    department_id = serializers.IntegerField(allow_null=True)
+    plain = "username department_id:int?"
 
 
-class MyNavItemSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    key = serializers.CharField()
-    label = serializers.CharField()
-    route = serializers.CharField()
-    icon = serializers.CharField()
-    sort_order = serializers.IntegerField()
+MyNavItemSerializer = plain_answer("MyNavItemSerializer", "id:int key label route icon sort_order:int")
 
 
-class MyNavGroupSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    key = serializers.CharField()
-    label = serializers.CharField()
-    icon = serializers.CharField()
-    sort_order = serializers.IntegerField()
+class MyNavGroupSerializer(PlainSerializer):
+    plain = "id:int key label icon sort_order:int"
     items = MyNavItemSerializer(many=True)
 
 
-class MyProfileSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    role = serializers.CharField(allow_null=True)
+class MyProfileSerializer(PlainSerializer):
+    plain = "username role?"
     department = DepartmentRefSerializer(allow_null=True)
 
 
-class MyNavigationSerializer(serializers.Serializer):
+class MyNavigationSerializer(PlainSerializer):
     user = MyProfileSerializer()
     nav_groups = MyNavGroupSerializer(many=True)
-    permissions = serializers.ListField(child=serializers.CharField())
+    plain = "permissions:texts"
 
 
 # --- monitoring ------------------------------------------------------------------------------------------------------
@@ -424,7 +377,6 @@ class PortalLogRecordSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="Secrets are scrubbed before a record is kept")
 
 
-class LogsSerializer(serializers.Serializer):
+class LogsSerializer(PlainSerializer):
     logs = PortalLogRecordSerializer(many=True)
-    total = serializers.IntegerField()
-    limit = serializers.IntegerField()
+    plain = "total:int limit:int"

@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
+from apps.core.api.serializers import PlainSerializer, plain_answer
+
 from ..choices import Backend, Feedback
 from ..models import CopilotSettings, Exchange
 
@@ -19,14 +21,12 @@ class AskRequestSerializer(serializers.Serializer):
                                                                 "\"on tenant <name>\" or \"on host <hostname>\"")
 
 
-class AskSerializer(serializers.Serializer):
+class AskSerializer(PlainSerializer):
     answer = serializers.CharField(help_text="Markdown")
     intent = serializers.CharField(help_text="The built-in intent that answered; `llm` or `unknown` otherwise")
     backend_used = serializers.ChoiceField(choices=Backend.choices)
-    confidence = serializers.FloatField(allow_null=True)
-    tokens_used = serializers.IntegerField(allow_null=True)
     data_sent_external = serializers.BooleanField(help_text="Whether the question left the platform (an LLM)")
-    history_id = serializers.IntegerField()
+    plain = "confidence:float? tokens_used:int? history_id:int"
 
 
 class HistorySerializer(serializers.ModelSerializer):
@@ -93,10 +93,7 @@ class TestConnectionRequestSerializer(serializers.Serializer):
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=300, required=False)
 
 
-class TestConnectionSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    latency_ms = serializers.IntegerField(allow_null=True)
+TestConnectionSerializer = plain_answer("TestConnectionSerializer", "success:bool message latency_ms:int?")
 
 
 class FeedbackRequestSerializer(serializers.Serializer):
@@ -104,25 +101,22 @@ class FeedbackRequestSerializer(serializers.Serializer):
     feedback = serializers.ChoiceField(choices=Feedback.choices)
 
 
-class StatusSerializer(serializers.Serializer):
-    status = serializers.CharField()
+StatusSerializer = plain_answer("StatusSerializer", "status")
 
 
-class ChipSerializer(serializers.Serializer):
-    label = serializers.CharField()
-    question = serializers.CharField()
+class ChipSerializer(PlainSerializer):
+    plain = "label question"
     template = serializers.BooleanField(required=False, help_text="Fills the input for the user to finish")
 
 
-class CategorySerializer(serializers.Serializer):
-    name = serializers.CharField()
-    icon = serializers.CharField()
+class CategorySerializer(PlainSerializer):
+    plain = "name icon"
     chips = ChipSerializer(many=True)
 
 
-class SuggestionBodySerializer(serializers.Serializer):
+class SuggestionBodySerializer(PlainSerializer):
     categories = CategorySerializer(many=True)
-    tips = serializers.ListField(child=serializers.CharField())
+    plain = "tips:texts"
 
 
 class SuggestionsSerializer(serializers.Serializer):

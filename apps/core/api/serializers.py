@@ -19,6 +19,14 @@ PLAIN_KINDS = {"": serializers.CharField, "int": serializers.IntegerField, "floa
                "json": serializers.JSONField, "dict": serializers.DictField}
 
 
+def text_list(**kwargs) -> serializers.ListField:
+    """A list of text: ``name:texts`` (the seeds' tags, permissions, names)."""
+    return serializers.ListField(child=serializers.CharField(), **kwargs)
+
+
+PLAIN_KINDS["texts"] = text_list
+
+
 def plain_fields(words: str) -> dict[str, serializers.Field]:
     """The fields ``words`` names: ``"vm_name capacity_gb:float thin:bool? created_at:datetime"``."""
     fields = {}
@@ -32,14 +40,13 @@ def plain_fields(words: str) -> dict[str, serializers.Field]:
     return fields
 
 
+# An answer whose plain fields (no source, no help text) are written once as words in ``plain``.
+#
+# Answers mirror the seeds' field lists; a line per field made the same column of ``serializers.IntegerField()``
+# again in every app. ``plain`` fields follow the inherited and the explicitly declared ones, which stay for what
+# needs more than a kind (a source, a help text, a nested answer).
+# (A comment, not a docstring: the schema would show a docstring as every subclass's description.)
 class PlainSerializer(serializers.Serializer):
-    """An answer whose plain fields (no source, no help text) are written once as words in ``plain``.
-
-    Answers mirror the seeds' field lists; a line per field made the same column of ``serializers.IntegerField()``
-    again in every app. ``plain`` fields follow the inherited and the explicitly declared ones, which stay for what
-    needs more than a kind (a source, a help text, a nested answer).
-    """
-
     plain = ""
 
     def __init_subclass__(cls, **kwargs):
@@ -73,11 +80,10 @@ class ErrorResponseSerializer(serializers.Serializer):
                                        help_text="Present with error_code: names the request in the platform's logs")
 
 
-class SuccessMessageSerializer(serializers.Serializer):
+class SuccessMessageSerializer(PlainSerializer):
     """Base of the ``{"success": true, "message": ...}`` answers."""
 
-    success = serializers.BooleanField()
-    message = serializers.CharField()
+    plain = "success:bool message"
 
 
 class MessageField(serializers.CharField):
@@ -105,14 +111,13 @@ class SucceededSerializer(serializers.Serializer):
     success = TrueField()
 
 
-class JobEventSerializer(serializers.Serializer):
+class JobEventSerializer(PlainSerializer):
     """One step of a long-running job (a ``JobEvent`` row)."""
 
     step = serializers.CharField(help_text='e.g. "plan", "snapshot", "rollback"')
     level = serializers.CharField(help_text="info, warning or error")
-    message = serializers.CharField()
     data = serializers.DictField(help_text="The step's details; keys depend on the step")
-    created_at = IsoDateTimeField()
+    plain = "message created_at:datetime"
 
 
 def errors(*codes: int) -> dict:
@@ -150,24 +155,19 @@ class LoginSerializer(serializers.Serializer):
 
 
 class LoginResponseSerializer(SuccessMessageSerializer):
-    session_token = serializers.CharField()
-    expires_at = IsoDateTimeField()
+    plain = "session_token expires_at:datetime"
 
 
 # --- health and debug --------------------------------------------------------------------------------------------
 
 
-class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()
+class HealthSerializer(PlainSerializer):
     service = serializers.CharField(help_text="Which service answers (seed 004 names it)")
-    timestamp = IsoDateTimeField()
-    database = serializers.CharField()
-    version = serializers.CharField()
+    plain = "status timestamp:datetime database version"
 
 
-class DebugComponentsSerializer(serializers.Serializer):
-    database = serializers.CharField()
-    api_server = serializers.CharField()
+class DebugComponentsSerializer(PlainSerializer):
+    plain = "database api_server"
     ossea_client = serializers.CharField(required=False, help_text="configured or not_configured; absent when the "
                                                                    "database is down")
     failover_engines = serializers.CharField(required=False, help_text="initialized when failover is installed")
@@ -188,26 +188,20 @@ class DebugHealthSerializer(SuccessMessageSerializer):
     metrics = DebugMetricsSerializer(help_text="Empty when the database is down")
 
 
-class EndpointSerializer(serializers.Serializer):
-    path = serializers.CharField()
-    name = serializers.CharField()
-    methods = serializers.ListField(child=serializers.CharField())
-    view = serializers.CharField()
+EndpointSerializer = plain_answer("EndpointSerializer", "path name methods:texts view")
 
 
 class CountedSerializer(SuccessMessageSerializer):
-    count = serializers.IntegerField()
+    plain = "count:int"
 
 
 class DebugEndpointsSerializer(CountedSerializer):
     endpoints = EndpointSerializer(many=True)
 
 
-class LogRecordSerializer(serializers.Serializer):
+class LogRecordSerializer(PlainSerializer):
     timestamp = serializers.FloatField(help_text="Unix time")
-    level = serializers.CharField()
-    logger = serializers.CharField()
-    message = serializers.CharField()
+    plain = "level logger message"
 
 
 class DebugLogsSerializer(CountedSerializer):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api.serializers import PlainSerializer, plain_answer
+
 from ..choices import Classification, PricingCategory
 from ..models import ApiUsageSample, EfficiencySample, MeteringSettings, Pricing, ResourceSample, RestoreSample, SnapshotSample
 
@@ -86,75 +88,36 @@ class PricingSerializer(serializers.ModelSerializer):
         validators = []  # the (category, item_name) clash is a 409 from the view, not a 400
 
 
-class SyncSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    inserted = serializers.IntegerField()
+SyncSerializer = plain_answer("SyncSerializer", "detail inserted:int")
+
+# The overview's sections.
+_Resources = plain_answer("_Resources", "total_vcpus:int total_ram_mb:int total_disk_gb:int avg_cpu_usage:float "
+                                        "avg_ram_usage:float avg_disk_usage:float")
+_Snapshots = plain_answer("_Snapshots", "total_snapshots:int total_snapshot_gb:float compliant_count:int "
+                                        "non_compliant_count:int")
+_Restores = plain_answer("_Restores", "total_restores:int successful:int failed:int avg_duration_sec:float")
+_Api = plain_answer("_Api", "total_api_calls:int total_api_errors:int avg_api_latency_ms:float")
+_Efficiency = plain_answer("_Efficiency", "avg_efficiency:float excellent_count:int good_count:int fair_count:int "
+                                          "poor_count:int idle_count:int")
 
 
-class _Resources(serializers.Serializer):
-    total_vcpus = serializers.IntegerField()
-    total_ram_mb = serializers.IntegerField()
-    total_disk_gb = serializers.IntegerField()
-    avg_cpu_usage = serializers.FloatField()
-    avg_ram_usage = serializers.FloatField()
-    avg_disk_usage = serializers.FloatField()
-
-
-class _Snapshots(serializers.Serializer):
-    total_snapshots = serializers.IntegerField()
-    total_snapshot_gb = serializers.FloatField()
-    compliant_count = serializers.IntegerField()
-    non_compliant_count = serializers.IntegerField()
-
-
-class _Restores(serializers.Serializer):
-    total_restores = serializers.IntegerField()
-    successful = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    avg_duration_sec = serializers.FloatField()
-
-
-class _Api(serializers.Serializer):
-    total_api_calls = serializers.IntegerField()
-    total_api_errors = serializers.IntegerField()
-    avg_api_latency_ms = serializers.FloatField()
-
-
-class _Efficiency(serializers.Serializer):
-    avg_efficiency = serializers.FloatField()
-    excellent_count = serializers.IntegerField()
-    good_count = serializers.IntegerField()
-    fair_count = serializers.IntegerField()
-    poor_count = serializers.IntegerField()
-    idle_count = serializers.IntegerField()
-
-
-class OverviewSerializer(serializers.Serializer):
-    total_vms_metered = serializers.IntegerField()
+class OverviewSerializer(PlainSerializer):
     resources = _Resources()
     snapshots = _Snapshots()
     restores = _Restores()
     api_usage = _Api()
     efficiency = _Efficiency()
+    plain = "total_vms_metered:int"
 
 
-class _Tenant(serializers.Serializer):
-    project = serializers.CharField()
-    domain = serializers.CharField()
+_Tenant = plain_answer("_Tenant", "project domain")
+_Flavor = plain_answer("_Flavor", "name vcpus:int? ram_mb:int? disk_gb:int")
 
 
-class _Flavor(serializers.Serializer):
-    name = serializers.CharField()
-    vcpus = serializers.IntegerField(allow_null=True)
-    ram_mb = serializers.IntegerField(allow_null=True)
-    disk_gb = serializers.IntegerField()
-
-
-class FiltersSerializer(serializers.Serializer):
-    projects = serializers.ListField(child=serializers.CharField())
-    domains = serializers.ListField(child=serializers.CharField())
+class FiltersSerializer(PlainSerializer):
     all_tenants = _Tenant(many=True)
     flavors = _Flavor(many=True)
+    plain = "projects:texts domains:texts"
 
 
 CLASSIFICATIONS = Classification.values

@@ -12,6 +12,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from apps.core.api.serializers import PlainSerializer
+
 from .. import models, selectors
 from .base import PortalView, choice, errors, page_window
 from .resources import (
@@ -221,15 +223,9 @@ class HypervisorsView(CollectedList):
 
 # -- tenants (projects and accounts), rules, one security group -------------------------------------------------
 
-class TenantSerializer(serializers.Serializer):
-    project_id = serializers.CharField()
-    project_name = serializers.CharField()
+class TenantSerializer(PlainSerializer):
     kind = serializers.CharField(help_text="project (a CloudStack project) or account (a CloudStack account)")
-    domain_id = serializers.CharField()
-    domain_name = serializers.CharField()
-    server_count = serializers.IntegerField()
-    volume_count = serializers.IntegerField()
-    network_count = serializers.IntegerField()
+    plain = "project_id project_name domain_id domain_name server_count:int volume_count:int network_count:int"
 
 
 def _counts(model) -> dict[str, int]:

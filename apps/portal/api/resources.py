@@ -1,89 +1,62 @@
 """The infrastructure answers' serializers (seed 004 "Infrastructure Endpoints"): collected rows in the seed's field
-names."""
+names.
+
+A row's plain fields (read under their own name) are the words of ``plain``; the fields declared one by one read
+another attribute of the collected row (``source``), or say more (a help text, a method).
+"""
 from __future__ import annotations
 
 from rest_framework import serializers
 
-
-class OwnedSerializer(serializers.Serializer):
-    domain_id = serializers.CharField()
-    domain_name = serializers.CharField()
-    tenant_id = serializers.CharField()
-    tenant_name = serializers.CharField()
+from apps.core.api.serializers import PlainSerializer
 
 
-class DomainSerializer(serializers.Serializer):
+class OwnedSerializer(PlainSerializer):
+    plain = "domain_id domain_name tenant_id tenant_name"
+
+
+class DomainSerializer(PlainSerializer):
     domain_id = serializers.CharField(source="cloud_id")
     domain_name = serializers.CharField(source="name")
-    path = serializers.CharField()
-    parent_id = serializers.CharField()
-    state = serializers.CharField()
-    project_count = serializers.IntegerField()
+    plain = "path parent_id state project_count:int"
 
 
 class ServerSerializer(OwnedSerializer):
     vm_id = serializers.CharField(source="cloud_id")
     vm_name = serializers.CharField(source="name")
-    status = serializers.CharField()
     vm_state = serializers.CharField(source="state")
-    flavor_id = serializers.CharField()
-    flavor_name = serializers.CharField()
-    vcpus = serializers.IntegerField()
-    ram_mb = serializers.IntegerField()
-    disk_gb = serializers.IntegerField()
-    ips = serializers.CharField()
-    image_name = serializers.CharField()
-    hypervisor_hostname = serializers.CharField()
-    host_vcpus_total = serializers.IntegerField(allow_null=True)
-    host_vcpus_used = serializers.IntegerField(allow_null=True)
-    host_ram_total_mb = serializers.IntegerField(allow_null=True)
-    host_ram_used_mb = serializers.IntegerField(allow_null=True)
-    host_disk_total_gb = serializers.IntegerField(allow_null=True)
-    host_disk_used_gb = serializers.IntegerField(allow_null=True)
-    host_running_vms = serializers.IntegerField(allow_null=True)
+    plain = ("status flavor_id flavor_name vcpus:int ram_mb:int disk_gb:int ips image_name hypervisor_hostname "
+             "host_vcpus_total:int? host_vcpus_used:int? host_ram_total_mb:int? host_ram_used_mb:int? "
+             "host_disk_total_gb:int? host_disk_used_gb:int? host_running_vms:int?")
 
 
 class VolumeSerializer(OwnedSerializer):
     volume_id = serializers.CharField(source="cloud_id")
     volume_name = serializers.CharField(source="name")
     status = serializers.CharField(source="state")
-    size_gb = serializers.IntegerField()
-    volume_type = serializers.CharField()
-    server_id = serializers.CharField()
-    server_name = serializers.CharField()
-    storage_pool = serializers.CharField()
-    disk_offering = serializers.CharField()
+    plain = "size_gb:int volume_type server_id server_name storage_pool disk_offering"
 
 
 class SnapshotSerializer(OwnedSerializer):
     snapshot_id = serializers.CharField(source="cloud_id")
     snapshot_name = serializers.CharField(source="name")
     status = serializers.CharField(source="state")
-    size_gb = serializers.IntegerField()
-    volume_id = serializers.CharField()
-    volume_name = serializers.CharField()
     created_at = serializers.DateTimeField(source="created", allow_null=True)
+    plain = "size_gb:int volume_id volume_name"
 
 
 class NetworkSerializer(OwnedSerializer):
     network_id = serializers.CharField(source="cloud_id")
     network_name = serializers.CharField(source="name")
     status = serializers.CharField(source="state")
-    network_type = serializers.CharField()
-    shared = serializers.BooleanField()
-    cidr = serializers.CharField()
-    gateway_ip = serializers.CharField()
-    zone_name = serializers.CharField()
+    plain = "network_type shared:bool cidr gateway_ip zone_name"
 
 
 class SubnetSerializer(OwnedSerializer):
     subnet_id = serializers.CharField(source="cloud_id")
     network_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    cidr = serializers.CharField()
-    gateway_ip = serializers.CharField()
-    netmask = serializers.CharField()
     enable_dhcp = serializers.SerializerMethodField()
+    plain = "name cidr gateway_ip netmask"
 
     def get_enable_dhcp(self, row) -> bool:
         return row.network_type != "L2"
@@ -91,46 +64,31 @@ class SubnetSerializer(OwnedSerializer):
 
 class PortSerializer(OwnedSerializer):
     port_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    device_id = serializers.CharField()
-    mac_address = serializers.CharField()
-    network_id = serializers.CharField()
-    ip_address = serializers.CharField()
     status = serializers.CharField(source="state")
+    plain = "name device_id mac_address network_id ip_address"
 
 
 class FloatingIPSerializer(OwnedSerializer):
     floating_ip_id = serializers.CharField(source="cloud_id")
     floating_ip_address = serializers.CharField(source="ip_address")
     status = serializers.CharField(source="state")
-    network_id = serializers.CharField()
-    network_name = serializers.CharField()
-    is_source_nat = serializers.BooleanField()
     port_id = serializers.CharField(help_text="The VM the address is bound to by static NAT ('' when none)")
-    server_name = serializers.CharField()
+    plain = "network_id network_name is_source_nat:bool server_name"
 
 
 class SecurityGroupSerializer(OwnedSerializer):
     sg_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
-    description = serializers.CharField()
     rule_count = serializers.SerializerMethodField()
     attached_vm_count = serializers.IntegerField(source="vm_count")
+    plain = "name description"
 
     def get_rule_count(self, row) -> int:
         return len(row.rules)
 
 
-class RuleSerializer(serializers.Serializer):
-    rule_id = serializers.CharField()
-    security_group_id = serializers.CharField()
-    security_group_name = serializers.CharField()
-    direction = serializers.CharField()
-    protocol = serializers.CharField()
-    port_range_min = serializers.IntegerField(allow_null=True)
-    port_range_max = serializers.IntegerField(allow_null=True)
-    remote_ip_prefix = serializers.CharField(allow_null=True)
-    ethertype = serializers.CharField()
+class RuleSerializer(PlainSerializer):
+    plain = ("rule_id security_group_id security_group_name direction protocol port_range_min:int? port_range_max:int? "
+             "remote_ip_prefix? ethertype")
 
 
 class SecurityGroupDetailSerializer(SecurityGroupSerializer):
@@ -139,39 +97,29 @@ class SecurityGroupDetailSerializer(SecurityGroupSerializer):
     attached_networks = serializers.ListField(child=serializers.DictField())
 
 
-class FlavorSerializer(serializers.Serializer):
+class FlavorSerializer(PlainSerializer):
     flavor_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
     description = serializers.CharField(source="display_text")
-    vcpus = serializers.IntegerField(allow_null=True)
-    ram_mb = serializers.IntegerField(allow_null=True)
-    cpu_speed_mhz = serializers.IntegerField(allow_null=True)
     disk_gb = serializers.SerializerMethodField()
-    customized = serializers.BooleanField()
+    plain = "name vcpus:int? ram_mb:int? cpu_speed_mhz:int? customized:bool"
 
     def get_disk_gb(self, row) -> int:
         return 0  # CloudStack's compute offerings carry no disk: the template and disk offerings size it
 
 
-class ImageSerializer(serializers.Serializer):
+class ImageSerializer(PlainSerializer):
     image_id = serializers.CharField(source="cloud_id")
-    name = serializers.CharField()
     status = serializers.CharField(source="state")
-    os_type = serializers.CharField()
-    size_gb = serializers.IntegerField()
-    disk_format = serializers.CharField()
+    plain = "name os_type size_gb:int disk_format"
 
 
-class HypervisorSerializer(serializers.Serializer):
+class HypervisorSerializer(PlainSerializer):
     hypervisor_id = serializers.CharField(source="cloud_id")
     hostname = serializers.CharField(source="name")
-    state = serializers.CharField()
     host_ip = serializers.CharField(source="ip_address")
     vcpus = serializers.IntegerField(source="cpu_count")
-    vcpus_used = serializers.IntegerField()
     cpu_percent = serializers.FloatField(source="cpu_used_percent")
     memory_mb = serializers.IntegerField(source="memory_total_mb")
-    memory_used_mb = serializers.IntegerField()
     local_disk_gb = serializers.IntegerField(source="disk_total_gb")
     local_disk_used_gb = serializers.IntegerField(source="disk_used_gb")
-    running_vms = serializers.IntegerField()
+    plain = "state vcpus_used:int memory_used_mb:int running_vms:int"

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api.serializers import PlainSerializer
 
-class FreshnessSerializer(serializers.Serializer):
+
+class FreshnessSerializer(PlainSerializer):
     collected_at = serializers.DateTimeField(allow_null=True, help_text="When the data was read from CloudStack")
-    data_age_seconds = serializers.IntegerField(allow_null=True)
-    collection_duration_ms = serializers.IntegerField(allow_null=True)
     stale = serializers.BooleanField(help_text="True when the last collection failed (CloudStack down) or none ran")
-    last_error = serializers.CharField(allow_null=True)
+    plain = "data_age_seconds:int? collection_duration_ms:int? last_error?"
 
 
 class LoginSerializer(serializers.Serializer):
@@ -17,16 +17,12 @@ class LoginSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=4096, trim_whitespace=False)
 
 
-class LoginUserSerializer(serializers.Serializer):
-    username = serializers.CharField()
+class LoginUserSerializer(PlainSerializer):
     role = serializers.CharField(help_text="superadmin, admin, operator or viewer")
-    is_active = serializers.BooleanField()
-    permissions = serializers.ListField(child=serializers.CharField())
+    plain = "username is_active:bool permissions:texts"
 
 
-class TokenSerializer(serializers.Serializer):
-    access_token = serializers.CharField()
-    token_type = serializers.CharField()
-    expires_in = serializers.IntegerField()
+class TokenSerializer(PlainSerializer):
     expires_at = serializers.DateTimeField()
     user = LoginUserSerializer()
+    plain = "access_token token_type expires_in:int"

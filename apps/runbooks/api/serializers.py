@@ -3,20 +3,17 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api.serializers import PlainSerializer
+
 from .. import catalog
 from ..choices import ApprovalMode, Decision, ExecutionStatus, PolicyRole
 from ..models import ApprovalPolicy, Execution
 
 
-class RunbookSerializer(serializers.Serializer):
+class RunbookSerializer(PlainSerializer):
     runbook_id = serializers.UUIDField()
-    name = serializers.CharField()
-    display_name = serializers.CharField()
-    description = serializers.CharField()
-    category = serializers.CharField()
     risk_level = serializers.ChoiceField(choices=["low", "medium", "high"])
-    supports_dry_run = serializers.BooleanField()
-    enabled = serializers.BooleanField()
+    plain = "name display_name description category supports_dry_run:bool enabled:bool"
     parameters_schema = serializers.JSONField(help_text="JSON Schema of the trigger's `parameters`")
 
 
@@ -34,16 +31,23 @@ def masked(data: dict, runbook_name: str) -> dict:
     return data
 
 
-class ExecutionSerializer(serializers.ModelSerializer):
-    """The trigger's answer."""
+# Every execution answer's own fields (no docstring: the schema would show it as each answer's description).
+class ExecutionFieldsSerializer(serializers.ModelSerializer):
+    execution_id = serializers.UUIDField(read_only=True)
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+
+
+# An execution answer that shows the parameters and result, secrets masked.
+class MaskedExecutionSerializer(serializers.ModelSerializer):
+    parameters = serializers.JSONField()
+    result = serializers.JSONField()
 
     def to_representation(self, instance):
         return masked(super().to_representation(instance), instance.runbook_name)
 
-    execution_id = serializers.UUIDField(read_only=True)
-    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
-    parameters = serializers.JSONField()
-    result = serializers.JSONField()
+
+class ExecutionSerializer(MaskedExecutionSerializer, ExecutionFieldsSerializer):
+    """The trigger's answer."""
 
     class Meta:
         model = Execution
@@ -51,11 +55,9 @@ class ExecutionSerializer(serializers.ModelSerializer):
                   "triggered_by", "triggered_at", "items_found", "items_actioned"]
 
 
-class ExecutionSummarySerializer(serializers.ModelSerializer):
+class ExecutionSummarySerializer(ExecutionFieldsSerializer):
     """A history row: the execution with its runbook's name, category and risk."""
 
-    execution_id = serializers.UUIDField(read_only=True)
-    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
     display_name = serializers.SerializerMethodField()
     category = serializers.SerializerMethodField()
     risk_level = serializers.SerializerMethodField()
@@ -89,12 +91,7 @@ class ApprovalEventSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True)
 
 
-class ExecutionDetailSerializer(ExecutionSummarySerializer):
-    def to_representation(self, instance):
-        return masked(super().to_representation(instance), instance.runbook_name)
-
-    parameters = serializers.JSONField()
-    result = serializers.JSONField()
+class ExecutionDetailSerializer(MaskedExecutionSerializer, ExecutionSummarySerializer):
     approval_history = ApprovalEventSerializer(many=True)
 
     class Meta(ExecutionSummarySerializer.Meta):
@@ -103,9 +100,9 @@ class ExecutionDetailSerializer(ExecutionSummarySerializer):
                   "started_at", "completed_at"]
 
 
-class HistorySerializer(serializers.Serializer):
+class HistorySerializer(PlainSerializer):
     executions = ExecutionSummarySerializer(many=True)
-    total = serializers.IntegerField()
+    plain = "total:int"
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -130,13 +127,7 @@ class PolicySerializer(serializers.ModelSerializer):
         validators = []  # one per runbook and trigger role: the PUT updates the existing row
 
 
-class StatsSerializer(serializers.Serializer):
-    runbook_name = serializers.CharField()
-    total_executions = serializers.IntegerField()
-    completed = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    pending = serializers.IntegerField()
-    rejected = serializers.IntegerField()
-    total_items_found = serializers.IntegerField()
-    total_items_actioned = serializers.IntegerField()
+class StatsSerializer(PlainSerializer):
     last_run = serializers.DateTimeField(allow_null=True)
+    plain = ("runbook_name total_executions:int completed:int failed:int pending:int rejected:int total_items_found:int "
+             "total_items_actioned:int")

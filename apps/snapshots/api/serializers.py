@@ -5,6 +5,8 @@ import re
 
 from rest_framework import serializers
 
+from apps.core.api.serializers import PlainSerializer, plain_answer
+
 from ..choices import IpStrategy, RestoreMode, TargetType, VolumeOutcome
 from ..models import OnDemandRun, RestoreJob, SnapshotAssignment, SnapshotPolicy, SnapshotRun, SnapshotRunVolume
 
@@ -102,64 +104,46 @@ class RunVolumeSerializer(serializers.ModelSerializer):
                   "size_gb", "status", "snapshot_id", "cloudstack_job_id", "deleted_snapshot_ids", "error"]
 
 
-class BatchSerializer(serializers.Serializer):
-    batch_number = serializers.IntegerField()
-    tenant_names = serializers.ListField(child=serializers.CharField())
-    total_volumes = serializers.IntegerField()
-    snapshots_created = serializers.IntegerField()
-    failed = serializers.IntegerField()
-    status = serializers.CharField()
+BatchSerializer = plain_answer("BatchSerializer", "batch_number:int tenant_names:texts total_volumes:int "
+                                                  "snapshots_created:int failed:int status")
 
 
-class QuotaBlockSerializer(serializers.Serializer):
-    volume_id = serializers.CharField()
-    volume_name = serializers.CharField()
-    tenant_name = serializers.CharField()
+class QuotaBlockSerializer(PlainSerializer):
     quota_limit_gb = serializers.IntegerField(allow_null=True, help_text="The owner's secondary storage limit (GiB) "
                                               "when CloudStack refused; null: unlimited or not given")
     quota_used_gb = serializers.IntegerField(allow_null=True, help_text="Its secondary storage in use (GiB)")
-    quota_needed_gb = serializers.IntegerField()
     snapshot_limit = serializers.IntegerField(allow_null=True, help_text="The owner's snapshot count limit")
-    snapshots_used = serializers.IntegerField(allow_null=True)
-    block_reason = serializers.CharField()
+    plain = "volume_id volume_name tenant_name quota_needed_gb:int snapshots_used:int? block_reason"
 
 
-class RunProgressSerializer(serializers.Serializer):
+class RunProgressSerializer(PlainSerializer):
     run = RunSerializer()
     batches = BatchSerializer(many=True)
     quota_blocks = QuotaBlockSerializer(many=True)
     volumes = RunVolumeSerializer(many=True)
-    is_active = serializers.BooleanField()
+    plain = "is_active:bool"
 
 
-class ActiveProgressSerializer(serializers.Serializer):
-    active = serializers.BooleanField()
+class ActiveProgressSerializer(PlainSerializer):
     run = RunSerializer(allow_null=True)
     batches = BatchSerializer(many=True)
+    plain = "active:bool"
 
 
-class PipelineStepSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    label = serializers.CharField()
-    status = serializers.CharField()
+class PipelineStepSerializer(PlainSerializer):
     message = serializers.CharField(required=False)
+    plain = "key label status"
 
 
-class PipelineQueuedSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
-    status = serializers.CharField()
-    message = serializers.CharField()
+PipelineQueuedSerializer = plain_answer("PipelineQueuedSerializer", "job_id status message")
 
 
-class PipelineStatusSerializer(serializers.Serializer):
-    job_id = serializers.CharField(allow_null=True)
-    status = serializers.CharField()
-    triggered_by = serializers.CharField(allow_null=True)
+class PipelineStatusSerializer(PlainSerializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     steps = PipelineStepSerializer(many=True)
-    snapshot_run_id = serializers.IntegerField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
+    plain = "job_id? status triggered_by? snapshot_run_id:int?"
 
     @staticmethod
     def of(job: OnDemandRun | None) -> dict:
@@ -174,48 +158,37 @@ class PipelineStatusSerializer(serializers.Serializer):
 # -- restore --------------------------------------------------------------------------------------
 
 
-class RestoreConfigSerializer(serializers.Serializer):
-    enabled = serializers.BooleanField()
-    dry_run = serializers.BooleanField()
-    cleanup_volumes = serializers.BooleanField()
+RestoreConfigSerializer = plain_answer("RestoreConfigSerializer", "enabled:bool dry_run:bool cleanup_volumes:bool")
 
 
-class CloudSnapshotSerializer(serializers.Serializer):
+class CloudSnapshotSerializer(PlainSerializer):
     """A CloudStack volume snapshot as the restore pages list it."""
 
-    id = serializers.CharField()
     name = serializers.CharField(allow_blank=True)
     volume_id = serializers.CharField(source="volumeid", allow_null=True)
     volume_name = serializers.CharField(source="volumename", allow_blank=True, default="")
     volume_type = serializers.CharField(source="volumetype", allow_blank=True, default="")
     status = serializers.CharField(source="state")
-    size_gb = serializers.IntegerField()
     created_at = serializers.CharField(source="created")
-    tenant_name = serializers.CharField()
+    plain = "id size_gb:int tenant_name"
 
 
 class RestorePointSerializer(CloudSnapshotSerializer):
-    restorable = serializers.BooleanField()
+    plain = "restorable:bool"
 
 
-class RestorePointsSerializer(serializers.Serializer):
-    vm_id = serializers.CharField()
-    vm_name = serializers.CharField()
+class RestorePointsSerializer(PlainSerializer):
     restore_points = RestorePointSerializer(many=True)
+    plain = "vm_id vm_name"
 
 
-class SubnetSerializer(serializers.Serializer):
-    subnet_id = serializers.CharField()
-    subnet_name = serializers.CharField()
-    cidr = serializers.CharField()
-    gateway_ip = serializers.CharField(allow_null=True)
-    available_ips = serializers.ListField(child=serializers.CharField())
-    available_count = serializers.IntegerField()
+SubnetSerializer = plain_answer("SubnetSerializer", "subnet_id subnet_name cidr gateway_ip? available_ips:texts "
+                                                    "available_count:int")
 
 
-class AvailableIpsSerializer(serializers.Serializer):
-    network_id = serializers.CharField()
+class AvailableIpsSerializer(PlainSerializer):
     subnets = SubnetSerializer(many=True)
+    plain = "network_id"
 
 
 class RestorePlanRequestSerializer(serializers.Serializer):
@@ -275,38 +248,22 @@ class RestoreJobSerializer(serializers.ModelSerializer):
                   "reused_resources", "created_by", "created_at", "started_at", "finished_at"]
 
 
-class CleanedSerializer(serializers.Serializer):
-    ports = serializers.ListField(child=serializers.CharField())
-    volume = serializers.CharField(allow_null=True)
-    volumes = serializers.ListField(child=serializers.CharField())
-    server = serializers.CharField(allow_null=True)
-    errors = serializers.ListField(child=serializers.CharField())
+CleanedSerializer = plain_answer("CleanedSerializer", "ports:texts volume? volumes:texts server? errors:texts")
+StorageResultSerializer = plain_answer("StorageResultSerializer", "deleted_volumes:texts deleted_snapshots:texts "
+                                                                  "errors:texts skipped:texts")
+
+# The base of a restore job's answers: the job, a message, and what the step did.
+class JobAnswerSerializer(PlainSerializer):
+    plain = "job_id message"
 
 
-class CleanupAnswerSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
+class CleanupAnswerSerializer(JobAnswerSerializer):
     cleaned = CleanedSerializer()
-    message = serializers.CharField()
 
 
-class RetryAnswerSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
-    original_job_id = serializers.CharField()
-    status = serializers.CharField()
-    resumed_from_step = serializers.CharField()
-    reused_resources = serializers.DictField()
-    ip_strategy = serializers.CharField()
-    message = serializers.CharField()
-
-
-class StorageResultSerializer(serializers.Serializer):
-    deleted_volumes = serializers.ListField(child=serializers.CharField())
-    deleted_snapshots = serializers.ListField(child=serializers.CharField())
-    errors = serializers.ListField(child=serializers.CharField())
-    skipped = serializers.ListField(child=serializers.CharField())
-
-
-class StorageAnswerSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
+class StorageAnswerSerializer(JobAnswerSerializer):
     result = StorageResultSerializer()
-    message = serializers.CharField()
+
+
+class RetryAnswerSerializer(JobAnswerSerializer):
+    plain = "original_job_id status resumed_from_step reused_resources:dict ip_strategy"
