@@ -61,3 +61,11 @@ def test_a_bad_plain_word_or_a_field_declared_twice_is_refused_at_import():
         plain_fields("name name")
     with pytest.raises(TypeError, match="declared twice"):
         type(_Owned)("_Twice", (_Owned,), {"plain": "id", "__module__": __name__})
+
+
+def test_a_plain_word_may_read_another_attribute():
+    answer = plain_answer("RenamedAnswer", "vm_id=cloud_id status=state vm_name=vm.name size_gb=size:int?")
+    row = {"cloud_id": "i-1", "state": "Running", "vm": {"name": "web-1"}, "size": None}
+    assert answer(row).data == {"vm_id": "i-1", "status": "Running", "vm_name": "web-1", "size_gb": None}
+    with pytest.raises(ValueError, match="vm_id="):
+        plain_fields("vm_id=")

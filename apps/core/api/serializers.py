@@ -28,19 +28,27 @@ PLAIN_KINDS["texts"] = text_list
 
 
 def plain_fields(words: str) -> dict[str, serializers.Field]:
-    """The fields ``words`` names: ``"vm_name capacity_gb:float thin:bool? created_at:datetime"``."""
+    """The fields ``words`` names: ``"vm_name capacity_gb:float thin:bool? created_at:datetime vm_id=cloud_id"``.
+
+    ``name=attribute`` reads another attribute of the row (a dotted path follows relations), as ``source=`` does.
+    """
     fields = {}
     for word in words.split():
-        name, _, kind = word.partition(":")
-        nullable = kind.endswith("?") or name.endswith("?")
-        name, kind = name.rstrip("?"), kind.rstrip("?")
-        if kind not in PLAIN_KINDS or not name.isidentifier() or name in fields:
-            raise ValueError(f"plain field {word!r}: a new identifier, then one of :{', :'.join(filter(None, PLAIN_KINDS))}")
-        fields[name] = PLAIN_KINDS[kind](allow_null=True) if nullable else PLAIN_KINDS[kind]()
+        head, _, kind = word.partition(":")
+        nullable = kind.endswith("?") or head.endswith("?")
+        head, kind = head.rstrip("?"), kind.rstrip("?")
+        name, renamed, source = head.partition("=")
+        if kind not in PLAIN_KINDS or not name.isidentifier() or name in fields or (renamed and not source):
+            raise ValueError(f"plain field {word!r}: a new identifier (=attribute), then one of "
+                             f":{', :'.join(filter(None, PLAIN_KINDS))}")
+        options = {"allow_null": True} if nullable else {}
+        if renamed:
+            options["source"] = source
+        fields[name] = PLAIN_KINDS[kind](**options)
     return fields
 
 
-# An answer whose plain fields (no source, no help text) are written once as words in ``plain``.
+# An answer whose plain fields (a kind, maybe another attribute; no help text) are written once as words in ``plain``.
 #
 # Answers mirror the seeds' field lists; a line per field made the same column of ``serializers.IntegerField()``
 # again in every app. ``plain`` fields follow the inherited and the explicitly declared ones, which stay for what
