@@ -18,6 +18,59 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+# A run's start and end, both empty until they happen. Two spellings of the end are in the API (completed_at for
+# the jobs and runs the seed named so, finished_at for the others), hence two bases.
+class StartedCompleted(models.Model):
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class StartedFinished(models.Model):
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class VMJob(TimeStampedModel, StartedCompleted):
+    """A replication or failover job on one VM context: the bookkeeping both keep, and the one-at-a-time slot.
+
+    ``active_slot`` holds the VM context id while the job occupies the VM and NULL otherwise: its unique index then
+    allows one such job per VM at a time on every database (MariaDB has no partial unique indexes). A subclass says
+    when it occupies the VM (``occupies_vm``) and which saved fields can change that (``slot_fields``).
+    """
+
+    # vm_context: each subclass declares it, for its own related_name (a "%(app_label)s" one would need a migration).
+    active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
+    requested_by = models.CharField(max_length=150, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error_message = models.TextField(blank=True)
+
+    slot_fields: frozenset[str] = frozenset({"status"})
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} ({self.status})"
+
+    @property
+    def occupies_vm(self) -> bool:
+        raise NotImplementedError
+
+    def save(self, *args, **kwargs):
+        self.active_slot = self.vm_context_id if self.occupies_vm else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and (self.slot_fields & set(update_fields)):
+            kwargs["update_fields"] = set(update_fields) | {"active_slot"}
+        super().save(*args, **kwargs)
+
+
 def hash_token(raw: str) -> str:
     # Tokens are long random strings, so a fast unsalted digest is enough to make a stolen table useless.
     return hashlib.sha256(raw.encode()).hexdigest()

@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import StartedCompleted, StartedFinished, TimeStampedModel
 
 from . import timing
 from .choices import (
@@ -139,7 +139,7 @@ class VMGroupMembership(TimeStampedModel):
         return f"{self.vm_context_id} in {self.group_id}"
 
 
-class ScheduleExecution(TimeStampedModel):
+class ScheduleExecution(TimeStampedModel, StartedCompleted):
     """One run of a schedule over its groups' VMs; counters are recomputed from its VM rows at every step."""
 
     execution_id = models.CharField(max_length=64, unique=True)
@@ -152,8 +152,6 @@ class ScheduleExecution(TimeStampedModel):
     deferred_until = models.DateTimeField(null=True, blank=True)
     # An operator's "run now" may override the sync window; the run then starts VMs regardless of the clock.
     ignore_window = models.BooleanField(default=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
     vms_considered = models.PositiveIntegerField(default=0)
     vms_started = models.PositiveIntegerField(default=0)
     vms_queued = models.PositiveIntegerField(default=0)
@@ -174,7 +172,7 @@ class ScheduleExecution(TimeStampedModel):
         return f"{self.execution_id} ({self.status})"
 
 
-class ExecutionVM(models.Model):
+class ExecutionVM(StartedFinished):
     """One VM in one run: queued until a slot frees, then linked to the replication job it started."""
 
     execution = models.ForeignKey(ScheduleExecution, on_delete=models.CASCADE, related_name="vms")
@@ -191,8 +189,6 @@ class ExecutionVM(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     not_before = models.DateTimeField(null=True, blank=True, help_text="A retry waits until then.")
     bytes_transferred = models.BigIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "schedule_execution_vms"
