@@ -40,11 +40,11 @@ class VMJob(TimeStampedModel, StartedCompleted):
     """A replication or failover job on one VM context: the bookkeeping both keep, and the one-at-a-time slot.
 
     ``active_slot`` holds the VM context id while the job occupies the VM and NULL otherwise: its unique index then
-    allows one such job per VM at a time on every database (MariaDB has no partial unique indexes). A subclass says
-    when it occupies the VM (``occupies_vm``) and which saved fields can change that (``slot_fields``).
+    allows one such job per VM at a time on every database (MariaDB has no partial unique indexes). A subclass
+    declares ``job_id``, ``status`` and its ``vm_context`` (each with its own related_name), says when the job
+    occupies the VM (``occupies_vm``) and which saved fields can change that (``slot_fields``).
     """
 
-    # vm_context: each subclass declares it, for its own related_name (a "%(app_label)s" one would need a migration).
     active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
     requested_by = models.CharField(max_length=150, blank=True)
     cancel_requested = models.BooleanField(default=False)
@@ -59,16 +59,23 @@ class VMJob(TimeStampedModel, StartedCompleted):
     def __str__(self) -> str:
         return f"{self.job_id} ({self.status})"
 
-    @property
-    def occupies_vm(self) -> bool:
-        raise NotImplementedError
-
     def save(self, *args, **kwargs):
         self.active_slot = self.vm_context_id if self.occupies_vm else None
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and (self.slot_fields & set(update_fields)):
             kwargs["update_fields"] = set(update_fields) | {"active_slot"}
         super().save(*args, **kwargs)
+
+    @property
+    def occupies_vm(self) -> bool:
+        raise NotImplementedError
+
+
+def user_or_null() -> models.ForeignKey:
+    """A record's link to the user who acted: emptied if that user is deleted (the record stays), no reverse
+    accessor on the user. Rows that must still name the user keep the name in a field of their own."""
+    return models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="+")
 
 
 def hash_token(raw: str) -> str:

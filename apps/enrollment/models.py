@@ -6,7 +6,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import TimeStampedModel, user_or_null
 
 from .choices import ApplianceStatus, AuditAction, EnrollmentStatus
 
@@ -42,11 +42,9 @@ class Appliance(TimeStampedModel):
                                         help_text="The NBD export ports this agent's key may open.")
     tunnel_last_seen_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    approved_by = user_or_null()
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    revoked_by = user_or_null()
 
     class Meta:
         ordering = ["appliance_id"]
@@ -63,8 +61,7 @@ class PairingCode(TimeStampedModel):
 
     code_hash = models.CharField(max_length=64, unique=True)
     label = models.CharField(max_length=255, blank=True, help_text="What the code is for, e.g. the site.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = user_or_null()
     created_ip = models.GenericIPAddressField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -105,8 +102,7 @@ class Enrollment(TimeStampedModel):
     poll_token_hash = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    decided_by = user_or_null()
     decision_reason = models.CharField(max_length=500, blank=True)
     appliance = models.OneToOneField(Appliance, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="enrollment")
@@ -127,8 +123,7 @@ class EnrollmentAuditEvent(models.Model):
 
     action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
     success = models.BooleanField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    actor = user_or_null()
     actor_name = models.CharField(max_length=150, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     enrollment_id = models.CharField(max_length=64, blank=True, db_index=True)

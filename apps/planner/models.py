@@ -252,7 +252,22 @@ class SourceVM(models.Model):
         return self.migration_mode
 
 
-class SourceDisk(models.Model):
+class SourceVMDevice(models.Model):
+    """A disk or NIC of a source VM, listed in the order the import found them and shown by its label."""
+
+    label_field: str
+
+    class Meta:
+        abstract = True
+        ordering = ["vm", "id"]
+
+    def __str__(self) -> str:
+        return getattr(self, self.label_field)
+
+
+class SourceDisk(SourceVMDevice):
+    label_field = "disk_label"
+
     vm = models.ForeignKey(SourceVM, on_delete=models.CASCADE, related_name="disks")
     disk_label = models.CharField(max_length=255)
     disk_path = models.CharField(max_length=1024, blank=True)
@@ -263,15 +278,13 @@ class SourceDisk(models.Model):
     disk_mode = models.CharField(max_length=64, blank=True)
     is_rdm = models.BooleanField(default=False)
 
-    class Meta:
+    class Meta(SourceVMDevice.Meta):
         db_table = "planner_disks"
-        ordering = ["vm", "id"]
-
-    def __str__(self) -> str:
-        return self.disk_label
 
 
-class SourceNIC(models.Model):
+class SourceNIC(SourceVMDevice):
+    label_field = "nic_label"
+
     vm = models.ForeignKey(SourceVM, on_delete=models.CASCADE, related_name="nics")
     nic_label = models.CharField(max_length=255)
     adapter_type = models.CharField(max_length=64, blank=True)
@@ -280,12 +293,8 @@ class SourceNIC(models.Model):
     mac_address = models.CharField(max_length=64, blank=True)
     ip_address = models.CharField(max_length=255, blank=True)
 
-    class Meta:
+    class Meta(SourceVMDevice.Meta):
         db_table = "planner_nics"
-        ordering = ["vm", "id"]
-
-    def __str__(self) -> str:
-        return self.nic_label
 
 
 class SourceSnapshot(models.Model):
