@@ -18,6 +18,15 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+class NamedStatus:
+    """``str()`` of a row that has a status: "<its name> (<status>)", the name being the field ``name_field``."""
+
+    name_field = "name"
+
+    def __str__(self) -> str:
+        return f"{getattr(self, self.name_field)} ({self.status})"
+
+
 # A run's start and end, both empty until they happen. Two spellings of the end are in the API (completed_at for
 # the jobs and runs the seed named so, finished_at for the others), hence two bases.
 class StartedCompleted(models.Model):
@@ -36,7 +45,7 @@ class StartedFinished(models.Model):
         abstract = True
 
 
-class VMJob(TimeStampedModel, StartedCompleted):
+class VMJob(NamedStatus, TimeStampedModel, StartedCompleted):
     """A replication or failover job on one VM context: the bookkeeping both keep, and the one-at-a-time slot.
 
     ``active_slot`` holds the VM context id while the job occupies the VM and NULL otherwise: its unique index then
@@ -50,14 +59,12 @@ class VMJob(TimeStampedModel, StartedCompleted):
     cancel_requested = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
 
+    name_field = "job_id"
     slot_fields: frozenset[str] = frozenset({"status"})
 
     class Meta:
         abstract = True
         ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.job_id} ({self.status})"
 
     def save(self, *args, **kwargs):
         self.active_slot = self.vm_context_id if self.occupies_vm else None

@@ -6,18 +6,20 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
-from apps.core.models import TimeStampedModel, user_or_null
+from apps.core.models import NamedStatus, TimeStampedModel, user_or_null
 
 from .choices import ApplianceStatus, AuditAction, EnrollmentStatus
 
 
-class Appliance(TimeStampedModel):
+class Appliance(NamedStatus, TimeStampedModel):
     """One agent next to a vCenter. Its login token is stored hashed; its Django user carries the agent role.
 
     An enrolled agent also owns an SSH public key that the tunnel sshd accepts with per-key restrictions,
     a reverse-forward port on the control plane where its API answers, and a block of NBD ports where the exports
     of the VMs it serves are placed: its key may open those and no other agent's.
     """
+
+    name_field = "appliance_id"
 
     appliance_id = models.CharField(max_length=128, unique=True)
     name = models.CharField(max_length=255, blank=True)
@@ -48,9 +50,6 @@ class Appliance(TimeStampedModel):
 
     class Meta:
         ordering = ["appliance_id"]
-
-    def __str__(self) -> str:
-        return f"{self.appliance_id} ({self.status})"
 
 
 class PairingCode(TimeStampedModel):

@@ -33,10 +33,10 @@ class NetworkMapping(TimeStampedModel):
 
 class FailoverJob(VMJob):
     job_id = models.CharField(max_length=160, unique=True)
+    job_type = models.CharField(max_length=8, choices=FailoverType.choices)
     vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.PROTECT, related_name="failover_jobs")
     ossea_config = models.ForeignKey("platform_settings.OsseaConfig", null=True, on_delete=models.SET_NULL,
                                      related_name="failover_jobs")
-    job_type = models.CharField(max_length=8, choices=FailoverType.choices)
     status = models.CharField(max_length=20, choices=FailoverStatus.choices, default=FailoverStatus.PENDING,
                               db_index=True)
     progress = models.FloatField(default=0.0)

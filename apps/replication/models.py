@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import TimeStampedModel, VMJob
+from apps.core.models import NamedStatus, TimeStampedModel, VMJob
 from apps.core.utils import whole_gib
 
 from .choices import ACTIVE, ExportStatus, ReplicationStatus, ReplicationType, VolumeStatus
@@ -49,8 +49,10 @@ class ReplicationJob(VMJob):
     occupies_vm = is_active  # an active sync holds the VM (VMJob.save)
 
 
-class ReplicaVolume(TimeStampedModel):
+class ReplicaVolume(NamedStatus, TimeStampedModel):
     """The CloudStack volume that holds one source disk's replica; reused by every later sync."""
+
+    name_field = "volume_name"
 
     vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.CASCADE, related_name="replica_volumes")
     disk_id = models.CharField(max_length=64)
@@ -68,9 +70,6 @@ class ReplicaVolume(TimeStampedModel):
         db_table = "replica_volumes"
         ordering = ["vm_context", "disk_unit_number"]
         constraints = [models.UniqueConstraint(fields=["vm_context", "disk_unit_number"], name="uniq_replica_vm_unit")]
-
-    def __str__(self) -> str:
-        return f"{self.volume_name} ({self.status})"
 
     @property
     def size_gb(self) -> int:

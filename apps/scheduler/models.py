@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from apps.core.models import StartedCompleted, StartedFinished, TimeStampedModel
+from apps.core.models import NamedStatus, StartedCompleted, StartedFinished, TimeStampedModel
 
 from . import timing
 from .choices import (
@@ -139,8 +139,10 @@ class VMGroupMembership(TimeStampedModel):
         return f"{self.vm_context_id} in {self.group_id}"
 
 
-class ScheduleExecution(TimeStampedModel, StartedCompleted):
+class ScheduleExecution(NamedStatus, TimeStampedModel, StartedCompleted):
     """One run of a schedule over its groups' VMs; counters are recomputed from its VM rows at every step."""
+
+    name_field = "execution_id"
 
     execution_id = models.CharField(max_length=64, unique=True)
     schedule = models.ForeignKey(SyncSchedule, null=True, on_delete=models.SET_NULL, related_name="executions")
@@ -167,9 +169,6 @@ class ScheduleExecution(TimeStampedModel, StartedCompleted):
         db_table = "schedule_executions"
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["schedule", "status"], name="idx_execution_schedule_status")]
-
-    def __str__(self) -> str:
-        return f"{self.execution_id} ({self.status})"
 
 
 class ExecutionVM(StartedFinished):

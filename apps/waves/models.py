@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.fields import EncryptedTextField
-from apps.core.models import StartedCompleted, StartedFinished, TimeStampedModel
+from apps.core.models import NamedStatus, StartedCompleted, StartedFinished, TimeStampedModel
 
 from .choices import HookKind, HookStage, WaveKind, WaveStatus, WaveVMStatus
 
@@ -15,7 +15,7 @@ MAX_HOOK_TIMEOUT = 3600
 MAX_HOOK_RETRIES = 10
 
 
-class Wave(TimeStampedModel, StartedCompleted):
+class Wave(NamedStatus, TimeStampedModel, StartedCompleted):
     """A named set of VMs failed over (or rehearsed) together from `window_start`, none started after `deadline`."""
 
     name = models.CharField(max_length=255, unique=True)
@@ -50,9 +50,6 @@ class Wave(TimeStampedModel, StartedCompleted):
                                    | Q(window_start__isnull=False, deadline__isnull=False)),
             models.CheckConstraint(name="wave_max_concurrent_positive", condition=Q(max_concurrent__gte=1)),
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.status})"
 
 
 class WaveVM(StartedFinished):
