@@ -18,6 +18,14 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+class NewestFirst(TimeStampedModel):
+    """Time-stamped rows listed newest first."""
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
 class NamedStatus:
     """``str()`` of a row that has a status: "<its name> (<status>)", the name being the field ``name_field``."""
 
@@ -95,7 +103,7 @@ class ApiTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
 
 
-class ApiToken(TimeStampedModel):
+class ApiToken(NewestFirst):
     """A bearer session token; only its SHA-256 is stored."""
 
     key_hash = models.CharField(max_length=64, unique=True)
@@ -109,9 +117,6 @@ class ApiToken(TimeStampedModel):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.prefix}... ({self.kind}, {self.user})"

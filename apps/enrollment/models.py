@@ -6,7 +6,7 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
-from apps.core.models import NamedStatus, TimeStampedModel, user_or_null
+from apps.core.models import NamedStatus, NewestFirst, TimeStampedModel, user_or_null
 
 from .choices import ApplianceStatus, AuditAction, EnrollmentStatus
 
@@ -52,7 +52,7 @@ class Appliance(NamedStatus, TimeStampedModel):
         ordering = ["appliance_id"]
 
 
-class PairingCode(TimeStampedModel):
+class PairingCode(NewestFirst):
     """A short, single-use code an administrator hands to whoever installs an agent.
 
     Only a keyed digest is stored: the code itself is shown once, when it is created.
@@ -64,9 +64,6 @@ class PairingCode(TimeStampedModel):
     created_ip = models.GenericIPAddressField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"pairing code #{self.pk} ({self.state})"
@@ -80,7 +77,7 @@ class PairingCode(TimeStampedModel):
         return "unused"
 
 
-class Enrollment(TimeStampedModel):
+class Enrollment(NewestFirst):
     """An agent's request to join: its name, its SSH public key, the proof that it holds the private key,
     and the administrator's decision."""
 
@@ -106,9 +103,6 @@ class Enrollment(TimeStampedModel):
     appliance = models.OneToOneField(Appliance, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="enrollment")
     credentials_delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.enrollment_id} {self.name} ({self.status})"

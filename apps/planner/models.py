@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import NewestFirst, TimeStampedModel
 from apps.scheduler import timing
 
 from .choices import (
@@ -29,7 +29,7 @@ from .choices import (
 PERCENT = [MinValueValidator(1), MaxValueValidator(100)]
 
 
-class Project(TimeStampedModel):
+class Project(NewestFirst):
     project_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -71,9 +71,8 @@ class Project(TimeStampedModel):
     approved_by = models.CharField(max_length=150, blank=True)
     approval_report = models.JSONField(default=dict, blank=True)
 
-    class Meta:
+    class Meta(NewestFirst.Meta):
         db_table = "planner_projects"
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.name
