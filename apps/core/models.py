@@ -53,13 +53,38 @@ class StartedFinished(models.Model):
         abstract = True
 
 
-class VMJob(NamedStatus, TimeStampedModel, StartedCompleted):
+class SlotHolder(models.Model):
+    """A row that may hold a slot no other row holds at the same time (one running job per VM, one default).
+
+    The subclass declares the slot column (``slot_field``): unique and nullable, it is written at every save with
+    ``slot_value()`` (None when the row holds no slot), so its unique index lets one row at a time hold a value on
+    every database (MariaDB has no partial unique indexes). ``slot_fields`` are the fields whose save can change
+    the slot: a save limited to them by ``update_fields`` writes the slot too.
+    """
+
+    slot_field: str
+    slot_fields: frozenset[str]
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        setattr(self, self.slot_field, self.slot_value())
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and (self.slot_fields & set(update_fields)):
+            kwargs["update_fields"] = set(update_fields) | {self.slot_field}
+        super().save(*args, **kwargs)
+
+    def slot_value(self):
+        raise NotImplementedError
+
+
+class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder):
     """A replication or failover job on one VM context: the bookkeeping both keep, and the one-at-a-time slot.
 
-    ``active_slot`` holds the VM context id while the job occupies the VM and NULL otherwise: its unique index then
-    allows one such job per VM at a time on every database (MariaDB has no partial unique indexes). A subclass
-    declares ``job_id``, ``status`` and its ``vm_context`` (each with its own related_name), says when the job
-    occupies the VM (``occupies_vm``) and which saved fields can change that (``slot_fields``).
+    ``active_slot`` holds the VM context id while the job occupies the VM, so one such job per VM runs at a time.
+    A subclass declares ``job_id``, ``status`` and its ``vm_context`` (each with its own related_name), says when
+    the job occupies the VM (``occupies_vm``) and which saved fields can change that (``slot_fields``).
     """
 
     active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
@@ -68,18 +93,15 @@ class VMJob(NamedStatus, TimeStampedModel, StartedCompleted):
     error_message = models.TextField(blank=True)
 
     name_field = "job_id"
-    slot_fields: frozenset[str] = frozenset({"status"})
+    slot_field = "active_slot"
+    slot_fields = frozenset({"status"})
 
     class Meta:
         abstract = True
         ordering = ["-created_at", "-id"]
 
-    def save(self, *args, **kwargs):
-        self.active_slot = self.vm_context_id if self.occupies_vm else None
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and (self.slot_fields & set(update_fields)):
-            kwargs["update_fields"] = set(update_fields) | {"active_slot"}
-        super().save(*args, **kwargs)
+    def slot_value(self) -> int | None:
+        return self.vm_context_id if self.occupies_vm else None
 
     @property
     def occupies_vm(self) -> bool:
