@@ -104,11 +104,19 @@ class SourceCluster(models.Model):
         return self.cluster_name
 
 
-class SourceHost(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="hosts")
-    host_name = models.CharField(max_length=255)
+class InSourceCluster(models.Model):
+    """Where a host or VM sits in the source vCenter, by the names the inventory gave."""
+
     datacenter = models.CharField(max_length=255, blank=True)
     cluster = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class SourceHost(InSourceCluster):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="hosts")
+    host_name = models.CharField(max_length=255)
     cpu_model = models.CharField(max_length=255, blank=True)
     num_cpu_cores = models.PositiveIntegerField(default=0)
     memory_gb = models.FloatField(default=0)
@@ -203,7 +211,7 @@ class TenantReadinessCheck(models.Model):
         return f"{self.check_name}: {self.check_status}"
 
 
-class SourceVM(models.Model):
+class SourceVM(InSourceCluster):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="vms")
     vm_name = models.CharField(max_length=255)
     vm_uuid = models.CharField(max_length=64, blank=True)
@@ -214,8 +222,6 @@ class SourceVM(models.Model):
     memory_mb = models.PositiveIntegerField(default=0)
     total_disk_gb = models.FloatField(default=0)
     in_use_gb = models.FloatField(default=0)
-    datacenter = models.CharField(max_length=255, blank=True)
-    cluster = models.CharField(max_length=255, blank=True)
     host = models.CharField(max_length=255, blank=True)
     folder_path = models.CharField(max_length=1024, blank=True)
     resource_pool = models.CharField(max_length=1024, blank=True)

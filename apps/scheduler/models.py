@@ -151,9 +151,9 @@ class ScheduleExecution(NamedStatus, TimeStampedModel, StartedCompleted):
     trigger = models.CharField(max_length=16, choices=ExecutionTrigger.choices)
     triggered_by = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=32, choices=ExecutionStatus.choices, db_index=True)
-    deferred_until = models.DateTimeField(null=True, blank=True)
     # An operator's "run now" may override the sync window; the run then starts VMs regardless of the clock.
     ignore_window = models.BooleanField(default=False)
+    deferred_until = models.DateTimeField(null=True, blank=True)
     vms_considered = models.PositiveIntegerField(default=0)
     vms_started = models.PositiveIntegerField(default=0)
     vms_queued = models.PositiveIntegerField(default=0)
