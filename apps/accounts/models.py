@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from apps.core.fields import EncryptedTextField
-from apps.core.models import TimeStampedModel
+from apps.core.models import TimeStampedModel, user_or_null
 
 from .choices import DeliveryMode, EventType, NotificationStatus, OverrideType, Severity
 
@@ -94,8 +94,7 @@ class NavOverride(TimeStampedModel):
 class UserAccessLog(models.Model):
     """Append-only: a user's access event a client reported (page opened, export downloaded...)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="+")
+    user = user_or_null()
     username = models.CharField(max_length=150, db_index=True)
     action = models.CharField(max_length=64)
     resource = models.CharField(max_length=255, blank=True)
@@ -166,8 +165,7 @@ class NotificationPreference(TimeStampedModel):
 class Notification(models.Model):
     """One email: queued by a request or an event, sent by the worker (retried), with the outcome kept."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                             related_name="+")
+    user = user_or_null()
     username = models.CharField(max_length=150, blank=True, db_index=True)
     event_type = models.CharField(max_length=32, choices=EventType.choices, db_index=True)
     event_id = models.CharField(max_length=128, blank=True)

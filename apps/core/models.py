@@ -18,6 +18,103 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+class NewestFirst(TimeStampedModel):
+    """Time-stamped rows listed newest first."""
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class NamedStatus:
+    """``str()`` of a row that has a status: "<its name> (<status>)", the name being the field ``name_field``."""
+
+    name_field = "name"
+
+    def __str__(self) -> str:
+        return f"{getattr(self, self.name_field)} ({self.status})"
+
+
+# A run's start and end, both empty until they happen. Two spellings of the end are in the API (completed_at for
+# the jobs and runs the seed named so, finished_at for the others), hence two bases.
+class StartedCompleted(models.Model):
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class StartedFinished(models.Model):
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class SlotHolder(models.Model):
+    """A row that may hold a slot no other row holds at the same time (one running job per VM, one default).
+
+    The subclass declares the slot column (``slot_field``): unique and nullable, it is written at every save with
+    ``slot_value()`` (None when the row holds no slot), so its unique index lets one row at a time hold a value on
+    every database (MariaDB has no partial unique indexes). ``slot_fields`` are the fields whose save can change
+    the slot: a save limited to them by ``update_fields`` writes the slot too.
+    """
+
+    slot_field: str
+    slot_fields: frozenset[str]
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        setattr(self, self.slot_field, self.slot_value())
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and (self.slot_fields & set(update_fields)):
+            kwargs["update_fields"] = set(update_fields) | {self.slot_field}
+        super().save(*args, **kwargs)
+
+    def slot_value(self):
+        raise NotImplementedError
+
+
+class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder):
+    """A replication or failover job on one VM context: the bookkeeping both keep, and the one-at-a-time slot.
+
+    ``active_slot`` holds the VM context id while the job occupies the VM, so one such job per VM runs at a time.
+    A subclass declares ``job_id``, ``status`` and its ``vm_context`` (each with its own related_name), says when
+    the job occupies the VM (``occupies_vm``) and which saved fields can change that (``slot_fields``).
+    """
+
+    active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
+    requested_by = models.CharField(max_length=150, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error_message = models.TextField(blank=True)
+
+    name_field = "job_id"
+    slot_field = "active_slot"
+    slot_fields = frozenset({"status"})
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def slot_value(self) -> int | None:
+        return self.vm_context_id if self.occupies_vm else None
+
+    @property
+    def occupies_vm(self) -> bool:
+        raise NotImplementedError
+
+
+def user_or_null() -> models.ForeignKey:
+    """A record's link to the user who acted: emptied if that user is deleted (the record stays), no reverse
+    accessor on the user. Rows that must still name the user keep the name in a field of their own."""
+    return models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="+")
+
+
 def hash_token(raw: str) -> str:
     # Tokens are long random strings, so a fast unsalted digest is enough to make a stolen table useless.
     return hashlib.sha256(raw.encode()).hexdigest()
@@ -28,7 +125,7 @@ class ApiTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
 
 
-class ApiToken(TimeStampedModel):
+class ApiToken(NewestFirst):
     """A bearer session token; only its SHA-256 is stored."""
 
     key_hash = models.CharField(max_length=64, unique=True)
@@ -42,9 +139,6 @@ class ApiToken(TimeStampedModel):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.prefix}... ({self.kind}, {self.user})"

@@ -6,18 +6,20 @@ from django.core.validators import URLValidator
 from django.db import models
 from django.utils import timezone
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import NamedStatus, NewestFirst, TimeStampedModel, user_or_null
 
 from .choices import ApplianceStatus, AuditAction, EnrollmentStatus
 
 
-class Appliance(TimeStampedModel):
+class Appliance(NamedStatus, TimeStampedModel):
     """One agent next to a vCenter. Its login token is stored hashed; its Django user carries the agent role.
 
     An enrolled agent also owns an SSH public key that the tunnel sshd accepts with per-key restrictions,
     a reverse-forward port on the control plane where its API answers, and a block of NBD ports where the exports
     of the VMs it serves are placed: its key may open those and no other agent's.
     """
+
+    name_field = "appliance_id"
 
     appliance_id = models.CharField(max_length=128, unique=True)
     name = models.CharField(max_length=255, blank=True)
@@ -42,20 +44,15 @@ class Appliance(TimeStampedModel):
                                         help_text="The NBD export ports this agent's key may open.")
     tunnel_last_seen_at = models.DateTimeField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    approved_by = user_or_null()
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    revoked_by = user_or_null()
 
     class Meta:
         ordering = ["appliance_id"]
 
-    def __str__(self) -> str:
-        return f"{self.appliance_id} ({self.status})"
 
-
-class PairingCode(TimeStampedModel):
+class PairingCode(NewestFirst):
     """A short, single-use code an administrator hands to whoever installs an agent.
 
     Only a keyed digest is stored: the code itself is shown once, when it is created.
@@ -63,14 +60,10 @@ class PairingCode(TimeStampedModel):
 
     code_hash = models.CharField(max_length=64, unique=True)
     label = models.CharField(max_length=255, blank=True, help_text="What the code is for, e.g. the site.")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    created_by = user_or_null()
     created_ip = models.GenericIPAddressField(null=True, blank=True)
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"pairing code #{self.pk} ({self.state})"
@@ -84,7 +77,7 @@ class PairingCode(TimeStampedModel):
         return "unused"
 
 
-class Enrollment(TimeStampedModel):
+class Enrollment(NewestFirst):
     """An agent's request to join: its name, its SSH public key, the proof that it holds the private key,
     and the administrator's decision."""
 
@@ -105,15 +98,11 @@ class Enrollment(TimeStampedModel):
     poll_token_hash = models.CharField(max_length=64, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    decided_by = user_or_null()
     decision_reason = models.CharField(max_length=500, blank=True)
     appliance = models.OneToOneField(Appliance, on_delete=models.SET_NULL, null=True, blank=True,
                                      related_name="enrollment")
     credentials_delivered_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.enrollment_id} {self.name} ({self.status})"
@@ -127,8 +116,7 @@ class EnrollmentAuditEvent(models.Model):
 
     action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
     success = models.BooleanField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    actor = user_or_null()
     actor_name = models.CharField(max_length=150, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     enrollment_id = models.CharField(max_length=64, blank=True, db_index=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import TimeStampedModel, VMJob
 from apps.inventory.models import VMContext
 
 from .choices import ACTIVE, CleanupStatus, FailoverStatus, FailoverType, SnapshotState, VolumePlace
@@ -31,17 +31,14 @@ class NetworkMapping(TimeStampedModel):
         return f"{self.vm_context.vm_name}: {self.source_network_name} -> {self.destination_network_name} ({kind})"
 
 
-class FailoverJob(TimeStampedModel):
+class FailoverJob(VMJob):
     job_id = models.CharField(max_length=160, unique=True)
+    job_type = models.CharField(max_length=8, choices=FailoverType.choices)
     vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.PROTECT, related_name="failover_jobs")
     ossea_config = models.ForeignKey("platform_settings.OsseaConfig", null=True, on_delete=models.SET_NULL,
                                      related_name="failover_jobs")
-    job_type = models.CharField(max_length=8, choices=FailoverType.choices)
     status = models.CharField(max_length=20, choices=FailoverStatus.choices, default=FailoverStatus.PENDING,
                               db_index=True)
-    # The VM context id while this job occupies the VM (running, or a test VM still up), NULL otherwise: a unique
-    # index then allows one failover per VM at a time on every database (MariaDB has no partial unique indexes).
-    active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
     progress = models.FloatField(default=0.0)
     current_step = models.CharField(max_length=255, blank=True)
     # What was asked.
@@ -55,7 +52,6 @@ class FailoverJob(TimeStampedModel):
     network_overrides = models.JSONField(default=dict, blank=True, help_text="network_mappings of the request")
     custom_config = models.JSONField(default=dict, blank=True)
     notification_config = models.JSONField(default=dict, blank=True)
-    requested_by = models.CharField(max_length=150, blank=True)
     # What was decided and done.
     plan = models.JSONField(default=dict, blank=True, help_text="Networks, offering, template, boot volume")
     validation_result = models.JSONField(default=dict, blank=True)
@@ -83,26 +79,21 @@ class FailoverJob(TimeStampedModel):
     conversion = models.JSONField(default=dict, blank=True, help_text="The guest conversion: status, seconds, log")
     boot_verification = models.JSONField(default=dict, blank=True,
                                          help_text="Whether the started guest answered: target, seconds, last lines")
-    cancel_requested = models.BooleanField(default=False)
-    error_message = models.TextField(blank=True)
     error_code = models.CharField(max_length=32, blank=True)
     rollback_log = models.JSONField(default=list, blank=True, help_text="What rollback and cleanup did")
     cleanup_status = models.CharField(max_length=16, choices=CleanupStatus.choices, default=CleanupStatus.NONE,
                                       blank=True)
     needs_cleanup = models.BooleanField(default=False, db_index=True,
                                         help_text="A rollback left something behind (cleanup-failed retries it)")
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True, help_text="When a test failover was ended")
     cleanup_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        db_table = "failover_jobs"
-        ordering = ["-created_at", "-id"]
+    # A job occupies its VM while running, or while its test VM is still up; ending a test frees it.
+    slot_fields = frozenset({"status", "ended_at"})
 
-    def __str__(self) -> str:
-        return f"{self.job_id} ({self.status})"
+    class Meta(VMJob.Meta):
+        db_table = "failover_jobs"
 
     @property
     def test_running(self) -> bool:
@@ -147,10 +138,6 @@ class FailoverJob(TimeStampedModel):
             needs_cleanup=True)
 
     def save(self, *args, **kwargs):
-        self.active_slot = self.vm_context_id if self.occupies_vm else None
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and ({"status", "ended_at"} & set(update_fields)):
-            kwargs["update_fields"] = set(update_fields) | {"active_slot"}
         super().save(*args, **kwargs)
         hold_vm_context(self.vm_context_id)
 

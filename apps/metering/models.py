@@ -54,9 +54,17 @@ class TenantSample(Sample):
         abstract = True
 
 
-class ResourceSample(TenantSample):
+class VMSample(TenantSample):
+    """A sample of one VM, by CloudStack's id (its name as it was then)."""
+
     vm_id = models.CharField(max_length=64, db_index=True)
     vm_name = models.CharField(max_length=255, blank=True)
+
+    class Meta(TenantSample.Meta):
+        abstract = True
+
+
+class ResourceSample(VMSample):
     host = models.CharField(max_length=255, blank=True)
     flavor = models.CharField(max_length=255, blank=True)
     vcpus_allocated = models.IntegerField(default=0)
@@ -116,9 +124,7 @@ class ApiUsageSample(Sample):
     p99_latency_ms = models.FloatField(null=True)
 
 
-class EfficiencySample(TenantSample):
-    vm_id = models.CharField(max_length=64, db_index=True)
-    vm_name = models.CharField(max_length=255, blank=True)
+class EfficiencySample(VMSample):
     cpu_score = models.FloatField(default=0)
     ram_score = models.FloatField(default=0)
     disk_score = models.FloatField(default=0)

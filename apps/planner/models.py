@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import NewestFirst, TimeStampedModel
 from apps.scheduler import timing
 
 from .choices import (
@@ -29,7 +29,7 @@ from .choices import (
 PERCENT = [MinValueValidator(1), MaxValueValidator(100)]
 
 
-class Project(TimeStampedModel):
+class Project(NewestFirst):
     project_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -71,9 +71,8 @@ class Project(TimeStampedModel):
     approved_by = models.CharField(max_length=150, blank=True)
     approval_report = models.JSONField(default=dict, blank=True)
 
-    class Meta:
+    class Meta(NewestFirst.Meta):
         db_table = "planner_projects"
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.name
@@ -105,11 +104,19 @@ class SourceCluster(models.Model):
         return self.cluster_name
 
 
-class SourceHost(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="hosts")
-    host_name = models.CharField(max_length=255)
+class InSourceCluster(models.Model):
+    """Where a host or VM sits in the source vCenter, by the names the inventory gave."""
+
     datacenter = models.CharField(max_length=255, blank=True)
     cluster = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class SourceHost(InSourceCluster):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="hosts")
+    host_name = models.CharField(max_length=255)
     cpu_model = models.CharField(max_length=255, blank=True)
     num_cpu_cores = models.PositiveIntegerField(default=0)
     memory_gb = models.FloatField(default=0)
@@ -204,7 +211,7 @@ class TenantReadinessCheck(models.Model):
         return f"{self.check_name}: {self.check_status}"
 
 
-class SourceVM(models.Model):
+class SourceVM(InSourceCluster):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="vms")
     vm_name = models.CharField(max_length=255)
     vm_uuid = models.CharField(max_length=64, blank=True)
@@ -215,8 +222,6 @@ class SourceVM(models.Model):
     memory_mb = models.PositiveIntegerField(default=0)
     total_disk_gb = models.FloatField(default=0)
     in_use_gb = models.FloatField(default=0)
-    datacenter = models.CharField(max_length=255, blank=True)
-    cluster = models.CharField(max_length=255, blank=True)
     host = models.CharField(max_length=255, blank=True)
     folder_path = models.CharField(max_length=1024, blank=True)
     resource_pool = models.CharField(max_length=1024, blank=True)
@@ -252,7 +257,22 @@ class SourceVM(models.Model):
         return self.migration_mode
 
 
-class SourceDisk(models.Model):
+class SourceVMDevice(models.Model):
+    """A disk or NIC of a source VM, listed in the order the import found them and shown by its label."""
+
+    label_field: str
+
+    class Meta:
+        abstract = True
+        ordering = ["vm", "id"]
+
+    def __str__(self) -> str:
+        return getattr(self, self.label_field)
+
+
+class SourceDisk(SourceVMDevice):
+    label_field = "disk_label"
+
     vm = models.ForeignKey(SourceVM, on_delete=models.CASCADE, related_name="disks")
     disk_label = models.CharField(max_length=255)
     disk_path = models.CharField(max_length=1024, blank=True)
@@ -263,15 +283,13 @@ class SourceDisk(models.Model):
     disk_mode = models.CharField(max_length=64, blank=True)
     is_rdm = models.BooleanField(default=False)
 
-    class Meta:
+    class Meta(SourceVMDevice.Meta):
         db_table = "planner_disks"
-        ordering = ["vm", "id"]
-
-    def __str__(self) -> str:
-        return self.disk_label
 
 
-class SourceNIC(models.Model):
+class SourceNIC(SourceVMDevice):
+    label_field = "nic_label"
+
     vm = models.ForeignKey(SourceVM, on_delete=models.CASCADE, related_name="nics")
     nic_label = models.CharField(max_length=255)
     adapter_type = models.CharField(max_length=64, blank=True)
@@ -280,12 +298,8 @@ class SourceNIC(models.Model):
     mac_address = models.CharField(max_length=64, blank=True)
     ip_address = models.CharField(max_length=255, blank=True)
 
-    class Meta:
+    class Meta(SourceVMDevice.Meta):
         db_table = "planner_nics"
-        ordering = ["vm", "id"]
-
-    def __str__(self) -> str:
-        return self.nic_label
 
 
 class SourceSnapshot(models.Model):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import NamedStatus, TimeStampedModel, VMJob
 from apps.core.utils import whole_gib
 
 from .choices import ACTIVE, ExportStatus, ReplicationStatus, ReplicationType, VolumeStatus
 
 
-class ReplicationJob(TimeStampedModel):
+class ReplicationJob(VMJob):
     job_id = models.CharField(max_length=64, unique=True)
     vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.PROTECT, related_name="replication_jobs")
     ossea_config = models.ForeignKey("platform_settings.OsseaConfig", null=True, on_delete=models.PROTECT,
@@ -17,9 +17,6 @@ class ReplicationJob(TimeStampedModel):
     replication_type = models.CharField(max_length=16, choices=ReplicationType.choices)
     status = models.CharField(max_length=20, choices=ReplicationStatus.choices, default=ReplicationStatus.PENDING,
                               db_index=True)
-    # Holds the VM context id while the job is active and NULL otherwise: a unique index then allows one
-    # active job per VM on every database (MariaDB has no partial unique indexes).
-    active_slot = models.BigIntegerField(null=True, unique=True, editable=False)
     source_vm = models.JSONField(default=dict, help_text="The source VM as the request described it.")
     progress_percent = models.FloatField(default=0.0)
     current_operation = models.CharField(max_length=255, blank=True)
@@ -29,14 +26,9 @@ class ReplicationJob(TimeStampedModel):
     eta_seconds = models.IntegerField(null=True, blank=True)
     disk_progress = models.JSONField(default=dict, blank=True)
     full_sync_reason = models.CharField(max_length=255, blank=True)
-    error_message = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempt = models.PositiveIntegerField(default=1)
     bandwidth_limit = models.BigIntegerField(null=True, blank=True, help_text="Bytes/s per disk copy; empty: agent default")
-    requested_by = models.CharField(max_length=150, blank=True)
     # The agent the job was handed to; its exports sit in that agent's block of NBD ports. Empty: an agent reached
     # without a tunnel (MP_AGENT_API_URL), or not chosen yet.
     appliance_id = models.CharField(max_length=128, blank=True)
@@ -47,27 +39,20 @@ class ReplicationJob(TimeStampedModel):
     runner_token = models.CharField(max_length=64, blank=True, editable=False)
     runner_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
-    class Meta:
+    class Meta(VMJob.Meta):
         db_table = "replication_jobs"
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.job_id} ({self.status})"
 
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE
 
-    def save(self, *args, **kwargs):
-        self.active_slot = self.vm_context_id if self.status in ACTIVE else None
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "status" in update_fields:
-            kwargs["update_fields"] = set(update_fields) | {"active_slot"}
-        super().save(*args, **kwargs)
+    occupies_vm = is_active  # an active sync holds the VM (VMJob.save)
 
 
-class ReplicaVolume(TimeStampedModel):
+class ReplicaVolume(NamedStatus, TimeStampedModel):
     """The CloudStack volume that holds one source disk's replica; reused by every later sync."""
+
+    name_field = "volume_name"
 
     vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.CASCADE, related_name="replica_volumes")
     disk_id = models.CharField(max_length=64)
@@ -85,9 +70,6 @@ class ReplicaVolume(TimeStampedModel):
         db_table = "replica_volumes"
         ordering = ["vm_context", "disk_unit_number"]
         constraints = [models.UniqueConstraint(fields=["vm_context", "disk_unit_number"], name="uniq_replica_vm_unit")]
-
-    def __str__(self) -> str:
-        return f"{self.volume_name} ({self.status})"
 
     @property
     def size_gb(self) -> int:

@@ -5,10 +5,12 @@ import uuid
 
 from django.db import models
 
+from apps.core.models import StartedCompleted
+
 from .choices import ApprovalMode, ExecutionStatus, PolicyRole
 
 
-class Execution(models.Model):
+class Execution(StartedCompleted):
     """One trigger of a runbook: its parameters, the approval it waited for, and what the run found and did."""
 
     execution_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -32,8 +34,6 @@ class Execution(models.Model):
     # were told (runner.escalate_overdue); it still waits, and is escalated only once.
     escalated_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
     items_found = models.PositiveIntegerField(default=0)
     items_actioned = models.PositiveIntegerField(default=0)
 

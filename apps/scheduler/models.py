@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import NamedStatus, StartedCompleted, StartedFinished, TimeStampedModel
 
 from . import timing
 from .choices import (
@@ -139,8 +139,10 @@ class VMGroupMembership(TimeStampedModel):
         return f"{self.vm_context_id} in {self.group_id}"
 
 
-class ScheduleExecution(TimeStampedModel):
+class ScheduleExecution(NamedStatus, TimeStampedModel, StartedCompleted):
     """One run of a schedule over its groups' VMs; counters are recomputed from its VM rows at every step."""
+
+    name_field = "execution_id"
 
     execution_id = models.CharField(max_length=64, unique=True)
     schedule = models.ForeignKey(SyncSchedule, null=True, on_delete=models.SET_NULL, related_name="executions")
@@ -149,11 +151,9 @@ class ScheduleExecution(TimeStampedModel):
     trigger = models.CharField(max_length=16, choices=ExecutionTrigger.choices)
     triggered_by = models.CharField(max_length=150, blank=True)
     status = models.CharField(max_length=32, choices=ExecutionStatus.choices, db_index=True)
-    deferred_until = models.DateTimeField(null=True, blank=True)
     # An operator's "run now" may override the sync window; the run then starts VMs regardless of the clock.
     ignore_window = models.BooleanField(default=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    deferred_until = models.DateTimeField(null=True, blank=True)
     vms_considered = models.PositiveIntegerField(default=0)
     vms_started = models.PositiveIntegerField(default=0)
     vms_queued = models.PositiveIntegerField(default=0)
@@ -170,11 +170,8 @@ class ScheduleExecution(TimeStampedModel):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["schedule", "status"], name="idx_execution_schedule_status")]
 
-    def __str__(self) -> str:
-        return f"{self.execution_id} ({self.status})"
 
-
-class ExecutionVM(models.Model):
+class ExecutionVM(StartedFinished):
     """One VM in one run: queued until a slot frees, then linked to the replication job it started."""
 
     execution = models.ForeignKey(ScheduleExecution, on_delete=models.CASCADE, related_name="vms")
@@ -191,8 +188,6 @@ class ExecutionVM(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     not_before = models.DateTimeField(null=True, blank=True, help_text="A retry waits until then.")
     bytes_transferred = models.BigIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "schedule_execution_vms"

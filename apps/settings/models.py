@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.fields import EncryptedTextField
-from apps.core.models import TimeStampedModel
+from apps.core.models import SlotHolder, TimeStampedModel
 
 from .choices import CloudResourceKind, CloudResourceState
 
@@ -35,7 +35,7 @@ class OsseaConfig(TimeStampedModel):
         return self.name
 
 
-class VMwareCredential(TimeStampedModel):
+class VMwareCredential(TimeStampedModel, SlotHolder):
     name = models.CharField(max_length=255, unique=True)
     vcenter_host = models.CharField(max_length=255)
     username = models.CharField(max_length=255)
@@ -46,10 +46,12 @@ class VMwareCredential(TimeStampedModel):
                               related_name="vcenter_credentials",
                               help_text="The agent that reaches this vCenter; empty: the default agent")
     is_default = models.BooleanField(default=False)
-    # True on the default row and NULL elsewhere: a unique index then allows exactly one default on every
-    # database (MariaDB has no partial unique indexes).
+    # True on the default row and NULL elsewhere: its unique index allows exactly one default (SlotHolder).
     default_slot = models.BooleanField(null=True, unique=True, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    slot_field = "default_slot"
+    slot_fields = frozenset({"is_default"})
 
     class Meta:
         db_table = "vmware_credentials"
@@ -60,12 +62,8 @@ class VMwareCredential(TimeStampedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.username}@{self.vcenter_host})"
 
-    def save(self, *args, **kwargs):
-        self.default_slot = True if self.is_default else None
-        update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "is_default" in update_fields:
-            kwargs["update_fields"] = set(update_fields) | {"default_slot"}
-        super().save(*args, **kwargs)
+    def slot_value(self) -> bool | None:
+        return True if self.is_default else None
 
 
 class CloudResource(TimeStampedModel):

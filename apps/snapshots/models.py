@@ -11,6 +11,8 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
+from apps.core.models import StartedFinished
+
 from .choices import (
     IpStrategy,
     PipelineStatus,
@@ -169,32 +171,37 @@ class PolicySnapshot(models.Model):
         return f"{self.snapshot_id} ({self.policy_name}, {self.state})"
 
 
-class OnDemandRun(models.Model):
-    """The seed's `snapshot_on_demand_runs`: one on-demand pipeline, its steps' progress, the run it made."""
+class UUIDJob(StartedFinished):
+    """A job the API names by a UUID ``job_id``, with its error; listed newest first."""
 
     job_id = models.CharField(max_length=36, unique=True, default=_new_uuid)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+
+class OnDemandRun(UUIDJob):
+    """The seed's `snapshot_on_demand_runs`: one on-demand pipeline, its steps' progress, the run it made."""
+
     status = models.CharField(max_length=16, choices=PipelineStatus.choices, default=PipelineStatus.PENDING,
                               db_index=True)
     triggered_by = models.CharField(max_length=150, blank=True)
     steps = models.JSONField(default=list)
     snapshot_run = models.ForeignKey(SnapshotRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
+    class Meta(UUIDJob.Meta):
         db_table = "snapshot_on_demand_runs"
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"on-demand pipeline {self.job_id} ({self.status})"
 
 
-class RestoreJob(models.Model):
+class RestoreJob(UUIDJob):
     """A VM restored from volume snapshots: its plan, its steps' progress, what it created, how it ended."""
 
-    job_id = models.CharField(max_length=36, unique=True, default=_new_uuid)
     status = models.CharField(max_length=16, choices=RestoreStatus.choices, default=RestoreStatus.PLANNED,
                               db_index=True)
     mode = models.CharField(max_length=8, choices=RestoreMode.choices, default=RestoreMode.NEW)
@@ -215,7 +222,6 @@ class RestoreJob(models.Model):
     result_vm_id = models.CharField(max_length=64, blank=True)
     created_volume_ids = models.JSONField(default=list)
     old_volume_ids = models.JSONField(default=list, help_text="REPLACE: the original disks, detached and kept")
-    error = models.TextField(blank=True)
     rollback = models.JSONField(default=list, help_text="What the rollback did, line by line")
     cancel_requested = models.BooleanField(default=False)
     cancel_reason = models.CharField(max_length=500, blank=True)
@@ -224,13 +230,10 @@ class RestoreJob(models.Model):
     reused_resources = models.JSONField(default=dict)
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(UUIDJob.Meta):
         db_table = "restore_jobs"
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"restore {self.job_id} ({self.status})"

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.fields import EncryptedTextField
-from apps.core.models import TimeStampedModel
+from apps.core.models import NamedStatus, StartedCompleted, StartedFinished, TimeStampedModel
 
 from .choices import HookKind, HookStage, WaveKind, WaveStatus, WaveVMStatus
 
@@ -15,7 +15,7 @@ MAX_HOOK_TIMEOUT = 3600
 MAX_HOOK_RETRIES = 10
 
 
-class Wave(TimeStampedModel):
+class Wave(NamedStatus, TimeStampedModel, StartedCompleted):
     """A named set of VMs failed over (or rehearsed) together from `window_start`, none started after `deadline`."""
 
     name = models.CharField(max_length=255, unique=True)
@@ -37,8 +37,6 @@ class Wave(TimeStampedModel):
     test_duration = models.CharField(max_length=32, default="4h",
                                      help_text="How long a rehearsal's or test-first VM may run at most")
     created_by = models.CharField(max_length=150, blank=True, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
     summary = models.TextField(blank=True)
 
@@ -53,11 +51,8 @@ class Wave(TimeStampedModel):
             models.CheckConstraint(name="wave_max_concurrent_positive", condition=Q(max_concurrent__gte=1)),
         ]
 
-    def __str__(self) -> str:
-        return f"{self.name} ({self.status})"
 
-
-class WaveVM(models.Model):
+class WaveVM(StartedFinished):
     """One VM in a wave: its order, dependencies and options, and what happened to it (jobs, reason, hook output)."""
 
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="vms")
@@ -78,11 +73,9 @@ class WaveVM(models.Model):
     failover_job = models.ForeignKey("failover.FailoverJob", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="wave_vms")
     hook_log = models.JSONField(default=list, blank=True, help_text="Each hook run: stage, hook, outcome, output")
-    started_at = models.DateTimeField(null=True, blank=True)
     # When a worker took this VM's start (pre-hooks, failover start): another start of it waits until this lease ran
     # out (its worker died), so a redelivered or re-sent start never runs the hooks and the start twice at once.
     start_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "wave_vms"
