@@ -119,6 +119,19 @@ class SeedView(SeedRateLimited, APIView):
     # A view of a seed 004 app: its rate limit and its `{"detail"}` errors; the app's subclass names its permission
     # class and its schema (a DetailAutoSchema with the app's component prefix). A comment, not a docstring: the
     # schema describes an operation without a docstring of its own by the first one in its view's ancestry.
+    #
+    # An app's base view says both in its class line, `class PortalView(SeedView, component_prefix="Portal",
+    # permission_table=rbac.PERMISSIONS)`: its schema (components named Portal*) and its permission class
+    # (`seed_permission` of the table) are made here, the same for every app.
+
+    def __init_subclass__(cls, component_prefix: str | None = None, permission_table: PermissionTable | None = None,
+                          **kwargs):
+        super().__init_subclass__(**kwargs)
+        if component_prefix is not None:
+            schema_class = type(f"{component_prefix}AutoSchema", (DetailAutoSchema,), {"component_prefix": component_prefix})
+            cls.schema = schema_class()
+        if permission_table is not None:
+            cls.permission_classes = [seed_permission(permission_table)]
 
     def get_exception_handler(self):
         return detail_exception_handler

@@ -11,7 +11,7 @@ import math
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 
-from apps.core.api.detail import DetailAutoSchema, SeedView
+from apps.core.api.detail import SeedView
 from apps.core.api.detail import errors as errors  # the planner's views document their errors with it
 from apps.core.permissions import LEVEL_ROLE, RolePermission, holds
 
@@ -30,13 +30,8 @@ class MigrationPermission(RolePermission):
         return holds(request.user, LEVEL_ROLE[level])
 
 
-class PlannerAutoSchema(DetailAutoSchema):
-    component_prefix = "Migration"
-
-
-class PlannerView(SeedView):
+class PlannerView(SeedView, component_prefix="Migration"):
     permission_classes = [MigrationPermission]
-    schema = PlannerAutoSchema()
     access: dict[str, str] = {}
 
 
