@@ -53,13 +53,10 @@ def probe_agent_api(appliance: Appliance, timeout: float = 3.0) -> dict:
 
 def audit_events(*, action: str = "", appliance_id: str = "", enrollment_id: str = "",
                  success: bool | None = None) -> QuerySet[EnrollmentAuditEvent]:
+    # An empty text (or a success of None) filters nothing.
+    wanted = {"action": action, "appliance_id": appliance_id, "enrollment_id": enrollment_id}
     events = EnrollmentAuditEvent.objects.select_related("actor").order_by("-id")
-    if action:
-        events = events.filter(action=action)
-    if appliance_id:
-        events = events.filter(appliance_id=appliance_id)
-    if enrollment_id:
-        events = events.filter(enrollment_id=enrollment_id)
+    events = events.filter(**{field: value for field, value in wanted.items() if value})
     if success is not None:
         events = events.filter(success=success)
     return events
