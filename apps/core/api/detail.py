@@ -152,16 +152,21 @@ def query_number(request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def flag(raw: str, error: str) -> bool:
+    """The truth a query flag's word says (`FLAG_WORDS`, any case); any other word is a 400 saying `error`."""
+    try:
+        return FLAG_WORDS[raw.lower()]
+    except KeyError:
+        raise InvalidInput(error) from None
+
+
 def query_flag(request, name: str, default: bool | None = None) -> bool | None:
-    """A true/false query parameter (`default` when absent); else 400 naming it."""
+    """A true/false query parameter (`default` when absent or empty); else 400 naming it."""
     raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    if raw.lower() in ("true", "1", "yes"):
-        return True
-    if raw.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"Invalid parameter: {name} must be true or false")
+    return default if raw in (None, "") else flag(raw, f"Invalid parameter: {name} must be true or false")
 
 
 def query_page(request, *, default_limit: int = 100, max_limit: int = 1000) -> tuple[int, int]:
