@@ -46,11 +46,11 @@ def ok(body: dict, status: int = 200) -> Response:
 
 class ProjectCommand(PlannerView):
     # A POST that runs one service on the project, with the body's fields when it takes a body, and answers what the
-    # service returns. A view names them in its class line:
+    # service returns (under `key` where the answer names it). A view names them in its class line:
     #     class AssessView(ProjectCommand, run=services.assessment_run, answer=s.AssessAnswer, summary="...")
     # (A comment, not a docstring: the schema would describe every such operation by it.)
 
-    def __init_subclass__(cls, run=None, answer=None, summary: str = "", body=None, **kwargs):
+    def __init_subclass__(cls, run=None, answer=None, summary: str = "", body=None, key: str = "", **kwargs):
         super().__init_subclass__(**kwargs)
         if run is None:
             return
@@ -59,7 +59,8 @@ class ProjectCommand(PlannerView):
         def post(self, request, project_id):
             project = services.project_get(project_id)
             data = validated(body, request.data) if body else {}
-            return ok(run(project=project, **data))
+            result = run(project=project, **data)
+            return ok({key: result} if key else result)
 
         cls.post = post
 

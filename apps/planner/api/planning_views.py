@@ -10,7 +10,6 @@ from . import planning_serializers as p
 from .base import ADMIN, TAGS, PlannerView, ProjectCommand, errors, ok
 from .serializers import StatusAnswer
 
-
 # --- tenants -----------------------------------------------------------------------------------------------------
 
 

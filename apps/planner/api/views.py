@@ -91,13 +91,10 @@ VM_LIST_PARAMETERS = [
 ]
 
 
-class ImportDiscoveredView(PlannerView):
-    @extend_schema(request=s.ImportDiscoveredSerializer, responses={200: s.UploadAnswer}, tags=TAGS,
-                   summary="Take the inventory from the platform's discovered VMs (replaces the source data)")
-    def post(self, request, project_id):
-        project = services.project_get(project_id)
-        data = validated(s.ImportDiscoveredSerializer, request.data)
-        return ok({"stats": services.import_discovered(project=project, vm_names=data.get("vm_names"))})
+class ImportDiscoveredView(ProjectCommand, run=services.import_discovered, body=s.ImportDiscoveredSerializer, key="stats",
+                           answer=s.UploadAnswer,
+                           summary="Take the inventory from the platform's discovered VMs (replaces the source data)"):
+    pass
 
 
 class VMListView(PlannerView, GenericAPIView):
