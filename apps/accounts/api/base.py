@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from apps.core.api.detail import DetailAutoSchema, SeedView
+from apps.core.api.detail import SeedView
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 
 from ..permissions import PUBLIC, SeedPermission, requirement
 
 
-class AccountsAutoSchema(DetailAutoSchema):
-    component_prefix = "Portal"
-
-
-class AccountsView(SeedView):
+class AccountsView(SeedView, component_prefix="Portal"):
     permission_classes = [SeedPermission]
-    schema = AccountsAutoSchema()
     requires: dict[str, str] = {}
 
     def get_permissions(self):

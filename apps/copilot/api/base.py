@@ -5,13 +5,10 @@ A missing or dead token answers 401 `Not authenticated`; a role without the view
 """
 from __future__ import annotations
 
-from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
+from apps.core.api.detail import DetailAutoSchema, SeedView
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 
 from .. import rbac
-
-# Reads and writes alike need the view's `permission` (no view sets a `write_permission`).
-SeedPermission = seed_permission(rbac.PERMISSIONS)
 
 
 class CopilotAutoSchema(DetailAutoSchema):
@@ -23,7 +20,7 @@ class CopilotAutoSchema(DetailAutoSchema):
         return ["copilot"]
 
 
-class CopilotView(SeedView):
-    permission_classes = [SeedPermission]
+class CopilotView(SeedView, permission_table=rbac.PERMISSIONS):
+    # Reads and writes alike need the view's `permission` (no view sets a `write_permission`).
     schema = CopilotAutoSchema()
     permission = "copilot:read"

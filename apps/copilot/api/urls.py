@@ -1,13 +1,13 @@
 """Seed 004's Ops Copilot paths, under /api/copilot/ (config/urls.py)."""
-from django.urls import path
+from apps.core.api.routes import routes
 
 from . import views
 
-urlpatterns = [
-    path("ask", views.AskView.as_view(), name="copilot-ask"),
-    path("suggestions", views.SuggestionsView.as_view(), name="copilot-suggestions"),
-    path("history", views.HistoryView.as_view(), name="copilot-history"),
-    path("config", views.ConfigView.as_view(), name="copilot-config"),
-    path("test-connection", views.TestConnectionView.as_view(), name="copilot-test-connection"),
-    path("feedback", views.FeedbackView.as_view(), name="copilot-feedback"),
-]
+urlpatterns = routes([
+    ("ask", views.AskView, "copilot-ask"),
+    ("suggestions", views.SuggestionsView, "copilot-suggestions"),
+    ("history", views.HistoryView, "copilot-history"),
+    ("config", views.ConfigView, "copilot-config"),
+    ("test-connection", views.TestConnectionView, "copilot-test-connection"),
+    ("feedback", views.FeedbackView, "copilot-feedback"),
+])

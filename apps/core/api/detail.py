@@ -119,6 +119,19 @@ class SeedView(SeedRateLimited, APIView):
     # A view of a seed 004 app: its rate limit and its `{"detail"}` errors; the app's subclass names its permission
     # class and its schema (a DetailAutoSchema with the app's component prefix). A comment, not a docstring: the
     # schema describes an operation without a docstring of its own by the first one in its view's ancestry.
+    #
+    # An app's base view says both in its class line, `class PortalView(SeedView, component_prefix="Portal",
+    # permission_table=rbac.PERMISSIONS)`: its schema (components named Portal*) and its permission class
+    # (`seed_permission` of the table) are made here, the same for every app.
+
+    def __init_subclass__(cls, component_prefix: str | None = None, permission_table: PermissionTable | None = None,
+                          **kwargs):
+        super().__init_subclass__(**kwargs)
+        if component_prefix is not None:
+            schema_class = type(f"{component_prefix}AutoSchema", (DetailAutoSchema,), {"component_prefix": component_prefix})
+            cls.schema = schema_class()
+        if permission_table is not None:
+            cls.permission_classes = [seed_permission(permission_table)]
 
     def get_exception_handler(self):
         return detail_exception_handler
@@ -139,16 +152,21 @@ def query_number(request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def flag(raw: str, error: str) -> bool:
+    """The truth a query flag's word says (`FLAG_WORDS`, any case); any other word is a 400 saying `error`."""
+    try:
+        return FLAG_WORDS[raw.lower()]
+    except KeyError:
+        raise InvalidInput(error) from None
+
+
 def query_flag(request, name: str, default: bool | None = None) -> bool | None:
-    """A true/false query parameter (`default` when absent); else 400 naming it."""
+    """A true/false query parameter (`default` when absent or empty); else 400 naming it."""
     raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    if raw.lower() in ("true", "1", "yes"):
-        return True
-    if raw.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"Invalid parameter: {name} must be true or false")
+    return default if raw in (None, "") else flag(raw, f"Invalid parameter: {name} must be true or false")
 
 
 def query_page(request, *, default_limit: int = 100, max_limit: int = 1000) -> tuple[int, int]:

@@ -1,12 +1,11 @@
-from django.urls import path
-
 from . import views
+from .routes import routes
 
-urlpatterns = [
-    path("auth/login", views.LoginView.as_view(), name="auth-login"),
-    path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
-    path("health", views.HealthView.as_view(), name="api-health"),
-    path("debug/health", views.DebugHealthView.as_view(), name="debug-health"),
-    path("debug/endpoints", views.DebugEndpointsView.as_view(), name="debug-endpoints"),
-    path("debug/logs", views.DebugLogsView.as_view(), name="debug-logs"),
-]
+urlpatterns = routes([
+    ("auth/login", views.LoginView, "auth-login"),
+    ("auth/logout", views.LogoutView, "auth-logout"),
+    ("health", views.HealthView, "api-health"),
+    ("debug/health", views.DebugHealthView, "debug-health"),
+    ("debug/endpoints", views.DebugEndpointsView, "debug-endpoints"),
+    ("debug/logs", views.DebugLogsView, "debug-logs"),
+])

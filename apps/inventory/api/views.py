@@ -120,21 +120,23 @@ class BulkAddView(APIView):
                                                  "vm_contexts": added}).data, status=status.HTTP_201_CREATED)
 
 
-class UngroupedVMsView(ListAPIView):
+class VMContextRowsView(ListAPIView):
+    # VM contexts as every inventory list shows and filters them; `rows` is the selector that picks them. (A comment:
+    # the schema would describe each list by a docstring here.)
     serializer_class = VMContextSerializer
     filterset_class = VMContextFilterSet
+    rows = staticmethod(selectors.vm_contexts)
 
     def get_queryset(self):
-        return selectors.ungrouped_vm_contexts()
+        return self.rows()
 
 
-class VMContextListView(ListAPIView):
-    serializer_class = VMContextSerializer
-    filterset_class = VMContextFilterSet
+class UngroupedVMsView(VMContextRowsView):
+    rows = staticmethod(selectors.ungrouped_vm_contexts)
+
+
+class VMContextListView(VMContextRowsView):
     pagination_class = PagedOnRequestPagination
-
-    def get_queryset(self):
-        return selectors.vm_contexts()
 
 
 class VMListView(VMContextListView):

@@ -10,24 +10,14 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
-from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
+from apps.core.api.detail import SeedView
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import InvalidInput
 
 from .. import rbac
 
-SeedPermission = seed_permission(rbac.PERMISSIONS)
 
-
-class MeteringAutoSchema(DetailAutoSchema):
-    """Components named Metering* (the schema's namespace is shared)."""
-
-    component_prefix = "Metering"
-
-
-class MeteringView(SeedView):
-    permission_classes = [SeedPermission]
-    schema = MeteringAutoSchema()
+class MeteringView(SeedView, component_prefix="Metering", permission_table=rbac.PERMISSIONS):
     permission = "metering:read"
     write_permission = "metering:write"
 

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import math
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 
-from apps.core.api.detail import DetailAutoSchema, SeedView
+from apps.core.api.detail import SeedView
 from apps.core.api.detail import errors as errors  # the planner's views document their errors with it
+from apps.core.api.validation import validated
 from apps.core.permissions import LEVEL_ROLE, RolePermission, holds
 
+from .. import services
+
 READ, WRITE, ADMIN = "read", "write", "admin"
+TAGS = ["migration planner"]
 
 
 class MigrationPermission(RolePermission):
@@ -30,18 +35,34 @@ class MigrationPermission(RolePermission):
         return holds(request.user, LEVEL_ROLE[level])
 
 
-class PlannerAutoSchema(DetailAutoSchema):
-    component_prefix = "Migration"
-
-
-class PlannerView(SeedView):
+class PlannerView(SeedView, component_prefix="Migration"):
     permission_classes = [MigrationPermission]
-    schema = PlannerAutoSchema()
     access: dict[str, str] = {}
 
 
 def ok(body: dict, status: int = 200) -> Response:
     return Response(body, status=status)
+
+
+class ProjectCommand(PlannerView):
+    # A POST that runs one service on the project, with the body's fields when it takes a body, and answers what the
+    # service returns (under `key` where the answer names it). A view names them in its class line:
+    #     class AssessView(ProjectCommand, run=services.assessment_run, answer=s.AssessAnswer, summary="...")
+    # (A comment, not a docstring: the schema would describe every such operation by it.)
+
+    def __init_subclass__(cls, run=None, answer=None, summary: str = "", body=None, key: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if run is None:
+            return
+
+        @extend_schema(request=body, responses={200: answer}, tags=TAGS, summary=summary)
+        def post(self, request, project_id):
+            project = services.project_get(project_id)
+            data = validated(body, request.data) if body else {}
+            result = run(project=project, **data)
+            return ok({key: result} if key else result)
+
+        cls.post = post
 
 
 class FiniteFloatField(serializers.FloatField):

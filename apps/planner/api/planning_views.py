@@ -7,11 +7,8 @@ from apps.core.api.validation import validated
 
 from .. import selectors, services
 from . import planning_serializers as p
-from .base import ADMIN, PlannerView, errors, ok
+from .base import ADMIN, TAGS, PlannerView, ProjectCommand, errors, ok
 from .serializers import StatusAnswer
-
-TAGS = ["migration planner"]
-
 
 # --- tenants -----------------------------------------------------------------------------------------------------
 
@@ -56,20 +53,15 @@ class TenantReadinessView(PlannerView):
         return ok(services.tenant_readiness(tenant=tenant))
 
 
-class TenantBulkReplaceView(PlannerView):
-    @extend_schema(request=p.TenantBulkReplaceSerializer, responses={200: p.TenantBulkReplaceAnswer}, tags=TAGS,
-                   summary="Find and replace in a target field of every tenant (literal text)")
-    def post(self, request, project_id):
-        project = services.project_get(project_id)
-        data = validated(p.TenantBulkReplaceSerializer, request.data)
-        return ok(services.tenants_bulk_replace_target(project=project, **data))
+class TenantBulkReplaceView(ProjectCommand, run=services.tenants_bulk_replace_target, body=p.TenantBulkReplaceSerializer,
+                            answer=p.TenantBulkReplaceAnswer,
+                            summary="Find and replace in a target field of every tenant (literal text)"):
+    pass
 
 
-class TenantConfirmAllView(PlannerView):
-    @extend_schema(request=None, responses={200: StatusAnswer}, tags=TAGS,
-                   summary="Confirm every tenant's target names")
-    def post(self, request, project_id):
-        return ok(services.tenants_confirm_all(project=services.project_get(project_id)))
+class TenantConfirmAllView(ProjectCommand, run=services.tenants_confirm_all, answer=StatusAnswer,
+                           summary="Confirm every tenant's target names"):
+    pass
 
 
 # --- dependencies ------------------------------------------------------------------------------------------------
@@ -145,19 +137,15 @@ class NetworkMappingDetailView(PlannerView):
         return ok({"status": "ok"})
 
 
-class NetworkBulkReplaceView(PlannerView):
-    @extend_schema(request=p.BulkReplaceSerializer, responses={200: p.NetworkBulkReplaceAnswer}, tags=TAGS,
-                   summary="Find and replace in every mapping's target network name (literal text)")
-    def post(self, request, project_id):
-        project = services.project_get(project_id)
-        data = validated(p.BulkReplaceSerializer, request.data)
-        return ok(services.network_mappings_bulk_replace(project=project, **data))
+class NetworkBulkReplaceView(ProjectCommand, run=services.network_mappings_bulk_replace, body=p.BulkReplaceSerializer,
+                             answer=p.NetworkBulkReplaceAnswer,
+                             summary="Find and replace in every mapping's target network name (literal text)"):
+    pass
 
 
-class NetworkConfirmAllView(PlannerView):
-    @extend_schema(request=None, responses={200: StatusAnswer}, tags=TAGS, summary="Confirm every mapping")
-    def post(self, request, project_id):
-        return ok(services.network_mappings_confirm_all(project=services.project_get(project_id)))
+class NetworkConfirmAllView(ProjectCommand, run=services.network_mappings_confirm_all, answer=StatusAnswer,
+                            summary="Confirm every mapping"):
+    pass
 
 
 # --- cohorts -----------------------------------------------------------------------------------------------------

@@ -15,10 +15,9 @@ from ..choices import MigrationMode, OsFamily, RiskLevel
 from ..filtersets import SORTABLE, SourceVMFilterSet
 from ..models import SourceVM
 from . import serializers as s
-from .base import ADMIN, PlannerView, errors, ok
+from .base import ADMIN, TAGS, PlannerView, ProjectCommand, errors, ok
 from .pagination import MAX_LIMIT, PagePagination
 
-TAGS = ["migration planner"]
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -92,13 +91,10 @@ VM_LIST_PARAMETERS = [
 ]
 
 
-class ImportDiscoveredView(PlannerView):
-    @extend_schema(request=s.ImportDiscoveredSerializer, responses={200: s.UploadAnswer}, tags=TAGS,
-                   summary="Take the inventory from the platform's discovered VMs (replaces the source data)")
-    def post(self, request, project_id):
-        project = services.project_get(project_id)
-        data = validated(s.ImportDiscoveredSerializer, request.data)
-        return ok({"stats": services.import_discovered(project=project, vm_names=data.get("vm_names"))})
+class ImportDiscoveredView(ProjectCommand, run=services.import_discovered, body=s.ImportDiscoveredSerializer, key="stats",
+                           answer=s.UploadAnswer,
+                           summary="Take the inventory from the platform's discovered VMs (replaces the source data)"):
+    pass
 
 
 class VMListView(PlannerView, GenericAPIView):
@@ -160,25 +156,19 @@ class RiskConfigView(PlannerView):
         return ok({"risk_config": services.risk_config_update(project=project, data=dict(request.data))})
 
 
-class AssessView(PlannerView):
-    @extend_schema(request=None, responses={200: s.AssessAnswer}, tags=TAGS,
-                   summary="Run the assessment: tenants, risk, migration modes")
-    def post(self, request, project_id):
-        return ok(services.assessment_run(project=services.project_get(project_id)))
+class AssessView(ProjectCommand, run=services.assessment_run, answer=s.AssessAnswer,
+                 summary="Run the assessment: tenants, risk, migration modes"):
+    pass
 
 
-class ResetAssessmentView(PlannerView):
-    @extend_schema(request=None, responses={200: s.StatusAnswer}, tags=TAGS,
-                   summary="Clear risk scores and migration modes (source data stays)")
-    def post(self, request, project_id):
-        return ok(services.assessment_reset(project=services.project_get(project_id)))
+class ResetAssessmentView(ProjectCommand, run=services.assessment_reset, answer=s.StatusAnswer,
+                          summary="Clear risk scores and migration modes (source data stays)"):
+    pass
 
 
-class ResetPlanView(PlannerView):
-    @extend_schema(request=None, responses={200: s.ResetPlanAnswer}, tags=TAGS,
-                   summary="Clear cohorts, their assignments and readiness results (assessment stays)")
-    def post(self, request, project_id):
-        return ok(services.plan_reset(project=services.project_get(project_id)))
+class ResetPlanView(ProjectCommand, run=services.plan_reset, answer=s.ResetPlanAnswer,
+                    summary="Clear cohorts, their assignments and readiness results (assessment stays)"):
+    pass
 
 
 class ApproveView(PlannerView):

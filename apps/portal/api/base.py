@@ -8,7 +8,7 @@ was collected (`freshness`).
 """
 from __future__ import annotations
 
-from apps.core.api.detail import DetailAutoSchema, SeedView, query_number, query_page, seed_permission
+from apps.core.api.detail import SeedView, query_number, query_page
 from apps.core.api.detail import errors as errors  # the portal's views document their errors with it
 from apps.core.exceptions import InvalidInput
 
@@ -17,18 +17,7 @@ from .. import rbac
 MAX_LIMIT = 1000
 
 
-SeedPermission = seed_permission(rbac.PERMISSIONS)
-
-
-class PortalAutoSchema(DetailAutoSchema):
-    """Components named Portal* (they share the schema's namespace)."""
-
-    component_prefix = "Portal"
-
-
-class PortalView(SeedView):
-    permission_classes = [SeedPermission]
-    schema = PortalAutoSchema()
+class PortalView(SeedView, component_prefix="Portal", permission_table=rbac.PERMISSIONS):
     permission = "dashboard:read"
 
 

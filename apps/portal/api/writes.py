@@ -81,6 +81,26 @@ class AdminView(PortalView):
     permission = "resources:admin"
 
 
+class AdminDeleteView(AdminView):
+    # A DELETE of one CloudStack row, 204 when it is gone. A view names in its class line the service that removes
+    # it, the service's keyword for the path's one id, and the operation's summary:
+    #     class AdminFlavorView(AdminDeleteView, remove=services.flavor_delete, key="flavor_id", summary="...")
+    # (A comment, not a docstring: the schema would describe every such operation by it.)
+
+    def __init_subclass__(cls, remove=None, key: str = "", summary: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if remove is None:
+            return
+
+        @extend_schema(tags=TAGS, summary=summary, responses={204: None, **errors(404, 409, 502, 503)})
+        def delete(self, request, **path):
+            (cloud_id,) = path.values()
+            remove(**{key: cloud_id}, user=_user(request))
+            return Response(status=status.HTTP_204_NO_CONTENT)
+
+        cls.delete = delete
+
+
 class AdminFlavorsView(AdminView):
     @extend_schema(tags=TAGS, summary="Create a flavor (a CloudStack service offering)", request=FlavorCreateSerializer,
                    responses={201: FlavorSerializer, **errors(400, 502, 503)})
@@ -92,11 +112,8 @@ class AdminFlavorsView(AdminView):
         return _created(FlavorSerializer, models.ServiceOffering, offering)
 
 
-class AdminFlavorView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a flavor", responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, flavor_id: str):
-        services.flavor_delete(flavor_id=flavor_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+class AdminFlavorView(AdminDeleteView, remove=services.flavor_delete, key="flavor_id", summary="Delete a flavor"):
+    pass
 
 
 class AdminNetworksView(AdminView):
@@ -108,11 +125,8 @@ class AdminNetworksView(AdminView):
         return _created(NetworkSerializer, models.Network, network)
 
 
-class AdminNetworkView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a network", responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, network_id: str):
-        services.network_delete(network_id=network_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+class AdminNetworkView(AdminDeleteView, remove=services.network_delete, key="network_id", summary="Delete a network"):
+    pass
 
 
 class AdminSecurityGroupsView(AdminView):
@@ -125,12 +139,9 @@ class AdminSecurityGroupsView(AdminView):
         return _created(SecurityGroupSerializer, models.SecurityGroup, group)
 
 
-class AdminSecurityGroupView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a security group and its rules",
-                   responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, sg_id: str):
-        services.security_group_delete(group_id=sg_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+class AdminSecurityGroupView(AdminDeleteView, remove=services.security_group_delete, key="group_id",
+                             summary="Delete a security group and its rules"):
+    pass
 
 
 class AdminRulesView(AdminView):
@@ -146,8 +157,6 @@ class AdminRulesView(AdminView):
         return Response(RuleSerializer(made).data, status=status.HTTP_201_CREATED)
 
 
-class AdminRuleView(AdminView):
-    @extend_schema(tags=TAGS, summary="Delete a security group rule", responses={204: None, **errors(404, 409, 502, 503)})
-    def delete(self, request, rule_id: str):
-        services.security_group_rule_delete(rule_id=rule_id, user=_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+class AdminRuleView(AdminDeleteView, remove=services.security_group_rule_delete, key="rule_id",
+                    summary="Delete a security group rule"):
+    pass

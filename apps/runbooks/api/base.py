@@ -5,16 +5,10 @@ A missing or dead token answers 401 `Not authenticated`; a role without the view
 """
 from __future__ import annotations
 
-from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
+from apps.core.api.detail import SeedView
 
 from .. import rbac
 
 
-class RunbooksAutoSchema(DetailAutoSchema):
-    component_prefix = "Runbooks"
-
-
-class RunbooksView(SeedView):
-    permission_classes = [seed_permission(rbac.PERMISSIONS)]
-    schema = RunbooksAutoSchema()
+class RunbooksView(SeedView, component_prefix="Runbooks", permission_table=rbac.PERMISSIONS):
     permission = "runbooks:read"

@@ -1,17 +1,17 @@
 """Seed 004's runbook paths (config/urls.py includes them at the root); literal paths before the named ones."""
-from django.urls import path
+from apps.core.api.routes import routes
 
 from . import views
 
-urlpatterns = [
-    path("api/runbooks", views.RunbookListView.as_view(), name="runbooks"),
-    path("api/runbooks/trigger", views.TriggerView.as_view(), name="runbook-trigger"),
-    path("api/runbooks/executions/history", views.HistoryView.as_view(), name="runbook-history"),
-    path("api/runbooks/executions/<str:execution_id>", views.ExecutionDetailView.as_view(), name="runbook-execution"),
-    path("api/runbooks/executions/<str:execution_id>/approve", views.ApproveView.as_view(), name="runbook-approve"),
-    path("api/runbooks/executions/<str:execution_id>/cancel", views.CancelView.as_view(), name="runbook-cancel"),
-    path("api/runbooks/approvals/pending", views.PendingApprovalsView.as_view(), name="runbook-approvals"),
-    path("api/runbooks/policies/<str:runbook_name>", views.PolicyView.as_view(), name="runbook-policies"),
-    path("api/runbooks/stats/summary", views.StatsView.as_view(), name="runbook-stats"),
-    path("api/runbooks/<str:runbook_name>", views.RunbookDetailView.as_view(), name="runbook"),
-]
+urlpatterns = routes([
+    ("api/runbooks", views.RunbookListView, "runbooks"),
+    ("api/runbooks/trigger", views.TriggerView, "runbook-trigger"),
+    ("api/runbooks/executions/history", views.HistoryView, "runbook-history"),
+    ("api/runbooks/executions/<str:execution_id>", views.ExecutionDetailView, "runbook-execution"),
+    ("api/runbooks/executions/<str:execution_id>/approve", views.ApproveView, "runbook-approve"),
+    ("api/runbooks/executions/<str:execution_id>/cancel", views.CancelView, "runbook-cancel"),
+    ("api/runbooks/approvals/pending", views.PendingApprovalsView, "runbook-approvals"),
+    ("api/runbooks/policies/<str:runbook_name>", views.PolicyView, "runbook-policies"),
+    ("api/runbooks/stats/summary", views.StatsView, "runbook-stats"),
+    ("api/runbooks/<str:runbook_name>", views.RunbookDetailView, "runbook"),
+])

@@ -1,5 +1,6 @@
-from django.urls import path
 from rest_framework.routers import SimpleRouter
+
+from apps.core.api.routes import routes
 
 from . import cloudstack_views as csv
 from . import views
@@ -11,16 +12,18 @@ router.register("storage-mappings", views.StorageMappingViewSet, basename="stora
 router.register("cloud-resources", views.CloudResourceViewSet, basename="cloud-resources")
 
 urlpatterns = [
-    path("ossea/config", views.OsseaConfigView.as_view(), name="ossea-config"),
-    path("ossea/discover-resources", csv.DiscoverAllView.as_view(), name="ossea-discover-resources"),
-    path("ossea/config-streamlined", csv.StreamlinedConfigView.as_view(), name="ossea-config-streamlined"),
-    path("settings/cloudstack/test-connection", csv.TestConnectionView.as_view(), name="cs-test-connection"),
-    path("settings/cloudstack/detect-oma-vm", csv.DetectOmaVmView.as_view(), name="cs-detect-oma-vm"),
-    path("settings/cloudstack/networks", csv.NetworksView.as_view(), name="cs-networks"),
-    path("settings/cloudstack/validate", csv.ValidateView.as_view(), name="cs-validate"),
-    path("settings/cloudstack/discover-all", csv.DiscoverAllView.as_view(), name="cs-discover-all"),
-    path("networks/available", csv.AvailableNetworksView.as_view(), name="networks-available"),
-    path("networks/resolve", csv.ResolveNetworksView.as_view(), name="networks-resolve"),
-    path("service-offerings/available", csv.AvailableServiceOfferingsView.as_view(), name="service-offerings-available"),
+    *routes([
+        ("ossea/config", views.OsseaConfigView, "ossea-config"),
+        ("ossea/discover-resources", csv.DiscoverAllView, "ossea-discover-resources"),
+        ("ossea/config-streamlined", csv.StreamlinedConfigView, "ossea-config-streamlined"),
+        ("settings/cloudstack/test-connection", csv.TestConnectionView, "cs-test-connection"),
+        ("settings/cloudstack/detect-oma-vm", csv.DetectOmaVmView, "cs-detect-oma-vm"),
+        ("settings/cloudstack/networks", csv.NetworksView, "cs-networks"),
+        ("settings/cloudstack/validate", csv.ValidateView, "cs-validate"),
+        ("settings/cloudstack/discover-all", csv.DiscoverAllView, "cs-discover-all"),
+        ("networks/available", csv.AvailableNetworksView, "networks-available"),
+        ("networks/resolve", csv.ResolveNetworksView, "networks-resolve"),
+        ("service-offerings/available", csv.AvailableServiceOfferingsView, "service-offerings-available"),
+    ]),
     *router.urls,
 ]

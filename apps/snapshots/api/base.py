@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter
 
-from apps.core.api.detail import DetailAutoSchema, SeedView, seed_permission
+from apps.core.api.detail import SeedView
 from apps.core.api.detail import errors as errors  # the views document their errors with it
 from apps.core.exceptions import NotFound
 
@@ -19,18 +19,7 @@ from .. import rbac
 MAX_LIMIT = 1000
 
 
-SeedPermission = seed_permission(rbac.PERMISSIONS)
-
-
-class SnapshotsAutoSchema(DetailAutoSchema):
-    """Components named Snapshots* (the schema's namespace is shared)."""
-
-    component_prefix = "Snapshots"
-
-
-class SnapshotsView(SeedView):
-    permission_classes = [SeedPermission]
-    schema = SnapshotsAutoSchema()
+class SnapshotsView(SeedView, component_prefix="Snapshots", permission_table=rbac.PERMISSIONS):
     permission = "snapshots:read"
 
 

@@ -40,6 +40,13 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
     def _answer(self, wave, message: str, code=status.HTTP_200_OK) -> Response:
         return Response(answer(WaveAnswerSerializer, selectors.waves().get(pk=wave.pk), message), status=code)
 
+    def _act(self, request, pk, service, body=None) -> tuple:
+        """The wave `pk` and what `service` makes of it, run as the requesting user with the body's options (the
+        fields `body` validates, named as the service's keywords)."""
+        wave = services.wave_get(pk)
+        options = checked(body, request.data) if body else {}
+        return wave, service(wave=wave, requested_by=request.user.username, **options)
+
     @extend_schema(request=WaveInputSerializer, responses={201: WaveAnswerSerializer, **errors(404, 409)},
                    tags=["waves"], summary="Create a wave from a machine group or a list of VMs, with its window, "
                                            "limit, order, per-VM options and hooks")
@@ -79,7 +86,7 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
                    summary="Open a scheduled wave's window now")
     @action(detail=True, methods=["post"], url_path="start-now")
     def start_now(self, request, pk=None):
-        wave = services.wave_start_now(wave=services.wave_get(pk), requested_by=request.user.username)
+        _, wave = self._act(request, pk, services.wave_start_now)
         return self._answer(wave, f"Wave '{wave.name}' starts now", status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=CancelWaveSerializer, responses={200: WaveAnswerSerializer, **errors(404, 409)},
@@ -87,17 +94,14 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
                                            "stop_running")
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        wave = services.wave_get(pk)
-        options = checked(CancelWaveSerializer, request.data)
-        wave = services.wave_cancel(wave=wave, requested_by=request.user.username,
-                                    stop_running=options["stop_running"])
+        _, wave = self._act(request, pk, services.wave_cancel, CancelWaveSerializer)
         return self._answer(wave, f"Wave '{wave.name}' cancelled")
 
     @extend_schema(request=None, responses={202: WaveAnswerSerializer, **errors(404, 409)}, tags=["waves"],
                    summary="Roll back every VM of the wave that is still reversible, last first")
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        wave = services.wave_rollback(wave=services.wave_get(pk), requested_by=request.user.username)
+        _, wave = self._act(request, pk, services.wave_rollback)
         return self._answer(wave, f"Wave '{wave.name}' is being rolled back", status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=RehearsalSerializer, responses={201: WaveAnswerSerializer, **errors(404, 409)},
@@ -105,9 +109,7 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
                                            "failovers, ended together (a new rehearsal wave)")
     @action(detail=True, methods=["post"])
     def rehearsal(self, request, pk=None):
-        wave = services.wave_get(pk)
-        options = checked(RehearsalSerializer, request.data)
-        rehearsal = services.wave_rehearse(wave=wave, requested_by=request.user.username,
-                                           name=options.get("name") or "")
+        # An absent name is the service's default ("<wave> rehearsal <n>"), as a blank one is.
+        wave, rehearsal = self._act(request, pk, services.wave_rehearse, RehearsalSerializer)
         return self._answer(rehearsal, f"Rehearsal '{rehearsal.name}' of wave '{wave.name}' started",
                             status.HTTP_201_CREATED)

@@ -10,6 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.detail import flag
 from apps.core.api.schemas import errors
 from apps.core.choices import Role
 from apps.core.exceptions import InvalidInput
@@ -46,14 +47,9 @@ def failover_type_of(value: str | None, default: str = FailoverType.LIVE) -> str
 
 
 def bool_param(request, name: str) -> bool | None:
-    value = request.query_params.get(name)
-    if value is None:
-        return None
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise InvalidInput(f"{name} must be true or false")
+    # Unlike the seed's query_flag, an empty value is not absent here: it is a 400.
+    raw = request.query_params.get(name)
+    return None if raw is None else flag(raw, f"{name} must be true or false")
 
 
 def page_bounds(request, default: int = 50) -> tuple[int, int]:
