@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api.serializers import PlainSerializer, plain_answer
+
 from ..choices import (
     TENANT_TARGET_FIELDS,
     AutoAssignStrategy,
@@ -48,15 +50,12 @@ class TenantRuleSerializer(serializers.Serializer):
     pattern_value = serializers.CharField(max_length=512)
 
 
-class TenantRuleAnswer(serializers.Serializer):
+class TenantRuleAnswer(PlainSerializer):
+    plain = "rule_id:int tenant_count:int"
     rule = TenantRuleSerializer()
-    rule_id = serializers.IntegerField()
-    tenant_count = serializers.IntegerField()
 
 
-class DetectAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    tenant_count = serializers.IntegerField()
+DetectAnswer = plain_answer("DetectAnswer", "status tenant_count:int")
 
 
 class TenantUpdateSerializer(FiniteModelSerializer):
@@ -89,13 +88,9 @@ def bulk_replace_answer(kind: str, *row_names: str) -> type[serializers.Serializ
     """The answer of a find-and-replace over ``kind`` rows (``{kind}BulkReplaceAnswer`` in the schema): the status,
     a preview row per changed row (``{kind}PreviewRow``: its id, the text fields that name it, the value before and
     after) and how many rows it changed."""
-    row_fields = {"id": serializers.IntegerField()}
-    row_fields.update((name, serializers.CharField()) for name in row_names)
-    row_fields.update(old_value=serializers.CharField(), new_value=serializers.CharField())
-    row = type(f"{kind}PreviewRow", (serializers.Serializer,), {"__module__": __name__, **row_fields})
-    return type(f"{kind}BulkReplaceAnswer", (serializers.Serializer,), {
-        "__module__": __name__, "status": serializers.CharField(), "preview": row(many=True),
-        "affected_count": serializers.IntegerField()})
+    row = plain_answer(f"{kind}PreviewRow", " ".join(["id:int", *row_names, "old_value new_value"]))
+    return type(PlainSerializer)(f"{kind}BulkReplaceAnswer", (PlainSerializer,), {
+        "__module__": __name__, "plain": "status affected_count:int", "preview": row(many=True)})
 
 
 TenantBulkReplaceAnswer = bulk_replace_answer("Tenant", "tenant_name", "org_vdc")
@@ -107,9 +102,8 @@ class CheckSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False)
 
 
-class ReadinessAnswer(serializers.Serializer):
-    tenant_id = serializers.IntegerField()
-    tenant_name = serializers.CharField()
+class ReadinessAnswer(PlainSerializer):
+    plain = "tenant_id:int tenant_name"
     overall = serializers.ChoiceField(choices=CheckStatus.choices)
     score = serializers.IntegerField(min_value=0, max_value=5)
     checks = CheckSerializer(many=True)
@@ -161,9 +155,9 @@ class NetworkMappingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NetworkMappingListAnswer(serializers.Serializer):
+class NetworkMappingListAnswer(PlainSerializer):
+    plain = "unconfirmed_count:int"
     mappings = NetworkMappingSerializer(many=True)
-    unconfirmed_count = serializers.IntegerField()
 
 
 class NetworkMappingCreateSerializer(serializers.Serializer):
@@ -213,9 +207,9 @@ class CohortSerializer(serializers.ModelSerializer):
         return None if ram is None else round(ram / 1024, 2)
 
 
-class CohortListAnswer(serializers.Serializer):
+class CohortListAnswer(PlainSerializer):
+    plain = "unassigned_tenant_count:int"
     cohorts = CohortSerializer(many=True)
-    unassigned_tenant_count = serializers.IntegerField()
 
 
 class CohortWriteSerializer(serializers.Serializer):
@@ -239,21 +233,12 @@ class AssignTenantsSerializer(serializers.Serializer):
     replace = serializers.BooleanField(default=False)
 
 
-class AssignTenantsAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    cohort_id = serializers.IntegerField(allow_null=True)
-    affected_count = serializers.IntegerField()
+AssignTenantsAnswer = plain_answer("AssignTenantsAnswer", "status cohort_id:int? affected_count:int")
 
 
-class CohortSummaryAnswer(serializers.Serializer):
-    cohort_id = serializers.IntegerField()
-    name = serializers.CharField()
-    tenant_count = serializers.IntegerField()
-    vm_count = serializers.IntegerField()
-    total_vcpu = serializers.IntegerField()
-    total_ram_gb = serializers.FloatField()
-    total_disk_gb = serializers.FloatField()
-    estimated_hours = serializers.FloatField()
+class CohortSummaryAnswer(PlainSerializer):
+    plain = ("cohort_id:int name tenant_count:int vm_count:int total_vcpu:int total_ram_gb:float total_disk_gb:float "
+             "estimated_hours:float")
     status_breakdown = StatusCounts()
 
 
@@ -261,25 +246,17 @@ class AutoAssignQuerySerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=AutoAssignStrategy.choices, default=AutoAssignStrategy.PRIORITY)
 
 
-class Assignment(serializers.Serializer):
-    tenant_id = serializers.IntegerField()
-    tenant_name = serializers.CharField()
-    cohort_id = serializers.IntegerField()
-    cohort_name = serializers.CharField()
+Assignment = plain_answer("Assignment", "tenant_id:int tenant_name cohort_id:int cohort_name")
 
 
-class AutoAssignAnswer(serializers.Serializer):
-    status = serializers.CharField()
+class AutoAssignAnswer(PlainSerializer):
+    plain = "status assigned_count:int"
     strategy = serializers.ChoiceField(choices=AutoAssignStrategy.choices)
-    assigned_count = serializers.IntegerField()
     assignments = Assignment(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class CohortReadinessAnswer(serializers.Serializer):
-    cohort_id = serializers.IntegerField()
-    cohort_name = serializers.CharField()
+class CohortReadinessAnswer(PlainSerializer):
+    plain = "cohort_id:int cohort_name tenant_count:int pass_count:int"
     overall = serializers.ChoiceField(choices=CohortReadiness.choices)
-    tenant_count = serializers.IntegerField()
-    pass_count = serializers.IntegerField()
     tenants = ReadinessAnswer(many=True)
