@@ -16,12 +16,12 @@ from ..choices import (
     DetectionMethod,
 )
 from ..models import Cohort, NetworkMapping, Tenant, VMDependency
-from .serializers import MAX_IDS, FiniteModelSerializer, StatusCounts
+from .serializers import MAX_IDS, FiniteModelSerializer, ReadOnlyModelSerializer, StatusCounts, wrapper
 
 # --- tenants -----------------------------------------------------------------------------------------------------
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(ReadOnlyModelSerializer):
     cohort_id = serializers.IntegerField(allow_null=True)
     cohort_name = serializers.CharField(source="cohort.name", allow_null=True, default=None)
     vm_count = serializers.IntegerField()
@@ -34,14 +34,12 @@ class TenantSerializer(serializers.ModelSerializer):
         fields = ["id", "tenant_name", "org_vdc", "detection_method", "cohort_id", "cohort_name",
                   "migration_priority", *TENANT_TARGET_FIELDS, "target_confirmed", "quota_vcpu", "quota_ram_gb",
                   "quota_disk_gb", "vm_count", "total_vcpu", "total_ram_gb", "total_disk_gb"]
-        read_only_fields = fields
 
     def get_total_ram_gb(self, tenant) -> float:
         return round(tenant.total_ram_mb / 1024, 2)
 
 
-class TenantListAnswer(serializers.Serializer):
-    tenants = TenantSerializer(many=True)
+TenantListAnswer = wrapper("TenantListAnswer", tenants=TenantSerializer(many=True))
 
 
 class TenantRuleSerializer(serializers.Serializer):
@@ -68,8 +66,7 @@ class TenantUpdateSerializer(FiniteModelSerializer):
                         "quota_vcpu": {"max_value": 10**7}, "migration_priority": {"max_value": 10**6}}
 
 
-class TenantAnswer(serializers.Serializer):
-    tenant = TenantSerializer()
+TenantAnswer = wrapper("TenantAnswer", tenant=TenantSerializer())
 
 
 class BulkReplaceSerializer(serializers.Serializer):
@@ -112,7 +109,7 @@ class ReadinessAnswer(PlainSerializer):
 # --- dependencies ------------------------------------------------------------------------------------------------
 
 
-class DependencySerializer(serializers.ModelSerializer):
+class DependencySerializer(ReadOnlyModelSerializer):
     vm_name = serializers.CharField()
     depends_on_vm_name = serializers.CharField()
 
@@ -120,11 +117,9 @@ class DependencySerializer(serializers.ModelSerializer):
         model = VMDependency
         fields = ["id", "vm_id", "vm_name", "depends_on_vm_id", "depends_on_vm_name", "dependency_type", "notes",
                   "created_at"]
-        read_only_fields = fields
 
 
-class DependencyListAnswer(serializers.Serializer):
-    dependencies = DependencySerializer(many=True)
+DependencyListAnswer = wrapper("DependencyListAnswer", dependencies=DependencySerializer(many=True))
 
 
 class DependencyCreateSerializer(serializers.Serializer):
@@ -134,8 +129,7 @@ class DependencyCreateSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)
 
 
-class DependencyAnswer(serializers.Serializer):
-    dependency = DependencySerializer()
+DependencyAnswer = wrapper("DependencyAnswer", dependency=DependencySerializer())
 
 
 class DependencyQuerySerializer(serializers.Serializer):
@@ -145,14 +139,13 @@ class DependencyQuerySerializer(serializers.Serializer):
 # --- network mappings --------------------------------------------------------------------------------------------
 
 
-class NetworkMappingSerializer(serializers.ModelSerializer):
+class NetworkMappingSerializer(ReadOnlyModelSerializer):
     vm_count = serializers.IntegerField(required=False, default=0)
 
     class Meta:
         model = NetworkMapping
         fields = ["id", "source_network_name", "target_network_name", "target_network_id", "vlan_id", "vm_count",
                   "confirmed", "notes"]
-        read_only_fields = fields
 
 
 class NetworkMappingListAnswer(PlainSerializer):
@@ -177,8 +170,7 @@ class NetworkMappingUpdateSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, allow_blank=True, required=False)
 
 
-class NetworkMappingAnswer(serializers.Serializer):
-    mapping = NetworkMappingSerializer()
+NetworkMappingAnswer = wrapper("NetworkMappingAnswer", mapping=NetworkMappingSerializer())
 
 
 NetworkBulkReplaceAnswer = bulk_replace_answer("Network", "source_network_name")
@@ -187,7 +179,7 @@ NetworkBulkReplaceAnswer = bulk_replace_answer("Network", "source_network_name")
 # --- cohorts -----------------------------------------------------------------------------------------------------
 
 
-class CohortSerializer(serializers.ModelSerializer):
+class CohortSerializer(ReadOnlyModelSerializer):
     depends_on_cohort_id = serializers.IntegerField(allow_null=True)
     tenant_count = serializers.IntegerField(required=False)
     vm_count = serializers.IntegerField(required=False)
@@ -200,7 +192,6 @@ class CohortSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "cohort_order", "owner_name", "scheduled_start", "scheduled_end",
                   "depends_on_cohort_id", "status", "notes", "machine_group_id", "wave_id", "tenant_count", "vm_count",
                   "total_vcpu", "total_ram_gb", "total_disk_gb", "created_at"]
-        read_only_fields = fields
 
     def get_total_ram_gb(self, cohort) -> float | None:
         ram = getattr(cohort, "total_ram_mb", None)
@@ -223,8 +214,7 @@ class CohortWriteSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, allow_blank=True, allow_null=True, required=False)
 
 
-class CohortAnswer(serializers.Serializer):
-    cohort = CohortSerializer()
+CohortAnswer = wrapper("CohortAnswer", cohort=CohortSerializer())
 
 
 class AssignTenantsSerializer(serializers.Serializer):

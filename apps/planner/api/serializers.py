@@ -1,6 +1,8 @@
 """Requests and answers of /api/migration, shaped as seed 004 shows them."""
 from __future__ import annotations
 
+import sys
+
 from django.db import models
 from rest_framework import serializers
 
@@ -26,15 +28,31 @@ class FiniteModelSerializer(serializers.ModelSerializer):
                                 models.FloatField: FiniteFloatField}
 
 
+def wrapper(name: str, **parts: serializers.Field) -> type[serializers.Serializer]:
+    """An answer that holds its parts under their keys: ``wrapper("VMAnswer", vm=VMSerializer())`` answers
+    ``{"vm": {...}}`` (most planner answers wrap one object or list so)."""
+    return type(name, (serializers.Serializer,), {"__module__": sys._getframe(1).f_globals["__name__"], **parts})
+
+
+# A row as the answers show it, never written through this serializer: every field of Meta.fields is read-only, as
+# ``read_only_fields = fields`` would make it (a comment, not a docstring: the schema would show it as each
+# subclass's description).
+class ReadOnlyModelSerializer(serializers.ModelSerializer):
+    def get_extra_kwargs(self):
+        extra_kwargs = super().get_extra_kwargs()
+        for name in self.Meta.fields:
+            extra_kwargs[name] = {**extra_kwargs.get(name, {}), "read_only": True}
+        return extra_kwargs
+
+
 # --- projects ----------------------------------------------------------------------------------------------------
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = Project
         fields = ["project_id", *EDITABLE, "status", "source_file_name", "uploaded_at", "assessed_at", "approved_at",
                   "approved_by", "created_at", "updated_at"]
-        read_only_fields = fields
 
 
 class ProjectWriteSerializer(FiniteModelSerializer):
@@ -47,8 +65,7 @@ class ProjectWriteSerializer(FiniteModelSerializer):
                         "migration_duration_days": {"max_value": 10_000}, "target_vms_per_day": {"max_value": 100_000}}
 
 
-class ProjectAnswer(serializers.Serializer):
-    project = ProjectSerializer()
+ProjectAnswer = wrapper("ProjectAnswer", project=ProjectSerializer())
 
 
 class ApprovalGroup(PlainSerializer):
@@ -88,13 +105,10 @@ class ApprovalReport(PlainSerializer):
     network_mappings = ApprovalMappings()
 
 
-class ApproveAnswer(serializers.Serializer):
-    project = ProjectSerializer()
-    approval = ApprovalReport()
+ApproveAnswer = wrapper("ApproveAnswer", project=ProjectSerializer(), approval=ApprovalReport())
 
 
-class ProjectListAnswer(serializers.Serializer):
-    projects = ProjectSerializer(many=True)
+ProjectListAnswer = wrapper("ProjectListAnswer", projects=ProjectSerializer(many=True))
 
 
 class StatusAnswer(serializers.Serializer):
@@ -116,14 +130,13 @@ class UploadStats(PlainSerializer):
     plain = "vInfo:int vDisk:int vNIC:int vHost:int vCluster:int vSnapshot:int"
 
 
-class UploadAnswer(serializers.Serializer):
-    stats = UploadStats()
+UploadAnswer = wrapper("UploadAnswer", stats=UploadStats())
 
 
 # --- inventory ---------------------------------------------------------------------------------------------------
 
 
-class VMSerializer(serializers.ModelSerializer):
+class VMSerializer(ReadOnlyModelSerializer):
     tenant_id = serializers.IntegerField(allow_null=True)
     tenant_name = serializers.CharField(source="tenant.tenant_name", allow_null=True, default=None)
     risk_level = BlankAsNullCharField(allow_null=True)
@@ -137,7 +150,6 @@ class VMSerializer(serializers.ModelSerializer):
                   "total_disk_gb", "in_use_gb", "datacenter", "cluster", "host", "folder_path", "resource_pool",
                   "hw_version", "cbt_enabled", "tenant_id", "tenant_name", "risk_score", "risk_level", "risk_reasons",
                   "migration_mode", "mode_override", "effective_mode", "migration_status", "status_note"]
-        read_only_fields = fields
 
 
 class VMPageAnswer(PlainSerializer):
@@ -156,28 +168,24 @@ class VMDetailAnswer(PlainSerializer):
     nics = NICSerializer(many=True)
 
 
-class HostSerializer(serializers.ModelSerializer):
+class HostSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = SourceHost
         fields = ["id", "host_name", "datacenter", "cluster", "cpu_model", "num_cpu_cores", "memory_gb",
                   "esx_version", "num_vms"]
-        read_only_fields = fields
 
 
-class HostListAnswer(serializers.Serializer):
-    hosts = HostSerializer(many=True)
+HostListAnswer = wrapper("HostListAnswer", hosts=HostSerializer(many=True))
 
 
-class ClusterSerializer(serializers.ModelSerializer):
+class ClusterSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = SourceCluster
         fields = ["id", "cluster_name", "datacenter", "num_hosts", "num_cpu_cores", "total_memory_gb", "ha_enabled",
                   "drs_enabled"]
-        read_only_fields = fields
 
 
-class ClusterListAnswer(serializers.Serializer):
-    clusters = ClusterSerializer(many=True)
+ClusterListAnswer = wrapper("ClusterListAnswer", clusters=ClusterSerializer(many=True))
 
 
 def counts(name: str, choices) -> type[PlainSerializer]:
@@ -209,8 +217,7 @@ class RiskConfigSerializer(serializers.Serializer):
     unsupported_os_patterns = serializers.ListField(child=serializers.CharField())
 
 
-class RiskConfigAnswer(serializers.Serializer):
-    risk_config = RiskConfigSerializer()
+RiskConfigAnswer = wrapper("RiskConfigAnswer", risk_config=RiskConfigSerializer())
 
 
 class RiskConfigUpdateSerializer(serializers.Serializer):
@@ -246,8 +253,7 @@ class BandwidthSerializer(PlainSerializer):
                                                            "incremental syncs carried; model: the project's")
 
 
-class BandwidthAnswer(serializers.Serializer):
-    bandwidth = BandwidthSerializer()
+BandwidthAnswer = wrapper("BandwidthAnswer", bandwidth=BandwidthSerializer())
 
 
 class RecommendationSerializer(PlainSerializer):
@@ -255,8 +261,7 @@ class RecommendationSerializer(PlainSerializer):
     reasoning = serializers.ListField(child=serializers.CharField())
 
 
-class RecommendationAnswer(serializers.Serializer):
-    recommendation = RecommendationSerializer()
+RecommendationAnswer = wrapper("RecommendationAnswer", recommendation=RecommendationSerializer())
 
 
 class VMStatusSerializer(serializers.Serializer):
@@ -269,8 +274,7 @@ class VMBulkStatusSerializer(VMStatusSerializer):
                                    max_length=MAX_IDS)
 
 
-class VMAnswer(serializers.Serializer):
-    vm = VMSerializer()
+VMAnswer = wrapper("VMAnswer", vm=VMSerializer())
 
 
 class ModeOverrideSerializer(serializers.Serializer):
