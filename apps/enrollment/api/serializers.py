@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.fields import IsoDateTimeField
-from apps.core.api.serializers import SuccessMessageSerializer
+from apps.core.api.serializers import CountedSerializer, PlainSerializer, SuccessMessageSerializer
 from apps.core.pagination import MAX_OFFSET
 from apps.enrollment.choices import AuditAction
 from apps.enrollment.models import Appliance, Enrollment, EnrollmentAuditEvent
@@ -98,13 +97,10 @@ class ApplianceSerializer(serializers.ModelSerializer):
                   "last_seen_at", "last_seen_ip", "tunnel_last_seen_at"]
 
 
-class TunnelStateSerializer(serializers.Serializer):
-    connected = serializers.BooleanField()
-    sessions = serializers.IntegerField()
+class TunnelStateSerializer(PlainSerializer):
+    plain = "connected:bool sessions:int reverse_port:int? agent_api_url?"
     connected_since = serializers.DateTimeField(allow_null=True)
-    reverse_port = serializers.IntegerField(allow_null=True)
     nbd_ports = serializers.CharField(allow_null=True, help_text="The agent's own NBD export ports (its block).")
-    agent_api_url = serializers.CharField(allow_null=True)
     agent_api = serializers.DictField(required=False)
 
 
@@ -127,18 +123,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
 # --- answers of the administrator's endpoints ---------------------------------------------------------------------
 
 
-class PairingCodeCreatedSerializer(SuccessMessageSerializer):
-    id = serializers.IntegerField()
-    pairing_code = serializers.CharField()
-    label = serializers.CharField()
-    expires_at = IsoDateTimeField()
+class PairingCodeCreatedSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "id:int pairing_code label expires_at:datetime"
 
 
-class CountedMessageSerializer(SuccessMessageSerializer):
-    count = serializers.IntegerField()
-
-
-class PendingEnrollmentsSerializer(CountedMessageSerializer):
+class PendingEnrollmentsSerializer(CountedSerializer):
     enrollments = EnrollmentSerializer(many=True)
 
 
@@ -150,21 +139,18 @@ class RejectResultSerializer(SuccessMessageSerializer):
     enrollment = EnrollmentSerializer()
 
 
-class ActiveAgentsSerializer(CountedMessageSerializer):
+class ActiveAgentsSerializer(CountedSerializer):
     appliances = ActiveApplianceSerializer(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class RevokeResultSerializer(SuccessMessageSerializer):
-    appliance_id = serializers.CharField()
-    tokens_revoked = serializers.IntegerField()
-    tunnel_sessions_ended = serializers.IntegerField()
+class RevokeResultSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "appliance_id tokens_revoked:int tunnel_sessions_ended:int"
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class AuditEventsSerializer(CountedMessageSerializer):
-    limit = serializers.IntegerField()
-    offset = serializers.IntegerField()
+class AuditEventsSerializer(CountedSerializer, PlainSerializer):
+    plain = "limit:int offset:int"
     events = AuditEventSerializer(many=True)
 
 
@@ -176,32 +162,24 @@ class SigningSerializer(serializers.Serializer):
     signature = serializers.CharField(help_text="What to send as the signature")
 
 
-class EnrollStartedSerializer(SuccessMessageSerializer):
-    enrollment_id = serializers.CharField()
-    challenge = serializers.CharField()
-    challenge_expires_at = IsoDateTimeField()
-    ssh_key_fingerprint = serializers.CharField()
+class EnrollStartedSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "enrollment_id challenge challenge_expires_at:datetime ssh_key_fingerprint"
     signing = SigningSerializer()
 
 
-class EnrollVerifiedSerializer(SuccessMessageSerializer):
-    enrollment_id = serializers.CharField()
-    status = serializers.CharField()
-    poll_token = serializers.CharField()
+class EnrollVerifiedSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "enrollment_id status poll_token"
 
 
-class AgentCredentialsSerializer(serializers.Serializer):
-    appliance_id = serializers.CharField()
+class AgentCredentialsSerializer(PlainSerializer):
+    plain = "appliance_id"
     token = serializers.CharField(help_text="The agent's login token (shown once)")
 
 
-class EnrollResultSerializer(serializers.Serializer):
+class EnrollResultSerializer(PlainSerializer):
     """``apps.enrollment.services.enrollment_result``: pending, rejected, or approved with credentials (once)."""
 
-    success = serializers.BooleanField()
-    enrollment_id = serializers.CharField()
-    status = serializers.CharField()
-    message = serializers.CharField()
+    plain = "success:bool enrollment_id status message"
     appliance_id = serializers.CharField(required=False)
     credentials = AgentCredentialsSerializer(required=False)
     tunnel = serializers.DictField(required=False)

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 
 from rest_framework import serializers
 
-from apps.core.api.fields import IsoDateTimeField
-from apps.core.api.serializers import SuccessMessageSerializer
+from apps.core.api.serializers import PlainSerializer, SuccessMessageSerializer, plain_answer
 
 from ..models import VMContext, VMDisk, VMNic, validate_vm_id, validate_vm_name
 from ..selectors import agent_vm_id
@@ -78,63 +77,40 @@ class AddVMsAnswerSerializer(SuccessMessageSerializer):
     vm_contexts = VMContextRefSerializer(many=True)
 
 
-class BulkAddAnswerSerializer(SuccessMessageSerializer):
-    added = serializers.IntegerField()
-    already_present = serializers.IntegerField()
+class BulkAddAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "added:int already_present:int"
     vm_contexts = VMContextRefSerializer(many=True)
 
 
-class InventoryPushAnswerSerializer(SuccessMessageSerializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
+class InventoryPushAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "created:int updated:int"
 
 
 # --- discovery: the agent's VM records (docs/agent.md), with what the inventory knows of them -------------------
 
 
-class AgentDiskSerializer(serializers.Serializer):
-    key = serializers.IntegerField()
+class AgentDiskSerializer(PlainSerializer):
+    plain = ("key:int label controller_key:int? controller_type bus_number:int? unit_number:int? capacity_bytes:int "
+             "size_gb:float path thin_provisioned:bool? cbt_enabled:bool change_id?")
     id = serializers.CharField(help_text="disk-<unit> (disk-<controller key>-<unit> when units repeat)")
-    label = serializers.CharField()
-    controller_key = serializers.IntegerField(allow_null=True)
-    controller_type = serializers.CharField()
-    bus_number = serializers.IntegerField(allow_null=True)
-    unit_number = serializers.IntegerField(allow_null=True)
-    capacity_bytes = serializers.IntegerField()
-    size_gb = serializers.FloatField()
     datastore = serializers.CharField(allow_blank=True)
-    path = serializers.CharField()
-    thin_provisioned = serializers.BooleanField(allow_null=True)
-    cbt_enabled = serializers.BooleanField()
-    change_id = serializers.CharField(allow_null=True)
 
 
-class AgentNicSerializer(serializers.Serializer):
-    key = serializers.IntegerField()
-    label = serializers.CharField()
-    network = serializers.CharField()
-    mac_address = serializers.CharField()
-    adapter_type = serializers.CharField()
-    connected = serializers.BooleanField(allow_null=True)
+class AgentNicSerializer(PlainSerializer):
+    plain = "key:int label network mac_address adapter_type connected:bool?"
     ip_addresses = serializers.ListField(child=serializers.CharField(), required=False,
                                          help_text="The guest's addresses on this NIC (VMware Tools). " + RICHER)
 
 
-class AgentSnapshotSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    name = serializers.CharField()
+class AgentSnapshotSerializer(PlainSerializer):
+    plain = "id name created_at:datetime? power_state? quiesced:bool"
     description = serializers.CharField(allow_blank=True)
-    created_at = IsoDateTimeField(allow_null=True)
-    power_state = serializers.CharField(allow_null=True)
-    quiesced = serializers.BooleanField()
 
 
-class AgentVMSerializer(serializers.Serializer):
+class AgentVMSerializer(PlainSerializer):
     """A VM as the agent's POST /api/v1/discover lists it, relayed as is (docs/agent.md)."""
 
-    id = serializers.CharField()
-    name = serializers.CharField()
-    path = serializers.CharField()
+    plain = "id name path"
     uuid = serializers.CharField(allow_null=True, required=False, help_text="Instance UUID. " + RICHER)
     bios_uuid = serializers.CharField(allow_null=True, required=False, help_text=RICHER)
     power_state = serializers.CharField(allow_null=True, required=False)
@@ -174,39 +150,31 @@ class DiscoveredVMSerializer(KnownVMCounts, AgentVMSerializer):
     total_capacity_bytes = serializers.SerializerMethodField()
 
 
-class VCenterRefSerializer(serializers.Serializer):
-    host = serializers.CharField()
-    datacenter = serializers.CharField()
+VCenterRefSerializer = plain_answer("VCenterRefSerializer", "host datacenter")
 
 
-class DiscoverAnswerSerializer(SuccessMessageSerializer):
+class DiscoverAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "count:int"
     vcenter = VCenterRefSerializer(allow_null=True)
-    count = serializers.IntegerField()
     discovered_vms = DiscoveredVMSerializer(many=True)
     added = VMContextRefSerializer(many=True, required=False, help_text="Only with create_context")
 
 
-class VMDiscoverAnswerSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
+class VMDiscoverAnswerSerializer(PlainSerializer):
+    plain = "success:bool"
     vcenter = VCenterRefSerializer(allow_null=True)
     vms = DiscoveredVMSerializer(many=True)
 
 
-class PreviewRowSerializer(KnownVMCounts, serializers.Serializer):
-    id = serializers.CharField(allow_null=True)
-    name = serializers.CharField(allow_null=True)
-    path = serializers.CharField(allow_null=True)
-    power_state = serializers.CharField(allow_null=True)
-    num_cpu = serializers.IntegerField(allow_null=True)
-    memory_mb = serializers.IntegerField(allow_null=True)
+class PreviewRowSerializer(KnownVMCounts, PlainSerializer):
+    plain = "id? name? path? power_state? num_cpu:int? memory_mb:int?"
     disk_count = serializers.SerializerMethodField()
     total_capacity_bytes = serializers.SerializerMethodField()
     already_added = serializers.SerializerMethodField(help_text=ALREADY_ADDED)
 
 
-class PreviewAnswerSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    count = serializers.IntegerField()
+class PreviewAnswerSerializer(PlainSerializer):
+    plain = "success:bool count:int"
     new_vms = serializers.IntegerField(help_text="How many are not in the inventory yet")
     preview = PreviewRowSerializer(many=True)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api.serializers import PlainSerializer, plain_answer
+
 from ..choices import (
     TENANT_TARGET_FIELDS,
     AutoAssignStrategy,
@@ -14,12 +16,12 @@ from ..choices import (
     DetectionMethod,
 )
 from ..models import Cohort, NetworkMapping, Tenant, VMDependency
-from .serializers import MAX_IDS, FiniteModelSerializer, StatusCounts
+from .serializers import MAX_IDS, FiniteModelSerializer, ReadOnlyModelSerializer, StatusCounts, wrapper
 
 # --- tenants -----------------------------------------------------------------------------------------------------
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(ReadOnlyModelSerializer):
     cohort_id = serializers.IntegerField(allow_null=True)
     cohort_name = serializers.CharField(source="cohort.name", allow_null=True, default=None)
     vm_count = serializers.IntegerField()
@@ -32,14 +34,12 @@ class TenantSerializer(serializers.ModelSerializer):
         fields = ["id", "tenant_name", "org_vdc", "detection_method", "cohort_id", "cohort_name",
                   "migration_priority", *TENANT_TARGET_FIELDS, "target_confirmed", "quota_vcpu", "quota_ram_gb",
                   "quota_disk_gb", "vm_count", "total_vcpu", "total_ram_gb", "total_disk_gb"]
-        read_only_fields = fields
 
     def get_total_ram_gb(self, tenant) -> float:
         return round(tenant.total_ram_mb / 1024, 2)
 
 
-class TenantListAnswer(serializers.Serializer):
-    tenants = TenantSerializer(many=True)
+TenantListAnswer = wrapper("TenantListAnswer", tenants=TenantSerializer(many=True))
 
 
 class TenantRuleSerializer(serializers.Serializer):
@@ -48,15 +48,12 @@ class TenantRuleSerializer(serializers.Serializer):
     pattern_value = serializers.CharField(max_length=512)
 
 
-class TenantRuleAnswer(serializers.Serializer):
+class TenantRuleAnswer(PlainSerializer):
+    plain = "rule_id:int tenant_count:int"
     rule = TenantRuleSerializer()
-    rule_id = serializers.IntegerField()
-    tenant_count = serializers.IntegerField()
 
 
-class DetectAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    tenant_count = serializers.IntegerField()
+DetectAnswer = plain_answer("DetectAnswer", "status tenant_count:int")
 
 
 class TenantUpdateSerializer(FiniteModelSerializer):
@@ -69,8 +66,7 @@ class TenantUpdateSerializer(FiniteModelSerializer):
                         "quota_vcpu": {"max_value": 10**7}, "migration_priority": {"max_value": 10**6}}
 
 
-class TenantAnswer(serializers.Serializer):
-    tenant = TenantSerializer()
+TenantAnswer = wrapper("TenantAnswer", tenant=TenantSerializer())
 
 
 class BulkReplaceSerializer(serializers.Serializer):
@@ -89,13 +85,9 @@ def bulk_replace_answer(kind: str, *row_names: str) -> type[serializers.Serializ
     """The answer of a find-and-replace over ``kind`` rows (``{kind}BulkReplaceAnswer`` in the schema): the status,
     a preview row per changed row (``{kind}PreviewRow``: its id, the text fields that name it, the value before and
     after) and how many rows it changed."""
-    row_fields = {"id": serializers.IntegerField()}
-    row_fields.update((name, serializers.CharField()) for name in row_names)
-    row_fields.update(old_value=serializers.CharField(), new_value=serializers.CharField())
-    row = type(f"{kind}PreviewRow", (serializers.Serializer,), {"__module__": __name__, **row_fields})
-    return type(f"{kind}BulkReplaceAnswer", (serializers.Serializer,), {
-        "__module__": __name__, "status": serializers.CharField(), "preview": row(many=True),
-        "affected_count": serializers.IntegerField()})
+    row = plain_answer(f"{kind}PreviewRow", " ".join(["id:int", *row_names, "old_value new_value"]))
+    return type(PlainSerializer)(f"{kind}BulkReplaceAnswer", (PlainSerializer,), {
+        "__module__": __name__, "plain": "status affected_count:int", "preview": row(many=True)})
 
 
 TenantBulkReplaceAnswer = bulk_replace_answer("Tenant", "tenant_name", "org_vdc")
@@ -107,9 +99,8 @@ class CheckSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False)
 
 
-class ReadinessAnswer(serializers.Serializer):
-    tenant_id = serializers.IntegerField()
-    tenant_name = serializers.CharField()
+class ReadinessAnswer(PlainSerializer):
+    plain = "tenant_id:int tenant_name"
     overall = serializers.ChoiceField(choices=CheckStatus.choices)
     score = serializers.IntegerField(min_value=0, max_value=5)
     checks = CheckSerializer(many=True)
@@ -118,7 +109,7 @@ class ReadinessAnswer(serializers.Serializer):
 # --- dependencies ------------------------------------------------------------------------------------------------
 
 
-class DependencySerializer(serializers.ModelSerializer):
+class DependencySerializer(ReadOnlyModelSerializer):
     vm_name = serializers.CharField()
     depends_on_vm_name = serializers.CharField()
 
@@ -126,11 +117,9 @@ class DependencySerializer(serializers.ModelSerializer):
         model = VMDependency
         fields = ["id", "vm_id", "vm_name", "depends_on_vm_id", "depends_on_vm_name", "dependency_type", "notes",
                   "created_at"]
-        read_only_fields = fields
 
 
-class DependencyListAnswer(serializers.Serializer):
-    dependencies = DependencySerializer(many=True)
+DependencyListAnswer = wrapper("DependencyListAnswer", dependencies=DependencySerializer(many=True))
 
 
 class DependencyCreateSerializer(serializers.Serializer):
@@ -140,8 +129,7 @@ class DependencyCreateSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, required=False, allow_blank=True)
 
 
-class DependencyAnswer(serializers.Serializer):
-    dependency = DependencySerializer()
+DependencyAnswer = wrapper("DependencyAnswer", dependency=DependencySerializer())
 
 
 class DependencyQuerySerializer(serializers.Serializer):
@@ -151,19 +139,18 @@ class DependencyQuerySerializer(serializers.Serializer):
 # --- network mappings --------------------------------------------------------------------------------------------
 
 
-class NetworkMappingSerializer(serializers.ModelSerializer):
+class NetworkMappingSerializer(ReadOnlyModelSerializer):
     vm_count = serializers.IntegerField(required=False, default=0)
 
     class Meta:
         model = NetworkMapping
         fields = ["id", "source_network_name", "target_network_name", "target_network_id", "vlan_id", "vm_count",
                   "confirmed", "notes"]
-        read_only_fields = fields
 
 
-class NetworkMappingListAnswer(serializers.Serializer):
+class NetworkMappingListAnswer(PlainSerializer):
+    plain = "unconfirmed_count:int"
     mappings = NetworkMappingSerializer(many=True)
-    unconfirmed_count = serializers.IntegerField()
 
 
 class NetworkMappingCreateSerializer(serializers.Serializer):
@@ -183,8 +170,7 @@ class NetworkMappingUpdateSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, allow_blank=True, required=False)
 
 
-class NetworkMappingAnswer(serializers.Serializer):
-    mapping = NetworkMappingSerializer()
+NetworkMappingAnswer = wrapper("NetworkMappingAnswer", mapping=NetworkMappingSerializer())
 
 
 NetworkBulkReplaceAnswer = bulk_replace_answer("Network", "source_network_name")
@@ -193,7 +179,7 @@ NetworkBulkReplaceAnswer = bulk_replace_answer("Network", "source_network_name")
 # --- cohorts -----------------------------------------------------------------------------------------------------
 
 
-class CohortSerializer(serializers.ModelSerializer):
+class CohortSerializer(ReadOnlyModelSerializer):
     depends_on_cohort_id = serializers.IntegerField(allow_null=True)
     tenant_count = serializers.IntegerField(required=False)
     vm_count = serializers.IntegerField(required=False)
@@ -206,16 +192,15 @@ class CohortSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "cohort_order", "owner_name", "scheduled_start", "scheduled_end",
                   "depends_on_cohort_id", "status", "notes", "machine_group_id", "wave_id", "tenant_count", "vm_count",
                   "total_vcpu", "total_ram_gb", "total_disk_gb", "created_at"]
-        read_only_fields = fields
 
     def get_total_ram_gb(self, cohort) -> float | None:
         ram = getattr(cohort, "total_ram_mb", None)
         return None if ram is None else round(ram / 1024, 2)
 
 
-class CohortListAnswer(serializers.Serializer):
+class CohortListAnswer(PlainSerializer):
+    plain = "unassigned_tenant_count:int"
     cohorts = CohortSerializer(many=True)
-    unassigned_tenant_count = serializers.IntegerField()
 
 
 class CohortWriteSerializer(serializers.Serializer):
@@ -229,8 +214,7 @@ class CohortWriteSerializer(serializers.Serializer):
     notes = serializers.CharField(max_length=4000, allow_blank=True, allow_null=True, required=False)
 
 
-class CohortAnswer(serializers.Serializer):
-    cohort = CohortSerializer()
+CohortAnswer = wrapper("CohortAnswer", cohort=CohortSerializer())
 
 
 class AssignTenantsSerializer(serializers.Serializer):
@@ -239,21 +223,12 @@ class AssignTenantsSerializer(serializers.Serializer):
     replace = serializers.BooleanField(default=False)
 
 
-class AssignTenantsAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    cohort_id = serializers.IntegerField(allow_null=True)
-    affected_count = serializers.IntegerField()
+AssignTenantsAnswer = plain_answer("AssignTenantsAnswer", "status cohort_id:int? affected_count:int")
 
 
-class CohortSummaryAnswer(serializers.Serializer):
-    cohort_id = serializers.IntegerField()
-    name = serializers.CharField()
-    tenant_count = serializers.IntegerField()
-    vm_count = serializers.IntegerField()
-    total_vcpu = serializers.IntegerField()
-    total_ram_gb = serializers.FloatField()
-    total_disk_gb = serializers.FloatField()
-    estimated_hours = serializers.FloatField()
+class CohortSummaryAnswer(PlainSerializer):
+    plain = ("cohort_id:int name tenant_count:int vm_count:int total_vcpu:int total_ram_gb:float total_disk_gb:float "
+             "estimated_hours:float")
     status_breakdown = StatusCounts()
 
 
@@ -261,25 +236,17 @@ class AutoAssignQuerySerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(choices=AutoAssignStrategy.choices, default=AutoAssignStrategy.PRIORITY)
 
 
-class Assignment(serializers.Serializer):
-    tenant_id = serializers.IntegerField()
-    tenant_name = serializers.CharField()
-    cohort_id = serializers.IntegerField()
-    cohort_name = serializers.CharField()
+Assignment = plain_answer("Assignment", "tenant_id:int tenant_name cohort_id:int cohort_name")
 
 
-class AutoAssignAnswer(serializers.Serializer):
-    status = serializers.CharField()
+class AutoAssignAnswer(PlainSerializer):
+    plain = "status assigned_count:int"
     strategy = serializers.ChoiceField(choices=AutoAssignStrategy.choices)
-    assigned_count = serializers.IntegerField()
     assignments = Assignment(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
 
 
-class CohortReadinessAnswer(serializers.Serializer):
-    cohort_id = serializers.IntegerField()
-    cohort_name = serializers.CharField()
+class CohortReadinessAnswer(PlainSerializer):
+    plain = "cohort_id:int cohort_name tenant_count:int pass_count:int"
     overall = serializers.ChoiceField(choices=CohortReadiness.choices)
-    tenant_count = serializers.IntegerField()
-    pass_count = serializers.IntegerField()
     tenants = ReadinessAnswer(many=True)

@@ -1,10 +1,13 @@
 """Requests and answers of /api/migration, shaped as seed 004 shows them."""
 from __future__ import annotations
 
+import sys
+
 from django.db import models
 from rest_framework import serializers
 
 from apps.core.api.fields import BlankAsNullCharField
+from apps.core.api.serializers import PlainSerializer, plain_answer
 
 from ..choices import (
     MigrationMode,
@@ -25,15 +28,31 @@ class FiniteModelSerializer(serializers.ModelSerializer):
                                 models.FloatField: FiniteFloatField}
 
 
+def wrapper(name: str, **parts: serializers.Field) -> type[serializers.Serializer]:
+    """An answer that holds its parts under their keys: ``wrapper("VMAnswer", vm=VMSerializer())`` answers
+    ``{"vm": {...}}`` (most planner answers wrap one object or list so)."""
+    return type(name, (serializers.Serializer,), {"__module__": sys._getframe(1).f_globals["__name__"], **parts})
+
+
+# A row as the answers show it, never written through this serializer: every field of Meta.fields is read-only, as
+# ``read_only_fields = fields`` would make it (a comment, not a docstring: the schema would show it as each
+# subclass's description).
+class ReadOnlyModelSerializer(serializers.ModelSerializer):
+    def get_extra_kwargs(self):
+        extra_kwargs = super().get_extra_kwargs()
+        for name in self.Meta.fields:
+            extra_kwargs[name] = {**extra_kwargs.get(name, {}), "read_only": True}
+        return extra_kwargs
+
+
 # --- projects ----------------------------------------------------------------------------------------------------
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = Project
         fields = ["project_id", *EDITABLE, "status", "source_file_name", "uploaded_at", "assessed_at", "approved_at",
                   "approved_by", "created_at", "updated_at"]
-        read_only_fields = fields
 
 
 class ProjectWriteSerializer(FiniteModelSerializer):
@@ -46,33 +65,25 @@ class ProjectWriteSerializer(FiniteModelSerializer):
                         "migration_duration_days": {"max_value": 10_000}, "target_vms_per_day": {"max_value": 100_000}}
 
 
-class ProjectAnswer(serializers.Serializer):
-    project = ProjectSerializer()
+ProjectAnswer = wrapper("ProjectAnswer", project=ProjectSerializer())
 
 
-class ApprovalGroup(serializers.Serializer):
-    cohort_id = serializers.IntegerField()
-    cohort_name = serializers.CharField()
-    group_id = serializers.IntegerField()
-    group_name = serializers.CharField()
-    vm_count = serializers.IntegerField()
+class ApprovalGroup(PlainSerializer):
+    plain = "cohort_id:int cohort_name group_id:int group_name vm_count:int"
     schedule_id = serializers.IntegerField(help_text="The group's sync schedule (the project's sync timing)")
     schedule = serializers.CharField(help_text="When it syncs, in words")
 
 
-class ApprovalWave(serializers.Serializer):
-    cohort_id = serializers.IntegerField()
+class ApprovalWave(PlainSerializer):
+    plain = "cohort_id:int wave_name"
     wave_id = serializers.IntegerField(allow_null=True, help_text="null: no wave, see error")
-    wave_name = serializers.CharField()
     status = serializers.CharField(allow_null=True, help_text="scheduled (the cohort's dates) or draft (no window)")
     window_start = serializers.DateTimeField(allow_null=True)
     deadline = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
 
 
-class ApprovalFailure(serializers.Serializer):
-    vm_name = serializers.CharField()
-    error = serializers.CharField()
+ApprovalFailure = plain_answer("ApprovalFailure", "vm_name error")
 
 
 class ApprovalMappings(serializers.Serializer):
@@ -82,28 +93,22 @@ class ApprovalMappings(serializers.Serializer):
                                               help_text="Source networks with no confirmed target")
 
 
-class ApprovalReport(serializers.Serializer):
+class ApprovalReport(PlainSerializer):
     """What approval handed to the platform: scheduler groups, and the planned VMs it could not place."""
 
+    plain = "matched_count:int unmatched_count:int already_grouped_count:int not_in_a_cohort_count:int"
     machine_groups = ApprovalGroup(many=True)
-    matched_count = serializers.IntegerField()
     unmatched = serializers.ListField(child=serializers.CharField(), help_text="Planned VMs with no discovered VM")
-    unmatched_count = serializers.IntegerField()
     already_grouped = serializers.ListField(child=serializers.CharField())
-    already_grouped_count = serializers.IntegerField()
     not_in_a_cohort = serializers.ListField(child=serializers.CharField())
-    not_in_a_cohort_count = serializers.IntegerField()
     waves = ApprovalWave(many=True, help_text="Each cohort's cutover wave")
     network_mappings = ApprovalMappings()
 
 
-class ApproveAnswer(serializers.Serializer):
-    project = ProjectSerializer()
-    approval = ApprovalReport()
+ApproveAnswer = wrapper("ApproveAnswer", project=ProjectSerializer(), approval=ApprovalReport())
 
 
-class ProjectListAnswer(serializers.Serializer):
-    projects = ProjectSerializer(many=True)
+ProjectListAnswer = wrapper("ProjectListAnswer", projects=ProjectSerializer(many=True))
 
 
 class StatusAnswer(serializers.Serializer):
@@ -120,23 +125,18 @@ class ImportDiscoveredSerializer(serializers.Serializer):
                                      help_text="Only these discovered VMs (default: all of them)")
 
 
-class UploadStats(serializers.Serializer):
-    vInfo = serializers.IntegerField()  # noqa: N815 (the sheet names are the keys, as the seed shows)
-    vDisk = serializers.IntegerField()  # noqa: N815
-    vNIC = serializers.IntegerField()  # noqa: N815
-    vHost = serializers.IntegerField()  # noqa: N815
-    vCluster = serializers.IntegerField()  # noqa: N815
-    vSnapshot = serializers.IntegerField()  # noqa: N815
+class UploadStats(PlainSerializer):
+    # The sheet names are the keys, as the seed shows.
+    plain = "vInfo:int vDisk:int vNIC:int vHost:int vCluster:int vSnapshot:int"
 
 
-class UploadAnswer(serializers.Serializer):
-    stats = UploadStats()
+UploadAnswer = wrapper("UploadAnswer", stats=UploadStats())
 
 
 # --- inventory ---------------------------------------------------------------------------------------------------
 
 
-class VMSerializer(serializers.ModelSerializer):
+class VMSerializer(ReadOnlyModelSerializer):
     tenant_id = serializers.IntegerField(allow_null=True)
     tenant_name = serializers.CharField(source="tenant.tenant_name", allow_null=True, default=None)
     risk_level = BlankAsNullCharField(allow_null=True)
@@ -150,86 +150,58 @@ class VMSerializer(serializers.ModelSerializer):
                   "total_disk_gb", "in_use_gb", "datacenter", "cluster", "host", "folder_path", "resource_pool",
                   "hw_version", "cbt_enabled", "tenant_id", "tenant_name", "risk_score", "risk_level", "risk_reasons",
                   "migration_mode", "mode_override", "effective_mode", "migration_status", "status_note"]
-        read_only_fields = fields
 
 
-class VMPageAnswer(serializers.Serializer):
+class VMPageAnswer(PlainSerializer):
+    plain = "total:int page:int limit:int"
     vms = VMSerializer(many=True)
-    total = serializers.IntegerField()
-    page = serializers.IntegerField()
-    limit = serializers.IntegerField()
 
 
-class DiskSerializer(serializers.Serializer):
-    disk_label = serializers.CharField()
-    disk_path = serializers.CharField()
-    capacity_gb = serializers.FloatField()
-    thin_provisioned = serializers.BooleanField(allow_null=True)
-    eagerly_scrub = serializers.BooleanField(allow_null=True)
-    datastore = serializers.CharField()
-    disk_mode = serializers.CharField()
-    is_rdm = serializers.BooleanField()
+DiskSerializer = plain_answer("DiskSerializer", "disk_label disk_path capacity_gb:float thin_provisioned:bool? "
+                                                "eagerly_scrub:bool? datastore disk_mode is_rdm:bool")
+NICSerializer = plain_answer("NICSerializer", "nic_label adapter_type network_name connected:bool? mac_address ip_address")
 
 
-class NICSerializer(serializers.Serializer):
-    nic_label = serializers.CharField()
-    adapter_type = serializers.CharField()
-    network_name = serializers.CharField()
-    connected = serializers.BooleanField(allow_null=True)
-    mac_address = serializers.CharField()
-    ip_address = serializers.CharField()
-
-
-class VMDetailAnswer(serializers.Serializer):
-    vm_name = serializers.CharField()
+class VMDetailAnswer(PlainSerializer):
+    plain = "vm_name"
     disks = DiskSerializer(many=True)
     nics = NICSerializer(many=True)
 
 
-class HostSerializer(serializers.ModelSerializer):
+class HostSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = SourceHost
         fields = ["id", "host_name", "datacenter", "cluster", "cpu_model", "num_cpu_cores", "memory_gb",
                   "esx_version", "num_vms"]
-        read_only_fields = fields
 
 
-class HostListAnswer(serializers.Serializer):
-    hosts = HostSerializer(many=True)
+HostListAnswer = wrapper("HostListAnswer", hosts=HostSerializer(many=True))
 
 
-class ClusterSerializer(serializers.ModelSerializer):
+class ClusterSerializer(ReadOnlyModelSerializer):
     class Meta:
         model = SourceCluster
         fields = ["id", "cluster_name", "datacenter", "num_hosts", "num_cpu_cores", "total_memory_gb", "ha_enabled",
                   "drs_enabled"]
-        read_only_fields = fields
 
 
-class ClusterListAnswer(serializers.Serializer):
-    clusters = ClusterSerializer(many=True)
+ClusterListAnswer = wrapper("ClusterListAnswer", clusters=ClusterSerializer(many=True))
 
 
-RiskCounts = type("RiskDistribution", (serializers.Serializer,),
-                  {v: serializers.IntegerField() for v in RiskLevel.values})
-ModeCounts = type("ModeDistribution", (serializers.Serializer,),
-                  {v: serializers.IntegerField() for v in MigrationMode.values})
-OsCounts = type("OsDistribution", (serializers.Serializer,), {v: serializers.IntegerField() for v in OsFamily.values})
-StatusCounts = type("StatusDistribution", (serializers.Serializer,),
-                    {v: serializers.IntegerField() for v in VMStatus.values})
+def counts(name: str, choices) -> type[PlainSerializer]:
+    """An answer counting the VMs of each of ``choices``' values (a key a value)."""
+    return plain_answer(name, " ".join(f"{value}:int" for value in choices.values))
 
 
-class StatsAnswer(serializers.Serializer):
-    total_vms = serializers.IntegerField()
-    powered_on_vms = serializers.IntegerField()
-    assessed_vms = serializers.IntegerField()
-    total_vcpu = serializers.IntegerField()
-    total_ram_gb = serializers.FloatField()
-    total_disk_gb = serializers.FloatField()
-    total_in_use_gb = serializers.FloatField()
-    total_hosts = serializers.IntegerField()
-    total_clusters = serializers.IntegerField()
-    total_tenants = serializers.IntegerField()
+RiskCounts = counts("RiskDistribution", RiskLevel)
+ModeCounts = counts("ModeDistribution", MigrationMode)
+OsCounts = counts("OsDistribution", OsFamily)
+StatusCounts = counts("StatusDistribution", VMStatus)
+
+
+class StatsAnswer(PlainSerializer):
+    plain = ("total_vms:int powered_on_vms:int assessed_vms:int total_vcpu:int total_ram_gb:float total_disk_gb:float "
+             "total_in_use_gb:float total_hosts:int total_clusters:int total_tenants:int")
     risk_distribution = RiskCounts()
     mode_distribution = ModeCounts()
     os_distribution = OsCounts()
@@ -245,8 +217,7 @@ class RiskConfigSerializer(serializers.Serializer):
     unsupported_os_patterns = serializers.ListField(child=serializers.CharField())
 
 
-class RiskConfigAnswer(serializers.Serializer):
-    risk_config = RiskConfigSerializer()
+RiskConfigAnswer = wrapper("RiskConfigAnswer", risk_config=RiskConfigSerializer())
 
 
 class RiskConfigUpdateSerializer(serializers.Serializer):
@@ -258,28 +229,20 @@ class RiskConfigUpdateSerializer(serializers.Serializer):
                                                     required=False)
 
 
-class AssessAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    project_status = serializers.CharField()
-    vm_count = serializers.IntegerField()
-    tenant_count = serializers.IntegerField()
+class AssessAnswer(PlainSerializer):
+    plain = "status project_status vm_count:int tenant_count:int"
     risk_distribution = RiskCounts()
     mode_distribution = ModeCounts()
 
 
-class ResetPlanAnswer(serializers.Serializer):
-    status = serializers.CharField()
-    cohorts_deleted = serializers.IntegerField()
+ResetPlanAnswer = plain_answer("ResetPlanAnswer", "status cohorts_deleted:int")
 
 
-class BandwidthSerializer(serializers.Serializer):
-    source_effective_mbps = serializers.FloatField()
+class BandwidthSerializer(PlainSerializer):
+    plain = ("source_effective_mbps:float agent_effective_mbps:float storage_effective_mbps:float bottleneck_mbps:float "
+             "latency_penalty:float")
     link_effective_mbps = serializers.FloatField(allow_null=True, help_text="null for a local topology")
-    agent_effective_mbps = serializers.FloatField()
-    storage_effective_mbps = serializers.FloatField()
     bottleneck = serializers.ChoiceField(choices=["source", "link", "agent", "pcd_storage"])
-    bottleneck_mbps = serializers.FloatField()
-    latency_penalty = serializers.FloatField()
     source = serializers.ChoiceField(choices=["model", "measured"], help_text="measured: the agent stream speed comes "
                                      "from the platform's own completed syncs; model: the project's agent_stream_mbps")
     measured_jobs = serializers.IntegerField(help_text="Completed syncs measured (0: none yet)")
@@ -290,21 +253,15 @@ class BandwidthSerializer(serializers.Serializer):
                                                            "incremental syncs carried; model: the project's")
 
 
-class BandwidthAnswer(serializers.Serializer):
-    bandwidth = BandwidthSerializer()
+BandwidthAnswer = wrapper("BandwidthAnswer", bandwidth=BandwidthSerializer())
 
 
-class RecommendationSerializer(serializers.Serializer):
-    recommended_agent_count = serializers.IntegerField()
-    vcpu_per_agent = serializers.IntegerField()
-    ram_gb_per_agent = serializers.IntegerField()
-    disk_gb_per_agent = serializers.IntegerField()
-    max_concurrent_vms = serializers.IntegerField()
+class RecommendationSerializer(PlainSerializer):
+    plain = "recommended_agent_count:int vcpu_per_agent:int ram_gb_per_agent:int disk_gb_per_agent:int max_concurrent_vms:int"
     reasoning = serializers.ListField(child=serializers.CharField())
 
 
-class RecommendationAnswer(serializers.Serializer):
-    recommendation = RecommendationSerializer()
+RecommendationAnswer = wrapper("RecommendationAnswer", recommendation=RecommendationSerializer())
 
 
 class VMStatusSerializer(serializers.Serializer):
@@ -317,8 +274,7 @@ class VMBulkStatusSerializer(VMStatusSerializer):
                                    max_length=MAX_IDS)
 
 
-class VMAnswer(serializers.Serializer):
-    vm = VMSerializer()
+VMAnswer = wrapper("VMAnswer", vm=VMSerializer())
 
 
 class ModeOverrideSerializer(serializers.Serializer):
@@ -329,24 +285,16 @@ class ModeOverrideSerializer(serializers.Serializer):
 # --- the exported plan ------------------------------------------------------------------------------------------
 
 
-class ProjectSummarySerializer(serializers.Serializer):
-    project_name = serializers.CharField()
-    total_vms = serializers.IntegerField()
-    warm_count = serializers.IntegerField()
-    cold_count = serializers.IntegerField()
-    total_disk_tb = serializers.FloatField()
-    bottleneck_mbps = serializers.FloatField()
+class ProjectSummarySerializer(PlainSerializer):
+    plain = ("project_name total_vms:int warm_count:int cold_count:int total_disk_tb:float bottleneck_mbps:float "
+             "estimated_total_hours:float estimated_days:int")
     bandwidth_source = serializers.ChoiceField(choices=["model", "measured"])
     change_rate_pct = serializers.FloatField(help_text="The change rate the estimates used")
-    estimated_total_hours = serializers.FloatField()
-    estimated_days = serializers.IntegerField()
 
 
-class PlanVMSerializer(serializers.Serializer):
-    vm_id = serializers.IntegerField()
-    vm_name = serializers.CharField()
-    total_disk_gb = serializers.FloatField()
-    in_use_gb = serializers.FloatField()
+class PlanVMSerializer(PlainSerializer):
+    plain = ("vm_id:int vm_name total_disk_gb:float in_use_gb:float warm_phase1_hours:float warm_cutover_hours:float "
+             "warm_downtime_hours:float cold_total_hours:float cold_downtime_hours:float")
     mode = serializers.ChoiceField(choices=MigrationMode.choices)
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, allow_null=True)
     migration_status = serializers.ChoiceField(choices=VMStatus.choices)
@@ -357,29 +305,17 @@ class PlanVMSerializer(serializers.Serializer):
     wave_status = serializers.CharField(allow_null=True, help_text="Its outcome in that wave: queued, running, "
                                                                    "completed, skipped, failed...")
     wave_reason = serializers.CharField(allow_null=True, help_text="Why it was skipped or failed")
-    warm_phase1_hours = serializers.FloatField()
-    warm_cutover_hours = serializers.FloatField()
-    warm_downtime_hours = serializers.FloatField()
-    cold_total_hours = serializers.FloatField()
-    cold_downtime_hours = serializers.FloatField()
 
 
-class TenantPlanSerializer(serializers.Serializer):
-    tenant_name = serializers.CharField()
-    cohort_name = serializers.CharField(allow_null=True)
-    vm_count = serializers.IntegerField()
-    warm_count = serializers.IntegerField()
-    cold_count = serializers.IntegerField()
-    total_disk_gb = serializers.FloatField()
-    phase1_hours = serializers.FloatField()
-    cutover_hours = serializers.FloatField()
-    total_hours = serializers.FloatField()
+class TenantPlanSerializer(PlainSerializer):
+    plain = ("tenant_name cohort_name? vm_count:int warm_count:int cold_count:int total_disk_gb:float phase1_hours:float "
+             "cutover_hours:float total_hours:float")
     risk_distribution = RiskCounts()
     vms = PlanVMSerializer(many=True)
 
 
-class DaySerializer(serializers.Serializer):
-    day = serializers.IntegerField()
+class DaySerializer(PlainSerializer):
+    plain = "day:int"
     vms = serializers.ListField(child=serializers.CharField())
 
 

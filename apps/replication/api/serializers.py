@@ -5,7 +5,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.fields import BlankAsNullCharField, IsoDateTimeField, RoundedFloatField
-from apps.core.api.serializers import JobEventSerializer, SucceededSerializer, SuccessMessageSerializer
+from apps.core.api.serializers import (
+    JobEventSerializer,
+    PlainSerializer,
+    SucceededSerializer,
+    SuccessMessageSerializer,
+    plain_answer,
+)
 from apps.core.jobs import job_event_rows
 from apps.inventory.api.serializers import VMContextSerializer, VMDiskSerializer, VMNicSerializer
 from apps.inventory.models import validate_vm_id, validate_vm_name
@@ -126,28 +132,21 @@ class ReplicationDetailSerializer(ReplicationJobSerializer):
         return JobEventSerializer(job_event_rows(JOB_KIND, job.job_id, 50), many=True).data
 
 
-class JobSummarySerializer(DiskCountersMixin, serializers.Serializer):
+class JobSummarySerializer(DiskCountersMixin, PlainSerializer):
     """A job as the VM-context views and the stored progress show it."""
 
+    plain = ("job_id status replication_type bytes_transferred:int bytes_total:int eta_seconds:int? "
+             "started_at:datetime? completed_at:datetime? created_at:datetime")
     id = serializers.CharField(source="job_id", help_text="Same as job_id")
-    job_id = serializers.CharField()
-    status = serializers.CharField()
-    replication_type = serializers.CharField()
     progress_percent = RoundedFloatField()
     current_operation = serializers.CharField(allow_blank=True)
-    bytes_transferred = serializers.IntegerField()
-    bytes_total = serializers.IntegerField()
     bytes_copied = serializers.SerializerMethodField()
     bytes_zeroed = serializers.SerializerMethodField()
     vma_throughput_mbps = RoundedFloatField(source="throughput_mbps", help_text="Same as throughput_mbps")
     vma_eta_seconds = serializers.IntegerField(source="eta_seconds", allow_null=True,
                                                help_text="Same as eta_seconds")
     throughput_mbps = RoundedFloatField(help_text="MB/s (10^6 bytes/s) over the last seconds")
-    eta_seconds = serializers.IntegerField(allow_null=True)
     error_message = BlankAsNullCharField()
-    started_at = IsoDateTimeField(allow_null=True)
-    completed_at = IsoDateTimeField(allow_null=True)
-    created_at = IsoDateTimeField()
 
 
 class StoredProgressSerializer(SucceededSerializer, JobSummarySerializer):
@@ -164,100 +163,64 @@ class ProgressPushAnswerSerializer(SucceededSerializer):
     cancel_requested = serializers.BooleanField(help_text="True: the agent should stop the job")
 
 
-class CreatedVolumeSerializer(serializers.Serializer):
+class CreatedVolumeSerializer(PlainSerializer):
+    plain = "volume_name size_gb:int disk_id"
     volume_id = serializers.CharField(allow_null=True, help_text="Null until the volume is created")
-    volume_name = serializers.CharField()
-    size_gb = serializers.IntegerField()
-    disk_id = serializers.CharField()
     status = serializers.CharField(help_text="reused or pending")
 
 
-class NbdExportSerializer(serializers.Serializer):
+class NbdExportSerializer(PlainSerializer):
     """An NBD export already serving a disk of the VM (a ``VMExportMapping``): the new job reuses it."""
 
-    export_name = serializers.CharField()
-    device_path = serializers.CharField()
-    port = serializers.IntegerField(allow_null=True)
+    plain = "export_name device_path port:int? vm_id disk_unit_number:int"
     reused = serializers.SerializerMethodField()
-    vm_id = serializers.CharField()
-    disk_unit_number = serializers.IntegerField()
 
     def get_reused(self, export) -> bool:
         return True
 
 
-class ReplicationCreatedSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
-    status = serializers.CharField()
-    progress_percent = serializers.FloatField()
-    replication_type = serializers.CharField()
-    vm_context_id = serializers.CharField()
+class ReplicationCreatedSerializer(PlainSerializer):
+    plain = "job_id status progress_percent:float replication_type vm_context_id started_at:datetime? message"
     source_vm = SourceVMSerializer(help_text="As requested, else built from the inventory (id, name, path, "
                                              "datacenter)")
     created_volumes = CreatedVolumeSerializer(many=True)
     nbd_exports = NbdExportSerializer(many=True)
-    started_at = IsoDateTimeField(allow_null=True)
-    message = serializers.CharField()
 
 
 # --- change ids ---------------------------------------------------------------------------------------------------
 
 
-class ChangeIdAnswerSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    vm_path = serializers.CharField()
-    disk_id = serializers.CharField()
+class ChangeIdAnswerSerializer(PlainSerializer):
+    plain = "success:bool vm_path disk_id job_id? created_at:datetime?"
     change_id = serializers.CharField(allow_null=True, help_text="Null when no change id is stored (full sync)")
-    job_id = serializers.CharField(allow_null=True)
-    created_at = IsoDateTimeField(allow_null=True)
 
 
-class ChangeIdStoredSerializer(SuccessMessageSerializer):
-    job_id = serializers.CharField()
-    disk_id = serializers.CharField()
-    change_id = serializers.CharField()
+class ChangeIdStoredSerializer(SuccessMessageSerializer, PlainSerializer):
+    plain = "job_id disk_id change_id"
 
 
-class CbtRecordSerializer(serializers.Serializer):
+class CbtRecordSerializer(PlainSerializer):
     """A stored change id (a ``ChangeIdRecord``)."""
 
+    plain = "disk_id vm_path change_id created_at:datetime"
     job_id = serializers.CharField(source="job.job_id")
-    disk_id = serializers.CharField()
-    vm_path = serializers.CharField()
-    change_id = serializers.CharField()
-    created_at = IsoDateTimeField()
 
 
 # --- the agent's live progress, relayed -----------------------------------------------------------------------------
 
 
-class AgentVMRefSerializer(serializers.Serializer):
-    id = serializers.CharField(allow_null=True)
-    path = serializers.CharField(allow_null=True)
-    name = serializers.CharField(allow_null=True)
+AgentVMRefSerializer = plain_answer("AgentVMRefSerializer", "id? path? name?")
 
 
-class AgentProgressSerializer(serializers.Serializer):
+class AgentProgressSerializer(PlainSerializer):
     """The agent's progress record, relayed as is (docs/agent.md ``GET /api/v1/progress/{job_id}``)."""
 
-    job_id = serializers.CharField()
-    status = serializers.CharField()
-    replication_type = serializers.CharField(allow_null=True)
-    sync_type = serializers.CharField(allow_null=True)
-    cbt_enabled_by_job = serializers.BooleanField()
-    full_sync_reason = serializers.CharField(allow_null=True)
+    plain = ("job_id status replication_type? sync_type? cbt_enabled_by_job:bool full_sync_reason? "
+             "progress_percent:float bytes_total:int bytes_transferred:int throughput_mbps:float eta_seconds:int? "
+             "started_at:datetime? updated_at:datetime? finished_at:datetime? error?")
     vm = AgentVMRefSerializer()
     current_operation = serializers.CharField(allow_null=True, allow_blank=True)
-    progress_percent = serializers.FloatField()
-    bytes_total = serializers.IntegerField()
-    bytes_transferred = serializers.IntegerField()
-    throughput_mbps = serializers.FloatField()
-    eta_seconds = serializers.IntegerField(allow_null=True)
     disks = serializers.JSONField(help_text="Per-disk progress records of the agent (free-form)")
-    started_at = IsoDateTimeField(allow_null=True)
-    updated_at = IsoDateTimeField(allow_null=True)
-    finished_at = IsoDateTimeField(allow_null=True)
-    error = serializers.CharField(allow_null=True)
     warnings = serializers.ListField(child=serializers.CharField())
 
 
@@ -275,7 +238,6 @@ class VMContextDetailSerializer(serializers.Serializer):
     cbt_history = CbtRecordSerializer(many=True)
 
 
-class RecentJobsSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    context_id = serializers.CharField()
+class RecentJobsSerializer(PlainSerializer):
+    plain = "success:bool context_id"
     jobs = JobSummarySerializer(many=True)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.api.serializers import AnswerSerializer
+from apps.core.api.serializers import AnswerSerializer, PlainSerializer, plain_answer
 from apps.inventory.models import VMContext
 
 from .. import timing
@@ -134,14 +134,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
         return round(((obj.completed_at or timezone.now()) - obj.started_at).total_seconds(), 3)
 
 
-class ExecutionJobSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
-    status = serializers.CharField()
-    replication_type = serializers.CharField()
-    progress_percent = serializers.FloatField()
-    bytes_transferred = serializers.IntegerField()
-    attempt = serializers.IntegerField()
-    error_message = serializers.CharField()
+ExecutionJobSerializer = plain_answer("ExecutionJobSerializer", "job_id status replication_type progress_percent:float "
+                                                                "bytes_transferred:int attempt:int error_message")
 
 
 class ExecutionVMSerializer(serializers.ModelSerializer):
@@ -245,11 +239,10 @@ class ExecutionAnswerSerializer(AnswerSerializer):
     execution = ExecutionSerializer(source="*")
 
 
-class VMRefSerializer(serializers.Serializer):
+class VMRefSerializer(PlainSerializer):
     """A VM by context id and name."""
 
-    context_id = serializers.CharField()
-    vm_name = serializers.CharField()
+    plain = "context_id vm_name"
 
 
 class AssignedSerializer(AnswerSerializer):

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.fields import ConstantField
-from apps.core.api.serializers import SuccessMessageSerializer
+from apps.core.api.serializers import PlainSerializer, SuccessMessageSerializer, plain_answer
 from apps.core.crypto import REDACTED
 from apps.enrollment.models import Appliance
 
@@ -174,12 +174,11 @@ class ResolveSerializer(TargetSerializer):
 # --- CloudStack endpoints: answers ---------------------------------------------------------------------------------
 
 
-class ConnectionDetailsSerializer(serializers.Serializer):
+class ConnectionDetailsSerializer(PlainSerializer):
     """What the connection test found: the zones, whether the configured zone is among them, the API answering."""
 
-    zones_found = serializers.IntegerField()
+    plain = "zones_found:int api_accessible:bool"
     zone_verified = serializers.CharField(allow_null=True, help_text="The zone's name when the given zone exists")
-    api_accessible = serializers.BooleanField()
 
 
 class ConnectionTestSerializer(SuccessMessageSerializer):
@@ -192,12 +191,10 @@ def connection_test_answer(details: dict) -> dict:
                                      "details": details}).data
 
 
-class OmaVmSerializer(serializers.Serializer):
+class OmaVmSerializer(PlainSerializer):
     """CloudStack's record of the control-plane VM."""
 
-    id = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
-    state = serializers.CharField(allow_null=True)
+    plain = "id name? state?"
     mac_addresses = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField(allow_null=True)))
@@ -210,32 +207,25 @@ class DetectOmaVmAnswerSerializer(SuccessMessageSerializer):
     saved = serializers.BooleanField(help_text="The id was stored in the configuration (save=true and it changed)")
 
 
-class NetworkSerializer(serializers.Serializer):
+class NetworkSerializer(PlainSerializer):
     """A CloudStack network record."""
 
-    id = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
+    plain = "id name? type? cidr? state?"
     zone_id = serializers.CharField(source="zoneid", allow_null=True)
     zone_name = serializers.CharField(source="zonename", allow_null=True)
-    type = serializers.CharField(allow_null=True)
-    cidr = serializers.CharField(allow_null=True)
-    state = serializers.CharField(allow_null=True)
 
 
-class CountAnswerSerializer(serializers.Serializer):
-    success = serializers.BooleanField()
-    count = serializers.IntegerField()
+CountAnswerSerializer = plain_answer("CountAnswerSerializer", "success:bool count:int")
 
 
 class NetworksAnswerSerializer(CountAnswerSerializer):
     networks = NetworkSerializer(many=True)
 
 
-class ServiceOfferingSerializer(serializers.Serializer):
+class ServiceOfferingSerializer(PlainSerializer):
     """A CloudStack service offering record; ``context`` may give the VM's ``cpus`` and ``memory_mb``."""
 
-    id = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
+    plain = "id name?"
     cpu_number = serializers.IntegerField(source="cpunumber", allow_null=True)
     memory_mb = serializers.IntegerField(source="memory", allow_null=True)
     is_customized = serializers.SerializerMethodField()
@@ -253,27 +243,24 @@ class ServiceOfferingsAnswerSerializer(CountAnswerSerializer):
     service_offerings = ServiceOfferingSerializer(many=True)
 
 
-class CheckSerializer(serializers.Serializer):
-    check_name = serializers.CharField()
+class CheckSerializer(PlainSerializer):
+    plain = "check_name message execution_time_ms:float"
     status = serializers.CharField(help_text="pass or fail")
-    message = serializers.CharField()
-    execution_time_ms = serializers.FloatField()
     details = serializers.DictField(allow_null=True, help_text="What the check found (ids), when it passed")
 
 
-class ValidateAnswerSerializer(serializers.Serializer):
+class ValidateAnswerSerializer(PlainSerializer):
     """``apps.settings.cloudstack_service.validate``."""
 
-    success = serializers.BooleanField()
-    valid = serializers.BooleanField()
+    plain = "success:bool valid:bool"
     checks = CheckSerializer(many=True)
     message = serializers.CharField(required=False, help_text="Absent when the API access check already failed")
 
 
-class DiscoverAllAnswerSerializer(serializers.Serializer):
+class DiscoverAllAnswerSerializer(PlainSerializer):
     """``apps.settings.cloudstack.CloudStackClient.discover_all``, relayed."""
 
-    success = serializers.BooleanField()
+    plain = "success:bool"
     zones = serializers.ListField(child=serializers.DictField(), help_text=RAW)
     networks = serializers.ListField(child=serializers.DictField(), help_text=RAW)
     service_offerings = serializers.ListField(child=serializers.DictField(), help_text=RAW)
@@ -288,16 +275,14 @@ class StreamlinedAnswerSerializer(SuccessMessageSerializer):
     configuration = OsseaConfigSerializer()
 
 
-class NetworkRefSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    name = serializers.CharField(allow_null=True)
+NetworkRefSerializer = plain_answer("NetworkRefSerializer", "id name?")
 
 
-class ResolveAnswerSerializer(serializers.Serializer):
+class ResolveAnswerSerializer(PlainSerializer):
+    plain = "message"
     success = serializers.BooleanField(help_text="False when a name is unknown")
     resolved = serializers.DictField(child=NetworkRefSerializer(), help_text="By the name (or id) asked for")
     unresolved = serializers.ListField(child=serializers.CharField())
-    message = serializers.CharField()
 
 
 # --- /ossea/config and VMware credentials: answers -----------------------------------------------------------------
@@ -307,22 +292,22 @@ class OsseaConfigCreatedSerializer(SuccessMessageSerializer):
     configuration = OsseaConfigSerializer()
 
 
-class OsseaConfigAnswerSerializer(serializers.Serializer):
+class OsseaConfigAnswerSerializer(PlainSerializer):
     """The 200 answer of every action: which keys are present depends on the action."""
 
-    success = serializers.BooleanField()
+    plain = "success:bool"
     message = serializers.CharField(required=False, help_text="update, delete, test")
     configuration = OsseaConfigSerializer(required=False, help_text="get with id, update")
     configurations = OsseaConfigSerializer(many=True, required=False, help_text="get without id")
     details = ConnectionDetailsSerializer(required=False, help_text="test")
 
 
-class CredentialTestDetailsSerializer(serializers.Serializer):
+class CredentialTestDetailsSerializer(PlainSerializer):
     """``apps.settings.selectors.CredentialCheck``."""
 
+    plain = "vm_count:int"
     vcenter = serializers.CharField(source="credential.vcenter_host")
     datacenter = serializers.CharField(source="credential.datacenter")
-    vm_count = serializers.IntegerField()
 
 
 class CredentialTestSerializer(SuccessMessageSerializer):

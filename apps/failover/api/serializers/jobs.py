@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from apps.core.api.fields import IsoDateTimeField
 from apps.core.api.schemas import ErrorResponseSerializer, JobEventSerializer
-from apps.core.api.serializers import AnswerSerializer
+from apps.core.api.serializers import AnswerSerializer, PlainSerializer
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 
 from ... import selectors
@@ -87,19 +87,14 @@ class FailoverRollbackStartedSerializer(AnswerSerializer, FailoverJobRefSerializ
 # -- a job: status, list, debug ----------------------------------------------------------------------------
 
 
-class FailoverVolumeSerializer(serializers.Serializer):
+class FailoverVolumeSerializer(PlainSerializer):
     """A replica volume as the job moved it."""
 
-    disk_id = serializers.CharField()
-    disk_unit_number = serializers.IntegerField()
-    volume_id = serializers.CharField()
-    volume_name = serializers.CharField()
+    plain = "disk_id disk_unit_number:int volume_id volume_name export_stopped:bool vm_device_id:int?"
     role = serializers.SerializerMethodField()
     place = serializers.ChoiceField(choices=VolumePlace.choices)
     snapshot_id = TextOrNullField()
     snapshot_state = ChoiceOrNullField(choices=SNAPSHOT_STATES)
-    export_stopped = serializers.BooleanField()
-    vm_device_id = serializers.IntegerField(allow_null=True)
 
     @extend_schema_field(one_of(ROLES))
     def get_role(self, volume) -> str:
@@ -115,7 +110,8 @@ class FailoverRollbackLogEntrySerializer(serializers.Serializer):
                                              "written before it was recorded)")
 
 
-class FailoverJobDetailsSerializer(serializers.Serializer):
+class FailoverJobDetailsSerializer(PlainSerializer):
+    plain = "started_at:datetime? completed_at:datetime? ended_at:datetime?"
     job_type = one_of(FailoverType.values)
     vm_id = serializers.CharField(source="vm_context.vm_id")
     vm_name = serializers.CharField(source="vm_context.vm_name")
@@ -125,9 +121,6 @@ class FailoverJobDetailsSerializer(serializers.Serializer):
     snapshot_ids = serializers.SerializerMethodField()
     error_message = TextOrNullField()
     error_code = TextOrNullField()
-    started_at = when()
-    completed_at = when()
-    ended_at = when()
     custom_config = serializers.SerializerMethodField(
         help_text="The request's custom_config with network_mappings (and test_duration, auto_cleanup for a test)")
 
@@ -269,10 +262,9 @@ class FailoverJobListSerializer(AnswerSerializer):
     jobs = FailoverJobSummarySerializer(many=True, source="items")
 
 
-class FailoverCloudResourceSerializer(serializers.Serializer):
+class FailoverCloudResourceSerializer(PlainSerializer):
+    plain = "resource_id name"
     kind = one_of(CloudResourceKind.values)
-    resource_id = serializers.CharField()
-    name = serializers.CharField()
     parent_id = serializers.CharField(help_text="The VM an attachment belongs to; empty for other kinds")
     state = one_of(CloudResourceState.values)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.api.fields import IsoDateTimeField
-from apps.core.api.serializers import AnswerSerializer
+from apps.core.api.serializers import AnswerSerializer, PlainSerializer, plain_answer
 
 from ...choices import FailoverType
 from ...models import NetworkMapping
@@ -18,11 +18,8 @@ class FailoverVMAnswerSerializer(AnswerSerializer):
     vm_id = serializers.CharField(source="vm.vm_id")
 
 
-class MappingFieldsSerializer(serializers.Serializer):
-    source_network_name = serializers.CharField()
-    destination_network_id = serializers.CharField()
-    destination_network_name = serializers.CharField()
-    is_test_network = serializers.BooleanField()
+MappingFieldsSerializer = plain_answer("MappingFieldsSerializer", "source_network_name destination_network_id "
+                                                                  "destination_network_name is_test_network:bool")
 
 
 class NetworkMappingRowSerializer(serializers.ModelSerializer):
@@ -81,17 +78,13 @@ class NetworkMappingStatusRowSerializer(MappingFieldsSerializer):
                                      help_text="stale: the VM has no NIC on this source network any more")
 
 
-class NetworkMappingStatusSerializer(serializers.Serializer):
+class NetworkMappingStatusSerializer(PlainSerializer):
     """readiness.network_info."""
 
+    plain = "total_networks:int mapped_networks:int unmapped_networks:int test_networks_available:bool is_ready_for_failover:bool"
     failover_type = serializers.ChoiceField(choices=FailoverType.choices)
-    total_networks = serializers.IntegerField()
-    mapped_networks = serializers.IntegerField()
-    unmapped_networks = serializers.IntegerField()
-    test_networks_available = serializers.BooleanField()
     mappings = NetworkMappingStatusRowSerializer(many=True)
     unmapped = strings(help_text="Source networks without a mapping for this failover type")
-    is_ready_for_failover = serializers.BooleanField()
 
 
 class NetworkMappingStatusAnswerSerializer(FailoverVMAnswerSerializer):

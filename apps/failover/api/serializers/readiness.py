@@ -4,18 +4,14 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.api.fields import IsoDateTimeField
-from apps.core.api.serializers import AnswerSerializer
+from apps.core.api.serializers import AnswerSerializer, PlainSerializer, plain_answer
 from apps.replication.choices import ReplicationStatus, ReplicationType
 
 from ...choices import CheckStatus, CheckType, FailoverStatus, FailoverType
-from .fields import NanosecondsAsMillisecondsField, one_of, strings, text, when
+from .fields import NanosecondsAsMillisecondsField, one_of, strings
 from .mappings import FailoverVMAnswerSerializer, NetworkMappingStatusSerializer
 
-
-class FailoverVMSerializer(serializers.Serializer):
-    vm_id = serializers.CharField()
-    vm_name = serializers.CharField()
+FailoverVMSerializer = plain_answer("FailoverVMSerializer", "vm_id vm_name")
 
 
 class FailoverJobRefSerializer(serializers.Serializer):
@@ -61,48 +57,32 @@ class FailoverReadinessSerializer(AnswerSerializer):
     required_actions = strings()
 
 
-class FailoverDiskChangeIdSerializer(serializers.Serializer):
-    change_id = serializers.CharField()
-    job_id = serializers.CharField()
-    stored_at = IsoDateTimeField()
+FailoverDiskChangeIdSerializer = plain_answer("FailoverDiskChangeIdSerializer", "change_id job_id stored_at:datetime")
 
 
-class FailoverSyncStatusSerializer(serializers.Serializer):
+class FailoverSyncStatusSerializer(PlainSerializer):
     """readiness.sync_info."""
 
-    has_valid_change_id = serializers.BooleanField()
-    latest_change_id = text()
-    last_sync_time = when()
-    sync_age_seconds = serializers.IntegerField(allow_null=True)
-    replication_job_id = text()
-    sync_percentage = serializers.FloatField()
-    active_replication_job_id = text()
+    plain = ("has_valid_change_id:bool latest_change_id? last_sync_time:datetime? sync_age_seconds:int? "
+             "replication_job_id? sync_percentage:float active_replication_job_id? is_ready_for_failover:bool")
     disks = serializers.DictField(child=FailoverDiskChangeIdSerializer(allow_null=True),
                                   help_text="disk id -> its latest stored change id, null when it has none")
-    is_ready_for_failover = serializers.BooleanField()
 
 
 class FailoverSyncStatusAnswerSerializer(FailoverVMAnswerSerializer):
     sync_status = FailoverSyncStatusSerializer()
 
 
-class FailoverVolumeStatusSerializer(serializers.Serializer):
+class FailoverVolumeStatusSerializer(PlainSerializer):
     """A disk's replica volume as recorded and as CloudStack sees it (readiness.volume_info)."""
 
-    disk_id = serializers.CharField()
-    disk_unit_number = serializers.IntegerField()
-    volume_id = text()
-    volume_name = text()
-    size_gb = serializers.IntegerField()
+    plain = ("disk_id disk_unit_number:int volume_id? volume_name? size_gb:int attached_vm_id? cloudstack_state? "
+             "is_accessible:bool is_ready_for_failover:bool")
     volume_type = serializers.ChoiceField(choices=["ROOT", "DATADISK"])
     attachment_status = serializers.CharField(
         help_text="attached_to_oma, attached_to_vm or detached as CloudStack sees it; the recorded status when "
                   "CloudStack does not know the volume; missing without a replica volume")
     volume_status = serializers.ChoiceField(choices=["attached", "detached", "missing", "not_created"])
-    attached_vm_id = text()
-    cloudstack_state = text()
-    is_accessible = serializers.BooleanField()
-    is_ready_for_failover = serializers.BooleanField()
 
 
 class FailoverVolumeStatusAnswerSerializer(FailoverVMAnswerSerializer):
@@ -120,26 +100,23 @@ class FailoverVolumeStatusAnswerSerializer(FailoverVMAnswerSerializer):
         return FailoverVolumeStatusSerializer(boot).data if boot is not None else None
 
 
-class FailoverBlockingReplicationSerializer(serializers.Serializer):
-    job_id = serializers.CharField()
+class FailoverBlockingReplicationSerializer(PlainSerializer):
+    plain = "job_id progress_percent:float"
     status = one_of(ReplicationStatus.values)
     replication_type = one_of(ReplicationType.values)
-    progress_percent = serializers.FloatField()
 
 
 class FailoverBlockingFailoverSerializer(FailoverJobRefSerializer):
     test_running = serializers.BooleanField()
 
 
-class FailoverActiveJobsSerializer(serializers.Serializer):
+class FailoverActiveJobsSerializer(PlainSerializer):
     """readiness.active_jobs_info."""
 
-    has_active_jobs = serializers.BooleanField()
+    plain = "has_active_jobs:bool total_active:int is_ready_for_failover:bool"
     migration_jobs = FailoverBlockingReplicationSerializer(many=True)
     failover_jobs = FailoverBlockingFailoverSerializer(many=True)
     failed_jobs_needing_cleanup = FailoverJobRefSerializer(many=True)
-    total_active = serializers.IntegerField()
-    is_ready_for_failover = serializers.BooleanField()
 
 
 class FailoverActiveJobsAnswerSerializer(FailoverVMAnswerSerializer):
