@@ -18,7 +18,6 @@ FailoverStatus = vocabulary("FailoverStatus", """
     reverting: Reverting (snapshots, volumes back to the control plane)
 """)
 
-
 # The steps a run walks through, in order; their share of the progress bar.
 RUN_STEPS = (FailoverStatus.PENDING, FailoverStatus.VALIDATING, FailoverStatus.SNAPSHOTTING,
              FailoverStatus.CREATING_VM, FailoverStatus.SWITCHING_VOLUME, FailoverStatus.POWERING_ON)

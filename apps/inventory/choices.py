@@ -9,7 +9,6 @@ VMContextStatus = vocabulary("VMContextStatus", """
     failed
 """)
 
-
 TRANSITIONS = {
     VMContextStatus.DISCOVERED: {VMContextStatus.REPLICATING, VMContextStatus.FAILED},
     VMContextStatus.REPLICATING: {VMContextStatus.READY_FOR_FAILOVER, VMContextStatus.FAILED, VMContextStatus.DISCOVERED},

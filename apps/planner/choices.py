@@ -23,6 +23,5 @@ CohortReadiness = vocabulary("CohortReadiness", "all_pass partial blocked")
 # storage (CloudStack's here), kept so existing clients read it.
 Bottleneck = vocabulary("Bottleneck", "source link agent STORAGE=pcd_storage")
 
-
 TENANT_TARGET_FIELDS = ("target_domain_name", "target_domain_description", "target_project_name",
                         "target_display_name")

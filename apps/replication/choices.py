@@ -13,7 +13,6 @@ ReplicationType = vocabulary("ReplicationType", """
     incremental: Incremental (CBT)
 """)
 
-
 ACTIVE = {ReplicationStatus.PENDING, ReplicationStatus.PROVISIONING, ReplicationStatus.READY_FOR_SYNC,
           ReplicationStatus.REPLICATING}
 TERMINAL = {ReplicationStatus.COMPLETED, ReplicationStatus.FAILED, ReplicationStatus.CANCELLED}

@@ -24,7 +24,6 @@ ExecutionStatus = vocabulary("ExecutionStatus", """
     failed cancelled
 """)
 
-
 ACTIVE_EXECUTION = {ExecutionStatus.DEFERRED, ExecutionStatus.RUNNING}
 TERMINAL_EXECUTION = {ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL, ExecutionStatus.FAILED,
                       ExecutionStatus.CANCELLED}
@@ -47,7 +46,6 @@ ExecutionVMStatus = vocabulary("ExecutionVMStatus", """
     running: Syncing (replication job active)
     succeeded failed skipped cancelled
 """)
-
 
 OPEN_VM = {ExecutionVMStatus.QUEUED, ExecutionVMStatus.RUNNING}
 CLOSED_VM = {ExecutionVMStatus.SUCCEEDED, ExecutionVMStatus.FAILED, ExecutionVMStatus.SKIPPED,

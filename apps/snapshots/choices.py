@@ -18,7 +18,6 @@ RunStatus = vocabulary("RunStatus", """
     failed
 """)
 
-
 RUN_FINISHED = (RunStatus.COMPLETED, RunStatus.PARTIAL, RunStatus.FAILED)
 
 VolumeOutcome = vocabulary("VolumeOutcome", """
@@ -38,7 +37,6 @@ SnapshotState = vocabulary("SnapshotState", """
 
 PipelineStatus = vocabulary("PipelineStatus", "pending running completed failed")
 
-
 PIPELINE_ACTIVE = (PipelineStatus.PENDING, PipelineStatus.RUNNING)
 
 # The seed's pipeline steps, in order: (key, label).
@@ -50,7 +48,6 @@ PIPELINE_STEPS = (
 )
 
 RestoreStatus = vocabulary("RestoreStatus", "PLANNED PENDING RUNNING COMPLETED FAILED CANCELED")
-
 
 RESTORE_TRANSITIONS = {
     RestoreStatus.PLANNED: {RestoreStatus.PENDING, RestoreStatus.CANCELED},

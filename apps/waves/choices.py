@@ -44,7 +44,6 @@ HookKind = vocabulary("HookKind", """
     command: Command on the control plane, the VM's facts as JSON on stdin
 """)
 
-
 # A pre-hook that fails stops its VM before anything started; a post-hook's failure is recorded only.
 PRE_STAGES = {HookStage.BEFORE_FINAL_SYNC}
 
