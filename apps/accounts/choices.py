@@ -1,39 +1,34 @@
-from django.db import models
+"""The accounts' vocabularies (declared as words, see ``apps.core.choices.vocabulary``)."""
+from apps.core.choices import vocabulary
 
+OverrideType = vocabulary("OverrideType", """
+    allow: Show the item whatever the department sees
+    deny: Hide the item whatever the department sees
+""")
 
-class OverrideType(models.TextChoices):
-    ALLOW = "allow", "Show the item whatever the department sees"
-    DENY = "deny", "Hide the item whatever the department sees"
-
-
-class Severity(models.TextChoices):
-    INFO = "info", "Info"
-    WARNING = "warning", "Warning"
-    CRITICAL = "critical", "Critical"
-
-
+Severity = vocabulary("Severity", "info warning critical")
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
+DeliveryMode = vocabulary("DeliveryMode", """
+    immediate: As it happens
+    digest: In a daily digest
+""")
 
-class DeliveryMode(models.TextChoices):
-    IMMEDIATE = "immediate", "As it happens"
-    DIGEST = "digest", "In a daily digest"
+# Seed 004's event types, then ours.
+EventType = vocabulary("EventType", """
+    drift_critical: Critical drift
+    drift_warning: Drift warning
+    snapshot_failure: Snapshot failure
+    compliance_violation: Compliance violation
+    health_score_drop: Tenant health score drop
+    replication_failed: Replication failed
+    runbook_escalation: Runbook approval overdue
+    test_email: Test email
+    digest: Daily digest
+""")
 
-
-class EventType(models.TextChoices):
-    # Seed 004's event types, then ours.
-    DRIFT_CRITICAL = "drift_critical", "Critical drift"
-    DRIFT_WARNING = "drift_warning", "Drift warning"
-    SNAPSHOT_FAILURE = "snapshot_failure", "Snapshot failure"
-    COMPLIANCE_VIOLATION = "compliance_violation", "Compliance violation"
-    HEALTH_SCORE_DROP = "health_score_drop", "Tenant health score drop"
-    REPLICATION_FAILED = "replication_failed", "Replication failed"
-    RUNBOOK_ESCALATION = "runbook_escalation", "Runbook approval overdue"
-    TEST_EMAIL = "test_email", "Test email"
-    DIGEST = "digest", "Daily digest"
-
-
-class NotificationStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent (or to be retried)"
-    SENT = "sent", "Accepted by the SMTP server"
-    FAILED = "failed", "Not sent after every attempt"
+NotificationStatus = vocabulary("NotificationStatus", """
+    pending: Waiting to be sent (or to be retried)
+    sent: Accepted by the SMTP server
+    failed: Not sent after every attempt
+""")

@@ -1,14 +1,14 @@
 """The copilot's vocabularies: which engine answers, and a user's verdict on an answer."""
-from django.db import models
+from apps.core.choices import vocabulary
 
+Backend = vocabulary("Backend", """
+    builtin: Built-in intent matcher (nothing leaves the platform)
+    ollama: Ollama (its OpenAI-compatible API)
+    openai: OpenAI or any OpenAI-compatible server
+    anthropic: Anthropic (its Messages API)
+""")
 
-class Backend(models.TextChoices):
-    BUILTIN = "builtin", "Built-in intent matcher (nothing leaves the platform)"
-    OLLAMA = "ollama", "Ollama (its OpenAI-compatible API)"
-    OPENAI = "openai", "OpenAI or any OpenAI-compatible server"
-    ANTHROPIC = "anthropic", "Anthropic (its Messages API)"
-
-
-class Feedback(models.TextChoices):
-    UP = "up", "Helpful"
-    DOWN = "down", "Not helpful"
+Feedback = vocabulary("Feedback", """
+    up: Helpful
+    down: Not helpful
+""")

@@ -1,22 +1,18 @@
-from django.db import models
+"""Enrollment's vocabularies (declared as words, see ``apps.core.choices.vocabulary``) and its transitions."""
+from apps.core.choices import vocabulary
 
+ApplianceStatus = vocabulary("ApplianceStatus", """
+    pending: Pending approval
+    approved rejected revoked
+""")
 
-class ApplianceStatus(models.TextChoices):
-    PENDING = "pending", "Pending approval"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    REVOKED = "revoked", "Revoked"
-
-
-class EnrollmentStatus(models.TextChoices):
-    """One agent's request to join, from pairing code to the administrator's decision."""
-
-    AWAITING_PROOF = "awaiting_proof", "Awaiting proof of key possession"
-    PENDING = "pending", "Pending approval"
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-    FAILED = "failed", "Failed (too many wrong key proofs)"
-
+# One agent's request to join, from pairing code to the administrator's decision.
+EnrollmentStatus = vocabulary("EnrollmentStatus", """
+    awaiting_proof: Awaiting proof of key possession
+    pending: Pending approval
+    approved rejected
+    failed: Failed (too many wrong key proofs)
+""")
 
 ENROLLMENT_TRANSITIONS = {
     EnrollmentStatus.AWAITING_PROOF: {EnrollmentStatus.PENDING, EnrollmentStatus.FAILED, EnrollmentStatus.REJECTED},
@@ -27,13 +23,13 @@ ENROLLMENT_TRANSITIONS = {
 }
 ENROLLMENT_OPEN = (EnrollmentStatus.AWAITING_PROOF, EnrollmentStatus.PENDING)
 
-
-class AuditAction(models.TextChoices):
-    PAIRING_CODE_CREATED = "pairing_code_created", "Pairing code created"
-    ENROLL = "enroll", "Enrollment request"
-    VERIFY = "verify", "Key possession proof"
-    RESULT = "result", "Enrollment result fetched"
-    APPROVE = "approve", "Approved"
-    REJECT = "reject", "Rejected"
-    REVOKE = "revoke", "Revoked"
-    KEYS_SYNC = "keys_sync", "Authorized keys file rewritten"
+AuditAction = vocabulary("AuditAction", """
+    pairing_code_created: Pairing code created
+    enroll: Enrollment request
+    verify: Key possession proof
+    result: Enrollment result fetched
+    approve: Approved
+    reject: Rejected
+    revoke: Revoked
+    keys_sync: Authorized keys file rewritten
+""")

@@ -1,24 +1,22 @@
 """Failover states: declared once here, with their groups and the allowed transitions (seed 003 "Status Values")."""
-from django.db import models
+from apps.core.choices import vocabulary
 
+FailoverType = vocabulary("FailoverType", """
+    test: Test failover (reversible)
+    live: Live failover (final)
+""")
 
-class FailoverType(models.TextChoices):
-    TEST = "test", "Test failover (reversible)"
-    LIVE = "live", "Live failover (final)"
-
-
-class FailoverStatus(models.TextChoices):
-    PENDING = "pending", "Queued (live: also powering off the source and waiting for the final sync)"
-    VALIDATING = "validating", "Running pre-failover validation"
-    SNAPSHOTTING = "snapshotting", "Detaching from the control plane and snapshotting the replica volumes"
-    CREATING_VM = "creating_vm", "Creating the CloudStack VM"
-    SWITCHING_VOLUME = "switching_volume", "Attaching the replica volumes to the VM"
-    POWERING_ON = "powering_on", "Starting the CloudStack VM"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CLEANUP = "cleanup", "Cleaning up test resources"
-    REVERTING = "reverting", "Reverting (snapshots, volumes back to the control plane)"
-
+FailoverStatus = vocabulary("FailoverStatus", """
+    pending: Queued (live: also powering off the source and waiting for the final sync)
+    validating: Running pre-failover validation
+    snapshotting: Detaching from the control plane and snapshotting the replica volumes
+    creating_vm: Creating the CloudStack VM
+    switching_volume: Attaching the replica volumes to the VM
+    powering_on: Starting the CloudStack VM
+    completed failed
+    cleanup: Cleaning up test resources
+    reverting: Reverting (snapshots, volumes back to the control plane)
+""")
 
 # The steps a run walks through, in order; their share of the progress bar.
 RUN_STEPS = (FailoverStatus.PENDING, FailoverStatus.VALIDATING, FailoverStatus.SNAPSHOTTING,
@@ -52,35 +50,31 @@ TRANSITIONS = {
 }
 
 
-class VolumePlace(models.TextChoices):
-    """Where a replica volume is, as far as this failover job moved it."""
+# Where a replica volume is, as far as this failover job moved it.
+VolumePlace = vocabulary("VolumePlace", """
+    ON_OMA=attached_to_oma: Attached to the control plane
+    detached
+    ON_VM=attached_to_vm: Attached to the failover VM
+""")
 
-    ON_OMA = "attached_to_oma", "Attached to the control plane"
-    DETACHED = "detached", "Detached"
-    ON_VM = "attached_to_vm", "Attached to the failover VM"
+SnapshotState = vocabulary("SnapshotState", """
+    NONE="": No snapshot
+    created: Taken
+    reverted: Volume reverted to it
+    deleted
+    failed: Creation failed (left in state Error: delete only)
+""")
 
+CleanupStatus = vocabulary("CleanupStatus", """
+    NONE="": Nothing to clean up
+    in_progress: In progress
+    completed
+    failed: Incomplete: resources left behind (run cleanup-failed)
+""")
 
-class SnapshotState(models.TextChoices):
-    NONE = "", "No snapshot"
-    CREATED = "created", "Taken"
-    REVERTED = "reverted", "Volume reverted to it"
-    DELETED = "deleted", "Deleted"
-    FAILED = "failed", "Creation failed (left in state Error: delete only)"
+CheckType = vocabulary("CheckType", "critical warning")
 
-
-class CleanupStatus(models.TextChoices):
-    NONE = "", "Nothing to clean up"
-    IN_PROGRESS = "in_progress", "In progress"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Incomplete: resources left behind (run cleanup-failed)"
-
-
-class CheckType(models.TextChoices):
-    CRITICAL = "critical", "Critical"
-    WARNING = "warning", "Warning"
-
-
-class CheckStatus(models.TextChoices):
-    PASS = "pass", "Pass"
-    FAIL = "fail", "Fail"
-    SKIP = "skip", "Skipped"
+CheckStatus = vocabulary("CheckStatus", """
+    pass fail
+    skip: Skipped
+""")

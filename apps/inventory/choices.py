@@ -1,14 +1,13 @@
-from django.db import models
+"""A VM's state in the inventory (declared as words, see ``apps.core.choices.vocabulary``) and its transitions."""
+from apps.core.choices import vocabulary
 
-
-class VMContextStatus(models.TextChoices):
-    DISCOVERED = "discovered", "Discovered"
-    REPLICATING = "replicating", "Replicating"
-    READY_FOR_FAILOVER = "ready_for_failover", "Ready for failover"
-    TEST_FAILOVER = "test_failover", "Test failover running"
-    FAILED_OVER = "failed_over", "Failed over"
-    FAILED = "failed", "Failed"
-
+VMContextStatus = vocabulary("VMContextStatus", """
+    discovered replicating
+    ready_for_failover: Ready for failover
+    test_failover: Test failover running
+    failed_over: Failed over
+    failed
+""")
 
 TRANSITIONS = {
     VMContextStatus.DISCOVERED: {VMContextStatus.REPLICATING, VMContextStatus.FAILED},

@@ -1,19 +1,5 @@
-from django.db import models
+"""Metering's vocabularies (declared as words, see ``apps.core.choices.vocabulary``)."""
+from apps.core.choices import vocabulary
 
-
-class PricingCategory(models.TextChoices):
-    FLAVOR = "flavor"
-    STORAGE_GB = "storage_gb"
-    SNAPSHOT_GB = "snapshot_gb"
-    RESTORE = "restore"
-    VOLUME = "volume"
-    NETWORK = "network"
-    CUSTOM = "custom"
-
-
-class Classification(models.TextChoices):
-    EXCELLENT = "excellent"
-    GOOD = "good"
-    FAIR = "fair"
-    POOR = "poor"
-    IDLE = "idle"
+PricingCategory = vocabulary("PricingCategory", "flavor storage_gb snapshot_gb restore volume network custom")
+Classification = vocabulary("Classification", "excellent good fair poor idle")

@@ -1,8 +1,6 @@
 """The planner's vocabularies, spelled as seed 004 spells them (clients match on these strings)."""
 from __future__ import annotations
 
-from django.db import models
-
 from apps.core.choices import vocabulary
 
 ProjectStatus = vocabulary("ProjectStatus", "draft assessment planning approved archived")
@@ -21,15 +19,9 @@ AutoAssignStrategy = vocabulary("AutoAssignStrategy", "priority equal_split risk
 CheckStatus = vocabulary("CheckStatus", "pass fail")
 CohortReadiness = vocabulary("CohortReadiness", "all_pass partial blocked")
 
-
 # The bottleneck names of the bandwidth model; "pcd_storage" is the seed's word for the destination's primary
 # storage (CloudStack's here), kept so existing clients read it.
-class Bottleneck(models.TextChoices):
-    SOURCE = "source"
-    LINK = "link"
-    AGENT = "agent"
-    STORAGE = "pcd_storage"
-
+Bottleneck = vocabulary("Bottleneck", "source link agent STORAGE=pcd_storage")
 
 TENANT_TARGET_FIELDS = ("target_domain_name", "target_domain_description", "target_project_name",
                         "target_display_name")

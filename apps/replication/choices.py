@@ -1,20 +1,17 @@
-from django.db import models
+"""Replication's vocabularies (declared as words, see ``apps.core.choices.vocabulary``), groups and transitions."""
+from apps.core.choices import vocabulary
 
+ReplicationStatus = vocabulary("ReplicationStatus", """
+    pending
+    provisioning: Provisioning volumes and exports
+    ready_for_sync: Ready for sync
+    replicating completed failed cancelled
+""")
 
-class ReplicationStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    PROVISIONING = "provisioning", "Provisioning volumes and exports"
-    READY_FOR_SYNC = "ready_for_sync", "Ready for sync"
-    REPLICATING = "replicating", "Replicating"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
-
-class ReplicationType(models.TextChoices):
-    INITIAL = "initial", "Initial (full)"
-    INCREMENTAL = "incremental", "Incremental (CBT)"
-
+ReplicationType = vocabulary("ReplicationType", """
+    initial: Initial (full)
+    incremental: Incremental (CBT)
+""")
 
 ACTIVE = {ReplicationStatus.PENDING, ReplicationStatus.PROVISIONING, ReplicationStatus.READY_FOR_SYNC,
           ReplicationStatus.REPLICATING}
@@ -34,15 +31,12 @@ TRANSITIONS = {
     ReplicationStatus.CANCELLED: set(),
 }
 
+VolumeStatus = vocabulary("VolumeStatus", """
+    created
+    attached_to_oma: Attached to the control plane
+    detached
+    attached_to_vm: Attached to a failover VM
+    deleted
+""")
 
-class VolumeStatus(models.TextChoices):
-    CREATED = "created", "Created"
-    ATTACHED_TO_OMA = "attached_to_oma", "Attached to the control plane"
-    DETACHED = "detached", "Detached"
-    ATTACHED_TO_VM = "attached_to_vm", "Attached to a failover VM"
-    DELETED = "deleted", "Deleted"
-
-
-class ExportStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    INACTIVE = "inactive", "Inactive"
+ExportStatus = vocabulary("ExportStatus", "active inactive")

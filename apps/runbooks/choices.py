@@ -1,35 +1,25 @@
-"""Seed 004's execution statuses, approval modes and decisions."""
+"""Seed 004's execution statuses, approval modes and decisions (declared as words, see ``apps.core.choices.vocabulary``)."""
 from __future__ import annotations
 
-from django.db import models
+from apps.core.choices import vocabulary
 
-
-class ExecutionStatus(models.TextChoices):
-    PENDING_APPROVAL = "pending_approval", "Waiting for an approver"
-    APPROVED = "approved", "Approved, queued for the worker"
-    EXECUTING = "executing", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    REJECTED = "rejected", "Rejected by an approver"
-    CANCELLED = "cancelled", "Cancelled"
-
+ExecutionStatus = vocabulary("ExecutionStatus", """
+    pending_approval: Waiting for an approver
+    approved: Approved, queued for the worker
+    executing: Running
+    completed failed
+    rejected: Rejected by an approver
+    cancelled
+""")
 
 # What cancel may still stop; what counts as "pending" in the stats.
 CANCELLABLE = (ExecutionStatus.PENDING_APPROVAL, ExecutionStatus.APPROVED, ExecutionStatus.EXECUTING)
 PENDING = (ExecutionStatus.PENDING_APPROVAL, ExecutionStatus.APPROVED, ExecutionStatus.EXECUTING)
 
+ApprovalMode = vocabulary("ApprovalMode", """
+    auto_approve: Runs at once (up to the daily limit)
+    single_approval: One approver other than the trigger
+""")
 
-class ApprovalMode(models.TextChoices):
-    AUTO_APPROVE = "auto_approve", "Runs at once (up to the daily limit)"
-    SINGLE_APPROVAL = "single_approval", "One approver other than the trigger"
-
-
-class Decision(models.TextChoices):
-    APPROVED = "approved", "Approved"
-    REJECTED = "rejected", "Rejected"
-
-
-class PolicyRole(models.TextChoices):
-    VIEWER = "viewer", "Viewer"
-    OPERATOR = "operator", "Operator"
-    ADMIN = "admin", "Admin"
+Decision = vocabulary("Decision", "approved rejected")
+PolicyRole = vocabulary("PolicyRole", "viewer operator admin")

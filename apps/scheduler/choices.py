@@ -1,32 +1,28 @@
 """Scheduler states: declared once here, with their groups and allowed transitions."""
-from django.db import models
+from apps.core.choices import vocabulary
 
+ScheduleType = vocabulary("ScheduleType", """
+    cron: Cron expression
+    interval: Fixed interval
+""")
 
-class ScheduleType(models.TextChoices):
-    CRON = "cron", "Cron expression"
-    INTERVAL = "interval", "Fixed interval"
+# What a run does with a VM whose previous sync is still going when its turn comes.
+RunningVMPolicy = vocabulary("RunningVMPolicy", """
+    skip: Skip it and record why
+    wait: Keep it queued in the run until that sync ends
+""")
 
+ExecutionTrigger = vocabulary("ExecutionTrigger", """
+    scheduled: Celery beat
+    manual: Run now (operator)
+""")
 
-class RunningVMPolicy(models.TextChoices):
-    """What a run does with a VM whose previous sync is still going when its turn comes."""
-
-    SKIP = "skip", "Skip it and record why"
-    WAIT = "wait", "Keep it queued in the run until that sync ends"
-
-
-class ExecutionTrigger(models.TextChoices):
-    SCHEDULED = "scheduled", "Celery beat"
-    MANUAL = "manual", "Run now (operator)"
-
-
-class ExecutionStatus(models.TextChoices):
-    DEFERRED = "deferred", "Deferred until the sync window opens"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    PARTIAL = "completed_with_failures", "Completed with failures"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-
+ExecutionStatus = vocabulary("ExecutionStatus", """
+    deferred: Deferred until the sync window opens
+    running completed
+    PARTIAL=completed_with_failures: Completed with failures
+    failed cancelled
+""")
 
 ACTIVE_EXECUTION = {ExecutionStatus.DEFERRED, ExecutionStatus.RUNNING}
 TERMINAL_EXECUTION = {ExecutionStatus.COMPLETED, ExecutionStatus.PARTIAL, ExecutionStatus.FAILED,
@@ -44,16 +40,12 @@ EXECUTION_TRANSITIONS = {
 }
 
 
-class ExecutionVMStatus(models.TextChoices):
-    """One VM inside one run."""
-
-    QUEUED = "queued", "Queued (waits for a free slot)"
-    RUNNING = "running", "Syncing (replication job active)"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
-    CANCELLED = "cancelled", "Cancelled"
-
+# One VM inside one run.
+ExecutionVMStatus = vocabulary("ExecutionVMStatus", """
+    queued: Queued (waits for a free slot)
+    running: Syncing (replication job active)
+    succeeded failed skipped cancelled
+""")
 
 OPEN_VM = {ExecutionVMStatus.QUEUED, ExecutionVMStatus.RUNNING}
 CLOSED_VM = {ExecutionVMStatus.SUCCEEDED, ExecutionVMStatus.FAILED, ExecutionVMStatus.SKIPPED,

@@ -1,50 +1,41 @@
 """The states of snapshot runs, on-demand pipelines and restore jobs, declared once with their transitions."""
-from django.db import models
+from apps.core.choices import vocabulary
 
+TargetType = vocabulary("TargetType", """
+    volume
+    vm: VM (all its volumes)
+    tenant: Tenant (a project's or account's volumes)
+""")
 
-class TargetType(models.TextChoices):
-    VOLUME = "volume", "Volume"
-    VM = "vm", "VM (all its volumes)"
-    TENANT = "tenant", "Tenant (a project's or account's volumes)"
+RunTrigger = vocabulary("RunTrigger", """
+    scheduled: Scheduled (beat)
+    on_demand: On demand
+""")
 
-
-class RunTrigger(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled (beat)"
-    ON_DEMAND = "on_demand", "On demand"
-
-
-class RunStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    PARTIAL = "partial", "Completed with failures"
-    FAILED = "failed", "Failed"
-
+RunStatus = vocabulary("RunStatus", """
+    running completed
+    partial: Completed with failures
+    failed
+""")
 
 RUN_FINISHED = (RunStatus.COMPLETED, RunStatus.PARTIAL, RunStatus.FAILED)
 
+VolumeOutcome = vocabulary("VolumeOutcome", """
+    pending
+    created: Snapshot created
+    failed
+    quota_blocked: Blocked by a resource limit
+    skipped: Skipped (volume not ready)
+    not_run: Not run (the run stopped first)
+""")
 
-class VolumeOutcome(models.TextChoices):
-    PENDING = "pending", "Pending"
-    CREATED = "created", "Snapshot created"
-    FAILED = "failed", "Failed"
-    QUOTA_BLOCKED = "quota_blocked", "Blocked by a resource limit"
-    SKIPPED = "skipped", "Skipped (volume not ready)"
-    NOT_RUN = "not_run", "Not run (the run stopped first)"
+SnapshotState = vocabulary("SnapshotState", """
+    creating available
+    deleted: Deleted by retention
+    failed
+""")
 
-
-class SnapshotState(models.TextChoices):
-    CREATING = "creating", "Creating"
-    AVAILABLE = "available", "Available"
-    DELETED = "deleted", "Deleted by retention"
-    FAILED = "failed", "Failed"
-
-
-class PipelineStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-
+PipelineStatus = vocabulary("PipelineStatus", "pending running completed failed")
 
 PIPELINE_ACTIVE = (PipelineStatus.PENDING, PipelineStatus.RUNNING)
 
@@ -56,15 +47,7 @@ PIPELINE_STEPS = (
     ("rvtools_post", "Inventory Sync (post-snapshot)"),
 )
 
-
-class RestoreStatus(models.TextChoices):
-    PLANNED = "PLANNED", "Planned"
-    PENDING = "PENDING", "Pending"
-    RUNNING = "RUNNING", "Running"
-    COMPLETED = "COMPLETED", "Completed"
-    FAILED = "FAILED", "Failed"
-    CANCELED = "CANCELED", "Canceled"
-
+RestoreStatus = vocabulary("RestoreStatus", "PLANNED PENDING RUNNING COMPLETED FAILED CANCELED")
 
 RESTORE_TRANSITIONS = {
     RestoreStatus.PLANNED: {RestoreStatus.PENDING, RestoreStatus.CANCELED},
@@ -73,22 +56,16 @@ RESTORE_TRANSITIONS = {
 }
 RESTORE_ACTIVE = (RestoreStatus.PENDING, RestoreStatus.RUNNING)
 
+RestoreMode = vocabulary("RestoreMode", """
+    NEW: New VM beside the original
+    REPLACE: Replace the original VM's disks (destructive)
+""")
 
-class RestoreMode(models.TextChoices):
-    NEW = "NEW", "New VM beside the original"
-    REPLACE = "REPLACE", "Replace the original VM's disks (destructive)"
+IpStrategy = vocabulary("IpStrategy", """
+    NEW_IPS: New addresses
+    TRY_SAME_IPS: The same addresses where free, else new ones
+    SAME_IPS_OR_FAIL: The same addresses, or refuse
+    MANUAL_IP: The addresses given per network
+""")
 
-
-class IpStrategy(models.TextChoices):
-    NEW_IPS = "NEW_IPS", "New addresses"
-    TRY_SAME_IPS = "TRY_SAME_IPS", "The same addresses where free, else new ones"
-    SAME_IPS_OR_FAIL = "SAME_IPS_OR_FAIL", "The same addresses, or refuse"
-    MANUAL_IP = "MANUAL_IP", "The addresses given per network"
-
-
-class StepStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped"
+StepStatus = vocabulary("StepStatus", "pending running completed failed skipped")

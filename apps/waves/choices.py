@@ -1,50 +1,48 @@
 """Wave states: declared once here, with their groups and the allowed transitions."""
-from django.db import models
+from apps.core.choices import vocabulary
 
+WaveKind = vocabulary("WaveKind", """
+    cutover: Cutover (live failovers)
+    rehearsal: Rehearsal (test failovers, ended together)
+""")
 
-class WaveKind(models.TextChoices):
-    CUTOVER = "cutover", "Cutover (live failovers)"
-    REHEARSAL = "rehearsal", "Rehearsal (test failovers, ended together)"
+WaveStatus = vocabulary("WaveStatus", """
+    draft: Draft: no window yet (an operator sets it)
+    scheduled: Waiting for its window
+    running
+    ending: Rehearsal: ending the test failovers together
+    completed: Every VM completed
+    PARTIAL=completed_with_errors: Done; some VMs failed or were skipped
+    failed: Done; no VM completed
+    cancelled
+    rolling_back: Rolling back
+    rolled_back: Rolled back (what was reversible)
+""")
 
+WaveVMStatus = vocabulary("WaveVMStatus", """
+    queued: Waiting for the window, a slot or its dependencies
+    starting: Running its pre-hooks and starting the failover
+    testing: Test failover first
+    ending_test: Ending the test failover
+    running: Failover running
+    completed failed
+    skipped: Skipped (not ready, a pre-hook failed, a dependency failed, the deadline passed)
+    cancelled: Cancelled before it started
+    rolling_back: Its failover is being rolled back
+    rolled_back: Rolled back
+    not_reversible: Could not be rolled back
+""")
 
-class WaveStatus(models.TextChoices):
-    DRAFT = "draft", "Draft: no window yet (an operator sets it)"
-    SCHEDULED = "scheduled", "Waiting for its window"
-    RUNNING = "running", "Running"
-    ENDING = "ending", "Rehearsal: ending the test failovers together"
-    COMPLETED = "completed", "Every VM completed"
-    PARTIAL = "completed_with_errors", "Done; some VMs failed or were skipped"
-    FAILED = "failed", "Done; no VM completed"
-    CANCELLED = "cancelled", "Cancelled"
-    ROLLING_BACK = "rolling_back", "Rolling back"
-    ROLLED_BACK = "rolled_back", "Rolled back (what was reversible)"
+HookStage = vocabulary("HookStage", """
+    before_final_sync: Before the cutover starts (before power-off and final sync)
+    after_power_off: After the source VM was powered off
+    after_boot: After the failover VM booted
+""")
 
-
-class WaveVMStatus(models.TextChoices):
-    QUEUED = "queued", "Waiting for the window, a slot or its dependencies"
-    STARTING = "starting", "Running its pre-hooks and starting the failover"
-    TESTING = "testing", "Test failover first"
-    ENDING_TEST = "ending_test", "Ending the test failover"
-    RUNNING = "running", "Failover running"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Skipped (not ready, a pre-hook failed, a dependency failed, the deadline passed)"
-    CANCELLED = "cancelled", "Cancelled before it started"
-    ROLLING_BACK = "rolling_back", "Its failover is being rolled back"
-    ROLLED_BACK = "rolled_back", "Rolled back"
-    NOT_REVERSIBLE = "not_reversible", "Could not be rolled back"
-
-
-class HookStage(models.TextChoices):
-    BEFORE_FINAL_SYNC = "before_final_sync", "Before the cutover starts (before power-off and final sync)"
-    AFTER_POWER_OFF = "after_power_off", "After the source VM was powered off"
-    AFTER_BOOT = "after_boot", "After the failover VM booted"
-
-
-class HookKind(models.TextChoices):
-    WEBHOOK = "webhook", "HTTP POST with an HMAC-SHA256-signed body"
-    COMMAND = "command", "Command on the control plane, the VM's facts as JSON on stdin"
-
+HookKind = vocabulary("HookKind", """
+    webhook: HTTP POST with an HMAC-SHA256-signed body
+    command: Command on the control plane, the VM's facts as JSON on stdin
+""")
 
 # A pre-hook that fails stops its VM before anything started; a post-hook's failure is recorded only.
 PRE_STAGES = {HookStage.BEFORE_FINAL_SYNC}
