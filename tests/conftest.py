@@ -35,7 +35,10 @@ def pytest_unconfigure(config):
 # them once, in its first (SQLite) pass. Its second pass, on MariaDB + Redis, sets MP_TEST_DATABASE_PASS=1 and leaves
 # them out, keeping everything the database matters to: models, services, APIs, row locks and the e2e drills of
 # leases and port locks (tests/e2e/test_replication_e2e.py, test_faults_provisioning.py, test_faults_many.py).
+# The agent's and the data mover's tests import no Django at all (those packages never do): a second pass would run
+# the very same code against the very same peers.
 RUN_ONCE = (
+    "tests/agent/", "tests/datamover/",
     "tests/fuzz/", "tests/lab/", "tests/planner/test_fuzz.py", "tests/console/test_browser",
     "tests/e2e/test_discovery_e2e.py", "tests/e2e/test_https_e2e.py", "tests/e2e/test_identity_failover_e2e.py",
     "tests/e2e/test_waves_e2e.py", "tests/e2e/test_guest_failover_e2e.py", "tests/e2e/test_replication_tunnel_e2e.py",
