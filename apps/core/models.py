@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import models
@@ -62,8 +63,10 @@ class SlotHolder(models.Model):
     the slot: a save limited to them by ``update_fields`` writes the slot too.
     """
 
+    # Declared by the subclass: the slot column, the fields that can change it, and ``slot_value(self)``.
     slot_field: str
     slot_fields: frozenset[str]
+    slot_value: Callable[[], object]
 
     class Meta:
         abstract = True
@@ -74,9 +77,6 @@ class SlotHolder(models.Model):
         if update_fields is not None and (self.slot_fields & set(update_fields)):
             kwargs["update_fields"] = set(update_fields) | {self.slot_field}
         super().save(*args, **kwargs)
-
-    def slot_value(self):
-        raise NotImplementedError
 
 
 class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder):
@@ -95,6 +95,7 @@ class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder):
     name_field = "job_id"
     slot_field = "active_slot"
     slot_fields = frozenset({"status"})
+    occupies_vm: bool  # declared by the subclass (a property or an alias of one)
 
     class Meta:
         abstract = True
@@ -102,10 +103,6 @@ class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder):
 
     def slot_value(self) -> int | None:
         return self.vm_context_id if self.occupies_vm else None
-
-    @property
-    def occupies_vm(self) -> bool:
-        raise NotImplementedError
 
 
 def user_or_null() -> models.ForeignKey:
