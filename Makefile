@@ -1,6 +1,11 @@
 # The two commands of the README: `make run` (console on embedded defaults) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The suite runs on TEST_WORKERS pytest-xdist workers, a test file at a time (a module's peers start once, and its
+# tests keep their order), files taken in collection order; PYTEST_ARGS adds to it, e.g.
+# PYTEST_ARGS="tests/failover -x"; TEST_PARALLEL= runs it in one process.
+TEST_WORKERS ?= 2
+TEST_PARALLEL ?= -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 PYTEST_ARGS ?=
 
 .PHONY: run test bench venv system-deps lint migrate clean
@@ -27,7 +32,7 @@ run: migrate
 	$(PY) manage.py run_platform
 
 test: venv
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_PARALLEL) $(PYTEST_ARGS)
 
 bench: venv
 	$(PY) -m bench.run

@@ -47,9 +47,18 @@ RUN_ONCE = (
 )
 
 
-def pytest_collection_modifyitems(config, items):
-    import os
+def pytest_xdist_setupnodes(config, specs):
+    # Each pytest-xdist worker after the first gets its own Redis databases for the broker and the cache (two below
+    # the given ones per worker): the tests clear the cache, and the e2e stacks' Celery workers consume the broker.
+    for index, spec in enumerate(specs):
+        for name in ("CELERY_BROKER_URL", "CACHE_URL"):
+            url = os.environ.get(name, "")
+            prefix, _, number = url.rpartition("/")
+            if index and url.startswith(("redis://", "rediss://")) and number.isdigit():
+                spec.env[name] = f"{prefix}/{int(number) - 2 * index}"
 
+
+def pytest_collection_modifyitems(config, items):
     if os.environ.get("MP_TEST_DATABASE_PASS") != "1":
         return
     keep, left_out = [], []

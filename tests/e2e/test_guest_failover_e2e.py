@@ -1,10 +1,10 @@
 """A real guest through the whole stack: the lab guest (as built on VMware) on a vcsim VM's disks -> agent discovery
 and replication -> a test failover that converts it with virt-v2v-in-place and verifies its boot -> the test ended
-(the replica is the unconverted guest again) -> an incremental sync of a change -> a second test failover on the
-synced replica (converted again, it boots and shows the change) -> a live failover that boots with the source's MAC
-and shows the change. The UEFI variant goes through a test failover too: converted, it boots with OVMF.
+(the replica is the unconverted guest again) -> an incremental sync of a change -> a live failover of the synced
+replica, converted again, that boots with the source's MAC and shows the change. The UEFI variant goes through a test
+failover too: converted, it boots with OVMF.
 
-Slow (four conversions and three boots under TCG) and marked `guest`; docs/lab-guest.md.
+Slow (three conversions and three boots under TCG) and marked `guest`; docs/lab-guest.md.
 """
 from __future__ import annotations
 
@@ -152,15 +152,9 @@ def test_guest_converted_at_test_and_live_failover_boots_and_keeps_its_data(stac
     incremental = _sync(stack, operator_client, "incremental")
     assert 0 < incremental.bytes_transferred < 4 * 1024 * 1024, incremental.bytes_transferred
 
-    # A second test failover of the synced replica: snapshots taken again, converted again, booted, the change there.
-    second = _failover(stack, operator_client, "test", {"vm_id": context.vm_id, "test_duration": "1h"})
-    _assert_converted_and_booted(stack, operator_client, second)
-    with ssh(stack.cs, second.destination_vm_id, guest_images.key) as guest:
-        run(guest, f"mount -o ro UUID={manifest['data']['fs_uuid']} /mnt")
-        assert run(guest, "cat /mnt/incremental.txt").encode() == CHANGE
-    _end_test(stack, operator_client, second)
-
-    # Live failover: converted again, boots with the source's MAC, and the guest reads the change.
+    # Live failover of the synced replica: converted again (the test's conversion was reverted above), boots with the
+    # source's MAC, and the guest reads the change. (A second test failover here would prove nothing more: the replica
+    # is the source's bytes again, and each conversion and boot costs minutes under TCG.)
     live_job = _failover(stack, operator_client, "live", {"vm_id": context.vm_id, "power_off_source": True,
                                                           "final_sync": False})
     _assert_converted_and_booted(stack, operator_client, live_job)
