@@ -100,7 +100,6 @@ class ConfigurationCheckView(ReadView):
                       "Configuration check completed")
 
 
-
 class FailoverOfVMView(ReadView):
     # A GET about a failover of one type of one VM (`.../{failover_type}/{vm_name}`): the type is checked (400) before
     # the VM is looked up (404), and the view's `findings(context, failover_type)` is answered in the envelope. A view
