@@ -98,6 +98,7 @@ class SchedulerViewSet(viewsets.GenericViewSet):
 # selector's. (A comment: the schema would show a docstring on every operation.)
 class ServiceCrudViewSet(SchedulerViewSet, mixins.ListModelMixin):
     input_serializer_class: type
+    crud: CrudServices  # set from the class line
 
     def __init_subclass__(cls, row: str = "", fetch=None, create=None, update=None, delete=None, **kwargs):
         super().__init_subclass__(**kwargs)
