@@ -6,12 +6,12 @@ from django.conf import settings
 from django.db import models
 
 from apps.core.fields import EncryptedTextField
-from apps.core.models import TimeStampedModel, user_or_null
+from apps.core.models import Named, TimeStampedModel, user_or_null
 
 from .choices import DeliveryMode, EventType, NotificationStatus, OverrideType, Severity
 
 
-class Department(TimeStampedModel):
+class Department(Named, TimeStampedModel):
     name = models.CharField(max_length=100, unique=True)
     description = models.CharField(max_length=500, blank=True)
     sort_order = models.IntegerField(default=0)
@@ -23,11 +23,8 @@ class Department(TimeStampedModel):
     class Meta:
         ordering = ["sort_order", "name"]
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class NavGroup(TimeStampedModel):
+class NavGroup(Named, TimeStampedModel, name_field="label"):
     """A heading of the portal's navigation (e.g. "Infrastructure")."""
 
     key = models.SlugField(max_length=64, unique=True)
@@ -40,11 +37,8 @@ class NavGroup(TimeStampedModel):
     class Meta:
         ordering = ["sort_order", "label"]
 
-    def __str__(self) -> str:
-        return self.label
 
-
-class NavItem(TimeStampedModel):
+class NavItem(Named, TimeStampedModel, name_field="label"):
     """One link of the navigation, under a group."""
 
     # A group is deleted once it is empty (409 before): its items would vanish from every department silently.
@@ -60,9 +54,6 @@ class NavItem(TimeStampedModel):
 
     class Meta:
         ordering = ["group__sort_order", "sort_order", "label"]
-
-    def __str__(self) -> str:
-        return self.label
 
 
 class UserProfile(TimeStampedModel):

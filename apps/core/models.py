@@ -27,13 +27,32 @@ class NewestFirst(TimeStampedModel):
         ordering = ["-created_at"]
 
 
-class NamedStatus:
-    """``str()`` of a row that has a status: "<its name> (<status>)", the name being the field ``name_field``."""
+class Named(models.Model):
+    """A row shown (``str()``: admin, console, logs) by its name: the field ``name``, or the one its class line
+    names, ``class SourceVM(Named, name_field="vm_name")``."""
 
     name_field = "name"
 
+    class Meta:
+        abstract = True
+
+    def __init_subclass__(cls, name_field: str | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if name_field is not None:
+            cls.name_field = name_field
+
     def __str__(self) -> str:
-        return f"{getattr(self, self.name_field)} ({self.status})"
+        return getattr(self, self.name_field)
+
+
+class NamedStatus(Named):
+    """A row shown with its status: "<its name> (<status>)"."""
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} ({self.status})"
 
 
 # A run's start and end, both empty until they happen. Two spellings of the end are in the API (completed_at for
@@ -79,7 +98,7 @@ class SlotHolder(models.Model):
         super().save(*args, **kwargs)
 
 
-class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder):
+class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder, name_field="job_id"):
     """A replication or failover job on one VM context: the bookkeeping both keep, and the one-at-a-time slot.
 
     ``active_slot`` holds the VM context id while the job occupies the VM, so one such job per VM runs at a time.
@@ -92,7 +111,6 @@ class VMJob(NamedStatus, TimeStampedModel, StartedCompleted, SlotHolder):
     cancel_requested = models.BooleanField(default=False)
     error_message = models.TextField(blank=True)
 
-    name_field = "job_id"
     slot_field = "active_slot"
     slot_fields = frozenset({"status"})
     occupies_vm: bool  # declared by the subclass (a property or an alias of one)

@@ -11,15 +11,13 @@ from apps.core.models import NamedStatus, NewestFirst, TimeStampedModel, user_or
 from .choices import ApplianceStatus, AuditAction, EnrollmentStatus
 
 
-class Appliance(NamedStatus, TimeStampedModel):
+class Appliance(NamedStatus, TimeStampedModel, name_field="appliance_id"):
     """One agent next to a vCenter. Its login token is stored hashed; its Django user carries the agent role.
 
     An enrolled agent also owns an SSH public key that the tunnel sshd accepts with per-key restrictions,
     a reverse-forward port on the control plane where its API answers, and a block of NBD ports where the exports
     of the VMs it serves are placed: its key may open those and no other agent's.
     """
-
-    name_field = "appliance_id"
 
     appliance_id = models.CharField(max_length=128, unique=True)
     name = models.CharField(max_length=255, blank=True)

@@ -6,7 +6,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from apps.core.models import TimeStampedModel
+from apps.core.models import Named, TimeStampedModel
 from apps.core.utils import whole_gib
 
 from .choices import VMContextStatus
@@ -32,7 +32,7 @@ def validate_vm_name(value: str) -> None:
                               "(vSphere reports them escaped, e.g. %2f)", code="invalid_vm_name")
 
 
-class VMContext(TimeStampedModel):
+class VMContext(Named, TimeStampedModel, name_field="vm_name"):
     """Everything the platform knows about one source VM; the hub that jobs, volumes and mappings hang off."""
 
     context_id = models.CharField(max_length=128, unique=True)
@@ -74,9 +74,6 @@ class VMContext(TimeStampedModel):
         db_table = "vm_replication_contexts"
         ordering = ["vm_name"]
         verbose_name = "VM context"
-
-    def __str__(self) -> str:
-        return self.vm_name
 
 
 class VMDisk(TimeStampedModel):

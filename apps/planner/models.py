@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from apps.core.models import NewestFirst, TimeStampedModel
+from apps.core.models import Named, NewestFirst, TimeStampedModel
 from apps.scheduler import timing
 
 from .choices import (
@@ -29,7 +29,7 @@ from .choices import (
 PERCENT = [MinValueValidator(1), MaxValueValidator(100)]
 
 
-class Project(NewestFirst):
+class Project(Named, NewestFirst):
     project_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
@@ -74,9 +74,6 @@ class Project(NewestFirst):
     class Meta(NewestFirst.Meta):
         db_table = "planner_projects"
 
-    def __str__(self) -> str:
-        return self.name
-
     def clean(self) -> None:
         self.sync_cron_expression = timing.normalise_cron(self.sync_cron_expression or "")
         if self.sync_cron_expression:
@@ -86,7 +83,7 @@ class Project(NewestFirst):
                 raise ValidationError({"sync_cron_expression": f"Invalid cron expression: {exc}"}) from None
 
 
-class SourceCluster(models.Model):
+class SourceCluster(Named, name_field="cluster_name"):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="clusters")
     cluster_name = models.CharField(max_length=255)
     datacenter = models.CharField(max_length=255, blank=True)
@@ -100,12 +97,9 @@ class SourceCluster(models.Model):
         db_table = "planner_clusters"
         ordering = ["cluster_name"]
 
-    def __str__(self) -> str:
-        return self.cluster_name
 
-
-class InSourceCluster(models.Model):
-    """Where a host or VM sits in the source vCenter, by the names the inventory gave."""
+class InSourceCluster(Named):
+    """A host or VM of the source vCenter: shown by its name, placed by the names the inventory gave."""
 
     datacenter = models.CharField(max_length=255, blank=True)
     cluster = models.CharField(max_length=255, blank=True)
@@ -114,7 +108,7 @@ class InSourceCluster(models.Model):
         abstract = True
 
 
-class SourceHost(InSourceCluster):
+class SourceHost(InSourceCluster, name_field="host_name"):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="hosts")
     host_name = models.CharField(max_length=255)
     cpu_model = models.CharField(max_length=255, blank=True)
@@ -127,11 +121,8 @@ class SourceHost(InSourceCluster):
         db_table = "planner_hosts"
         ordering = ["host_name"]
 
-    def __str__(self) -> str:
-        return self.host_name
 
-
-class Cohort(TimeStampedModel):
+class Cohort(Named, TimeStampedModel):
     """A migration wave: tenants are assigned to it, their VMs move together."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cohorts")
@@ -150,9 +141,6 @@ class Cohort(TimeStampedModel):
     class Meta:
         db_table = "planner_cohorts"
         ordering = ["cohort_order", "id"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Tenant(TimeStampedModel):
@@ -211,7 +199,7 @@ class TenantReadinessCheck(models.Model):
         return f"{self.check_name}: {self.check_status}"
 
 
-class SourceVM(InSourceCluster):
+class SourceVM(InSourceCluster, name_field="vm_name"):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="vms")
     vm_name = models.CharField(max_length=255)
     vm_uuid = models.CharField(max_length=64, blank=True)
@@ -245,9 +233,6 @@ class SourceVM(InSourceCluster):
         ordering = ["vm_name"]
         constraints = [models.UniqueConstraint(fields=["project", "vm_name"], name="uniq_planner_vm")]
 
-    def __str__(self) -> str:
-        return self.vm_name
-
     @property
     def effective_mode(self) -> str:
         if self.mode_override == ModeOverride.WARM:
@@ -257,22 +242,15 @@ class SourceVM(InSourceCluster):
         return self.migration_mode
 
 
-class SourceVMDevice(models.Model):
+class SourceVMDevice(Named):
     """A disk or NIC of a source VM, listed in the order the import found them and shown by its label."""
-
-    label_field: str
 
     class Meta:
         abstract = True
         ordering = ["vm", "id"]
 
-    def __str__(self) -> str:
-        return getattr(self, self.label_field)
 
-
-class SourceDisk(SourceVMDevice):
-    label_field = "disk_label"
-
+class SourceDisk(SourceVMDevice, name_field="disk_label"):
     vm = models.ForeignKey(SourceVM, on_delete=models.CASCADE, related_name="disks")
     disk_label = models.CharField(max_length=255)
     disk_path = models.CharField(max_length=1024, blank=True)
@@ -287,9 +265,7 @@ class SourceDisk(SourceVMDevice):
         db_table = "planner_disks"
 
 
-class SourceNIC(SourceVMDevice):
-    label_field = "nic_label"
-
+class SourceNIC(SourceVMDevice, name_field="nic_label"):
     vm = models.ForeignKey(SourceVM, on_delete=models.CASCADE, related_name="nics")
     nic_label = models.CharField(max_length=255)
     adapter_type = models.CharField(max_length=64, blank=True)
@@ -302,7 +278,7 @@ class SourceNIC(SourceVMDevice):
         db_table = "planner_nics"
 
 
-class SourceSnapshot(models.Model):
+class SourceSnapshot(Named, name_field="snapshot_name"):
     vm = models.ForeignKey(SourceVM, on_delete=models.CASCADE, related_name="snapshots")
     snapshot_name = models.CharField(max_length=255)
     created = models.CharField(max_length=64, blank=True)
@@ -310,9 +286,6 @@ class SourceSnapshot(models.Model):
 
     class Meta:
         db_table = "planner_snapshots"
-
-    def __str__(self) -> str:
-        return self.snapshot_name
 
 
 class VMDependency(TimeStampedModel):
@@ -334,7 +307,7 @@ class VMDependency(TimeStampedModel):
         return f"{self.vm_id} before {self.depends_on_vm_id}"
 
 
-class NetworkMapping(TimeStampedModel):
+class NetworkMapping(Named, TimeStampedModel, name_field="source_network_name"):
     """A source (vSphere) network and the CloudStack network it becomes."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="network_mappings")
@@ -350,6 +323,3 @@ class NetworkMapping(TimeStampedModel):
         ordering = ["source_network_name"]
         constraints = [models.UniqueConstraint(fields=["project", "source_network_name"],
                                                name="uniq_planner_network_mapping")]
-
-    def __str__(self) -> str:
-        return self.source_network_name

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from apps.core.models import Named
+
 from .choices import ChangeAction, CollectionStatus, Severity
 
 
@@ -217,7 +219,7 @@ class Change(models.Model):
         return f"{self.resource_type} {self.resource_name or self.resource_id} {self.action}"
 
 
-class DriftRule(models.Model):
+class DriftRule(Named, name_field="rule_name"):
     resource_type = models.CharField(max_length=32)
     field_name = models.CharField(max_length=64)
     rule_name = models.CharField(max_length=128)
@@ -230,9 +232,6 @@ class DriftRule(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["resource_type", "field_name"], name="portal_drift_rule_unique")]
-
-    def __str__(self) -> str:
-        return self.rule_name
 
 
 class DriftEvent(models.Model):

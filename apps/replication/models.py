@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.core.models import NamedStatus, TimeStampedModel, VMJob
+from apps.core.models import Named, NamedStatus, TimeStampedModel, VMJob
 from apps.core.utils import whole_gib
 
 from .choices import ACTIVE, ExportStatus, ReplicationStatus, ReplicationType, VolumeStatus
@@ -49,10 +49,8 @@ class ReplicationJob(VMJob):
     occupies_vm = is_active  # an active sync holds the VM (VMJob.save)
 
 
-class ReplicaVolume(NamedStatus, TimeStampedModel):
+class ReplicaVolume(NamedStatus, TimeStampedModel, name_field="volume_name"):
     """The CloudStack volume that holds one source disk's replica; reused by every later sync."""
-
-    name_field = "volume_name"
 
     vm_context = models.ForeignKey("inventory.VMContext", on_delete=models.CASCADE, related_name="replica_volumes")
     disk_id = models.CharField(max_length=64)
@@ -76,7 +74,7 @@ class ReplicaVolume(NamedStatus, TimeStampedModel):
         return whole_gib(self.size_bytes)
 
 
-class VMExportMapping(TimeStampedModel):
+class VMExportMapping(Named, TimeStampedModel, name_field="export_name"):
     """Seed 001's `vm_export_mappings`: one NBD export per VM disk, reused by every sync of that disk."""
 
     vm_id = models.CharField(max_length=64)
@@ -96,9 +94,6 @@ class VMExportMapping(TimeStampedModel):
         ordering = ["vm_id", "disk_unit_number"]
         constraints = [models.UniqueConstraint(fields=["vm_id", "disk_unit_number"], name="unique_vm_disk")]
         indexes = [models.Index(fields=["vm_id"], name="idx_vm_id")]
-
-    def __str__(self) -> str:
-        return self.export_name
 
 
 class ChangeIdRecord(models.Model):

@@ -52,6 +52,13 @@ class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+def time_range(field_name: str) -> tuple[django_filters.IsoDateTimeFilter, django_filters.IsoDateTimeFilter]:
+    """The `..._after` (from, inclusive) and `..._before` (until, exclusive) filters on a timestamp, declared as
+    `created_after, created_before = time_range("created_at")`: adjacent ranges never share a row."""
+    return (django_filters.IsoDateTimeFilter(field_name=field_name, lookup_expr="gte"),
+            django_filters.IsoDateTimeFilter(field_name=field_name, lookup_expr="lt"))
+
+
 SCHEDULE_STATES = [("enabled", "Enabled"), ("disabled", "Disabled"), ("running", "A run is active")]
 
 
@@ -114,8 +121,7 @@ class ExecutionFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ExecutionStatus.choices)
     trigger = django_filters.MultipleChoiceFilter(choices=ExecutionTrigger.choices)
     schedule = IdFilter(field_name="schedule_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after, created_before = time_range("created_at")
 
     class Meta:
         model = ScheduleExecution

@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from apps.core.models import NamedStatus, StartedCompleted, StartedFinished, TimeStampedModel
+from apps.core.models import Named, NamedStatus, StartedCompleted, StartedFinished, TimeStampedModel
 
 from . import timing
 from .choices import (
@@ -22,7 +22,7 @@ MAX_INTERVAL_SECONDS = 31 * 24 * 3600
 MAX_CONCURRENT_LIMIT = 1000
 
 
-class SyncSchedule(TimeStampedModel):
+class SyncSchedule(Named, TimeStampedModel):
     """When and how a group's VMs are synced; beat reads it through the linked django-celery-beat PeriodicTask."""
 
     name = models.CharField(max_length=255, unique=True)
@@ -69,9 +69,6 @@ class SyncSchedule(TimeStampedModel):
             models.CheckConstraint(name="schedule_max_concurrent_positive", condition=Q(max_concurrent_jobs__gte=1)),
         ]
 
-    def __str__(self) -> str:
-        return self.name
-
     def clean(self) -> None:
         """Cross-field rules, shared by the API (through the services) and the console's forms."""
         errors: dict[str, list[str]] = {}
@@ -106,7 +103,7 @@ class SyncSchedule(TimeStampedModel):
         return timing.describe_interval(self.interval_seconds or 0)
 
 
-class MachineGroup(TimeStampedModel):
+class MachineGroup(Named, TimeStampedModel):
     """A set of VMs synced together on one schedule."""
 
     name = models.CharField(max_length=255, unique=True)
@@ -118,9 +115,6 @@ class MachineGroup(TimeStampedModel):
     class Meta:
         db_table = "vm_machine_groups"
         ordering = ["priority", "name"]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class VMGroupMembership(TimeStampedModel):
@@ -139,10 +133,8 @@ class VMGroupMembership(TimeStampedModel):
         return f"{self.vm_context_id} in {self.group_id}"
 
 
-class ScheduleExecution(NamedStatus, TimeStampedModel, StartedCompleted):
+class ScheduleExecution(NamedStatus, TimeStampedModel, StartedCompleted, name_field="execution_id"):
     """One run of a schedule over its groups' VMs; counters are recomputed from its VM rows at every step."""
-
-    name_field = "execution_id"
 
     execution_id = models.CharField(max_length=64, unique=True)
     schedule = models.ForeignKey(SyncSchedule, null=True, on_delete=models.SET_NULL, related_name="executions")

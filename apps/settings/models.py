@@ -5,12 +5,12 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.core.fields import EncryptedTextField
-from apps.core.models import SlotHolder, TimeStampedModel
+from apps.core.models import Named, SlotHolder, TimeStampedModel
 
 from .choices import CloudResourceKind, CloudResourceState
 
 
-class OsseaConfig(TimeStampedModel):
+class OsseaConfig(Named, TimeStampedModel):
     """A CloudStack endpoint and where the platform lives in it (seed 001 "OSSEA Configurations Table")."""
 
     name = models.CharField(max_length=255, unique=True)
@@ -30,9 +30,6 @@ class OsseaConfig(TimeStampedModel):
         db_table = "ossea_configs"
         ordering = ["id"]
         verbose_name = "CloudStack (OSSEA) configuration"
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class VMwareCredential(TimeStampedModel, SlotHolder):

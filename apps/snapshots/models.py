@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
-from apps.core.models import StartedFinished
+from apps.core.models import Named, StartedFinished
 
 from .choices import (
     IpStrategy,
@@ -30,7 +30,7 @@ def _new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-class SnapshotPolicy(models.Model):
+class SnapshotPolicy(Named):
     """The seed's "policy set": how often volumes are snapshotted and how many of those snapshots are kept."""
 
     name = models.CharField(max_length=100, unique=True)
@@ -49,9 +49,6 @@ class SnapshotPolicy(models.Model):
         db_table = "snapshot_policies"
         ordering = ["name"]
         verbose_name_plural = "snapshot policies"
-
-    def __str__(self) -> str:
-        return self.name
 
     def next_run_at(self):
         return None if self.last_run_at is None else self.last_run_at + timedelta(minutes=self.interval_minutes)

@@ -2,7 +2,7 @@
 import django_filters
 
 from apps.core.filtersets import SearchFilter
-from apps.scheduler.filtersets import IdFilter
+from apps.scheduler.filtersets import IdFilter, time_range
 
 from .choices import WaveKind, WaveStatus, WaveVMStatus
 from .models import Wave, WaveVM
@@ -13,8 +13,7 @@ class WaveFilterSet(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=WaveStatus.choices)
     kind = django_filters.MultipleChoiceFilter(choices=WaveKind.choices)
     group = IdFilter(field_name="group_id")
-    window_after = django_filters.IsoDateTimeFilter(field_name="window_start", lookup_expr="gte")
-    window_before = django_filters.IsoDateTimeFilter(field_name="window_start", lookup_expr="lt")
+    window_after, window_before = time_range("window_start")
 
     class Meta:
         model = Wave

@@ -8,7 +8,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from apps.core.api.validation import validated
 from apps.core.exceptions import InvalidInput
 
 from .. import selectors, services
@@ -19,19 +18,11 @@ from .base import AccountsView
 TAGS = ["portal: branding and settings"]
 
 
-class BrandingView(AccountsView):
+class BrandingView(AccountsView, tags=TAGS, answer=s.BrandingSerializer, read=selectors.branding_answer,
+                   summary="The portal's branding (public: the login page shows it)",
+                   body=s.BrandingWriteSerializer, write=services.branding_update,
+                   write_summary="Change the branding (admin); the console shows it at once"):
     requires = {"get": PUBLIC, "put": "settings:admin"}
-
-    @extend_schema(responses={200: s.BrandingSerializer}, tags=TAGS, auth=[],
-                   summary="The portal's branding (public: the login page shows it)")
-    def get(self, request):
-        return Response(s.BrandingSerializer(selectors.branding_answer()).data)
-
-    @extend_schema(request=s.BrandingWriteSerializer, responses={200: s.BrandingSerializer}, tags=TAGS,
-                   summary="Change the branding (admin); the console shows it at once")
-    def put(self, request):
-        services.branding_update(**validated(s.BrandingWriteSerializer, request.data))
-        return Response(s.BrandingSerializer(selectors.branding_answer()).data)
 
 
 class LogoUploadView(AccountsView):

@@ -29,22 +29,15 @@ def _metrics() -> dict:
             "active_sessions": selectors.active_sessions()}
 
 
-class PublicMetricsView(AccountsView):
+class PublicMetricsView(AccountsView, tags=TAGS, answer=s.MetricsSerializer, read=_metrics,
+                        operation_id="portal_metrics_public",
+                        summary="Request counts, response time, error rate, sessions (public)"):
     requires = {"get": PUBLIC}
 
-    @extend_schema(responses={200: s.MetricsSerializer}, tags=TAGS, auth=[], operation_id="portal_metrics_public",
-                   summary="Request counts, response time, error rate, sessions (public)")
-    def get(self, request):
-        return Response(s.MetricsSerializer(_metrics()).data)
 
-
-class MetricsView(AccountsView):
+class MetricsView(AccountsView, tags=TAGS, answer=s.MetricsSerializer, read=_metrics, operation_id="portal_metrics",
+                  summary="Request counts, response time, error rate, sessions"):
     requires = {"get": AUTHENTICATED}
-
-    @extend_schema(responses={200: s.MetricsSerializer}, tags=TAGS, operation_id="portal_metrics",
-                   summary="Request counts, response time, error rate, sessions")
-    def get(self, request):
-        return Response(s.MetricsSerializer(_metrics()).data)
 
 
 class LogsView(AccountsView):

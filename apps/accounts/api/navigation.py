@@ -68,13 +68,10 @@ class DepartmentVisibilityView(AccountsView):
         return Response(s.VisibilitySerializer(selectors.visibility(dept)).data)
 
 
-class VisibilityMatrixView(AccountsView):
+class VisibilityMatrixView(AccountsView, tags=TAGS, answer=s.VisibilityMatrixSerializer,
+                           read=selectors.visibility_matrix,
+                           summary="Every department x every navigation item (admin's checkbox editor)"):
     requires = {"get": "navigation:admin"}
-
-    @extend_schema(responses={200: s.VisibilityMatrixSerializer}, tags=TAGS,
-                   summary="Every department x every navigation item (admin's checkbox editor)")
-    def get(self, request):
-        return Response(s.VisibilityMatrixSerializer(selectors.visibility_matrix()).data)
 
 
 class _NavListView(AccountsView):

@@ -18,28 +18,17 @@ from .base import AccountsView, errors
 TAGS = ["portal: notifications"]
 
 
-class SmtpStatusView(AccountsView):
+class SmtpStatusView(AccountsView, tags=TAGS, answer=s.SmtpStatusSerializer, read=selectors.smtp,
+                     summary="The SMTP settings (never the password)"):
     requires = {"get": "notifications:read"}
 
-    @extend_schema(responses={200: s.SmtpStatusSerializer}, tags=TAGS,
-                   summary="The SMTP settings (never the password)")
-    def get(self, request):
-        return Response(s.SmtpStatusSerializer(selectors.smtp()).data)
 
-
-class SmtpSettingsView(AccountsView):
+class SmtpSettingsView(AccountsView, tags=TAGS, answer=s.SmtpStatusSerializer, read=selectors.smtp,
+                       operation_id="portal_smtp_settings_read",
+                       summary="The SMTP settings (as /notifications/smtp-status)",
+                       body=s.SmtpSettingsWriteSerializer, write=services.smtp_update,
+                       write_summary="Change the SMTP settings (admin; the password is stored encrypted, never answered)"):
     requires = {"get": "notifications:read", "put": "notifications:admin"}
-
-    @extend_schema(responses={200: s.SmtpStatusSerializer}, tags=TAGS, operation_id="portal_smtp_settings_read",
-                   summary="The SMTP settings (as /notifications/smtp-status)")
-    def get(self, request):
-        return Response(s.SmtpStatusSerializer(selectors.smtp()).data)
-
-    @extend_schema(request=s.SmtpSettingsWriteSerializer, responses={200: s.SmtpStatusSerializer}, tags=TAGS,
-                   summary="Change the SMTP settings (admin; the password is stored encrypted, never answered)")
-    def put(self, request):
-        data = validated(s.SmtpSettingsWriteSerializer, request.data)
-        return Response(s.SmtpStatusSerializer(services.smtp_update(**data)).data)
 
 
 class PreferenceListView(AccountsView):
@@ -106,10 +95,6 @@ class TestEmailView(AccountsView):
             status=202)
 
 
-class StatsView(AccountsView):
+class StatsView(AccountsView, tags=TAGS, answer=s.NotificationStatsSerializer, read=selectors.notification_stats,
+                summary="What was sent, failed and waits; preferences and users (admin)"):
     requires = {"get": "notifications:admin"}
-
-    @extend_schema(responses={200: s.NotificationStatsSerializer}, tags=TAGS,
-                   summary="What was sent, failed and waits; preferences and users (admin)")
-    def get(self, request):
-        return Response(s.NotificationStatsSerializer(selectors.notification_stats()).data)

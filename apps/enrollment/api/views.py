@@ -28,7 +28,25 @@ def _actor(request, name: str = "") -> Actor:
 
 
 class AdminView(APIView):
+    # The administrator's views. A GET whose query string a serializer checks names it in its class line, with its
+    # answer, message and summary:
+    #     class AuditView(AdminView, query=s.AuditQuerySerializer, answer=s.AuditEventsSerializer, message="...",
+    #                     summary="...")
+    # and answers `{"success": true, "message": ..., **self.facts(query)}`. (A comment: the schema would show a
+    # docstring on every operation.)
     permission_classes = [AdminOnly]
+
+    def __init_subclass__(cls, query=None, answer=None, message: str = "", summary: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if query is None:
+            return
+
+        @extend_schema(parameters=[query], tags=["enrollment"], summary=summary, responses={200: answer})
+        def get(self, request):
+            facts = self.facts(checked(query, request.query_params))
+            return Response(answer({"success": True, "message": message, **facts}).data)
+
+        cls.get = get
 
 
 class PairingCodeView(AdminView):
@@ -77,12 +95,9 @@ class RejectView(AdminView):
                                                   "enrollment": enrollment}).data)
 
 
-class ActiveView(AdminView):
-    @extend_schema(parameters=[s.ActiveQuerySerializer], tags=["enrollment"],
-                   summary="Approved agents with last-seen times and tunnel state",
-                   responses={200: s.ActiveAgentsSerializer})
-    def get(self, request):
-        query = checked(s.ActiveQuerySerializer, request.query_params)
+class ActiveView(AdminView, query=s.ActiveQuerySerializer, answer=s.ActiveAgentsSerializer, message="Active agents",
+                 summary="Approved agents with last-seen times and tunnel state"):
+    def facts(self, query: dict) -> dict:
         appliances = list(selectors.active_appliances())
         warnings = []
         try:
@@ -101,8 +116,7 @@ class ActiveView(AdminView):
         services.appliances_mark_tunnel_seen(appliance_ids=[a.pk for a in connected])
         for appliance in connected:
             appliance.refresh_from_db(fields=["tunnel_last_seen_at"])
-        return Response(s.ActiveAgentsSerializer({"success": True, "message": "Active agents", "count": len(appliances),
-                                                  "appliances": appliances, "warnings": warnings}).data)
+        return {"count": len(appliances), "appliances": appliances, "warnings": warnings}
 
 
 class RevokeView(AdminView):
@@ -119,18 +133,13 @@ class RevokeView(AdminView):
                                                   "warnings": result.warnings}).data)
 
 
-class AuditView(AdminView):
-    @extend_schema(parameters=[s.AuditQuerySerializer], tags=["enrollment"],
-                   summary="Who did what to which agent, when, from where",
-                   responses={200: s.AuditEventsSerializer})
-    def get(self, request):
-        query = checked(s.AuditQuerySerializer, request.query_params)
+class AuditView(AdminView, query=s.AuditQuerySerializer, answer=s.AuditEventsSerializer,
+                message="Enrollment audit events", summary="Who did what to which agent, when, from where"):
+    def facts(self, query: dict) -> dict:
         events = selectors.audit_events(action=query.get("action", ""), appliance_id=query.get("appliance_id", ""),
                                         enrollment_id=query.get("enrollment_id", ""), success=query["success"])
         limit, offset = query["limit"], query["offset"]
-        return Response(s.AuditEventsSerializer({"success": True, "message": "Enrollment audit events",
-                                                 "count": events.count(), "limit": limit, "offset": offset,
-                                                 "events": events[offset:offset + limit]}).data)
+        return {"count": events.count(), "limit": limit, "offset": offset, "events": events[offset:offset + limit]}
 
 
 # --- public: the agent enrolls itself ----------------------------------------------------------------------------

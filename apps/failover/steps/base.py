@@ -34,10 +34,11 @@ class Step(ABC):
     records: tuple[str, ...] = ()
     in_cloudstack: bool = False  # its undo changes CloudStack: it needs a client and waits for a clean teardown
     undoes: str = ""  # what undo does, in a few words (the step table in docs/architecture.md)
+    doing: str = ""  # the job's `current_step` text while the step runs, unless current_step says more
 
     def current_step(self, ctx: Context) -> str:
         """The job's `current_step` text when the conductor enters this step's status."""
-        return ""
+        return self.doing
 
     def recorded(self, job: FailoverJob) -> bool:
         """Whether the job's rows show this step changed something a rollback must undo."""

@@ -131,9 +131,7 @@ class Snapshot(Step):
                "FailoverVolume.snapshot_state", "CloudResource.snapshot", "ReplicaVolume.status")
     in_cloudstack = True
     undoes = "reverts each volume to its snapshot, deletes the snapshot, reattaches the volume to the control plane"
-
-    def current_step(self, ctx: Context) -> str:
-        return "Detaching and snapshotting the replica volumes"
+    doing = "Detaching and snapshotting the replica volumes"
 
     def recorded(self, job: FailoverJob) -> bool:
         return job.volumes.exclude(place=VolumePlace.ON_OMA).exists() or job.volumes.filter(

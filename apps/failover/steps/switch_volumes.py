@@ -72,9 +72,7 @@ class SwitchVolumes(Step):
     records = ("FailoverVolume.place", "FailoverVolume.vm_device_id", "CloudResource.volume", "ReplicaVolume.status")
     in_cloudstack = True
     undoes = "detaches every replica volume from the VM (highest device first)"
-
-    def current_step(self, ctx: Context) -> str:
-        return "Attaching the replica volumes to the VM"
+    doing = "Attaching the replica volumes to the VM"
 
     def recorded(self, job: FailoverJob) -> bool:
         return job.volumes.filter(place=VolumePlace.ON_VM).exists() or CloudResource.objects.filter(

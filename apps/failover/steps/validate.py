@@ -96,9 +96,7 @@ class Validate(Step):
     requires = ("vm_context", "ossea_config", "job_type", "network_overrides", "custom_config")
     records = ("validation_result", "plan", "FailoverVolume")
     undoes = "nothing (it only reads CloudStack)"
-
-    def current_step(self, ctx: Context) -> str:
-        return "Validating readiness"
+    doing = "Validating readiness"
 
     def run(self, ctx: Context) -> None:
         job = ctx.job

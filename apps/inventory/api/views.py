@@ -66,58 +66,66 @@ def _known(vms: list[dict]) -> dict:
     return {"known_vm_ids": selectors.known_vm_ids(vms)}
 
 
-class DiscoverVMsView(APIView):
-    @extend_schema(request=DiscoverSerializer, responses={200: DiscoverAnswerSerializer, **errors(400, 404, 503)},
-                   tags=["discovery"], summary="Discover VMs in vCenter through the agent (optionally add them)")
-    def post(self, request):
-        found = _discover(request, DiscoverSerializer)
-        # Known before anything is added: create_context reports the VMs as discovery found them.
-        context = _known(found.vms)
-        body = {"success": True, "message": f"Discovered {len(found.vms)} VM(s)", "vcenter": found.vcenter,
-                "count": len(found.vms), "discovered_vms": found.vms}
+class DiscoveryView(APIView):
+    # A POST that discovers VMs through the agent with the credential and filter its body names (`_discover`) and
+    # answers `{"success": true, **self.reply(found, context)}`. Its class line names the body, the answer, the
+    # answer's status and its summary; with `known=True` the answer's context holds the VMs the inventory knew before
+    # anything was added (`_known`), for answers that list discovery's records:
+    #     class BulkAddView(DiscoveryView, body=BulkAddSerializer, answer=BulkAddAnswerSerializer, code=201, summary="...")
+    # (A comment, not a docstring: the schema would describe every such operation by it.)
+
+    def __init_subclass__(cls, body=None, answer=None, code: int = status.HTTP_200_OK, known: bool = False,
+                          summary: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if body is None:
+            return
+
+        @extend_schema(request=body, responses={code: answer, **errors(400, 404, 503)}, tags=["discovery"],
+                       summary=summary)
+        def post(self, request):
+            found = _discover(request, body)
+            # Known before anything is added: the answer reports the VMs as discovery found them.
+            context = _known(found.vms) if known else {}
+            return Response(answer({"success": True, **self.reply(found, context)}, context=context).data, status=code)
+
+        cls.post = post
+
+
+class DiscoverVMsView(DiscoveryView, body=DiscoverSerializer, answer=DiscoverAnswerSerializer, known=True,
+                      summary="Discover VMs in vCenter through the agent (optionally add them)"):
+    def reply(self, found: Discovery, context: dict) -> dict:
+        body = {"message": f"Discovered {len(found.vms)} VM(s)", "vcenter": found.vcenter, "count": len(found.vms),
+                "discovered_vms": found.vms}
         if found.data["create_context"]:
             body["added"], _ = _added(found.credential, found.vms)
-        return Response(DiscoverAnswerSerializer(body, context=context).data)
+        return body
 
 
-class PreviewView(APIView):
-    @extend_schema(request=DiscoverSerializer, responses={200: PreviewAnswerSerializer, **errors(400, 404, 503)},
-                   tags=["discovery"], summary="What discovery would add, without adding anything")
-    def post(self, request):
-        vms = _discover(request, DiscoverSerializer).vms
-        context = _known(vms)
-        new = sum(1 for vm in vms if selectors.agent_vm_id(vm) not in context["known_vm_ids"])
-        return Response(PreviewAnswerSerializer({"success": True, "count": len(vms), "new_vms": new, "preview": vms},
-                                                context=context).data)
+class PreviewView(DiscoveryView, body=DiscoverSerializer, answer=PreviewAnswerSerializer, known=True,
+                  summary="What discovery would add, without adding anything"):
+    def reply(self, found: Discovery, context: dict) -> dict:
+        new = sum(1 for vm in found.vms if selectors.agent_vm_id(vm) not in context["known_vm_ids"])
+        return {"count": len(found.vms), "new_vms": new, "preview": found.vms}
 
 
-class AddVMsView(APIView):
-    @extend_schema(request=AddVMsSerializer, responses={201: AddVMsAnswerSerializer, **errors(400, 404, 503)},
-                   tags=["discovery"],
-                   summary="Add named VMs to the inventory (idempotent)")
-    def post(self, request):
-        found = _discover(request, AddVMsSerializer)
+class AddVMsView(DiscoveryView, body=AddVMsSerializer, answer=AddVMsAnswerSerializer, code=status.HTTP_201_CREATED,
+                 summary="Add named VMs to the inventory (idempotent)"):
+    def reply(self, found: Discovery, context: dict) -> dict:
         by_name = {vm.get("name"): vm for vm in found.vms}
         names = found.data["vm_names"]
         missing = [name for name in names if name not in by_name]
         if missing:
             raise InvalidInput(f"Not found in vCenter: {', '.join(missing)}", details={"missing": missing})
         added, created = _added(found.credential, [by_name[n] for n in dict.fromkeys(names)])
-        return Response(AddVMsAnswerSerializer({"success": True, "vm_contexts": added,
-                                                "message": f"{created} VM(s) added, {len(added) - created} already present"}
-                                               ).data, status=status.HTTP_201_CREATED)
+        return {"vm_contexts": added, "message": f"{created} VM(s) added, {len(added) - created} already present"}
 
 
-class BulkAddView(APIView):
-    @extend_schema(request=BulkAddSerializer, responses={201: BulkAddAnswerSerializer, **errors(400, 404, 503)},
-                   tags=["discovery"],
-                   summary="Add every VM matching a filter (idempotent)")
-    def post(self, request):
-        found = _discover(request, BulkAddSerializer)
+class BulkAddView(DiscoveryView, body=BulkAddSerializer, answer=BulkAddAnswerSerializer, code=status.HTTP_201_CREATED,
+                  summary="Add every VM matching a filter (idempotent)"):
+    def reply(self, found: Discovery, context: dict) -> dict:
         added, created = _added(found.credential, found.vms)
-        return Response(BulkAddAnswerSerializer({"success": True, "message": f"{len(added)} VM(s) processed",
-                                                 "added": created, "already_present": len(added) - created,
-                                                 "vm_contexts": added}).data, status=status.HTTP_201_CREATED)
+        return {"message": f"{len(added)} VM(s) processed", "added": created, "already_present": len(added) - created,
+                "vm_contexts": added}
 
 
 class VMContextRowsView(ListAPIView):

@@ -266,7 +266,7 @@ RecommendationAnswer = wrapper("RecommendationAnswer", recommendation=Recommenda
 
 class VMStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=VMStatus.choices)
-    status_note = serializers.CharField(max_length=1024, required=False, allow_blank=True, allow_null=True)
+    status_note = serializers.CharField(max_length=1024, allow_blank=True, allow_null=True, default=None)
 
 
 class VMBulkStatusSerializer(VMStatusSerializer):

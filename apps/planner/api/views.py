@@ -219,14 +219,28 @@ class ExportPlanView(PlannerView):
 # --- a VM's status and mode --------------------------------------------------------------------------------------
 
 
-class VMStatusView(PlannerView):
-    @extend_schema(request=s.VMStatusSerializer, responses={200: s.VMAnswer}, tags=TAGS,
-                   summary="Set a VM's migration status")
-    def patch(self, request, project_id, vm_id):
-        vm = services.vm_get(services.project_get(project_id), vm_id)
-        data = validated(s.VMStatusSerializer, request.data)
-        vm = services.vm_status_update(vm=vm, status=data["status"], status_note=data.get("status_note"))
-        return ok({"vm": s.VMSerializer(vm).data})
+class VMCommand(PlannerView):
+    # A PATCH of one VM of the project through one service, given the VM and the body's fields, answering the VM
+    # the service returns. A view names them in its class line:
+    #     class VMStatusView(VMCommand, run=services.vm_status_update, body=s.VMStatusSerializer, summary="...")
+    # (A comment, not a docstring: the schema would describe every such operation by it.)
+
+    def __init_subclass__(cls, run=None, body=None, summary: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if run is None:
+            return
+
+        @extend_schema(request=body, responses={200: s.VMAnswer}, tags=TAGS, summary=summary)
+        def patch(self, request, project_id, vm_id):
+            vm = services.vm_get(services.project_get(project_id), vm_id)
+            return ok({"vm": s.VMSerializer(run(vm=vm, **validated(body, request.data))).data})
+
+        cls.patch = patch
+
+
+class VMStatusView(VMCommand, run=services.vm_status_update, body=s.VMStatusSerializer,
+                   summary="Set a VM's migration status"):
+    pass
 
 
 class VMBulkStatusView(PlannerView):
@@ -240,13 +254,9 @@ class VMBulkStatusView(PlannerView):
         return ok({"status": "ok", "affected_count": count})
 
 
-class VMModeOverrideView(PlannerView):
-    @extend_schema(request=s.ModeOverrideSerializer, responses={200: s.VMAnswer}, tags=TAGS,
-                   summary="Force warm or cold (null: the engine's classification)")
-    def patch(self, request, project_id, vm_id):
-        vm = services.vm_get(services.project_get(project_id), vm_id)
-        data = validated(s.ModeOverrideSerializer, request.data)
-        return ok({"vm": s.VMSerializer(services.vm_mode_override(vm=vm, override=data["override"])).data})
+class VMModeOverrideView(VMCommand, run=services.vm_mode_override, body=s.ModeOverrideSerializer,
+                         summary="Force warm or cold (null: the engine's classification)"):
+    pass
 
 
 

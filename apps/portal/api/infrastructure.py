@@ -223,6 +223,33 @@ class HypervisorsView(CollectedList):
 
 # -- tenants (projects and accounts), rules, one security group -------------------------------------------------
 
+class ComputedList(PortalView):
+    # A list the view computes in Python (rows of several tables, or rows within rows): one optional filter, then
+    # limit/offset (or page/page_size) paging. A view names in its class line the page's component name, the row
+    # serializer, the filter's query parameter and the summary, and computes its rows from the filter's value in
+    # `rows(value)`:
+    #     class SecurityGroupRulesView(ComputedList, page="Rules", item=RuleSerializer, filter_by="security_group_id",
+    #                                  summary="Security group rules")
+    # (A comment, not a docstring: the schema would describe every such operation by it.)
+    permission = "resources:read"
+
+    def __init_subclass__(cls, page: str = "", item=None, filter_by: str = "", summary: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if item is None:
+            return
+
+        @extend_schema(tags=TAGS, summary=summary,
+                       parameters=[OpenApiParameter(filter_by, str), OpenApiParameter("limit", int),
+                                   OpenApiParameter("offset", int)],
+                       responses={200: _page_serializer(page, item), **errors(400)})
+        def get(self, request):
+            window = page_window(request)
+            rows = self.rows(request.query_params.get(filter_by))
+            return _paged(request, rows[window["offset"]:window["offset"] + window["limit"]], len(rows), window, item)
+
+        cls.get = get
+
+
 class TenantSerializer(PlainSerializer):
     kind = serializers.CharField(help_text="project (a CloudStack project) or account (a CloudStack account)")
     plain = "project_id project_name domain_id domain_name server_count:int volume_count:int network_count:int"
@@ -232,25 +259,16 @@ def _counts(model) -> dict[str, int]:
     return dict(model.objects.values_list("tenant_id").annotate(n=Count("id")))
 
 
-class ProjectsView(PortalView):
-    permission = "resources:read"
-
-    @extend_schema(tags=TAGS, summary="Projects/tenants (CloudStack projects and accounts) with resource counts",
-                   parameters=[OpenApiParameter("domain_id", str), OpenApiParameter("limit", int),
-                               OpenApiParameter("offset", int)],
-                   responses={200: _page_serializer("Tenants", TenantSerializer), **errors(400)})
-    def get(self, request):
-        window = page_window(request)
-        domain_id = request.query_params.get("domain_id")
+class ProjectsView(ComputedList, page="Tenants", item=TenantSerializer, filter_by="domain_id",
+                   summary="Projects/tenants (CloudStack projects and accounts) with resource counts"):
+    def rows(self, domain_id):
         filters = Q(domain_id=domain_id) if domain_id else Q()
         servers, volumes, networks = _counts(models.Server), _counts(models.Volume), _counts(models.Network)
-        tenants = [{"project_id": row.cloud_id, "project_name": row.name, "kind": kind, "domain_id": row.domain_id,
-                    "domain_name": row.domain_name, "server_count": servers.get(row.cloud_id, 0),
-                    "volume_count": volumes.get(row.cloud_id, 0), "network_count": networks.get(row.cloud_id, 0)}
-                   for kind, model in (("project", models.Project), ("account", models.Account))
-                   for row in model.objects.filter(filters).order_by("name")]
-        page = tenants[window["offset"]:window["offset"] + window["limit"]]
-        return _paged(request, page, len(tenants), window, TenantSerializer)
+        return [{"project_id": row.cloud_id, "project_name": row.name, "kind": kind, "domain_id": row.domain_id,
+                 "domain_name": row.domain_name, "server_count": servers.get(row.cloud_id, 0),
+                 "volume_count": volumes.get(row.cloud_id, 0), "network_count": networks.get(row.cloud_id, 0)}
+                for kind, model in (("project", models.Project), ("account", models.Account))
+                for row in model.objects.filter(filters).order_by("name")]
 
 
 def rules_of(group: models.SecurityGroup) -> list[dict]:
@@ -261,21 +279,13 @@ def rules_of(group: models.SecurityGroup) -> list[dict]:
             for r in group.rules]
 
 
-class SecurityGroupRulesView(PortalView):
-    permission = "resources:read"
-
-    @extend_schema(tags=TAGS, summary="Security group rules",
-                   parameters=[OpenApiParameter("security_group_id", str), OpenApiParameter("limit", int),
-                               OpenApiParameter("offset", int)],
-                   responses={200: _page_serializer("Rules", RuleSerializer), **errors(400)})
-    def get(self, request):
-        window = page_window(request)
+class SecurityGroupRulesView(ComputedList, page="Rules", item=RuleSerializer, filter_by="security_group_id",
+                              summary="Security group rules"):
+    def rows(self, security_group_id):
         groups = models.SecurityGroup.objects.order_by("name", "id")
-        if request.query_params.get("security_group_id"):
-            groups = groups.filter(cloud_id=request.query_params["security_group_id"])
-        rules = [rule for group in groups for rule in rules_of(group)]
-        page = rules[window["offset"]:window["offset"] + window["limit"]]
-        return _paged(request, page, len(rules), window, RuleSerializer)
+        if security_group_id:
+            groups = groups.filter(cloud_id=security_group_id)
+        return [rule for group in groups for rule in rules_of(group)]
 
 
 class SecurityGroupView(PortalView):

@@ -17,11 +17,16 @@ from .resources import FlavorSerializer, NetworkSerializer, RuleSerializer, Secu
 class FlavorCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     vcpus = serializers.IntegerField(min_value=1, max_value=1024)
-    ram = serializers.IntegerField(min_value=32, max_value=16 * 1024 * 1024, help_text="RAM in MB")
+    ram = serializers.IntegerField(min_value=32, max_value=16 * 1024 * 1024, help_text="RAM in MB", source="ram_mb")
     disk = serializers.IntegerField(min_value=0, required=False, default=0,
                                     help_text="Ignored: CloudStack's compute offerings carry no disk")
     cpu_speed_mhz = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=1000)
     description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, data):
+        # The seed's clients send a disk; the offering takes none, so the service is not given one.
+        data.pop("disk")
+        return data
 
 
 class NetworkCreateSerializer(serializers.Serializer):
@@ -72,13 +77,30 @@ def _valid(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-def _created(serializer_class, model, made: dict) -> Response:
-    """201 with the row the write collected at once (by CloudStack's id), as the list endpoints show it."""
-    return Response(serializer_class(model.objects.get(cloud_id=made["id"])).data, status=status.HTTP_201_CREATED)
-
-
 class AdminView(PortalView):
     permission = "resources:admin"
+
+
+class AdminCreateView(AdminView):
+    # A POST that creates one CloudStack row and answers it 201 as the list endpoints show it (the row the write
+    # collected at once, by CloudStack's id). A view names in its class line the service, the body serializer (its
+    # fields are the service's keywords), the row serializer and model, the summary and the refusals it documents:
+    #     class AdminNetworksView(AdminCreateView, create=services.network_create, body=NetworkCreateSerializer,
+    #                             answer=NetworkSerializer, model=models.Network, summary="...")
+    # (A comment, not a docstring: the schema would describe every such operation by it.)
+
+    def __init_subclass__(cls, create=None, body=None, answer=None, model=None, summary: str = "",
+                          refusals: tuple[int, ...] = (400, 502, 503), **kwargs):
+        super().__init_subclass__(**kwargs)
+        if create is None:
+            return
+
+        @extend_schema(tags=TAGS, summary=summary, request=body, responses={201: answer, **errors(*refusals)})
+        def post(self, request):
+            made = create(**_valid(body, request), user=_user(request))
+            return Response(answer(model.objects.get(cloud_id=made["id"])).data, status=status.HTTP_201_CREATED)
+
+        cls.post = post
 
 
 class AdminDeleteView(AdminView):
@@ -101,42 +123,29 @@ class AdminDeleteView(AdminView):
         cls.delete = delete
 
 
-class AdminFlavorsView(AdminView):
-    @extend_schema(tags=TAGS, summary="Create a flavor (a CloudStack service offering)", request=FlavorCreateSerializer,
-                   responses={201: FlavorSerializer, **errors(400, 502, 503)})
-    def post(self, request):
-        data = _valid(FlavorCreateSerializer, request)
-        offering = services.flavor_create(name=data["name"], vcpus=data["vcpus"], ram_mb=data["ram"],
-                                          cpu_speed_mhz=data["cpu_speed_mhz"], description=data["description"],
-                                          user=_user(request))
-        return _created(FlavorSerializer, models.ServiceOffering, offering)
+class AdminFlavorsView(AdminCreateView, create=services.flavor_create, body=FlavorCreateSerializer,
+                       answer=FlavorSerializer, model=models.ServiceOffering,
+                       summary="Create a flavor (a CloudStack service offering)"):
+    pass
 
 
 class AdminFlavorView(AdminDeleteView, remove=services.flavor_delete, key="flavor_id", summary="Delete a flavor"):
     pass
 
 
-class AdminNetworksView(AdminView):
-    @extend_schema(tags=TAGS, summary="Create a network in the configured zone", request=NetworkCreateSerializer,
-                   responses={201: NetworkSerializer, **errors(400, 502, 503)})
-    def post(self, request):
-        data = _valid(NetworkCreateSerializer, request)
-        network = services.network_create(name=data["name"], description=data["description"], user=_user(request))
-        return _created(NetworkSerializer, models.Network, network)
+class AdminNetworksView(AdminCreateView, create=services.network_create, body=NetworkCreateSerializer,
+                        answer=NetworkSerializer, model=models.Network, summary="Create a network in the configured zone"):
+    pass
 
 
 class AdminNetworkView(AdminDeleteView, remove=services.network_delete, key="network_id", summary="Delete a network"):
     pass
 
 
-class AdminSecurityGroupsView(AdminView):
-    @extend_schema(tags=TAGS, summary="Create a security group", request=SecurityGroupCreateSerializer,
-                   responses={201: SecurityGroupSerializer, **errors(400, 404, 502, 503)})
-    def post(self, request):
-        data = _valid(SecurityGroupCreateSerializer, request)
-        group = services.security_group_create(name=data["name"], description=data["description"],
-                                               project_id=data["project_id"], user=_user(request))
-        return _created(SecurityGroupSerializer, models.SecurityGroup, group)
+class AdminSecurityGroupsView(AdminCreateView, create=services.security_group_create, body=SecurityGroupCreateSerializer,
+                              answer=SecurityGroupSerializer, model=models.SecurityGroup, refusals=(400, 404, 502, 503),
+                              summary="Create a security group"):
+    pass
 
 
 class AdminSecurityGroupView(AdminDeleteView, remove=services.security_group_delete, key="group_id",

@@ -2,6 +2,9 @@
 "Machine Groups and VM Assignments")."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -55,6 +58,16 @@ def validated(serializer_class, request, *, partial: bool = False) -> dict:
     return data
 
 
+class CrudServices(NamedTuple):
+    """The services a ServiceCrudViewSet runs, and the keyword its update and delete services take the row by."""
+
+    row: str
+    fetch: Callable
+    create: Callable
+    update: Callable
+    delete: Callable
+
+
 def _answer(serializer_class, instance, message: str, code: int = status.HTTP_200_OK) -> Response:
     return Response(answer(serializer_class, instance, message), status=code)
 
@@ -75,31 +88,46 @@ class SchedulerViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
 
-# Create, read, change (PUT is partial) and delete through the app's services: a subclass names them in
-# create_object(data), update_object(instance, data) and delete_object(instance). An answer re-reads the row through
-# get_queryset(), so its counts are the selector's. (A comment: the schema would show a docstring on every operation.)
+# Create, read, change (PUT is partial) and delete through the app's services, which a subclass names in its class
+# line next to its declarative queryset (the selector), serializer_class, input_serializer_class and filterset_class:
+#     class ScheduleViewSet(ServiceCrudViewSet, row="schedule", fetch=services.schedule_get,
+#                           create=services.schedule_create, update=services.schedule_update,
+#                           delete=services.schedule_delete)
+# `fetch(pk)` finds the row (404 in the app's words); `create(data=, created_by=)` makes one; `update` and `delete`
+# take the row by the keyword `row`. An answer re-reads the row through get_queryset(), so its counts are the
+# selector's. (A comment: the schema would show a docstring on every operation.)
 class ServiceCrudViewSet(SchedulerViewSet, mixins.ListModelMixin):
     input_serializer_class: type
+    crud: CrudServices  # set from the class line
+
+    def __init_subclass__(cls, row: str = "", fetch=None, create=None, update=None, delete=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if row:
+            cls.crud = CrudServices(row=row, fetch=fetch, create=create, update=update, delete=delete)
+
+    def get_object(self):
+        return self.crud.fetch(self.kwargs["pk"])
 
     def _render(self, instance, code=status.HTTP_200_OK):
         return Response(self.serializer_class(self.get_queryset().get(pk=instance.pk)).data, status=code)
 
     def create(self, request):
-        return self._render(self.create_object(validated(self.input_serializer_class, request)),
-                            status.HTTP_201_CREATED)
+        data = validated(self.input_serializer_class, request)
+        return self._render(self.crud.create(data=data, created_by=request.user.username), status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
         return self._render(self.get_object())
 
     def update(self, request, pk=None):
         instance = self.get_object()
-        return self._render(self.update_object(instance, validated(self.input_serializer_class, request, partial=True)))
+        data = validated(self.input_serializer_class, request, partial=True)
+        return self._render(self.crud.update(**{self.crud.row: instance}, data=data))
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk=pk)
 
     def destroy(self, request, pk=None):
-        self.delete_object(self.get_object())
+        self.crud.delete(**{self.crud.row: self.get_object()})
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,25 +152,12 @@ def crud_schema(tag: str, **summaries: str):
 @crud_schema("schedules", create="Create a schedule (cron or interval) and its Celery beat entry",
              update="Change any fields of a schedule (PUT is partial); beat follows without a restart",
              destroy="Delete a schedule (409 while a run is active or groups use it)")
-class ScheduleViewSet(ServiceCrudViewSet):
+class ScheduleViewSet(ServiceCrudViewSet, row="schedule", fetch=services.schedule_get, create=services.schedule_create,
+                      update=services.schedule_update, delete=services.schedule_delete):
+    queryset = selectors.schedules()
     serializer_class = ScheduleSerializer
     input_serializer_class = ScheduleInputSerializer
     filterset_class = ScheduleFilterSet
-
-    def get_queryset(self):
-        return selectors.schedules()
-
-    def get_object(self):
-        return services.schedule_get(self.kwargs["pk"])
-
-    def create_object(self, data):
-        return services.schedule_create(data=data, created_by=self.request.user.username)
-
-    def update_object(self, schedule, data):
-        return services.schedule_update(schedule=schedule, data=data)
-
-    def delete_object(self, schedule):
-        services.schedule_delete(schedule=schedule)
 
     @extend_schema(request=EnableSerializer, responses={200: ScheduleEnabledSerializer, **errors(400, 404)}, tags=["schedules"],
                    summary="Enable or disable a schedule: {\"enabled\": true|false} (default true)")
@@ -215,25 +230,12 @@ class ExecutionViewSet(SchedulerViewSet, mixins.ListModelMixin):
 
 @crud_schema("machine-groups", update="Change a group (PUT is partial); schedule_id null unlinks it",
              destroy="Delete a group; its VMs become ungrouped (409 while a run syncs it)")
-class MachineGroupViewSet(ServiceCrudViewSet):
+class MachineGroupViewSet(ServiceCrudViewSet, row="group", fetch=services.group_get, create=services.group_create,
+                          update=services.group_update, delete=services.group_delete):
+    queryset = selectors.machine_groups()
     serializer_class = MachineGroupSerializer
     input_serializer_class = MachineGroupInputSerializer
     filterset_class = MachineGroupFilterSet
-
-    def get_queryset(self):
-        return selectors.machine_groups()
-
-    def get_object(self):
-        return services.group_get(self.kwargs["pk"])
-
-    def create_object(self, data):
-        return services.group_create(data=data, created_by=self.request.user.username)
-
-    def update_object(self, group, data):
-        return services.group_update(group=group, data=data)
-
-    def delete_object(self, group):
-        services.group_delete(group=group)
 
     @extend_schema(methods=["get"], responses={200: GroupVMSerializer(many=True)}, tags=["machine-groups"],
                    summary="The group's VMs")

@@ -1,6 +1,8 @@
 """Waves: list, create, detail, their VMs, and the actions (start now, cancel, rollback, rehearsal)."""
 from __future__ import annotations
 
+import functools
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -26,6 +28,24 @@ from .serializers import (
 )
 
 
+def wave_action(service, *, summary: str, body=None, code: int = status.HTTP_200_OK, url_path: str | None = None):
+    """A POST action on one wave that runs `service` on it as the requesting user, with the fields `body` validates
+    as the service's keywords, and answers the wave the service returns with `code`. The decorated method names the
+    action and says the answer's message from the wave and the service's result."""
+    def decorate(message):
+        @extend_schema(request=body, responses={code: WaveAnswerSerializer, **errors(404, 409)}, tags=["waves"],
+                       summary=summary)
+        @action(detail=True, methods=["post"], url_path=url_path)
+        @functools.wraps(message)
+        def run(self, request, pk=None):
+            wave = services.wave_get(pk)
+            options = checked(body, request.data) if body else {}
+            result = service(wave=wave, requested_by=request.user.username, **options)
+            return self._answer(result, message(self, wave, result), code)
+        return run
+    return decorate
+
+
 class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
     """Viewers read, operators (and admins) create and act; the appliance agent has no business here."""
 
@@ -39,13 +59,6 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
 
     def _answer(self, wave, message: str, code=status.HTTP_200_OK) -> Response:
         return Response(answer(WaveAnswerSerializer, selectors.waves().get(pk=wave.pk), message), status=code)
-
-    def _act(self, request, pk, service, body=None) -> tuple:
-        """The wave `pk` and what `service` makes of it, run as the requesting user with the body's options (the
-        fields `body` validates, named as the service's keywords)."""
-        wave = services.wave_get(pk)
-        options = checked(body, request.data) if body else {}
-        return wave, service(wave=wave, requested_by=request.user.username, **options)
 
     @extend_schema(request=WaveInputSerializer, responses={201: WaveAnswerSerializer, **errors(404, 409)},
                    tags=["waves"], summary="Create a wave from a machine group or a list of VMs, with its window, "
@@ -82,34 +95,24 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
                                       deadline=window["deadline"], requested_by=request.user.username)
         return self._answer(wave, f"Wave '{wave.name}' opens {wave.window_start.isoformat()}")
 
-    @extend_schema(request=None, responses={202: WaveAnswerSerializer, **errors(404, 409)}, tags=["waves"],
-                   summary="Open a scheduled wave's window now")
-    @action(detail=True, methods=["post"], url_path="start-now")
-    def start_now(self, request, pk=None):
-        _, wave = self._act(request, pk, services.wave_start_now)
-        return self._answer(wave, f"Wave '{wave.name}' starts now", status.HTTP_202_ACCEPTED)
+    @wave_action(services.wave_start_now, code=status.HTTP_202_ACCEPTED, url_path="start-now",
+                 summary="Open a scheduled wave's window now")
+    def start_now(self, wave, started):
+        return f"Wave '{started.name}' starts now"
 
-    @extend_schema(request=CancelWaveSerializer, responses={200: WaveAnswerSerializer, **errors(404, 409)},
-                   tags=["waves"], summary="Cancel a wave: queued VMs never start; running failovers end unless "
-                                           "stop_running")
-    @action(detail=True, methods=["post"])
-    def cancel(self, request, pk=None):
-        _, wave = self._act(request, pk, services.wave_cancel, CancelWaveSerializer)
-        return self._answer(wave, f"Wave '{wave.name}' cancelled")
+    @wave_action(services.wave_cancel, body=CancelWaveSerializer,
+                 summary="Cancel a wave: queued VMs never start; running failovers end unless stop_running")
+    def cancel(self, wave, cancelled):
+        return f"Wave '{cancelled.name}' cancelled"
 
-    @extend_schema(request=None, responses={202: WaveAnswerSerializer, **errors(404, 409)}, tags=["waves"],
-                   summary="Roll back every VM of the wave that is still reversible, last first")
-    @action(detail=True, methods=["post"])
-    def rollback(self, request, pk=None):
-        _, wave = self._act(request, pk, services.wave_rollback)
-        return self._answer(wave, f"Wave '{wave.name}' is being rolled back", status.HTTP_202_ACCEPTED)
+    @wave_action(services.wave_rollback, code=status.HTTP_202_ACCEPTED,
+                 summary="Roll back every VM of the wave that is still reversible, last first")
+    def rollback(self, wave, rolling_back):
+        return f"Wave '{rolling_back.name}' is being rolled back"
 
-    @extend_schema(request=RehearsalSerializer, responses={201: WaveAnswerSerializer, **errors(404, 409)},
-                   tags=["waves"], summary="Rehearse a cutover wave now: the same VMs, order and hooks as test "
-                                           "failovers, ended together (a new rehearsal wave)")
-    @action(detail=True, methods=["post"])
-    def rehearsal(self, request, pk=None):
-        # An absent name is the service's default ("<wave> rehearsal <n>"), as a blank one is.
-        wave, rehearsal = self._act(request, pk, services.wave_rehearse, RehearsalSerializer)
-        return self._answer(rehearsal, f"Rehearsal '{rehearsal.name}' of wave '{wave.name}' started",
-                            status.HTTP_201_CREATED)
+    # An absent name is the service's default ("<wave> rehearsal <n>"), as a blank one is.
+    @wave_action(services.wave_rehearse, body=RehearsalSerializer, code=status.HTTP_201_CREATED,
+                 summary="Rehearse a cutover wave now: the same VMs, order and hooks as test failovers, ended "
+                         "together (a new rehearsal wave)")
+    def rehearsal(self, wave, rehearsal):
+        return f"Rehearsal '{rehearsal.name}' of wave '{wave.name}' started"

@@ -35,12 +35,29 @@ class ReadinessView(ReadView):
         return readiness_answer(find_vm(vm_id), failover_type_of(request.query_params.get("failover_type")))
 
 
-class SyncStatusView(ReadView):
-    @extend_schema(responses={200: S.FailoverSyncStatusAnswerSerializer, **errors(404)},
-                   tags=["validation"], summary="Last sync and stored change ids")
-    def get(self, request, vm_id):
-        return vm_answer(S.FailoverSyncStatusAnswerSerializer, vm_id, "VM sync status retrieved",
-                         sync_status=readiness.sync_info)
+class VMFactsView(ReadView):
+    # A GET about one VM that answers the VM and, under each name of `facts`, what `fact(vm_context)` says of it
+    # (`vm_answer`). A view names them in its class line:
+    #     class SyncStatusView(VMFactsView, serializer=S.X, facts={"sync_status": readiness.sync_info},
+    #                          message="...", summary="...")
+    # (A comment, not a docstring: the schema would describe every such operation by it.)
+
+    def __init_subclass__(cls, serializer=None, facts=None, message: str = "", summary: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if serializer is None:
+            return
+
+        @extend_schema(responses={200: serializer, **errors(404)}, tags=["validation"], summary=summary)
+        def get(self, request, vm_id):
+            return vm_answer(serializer, vm_id, message, **facts)
+
+        cls.get = get
+
+
+class SyncStatusView(VMFactsView, serializer=S.FailoverSyncStatusAnswerSerializer,
+                     facts={"sync_status": readiness.sync_info}, message="VM sync status retrieved",
+                     summary="Last sync and stored change ids"):
+    pass
 
 
 @network_status_schema("validation", "Network mapping status for failover")
@@ -63,12 +80,10 @@ class VolumeStatusView(ReadView):
         return answer(S.FailoverVolumeStatusAnswerSerializer, {"vm": context, "info": info}, "Volume status retrieved")
 
 
-class ActiveJobsView(ReadView):
-    @extend_schema(responses={200: S.FailoverActiveJobsAnswerSerializer, **errors(404)},
-                   tags=["validation"], summary="Jobs that would block a failover")
-    def get(self, request, vm_id):
-        return vm_answer(S.FailoverActiveJobsAnswerSerializer, vm_id, "Active jobs status retrieved",
-                         active_jobs=readiness.active_jobs_info)
+class ActiveJobsView(VMFactsView, serializer=S.FailoverActiveJobsAnswerSerializer,
+                     facts={"active_jobs": readiness.active_jobs_info}, message="Active jobs status retrieved",
+                     summary="Jobs that would block a failover"):
+    pass
 
 
 class ConfigurationCheckView(ReadView):
@@ -85,18 +100,31 @@ class ConfigurationCheckView(ReadView):
                       "Configuration check completed")
 
 
+class FailoverOfVMView(ReadView):
+    # A GET about a failover of one type of one VM (`.../{failover_type}/{vm_name}`): the type is checked (400) before
+    # the VM is looked up (404), and the view's `findings(context, failover_type)` is answered in the envelope. A view
+    # names its serializer, message and summary in its class line, as VMFactsView's do.
 
-class PreflightConfigView(ReadView):
-    @extend_schema(responses={200: S.FailoverPreflightConfigSerializer, **errors(400, 404)}, tags=["failover"],
-                   summary="What a failover of this type would use (networks, offering, volumes) and whether it can")
-    def get(self, request, failover_type, vm_name):
-        failover_type = failover_type_of(failover_type)
-        context = find_vm(vm_name)
+    def __init_subclass__(cls, serializer=None, message: str = "", summary: str = "", **kwargs):
+        super().__init_subclass__(**kwargs)
+        if serializer is None:
+            return
+
+        @extend_schema(responses={200: serializer, **errors(400, 404)}, tags=["failover"], summary=summary)
+        def get(self, request, failover_type, vm_name):
+            failover_type = failover_type_of(failover_type)
+            return answer(serializer, self.findings(find_vm(vm_name), failover_type), message)
+
+        cls.get = get
+
+
+class PreflightConfigView(FailoverOfVMView, serializer=S.FailoverPreflightConfigSerializer,
+                          message="Preflight configuration",
+                          summary="What a failover of this type would use (networks, offering, volumes) and whether it can"):
+    def findings(self, context, failover_type: str) -> dict:
         result, validator = validation.validate(context, failover_type)
         configuration = selectors.preflight_configuration(context, failover_type, validator)
-        return answer(S.FailoverPreflightConfigSerializer,
-                      {"vm": context, "failover_type": failover_type, "configuration": configuration,
-                       "result": result}, "Preflight configuration")
+        return {"vm": context, "failover_type": failover_type, "configuration": configuration, "result": result}
 
 
 class PreflightValidateView(ReadView):
@@ -115,12 +143,8 @@ class PreflightValidateView(ReadView):
                                 custom_config=data["custom_config"])
 
 
-class RollbackDecisionView(ReadView):
-    @extend_schema(responses={200: S.FailoverRollbackDecisionSerializer, **errors(400, 404)}, tags=["failover"],
-                   summary="Whether the VM's latest failover of this type can be rolled back, and what that does")
-    def get(self, request, failover_type, vm_name):
-        failover_type = failover_type_of(failover_type)
-        context = find_vm(vm_name)
-        decision = selectors.rollback_decision(services.latest_job(context, failover_type), failover_type,
-                                               context.vm_name)
-        return answer(S.FailoverRollbackDecisionSerializer, decision, "Rollback decision computed")
+class RollbackDecisionView(FailoverOfVMView, serializer=S.FailoverRollbackDecisionSerializer,
+                           message="Rollback decision computed",
+                           summary="Whether the VM's latest failover of this type can be rolled back, and what that does"):
+    def findings(self, context, failover_type: str) -> dict:
+        return selectors.rollback_decision(services.latest_job(context, failover_type), failover_type, context.vm_name)
