@@ -1,11 +1,11 @@
 # The two commands of the README: `make run` (console on embedded defaults) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# The suite runs on TEST_WORKERS pytest-xdist workers, a test file at a time (a module's peers start once, and its
-# tests keep their order), files taken in collection order; PYTEST_ARGS adds to it, e.g.
-# PYTEST_ARGS="tests/failover -x"; TEST_PARALLEL= runs it in one process.
+# The suite runs on TEST_WORKERS pytest-xdist workers, each taking tests in pytest-django's order (a transactional
+# test empties the tables, seeded rows included: on each worker they run after the others, as in one process);
+# PYTEST_ARGS adds to it, e.g. PYTEST_ARGS="tests/failover -x"; TEST_PARALLEL= runs it in one process.
 TEST_WORKERS ?= 2
-TEST_PARALLEL ?= -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+TEST_PARALLEL ?= -n $(TEST_WORKERS) --dist load
 PYTEST_ARGS ?=
 
 .PHONY: run test bench venv system-deps lint migrate clean
