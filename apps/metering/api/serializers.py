@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from ..choices import Classification, PricingCategory
 from ..models import ApiUsageSample, EfficiencySample, MeteringSettings, Pricing, ResourceSample, RestoreSample, SnapshotSample
@@ -107,7 +107,7 @@ class OverviewSerializer(PlainSerializer):
     restores = _Restores()
     api_usage = _Api()
     efficiency = _Efficiency()
-    plain = "total_vms_metered:int"
+    plain = Plain("total_vms_metered:int")
 
 
 _Tenant = plain_answer("_Tenant", "project domain")
@@ -117,7 +117,7 @@ _Flavor = plain_answer("_Flavor", "name vcpus:int? ram_mb:int? disk_gb:int")
 class FiltersSerializer(PlainSerializer):
     all_tenants = _Tenant(many=True)
     flavors = _Flavor(many=True)
-    plain = "projects:texts domains:texts"
+    plain = Plain("projects:texts domains:texts")
 
 
 CLASSIFICATIONS = Classification.values

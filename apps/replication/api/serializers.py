@@ -7,6 +7,7 @@ from rest_framework import serializers
 from apps.core.api.fields import BlankAsNullCharField, IsoDateTimeField, RoundedFloatField
 from apps.core.api.serializers import (
     JobEventSerializer,
+    Plain,
     PlainSerializer,
     SucceededSerializer,
     SuccessMessageSerializer,
@@ -135,8 +136,8 @@ class ReplicationDetailSerializer(ReplicationJobSerializer):
 class JobSummarySerializer(DiskCountersMixin, PlainSerializer):
     """A job as the VM-context views and the stored progress show it."""
 
-    plain = ("job_id status replication_type bytes_transferred:int bytes_total:int eta_seconds:int? "
-             "started_at:datetime? completed_at:datetime? created_at:datetime")
+    plain = Plain("job_id status replication_type bytes_transferred:int bytes_total:int eta_seconds:int? "
+                  "started_at:datetime? completed_at:datetime? created_at:datetime")
     id = serializers.CharField(source="job_id", help_text="Same as job_id")
     progress_percent = RoundedFloatField()
     current_operation = serializers.CharField(allow_blank=True)
@@ -164,7 +165,7 @@ class ProgressPushAnswerSerializer(SucceededSerializer):
 
 
 class CreatedVolumeSerializer(PlainSerializer):
-    plain = "volume_name size_gb:int disk_id"
+    plain = Plain("volume_name size_gb:int disk_id")
     volume_id = serializers.CharField(allow_null=True, help_text="Null until the volume is created")
     status = serializers.CharField(help_text="reused or pending")
 
@@ -172,7 +173,7 @@ class CreatedVolumeSerializer(PlainSerializer):
 class NbdExportSerializer(PlainSerializer):
     """An NBD export already serving a disk of the VM (a ``VMExportMapping``): the new job reuses it."""
 
-    plain = "export_name device_path port:int? vm_id disk_unit_number:int"
+    plain = Plain("export_name device_path port:int? vm_id disk_unit_number:int")
     reused = serializers.SerializerMethodField()
 
     def get_reused(self, export) -> bool:
@@ -180,7 +181,7 @@ class NbdExportSerializer(PlainSerializer):
 
 
 class ReplicationCreatedSerializer(PlainSerializer):
-    plain = "job_id status progress_percent:float replication_type vm_context_id started_at:datetime? message"
+    plain = Plain("job_id status progress_percent:float replication_type vm_context_id started_at:datetime? message")
     source_vm = SourceVMSerializer(help_text="As requested, else built from the inventory (id, name, path, "
                                              "datacenter)")
     created_volumes = CreatedVolumeSerializer(many=True)
@@ -191,18 +192,18 @@ class ReplicationCreatedSerializer(PlainSerializer):
 
 
 class ChangeIdAnswerSerializer(PlainSerializer):
-    plain = "success:bool vm_path disk_id job_id? created_at:datetime?"
+    plain = Plain("success:bool vm_path disk_id job_id? created_at:datetime?")
     change_id = serializers.CharField(allow_null=True, help_text="Null when no change id is stored (full sync)")
 
 
 class ChangeIdStoredSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "job_id disk_id change_id"
+    plain = Plain("job_id disk_id change_id")
 
 
 class CbtRecordSerializer(PlainSerializer):
     """A stored change id (a ``ChangeIdRecord``)."""
 
-    plain = "disk_id vm_path change_id created_at:datetime"
+    plain = Plain("disk_id vm_path change_id created_at:datetime")
     job_id = serializers.CharField(source="job.job_id")
 
 
@@ -215,9 +216,9 @@ AgentVMRefSerializer = plain_answer("AgentVMRefSerializer", "id? path? name?")
 class AgentProgressSerializer(PlainSerializer):
     """The agent's progress record, relayed as is (docs/agent.md ``GET /api/v1/progress/{job_id}``)."""
 
-    plain = ("job_id status replication_type? sync_type? cbt_enabled_by_job:bool full_sync_reason? "
-             "progress_percent:float bytes_total:int bytes_transferred:int throughput_mbps:float eta_seconds:int? "
-             "started_at:datetime? updated_at:datetime? finished_at:datetime? error?")
+    plain = Plain("job_id status replication_type? sync_type? cbt_enabled_by_job:bool full_sync_reason? "
+                  "progress_percent:float bytes_total:int bytes_transferred:int throughput_mbps:float eta_seconds:int? "
+                  "started_at:datetime? updated_at:datetime? finished_at:datetime? error?")
     vm = AgentVMRefSerializer()
     current_operation = serializers.CharField(allow_null=True, allow_blank=True)
     disks = serializers.JSONField(help_text="Per-disk progress records of the agent (free-form)")
@@ -239,5 +240,5 @@ class VMContextDetailSerializer(serializers.Serializer):
 
 
 class RecentJobsSerializer(PlainSerializer):
-    plain = "success:bool context_id"
+    plain = Plain("success:bool context_id")
     jobs = JobSummarySerializer(many=True)

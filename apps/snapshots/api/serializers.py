@@ -5,7 +5,7 @@ import re
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from ..choices import IpStrategy, RestoreMode, TargetType, VolumeOutcome
 from ..models import OnDemandRun, RestoreJob, SnapshotAssignment, SnapshotPolicy, SnapshotRun, SnapshotRunVolume
@@ -113,7 +113,7 @@ class QuotaBlockSerializer(PlainSerializer):
                                               "when CloudStack refused; null: unlimited or not given")
     quota_used_gb = serializers.IntegerField(allow_null=True, help_text="Its secondary storage in use (GiB)")
     snapshot_limit = serializers.IntegerField(allow_null=True, help_text="The owner's snapshot count limit")
-    plain = "volume_id volume_name tenant_name quota_needed_gb:int snapshots_used:int? block_reason"
+    plain = Plain("volume_id volume_name tenant_name quota_needed_gb:int snapshots_used:int? block_reason")
 
 
 class RunProgressSerializer(PlainSerializer):
@@ -121,18 +121,18 @@ class RunProgressSerializer(PlainSerializer):
     batches = BatchSerializer(many=True)
     quota_blocks = QuotaBlockSerializer(many=True)
     volumes = RunVolumeSerializer(many=True)
-    plain = "is_active:bool"
+    plain = Plain("is_active:bool")
 
 
 class ActiveProgressSerializer(PlainSerializer):
     run = RunSerializer(allow_null=True)
     batches = BatchSerializer(many=True)
-    plain = "active:bool"
+    plain = Plain("active:bool")
 
 
 class PipelineStepSerializer(PlainSerializer):
     message = serializers.CharField(required=False)
-    plain = "key label status"
+    plain = Plain("key label status")
 
 
 PipelineQueuedSerializer = plain_answer("PipelineQueuedSerializer", "job_id status message")
@@ -143,7 +143,7 @@ class PipelineStatusSerializer(PlainSerializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     steps = PipelineStepSerializer(many=True)
     error = serializers.CharField(allow_blank=True)
-    plain = "job_id? status triggered_by? snapshot_run_id:int?"
+    plain = Plain("job_id? status triggered_by? snapshot_run_id:int?")
 
     @staticmethod
     def of(job: OnDemandRun | None) -> dict:
@@ -170,16 +170,16 @@ class CloudSnapshotSerializer(PlainSerializer):
     volume_type = serializers.CharField(source="volumetype", allow_blank=True, default="")
     status = serializers.CharField(source="state")
     created_at = serializers.CharField(source="created")
-    plain = "id size_gb:int tenant_name"
+    plain = Plain("id size_gb:int tenant_name")
 
 
 class RestorePointSerializer(CloudSnapshotSerializer):
-    plain = "restorable:bool"
+    plain = Plain("restorable:bool")
 
 
 class RestorePointsSerializer(PlainSerializer):
     restore_points = RestorePointSerializer(many=True)
-    plain = "vm_id vm_name"
+    plain = Plain("vm_id vm_name")
 
 
 SubnetSerializer = plain_answer("SubnetSerializer", "subnet_id subnet_name cidr gateway_ip? available_ips:texts "
@@ -188,7 +188,7 @@ SubnetSerializer = plain_answer("SubnetSerializer", "subnet_id subnet_name cidr 
 
 class AvailableIpsSerializer(PlainSerializer):
     subnets = SubnetSerializer(many=True)
-    plain = "network_id"
+    plain = Plain("network_id")
 
 
 class RestorePlanRequestSerializer(serializers.Serializer):
@@ -254,7 +254,7 @@ StorageResultSerializer = plain_answer("StorageResultSerializer", "deleted_volum
 
 # The base of a restore job's answers: the job, a message, and what the step did.
 class JobAnswerSerializer(PlainSerializer):
-    plain = "job_id message"
+    plain = Plain("job_id message")
 
 
 class CleanupAnswerSerializer(JobAnswerSerializer):
@@ -266,4 +266,4 @@ class StorageAnswerSerializer(JobAnswerSerializer):
 
 
 class RetryAnswerSerializer(JobAnswerSerializer):
-    plain = "original_job_id status resumed_from_step reused_resources:dict ip_strategy"
+    plain = Plain("original_job_id status resumed_from_step reused_resources:dict ip_strategy")
