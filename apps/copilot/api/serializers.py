@@ -25,8 +25,9 @@ class AskSerializer(PlainSerializer):
     answer = serializers.CharField(help_text="Markdown")
     intent = serializers.CharField(help_text="The built-in intent that answered; `llm` or `unknown` otherwise")
     backend_used = serializers.ChoiceField(choices=Backend.choices)
+    plain = Plain("confidence:float? tokens_used:int?")
     data_sent_external = serializers.BooleanField(help_text="Whether the question left the platform (an LLM)")
-    plain = Plain("confidence:float? tokens_used:int? history_id:int")
+    plain_tail = Plain("history_id:int")
 
 
 class HistorySerializer(serializers.ModelSerializer):

@@ -134,8 +134,9 @@ class JobEventSerializer(PlainSerializer):
 
     step = serializers.CharField(help_text='e.g. "plan", "snapshot", "rollback"')
     level = serializers.CharField(help_text="info, warning or error")
+    plain = Plain("message")
     data = serializers.DictField(help_text="The step's details; keys depend on the step")
-    plain = Plain("message created_at:datetime")
+    plain_tail = Plain("created_at:datetime")
 
 
 def errors(*codes: int) -> dict:
@@ -180,8 +181,9 @@ class LoginResponseSerializer(SuccessMessageSerializer):
 
 
 class HealthSerializer(PlainSerializer):
+    plain = Plain("status")
     service = serializers.CharField(help_text="Which service answers (seed 004 names it)")
-    plain = Plain("status timestamp:datetime database version")
+    plain_tail = Plain("timestamp:datetime database version")
 
 
 class DebugComponentsSerializer(PlainSerializer):

@@ -98,9 +98,11 @@ class ApplianceSerializer(serializers.ModelSerializer):
 
 
 class TunnelStateSerializer(PlainSerializer):
-    plain = Plain("connected:bool sessions:int reverse_port:int? agent_api_url?")
+    plain = Plain("connected:bool sessions:int")
     connected_since = serializers.DateTimeField(allow_null=True)
+    plain_middle = Plain("reverse_port:int?")
     nbd_ports = serializers.CharField(allow_null=True, help_text="The agent's own NBD export ports (its block).")
+    plain_tail = Plain("agent_api_url?")
     agent_api = serializers.DictField(required=False)
 
 

@@ -90,10 +90,12 @@ class InventoryPushAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
 
 
 class AgentDiskSerializer(PlainSerializer):
-    plain = Plain("key:int label controller_key:int? controller_type bus_number:int? unit_number:int? capacity_bytes:int "
-                  "size_gb:float path thin_provisioned:bool? cbt_enabled:bool change_id?")
+    plain = Plain("key:int")
     id = serializers.CharField(help_text="disk-<unit> (disk-<controller key>-<unit> when units repeat)")
+    plain_middle = Plain("label controller_key:int? controller_type bus_number:int? unit_number:int? capacity_bytes:int "
+                         "size_gb:float")
     datastore = serializers.CharField(allow_blank=True)
+    plain_tail = Plain("path thin_provisioned:bool? cbt_enabled:bool change_id?")
 
 
 class AgentNicSerializer(PlainSerializer):
@@ -103,8 +105,9 @@ class AgentNicSerializer(PlainSerializer):
 
 
 class AgentSnapshotSerializer(PlainSerializer):
-    plain = Plain("id name created_at:datetime? power_state? quiesced:bool")
+    plain = Plain("id name")
     description = serializers.CharField(allow_blank=True)
+    plain_tail = Plain("created_at:datetime? power_state? quiesced:bool")
 
 
 class AgentVMSerializer(PlainSerializer):
@@ -154,8 +157,8 @@ VCenterRefSerializer = plain_answer("VCenterRefSerializer", "host datacenter")
 
 
 class DiscoverAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = Plain("count:int")
     vcenter = VCenterRefSerializer(allow_null=True)
+    plain = Plain("count:int")
     discovered_vms = DiscoveredVMSerializer(many=True)
     added = VMContextRefSerializer(many=True, required=False, help_text="Only with create_context")
 

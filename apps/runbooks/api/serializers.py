@@ -12,8 +12,9 @@ from ..models import ApprovalPolicy, Execution
 
 class RunbookSerializer(PlainSerializer):
     runbook_id = serializers.UUIDField()
+    plain = Plain("name display_name description category")
     risk_level = serializers.ChoiceField(choices=["low", "medium", "high"])
-    plain = Plain("name display_name description category supports_dry_run:bool enabled:bool")
+    plain_tail = Plain("supports_dry_run:bool enabled:bool")
     parameters_schema = serializers.JSONField(help_text="JSON Schema of the trigger's `parameters`")
 
 
@@ -128,6 +129,6 @@ class PolicySerializer(serializers.ModelSerializer):
 
 
 class StatsSerializer(PlainSerializer):
-    last_run = serializers.DateTimeField(allow_null=True)
     plain = Plain("runbook_name total_executions:int completed:int failed:int pending:int rejected:int total_items_found:int "
                   "total_items_actioned:int")
+    last_run = serializers.DateTimeField(allow_null=True)

@@ -177,8 +177,9 @@ class ResolveSerializer(TargetSerializer):
 class ConnectionDetailsSerializer(PlainSerializer):
     """What the connection test found: the zones, whether the configured zone is among them, the API answering."""
 
-    plain = Plain("zones_found:int api_accessible:bool")
+    plain = Plain("zones_found:int")
     zone_verified = serializers.CharField(allow_null=True, help_text="The zone's name when the given zone exists")
+    plain_tail = Plain("api_accessible:bool")
 
 
 class ConnectionTestSerializer(SuccessMessageSerializer):
@@ -210,9 +211,10 @@ class DetectOmaVmAnswerSerializer(SuccessMessageSerializer):
 class NetworkSerializer(PlainSerializer):
     """A CloudStack network record."""
 
-    plain = Plain("id name? type? cidr? state?")
+    plain = Plain("id name?")
     zone_id = serializers.CharField(source="zoneid", allow_null=True)
     zone_name = serializers.CharField(source="zonename", allow_null=True)
+    plain_tail = Plain("type? cidr? state?")
 
 
 CountAnswerSerializer = plain_answer("CountAnswerSerializer", "success:bool count:int")
@@ -244,8 +246,9 @@ class ServiceOfferingsAnswerSerializer(CountAnswerSerializer):
 
 
 class CheckSerializer(PlainSerializer):
-    plain = Plain("check_name message execution_time_ms:float")
+    plain = Plain("check_name")
     status = serializers.CharField(help_text="pass or fail")
+    plain_tail = Plain("message execution_time_ms:float")
     details = serializers.DictField(allow_null=True, help_text="What the check found (ids), when it passed")
 
 
@@ -279,10 +282,10 @@ NetworkRefSerializer = plain_answer("NetworkRefSerializer", "id name?")
 
 
 class ResolveAnswerSerializer(PlainSerializer):
-    plain = Plain("message")
     success = serializers.BooleanField(help_text="False when a name is unknown")
     resolved = serializers.DictField(child=NetworkRefSerializer(), help_text="By the name (or id) asked for")
     unresolved = serializers.ListField(child=serializers.CharField())
+    plain = Plain("message")
 
 
 # --- /ossea/config and VMware credentials: answers -----------------------------------------------------------------
@@ -305,9 +308,9 @@ class OsseaConfigAnswerSerializer(PlainSerializer):
 class CredentialTestDetailsSerializer(PlainSerializer):
     """``apps.settings.selectors.CredentialCheck``."""
 
-    plain = Plain("vm_count:int")
     vcenter = serializers.CharField(source="credential.vcenter_host")
     datacenter = serializers.CharField(source="credential.datacenter")
+    plain = Plain("vm_count:int")
 
 
 class CredentialTestSerializer(SuccessMessageSerializer):
