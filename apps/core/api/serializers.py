@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 from rest_framework import serializers
 
@@ -70,7 +71,7 @@ class PlainSerializer(serializers.Serializer):
         super().__init_subclass__(**kwargs)
         fields = [(name, field) for marker, declared in cls._declared_fields.items()
                   for name, field in (declared.fields.items() if isinstance(declared, Plain) else [(marker, declared)])]
-        twice = sorted({name for name, _ in fields if [other for other, _ in fields].count(name) > 1})
+        twice = sorted(name for name, count in Counter(name for name, _ in fields).items() if count > 1)
         if twice:
             raise TypeError(f"{cls.__name__}: {twice} declared twice")
         # A new dict: the base class keeps its own fields.

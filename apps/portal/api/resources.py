@@ -1,7 +1,7 @@
 """The infrastructure answers' serializers (seed 004 "Infrastructure Endpoints"): collected rows in the seed's field
 names.
 
-A row's plain fields are the words of ``plain`` (``vm_id=cloud_id``: the seed's name, then the collected row's
+A row's plain fields are the words of its ``Plain`` groups (``vm_id=cloud_id``: the seed's name, then the collected row's
 attribute); the fields declared one by one say more (a help text, a method, a timestamp as DRF renders it).
 """
 from __future__ import annotations
