@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from apps.core.api.fields import BlankAsNullCharField, IsoDateTimeField, RoundedFloatField
-from apps.core.api.serializers import PlainSerializer, plain_answer, plain_fields
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer, plain_fields
 from apps.core.utils import iso
 
 
@@ -29,21 +29,27 @@ def test_rounded_float_and_blank_as_null():
 
 
 class _Owned(PlainSerializer):
+    plain = Plain("tenant_name")
     id = serializers.CharField(source="cloud_id")
-    plain = "tenant_name"
 
 
 class _Volume(_Owned):
-    plain = "size_gb:int usage:float? thin:bool created_at:datetime?"
+    plain = Plain("size_gb:int usage:float?")
+    state = serializers.CharField(source="status")
+    plain_tail = Plain("thin:bool created_at:datetime?")
 
 
-def test_plain_fields_render_their_kinds_after_the_inherited_and_explicit_ones():
-    row = {"cloud_id": "v-1", "tenant_name": "acme", "size_gb": "20", "usage": None, "thin": 1,
+def test_plain_fields_render_their_kinds_where_they_are_declared_after_the_inherited_ones():
+    row = {"cloud_id": "v-1", "tenant_name": "acme", "size_gb": "20", "usage": None, "status": "Ready", "thin": 1,
            "created_at": dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)}
-    assert list(_Volume(row).data.items()) == [("id", "v-1"), ("tenant_name", "acme"), ("size_gb", 20), ("usage", None),
-                                               ("thin", True), ("created_at", "2026-01-02T00:00:00Z")]
-    # The base keeps its own fields.
-    assert list(_Owned(row).data) == ["id", "tenant_name"]
+    # A Plain before an explicit field stays before it; an explicit field between two Plain groups stays between.
+    assert list(_Owned(row).data) == ["tenant_name", "id"]
+    assert list(_Volume(row).data.items()) == [("tenant_name", "acme"), ("id", "v-1"), ("size_gb", 20), ("usage", None),
+                                               ("state", "Ready"), ("thin", True),
+                                               ("created_at", "2026-01-02T00:00:00Z")]
+    # The markers' own names are no fields, and the base keeps its own fields.
+    assert "plain" not in _Volume().fields and "plain_tail" not in _Volume().fields
+    assert list(_Owned._declared_fields) == ["tenant_name", "id"]
     # Null only where the word says so.
     assert not _Volume().fields["size_gb"].allow_null and _Volume().fields["usage"].allow_null
 
@@ -60,7 +66,18 @@ def test_a_bad_plain_word_or_a_field_declared_twice_is_refused_at_import():
     with pytest.raises(ValueError, match="name"):
         plain_fields("name name")
     with pytest.raises(TypeError, match="declared twice"):
-        type(_Owned)("_Twice", (_Owned,), {"plain": "id", "__module__": __name__})
+        type(_Owned)("_Twice", (_Owned,), {"plain": Plain("id"), "__module__": __name__})
+    with pytest.raises(TypeError, match=r"\['size_gb'\] declared twice"):
+        type(_Owned)("_TwiceOwn", (_Owned,), {"plain": Plain("size_gb"), "more": Plain("size_gb:int"),
+                                              "__module__": __name__})
+
+
+def test_plain_outside_a_plain_serializer_is_refused():
+    class Loose(serializers.Serializer):
+        plain = Plain("name")
+
+    with pytest.raises(TypeError, match="needs a PlainSerializer"):
+        Loose({"name": "web-1"}).to_representation({"name": "web-1"})
 
 
 def test_a_plain_word_may_read_another_attribute():

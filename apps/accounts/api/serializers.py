@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.fields import IsoDateTimeField
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from .. import selectors
 from ..choices import DeliveryMode, EventType, OverrideType, Severity
@@ -22,11 +22,11 @@ COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 class StatusSerializer(PlainSerializer):
     """The seed's acknowledgement: ``{"status": "saved" | "deleted" | ...}``."""
 
-    plain = "status"
+    plain = Plain("status")
 
 
 class SavedSerializer(StatusSerializer):
-    plain = "id:int"
+    plain = Plain("id:int")
 
 
 # --- users and roles -------------------------------------------------------------------------------------------------
@@ -37,7 +37,7 @@ DepartmentRefSerializer = plain_answer("DepartmentRefSerializer", "id:int name")
 class UserSerializer(PlainSerializer):
     """One of our Django users as the portal shows them."""
 
-    plain = "id:int username email first_name last_name"
+    plain = Plain("id:int username email first_name last_name")
     enabled = serializers.BooleanField(source="is_active")
     role = serializers.SerializerMethodField(help_text="The highest role: admin, operator or viewer (null: none)")
     roles = serializers.SerializerMethodField()
@@ -93,25 +93,28 @@ class UserWriteSerializer(serializers.Serializer):
 
 class RoleSerializer(PlainSerializer):
     id = serializers.CharField(help_text="The role's name: viewer, operator or admin")
+    plain = Plain("name description")
     permissions = serializers.ListField(child=serializers.CharField(), help_text="Seed 004 permission strings held")
-    plain = "name description user_count:int"
+    plain_tail = Plain("user_count:int")
 
 
 class RoleListSerializer(PlainSerializer):
     roles = RoleSerializer(many=True)
-    plain = "total:int"
+    plain = Plain("total:int")
 
 
 class RoleAssignmentSerializer(PlainSerializer):
+    plain = Plain("user_id:int username role_id role_name")
     project_id = serializers.CharField(allow_null=True, help_text="Always null: our roles hold platform-wide")
+    plain_tail = Plain("domain_id")
     scope = serializers.CharField(help_text='"platform"')
-    plain = "user_id:int username role_id role_name domain_id"
 
 
 class UserActivitySerializer(PlainSerializer):
-    plain = "user_id:int username role? enabled:bool last_login:datetime? active_sessions:int"
+    plain = Plain("user_id:int username role? enabled:bool last_login:datetime?")
     last_activity = IsoDateTimeField(allow_null=True, help_text="Latest of login, API use and reported access")
     sessions_started = serializers.IntegerField(help_text="Bearer sessions started in the period")
+    plain_tail = Plain("active_sessions:int")
     console_actions = serializers.IntegerField(help_text="Changes made in the console in the period")
     audit_events = serializers.IntegerField(help_text="Agent enrollment actions (approve, revoke...) in the period")
     access_events = serializers.IntegerField(help_text="Accesses reported with POST /admin/user-access-log")
@@ -119,7 +122,7 @@ class UserActivitySerializer(PlainSerializer):
 
 
 class UserActivitySummarySerializer(PlainSerializer):
-    plain = "period_days:int total_users:int"
+    plain = Plain("period_days:int total_users:int")
     active_users = serializers.IntegerField(help_text="Users with any activity in the period")
     users = UserActivitySerializer(many=True)
 
@@ -132,7 +135,7 @@ class AccessLogWriteSerializer(serializers.Serializer):
 
 
 class AccessLogAnswerSerializer(StatusSerializer):
-    plain = "id:int timestamp:datetime"
+    plain = Plain("id:int timestamp:datetime")
 
 
 # --- notifications ---------------------------------------------------------------------------------------------------
@@ -211,7 +214,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 class NotificationHistorySerializer(PlainSerializer):
     items = NotificationSerializer(many=True)
-    plain = "total:int limit:int offset:int"
+    plain = Plain("total:int limit:int offset:int")
 
 
 class TestEmailSerializer(serializers.Serializer):
@@ -219,23 +222,25 @@ class TestEmailSerializer(serializers.Serializer):
 
 
 class TestEmailAnswerSerializer(StatusSerializer):
-    plain = "message"
+    plain = Plain("message")
     id = serializers.IntegerField(help_text="The notification; GET /notifications/history shows its outcome")
 
 
 class NotificationStatsSerializer(PlainSerializer):
-    plain = "total_sent:int total_failed:int total_pending:int total_preferences:int last_sent_at:datetime?"
+    plain = Plain("total_sent:int total_failed:int total_pending:int total_preferences:int")
     active_users = serializers.IntegerField(help_text="Users with at least one enabled preference")
+    plain_tail = Plain("last_sent_at:datetime?")
     events_by_type = serializers.DictField(child=serializers.IntegerField())
 
 
 # --- branding and preferences ----------------------------------------------------------------------------------------
 
 class BrandingSerializer(PlainSerializer):
-    plain = "company_name company_subtitle login_hero_title login_hero_description login_hero_features:texts"
+    plain = Plain("company_name company_subtitle")
     company_logo_url = serializers.CharField(allow_null=True, help_text="null until a logo is uploaded")
     primary_color = serializers.CharField(help_text="#rrggbb")
     secondary_color = serializers.CharField(help_text="#rrggbb")
+    plain_tail = Plain("login_hero_title login_hero_description login_hero_features:texts")
 
 
 class BrandingWriteSerializer(serializers.Serializer):
@@ -259,7 +264,7 @@ LogoAnswerSerializer = plain_answer("LogoAnswerSerializer", "logo_url")
 
 
 class PreferencesSavedSerializer(StatusSerializer):
-    plain = "username"
+    plain = Plain("username")
 
 
 # --- departments and navigation --------------------------------------------------------------------------------------
@@ -329,7 +334,7 @@ class OverrideSerializer(serializers.Serializer):
 
 
 class UserOverridesSerializer(PlainSerializer):
-    plain = "username"
+    plain = Plain("username")
     overrides = OverrideSerializer(many=True)
 
 
@@ -338,26 +343,26 @@ class DepartmentAssignSerializer(serializers.Serializer):
 
 
 class DepartmentAssignedSerializer(StatusSerializer):
-    plain = "username department_id:int?"
+    plain = Plain("username department_id:int?")
 
 
 MyNavItemSerializer = plain_answer("MyNavItemSerializer", "id:int key label route icon sort_order:int")
 
 
 class MyNavGroupSerializer(PlainSerializer):
-    plain = "id:int key label icon sort_order:int"
+    plain = Plain("id:int key label icon sort_order:int")
     items = MyNavItemSerializer(many=True)
 
 
 class MyProfileSerializer(PlainSerializer):
-    plain = "username role?"
+    plain = Plain("username role?")
     department = DepartmentRefSerializer(allow_null=True)
 
 
 class MyNavigationSerializer(PlainSerializer):
     user = MyProfileSerializer()
     nav_groups = MyNavGroupSerializer(many=True)
-    plain = "permissions:texts"
+    plain = Plain("permissions:texts")
 
 
 # --- monitoring ------------------------------------------------------------------------------------------------------
@@ -379,4 +384,4 @@ class PortalLogRecordSerializer(serializers.Serializer):
 
 class LogsSerializer(PlainSerializer):
     logs = PortalLogRecordSerializer(many=True)
-    plain = "total:int limit:int"
+    plain = Plain("total:int limit:int")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.core.validators import URLValidator
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from ..choices import Backend, Feedback
 from ..models import CopilotSettings, Exchange
@@ -25,8 +25,9 @@ class AskSerializer(PlainSerializer):
     answer = serializers.CharField(help_text="Markdown")
     intent = serializers.CharField(help_text="The built-in intent that answered; `llm` or `unknown` otherwise")
     backend_used = serializers.ChoiceField(choices=Backend.choices)
+    plain = Plain("confidence:float? tokens_used:int?")
     data_sent_external = serializers.BooleanField(help_text="Whether the question left the platform (an LLM)")
-    plain = "confidence:float? tokens_used:int? history_id:int"
+    plain_tail = Plain("history_id:int")
 
 
 class HistorySerializer(serializers.ModelSerializer):
@@ -105,18 +106,18 @@ StatusSerializer = plain_answer("StatusSerializer", "status")
 
 
 class ChipSerializer(PlainSerializer):
-    plain = "label question"
+    plain = Plain("label question")
     template = serializers.BooleanField(required=False, help_text="Fills the input for the user to finish")
 
 
 class CategorySerializer(PlainSerializer):
-    plain = "name icon"
+    plain = Plain("name icon")
     chips = ChipSerializer(many=True)
 
 
 class SuggestionBodySerializer(PlainSerializer):
     categories = CategorySerializer(many=True)
-    plain = "tips:texts"
+    plain = Plain("tips:texts")
 
 
 class SuggestionsSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 from rest_framework import serializers
 
@@ -16,15 +17,9 @@ from .fields import IsoDateTimeField, TrueField
 # The kinds a plain field may have: ``name:kind`` (no kind: text); a trailing ``?`` lets it be null.
 PLAIN_KINDS = {"": serializers.CharField, "int": serializers.IntegerField, "float": serializers.FloatField,
                "bool": serializers.BooleanField, "datetime": IsoDateTimeField, "date": serializers.DateField,
-               "json": serializers.JSONField, "dict": serializers.DictField}
-
-
-def text_list(**kwargs) -> serializers.ListField:
-    """A list of text: ``name:texts`` (the seeds' tags, permissions, names)."""
-    return serializers.ListField(child=serializers.CharField(), **kwargs)
-
-
-PLAIN_KINDS["texts"] = text_list
+               "json": serializers.JSONField, "dict": serializers.DictField,
+               # A list of text (the seeds' tags, permissions, names); each list its own child field.
+               "texts": lambda **options: serializers.ListField(child=serializers.CharField(), **options)}
 
 
 def plain_fields(words: str) -> dict[str, serializers.Field]:
@@ -48,28 +43,44 @@ def plain_fields(words: str) -> dict[str, serializers.Field]:
     return fields
 
 
-# An answer whose plain fields (a kind, maybe another attribute; no help text) are written once as words in ``plain``.
+class Plain(serializers.Field):
+    """Plain fields written as words, in a ``PlainSerializer``: ``plain = Plain("id:int username email")``.
+
+    A field itself, so the class keeps it where it stands among the declared fields; the class puts the fields the
+    words name in its place (the attribute's own name is not a field).
+    """
+
+    def __init__(self, words: str):
+        super().__init__()
+        self.fields = plain_fields(words)
+
+    def bind(self, field_name, parent):
+        # Only a PlainSerializer puts the words' fields in the marker's place.
+        raise TypeError(f"{type(parent).__name__}.{field_name}: Plain(...) needs a PlainSerializer")
+
+
+# An answer whose plain fields (a kind, maybe another attribute; no help text) are written as words in ``Plain``s.
 #
 # Answers mirror the seeds' field lists; a line per field made the same column of ``serializers.IntegerField()``
-# again in every app. ``plain`` fields follow the inherited and the explicitly declared ones, which stay for what
-# needs more than a kind (a source, a help text, a nested answer).
+# again in every app. A ``Plain`` stands among the explicitly declared fields, which stay for what needs more than a
+# kind (a source, a help text, a nested answer); the answer lists them all in the order written, after the
+# inherited ones, as DRF does.
 # (A comment, not a docstring: the schema would show a docstring as every subclass's description.)
 class PlainSerializer(serializers.Serializer):
-    plain = ""
-
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        own = plain_fields(cls.__dict__.get("plain", ""))
-        clash = set(own) & set(cls._declared_fields)
-        if clash:
-            raise TypeError(f"{cls.__name__}: {sorted(clash)} declared twice")
+        fields = [(name, field) for marker, declared in cls._declared_fields.items()
+                  for name, field in (declared.fields.items() if isinstance(declared, Plain) else [(marker, declared)])]
+        twice = sorted(name for name, count in Counter(name for name, _ in fields).items() if count > 1)
+        if twice:
+            raise TypeError(f"{cls.__name__}: {twice} declared twice")
         # A new dict: the base class keeps its own fields.
-        cls._declared_fields = {**cls._declared_fields, **own}
+        cls._declared_fields = dict(fields)
 
 
 def plain_answer(name: str, words: str, base: type[serializers.Serializer] = PlainSerializer):
     """A serializer class of plain fields only: ``Disk = plain_answer("Disk", "label capacity_gb:float")``."""
-    return type(base)(name, (base,), {"plain": words, "__module__": sys._getframe(1).f_globals["__name__"]})
+    return type(base)(name, (base,), {"plain": Plain(words), "__module__": sys._getframe(1).f_globals["__name__"]})
 
 # --- shared ------------------------------------------------------------------------------------------------------
 
@@ -91,7 +102,7 @@ class ErrorResponseSerializer(serializers.Serializer):
 class SuccessMessageSerializer(PlainSerializer):
     """Base of the ``{"success": true, "message": ...}`` answers."""
 
-    plain = "success:bool message"
+    plain = Plain("success:bool message")
 
 
 class MessageField(serializers.CharField):
@@ -124,8 +135,9 @@ class JobEventSerializer(PlainSerializer):
 
     step = serializers.CharField(help_text='e.g. "plan", "snapshot", "rollback"')
     level = serializers.CharField(help_text="info, warning or error")
+    plain = Plain("message")
     data = serializers.DictField(help_text="The step's details; keys depend on the step")
-    plain = "message created_at:datetime"
+    plain_tail = Plain("created_at:datetime")
 
 
 def errors(*codes: int) -> dict:
@@ -163,19 +175,20 @@ class LoginSerializer(serializers.Serializer):
 
 
 class LoginResponseSerializer(SuccessMessageSerializer):
-    plain = "session_token expires_at:datetime"
+    plain = Plain("session_token expires_at:datetime")
 
 
 # --- health and debug --------------------------------------------------------------------------------------------
 
 
 class HealthSerializer(PlainSerializer):
+    plain = Plain("status")
     service = serializers.CharField(help_text="Which service answers (seed 004 names it)")
-    plain = "status timestamp:datetime database version"
+    plain_tail = Plain("timestamp:datetime database version")
 
 
 class DebugComponentsSerializer(PlainSerializer):
-    plain = "database api_server"
+    plain = Plain("database api_server")
     ossea_client = serializers.CharField(required=False, help_text="configured or not_configured; absent when the "
                                                                    "database is down")
     failover_engines = serializers.CharField(required=False, help_text="initialized when failover is installed")
@@ -200,7 +213,7 @@ EndpointSerializer = plain_answer("EndpointSerializer", "path name methods:texts
 
 
 class CountedSerializer(SuccessMessageSerializer):
-    plain = "count:int"
+    plain = Plain("count:int")
 
 
 class DebugEndpointsSerializer(CountedSerializer):
@@ -209,7 +222,7 @@ class DebugEndpointsSerializer(CountedSerializer):
 
 class LogRecordSerializer(PlainSerializer):
     timestamp = serializers.FloatField(help_text="Unix time")
-    plain = "level logger message"
+    plain = Plain("level logger message")
 
 
 class DebugLogsSerializer(CountedSerializer):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import CountedSerializer, PlainSerializer, SuccessMessageSerializer
+from apps.core.api.serializers import CountedSerializer, Plain, PlainSerializer, SuccessMessageSerializer
 from apps.core.pagination import MAX_OFFSET
 from apps.enrollment.choices import AuditAction
 from apps.enrollment.models import Appliance, Enrollment, EnrollmentAuditEvent
@@ -98,9 +98,11 @@ class ApplianceSerializer(serializers.ModelSerializer):
 
 
 class TunnelStateSerializer(PlainSerializer):
-    plain = "connected:bool sessions:int reverse_port:int? agent_api_url?"
+    plain = Plain("connected:bool sessions:int")
     connected_since = serializers.DateTimeField(allow_null=True)
+    plain_middle = Plain("reverse_port:int?")
     nbd_ports = serializers.CharField(allow_null=True, help_text="The agent's own NBD export ports (its block).")
+    plain_tail = Plain("agent_api_url?")
     agent_api = serializers.DictField(required=False)
 
 
@@ -124,7 +126,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 class PairingCodeCreatedSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "id:int pairing_code label expires_at:datetime"
+    plain = Plain("id:int pairing_code label expires_at:datetime")
 
 
 class PendingEnrollmentsSerializer(CountedSerializer):
@@ -145,12 +147,12 @@ class ActiveAgentsSerializer(CountedSerializer):
 
 
 class RevokeResultSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "appliance_id tokens_revoked:int tunnel_sessions_ended:int"
+    plain = Plain("appliance_id tokens_revoked:int tunnel_sessions_ended:int")
     warnings = serializers.ListField(child=serializers.CharField())
 
 
 class AuditEventsSerializer(CountedSerializer, PlainSerializer):
-    plain = "limit:int offset:int"
+    plain = Plain("limit:int offset:int")
     events = AuditEventSerializer(many=True)
 
 
@@ -163,23 +165,23 @@ class SigningSerializer(serializers.Serializer):
 
 
 class EnrollStartedSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "enrollment_id challenge challenge_expires_at:datetime ssh_key_fingerprint"
+    plain = Plain("enrollment_id challenge challenge_expires_at:datetime ssh_key_fingerprint")
     signing = SigningSerializer()
 
 
 class EnrollVerifiedSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "enrollment_id status poll_token"
+    plain = Plain("enrollment_id status poll_token")
 
 
 class AgentCredentialsSerializer(PlainSerializer):
-    plain = "appliance_id"
+    plain = Plain("appliance_id")
     token = serializers.CharField(help_text="The agent's login token (shown once)")
 
 
 class EnrollResultSerializer(PlainSerializer):
     """``apps.enrollment.services.enrollment_result``: pending, rejected, or approved with credentials (once)."""
 
-    plain = "success:bool enrollment_id status message"
+    plain = Plain("success:bool enrollment_id status message")
     appliance_id = serializers.CharField(required=False)
     credentials = AgentCredentialsSerializer(required=False)
     tunnel = serializers.DictField(required=False)

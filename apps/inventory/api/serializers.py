@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer, SuccessMessageSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, SuccessMessageSerializer, plain_answer
 
 from ..models import VMContext, VMDisk, VMNic, validate_vm_id, validate_vm_name
 from ..selectors import agent_vm_id
@@ -78,39 +78,42 @@ class AddVMsAnswerSerializer(SuccessMessageSerializer):
 
 
 class BulkAddAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "added:int already_present:int"
+    plain = Plain("added:int already_present:int")
     vm_contexts = VMContextRefSerializer(many=True)
 
 
 class InventoryPushAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "created:int updated:int"
+    plain = Plain("created:int updated:int")
 
 
 # --- discovery: the agent's VM records (docs/agent.md), with what the inventory knows of them -------------------
 
 
 class AgentDiskSerializer(PlainSerializer):
-    plain = ("key:int label controller_key:int? controller_type bus_number:int? unit_number:int? capacity_bytes:int "
-             "size_gb:float path thin_provisioned:bool? cbt_enabled:bool change_id?")
+    plain = Plain("key:int")
     id = serializers.CharField(help_text="disk-<unit> (disk-<controller key>-<unit> when units repeat)")
+    plain_middle = Plain("label controller_key:int? controller_type bus_number:int? unit_number:int? capacity_bytes:int "
+                         "size_gb:float")
     datastore = serializers.CharField(allow_blank=True)
+    plain_tail = Plain("path thin_provisioned:bool? cbt_enabled:bool change_id?")
 
 
 class AgentNicSerializer(PlainSerializer):
-    plain = "key:int label network mac_address adapter_type connected:bool?"
+    plain = Plain("key:int label network mac_address adapter_type connected:bool?")
     ip_addresses = serializers.ListField(child=serializers.CharField(), required=False,
                                          help_text="The guest's addresses on this NIC (VMware Tools). " + RICHER)
 
 
 class AgentSnapshotSerializer(PlainSerializer):
-    plain = "id name created_at:datetime? power_state? quiesced:bool"
+    plain = Plain("id name")
     description = serializers.CharField(allow_blank=True)
+    plain_tail = Plain("created_at:datetime? power_state? quiesced:bool")
 
 
 class AgentVMSerializer(PlainSerializer):
     """A VM as the agent's POST /api/v1/discover lists it, relayed as is (docs/agent.md)."""
 
-    plain = "id name path"
+    plain = Plain("id name path")
     uuid = serializers.CharField(allow_null=True, required=False, help_text="Instance UUID. " + RICHER)
     bios_uuid = serializers.CharField(allow_null=True, required=False, help_text=RICHER)
     power_state = serializers.CharField(allow_null=True, required=False)
@@ -154,27 +157,27 @@ VCenterRefSerializer = plain_answer("VCenterRefSerializer", "host datacenter")
 
 
 class DiscoverAnswerSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "count:int"
     vcenter = VCenterRefSerializer(allow_null=True)
+    plain = Plain("count:int")
     discovered_vms = DiscoveredVMSerializer(many=True)
     added = VMContextRefSerializer(many=True, required=False, help_text="Only with create_context")
 
 
 class VMDiscoverAnswerSerializer(PlainSerializer):
-    plain = "success:bool"
+    plain = Plain("success:bool")
     vcenter = VCenterRefSerializer(allow_null=True)
     vms = DiscoveredVMSerializer(many=True)
 
 
 class PreviewRowSerializer(KnownVMCounts, PlainSerializer):
-    plain = "id? name? path? power_state? num_cpu:int? memory_mb:int?"
+    plain = Plain("id? name? path? power_state? num_cpu:int? memory_mb:int?")
     disk_count = serializers.SerializerMethodField()
     total_capacity_bytes = serializers.SerializerMethodField()
     already_added = serializers.SerializerMethodField(help_text=ALREADY_ADDED)
 
 
 class PreviewAnswerSerializer(PlainSerializer):
-    plain = "success:bool count:int"
+    plain = Plain("success:bool count:int")
     new_vms = serializers.IntegerField(help_text="How many are not in the inventory yet")
     preview = PreviewRowSerializer(many=True)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from ..choices import Classification, PricingCategory
 from ..models import ApiUsageSample, EfficiencySample, MeteringSettings, Pricing, ResourceSample, RestoreSample, SnapshotSample
@@ -102,12 +102,12 @@ _Efficiency = plain_answer("_Efficiency", "avg_efficiency:float excellent_count:
 
 
 class OverviewSerializer(PlainSerializer):
+    plain = Plain("total_vms_metered:int")
     resources = _Resources()
     snapshots = _Snapshots()
     restores = _Restores()
     api_usage = _Api()
     efficiency = _Efficiency()
-    plain = "total_vms_metered:int"
 
 
 _Tenant = plain_answer("_Tenant", "project domain")
@@ -115,9 +115,9 @@ _Flavor = plain_answer("_Flavor", "name vcpus:int? ram_mb:int? disk_gb:int")
 
 
 class FiltersSerializer(PlainSerializer):
+    plain = Plain("projects:texts domains:texts")
     all_tenants = _Tenant(many=True)
     flavors = _Flavor(many=True)
-    plain = "projects:texts domains:texts"
 
 
 CLASSIFICATIONS = Classification.values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from ..choices import (
     TENANT_TARGET_FIELDS,
@@ -49,8 +49,8 @@ class TenantRuleSerializer(serializers.Serializer):
 
 
 class TenantRuleAnswer(PlainSerializer):
-    plain = "rule_id:int tenant_count:int"
     rule = TenantRuleSerializer()
+    plain = Plain("rule_id:int tenant_count:int")
 
 
 DetectAnswer = plain_answer("DetectAnswer", "status tenant_count:int")
@@ -87,7 +87,8 @@ def bulk_replace_answer(kind: str, *row_names: str) -> type[serializers.Serializ
     after) and how many rows it changed."""
     row = plain_answer(f"{kind}PreviewRow", " ".join(["id:int", *row_names, "old_value new_value"]))
     return type(PlainSerializer)(f"{kind}BulkReplaceAnswer", (PlainSerializer,), {
-        "__module__": __name__, "plain": "status affected_count:int", "preview": row(many=True)})
+        "__module__": __name__, "plain": Plain("status"), "preview": row(many=True),
+        "plain_tail": Plain("affected_count:int")})
 
 
 TenantBulkReplaceAnswer = bulk_replace_answer("Tenant", "tenant_name", "org_vdc")
@@ -100,7 +101,7 @@ class CheckSerializer(serializers.Serializer):
 
 
 class ReadinessAnswer(PlainSerializer):
-    plain = "tenant_id:int tenant_name"
+    plain = Plain("tenant_id:int tenant_name")
     overall = serializers.ChoiceField(choices=CheckStatus.choices)
     score = serializers.IntegerField(min_value=0, max_value=5)
     checks = CheckSerializer(many=True)
@@ -149,8 +150,8 @@ class NetworkMappingSerializer(ReadOnlyModelSerializer):
 
 
 class NetworkMappingListAnswer(PlainSerializer):
-    plain = "unconfirmed_count:int"
     mappings = NetworkMappingSerializer(many=True)
+    plain = Plain("unconfirmed_count:int")
 
 
 class NetworkMappingCreateSerializer(serializers.Serializer):
@@ -199,8 +200,8 @@ class CohortSerializer(ReadOnlyModelSerializer):
 
 
 class CohortListAnswer(PlainSerializer):
-    plain = "unassigned_tenant_count:int"
     cohorts = CohortSerializer(many=True)
+    plain = Plain("unassigned_tenant_count:int")
 
 
 class CohortWriteSerializer(serializers.Serializer):
@@ -227,8 +228,8 @@ AssignTenantsAnswer = plain_answer("AssignTenantsAnswer", "status cohort_id:int?
 
 
 class CohortSummaryAnswer(PlainSerializer):
-    plain = ("cohort_id:int name tenant_count:int vm_count:int total_vcpu:int total_ram_gb:float total_disk_gb:float "
-             "estimated_hours:float")
+    plain = Plain("cohort_id:int name tenant_count:int vm_count:int total_vcpu:int total_ram_gb:float total_disk_gb:float "
+                  "estimated_hours:float")
     status_breakdown = StatusCounts()
 
 
@@ -240,13 +241,15 @@ Assignment = plain_answer("Assignment", "tenant_id:int tenant_name cohort_id:int
 
 
 class AutoAssignAnswer(PlainSerializer):
-    plain = "status assigned_count:int"
+    plain = Plain("status")
     strategy = serializers.ChoiceField(choices=AutoAssignStrategy.choices)
+    plain_tail = Plain("assigned_count:int")
     assignments = Assignment(many=True)
     warnings = serializers.ListField(child=serializers.CharField())
 
 
 class CohortReadinessAnswer(PlainSerializer):
-    plain = "cohort_id:int cohort_name tenant_count:int pass_count:int"
+    plain = Plain("cohort_id:int cohort_name")
     overall = serializers.ChoiceField(choices=CohortReadiness.choices)
+    plain_tail = Plain("tenant_count:int pass_count:int")
     tenants = ReadinessAnswer(many=True)

@@ -7,7 +7,7 @@ from django.db import models
 from rest_framework import serializers
 
 from apps.core.api.fields import BlankAsNullCharField
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from ..choices import (
     MigrationMode,
@@ -69,14 +69,15 @@ ProjectAnswer = wrapper("ProjectAnswer", project=ProjectSerializer())
 
 
 class ApprovalGroup(PlainSerializer):
-    plain = "cohort_id:int cohort_name group_id:int group_name vm_count:int"
+    plain = Plain("cohort_id:int cohort_name group_id:int group_name vm_count:int")
     schedule_id = serializers.IntegerField(help_text="The group's sync schedule (the project's sync timing)")
     schedule = serializers.CharField(help_text="When it syncs, in words")
 
 
 class ApprovalWave(PlainSerializer):
-    plain = "cohort_id:int wave_name"
+    plain = Plain("cohort_id:int")
     wave_id = serializers.IntegerField(allow_null=True, help_text="null: no wave, see error")
+    plain_tail = Plain("wave_name")
     status = serializers.CharField(allow_null=True, help_text="scheduled (the cohort's dates) or draft (no window)")
     window_start = serializers.DateTimeField(allow_null=True)
     deadline = serializers.DateTimeField(allow_null=True)
@@ -93,14 +94,17 @@ class ApprovalMappings(serializers.Serializer):
                                               help_text="Source networks with no confirmed target")
 
 
-class ApprovalReport(PlainSerializer):
+class ApprovalReport(serializers.Serializer):
     """What approval handed to the platform: scheduler groups, and the planned VMs it could not place."""
 
-    plain = "matched_count:int unmatched_count:int already_grouped_count:int not_in_a_cohort_count:int"
     machine_groups = ApprovalGroup(many=True)
+    matched_count = serializers.IntegerField()
     unmatched = serializers.ListField(child=serializers.CharField(), help_text="Planned VMs with no discovered VM")
+    unmatched_count = serializers.IntegerField()
     already_grouped = serializers.ListField(child=serializers.CharField())
+    already_grouped_count = serializers.IntegerField()
     not_in_a_cohort = serializers.ListField(child=serializers.CharField())
+    not_in_a_cohort_count = serializers.IntegerField()
     waves = ApprovalWave(many=True, help_text="Each cohort's cutover wave")
     network_mappings = ApprovalMappings()
 
@@ -127,7 +131,7 @@ class ImportDiscoveredSerializer(serializers.Serializer):
 
 class UploadStats(PlainSerializer):
     # The sheet names are the keys, as the seed shows.
-    plain = "vInfo:int vDisk:int vNIC:int vHost:int vCluster:int vSnapshot:int"
+    plain = Plain("vInfo:int vDisk:int vNIC:int vHost:int vCluster:int vSnapshot:int")
 
 
 UploadAnswer = wrapper("UploadAnswer", stats=UploadStats())
@@ -153,8 +157,8 @@ class VMSerializer(ReadOnlyModelSerializer):
 
 
 class VMPageAnswer(PlainSerializer):
-    plain = "total:int page:int limit:int"
     vms = VMSerializer(many=True)
+    plain = Plain("total:int page:int limit:int")
 
 
 DiskSerializer = plain_answer("DiskSerializer", "disk_label disk_path capacity_gb:float thin_provisioned:bool? "
@@ -163,7 +167,7 @@ NICSerializer = plain_answer("NICSerializer", "nic_label adapter_type network_na
 
 
 class VMDetailAnswer(PlainSerializer):
-    plain = "vm_name"
+    plain = Plain("vm_name")
     disks = DiskSerializer(many=True)
     nics = NICSerializer(many=True)
 
@@ -200,8 +204,8 @@ StatusCounts = counts("StatusDistribution", VMStatus)
 
 
 class StatsAnswer(PlainSerializer):
-    plain = ("total_vms:int powered_on_vms:int assessed_vms:int total_vcpu:int total_ram_gb:float total_disk_gb:float "
-             "total_in_use_gb:float total_hosts:int total_clusters:int total_tenants:int")
+    plain = Plain("total_vms:int powered_on_vms:int assessed_vms:int total_vcpu:int total_ram_gb:float total_disk_gb:float "
+                  "total_in_use_gb:float total_hosts:int total_clusters:int total_tenants:int")
     risk_distribution = RiskCounts()
     mode_distribution = ModeCounts()
     os_distribution = OsCounts()
@@ -230,7 +234,7 @@ class RiskConfigUpdateSerializer(serializers.Serializer):
 
 
 class AssessAnswer(PlainSerializer):
-    plain = "status project_status vm_count:int tenant_count:int"
+    plain = Plain("status project_status vm_count:int tenant_count:int")
     risk_distribution = RiskCounts()
     mode_distribution = ModeCounts()
 
@@ -239,10 +243,11 @@ ResetPlanAnswer = plain_answer("ResetPlanAnswer", "status cohorts_deleted:int")
 
 
 class BandwidthSerializer(PlainSerializer):
-    plain = ("source_effective_mbps:float agent_effective_mbps:float storage_effective_mbps:float bottleneck_mbps:float "
-             "latency_penalty:float")
+    plain = Plain("source_effective_mbps:float")
     link_effective_mbps = serializers.FloatField(allow_null=True, help_text="null for a local topology")
+    plain_middle = Plain("agent_effective_mbps:float storage_effective_mbps:float")
     bottleneck = serializers.ChoiceField(choices=["source", "link", "agent", "pcd_storage"])
+    plain_tail = Plain("bottleneck_mbps:float latency_penalty:float")
     source = serializers.ChoiceField(choices=["model", "measured"], help_text="measured: the agent stream speed comes "
                                      "from the platform's own completed syncs; model: the project's agent_stream_mbps")
     measured_jobs = serializers.IntegerField(help_text="Completed syncs measured (0: none yet)")
@@ -257,7 +262,8 @@ BandwidthAnswer = wrapper("BandwidthAnswer", bandwidth=BandwidthSerializer())
 
 
 class RecommendationSerializer(PlainSerializer):
-    plain = "recommended_agent_count:int vcpu_per_agent:int ram_gb_per_agent:int disk_gb_per_agent:int max_concurrent_vms:int"
+    plain = Plain("recommended_agent_count:int vcpu_per_agent:int ram_gb_per_agent:int disk_gb_per_agent:int "
+                  "max_concurrent_vms:int")
     reasoning = serializers.ListField(child=serializers.CharField())
 
 
@@ -286,15 +292,14 @@ class ModeOverrideSerializer(serializers.Serializer):
 
 
 class ProjectSummarySerializer(PlainSerializer):
-    plain = ("project_name total_vms:int warm_count:int cold_count:int total_disk_tb:float bottleneck_mbps:float "
-             "estimated_total_hours:float estimated_days:int")
+    plain = Plain("project_name total_vms:int warm_count:int cold_count:int total_disk_tb:float bottleneck_mbps:float")
     bandwidth_source = serializers.ChoiceField(choices=["model", "measured"])
     change_rate_pct = serializers.FloatField(help_text="The change rate the estimates used")
+    plain_tail = Plain("estimated_total_hours:float estimated_days:int")
 
 
 class PlanVMSerializer(PlainSerializer):
-    plain = ("vm_id:int vm_name total_disk_gb:float in_use_gb:float warm_phase1_hours:float warm_cutover_hours:float "
-             "warm_downtime_hours:float cold_total_hours:float cold_downtime_hours:float")
+    plain = Plain("vm_id:int vm_name total_disk_gb:float in_use_gb:float")
     mode = serializers.ChoiceField(choices=MigrationMode.choices)
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, allow_null=True)
     migration_status = serializers.ChoiceField(choices=VMStatus.choices)
@@ -305,17 +310,19 @@ class PlanVMSerializer(PlainSerializer):
     wave_status = serializers.CharField(allow_null=True, help_text="Its outcome in that wave: queued, running, "
                                                                    "completed, skipped, failed...")
     wave_reason = serializers.CharField(allow_null=True, help_text="Why it was skipped or failed")
+    plain_tail = Plain("warm_phase1_hours:float warm_cutover_hours:float warm_downtime_hours:float cold_total_hours:float "
+                       "cold_downtime_hours:float")
 
 
 class TenantPlanSerializer(PlainSerializer):
-    plain = ("tenant_name cohort_name? vm_count:int warm_count:int cold_count:int total_disk_gb:float phase1_hours:float "
-             "cutover_hours:float total_hours:float")
+    plain = Plain("tenant_name cohort_name? vm_count:int warm_count:int cold_count:int total_disk_gb:float phase1_hours:float "
+                  "cutover_hours:float total_hours:float")
     risk_distribution = RiskCounts()
     vms = PlanVMSerializer(many=True)
 
 
 class DaySerializer(PlainSerializer):
-    plain = "day:int"
+    plain = Plain("day:int")
     vms = serializers.ListField(child=serializers.CharField())
 
 

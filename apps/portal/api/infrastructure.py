@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from apps.core.api.serializers import PlainSerializer
+from apps.core.api.serializers import Plain, PlainSerializer
 
 from .. import models, selectors
 from .base import PortalView, choice, errors, page_window
@@ -251,8 +251,9 @@ class ComputedList(PortalView):
 
 
 class TenantSerializer(PlainSerializer):
+    plain = Plain("project_id project_name")
     kind = serializers.CharField(help_text="project (a CloudStack project) or account (a CloudStack account)")
-    plain = "project_id project_name domain_id domain_name server_count:int volume_count:int network_count:int"
+    plain_tail = Plain("domain_id domain_name server_count:int volume_count:int network_count:int")
 
 
 def _counts(model) -> dict[str, int]:

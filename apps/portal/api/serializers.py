@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer
+from apps.core.api.serializers import Plain, PlainSerializer
 
 
 class FreshnessSerializer(PlainSerializer):
     collected_at = serializers.DateTimeField(allow_null=True, help_text="When the data was read from CloudStack")
+    plain = Plain("data_age_seconds:int? collection_duration_ms:int?")
     stale = serializers.BooleanField(help_text="True when the last collection failed (CloudStack down) or none ran")
-    plain = "data_age_seconds:int? collection_duration_ms:int? last_error?"
+    plain_tail = Plain("last_error?")
 
 
 class LoginSerializer(serializers.Serializer):
@@ -18,11 +19,12 @@ class LoginSerializer(serializers.Serializer):
 
 
 class LoginUserSerializer(PlainSerializer):
+    plain = Plain("username")
     role = serializers.CharField(help_text="superadmin, admin, operator or viewer")
-    plain = "username is_active:bool permissions:texts"
+    plain_tail = Plain("is_active:bool permissions:texts")
 
 
 class TokenSerializer(PlainSerializer):
+    plain = Plain("access_token token_type expires_in:int")
     expires_at = serializers.DateTimeField()
     user = LoginUserSerializer()
-    plain = "access_token token_type expires_in:int"

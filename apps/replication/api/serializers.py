@@ -7,6 +7,7 @@ from rest_framework import serializers
 from apps.core.api.fields import BlankAsNullCharField, IsoDateTimeField, RoundedFloatField
 from apps.core.api.serializers import (
     JobEventSerializer,
+    Plain,
     PlainSerializer,
     SucceededSerializer,
     SuccessMessageSerializer,
@@ -135,18 +136,20 @@ class ReplicationDetailSerializer(ReplicationJobSerializer):
 class JobSummarySerializer(DiskCountersMixin, PlainSerializer):
     """A job as the VM-context views and the stored progress show it."""
 
-    plain = ("job_id status replication_type bytes_transferred:int bytes_total:int eta_seconds:int? "
-             "started_at:datetime? completed_at:datetime? created_at:datetime")
     id = serializers.CharField(source="job_id", help_text="Same as job_id")
+    plain = Plain("job_id status replication_type")
     progress_percent = RoundedFloatField()
     current_operation = serializers.CharField(allow_blank=True)
+    plain_middle = Plain("bytes_transferred:int bytes_total:int")
     bytes_copied = serializers.SerializerMethodField()
     bytes_zeroed = serializers.SerializerMethodField()
     vma_throughput_mbps = RoundedFloatField(source="throughput_mbps", help_text="Same as throughput_mbps")
     vma_eta_seconds = serializers.IntegerField(source="eta_seconds", allow_null=True,
                                                help_text="Same as eta_seconds")
     throughput_mbps = RoundedFloatField(help_text="MB/s (10^6 bytes/s) over the last seconds")
+    eta_seconds = serializers.IntegerField(allow_null=True)
     error_message = BlankAsNullCharField()
+    plain_tail = Plain("started_at:datetime? completed_at:datetime? created_at:datetime")
 
 
 class StoredProgressSerializer(SucceededSerializer, JobSummarySerializer):
@@ -164,46 +167,49 @@ class ProgressPushAnswerSerializer(SucceededSerializer):
 
 
 class CreatedVolumeSerializer(PlainSerializer):
-    plain = "volume_name size_gb:int disk_id"
     volume_id = serializers.CharField(allow_null=True, help_text="Null until the volume is created")
+    plain = Plain("volume_name size_gb:int disk_id")
     status = serializers.CharField(help_text="reused or pending")
 
 
 class NbdExportSerializer(PlainSerializer):
     """An NBD export already serving a disk of the VM (a ``VMExportMapping``): the new job reuses it."""
 
-    plain = "export_name device_path port:int? vm_id disk_unit_number:int"
+    plain = Plain("export_name device_path port:int?")
     reused = serializers.SerializerMethodField()
+    plain_tail = Plain("vm_id disk_unit_number:int")
 
     def get_reused(self, export) -> bool:
         return True
 
 
 class ReplicationCreatedSerializer(PlainSerializer):
-    plain = "job_id status progress_percent:float replication_type vm_context_id started_at:datetime? message"
+    plain = Plain("job_id status progress_percent:float replication_type vm_context_id")
     source_vm = SourceVMSerializer(help_text="As requested, else built from the inventory (id, name, path, "
                                              "datacenter)")
     created_volumes = CreatedVolumeSerializer(many=True)
     nbd_exports = NbdExportSerializer(many=True)
+    plain_tail = Plain("started_at:datetime? message")
 
 
 # --- change ids ---------------------------------------------------------------------------------------------------
 
 
 class ChangeIdAnswerSerializer(PlainSerializer):
-    plain = "success:bool vm_path disk_id job_id? created_at:datetime?"
+    plain = Plain("success:bool vm_path disk_id")
     change_id = serializers.CharField(allow_null=True, help_text="Null when no change id is stored (full sync)")
+    plain_tail = Plain("job_id? created_at:datetime?")
 
 
 class ChangeIdStoredSerializer(SuccessMessageSerializer, PlainSerializer):
-    plain = "job_id disk_id change_id"
+    plain = Plain("job_id disk_id change_id")
 
 
 class CbtRecordSerializer(PlainSerializer):
     """A stored change id (a ``ChangeIdRecord``)."""
 
-    plain = "disk_id vm_path change_id created_at:datetime"
     job_id = serializers.CharField(source="job.job_id")
+    plain = Plain("disk_id vm_path change_id created_at:datetime")
 
 
 # --- the agent's live progress, relayed -----------------------------------------------------------------------------
@@ -215,12 +221,13 @@ AgentVMRefSerializer = plain_answer("AgentVMRefSerializer", "id? path? name?")
 class AgentProgressSerializer(PlainSerializer):
     """The agent's progress record, relayed as is (docs/agent.md ``GET /api/v1/progress/{job_id}``)."""
 
-    plain = ("job_id status replication_type? sync_type? cbt_enabled_by_job:bool full_sync_reason? "
-             "progress_percent:float bytes_total:int bytes_transferred:int throughput_mbps:float eta_seconds:int? "
-             "started_at:datetime? updated_at:datetime? finished_at:datetime? error?")
+    plain = Plain("job_id status replication_type? sync_type? cbt_enabled_by_job:bool full_sync_reason?")
     vm = AgentVMRefSerializer()
     current_operation = serializers.CharField(allow_null=True, allow_blank=True)
+    plain_middle = Plain("progress_percent:float bytes_total:int bytes_transferred:int throughput_mbps:float "
+                         "eta_seconds:int?")
     disks = serializers.JSONField(help_text="Per-disk progress records of the agent (free-form)")
+    plain_tail = Plain("started_at:datetime? updated_at:datetime? finished_at:datetime? error?")
     warnings = serializers.ListField(child=serializers.CharField())
 
 
@@ -239,5 +246,5 @@ class VMContextDetailSerializer(serializers.Serializer):
 
 
 class RecentJobsSerializer(PlainSerializer):
-    plain = "success:bool context_id"
+    plain = Plain("success:bool context_id")
     jobs = JobSummarySerializer(many=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer
+from apps.core.api.serializers import Plain, PlainSerializer
 
 from .. import catalog
 from ..choices import ApprovalMode, Decision, ExecutionStatus, PolicyRole
@@ -12,8 +12,9 @@ from ..models import ApprovalPolicy, Execution
 
 class RunbookSerializer(PlainSerializer):
     runbook_id = serializers.UUIDField()
+    plain = Plain("name display_name description category")
     risk_level = serializers.ChoiceField(choices=["low", "medium", "high"])
-    plain = "name display_name description category supports_dry_run:bool enabled:bool"
+    plain_tail = Plain("supports_dry_run:bool enabled:bool")
     parameters_schema = serializers.JSONField(help_text="JSON Schema of the trigger's `parameters`")
 
 
@@ -102,7 +103,7 @@ class ExecutionDetailSerializer(MaskedExecutionSerializer, ExecutionSummarySeria
 
 class HistorySerializer(PlainSerializer):
     executions = ExecutionSummarySerializer(many=True)
-    plain = "total:int"
+    plain = Plain("total:int")
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -128,6 +129,6 @@ class PolicySerializer(serializers.ModelSerializer):
 
 
 class StatsSerializer(PlainSerializer):
+    plain = Plain("runbook_name total_executions:int completed:int failed:int pending:int rejected:int total_items_found:int "
+                  "total_items_actioned:int")
     last_run = serializers.DateTimeField(allow_null=True)
-    plain = ("runbook_name total_executions:int completed:int failed:int pending:int rejected:int total_items_found:int "
-             "total_items_actioned:int")

@@ -6,7 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.api.serializers import AnswerSerializer, PlainSerializer, plain_answer
+from apps.core.api.serializers import AnswerSerializer, Plain, PlainSerializer, plain_answer
 from apps.inventory.models import VMContext
 
 from .. import timing
@@ -242,7 +242,7 @@ class ExecutionAnswerSerializer(AnswerSerializer):
 class VMRefSerializer(PlainSerializer):
     """A VM by context id and name."""
 
-    plain = "context_id vm_name"
+    plain = Plain("context_id vm_name")
 
 
 class AssignedSerializer(AnswerSerializer):

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.fields import ConstantField
-from apps.core.api.serializers import PlainSerializer, SuccessMessageSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, SuccessMessageSerializer, plain_answer
 from apps.core.crypto import REDACTED
 from apps.enrollment.models import Appliance
 
@@ -177,8 +177,9 @@ class ResolveSerializer(TargetSerializer):
 class ConnectionDetailsSerializer(PlainSerializer):
     """What the connection test found: the zones, whether the configured zone is among them, the API answering."""
 
-    plain = "zones_found:int api_accessible:bool"
+    plain = Plain("zones_found:int")
     zone_verified = serializers.CharField(allow_null=True, help_text="The zone's name when the given zone exists")
+    plain_tail = Plain("api_accessible:bool")
 
 
 class ConnectionTestSerializer(SuccessMessageSerializer):
@@ -194,7 +195,7 @@ def connection_test_answer(details: dict) -> dict:
 class OmaVmSerializer(PlainSerializer):
     """CloudStack's record of the control-plane VM."""
 
-    plain = "id name? state?"
+    plain = Plain("id name? state?")
     mac_addresses = serializers.SerializerMethodField()
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField(allow_null=True)))
@@ -210,9 +211,10 @@ class DetectOmaVmAnswerSerializer(SuccessMessageSerializer):
 class NetworkSerializer(PlainSerializer):
     """A CloudStack network record."""
 
-    plain = "id name? type? cidr? state?"
+    plain = Plain("id name?")
     zone_id = serializers.CharField(source="zoneid", allow_null=True)
     zone_name = serializers.CharField(source="zonename", allow_null=True)
+    plain_tail = Plain("type? cidr? state?")
 
 
 CountAnswerSerializer = plain_answer("CountAnswerSerializer", "success:bool count:int")
@@ -225,7 +227,7 @@ class NetworksAnswerSerializer(CountAnswerSerializer):
 class ServiceOfferingSerializer(PlainSerializer):
     """A CloudStack service offering record; ``context`` may give the VM's ``cpus`` and ``memory_mb``."""
 
-    plain = "id name?"
+    plain = Plain("id name?")
     cpu_number = serializers.IntegerField(source="cpunumber", allow_null=True)
     memory_mb = serializers.IntegerField(source="memory", allow_null=True)
     is_customized = serializers.SerializerMethodField()
@@ -244,15 +246,16 @@ class ServiceOfferingsAnswerSerializer(CountAnswerSerializer):
 
 
 class CheckSerializer(PlainSerializer):
-    plain = "check_name message execution_time_ms:float"
+    plain = Plain("check_name")
     status = serializers.CharField(help_text="pass or fail")
+    plain_tail = Plain("message execution_time_ms:float")
     details = serializers.DictField(allow_null=True, help_text="What the check found (ids), when it passed")
 
 
 class ValidateAnswerSerializer(PlainSerializer):
     """``apps.settings.cloudstack_service.validate``."""
 
-    plain = "success:bool valid:bool"
+    plain = Plain("success:bool valid:bool")
     checks = CheckSerializer(many=True)
     message = serializers.CharField(required=False, help_text="Absent when the API access check already failed")
 
@@ -260,7 +263,7 @@ class ValidateAnswerSerializer(PlainSerializer):
 class DiscoverAllAnswerSerializer(PlainSerializer):
     """``apps.settings.cloudstack.CloudStackClient.discover_all``, relayed."""
 
-    plain = "success:bool"
+    plain = Plain("success:bool")
     zones = serializers.ListField(child=serializers.DictField(), help_text=RAW)
     networks = serializers.ListField(child=serializers.DictField(), help_text=RAW)
     service_offerings = serializers.ListField(child=serializers.DictField(), help_text=RAW)
@@ -279,10 +282,10 @@ NetworkRefSerializer = plain_answer("NetworkRefSerializer", "id name?")
 
 
 class ResolveAnswerSerializer(PlainSerializer):
-    plain = "message"
     success = serializers.BooleanField(help_text="False when a name is unknown")
     resolved = serializers.DictField(child=NetworkRefSerializer(), help_text="By the name (or id) asked for")
     unresolved = serializers.ListField(child=serializers.CharField())
+    plain = Plain("message")
 
 
 # --- /ossea/config and VMware credentials: answers -----------------------------------------------------------------
@@ -295,7 +298,7 @@ class OsseaConfigCreatedSerializer(SuccessMessageSerializer):
 class OsseaConfigAnswerSerializer(PlainSerializer):
     """The 200 answer of every action: which keys are present depends on the action."""
 
-    plain = "success:bool"
+    plain = Plain("success:bool")
     message = serializers.CharField(required=False, help_text="update, delete, test")
     configuration = OsseaConfigSerializer(required=False, help_text="get with id, update")
     configurations = OsseaConfigSerializer(many=True, required=False, help_text="get without id")
@@ -305,9 +308,9 @@ class OsseaConfigAnswerSerializer(PlainSerializer):
 class CredentialTestDetailsSerializer(PlainSerializer):
     """``apps.settings.selectors.CredentialCheck``."""
 
-    plain = "vm_count:int"
     vcenter = serializers.CharField(source="credential.vcenter_host")
     datacenter = serializers.CharField(source="credential.datacenter")
+    plain = Plain("vm_count:int")
 
 
 class CredentialTestSerializer(SuccessMessageSerializer):

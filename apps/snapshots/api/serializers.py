@@ -5,7 +5,7 @@ import re
 
 from rest_framework import serializers
 
-from apps.core.api.serializers import PlainSerializer, plain_answer
+from apps.core.api.serializers import Plain, PlainSerializer, plain_answer
 
 from ..choices import IpStrategy, RestoreMode, TargetType, VolumeOutcome
 from ..models import OnDemandRun, RestoreJob, SnapshotAssignment, SnapshotPolicy, SnapshotRun, SnapshotRunVolume
@@ -109,11 +109,13 @@ BatchSerializer = plain_answer("BatchSerializer", "batch_number:int tenant_names
 
 
 class QuotaBlockSerializer(PlainSerializer):
+    plain = Plain("volume_id volume_name tenant_name")
     quota_limit_gb = serializers.IntegerField(allow_null=True, help_text="The owner's secondary storage limit (GiB) "
                                               "when CloudStack refused; null: unlimited or not given")
     quota_used_gb = serializers.IntegerField(allow_null=True, help_text="Its secondary storage in use (GiB)")
+    plain_middle = Plain("quota_needed_gb:int")
     snapshot_limit = serializers.IntegerField(allow_null=True, help_text="The owner's snapshot count limit")
-    plain = "volume_id volume_name tenant_name quota_needed_gb:int snapshots_used:int? block_reason"
+    plain_tail = Plain("snapshots_used:int? block_reason")
 
 
 class RunProgressSerializer(PlainSerializer):
@@ -121,29 +123,30 @@ class RunProgressSerializer(PlainSerializer):
     batches = BatchSerializer(many=True)
     quota_blocks = QuotaBlockSerializer(many=True)
     volumes = RunVolumeSerializer(many=True)
-    plain = "is_active:bool"
+    plain = Plain("is_active:bool")
 
 
 class ActiveProgressSerializer(PlainSerializer):
+    plain = Plain("active:bool")
     run = RunSerializer(allow_null=True)
     batches = BatchSerializer(many=True)
-    plain = "active:bool"
 
 
 class PipelineStepSerializer(PlainSerializer):
+    plain = Plain("key label status")
     message = serializers.CharField(required=False)
-    plain = "key label status"
 
 
 PipelineQueuedSerializer = plain_answer("PipelineQueuedSerializer", "job_id status message")
 
 
 class PipelineStatusSerializer(PlainSerializer):
+    plain = Plain("job_id? status triggered_by?")
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     steps = PipelineStepSerializer(many=True)
+    plain_tail = Plain("snapshot_run_id:int?")
     error = serializers.CharField(allow_blank=True)
-    plain = "job_id? status triggered_by? snapshot_run_id:int?"
 
     @staticmethod
     def of(job: OnDemandRun | None) -> dict:
@@ -164,22 +167,24 @@ RestoreConfigSerializer = plain_answer("RestoreConfigSerializer", "enabled:bool 
 class CloudSnapshotSerializer(PlainSerializer):
     """A CloudStack volume snapshot as the restore pages list it."""
 
+    plain = Plain("id")
     name = serializers.CharField(allow_blank=True)
     volume_id = serializers.CharField(source="volumeid", allow_null=True)
     volume_name = serializers.CharField(source="volumename", allow_blank=True, default="")
     volume_type = serializers.CharField(source="volumetype", allow_blank=True, default="")
     status = serializers.CharField(source="state")
+    plain_middle = Plain("size_gb:int")
     created_at = serializers.CharField(source="created")
-    plain = "id size_gb:int tenant_name"
+    plain_tail = Plain("tenant_name")
 
 
 class RestorePointSerializer(CloudSnapshotSerializer):
-    plain = "restorable:bool"
+    plain = Plain("restorable:bool")
 
 
 class RestorePointsSerializer(PlainSerializer):
+    plain = Plain("vm_id vm_name")
     restore_points = RestorePointSerializer(many=True)
-    plain = "vm_id vm_name"
 
 
 SubnetSerializer = plain_answer("SubnetSerializer", "subnet_id subnet_name cidr gateway_ip? available_ips:texts "
@@ -187,8 +192,8 @@ SubnetSerializer = plain_answer("SubnetSerializer", "subnet_id subnet_name cidr 
 
 
 class AvailableIpsSerializer(PlainSerializer):
+    plain = Plain("network_id")
     subnets = SubnetSerializer(many=True)
-    plain = "network_id"
 
 
 class RestorePlanRequestSerializer(serializers.Serializer):
@@ -252,18 +257,18 @@ CleanedSerializer = plain_answer("CleanedSerializer", "ports:texts volume? volum
 StorageResultSerializer = plain_answer("StorageResultSerializer", "deleted_volumes:texts deleted_snapshots:texts "
                                                                   "errors:texts skipped:texts")
 
-# The base of a restore job's answers: the job, a message, and what the step did.
-class JobAnswerSerializer(PlainSerializer):
-    plain = "job_id message"
-
-
-class CleanupAnswerSerializer(JobAnswerSerializer):
+# A restore job's answers: the job, what the step did, then a message.
+class CleanupAnswerSerializer(PlainSerializer):
+    plain = Plain("job_id")
     cleaned = CleanedSerializer()
+    plain_tail = Plain("message")
 
 
-class StorageAnswerSerializer(JobAnswerSerializer):
+class StorageAnswerSerializer(PlainSerializer):
+    plain = Plain("job_id")
     result = StorageResultSerializer()
+    plain_tail = Plain("message")
 
 
-class RetryAnswerSerializer(JobAnswerSerializer):
-    plain = "original_job_id status resumed_from_step reused_resources:dict ip_strategy"
+class RetryAnswerSerializer(PlainSerializer):
+    plain = Plain("job_id original_job_id status resumed_from_step reused_resources:dict ip_strategy message")

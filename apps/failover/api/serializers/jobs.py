@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from apps.core.api.fields import IsoDateTimeField
 from apps.core.api.schemas import ErrorResponseSerializer, JobEventSerializer
-from apps.core.api.serializers import AnswerSerializer, PlainSerializer
+from apps.core.api.serializers import AnswerSerializer, Plain, PlainSerializer
 from apps.settings.choices import CloudResourceKind, CloudResourceState
 
 from ... import selectors
@@ -90,11 +90,12 @@ class FailoverRollbackStartedSerializer(AnswerSerializer, FailoverJobRefSerializ
 class FailoverVolumeSerializer(PlainSerializer):
     """A replica volume as the job moved it."""
 
-    plain = "disk_id disk_unit_number:int volume_id volume_name export_stopped:bool vm_device_id:int?"
+    plain = Plain("disk_id disk_unit_number:int volume_id volume_name")
     role = serializers.SerializerMethodField()
     place = serializers.ChoiceField(choices=VolumePlace.choices)
     snapshot_id = TextOrNullField()
     snapshot_state = ChoiceOrNullField(choices=SNAPSHOT_STATES)
+    plain_tail = Plain("export_stopped:bool vm_device_id:int?")
 
     @extend_schema_field(one_of(ROLES))
     def get_role(self, volume) -> str:
@@ -111,7 +112,6 @@ class FailoverRollbackLogEntrySerializer(serializers.Serializer):
 
 
 class FailoverJobDetailsSerializer(PlainSerializer):
-    plain = "started_at:datetime? completed_at:datetime? ended_at:datetime?"
     job_type = one_of(FailoverType.values)
     vm_id = serializers.CharField(source="vm_context.vm_id")
     vm_name = serializers.CharField(source="vm_context.vm_name")
@@ -121,6 +121,7 @@ class FailoverJobDetailsSerializer(PlainSerializer):
     snapshot_ids = serializers.SerializerMethodField()
     error_message = TextOrNullField()
     error_code = TextOrNullField()
+    plain = Plain("started_at:datetime? completed_at:datetime? ended_at:datetime?")
     custom_config = serializers.SerializerMethodField(
         help_text="The request's custom_config with network_mappings (and test_duration, auto_cleanup for a test)")
 
@@ -263,8 +264,8 @@ class FailoverJobListSerializer(AnswerSerializer):
 
 
 class FailoverCloudResourceSerializer(PlainSerializer):
-    plain = "resource_id name"
     kind = one_of(CloudResourceKind.values)
+    plain = Plain("resource_id name")
     parent_id = serializers.CharField(help_text="The VM an attachment belongs to; empty for other kinds")
     state = one_of(CloudResourceState.values)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.core.api.fields import IsoDateTimeField
-from apps.core.api.serializers import AnswerSerializer, PlainSerializer, plain_answer
+from apps.core.api.serializers import AnswerSerializer, Plain, PlainSerializer, plain_answer
 
 from ...choices import FailoverType
 from ...models import NetworkMapping
@@ -81,10 +81,11 @@ class NetworkMappingStatusRowSerializer(MappingFieldsSerializer):
 class NetworkMappingStatusSerializer(PlainSerializer):
     """readiness.network_info."""
 
-    plain = "total_networks:int mapped_networks:int unmapped_networks:int test_networks_available:bool is_ready_for_failover:bool"
     failover_type = serializers.ChoiceField(choices=FailoverType.choices)
+    plain = Plain("total_networks:int mapped_networks:int unmapped_networks:int test_networks_available:bool")
     mappings = NetworkMappingStatusRowSerializer(many=True)
     unmapped = strings(help_text="Source networks without a mapping for this failover type")
+    plain_tail = Plain("is_ready_for_failover:bool")
 
 
 class NetworkMappingStatusAnswerSerializer(FailoverVMAnswerSerializer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.core.api.serializers import AnswerSerializer, PlainSerializer, plain_answer
+from apps.core.api.serializers import AnswerSerializer, Plain, PlainSerializer, plain_answer
 from apps.replication.choices import ReplicationStatus, ReplicationType
 
 from ...choices import CheckStatus, CheckType, FailoverStatus, FailoverType
@@ -63,10 +63,11 @@ FailoverDiskChangeIdSerializer = plain_answer("FailoverDiskChangeIdSerializer", 
 class FailoverSyncStatusSerializer(PlainSerializer):
     """readiness.sync_info."""
 
-    plain = ("has_valid_change_id:bool latest_change_id? last_sync_time:datetime? sync_age_seconds:int? "
-             "replication_job_id? sync_percentage:float active_replication_job_id? is_ready_for_failover:bool")
+    plain = Plain("has_valid_change_id:bool latest_change_id? last_sync_time:datetime? sync_age_seconds:int? "
+                  "replication_job_id? sync_percentage:float active_replication_job_id?")
     disks = serializers.DictField(child=FailoverDiskChangeIdSerializer(allow_null=True),
                                   help_text="disk id -> its latest stored change id, null when it has none")
+    plain_tail = Plain("is_ready_for_failover:bool")
 
 
 class FailoverSyncStatusAnswerSerializer(FailoverVMAnswerSerializer):
@@ -76,13 +77,13 @@ class FailoverSyncStatusAnswerSerializer(FailoverVMAnswerSerializer):
 class FailoverVolumeStatusSerializer(PlainSerializer):
     """A disk's replica volume as recorded and as CloudStack sees it (readiness.volume_info)."""
 
-    plain = ("disk_id disk_unit_number:int volume_id? volume_name? size_gb:int attached_vm_id? cloudstack_state? "
-             "is_accessible:bool is_ready_for_failover:bool")
+    plain = Plain("disk_id disk_unit_number:int volume_id? volume_name? size_gb:int")
     volume_type = serializers.ChoiceField(choices=["ROOT", "DATADISK"])
     attachment_status = serializers.CharField(
         help_text="attached_to_oma, attached_to_vm or detached as CloudStack sees it; the recorded status when "
                   "CloudStack does not know the volume; missing without a replica volume")
     volume_status = serializers.ChoiceField(choices=["attached", "detached", "missing", "not_created"])
+    plain_tail = Plain("attached_vm_id? cloudstack_state? is_accessible:bool is_ready_for_failover:bool")
 
 
 class FailoverVolumeStatusAnswerSerializer(FailoverVMAnswerSerializer):
@@ -101,9 +102,10 @@ class FailoverVolumeStatusAnswerSerializer(FailoverVMAnswerSerializer):
 
 
 class FailoverBlockingReplicationSerializer(PlainSerializer):
-    plain = "job_id progress_percent:float"
+    plain = Plain("job_id")
     status = one_of(ReplicationStatus.values)
     replication_type = one_of(ReplicationType.values)
+    plain_tail = Plain("progress_percent:float")
 
 
 class FailoverBlockingFailoverSerializer(FailoverJobRefSerializer):
@@ -113,10 +115,11 @@ class FailoverBlockingFailoverSerializer(FailoverJobRefSerializer):
 class FailoverActiveJobsSerializer(PlainSerializer):
     """readiness.active_jobs_info."""
 
-    plain = "has_active_jobs:bool total_active:int is_ready_for_failover:bool"
+    plain = Plain("has_active_jobs:bool")
     migration_jobs = FailoverBlockingReplicationSerializer(many=True)
     failover_jobs = FailoverBlockingFailoverSerializer(many=True)
     failed_jobs_needing_cleanup = FailoverJobRefSerializer(many=True)
+    plain_tail = Plain("total_active:int is_ready_for_failover:bool")
 
 
 class FailoverActiveJobsAnswerSerializer(FailoverVMAnswerSerializer):
