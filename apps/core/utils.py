@@ -32,12 +32,6 @@ def is_pk(value) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def filter_given(queryset, **conditions):
-    """`queryset` narrowed by each condition whose value was given (neither None nor ""): a list's optional filters.
-    One filter() call: for conditions on the row's own fields, as narrowing by each in turn."""
-    return queryset.filter(**{lookup: value for lookup, value in conditions.items() if value is not None and value != ""})
-
-
 def by_pk(queryset, value, *, missing: Exception):
     """The row whose primary key a URL gave; `missing` (the caller's 404) when there is none, also for a value that
     is no primary key (never a 500)."""

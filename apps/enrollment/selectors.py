@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from apps.core.exceptions import ApplicationError
 from apps.core.registry import Health
-from apps.core.utils import filter_given, iso
+from apps.core.utils import iso
 
 from . import conf, sshd
 from .agent_client import AgentClient, agent_api_url
@@ -53,8 +53,10 @@ def probe_agent_api(appliance: Appliance, timeout: float = 3.0) -> dict:
 
 def audit_events(*, action: str = "", appliance_id: str = "", enrollment_id: str = "",
                  success: bool | None = None) -> QuerySet[EnrollmentAuditEvent]:
-    return filter_given(EnrollmentAuditEvent.objects.select_related("actor").order_by("-id"), action=action,
-                        appliance_id=appliance_id, enrollment_id=enrollment_id, success=success)
+    given = {"action": action, "appliance_id": appliance_id, "enrollment_id": enrollment_id, "success": success}
+    # An empty filter ("" or None) is one the caller did not ask for; False is a filter.
+    return EnrollmentAuditEvent.objects.select_related("actor").order_by("-id").filter(
+        **{field: value for field, value in given.items() if value is not None and value != ""})
 
 
 def tunnel_state(appliance: Appliance, sessions: list[sshd.TunnelSession]) -> dict:

@@ -22,10 +22,12 @@ logger = logging.getLogger(__name__)
 
 def _conductor_task(name: str, entry: Callable[[str], object]):
     """A thin task: one conductor entry point for one job, under the task name the queues and the logs know."""
-    @shared_task(name=f"apps.failover.tasks.{name}", acks_late=False)
     def task(job_id: str) -> None:
         entry(job_id)
-    return task
+
+    # Named before Celery wraps it, so the task's class, its repr and tracebacks say which task it is.
+    task.__name__ = task.__qualname__ = name
+    return shared_task(name=f"apps.failover.tasks.{name}", acks_late=False)(task)
 
 
 run_failover = _conductor_task("run_failover", conductor.run)

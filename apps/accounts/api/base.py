@@ -26,6 +26,15 @@ class AccountsView(SeedView, component_prefix="Portal"):
     def __init_subclass__(cls, tags=None, answer=None, read=None, summary: str = "", operation_id: str | None = None,
                           body=None, write=None, write_summary: str = "", **kwargs):
         super().__init_subclass__(**kwargs)
+        # An option without the one it completes would be silently ignored (the view answering 405): refuse it here.
+        given = {"tags": tags, "answer": answer, "summary": summary, "operation_id": operation_id, "body": body,
+                 "write": write, "write_summary": write_summary}
+        if read is None and any(given.values()):
+            raise TypeError(f"{cls.__name__}: {', '.join(k for k, v in given.items() if v)} need read= (and answer=)")
+        if read is not None and answer is None:
+            raise TypeError(f"{cls.__name__}: read= needs answer=, the serializer of what it reads")
+        if (write is None) != (body is None) or (write is None and write_summary):
+            raise TypeError(f"{cls.__name__}: write= and body= (and write_summary=) go together")
         if read is None:
             return
         # A public read documents no authentication (the login page reads it before anyone signs in).

@@ -116,13 +116,13 @@ class SeedRateLimited:
 
 
 class SeedView(SeedRateLimited, APIView):
-    # A view of a seed 004 app: its rate limit and its `{"detail"}` errors; the app's subclass names its permission
-    # class and its schema (a DetailAutoSchema with the app's component prefix). A comment, not a docstring: the
-    # schema describes an operation without a docstring of its own by the first one in its view's ancestry.
-    #
-    # An app's base view says both in its class line, `class PortalView(SeedView, component_prefix="Portal",
-    # permission_table=rbac.PERMISSIONS)`: its schema (components named Portal*) and its permission class
-    # (`seed_permission` of the table) are made here, the same for every app.
+    # A view of a seed 004 app: its rate limit and its `{"detail"}` errors. An app's base view may name in its class
+    # line its schema's component prefix and its permission table, `class PortalView(SeedView, component_prefix=
+    # "Portal", permission_table=rbac.PERMISSIONS)`: the prefix makes its schema (a DetailAutoSchema naming
+    # components Portal*), the table its permission class (`seed_permission` of it); an option left out leaves that
+    # to the app (CopilotView names only its table, AccountsView and PlannerView only their prefix). A comment, not
+    # a docstring: the schema describes an operation without a docstring of its own by the first one in its view's
+    # ancestry.
 
     def __init_subclass__(cls, component_prefix: str | None = None, permission_table: PermissionTable | None = None,
                           **kwargs):
@@ -152,13 +152,13 @@ def query_number(request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_FLAG_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def flag(raw: str, error: str) -> bool:
-    """The truth a query flag's word says (`FLAG_WORDS`, any case); any other word is a 400 saying `error`."""
+    """The truth a query flag's word says (`_FLAG_WORDS`, any case); any other word is a 400 saying `error`."""
     try:
-        return FLAG_WORDS[raw.lower()]
+        return _FLAG_WORDS[raw.lower()]
     except KeyError:
         raise InvalidInput(error) from None
 

@@ -24,8 +24,8 @@ class FlavorCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
     def validate(self, data):
-        # The seed's clients send a disk; the offering takes none, so the service is not given one.
-        data.pop("disk")
+        # The offering takes no disk, which the seed's clients send; absent under partial validation (no default).
+        data.pop("disk", None)
         return data
 
 
@@ -105,19 +105,20 @@ class AdminCreateView(AdminView):
 
 class AdminDeleteView(AdminView):
     # A DELETE of one CloudStack row, 204 when it is gone. A view names in its class line the service that removes
-    # it, the service's keyword for the path's one id, and the operation's summary:
+    # it, the service's keyword for the row's id, the URL argument that carries the id when it is named otherwise
+    # (`url_kwarg`, as DRF's lookup_url_kwarg defaults to lookup_field), and the operation's summary:
     #     class AdminFlavorView(AdminDeleteView, remove=services.flavor_delete, key="flavor_id", summary="...")
     # (A comment, not a docstring: the schema would describe every such operation by it.)
 
-    def __init_subclass__(cls, remove=None, key: str = "", summary: str = "", **kwargs):
+    def __init_subclass__(cls, remove=None, key: str = "", url_kwarg: str = "", summary: str = "", **kwargs):
         super().__init_subclass__(**kwargs)
         if remove is None:
             return
+        url_kwarg = url_kwarg or key
 
         @extend_schema(tags=TAGS, summary=summary, responses={204: None, **errors(404, 409, 502, 503)})
         def delete(self, request, **path):
-            (cloud_id,) = path.values()
-            remove(**{key: cloud_id}, user=_user(request))
+            remove(**{key: path[url_kwarg]}, user=_user(request))
             return Response(status=status.HTTP_204_NO_CONTENT)
 
         cls.delete = delete
@@ -148,7 +149,7 @@ class AdminSecurityGroupsView(AdminCreateView, create=services.security_group_cr
     pass
 
 
-class AdminSecurityGroupView(AdminDeleteView, remove=services.security_group_delete, key="group_id",
+class AdminSecurityGroupView(AdminDeleteView, remove=services.security_group_delete, key="group_id", url_kwarg="sg_id",
                              summary="Delete a security group and its rules"):
     pass
 

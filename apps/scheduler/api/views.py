@@ -102,6 +102,12 @@ class ServiceCrudViewSet(SchedulerViewSet, mixins.ListModelMixin):
 
     def __init_subclass__(cls, row: str = "", fetch=None, create=None, update=None, delete=None, **kwargs):
         super().__init_subclass__(**kwargs)
+        given = {"fetch": fetch, "create": create, "update": update, "delete": delete}
+        # Services given in part would be silently ignored or fail on a request: refuse them at class creation.
+        if (row or any(given.values())) and not (row and all(given.values())):
+            missing = ", ".join(f"{k}=" for k, v in {"row": row, **given}.items() if not v)
+            raise TypeError(f"{cls.__name__}: a ServiceCrudViewSet's class line names row=, fetch=, create=, update= "
+                            f"and delete= together; missing {missing}")
         if row:
             cls.crud = CrudServices(row=row, fetch=fetch, create=create, update=update, delete=delete)
 

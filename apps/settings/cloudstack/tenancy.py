@@ -7,17 +7,26 @@ records (`listall`), which needs the root admin's keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .errors import CloudStackAPIError
 from .transport import CloudStackTransport
 
 
-def _lister(command: str, **params) -> Callable[[CloudStackTransport], list[dict]]:
-    """A client method that returns every page of one list command, asked with these parameters."""
-    def method(self: CloudStackTransport) -> list[dict]:
-        return self.list_all(command, **params)
-    return method
+class _Lister:
+    """A client method that returns every page of one list command, asked with these parameters. The class puts a
+    plain function in its place under the attribute's name (as `cached_property` learns its name), so tracebacks
+    and profiles name each list method."""
+
+    def __init__(self, command: str, **params):
+        self.command, self.params = command, params
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        command, params = self.command, self.params
+
+        def method(self: CloudStackTransport) -> list[dict]:
+            return self.list_all(command, **params)
+
+        method.__name__, method.__qualname__ = name, f"{owner.__qualname__}.{name}"
+        setattr(owner, name, method)
 
 
 class TenancyOperations(CloudStackTransport):
@@ -34,14 +43,14 @@ class TenancyOperations(CloudStackTransport):
             pass
         return list(seen.values())
 
-    list_domains = _lister("listDomains", listall=True)
-    list_accounts = _lister("listAccounts", listall=True)
-    list_projects = _lister("listProjects", listall=True)
-    list_hosts = _lister("listHosts", type="Routing")
-    list_security_groups = _lister("listSecurityGroups", listall=True)
-    list_all_volumes = _lister("listVolumes", listall=True)
-    list_all_snapshots = _lister("listSnapshots", listall=True)
-    list_public_ip_addresses = _lister("listPublicIpAddresses", listall=True)
+    list_domains = _Lister("listDomains", listall=True)
+    list_accounts = _Lister("listAccounts", listall=True)
+    list_projects = _Lister("listProjects", listall=True)
+    list_hosts = _Lister("listHosts", type="Routing")
+    list_security_groups = _Lister("listSecurityGroups", listall=True)
+    list_all_volumes = _Lister("listVolumes", listall=True)
+    list_all_snapshots = _Lister("listSnapshots", listall=True)
+    list_public_ip_addresses = _Lister("listPublicIpAddresses", listall=True)
 
     def list_resource_limits(self, *, account: str | None = None, domain_id: str | None = None,
                              project_id: str | None = None) -> list[dict]:

@@ -1,8 +1,6 @@
 """Waves: list, create, detail, their VMs, and the actions (start now, cancel, rollback, rehearsal)."""
 from __future__ import annotations
 
-import functools
-
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -28,22 +26,22 @@ from .serializers import (
 )
 
 
-def wave_action(service, *, summary: str, body=None, code: int = status.HTTP_200_OK, url_path: str | None = None):
-    """A POST action on one wave that runs `service` on it as the requesting user, with the fields `body` validates
-    as the service's keywords, and answers the wave the service returns with `code`. The decorated method names the
-    action and says the answer's message from the wave and the service's result."""
-    def decorate(message):
-        @extend_schema(request=body, responses={code: WaveAnswerSerializer, **errors(404, 409)}, tags=["waves"],
-                       summary=summary)
-        @action(detail=True, methods=["post"], url_path=url_path)
-        @functools.wraps(message)
-        def run(self, request, pk=None):
-            wave = services.wave_get(pk)
-            options = checked(body, request.data) if body else {}
-            result = service(wave=wave, requested_by=request.user.username, **options)
-            return self._answer(result, message(self, wave, result), code)
-        return run
-    return decorate
+def wave_action(name: str, service, *, message, summary: str, body=None, code: int = status.HTTP_200_OK,
+                url_path: str | None = None):
+    """The POST action `name` on one wave: runs `service` on it as the requesting user, with the fields `body`
+    validates as the service's keywords, and answers the wave the service returns with `code` and the message
+    `message(wave, result)` says."""
+    def run(self, request, pk=None):
+        wave = services.wave_get(pk)
+        options = checked(body, request.data) if body else {}
+        result = service(wave=wave, requested_by=request.user.username, **options)
+        return self._answer(result, message(wave, result), code)
+
+    # Named before @action reads the name: the route's name (and, without url_path, its path) come from it.
+    run.__name__ = run.__qualname__ = name
+    schema = extend_schema(request=body, responses={code: WaveAnswerSerializer, **errors(404, 409)}, tags=["waves"],
+                           summary=summary)
+    return schema(action(detail=True, methods=["post"], url_path=url_path)(run))
 
 
 class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
@@ -95,24 +93,20 @@ class WaveViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
                                       deadline=window["deadline"], requested_by=request.user.username)
         return self._answer(wave, f"Wave '{wave.name}' opens {wave.window_start.isoformat()}")
 
-    @wave_action(services.wave_start_now, code=status.HTTP_202_ACCEPTED, url_path="start-now",
-                 summary="Open a scheduled wave's window now")
-    def start_now(self, wave, started):
-        return f"Wave '{started.name}' starts now"
+    start_now = wave_action("start_now", services.wave_start_now, code=status.HTTP_202_ACCEPTED,
+                            url_path="start-now", summary="Open a scheduled wave's window now",
+                            message=lambda wave, started: f"Wave '{started.name}' starts now")
 
-    @wave_action(services.wave_cancel, body=CancelWaveSerializer,
-                 summary="Cancel a wave: queued VMs never start; running failovers end unless stop_running")
-    def cancel(self, wave, cancelled):
-        return f"Wave '{cancelled.name}' cancelled"
+    cancel = wave_action("cancel", services.wave_cancel, body=CancelWaveSerializer,
+                         summary="Cancel a wave: queued VMs never start; running failovers end unless stop_running",
+                         message=lambda wave, cancelled: f"Wave '{cancelled.name}' cancelled")
 
-    @wave_action(services.wave_rollback, code=status.HTTP_202_ACCEPTED,
-                 summary="Roll back every VM of the wave that is still reversible, last first")
-    def rollback(self, wave, rolling_back):
-        return f"Wave '{rolling_back.name}' is being rolled back"
+    rollback = wave_action("rollback", services.wave_rollback, code=status.HTTP_202_ACCEPTED,
+                           summary="Roll back every VM of the wave that is still reversible, last first",
+                           message=lambda wave, rolling_back: f"Wave '{rolling_back.name}' is being rolled back")
 
     # An absent name is the service's default ("<wave> rehearsal <n>"), as a blank one is.
-    @wave_action(services.wave_rehearse, body=RehearsalSerializer, code=status.HTTP_201_CREATED,
-                 summary="Rehearse a cutover wave now: the same VMs, order and hooks as test failovers, ended "
-                         "together (a new rehearsal wave)")
-    def rehearsal(self, wave, rehearsal):
-        return f"Rehearsal '{rehearsal.name}' of wave '{wave.name}' started"
+    rehearsal = wave_action("rehearsal", services.wave_rehearse, body=RehearsalSerializer, code=status.HTTP_201_CREATED,
+                            summary="Rehearse a cutover wave now: the same VMs, order and hooks as test failovers, "
+                                    "ended together (a new rehearsal wave)",
+                            message=lambda wave, rehearsal: f"Rehearsal '{rehearsal.name}' of wave '{wave.name}' started")
