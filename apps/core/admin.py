@@ -4,7 +4,7 @@ from django.utils.html import format_html_join
 
 from .exceptions import ApplicationError
 from .forms import SecretPreservingForm
-from .models import ApiToken, JobEvent
+from .models import ApiToken, JobEvent, VMJob
 
 
 @admin.register(ApiToken)
@@ -33,6 +33,14 @@ class JobEventAdmin(admin.ModelAdmin):
     list_display = ("created_at", "job_kind", "job_id", "step", "level", "message")
     list_filter = ("job_kind", "level", "step")
     search_fields = ("job_id", "message")
+
+
+def job_detail_fields(model) -> list[str]:
+    """A job's console detail, read only: the fields of its own kind first (id, VM, type, status, progress...), then
+    what every job keeps (``VMJob``'s: when it ran, its slot, who asked, the error), then its events."""
+    shared = {field.name for field in VMJob._meta.local_fields}
+    names = [field.name for field in model._meta.fields]
+    return [n for n in names if n not in shared] + [n for n in names if n in shared] + ["events"]
 
 
 class JobAdminMixin:

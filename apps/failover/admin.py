@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.core.admin import JobAdminMixin, each_action
+from apps.core.admin import JobAdminMixin, each_action, job_detail_fields
 
 from .models import FailoverJob, FailoverVolume, NetworkMapping
 from .services import rollback, test_end
@@ -25,7 +25,7 @@ class FailoverJobAdmin(JobAdminMixin, admin.ModelAdmin):
                     "needs_cleanup", "created_at", "completed_at")
     list_filter = ("job_type", "status", "needs_cleanup", "created_at")
     search_fields = ("job_id", "vm_context__vm_name", "destination_vm_id", "error_message")
-    readonly_fields = [f.name for f in FailoverJob._meta.fields] + ["events"]
+    readonly_fields = job_detail_fields(FailoverJob)
     inlines = [FailoverVolumeInline]
     actions = ["end_tests", "rollback_jobs"]
 

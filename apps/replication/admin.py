@@ -1,7 +1,7 @@
 """Replication in the console: jobs (cancel, retry), replica volumes, exports, change ids; syncs from the VM list."""
 from django.contrib import admin
 
-from apps.core.admin import JobAdminMixin, PlatformRecordAdmin, add_action, each_action
+from apps.core.admin import JobAdminMixin, PlatformRecordAdmin, add_action, each_action, job_detail_fields
 from apps.core.exceptions import ApplicationError
 from apps.inventory.admin import VMContextAdmin
 from apps.inventory.models import VMContext
@@ -17,7 +17,7 @@ class ReplicationJobAdmin(JobAdminMixin, admin.ModelAdmin):
                     "throughput_mbps", "bytes_transferred", "started_at", "completed_at")
     list_filter = ("status", "replication_type", "created_at")
     search_fields = ("job_id", "vm_context__vm_name", "error_message")
-    readonly_fields = [f.name for f in ReplicationJob._meta.fields] + ["events"]
+    readonly_fields = job_detail_fields(ReplicationJob)
     actions = ["cancel_jobs", "retry_jobs"]
 
     cancel_jobs = each_action("Cancel selected jobs", services.replication_cancel, "Cancel requested for")
