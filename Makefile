@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The suite runs on TEST_WORKERS pytest-xdist workers, each taking tests in pytest-django's order (a transactional
 # test empties the tables, seeded rows included: on each worker they run after the others, as in one process), two
-# at a time (xdist's default chunks left one worker idle for 16 minutes behind the other's queue of slow tests);
+# at a time (xdist's default chunks left one worker idle for 22 minutes behind the other's queue of slow tests);
 # PYTEST_ARGS adds to it, e.g. PYTEST_ARGS="tests/failover -x"; TEST_PARALLEL= runs it in one process.
 TEST_WORKERS ?= 2
 TEST_PARALLEL ?= -n $(TEST_WORKERS) --dist load --maxschedchunk 2
