@@ -55,6 +55,9 @@ def pytest_xdist_setupnodes(config, specs):
             url = os.environ.get(name, "")
             prefix, _, number = url.rpartition("/")
             if index and url.startswith(("redis://", "rediss://")) and number.isdigit():
+                if int(number) - 2 * index < 0:
+                    raise pytest.UsageError(f"{name} {url}: too few Redis databases below it for {len(specs)} "
+                                            "xdist workers (two each); use fewer workers or a higher database")
                 spec.env[name] = f"{prefix}/{int(number) - 2 * index}"
 
 
